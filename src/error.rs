@@ -1,0 +1,420 @@
+//! Error types shared by every layer.
+//!
+//! Errors come in three families, so that a caller can tell at a glance who
+//! is at fault and what to do:
+//!
+//! * [`PeerError`]: the bytes from the other side break a rule. It carries the
+//!   [`Reply`] it implies (an HTTP status to answer with, or "close the
+//!   connection") and a `Display` text that diagnoses the problem.
+//! * [`LocalError`]: the caller asked for something the machine cannot do in
+//!   its current state, or passed an invalid value. Nothing was sent.
+//! * [`Error::BufferTooSmall`]: an output buffer was too small; nothing was
+//!   written and the error names the size needed.
+
+use core::fmt;
+
+/// What the machine advises sending because of a [`PeerError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reply {
+    /// Answer with this HTTP status (400, 417, 426, 431, 501, ...) and close.
+    ///
+    /// A server machine has already queued that response: drain
+    /// `poll_transmit`, then close the connection.
+    Status(u16),
+    /// No reply is possible (the peer is a server, or the stream is broken):
+    /// close the connection.
+    CloseConnection,
+}
+
+/// What a peer did wrong. `Display` gives a diagnosing sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PeerErrorKind {
+    // ---- HTTP/1.1 message syntax (RFC 9112) ----
+    /// The head is larger than the configured limit.
+    HeadTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// The head has more header fields than the configured limit.
+    TooManyHeaders {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The request or status line is malformed.
+    BadStartLine,
+    /// The HTTP version is not HTTP/1.0 or HTTP/1.1.
+    BadVersion,
+    /// A header field name contains a character outside `token`, or there is
+    /// whitespace between the field name and the colon (RFC 9112 §5.1).
+    BadHeaderName,
+    /// A header field value contains a forbidden character (CR, LF, NUL or
+    /// another control character).
+    BadHeaderValue,
+    /// A header line starts with whitespace: obsolete line folding, which a
+    /// server must reject (RFC 9112 §5.2).
+    ObsoleteLineFolding,
+    /// A line ends in something other than CRLF or LF.
+    BadLineEnding,
+    /// The status code is not three digits.
+    BadStatus,
+    /// Both `Content-Length` and `Transfer-Encoding` are present
+    /// (RFC 9112 §6.1: a request smuggling vector).
+    ContentLengthWithTransferEncoding,
+    /// `Content-Length` is not a decimal number, or several values disagree.
+    BadContentLength,
+    /// `Transfer-Encoding` does not end in `chunked` (RFC 9112 §6.3).
+    ChunkedNotFinal,
+    /// A transfer coding other than `chunked` (not supported here).
+    UnsupportedTransferCoding,
+    /// The chunked body framing is malformed.
+    BadChunk,
+    /// An HTTP/1.1 request without a `Host` header, or with several.
+    BadHost,
+    /// An `Expect` value other than `100-continue` (RFC 9110 §10.1.1).
+    UnsupportedExpectation,
+    /// The `Upgrade` offers do not fit the machine's fixed storage.
+    UpgradeHeaderTooLarge {
+        /// Bytes of storage available.
+        limit: usize,
+    },
+    /// An `Upgrade` list element is not `name[/version]` made of tokens.
+    BadUpgradeToken,
+    /// The connection ended before a complete head.
+    ClosedBeforeHead,
+    /// The connection ended inside a message body.
+    ClosedInBody,
+
+    // ---- WebSocket opening handshake (RFC 6455 §4) ----
+    /// A WebSocket upgrade with a method other than GET.
+    WebSocketMethodNotGet,
+    /// A WebSocket upgrade over HTTP/1.0.
+    WebSocketHttp10,
+    /// No `Sec-WebSocket-Key`, or more than one.
+    WebSocketKeyMissing,
+    /// `Sec-WebSocket-Key` does not decode to exactly 16 bytes.
+    WebSocketKeyInvalid,
+    /// `Sec-WebSocket-Version` is missing or repeated.
+    WebSocketVersionMissing,
+    /// `Sec-WebSocket-Version` is not 13: answer 426 with
+    /// `Sec-WebSocket-Version: 13` (RFC 6455 §4.4).
+    WebSocketVersionUnsupported,
+    /// `Sec-WebSocket-Protocol` or `Sec-WebSocket-Extensions` is malformed.
+    WebSocketBadNegotiationHeader,
+
+    // ---- h2c (RFC 7540 §3.2) ----
+    /// `HTTP2-Settings` is missing or repeated.
+    H2cSettingsMissing,
+    /// `HTTP2-Settings` is not base64url without padding, or does not decode
+    /// to a multiple of 6 bytes.
+    H2cSettingsInvalid,
+    /// `Connection` does not list `HTTP2-Settings`.
+    H2cSettingsNotInConnection,
+
+    // ---- responses seen by a client ----
+    /// A 101 arrived although the request offered no upgrade.
+    SwitchNotOffered,
+    /// The 101 names no protocol, several, or one that was not offered.
+    SwitchedToUnofferedProtocol,
+    /// The 101 lacks `Connection: upgrade`.
+    SwitchWithoutConnectionUpgrade,
+    /// The 101 lacks `Sec-WebSocket-Accept`.
+    AcceptMissing,
+    /// `Sec-WebSocket-Accept` does not match the key that was sent.
+    AcceptMismatch,
+    /// The server selected a subprotocol the client did not offer.
+    SubprotocolNotOffered,
+    /// The server selected an extension the client did not offer.
+    ExtensionNotOffered,
+    /// A 101 arrived before the request body had been sent.
+    SwitchBeforeBodySent,
+    /// A 101 in an HTTP/1.0 response: such a peer cannot switch protocols.
+    SwitchInHttp10,
+    /// A 1xx response that is not allowed here (for example to HTTP/1.0).
+    UnexpectedInterim,
+}
+
+/// An error caused by the bytes the peer sent.
+///
+/// Small and `Copy`. [`PeerError::reply`] says what to send;
+/// `Display` says what happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PeerError {
+    kind: PeerErrorKind,
+    role: Role,
+}
+
+/// Which side of the connection a machine plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The side that sent the request.
+    Client,
+    /// The side that answers it.
+    Server,
+}
+
+impl PeerError {
+    pub(crate) const fn new(kind: PeerErrorKind, role: Role) -> Self {
+        PeerError { kind, role }
+    }
+
+    /// What went wrong.
+    pub const fn kind(&self) -> PeerErrorKind {
+        self.kind
+    }
+
+    /// The role of the machine that detected the error.
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The HTTP status a server should answer with, if any.
+    pub const fn status(&self) -> Option<u16> {
+        match self.reply() {
+            Reply::Status(s) => Some(s),
+            Reply::CloseConnection => None,
+        }
+    }
+
+    /// What to send because of this error.
+    pub const fn reply(&self) -> Reply {
+        use PeerErrorKind::*;
+        if let Role::Client = self.role {
+            return Reply::CloseConnection;
+        }
+        match self.kind {
+            HeadTooLarge { .. } | TooManyHeaders { .. } | UpgradeHeaderTooLarge { .. } => {
+                Reply::Status(431)
+            }
+            UnsupportedExpectation => Reply::Status(417),
+            UnsupportedTransferCoding => Reply::Status(501),
+            BadVersion => Reply::Status(505),
+            WebSocketVersionUnsupported => Reply::Status(426),
+            ClosedBeforeHead | ClosedInBody => Reply::CloseConnection,
+            _ => Reply::Status(400),
+        }
+    }
+
+    /// A short diagnosing sentence (the same text as `Display`).
+    pub const fn message(&self) -> &'static str {
+        use PeerErrorKind::*;
+        match self.kind {
+            HeadTooLarge { .. } => "the message head is larger than the configured limit",
+            TooManyHeaders { .. } => {
+                "the message head has more header fields than the configured limit"
+            }
+            BadStartLine => "the request line or status line is malformed",
+            BadVersion => "the HTTP version is not HTTP/1.0 or HTTP/1.1",
+            BadHeaderName => {
+                "a header field name has a character outside token, or whitespace before the colon"
+            }
+            BadHeaderValue => "a header field value contains a control character",
+            ObsoleteLineFolding => "a header line starts with whitespace (obsolete line folding)",
+            BadLineEnding => "a line does not end in CRLF",
+            BadStatus => "the status code is not three digits",
+            ContentLengthWithTransferEncoding => {
+                "the message has both Content-Length and Transfer-Encoding"
+            }
+            BadContentLength => "Content-Length is invalid or has conflicting values",
+            ChunkedNotFinal => "Transfer-Encoding does not end in chunked",
+            UnsupportedTransferCoding => "a transfer coding other than chunked is not supported",
+            BadChunk => "the chunked body framing is malformed",
+            BadHost => "an HTTP/1.1 request needs exactly one Host header",
+            UnsupportedExpectation => {
+                "the Expect header asks for something other than 100-continue"
+            }
+            UpgradeHeaderTooLarge { .. } => "the upgrade offers do not fit the handshake's storage",
+            BadUpgradeToken => "an Upgrade element is not of the form name[/version]",
+            ClosedBeforeHead => "the connection closed before a complete message head arrived",
+            ClosedInBody => "the connection closed in the middle of a message body",
+            WebSocketMethodNotGet => "a WebSocket upgrade must use the GET method",
+            WebSocketHttp10 => "a WebSocket upgrade needs HTTP/1.1",
+            WebSocketKeyMissing => "a WebSocket upgrade needs exactly one Sec-WebSocket-Key",
+            WebSocketKeyInvalid => "Sec-WebSocket-Key must be base64 of exactly 16 bytes",
+            WebSocketVersionMissing => {
+                "a WebSocket upgrade needs exactly one Sec-WebSocket-Version"
+            }
+            WebSocketVersionUnsupported => {
+                "the WebSocket version is not 13: answer 426 with Sec-WebSocket-Version: 13"
+            }
+            WebSocketBadNegotiationHeader => {
+                "Sec-WebSocket-Protocol or Sec-WebSocket-Extensions is malformed"
+            }
+            H2cSettingsMissing => "an h2c upgrade needs exactly one HTTP2-Settings header",
+            H2cSettingsInvalid => {
+                "HTTP2-Settings must be base64url without padding, decoding to a multiple of 6 bytes"
+            }
+            H2cSettingsNotInConnection => "an h2c upgrade must list HTTP2-Settings in Connection",
+            SwitchNotOffered => "the server answered 101 although no upgrade was offered",
+            SwitchedToUnofferedProtocol => {
+                "the 101 response must name exactly one of the protocols the client offered"
+            }
+            SwitchWithoutConnectionUpgrade => "the 101 response lacks Connection: upgrade",
+            AcceptMissing => "the 101 response lacks Sec-WebSocket-Accept",
+            AcceptMismatch => {
+                "Sec-WebSocket-Accept does not match the key sent: the server computed it wrongly or a proxy changed the request"
+            }
+            SubprotocolNotOffered => "the server selected a subprotocol the client did not offer",
+            ExtensionNotOffered => "the server selected an extension the client did not offer",
+            SwitchBeforeBodySent => {
+                "the server switched protocols before the request body was sent"
+            }
+            SwitchInHttp10 => "an HTTP/1.0 peer answered 101: it cannot switch protocols",
+            UnexpectedInterim => "an interim (1xx) response is not allowed here",
+        }
+    }
+}
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())?;
+        match self.kind {
+            PeerErrorKind::HeadTooLarge { limit } => write!(f, " ({limit} bytes)")?,
+            PeerErrorKind::TooManyHeaders { limit } => write!(f, " ({limit} fields)")?,
+            PeerErrorKind::UpgradeHeaderTooLarge { limit } => write!(f, " ({limit} bytes)")?,
+            _ => {}
+        }
+        match self.reply() {
+            Reply::Status(s) => write!(f, "; reply {s}"),
+            Reply::CloseConnection => f.write_str("; close the connection"),
+        }
+    }
+}
+
+/// A mistake of the caller: an operation not allowed in the current state,
+/// or an invalid argument. Nothing was sent and the state did not change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LocalError {
+    /// The operation is not allowed in the machine's current state.
+    WrongState {
+        /// The operation that was attempted.
+        operation: &'static str,
+        /// `Debug` name of the state the machine is in.
+        state: &'static str,
+    },
+    /// The chosen protocol was not offered by the client.
+    NotOffered,
+    /// The chosen protocol's offer is not usable (see the request's
+    /// `websocket()`/`h2c()` for the peer error that explains why).
+    OfferInvalid(PeerErrorKind),
+    /// The chosen subprotocol was not offered by the client.
+    SubprotocolNotOffered,
+    /// An extension in the response was not offered by the client.
+    ExtensionNotOffered,
+    /// A header name is not a token.
+    InvalidHeaderName,
+    /// A header value contains CR, LF, NUL or another control character.
+    InvalidHeaderValue,
+    /// This header is written by the machine itself and may not be given.
+    ReservedHeader(&'static str),
+    /// A protocol, subprotocol or extension is not a valid token.
+    InvalidToken,
+    /// The status code is not allowed for this operation.
+    InvalidStatus(u16),
+    /// A method or request target contains forbidden characters.
+    InvalidRequestLine,
+    /// The offers do not fit the machine's fixed storage.
+    TooManyOffers,
+    /// The request offers no protocol.
+    NoOffer,
+    /// An offer needs this parameter (`websocket_key` for websocket,
+    /// `h2c_settings` for h2c).
+    MissingParameter(&'static str),
+}
+
+impl fmt::Display for LocalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocalError::WrongState { operation, state } => {
+                write!(f, "`{operation}` is not allowed in state {state}")
+            }
+            LocalError::NotOffered => f.write_str("the client did not offer this protocol"),
+            LocalError::OfferInvalid(kind) => write!(
+                f,
+                "the client's offer of this protocol is unusable: {}",
+                PeerError::new(*kind, Role::Server).message()
+            ),
+            LocalError::SubprotocolNotOffered => {
+                f.write_str("the client did not offer this subprotocol")
+            }
+            LocalError::ExtensionNotOffered => {
+                f.write_str("the client did not offer this extension")
+            }
+            LocalError::InvalidHeaderName => f.write_str("a header name is not a token"),
+            LocalError::InvalidHeaderValue => {
+                f.write_str("a header value contains a control character")
+            }
+            LocalError::ReservedHeader(name) => {
+                write!(f, "the machine writes `{name}` itself; do not pass it")
+            }
+            LocalError::InvalidToken => f.write_str("not a valid token"),
+            LocalError::InvalidStatus(s) => write!(f, "status {s} is not allowed here"),
+            LocalError::InvalidRequestLine => {
+                f.write_str("the method or target contains forbidden characters")
+            }
+            LocalError::TooManyOffers => {
+                f.write_str("the offers do not fit the handshake's fixed storage")
+            }
+            LocalError::NoOffer => f.write_str("the request offers no protocol to switch to"),
+            LocalError::MissingParameter(p) => write!(f, "this offer needs `{p}`"),
+        }
+    }
+}
+
+/// Any error of this crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer broke a rule; see [`PeerError::reply`] for what to send.
+    Peer(PeerError),
+    /// The caller made a mistake; nothing was sent.
+    Local(LocalError),
+    /// The output buffer is too small; nothing was written.
+    BufferTooSmall {
+        /// Bytes the output needs.
+        needed: usize,
+    },
+}
+
+impl Error {
+    /// The peer error, if this is one.
+    pub const fn peer(&self) -> Option<PeerError> {
+        match self {
+            Error::Peer(p) => Some(*p),
+            _ => None,
+        }
+    }
+}
+
+impl From<PeerError> for Error {
+    fn from(e: PeerError) -> Self {
+        Error::Peer(e)
+    }
+}
+
+impl From<LocalError> for Error {
+    fn from(e: LocalError) -> Self {
+        Error::Local(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Peer(e) => write!(f, "peer error: {e}"),
+            Error::Local(e) => write!(f, "local error: {e}"),
+            Error::BufferTooSmall { needed } => {
+                write!(f, "output buffer too small: {needed} bytes needed")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for PeerError {}
+#[cfg(feature = "std")]
+impl std::error::Error for LocalError {}
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}

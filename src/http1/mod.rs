@@ -1,0 +1,22 @@
+//! HTTP/1.1 message heads: parsing (strict RFC 9112 on top of `httparse`),
+//! writing into caller buffers, token lists and body framing.
+//!
+//! The machines in [`crate::upgrade`] use this layer; its public items are
+//! the borrowed views they hand out ([`RequestHead`], [`ResponseHead`],
+//! [`Headers`]) and a few helpers useful to applications.
+
+pub(crate) mod body;
+mod head;
+mod token;
+pub(crate) mod write;
+
+pub use head::{
+    Framing, HeadLimits, Header, HeaderIter, Headers, MAX_HEADER_SLOTS, RequestHead, ResponseHead,
+};
+pub(crate) use head::{
+    find_head_end, leading_empty_lines, parse_request, parse_response, request_framing,
+    response_framing,
+};
+pub use token::{ListElements, is_field_value, is_token};
+pub(crate) use token::{skip_quoted_string, split_protocol, trim_ows};
+pub use write::reason_phrase;

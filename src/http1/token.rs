@@ -1,0 +1,164 @@
+//! Tokens and comma-separated lists (RFC 9110 §5.6).
+
+/// `tchar` of RFC 9110 §5.6.2.
+pub const fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
+        | b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+}
+
+/// `true` when `s` is a non-empty `token` (RFC 9110 §5.6.2).
+///
+/// ```
+/// assert!(protoswitch::http1::is_token(b"websocket"));
+/// assert!(!protoswitch::http1::is_token(b"web socket"));
+/// assert!(!protoswitch::http1::is_token(b""));
+/// ```
+pub fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// `true` when `v` may be sent as a field value: visible characters, SP,
+/// HTAB and obs-text, with no leading or trailing whitespace.
+pub fn is_field_value(v: &[u8]) -> bool {
+    let ok = v
+        .iter()
+        .all(|&b| b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80);
+    let trimmed =
+        !matches!(v.first(), Some(b' ' | b'\t')) && !matches!(v.last(), Some(b' ' | b'\t'));
+    ok && trimmed
+}
+
+/// Removes optional whitespace (SP, HTAB) on both sides.
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// The elements of a comma-separated list (RFC 9110 §5.6.1), trimmed of
+/// whitespace, with empty elements skipped. Commas inside quoted strings do
+/// not split.
+///
+/// ```
+/// use protoswitch::http1::ListElements;
+/// let v: Vec<&[u8]> = ListElements::new(b" keep-alive, ,Upgrade ").collect();
+/// assert_eq!(v, [&b"keep-alive"[..], &b"Upgrade"[..]]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ListElements<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> ListElements<'a> {
+    /// Iterates over the list in `value`.
+    pub const fn new(value: &'a [u8]) -> Self {
+        ListElements { rest: value }
+    }
+}
+
+impl<'a> Iterator for ListElements<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let mut in_quote = false;
+            let mut escaped = false;
+            let mut end = self.rest.len();
+            for (i, &b) in self.rest.iter().enumerate() {
+                if escaped {
+                    escaped = false;
+                } else if in_quote && b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_quote = !in_quote;
+                } else if b == b',' && !in_quote {
+                    end = i;
+                    break;
+                }
+            }
+            let element = trim_ows(&self.rest[..end]);
+            self.rest = if end < self.rest.len() {
+                &self.rest[end + 1..]
+            } else {
+                &[]
+            };
+            if !element.is_empty() {
+                return Some(element);
+            }
+        }
+    }
+}
+
+/// `true` when the list in `value` has an element equal to `token`, ignoring
+/// ASCII case.
+pub(crate) fn list_contains(value: &[u8], token: &[u8]) -> bool {
+    ListElements::new(value).any(|e| e.eq_ignore_ascii_case(token))
+}
+
+/// Skips a `quoted-string` (RFC 9110 §5.6.4) at the start of `s` and
+/// returns what follows it; `None` when there is none or it is malformed.
+pub(crate) fn skip_quoted_string(s: &[u8]) -> Option<&[u8]> {
+    if s.first() != Some(&b'"') {
+        return None;
+    }
+    let qdtext = |c: u8| c == b'\t' || (c >= 0x20 && c != 0x7f);
+    let mut i = 1;
+    while i < s.len() {
+        match s[i] {
+            b'"' => return Some(&s[i + 1..]),
+            b'\\' if s.get(i + 1).is_some_and(|&c| qdtext(c)) => i += 2,
+            c if qdtext(c) && c != b'\\' => i += 1,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Splits `name[/version]` and checks that both parts are tokens
+/// (RFC 9110 §7.8 `protocol`).
+pub(crate) fn split_protocol(element: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    match element.iter().position(|&b| b == b'/') {
+        None => is_token(element).then_some((element, None)),
+        Some(i) => {
+            let (name, version) = (&element[..i], &element[i + 1..]);
+            (is_token(name) && is_token(version)).then_some((name, Some(version)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_commas_do_not_split() {
+        let v: std::vec::Vec<&[u8]> = ListElements::new(br#"a; p="x,y", b"#).collect();
+        assert_eq!(v, [&br#"a; p="x,y""#[..], &b"b"[..]]);
+    }
+
+    #[test]
+    fn protocol_split() {
+        assert_eq!(split_protocol(b"h2c"), Some((&b"h2c"[..], None)));
+        assert_eq!(
+            split_protocol(b"echo/1"),
+            Some((&b"echo"[..], Some(&b"1"[..])))
+        );
+        assert_eq!(split_protocol(b"echo/"), None);
+        assert_eq!(split_protocol(b"/1"), None);
+        assert_eq!(split_protocol(b"a b"), None);
+    }
+
+    #[test]
+    fn quoted_string() {
+        assert_eq!(skip_quoted_string(br#""a\"b" x"#), Some(&b" x"[..]));
+        assert_eq!(skip_quoted_string(br#""open"#), None);
+    }
+}

@@ -1,0 +1,136 @@
+//! Writing heads into caller-provided buffers.
+//!
+//! Every writer runs twice: once to count, once to write, so that a buffer
+//! that is too small gets [`Error::BufferTooSmall`] with the exact size and
+//! no partial output.
+
+use super::head::Header;
+use super::token::{is_field_value, is_token};
+use crate::error::{Error, LocalError};
+
+/// A sink that either counts or writes.
+pub(crate) struct Writer<'a> {
+    out: Option<&'a mut [u8]>,
+    pos: usize,
+}
+
+impl Writer<'_> {
+    pub(crate) fn put(&mut self, bytes: &[u8]) {
+        if let Some(out) = self.out.as_deref_mut() {
+            out[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
+        }
+        self.pos += bytes.len();
+    }
+
+    pub(crate) fn put_str(&mut self, s: &str) {
+        self.put(s.as_bytes());
+    }
+
+    pub(crate) fn put_dec(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(&digits[i..]);
+    }
+
+    /// `name: value\r\n`
+    pub(crate) fn header(&mut self, name: &str, value: &[u8]) {
+        self.put_str(name);
+        self.put(b": ");
+        self.put(value);
+        self.put(b"\r\n");
+    }
+
+    /// `HTTP/1.1 <status> <reason>\r\n`
+    pub(crate) fn status_line(&mut self, status: u16) {
+        self.put(b"HTTP/1.1 ");
+        self.put_dec(u64::from(status));
+        self.put(b" ");
+        self.put_str(reason_phrase(status));
+        self.put(b"\r\n");
+    }
+}
+
+/// Runs `write` to count, then, if `out` is large enough, to write.
+pub(crate) fn emit(out: &mut [u8], write: impl Fn(&mut Writer<'_>)) -> Result<usize, Error> {
+    let mut counter = Writer { out: None, pos: 0 };
+    write(&mut counter);
+    let needed = counter.pos;
+    if needed > out.len() {
+        return Err(Error::BufferTooSmall { needed });
+    }
+    let mut writer = Writer {
+        out: Some(&mut out[..needed]),
+        pos: 0,
+    };
+    write(&mut writer);
+    debug_assert_eq!(writer.pos, needed);
+    Ok(needed)
+}
+
+/// Checks caller-supplied headers: valid names and values, and none of the
+/// names the machine writes itself.
+pub(crate) fn check_headers(
+    headers: &[Header<'_>],
+    reserved: &[&'static str],
+) -> Result<(), LocalError> {
+    for h in headers {
+        if !is_token(h.name.as_bytes()) {
+            return Err(LocalError::InvalidHeaderName);
+        }
+        if !is_field_value(h.value) {
+            return Err(LocalError::InvalidHeaderValue);
+        }
+        if let Some(r) = reserved.iter().find(|r| r.eq_ignore_ascii_case(h.name)) {
+            return Err(LocalError::ReservedHeader(r));
+        }
+    }
+    Ok(())
+}
+
+/// The reason phrase written for `status` (RFC 9110 §15).
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        102 => "Processing",
+        103 => "Early Hints",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        417 => "Expectation Failed",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}

@@ -1,0 +1,112 @@
+//! # protoswitch
+//!
+//! Sans-IO HTTP/1.1 protocol switching: the `Upgrade` handshake on both
+//! sides, `Expect: 100-continue`, `101 Switching Protocols`,
+//! `426 Upgrade Required` and declined upgrades, with the rules of
+//! WebSocket (RFC 6455 §4), h2c (RFC 7540 §3.2) and any custom token.
+//!
+//! The crate owns no socket, thread, clock or random source. You hand it
+//! bytes, time and entropy; it hands back events and bytes to write. The
+//! core is `#![no_std]`, needs no allocator, and never panics on input.
+//!
+//! ## The I/O loop
+//!
+//! 1. Read bytes from your transport into a buffer.
+//! 2. Call `receive(&buf[..filled])`. It consumes a prefix
+//!    ([`Received::consumed`](upgrade::Received)) and returns at most one
+//!    event borrowing the buffer. Handle the event, drop the consumed bytes,
+//!    and call again until `event` is `None` (more bytes needed).
+//! 3. Decisions (`accept`, `respond`, `continue_body`) and
+//!    [`ClientHandshake::start`](upgrade::ClientHandshake::start) write
+//!    their bytes into a buffer you pass; a buffer too small gets
+//!    [`Error::BufferTooSmall`] with the size needed and nothing written.
+//!    Replies the machine owes by itself (a server's 400/417/431 after bad
+//!    input) come out of `poll_transmit(out)`: drain it until it returns 0
+//!    after every call.
+//! 4. Sleep until the earlier of "more bytes arrive" and `poll_timeout()`;
+//!    at the deadline call `handle_timeout(now)`.
+//!
+//! When a machine reaches `Switched`, the bytes it did not consume belong
+//! to the new protocol: same rule for both roles.
+//!
+//! ## Server
+//!
+//! ```
+//! use protoswitch::upgrade::{Accept, Response, ServerEvent, ServerHandshake};
+//!
+//! let mut server = ServerHandshake::new(Default::default());
+//! let mut buf: Vec<u8> = b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+//!     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+//!     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n".to_vec();
+//! let mut out = [0u8; 1024];
+//! let got = server.receive(&buf).unwrap();
+//! let written = match got.event {
+//!     Some(ServerEvent::Request(req)) => match req.websocket() {
+//!         Ok(Some(ws)) if ws.offers_subprotocol("chat") => {
+//!             server.accept(&Accept::new("websocket").subprotocol("chat"), &mut out).unwrap()
+//!         }
+//!         Ok(_) => server.respond(&Response::upgrade_required(&["websocket"]), &mut out).unwrap(),
+//!         Err(e) => server.respond(&Response::for_error(&e), &mut out).unwrap(),
+//!     },
+//!     _ => unreachable!(),
+//! };
+//! buf.drain(..got.consumed);
+//! assert!(out[..written].starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+//! // `buf` now holds only bytes of the new protocol (none here).
+//! assert!(buf.is_empty());
+//! ```
+//!
+//! ## Client
+//!
+//! ```
+//! use protoswitch::upgrade::{ClientEvent, ClientHandshake, ClientRequest};
+//! use protoswitch::Instant;
+//!
+//! let request = ClientRequest::new("GET", "/", "example.com", &["h2c"])
+//!     .h2c_settings(&[(3, 100)]);
+//! let mut out = [0u8; 512];
+//! let (mut client, n) = ClientHandshake::start(&request, Instant::ZERO, Default::default(), &mut out).unwrap();
+//! // ... write out[..n] to the socket, read the response:
+//! let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+//! let got = client.receive(response).unwrap();
+//! match got.event {
+//!     Some(ClientEvent::Declined { response, diagnosis }) => {
+//!         assert_eq!(response.status(), 200);
+//!         // "...an intermediary removed the hop-by-hop Upgrade/Connection headers"
+//!         assert!(diagnosis.to_string().contains("intermediary"));
+//!     }
+//!     _ => unreachable!(),
+//! }
+//! ```
+//!
+//! ## Layers
+//!
+//! * [`http1`]: head parsing (strict RFC 9112 over `httparse`), writing,
+//!   token lists, body framing.
+//! * [`upgrade`]: the client and server machines, WebSocket and h2c rules.
+//! * [`error`], [`time`]: shared types.
+//!
+//! ## Features
+//!
+//! * `std` (default): `std::error::Error` impls and [`StdClock`].
+//! * `alloc`: reserved for owned conveniences; the core never allocates.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+pub mod error;
+pub mod http1;
+pub mod time;
+pub mod upgrade;
+
+pub use error::{Error, LocalError, PeerError, PeerErrorKind, Reply, Role};
+pub use http1::{Header, Headers};
+#[cfg(feature = "std")]
+pub use time::StdClock;
+pub use time::{Duration, Instant};

@@ -1,0 +1,820 @@
+//! The client side of an HTTP/1.1 protocol switch.
+//!
+//! # Transition table
+//!
+//! Every state change goes through [`transition`]; this is all of it:
+//!
+//! | from                 | input                       | to                   |
+//! |----------------------|-----------------------------|----------------------|
+//! | `WaitingForContinue` | 100 Continue, or timeout    | `SendingBody`        |
+//! | `SendingBody`        | `body_sent`                 | `AwaitingResponse`   |
+//! | `AwaitingResponse`   | 101 verified                | `Switched`           |
+//! | `WaitingForContinue`, `SendingBody`, `AwaitingResponse` | final status with body | `ReadingBody` |
+//! | `WaitingForContinue`, `SendingBody`, `AwaitingResponse` | final status, no body | `Done` |
+//! | `ReadingBody`        | body end                    | `Done`               |
+//! | `WaitingForContinue`, `SendingBody`, `AwaitingResponse`, `ReadingBody` | peer error | `Failed` |
+//!
+//! Interim responses (1xx other than 101) keep the state, except 100 while
+//! `WaitingForContinue`. The machine starts in `WaitingForContinue`
+//! (body with `Expect: 100-continue`), `SendingBody` (body without it) or
+//! `AwaitingResponse` (no body).
+
+use core::time::Duration;
+
+use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
+use crate::http1::body::{BodyDecoder, BodyStep};
+use crate::http1::write::{check_headers, emit};
+use crate::http1::{
+    HeadLimits, Header, ListElements, ResponseHead, find_head_end, is_token, parse_response,
+    response_framing,
+};
+use crate::time::Instant;
+
+use super::Received;
+use super::h2c::write_settings;
+use super::protocol::{
+    EXTENSION_CAPACITY, InlineList, OFFER_CAPACITY, Protocol, ProtocolKind, SUBPROTOCOL_CAPACITY,
+    Switch,
+};
+use super::websocket::{Extension, WEBSOCKET_VERSION, accept_key, websocket_key};
+
+/// Client configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Head size and header count limits for responses.
+    pub limits: HeadLimits,
+    /// How long to wait for `100 Continue` before sending the body anyway
+    /// (RFC 9110 §10.1.1). Default 1 s.
+    pub continue_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            limits: HeadLimits::default(),
+            continue_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Where the client handshake is. See the module docs for the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientState {
+    /// The head was sent with `Expect: 100-continue`; the body waits for
+    /// `100 Continue` or the timeout.
+    WaitingForContinue,
+    /// Write the request body now, then call [`ClientHandshake::body_sent`].
+    SendingBody,
+    /// The request is sent; waiting for the response.
+    AwaitingResponse,
+    /// A final response other than 101 arrived; `receive` yields its body.
+    ReadingBody,
+    /// The server switched protocols. Bytes after the consumed 101 head
+    /// belong to the new protocol. See [`ClientHandshake::switch`].
+    Switched,
+    /// The declined response is complete. See [`ClientHandshake::keep_alive`].
+    Done,
+    /// The response broke a rule. Close the connection.
+    Failed,
+}
+
+impl ClientState {
+    /// The state's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ClientState::WaitingForContinue => "WaitingForContinue",
+            ClientState::SendingBody => "SendingBody",
+            ClientState::AwaitingResponse => "AwaitingResponse",
+            ClientState::ReadingBody => "ReadingBody",
+            ClientState::Switched => "Switched",
+            ClientState::Done => "Done",
+            ClientState::Failed => "Failed",
+        }
+    }
+}
+
+/// What drives the client from one state to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientInput {
+    Continue,
+    ContinueTimeout,
+    BodySent,
+    Switch,
+    FinalWithBody,
+    FinalWithoutBody,
+    BodyEnd,
+    PeerError,
+}
+
+/// The whole transition table of the client machine.
+pub(crate) const fn transition(from: ClientState, input: ClientInput) -> Option<ClientState> {
+    use ClientInput as I;
+    use ClientState as S;
+    Some(match (from, input) {
+        (S::WaitingForContinue, I::Continue | I::ContinueTimeout) => S::SendingBody,
+        (S::SendingBody, I::BodySent) => S::AwaitingResponse,
+        (S::AwaitingResponse, I::Switch) => S::Switched,
+        (S::WaitingForContinue | S::SendingBody | S::AwaitingResponse, I::FinalWithBody) => {
+            S::ReadingBody
+        }
+        (S::WaitingForContinue | S::SendingBody | S::AwaitingResponse, I::FinalWithoutBody) => {
+            S::Done
+        }
+        (S::ReadingBody, I::BodyEnd) => S::Done,
+        (
+            S::WaitingForContinue | S::SendingBody | S::AwaitingResponse | S::ReadingBody,
+            I::PeerError,
+        ) => S::Failed,
+        _ => return None,
+    })
+}
+
+/// A request that offers one or more protocols.
+///
+/// ```
+/// use protoswitch::upgrade::ClientRequest;
+/// // WebSocket, with 16 random bytes from the caller for the key.
+/// let ws = ClientRequest::new("GET", "/chat", "example.com", &["websocket"])
+///     .websocket_key([7; 16])
+///     .subprotocols(&["chat", "superchat"])
+///     .origin("http://example.com");
+/// // h2c with two SETTINGS entries.
+/// let h2c = ClientRequest::new("GET", "/", "example.com", &["h2c"]).h2c_settings(&[(3, 100), (4, 65535)]);
+/// // A custom protocol with a body that waits for 100 Continue.
+/// let custom = ClientRequest::new("POST", "/", "example.com", &["echo/1"]).body(5, true);
+/// # let _ = (ws, h2c, custom);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientRequest<'a> {
+    method: &'a str,
+    target: &'a str,
+    host: &'a str,
+    offers: &'a [&'a str],
+    key: Option<[u8; 16]>,
+    origin: Option<&'a str>,
+    subprotocols: &'a [&'a str],
+    extensions: &'a [&'a str],
+    h2c_settings: Option<&'a [(u16, u32)]>,
+    headers: &'a [Header<'a>],
+    body_len: Option<u64>,
+    expect_continue: bool,
+}
+
+impl<'a> ClientRequest<'a> {
+    /// `method target HTTP/1.1` to `host`, offering `offers` in preference
+    /// order (e.g. `["websocket"]`, `["h2c"]`, `["echo/1"]`).
+    pub const fn new(
+        method: &'a str,
+        target: &'a str,
+        host: &'a str,
+        offers: &'a [&'a str],
+    ) -> Self {
+        ClientRequest {
+            method,
+            target,
+            host,
+            offers,
+            key: None,
+            origin: None,
+            subprotocols: &[],
+            extensions: &[],
+            h2c_settings: None,
+            headers: &[],
+            body_len: None,
+            expect_continue: false,
+        }
+    }
+    /// 16 random bytes for `Sec-WebSocket-Key` (needed to offer websocket).
+    pub const fn websocket_key(mut self, entropy: [u8; 16]) -> Self {
+        self.key = Some(entropy);
+        self
+    }
+    /// `Origin`.
+    pub const fn origin(mut self, origin: &'a str) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+    /// WebSocket subprotocols, in preference order.
+    pub const fn subprotocols(mut self, names: &'a [&'a str]) -> Self {
+        self.subprotocols = names;
+        self
+    }
+    /// WebSocket extension offers, each `name; params`.
+    pub const fn extensions(mut self, offers: &'a [&'a str]) -> Self {
+        self.extensions = offers;
+        self
+    }
+    /// h2c SETTINGS to send in `HTTP2-Settings` (needed to offer h2c).
+    pub const fn h2c_settings(mut self, settings: &'a [(u16, u32)]) -> Self {
+        self.h2c_settings = Some(settings);
+        self
+    }
+    /// Extra headers.
+    pub const fn headers(mut self, headers: &'a [Header<'a>]) -> Self {
+        self.headers = headers;
+        self
+    }
+    /// A body of `len` bytes, optionally with `Expect: 100-continue`. The
+    /// caller writes the body when the state is `SendingBody`.
+    pub const fn body(mut self, len: u64, expect_continue: bool) -> Self {
+        self.body_len = Some(len);
+        self.expect_continue = expect_continue;
+        self
+    }
+}
+
+const REQUEST_RESERVED: &[&str] = &[
+    "host",
+    "upgrade",
+    "connection",
+    "http2-settings",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "origin",
+    "content-length",
+    "transfer-encoding",
+    "expect",
+];
+
+/// Why a server declined to switch, as far as the response tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Diagnosis {
+    /// An HTTP/1.0 response: the peer (or a proxy) cannot switch protocols.
+    Http10Peer,
+    /// 2xx instead of 101: the server ignored the upgrade, or an intermediary
+    /// removed the hop-by-hop `Upgrade`/`Connection` headers.
+    UpgradeIgnored,
+    /// 3xx: the resource moved; see `Location`.
+    Redirected,
+    /// 400: the server found the handshake malformed; its reason is usually
+    /// in the body.
+    Rejected,
+    /// 401, 403 or 407: authentication or authorization failed.
+    NotAuthorized,
+    /// 404: no such endpoint.
+    NotFound,
+    /// 417: the server refused `Expect: 100-continue`.
+    ExpectationFailed,
+    /// 426: the server requires another protocol or version; see its
+    /// `Upgrade` (and `Sec-WebSocket-Version`).
+    UpgradeRequired,
+    /// 502, 503 or 504: a proxy or gateway could not reach the server, or
+    /// does not support upgrades.
+    GatewayProblem,
+    /// Any other status.
+    Other,
+}
+
+impl Diagnosis {
+    fn of(head: &ResponseHead<'_>) -> Self {
+        match head.status() {
+            _ if head.minor_version() == 0 => Diagnosis::Http10Peer,
+            200..=299 => Diagnosis::UpgradeIgnored,
+            300..=399 => Diagnosis::Redirected,
+            400 => Diagnosis::Rejected,
+            401 | 403 | 407 => Diagnosis::NotAuthorized,
+            404 => Diagnosis::NotFound,
+            417 => Diagnosis::ExpectationFailed,
+            426 => Diagnosis::UpgradeRequired,
+            502..=504 => Diagnosis::GatewayProblem,
+            _ => Diagnosis::Other,
+        }
+    }
+
+    /// A sentence that explains the likely cause.
+    pub const fn explain(self) -> &'static str {
+        match self {
+            Diagnosis::Http10Peer => {
+                "the server answered with HTTP/1.0, which cannot switch protocols"
+            }
+            Diagnosis::UpgradeIgnored => {
+                "the server answered without switching protocols: it ignored the upgrade, or an intermediary removed the hop-by-hop Upgrade/Connection headers"
+            }
+            Diagnosis::Redirected => "the server redirected the request; see the Location header",
+            Diagnosis::Rejected => {
+                "the server rejected the handshake as malformed; its reason is usually in the body"
+            }
+            Diagnosis::NotAuthorized => {
+                "the server refused the request: authentication or authorization failed"
+            }
+            Diagnosis::NotFound => "the server has no endpoint at this path",
+            Diagnosis::ExpectationFailed => "the server refused Expect: 100-continue",
+            Diagnosis::UpgradeRequired => {
+                "the server requires a protocol or version listed in its Upgrade header"
+            }
+            Diagnosis::GatewayProblem => {
+                "a proxy or gateway failed to reach the server, or does not support protocol upgrades"
+            }
+            Diagnosis::Other => "the server declined to switch protocols",
+        }
+    }
+}
+
+impl core::fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.explain())
+    }
+}
+
+/// A response that switched protocols, borrowed from the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Switched<'b> {
+    /// The 101 head.
+    pub response: ResponseHead<'b>,
+    /// What was switched to.
+    pub switch: Switch,
+}
+
+/// An event from [`ClientHandshake::receive`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientEvent<'b> {
+    /// An interim 1xx response (100, 102, 103, ...). A 100 while
+    /// `WaitingForContinue` moves to `SendingBody`.
+    Interim(ResponseHead<'b>),
+    /// The server switched protocols; the 101 was verified. Bytes after
+    /// `consumed` belong to the new protocol.
+    Switched(Switched<'b>),
+    /// The server answered with a final status other than 101 (426
+    /// included): the upgrade did not happen. Body events follow.
+    Declined {
+        /// The response head.
+        response: ResponseHead<'b>,
+        /// The likely cause.
+        diagnosis: Diagnosis,
+    },
+    /// A piece of the declined response's body.
+    Body(&'b [u8]),
+    /// The declined response is complete.
+    BodyEnd,
+}
+
+/// The client handshake machine.
+///
+/// ```
+/// use protoswitch::upgrade::{ClientEvent, ClientHandshake, ClientRequest, ClientState};
+/// use protoswitch::Instant;
+///
+/// let request = ClientRequest::new("GET", "/chat", "example.com", &["websocket"])
+///     .websocket_key(*b"the sample nonce");
+/// let mut out = [0u8; 512];
+/// let (mut client, n) =
+///     ClientHandshake::start(&request, Instant::ZERO, Default::default(), &mut out).unwrap();
+/// assert!(out[..n].starts_with(b"GET /chat HTTP/1.1\r\nHost: example.com\r\n"));
+///
+/// let response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x00";
+/// let got = client.receive(response).unwrap();
+/// assert!(matches!(got.event, Some(ClientEvent::Switched(_))));
+/// assert_eq!(&response[got.consumed..], b"\x81\x00"); // the first WebSocket frame
+/// assert_eq!(client.state(), ClientState::Switched);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientHandshake {
+    config: ClientConfig,
+    state: ClientState,
+    scanned: usize,
+    head_request: bool,
+    offers: InlineList<OFFER_CAPACITY>,
+    ws_accept: Option<[u8; 28]>,
+    subprotocols: InlineList<SUBPROTOCOL_CAPACITY>,
+    extensions: InlineList<EXTENSION_CAPACITY>,
+    continue_deadline: Option<Instant>,
+    body: BodyDecoder,
+    keep_alive: bool,
+    switch: Option<Switch>,
+    error: Option<PeerError>,
+}
+
+impl ClientHandshake {
+    /// Writes the request head into `out` and returns the machine with the
+    /// number of bytes written. `now` starts the 100-continue timer.
+    pub fn start(
+        request: &ClientRequest<'_>,
+        now: Instant,
+        config: ClientConfig,
+        out: &mut [u8],
+    ) -> Result<(Self, usize), Error> {
+        let r = request;
+        let line_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
+        if !is_token(r.method.as_bytes()) || !line_ok(r.target) || !line_ok(r.host) {
+            return Err(LocalError::InvalidRequestLine.into());
+        }
+        if r.offers.is_empty() {
+            return Err(LocalError::NoOffer.into());
+        }
+        let mut offers = InlineList::new();
+        let mut ws = false;
+        let mut h2c = false;
+        for o in r.offers {
+            let p = Protocol::parse(o.as_bytes()).ok_or(LocalError::InvalidToken)?;
+            ws |= p.kind() == ProtocolKind::WebSocket;
+            h2c |= p.kind() == ProtocolKind::H2c;
+            if !offers.push(o.as_bytes()) {
+                return Err(LocalError::TooManyOffers.into());
+            }
+        }
+        if ws && r.key.is_none() {
+            return Err(LocalError::MissingParameter("websocket_key").into());
+        }
+        if h2c && r.h2c_settings.is_none() {
+            return Err(LocalError::MissingParameter("h2c_settings").into());
+        }
+        let mut subprotocols = InlineList::new();
+        for sp in r.subprotocols {
+            if !is_token(sp.as_bytes()) {
+                return Err(LocalError::InvalidToken.into());
+            }
+            if !subprotocols.push(sp.as_bytes()) {
+                return Err(LocalError::TooManyOffers.into());
+            }
+        }
+        let mut extensions = InlineList::new();
+        for e in r.extensions {
+            let ext = Extension::parse(e.as_bytes()).ok_or(LocalError::InvalidToken)?;
+            if !extensions.push(ext.name().as_bytes()) {
+                return Err(LocalError::TooManyOffers.into());
+            }
+        }
+        if let Some(origin) = r.origin {
+            if !crate::http1::is_field_value(origin.as_bytes()) {
+                return Err(LocalError::InvalidHeaderValue.into());
+            }
+        }
+        check_headers(r.headers, REQUEST_RESERVED)?;
+        let key = r.key.map(websocket_key);
+        let n = emit(out, |w| {
+            w.put_str(r.method);
+            w.put(b" ");
+            w.put_str(r.target);
+            w.put(b" HTTP/1.1\r\n");
+            w.header("Host", r.host.as_bytes());
+            for (i, o) in r.offers.iter().enumerate() {
+                w.put_str(if i == 0 { "Upgrade: " } else { ", " });
+                w.put_str(o);
+            }
+            w.put(b"\r\n");
+            w.header(
+                "Connection",
+                if h2c {
+                    b"Upgrade, HTTP2-Settings"
+                } else {
+                    b"Upgrade"
+                },
+            );
+            if let (true, Some(settings)) = (h2c, r.h2c_settings) {
+                w.put(b"HTTP2-Settings: ");
+                write_settings(settings, w);
+                w.put(b"\r\n");
+            }
+            if let (true, Some(key)) = (ws, key) {
+                w.header("Sec-WebSocket-Key", &key);
+                w.header("Sec-WebSocket-Version", WEBSOCKET_VERSION.as_bytes());
+                if let Some(origin) = r.origin {
+                    w.header("Origin", origin.as_bytes());
+                }
+                for (i, sp) in r.subprotocols.iter().enumerate() {
+                    w.put_str(if i == 0 {
+                        "Sec-WebSocket-Protocol: "
+                    } else {
+                        ", "
+                    });
+                    w.put_str(sp);
+                }
+                if !r.subprotocols.is_empty() {
+                    w.put(b"\r\n");
+                }
+                for (i, e) in r.extensions.iter().enumerate() {
+                    w.put_str(if i == 0 {
+                        "Sec-WebSocket-Extensions: "
+                    } else {
+                        ", "
+                    });
+                    w.put_str(e);
+                }
+                if !r.extensions.is_empty() {
+                    w.put(b"\r\n");
+                }
+            }
+            for h in r.headers {
+                w.header(h.name, h.value);
+            }
+            if let Some(len) = r.body_len {
+                w.put(b"Content-Length: ");
+                w.put_dec(len);
+                w.put(b"\r\n");
+                if r.expect_continue && len > 0 {
+                    w.header("Expect", b"100-continue");
+                }
+            }
+            w.put(b"\r\n");
+        })?;
+        let has_body = r.body_len.is_some_and(|n| n > 0);
+        let (state, continue_deadline) = match (has_body, r.expect_continue) {
+            (false, _) => (ClientState::AwaitingResponse, None),
+            (true, false) => (ClientState::SendingBody, None),
+            (true, true) => (
+                ClientState::WaitingForContinue,
+                Some(now + config.continue_timeout),
+            ),
+        };
+        let machine = ClientHandshake {
+            config,
+            state,
+            scanned: 0,
+            head_request: r.method == "HEAD",
+            offers,
+            ws_accept: key.map(|k| accept_key(&k)),
+            subprotocols,
+            extensions,
+            continue_deadline,
+            body: BodyDecoder::new(crate::http1::Framing::None),
+            keep_alive: false,
+            switch: None,
+            error: None,
+        };
+        Ok((machine, n))
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ClientState {
+        self.state
+    }
+
+    /// After a 101: what was switched to.
+    pub fn switch(&self) -> Option<&Switch> {
+        self.switch.as_ref()
+    }
+
+    /// In `Done`: `true` when the connection may carry another request.
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// The peer error that put the machine in `Failed`.
+    pub fn error(&self) -> Option<PeerError> {
+        self.error
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            ClientState::WaitingForContinue => self.continue_deadline,
+            _ => None,
+        }
+    }
+
+    /// Advances timers: after the 100-continue timeout the state becomes
+    /// `SendingBody` (send the body anyway, RFC 9110 §10.1.1).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(deadline) = self.poll_timeout() {
+            if now >= deadline {
+                self.go(ClientInput::ContinueTimeout);
+            }
+        }
+    }
+
+    /// Tells the machine the whole body was written. Allowed in `SendingBody`.
+    pub fn body_sent(&mut self) -> Result<(), LocalError> {
+        match transition(self.state, ClientInput::BodySent) {
+            Some(next) => {
+                self.state = next;
+                Ok(())
+            }
+            None => Err(LocalError::WrongState {
+                operation: "body_sent",
+                state: self.state.name(),
+            }),
+        }
+    }
+
+    fn go(&mut self, input: ClientInput) {
+        self.state = transition(self.state, input).unwrap_or(ClientState::Failed);
+    }
+
+    /// Feeds received bytes. Consumes a prefix of `buf` and returns at most
+    /// one event borrowing `buf`; `event: None` means more bytes are needed.
+    pub fn receive<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ClientEvent<'b>>, Error> {
+        let result = match self.state {
+            ClientState::WaitingForContinue
+            | ClientState::SendingBody
+            | ClientState::AwaitingResponse => self.read_head(buf),
+            ClientState::ReadingBody => self.read_body(buf),
+            _ => {
+                return Err(LocalError::WrongState {
+                    operation: "receive",
+                    state: self.state.name(),
+                }
+                .into());
+            }
+        };
+        result.map_err(|kind| self.fail(kind).into())
+    }
+
+    /// The transport reached end of stream. Ends a body delimited by the
+    /// close; anywhere else it is an error.
+    pub fn receive_eof(&mut self) -> Result<Option<ClientEvent<'static>>, Error> {
+        match self.state {
+            ClientState::ReadingBody => match self.body.eof() {
+                Ok(_) => {
+                    self.keep_alive = false;
+                    self.go(ClientInput::BodyEnd);
+                    Ok(Some(ClientEvent::BodyEnd))
+                }
+                Err(kind) => Err(self.fail(kind).into()),
+            },
+            ClientState::Switched | ClientState::Done | ClientState::Failed => Ok(None),
+            _ => Err(self.fail(PeerErrorKind::ClosedBeforeHead).into()),
+        }
+    }
+
+    fn fail(&mut self, kind: PeerErrorKind) -> PeerError {
+        let e = PeerError::new(kind, Role::Client);
+        self.go(ClientInput::PeerError);
+        self.error = Some(e);
+        e
+    }
+
+    fn read_head<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ClientEvent<'b>>, PeerErrorKind> {
+        let limits = self.config.limits;
+        let Some(len) = find_head_end(buf, &mut self.scanned) else {
+            if buf.len() >= limits.max_head_bytes {
+                return Err(PeerErrorKind::HeadTooLarge {
+                    limit: limits.max_head_bytes,
+                });
+            }
+            return Ok(Received::nothing());
+        };
+        if len > limits.max_head_bytes {
+            return Err(PeerErrorKind::HeadTooLarge {
+                limit: limits.max_head_bytes,
+            });
+        }
+        self.scanned = 0;
+        let (head, facts) = parse_response(&buf[..len], &limits)?;
+        let status = head.status();
+        let event = if status == 101 {
+            let switch = self.verify_switch(&head)?;
+            self.switch = Some(switch);
+            self.go(ClientInput::Switch);
+            ClientEvent::Switched(Switched {
+                response: head,
+                switch,
+            })
+        } else if status < 200 {
+            if head.minor_version() == 0 {
+                return Err(PeerErrorKind::UnexpectedInterim);
+            }
+            if status == 100 && self.state == ClientState::WaitingForContinue {
+                self.go(ClientInput::Continue);
+            }
+            ClientEvent::Interim(head)
+        } else {
+            let framing = response_framing(status, self.head_request, &facts);
+            self.body = BodyDecoder::new(framing);
+            // The connection is reusable only if the request was completely
+            // sent and the response body is delimited.
+            self.keep_alive = self.state == ClientState::AwaitingResponse
+                && framing != crate::http1::Framing::UntilClose
+                && !facts.conn_close
+                && (head.minor_version() == 1 || facts.conn_keep_alive);
+            self.go(if self.body.is_done() {
+                ClientInput::FinalWithoutBody
+            } else {
+                ClientInput::FinalWithBody
+            });
+            ClientEvent::Declined {
+                response: head,
+                diagnosis: Diagnosis::of(&head),
+            }
+        };
+        Ok(Received {
+            consumed: len,
+            event: Some(event),
+        })
+    }
+
+    fn verify_switch(&self, head: &ResponseHead<'_>) -> Result<Switch, PeerErrorKind> {
+        use PeerErrorKind as K;
+        if head.minor_version() == 0 {
+            return Err(K::SwitchInHttp10);
+        }
+        if self.state != ClientState::AwaitingResponse {
+            // The server switched without the body it was told about
+            // (RFC 9110 §7.8: a 100 must come before the 101).
+            return Err(K::SwitchBeforeBodySent);
+        }
+        let headers = head.headers();
+        let mut upgrade = headers.list("upgrade");
+        let (Some(element), None) = (upgrade.next(), upgrade.next()) else {
+            return Err(K::SwitchedToUnofferedProtocol);
+        };
+        let chosen = Protocol::parse(element).ok_or(K::SwitchedToUnofferedProtocol)?;
+        let offered = self
+            .offers
+            .iter()
+            .any(|o| Protocol::parse(o).is_some_and(|p| p.matches(&chosen)));
+        if !offered {
+            return Err(K::SwitchedToUnofferedProtocol);
+        }
+        if !headers.list_contains("connection", "upgrade") {
+            return Err(K::SwitchWithoutConnectionUpgrade);
+        }
+        let mut switch = Switch {
+            role: Role::Client,
+            protocol: InlineList::new(),
+            subprotocol: InlineList::new(),
+            extensions: InlineList::new(),
+        };
+        switch.protocol.push(element);
+        if chosen.kind() == ProtocolKind::WebSocket {
+            let expected = self.ws_accept.ok_or(K::SwitchedToUnofferedProtocol)?;
+            let mut accepts = headers.get_all("sec-websocket-accept");
+            match (accepts.next(), accepts.next()) {
+                (Some(a), None) if a == expected => {}
+                (None, _) => return Err(K::AcceptMissing),
+                _ => return Err(K::AcceptMismatch),
+            }
+            let mut protocols = headers.list("sec-websocket-protocol");
+            match (protocols.next(), protocols.next()) {
+                (None, _) => {}
+                (Some(p), None) if self.subprotocols.iter().any(|o| o == p) => {
+                    switch.subprotocol.push(p);
+                }
+                _ => return Err(K::SubprotocolNotOffered),
+            }
+            for value in headers.get_all("sec-websocket-extensions") {
+                for element in ListElements::new(value) {
+                    let ext = Extension::parse(element).ok_or(K::WebSocketBadNegotiationHeader)?;
+                    let name = ext.name().as_bytes();
+                    if !self.extensions.contains_ignore_case(name) || !switch.extensions.push(name)
+                    {
+                        return Err(K::ExtensionNotOffered);
+                    }
+                }
+            }
+        }
+        Ok(switch)
+    }
+
+    fn read_body<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ClientEvent<'b>>, PeerErrorKind> {
+        let (consumed, step) = self.body.decode(buf)?;
+        let event = match step {
+            None => None,
+            Some(BodyStep::Data(d)) => Some(ClientEvent::Body(d)),
+            Some(BodyStep::End) => {
+                self.go(ClientInput::BodyEnd);
+                Some(ClientEvent::BodyEnd)
+            }
+        };
+        Ok(Received { consumed, event })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_walk() {
+        use ClientInput as I;
+        use ClientState as S;
+        let states = [
+            S::WaitingForContinue,
+            S::SendingBody,
+            S::AwaitingResponse,
+            S::ReadingBody,
+            S::Switched,
+            S::Done,
+            S::Failed,
+        ];
+        let inputs = [
+            I::Continue,
+            I::ContinueTimeout,
+            I::BodySent,
+            I::Switch,
+            I::FinalWithBody,
+            I::FinalWithoutBody,
+            I::BodyEnd,
+            I::PeerError,
+        ];
+        let edges: usize = states
+            .iter()
+            .map(|&s| {
+                inputs
+                    .iter()
+                    .filter(|&&i| transition(s, i).is_some())
+                    .count()
+            })
+            .sum();
+        assert_eq!(edges, 15);
+        for s in [S::Switched, S::Done, S::Failed] {
+            assert!(
+                inputs.iter().all(|&i| transition(s, i).is_none()),
+                "{s:?} is final"
+            );
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! HTTP/1.1 protocol switching: the client and server handshake machines,
+//! and one module per protocol rule set (WebSocket, h2c; any other token is
+//! generic and left to the application).
+
+pub mod client;
+mod h2c;
+mod protocol;
+pub mod server;
+mod websocket;
+
+pub use client::{
+    ClientConfig, ClientEvent, ClientHandshake, ClientRequest, ClientState, Diagnosis, Switched,
+};
+pub use h2c::H2cOffer;
+pub use protocol::{
+    EXTENSION_CAPACITY, OFFER_CAPACITY, Protocol, ProtocolKind, SUBPROTOCOL_CAPACITY, Switch,
+};
+pub use server::{
+    Accept, Request, Response, ServerConfig, ServerEvent, ServerHandshake, ServerState,
+};
+pub use websocket::{
+    Extension, WEBSOCKET_GUID, WEBSOCKET_VERSION, WebSocketOffer, accept_key, is_valid_key,
+    websocket_key,
+};
+
+/// What one `receive` call did: how many bytes of the buffer it consumed,
+/// and at most one event borrowing the buffer. `event: None` means the
+/// machine needs more bytes: keep the unconsumed ones, append, call again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Received<E> {
+    /// Bytes at the start of the buffer that were used; drop them.
+    pub consumed: usize,
+    /// The event, if one is complete.
+    pub event: Option<E>,
+}
+
+impl<E> Received<E> {
+    pub(crate) const fn nothing() -> Self {
+        Received {
+            consumed: 0,
+            event: None,
+        }
+    }
+}
+
+/// Copies the unsent part of `pending` into `out`.
+pub(crate) fn drain(pending: &[u8], sent: &mut usize, out: &mut [u8]) -> usize {
+    let rest = &pending[(*sent).min(pending.len())..];
+    let n = rest.len().min(out.len());
+    out[..n].copy_from_slice(&rest[..n]);
+    *sent += n;
+    n
+}

@@ -1,0 +1,903 @@
+//! The server side of an HTTP/1.1 protocol switch.
+//!
+//! # Transition table
+//!
+//! Every state change goes through [`transition`]; this is all of it:
+//!
+//! | from              | input            | to                |
+//! |-------------------|------------------|-------------------|
+//! | `ReadingHead`     | head, no body    | `RequestReceived` |
+//! | `ReadingHead`     | head with body   | `HeadReceived`    |
+//! | `HeadReceived`    | `continue_body`  | `ReadingBody`     |
+//! | `ReadingBody`     | body end         | `RequestReceived` |
+//! | `RequestReceived` | `accept`         | `Switched`        |
+//! | `HeadReceived`, `ReadingBody`, `RequestReceived` | `respond` | `Responded` |
+//! | `ReadingHead`, `ReadingBody` | peer error | `Failed`     |
+//!
+//! A call whose edge is not in the table is a [`LocalError::WrongState`].
+
+use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
+use crate::http1::body::{BodyDecoder, BodyStep};
+use crate::http1::write::{Writer, check_headers, emit};
+use crate::http1::{
+    Framing, HeadLimits, Header, Headers, RequestHead, find_head_end, leading_empty_lines,
+    parse_request, request_framing,
+};
+
+use super::h2c::{self, H2cOffer};
+use super::protocol::{InlineList, OFFER_CAPACITY, Protocol, ProtocolKind, Switch};
+use super::websocket::{self, Extension, WebSocketOffer, accept_key};
+use super::{Received, drain};
+
+/// Server configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServerConfig {
+    /// Head size and header count limits (over them: 431).
+    pub limits: HeadLimits,
+}
+
+/// Where the server handshake is. See the module docs for the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServerState {
+    /// Waiting for a complete request head.
+    ReadingHead,
+    /// The head arrived and a body follows: call
+    /// [`ServerHandshake::continue_body`] to read it (this sends
+    /// `100 Continue` when the client expects it), or
+    /// [`ServerHandshake::respond`] to answer without reading it.
+    HeadReceived,
+    /// Reading the request body; `receive` yields `Body` chunks.
+    ReadingBody,
+    /// The whole request arrived: [`ServerHandshake::accept`] or
+    /// [`ServerHandshake::respond`].
+    RequestReceived,
+    /// A 101 was written. Bytes not consumed by `receive` belong to the new
+    /// protocol. See [`ServerHandshake::switch`].
+    Switched,
+    /// A final response was written. See [`ServerHandshake::keep_alive`].
+    Responded,
+    /// The request broke a rule; an error response is waiting in
+    /// `poll_transmit`. Send it and close.
+    Failed,
+}
+
+impl ServerState {
+    /// The state's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ServerState::ReadingHead => "ReadingHead",
+            ServerState::HeadReceived => "HeadReceived",
+            ServerState::ReadingBody => "ReadingBody",
+            ServerState::RequestReceived => "RequestReceived",
+            ServerState::Switched => "Switched",
+            ServerState::Responded => "Responded",
+            ServerState::Failed => "Failed",
+        }
+    }
+}
+
+/// What drives the server from one state to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServerInput {
+    HeadWithoutBody,
+    HeadWithBody,
+    ContinueBody,
+    BodyEnd,
+    Accept,
+    Respond,
+    PeerError,
+}
+
+/// The whole transition table of the server machine.
+pub(crate) const fn transition(from: ServerState, input: ServerInput) -> Option<ServerState> {
+    use ServerInput as I;
+    use ServerState as S;
+    Some(match (from, input) {
+        (S::ReadingHead, I::HeadWithoutBody) => S::RequestReceived,
+        (S::ReadingHead, I::HeadWithBody) => S::HeadReceived,
+        (S::HeadReceived, I::ContinueBody) => S::ReadingBody,
+        (S::ReadingBody, I::BodyEnd) => S::RequestReceived,
+        (S::RequestReceived, I::Accept) => S::Switched,
+        (S::HeadReceived | S::ReadingBody | S::RequestReceived, I::Respond) => S::Responded,
+        (S::ReadingHead | S::ReadingBody, I::PeerError) => S::Failed,
+        _ => return None,
+    })
+}
+
+/// An event from [`ServerHandshake::receive`], borrowing the caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerEvent<'b> {
+    /// A complete request head. Decide now (or after the body).
+    Request(Request<'b>),
+    /// A piece of the request body.
+    Body(&'b [u8]),
+    /// The request body is complete: decide now.
+    BodyEnd,
+}
+
+/// Whether an offer of a known protocol is present and usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Offer {
+    None,
+    Valid,
+    Invalid(PeerErrorKind),
+}
+
+/// A received request, validated, borrowed from the caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'b> {
+    head: RequestHead<'b>,
+    upgrade_counts: bool,
+    websocket: Offer,
+    h2c: Offer,
+    expect_continue: bool,
+    framing: Framing,
+}
+
+impl<'b> Request<'b> {
+    /// Method, target, version and headers.
+    pub fn head(&self) -> &RequestHead<'b> {
+        &self.head
+    }
+    /// The method.
+    pub fn method(&self) -> &'b str {
+        self.head.method()
+    }
+    /// The request target.
+    pub fn target(&self) -> &'b str {
+        self.head.target()
+    }
+    /// The headers.
+    pub fn headers(&self) -> Headers<'b> {
+        self.head.headers()
+    }
+
+    /// The protocols offered, in the client's preference order. Empty unless
+    /// the request is HTTP/1.1 and `Connection` lists `upgrade`
+    /// (RFC 9110 §7.8).
+    pub fn upgrade_offers(&self) -> impl Iterator<Item = Protocol<'b>> + use<'b> {
+        let counts = self.upgrade_counts;
+        let headers = self.head.headers();
+        headers
+            .list("upgrade")
+            .filter(move |_| counts)
+            .filter_map(Protocol::parse)
+    }
+
+    /// `true` when `protocol` (e.g. `"echo/1"`) is among the offers.
+    pub fn offers(&self, protocol: &str) -> bool {
+        Protocol::parse(protocol.as_bytes())
+            .is_some_and(|p| self.upgrade_offers().any(|o| o.matches(&p)))
+    }
+
+    /// The WebSocket offer: `Ok(None)` when not offered, `Err` with the
+    /// reason (and the status to answer) when offered but unusable.
+    pub fn websocket(&self) -> Result<Option<WebSocketOffer<'b>>, PeerError> {
+        match self.websocket {
+            Offer::None => Ok(None),
+            Offer::Valid => Ok(Some(WebSocketOffer::new(self.head.headers()))),
+            Offer::Invalid(kind) => Err(PeerError::new(kind, Role::Server)),
+        }
+    }
+
+    /// The h2c offer: `Ok(None)` when not offered, `Err` when unusable (the
+    /// server must then not upgrade, RFC 7540 §3.2.1).
+    pub fn h2c(&self) -> Result<Option<H2cOffer<'b>>, PeerError> {
+        match self.h2c {
+            Offer::None => Ok(None),
+            Offer::Valid => h2c::check_offer(self.head.headers(), true)
+                .map(Some)
+                .map_err(|k| PeerError::new(k, Role::Server)),
+            Offer::Invalid(kind) => Err(PeerError::new(kind, Role::Server)),
+        }
+    }
+
+    /// `true` when the client sent `Expect: 100-continue` (HTTP/1.1).
+    pub fn expects_continue(&self) -> bool {
+        self.expect_continue
+    }
+
+    /// How the request body is framed.
+    pub fn body(&self) -> Framing {
+        self.framing
+    }
+}
+
+/// The application's choice to switch: the protocol (as offered), and for
+/// WebSocket the subprotocol and extensions, plus any extra headers.
+///
+/// ```
+/// use protoswitch::{Header, upgrade::Accept};
+/// let extra = [Header::new("Set-Cookie", b"session=1")];
+/// let accept = Accept::new("websocket").subprotocol("chat").headers(&extra);
+/// # let _ = accept;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accept<'a> {
+    protocol: &'a str,
+    subprotocol: Option<&'a str>,
+    extensions: Option<&'a str>,
+    headers: &'a [Header<'a>],
+}
+
+impl<'a> Accept<'a> {
+    /// Switch to `protocol`, which must be one of the client's offers.
+    pub const fn new(protocol: &'a str) -> Self {
+        Accept {
+            protocol,
+            subprotocol: None,
+            extensions: None,
+            headers: &[],
+        }
+    }
+    /// Select a WebSocket subprotocol the client offered.
+    pub const fn subprotocol(mut self, name: &'a str) -> Self {
+        self.subprotocol = Some(name);
+        self
+    }
+    /// The `Sec-WebSocket-Extensions` value to answer with; every extension
+    /// named must have been offered.
+    pub const fn extensions(mut self, value: &'a str) -> Self {
+        self.extensions = Some(value);
+        self
+    }
+    /// Extra headers for the 101 response.
+    pub const fn headers(mut self, headers: &'a [Header<'a>]) -> Self {
+        self.headers = headers;
+        self
+    }
+}
+
+/// How a response body is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body<'a> {
+    Bytes(&'a [u8]),
+    /// Only `Content-Length`; the caller writes the bytes after the head.
+    Length(u64),
+}
+
+/// A final response other than 101: any status from 200 to 599.
+///
+/// ```
+/// use protoswitch::{Header, upgrade::Response};
+/// let h = [Header::new("WWW-Authenticate", b"Bearer")];
+/// let r = Response::new(401).headers(&h).body(b"log in first\n");
+/// let r426 = Response::upgrade_required(&["websocket"]);
+/// # let _ = (r, r426);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Response<'a> {
+    status: u16,
+    headers: &'a [Header<'a>],
+    body: Body<'a>,
+    upgrade: &'a [&'a str],
+}
+
+const TEXT_PLAIN: &[Header<'static>] = &[Header::new("Content-Type", b"text/plain; charset=utf-8")];
+
+impl<'a> Response<'a> {
+    /// A response with `status` and no body.
+    pub const fn new(status: u16) -> Self {
+        Response {
+            status,
+            headers: &[],
+            body: Body::Bytes(&[]),
+            upgrade: &[],
+        }
+    }
+
+    /// `426 Upgrade Required` listing the protocols the server supports. When
+    /// `websocket` is among them, `Sec-WebSocket-Version: 13` is added
+    /// (RFC 6455 §4.4).
+    pub const fn upgrade_required(protocols: &'a [&'a str]) -> Self {
+        Response::new(426).upgrade(protocols)
+    }
+
+    /// The response a peer error implies: its status, and its diagnosis as
+    /// a plain-text body. A WebSocket version mismatch gives 426 with
+    /// `Upgrade: websocket` and `Sec-WebSocket-Version: 13`.
+    pub fn for_error(error: &PeerError) -> Response<'static> {
+        let status = error.status().unwrap_or(400);
+        let r = Response::new(status)
+            .headers(TEXT_PLAIN)
+            .body(error.message().as_bytes());
+        if status == 426 {
+            r.upgrade(&["websocket"])
+        } else {
+            r
+        }
+    }
+
+    /// Extra headers (not `Content-Length`, `Transfer-Encoding`,
+    /// `Connection` or `Upgrade`: the machine writes those).
+    pub const fn headers(mut self, headers: &'a [Header<'a>]) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// The body, copied after the head; `Content-Length` is set from it.
+    pub const fn body(mut self, body: &'a [u8]) -> Self {
+        self.body = Body::Bytes(body);
+        self
+    }
+
+    /// Only announce a body of `len` bytes: the head ends with
+    /// `Content-Length: len` and the caller writes the body itself.
+    pub const fn body_len(mut self, len: u64) -> Self {
+        self.body = Body::Length(len);
+        self
+    }
+
+    /// Protocols to list in `Upgrade` (with `Connection: upgrade`).
+    pub const fn upgrade(mut self, protocols: &'a [&'a str]) -> Self {
+        self.upgrade = protocols;
+        self
+    }
+
+    /// The status.
+    pub const fn status(&self) -> u16 {
+        self.status
+    }
+}
+
+const RESPONSE_RESERVED: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+];
+const ACCEPT_RESERVED: &[&str] = &[
+    "upgrade",
+    "connection",
+    "sec-websocket-accept",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "content-length",
+    "transfer-encoding",
+];
+
+/// Room for the error responses the machine writes by itself.
+const ERROR_REPLY_CAPACITY: usize = 384;
+
+/// The server handshake machine. See the [module docs](self) for the
+/// transition table and [`crate`] for the I/O loop.
+///
+/// ```
+/// use protoswitch::upgrade::{Accept, ServerEvent, ServerHandshake, ServerState};
+///
+/// let mut server = ServerHandshake::new(Default::default());
+/// let request = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Sec-WebSocket-Version: 13\r\n\r\n";
+/// let got = server.receive(request).unwrap();
+/// assert_eq!(got.consumed, request.len());
+/// let Some(ServerEvent::Request(req)) = got.event else { panic!() };
+/// assert!(req.websocket().unwrap().is_some());
+///
+/// let mut out = [0u8; 256];
+/// let n = server.accept(&Accept::new("websocket"), &mut out).unwrap();
+/// assert_eq!(
+///     &out[..n],
+///     &b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+///        Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"[..]
+/// );
+/// assert_eq!(server.state(), ServerState::Switched);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerHandshake {
+    config: ServerConfig,
+    state: ServerState,
+    scanned: usize,
+    body: BodyDecoder,
+    head_request: bool,
+    expect_continue: bool,
+    continue_sent: bool,
+    client_keep_alive: bool,
+    keep_alive: bool,
+    offers: InlineList<OFFER_CAPACITY>,
+    websocket: Offer,
+    ws_accept: [u8; 28],
+    subprotocols: InlineList<{ super::protocol::SUBPROTOCOL_CAPACITY }>,
+    extensions: InlineList<{ super::protocol::EXTENSION_CAPACITY }>,
+    h2c: Offer,
+    switch: Option<Switch>,
+    error: Option<PeerError>,
+    reply: [u8; ERROR_REPLY_CAPACITY],
+    reply_len: usize,
+    reply_sent: usize,
+}
+
+impl ServerHandshake {
+    /// A machine waiting for a request head.
+    pub fn new(config: ServerConfig) -> Self {
+        ServerHandshake {
+            config,
+            state: ServerState::ReadingHead,
+            scanned: 0,
+            body: BodyDecoder::new(Framing::None),
+            head_request: false,
+            expect_continue: false,
+            continue_sent: false,
+            client_keep_alive: false,
+            keep_alive: false,
+            offers: InlineList::new(),
+            websocket: Offer::None,
+            ws_accept: [0; 28],
+            subprotocols: InlineList::new(),
+            extensions: InlineList::new(),
+            h2c: Offer::None,
+            switch: None,
+            error: None,
+            reply: [0; ERROR_REPLY_CAPACITY],
+            reply_len: 0,
+            reply_sent: 0,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ServerState {
+        self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// After a 101: what was switched to.
+    pub fn switch(&self) -> Option<&Switch> {
+        self.switch.as_ref()
+    }
+
+    /// After a final response: `true` when the connection may carry another
+    /// request (the body was read, and neither side asked to close). Start a
+    /// new `ServerHandshake` on the unconsumed bytes.
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// The peer error that put the machine in `Failed`.
+    pub fn error(&self) -> Option<PeerError> {
+        self.error
+    }
+
+    fn go(&mut self, input: ServerInput, operation: &'static str) -> Result<(), LocalError> {
+        match transition(self.state, input) {
+            Some(next) => {
+                self.state = next;
+                Ok(())
+            }
+            None => Err(self.wrong_state(operation)),
+        }
+    }
+
+    fn wrong_state(&self, operation: &'static str) -> LocalError {
+        LocalError::WrongState {
+            operation,
+            state: self.state.name(),
+        }
+    }
+
+    fn check(&self, input: ServerInput, operation: &'static str) -> Result<(), LocalError> {
+        match transition(self.state, input) {
+            Some(_) => Ok(()),
+            None => Err(self.wrong_state(operation)),
+        }
+    }
+
+    /// Feeds received bytes. Consumes a prefix of `buf` (`consumed`) and
+    /// returns at most one event borrowing `buf`. `event: None` means more
+    /// bytes are needed: keep the unconsumed bytes, append more, call again.
+    ///
+    /// On a peer error the machine is `Failed` and `poll_transmit` holds the
+    /// error response.
+    pub fn receive<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ServerEvent<'b>>, Error> {
+        let result = match self.state {
+            ServerState::ReadingHead => self.read_head(buf),
+            ServerState::ReadingBody => self.read_body(buf),
+            _ => return Err(self.wrong_state("receive").into()),
+        };
+        result.map_err(|kind| self.fail(kind).into())
+    }
+
+    /// The transport reached end of stream.
+    pub fn receive_eof(&mut self) -> Result<(), Error> {
+        let kind = match self.state {
+            ServerState::ReadingHead => PeerErrorKind::ClosedBeforeHead,
+            ServerState::ReadingBody => PeerErrorKind::ClosedInBody,
+            _ => return Ok(()),
+        };
+        Err(self.fail(kind).into())
+    }
+
+    fn fail(&mut self, kind: PeerErrorKind) -> PeerError {
+        let error = PeerError::new(kind, Role::Server);
+        self.state = transition(self.state, ServerInput::PeerError).unwrap_or(ServerState::Failed);
+        self.error = Some(error);
+        if let Some(status) = error.status() {
+            let response = Response::for_error(&error);
+            let client_offered_websocket = self.websocket != Offer::None;
+            self.reply_len = emit(&mut self.reply, |w| {
+                write_response(w, &response, false, false, client_offered_websocket)
+            })
+            .unwrap_or_else(|_| {
+                debug_assert!(false, "error reply for {status} does not fit");
+                0
+            });
+        }
+        error
+    }
+
+    fn read_head<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ServerEvent<'b>>, PeerErrorKind> {
+        let limits = self.config.limits;
+        let skip = leading_empty_lines(buf);
+        let Some(len) = find_head_end(&buf[skip..], &mut self.scanned) else {
+            if buf.len() >= limits.max_head_bytes {
+                return Err(PeerErrorKind::HeadTooLarge {
+                    limit: limits.max_head_bytes,
+                });
+            }
+            return Ok(Received::nothing());
+        };
+        if skip + len > limits.max_head_bytes {
+            return Err(PeerErrorKind::HeadTooLarge {
+                limit: limits.max_head_bytes,
+            });
+        }
+        let (head, facts) = parse_request(&buf[skip..skip + len], &limits)?;
+        let headers = head.headers();
+        // RFC 9110 §7.8: an Upgrade counts only in HTTP/1.1 with
+        // `Connection: upgrade`.
+        let upgrade_counts = head.minor_version() == 1 && facts.conn_upgrade;
+        if upgrade_counts {
+            for element in headers.list("upgrade") {
+                let p = Protocol::parse(element).ok_or(PeerErrorKind::BadUpgradeToken)?;
+                if !self.offers.push(element) {
+                    return Err(PeerErrorKind::UpgradeHeaderTooLarge {
+                        limit: OFFER_CAPACITY,
+                    });
+                }
+                match p.kind() {
+                    ProtocolKind::WebSocket if self.websocket == Offer::None => {
+                        self.websocket = match self.remember_websocket(&head) {
+                            Ok(()) => Offer::Valid,
+                            Err(kind) => Offer::Invalid(kind),
+                        };
+                    }
+                    ProtocolKind::H2c if self.h2c == Offer::None => {
+                        self.h2c = match h2c::check_offer(headers, facts.conn_http2_settings) {
+                            Ok(_) => Offer::Valid,
+                            Err(kind) => Offer::Invalid(kind),
+                        };
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let framing = request_framing(&facts);
+        self.head_request = head.method() == "HEAD";
+        self.expect_continue = facts.expect_continue && head.minor_version() == 1;
+        self.client_keep_alive =
+            !facts.conn_close && (head.minor_version() == 1 || facts.conn_keep_alive);
+        self.body = BodyDecoder::new(framing);
+        let input = if self.body.is_done() {
+            ServerInput::HeadWithoutBody
+        } else {
+            ServerInput::HeadWithBody
+        };
+        self.state = transition(self.state, input).unwrap_or(ServerState::Failed);
+        let request = Request {
+            head,
+            upgrade_counts,
+            websocket: self.websocket,
+            h2c: self.h2c,
+            expect_continue: self.expect_continue,
+            framing,
+        };
+        Ok(Received {
+            consumed: skip + len,
+            event: Some(ServerEvent::Request(request)),
+        })
+    }
+
+    fn remember_websocket(&mut self, head: &RequestHead<'_>) -> Result<(), PeerErrorKind> {
+        websocket::check_offer(head)?;
+        let headers = head.headers();
+        let too_large = PeerErrorKind::UpgradeHeaderTooLarge {
+            limit: super::protocol::SUBPROTOCOL_CAPACITY,
+        };
+        for p in headers.list("sec-websocket-protocol") {
+            if !self.subprotocols.push(p) {
+                return Err(too_large);
+            }
+        }
+        for e in headers
+            .list("sec-websocket-extensions")
+            .filter_map(Extension::parse)
+        {
+            if !self.extensions.push(e.name().as_bytes()) {
+                return Err(too_large);
+            }
+        }
+        self.ws_accept = accept_key(headers.get("sec-websocket-key").unwrap_or(b""));
+        Ok(())
+    }
+
+    fn read_body<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ServerEvent<'b>>, PeerErrorKind> {
+        let (consumed, step) = self.body.decode(buf)?;
+        let event = match step {
+            None => None,
+            Some(BodyStep::Data(d)) => Some(ServerEvent::Body(d)),
+            Some(BodyStep::End) => {
+                self.state =
+                    transition(self.state, ServerInput::BodyEnd).unwrap_or(ServerState::Failed);
+                Some(ServerEvent::BodyEnd)
+            }
+        };
+        Ok(Received { consumed, event })
+    }
+
+    /// Reads the request body: writes `HTTP/1.1 100 Continue` into `out`
+    /// when the client expects it (returns 0 otherwise). Allowed in
+    /// `HeadReceived`.
+    pub fn continue_body(&mut self, out: &mut [u8]) -> Result<usize, Error> {
+        self.check(ServerInput::ContinueBody, "continue_body")?;
+        let send = self.expect_continue && !self.continue_sent;
+        let n = emit(out, |w| {
+            if send {
+                write_continue(w);
+            }
+        })?;
+        self.continue_sent |= send;
+        self.go(ServerInput::ContinueBody, "continue_body")?;
+        Ok(n)
+    }
+
+    /// Switches protocols: writes the 101 (preceded by `100 Continue` if the
+    /// client expected one and none was sent, RFC 9110 §7.8) into `out`.
+    /// Allowed once the whole request is received.
+    pub fn accept(&mut self, accept: &Accept<'_>, out: &mut [u8]) -> Result<usize, Error> {
+        self.check(ServerInput::Accept, "accept")?;
+        let chosen = Protocol::parse(accept.protocol.as_bytes()).ok_or(LocalError::InvalidToken)?;
+        let offered = self
+            .offers
+            .iter()
+            .find(|o| Protocol::parse(o).is_some_and(|p| p.matches(&chosen)))
+            .ok_or(LocalError::NotOffered)?;
+        let kind = chosen.kind();
+        let status_of = |offer: Offer| match offer {
+            Offer::Valid => Ok(()),
+            Offer::Invalid(k) => Err(LocalError::OfferInvalid(k)),
+            Offer::None => Err(LocalError::NotOffered),
+        };
+        match kind {
+            ProtocolKind::WebSocket => status_of(self.websocket)?,
+            ProtocolKind::H2c => status_of(self.h2c)?,
+            _ => {}
+        }
+        let is_ws = kind == ProtocolKind::WebSocket;
+        if let Some(sp) = accept.subprotocol {
+            if !is_ws || !self.subprotocols.iter().any(|o| o == sp.as_bytes()) {
+                return Err(LocalError::SubprotocolNotOffered.into());
+            }
+        }
+        let mut ext_names = InlineList::new();
+        if let Some(value) = accept.extensions {
+            if !is_ws {
+                return Err(LocalError::ExtensionNotOffered.into());
+            }
+            for element in crate::http1::ListElements::new(value.as_bytes()) {
+                let e = Extension::parse(element).ok_or(LocalError::InvalidToken)?;
+                if !self.extensions.contains_ignore_case(e.name().as_bytes())
+                    || !ext_names.push(e.name().as_bytes())
+                {
+                    return Err(LocalError::ExtensionNotOffered.into());
+                }
+            }
+        }
+        check_headers(accept.headers, ACCEPT_RESERVED)?;
+        let send_continue = self.expect_continue && !self.continue_sent;
+        let ws_accept = self.ws_accept;
+        let n = emit(out, |w| {
+            if send_continue {
+                write_continue(w);
+            }
+            w.status_line(101);
+            w.header("Upgrade", offered);
+            w.header("Connection", b"Upgrade");
+            if is_ws {
+                w.header("Sec-WebSocket-Accept", &ws_accept);
+                if let Some(sp) = accept.subprotocol {
+                    w.header("Sec-WebSocket-Protocol", sp.as_bytes());
+                }
+                if let Some(ext) = accept.extensions {
+                    w.header("Sec-WebSocket-Extensions", ext.as_bytes());
+                }
+            }
+            for h in accept.headers {
+                w.header(h.name, h.value);
+            }
+            w.put(b"\r\n");
+        })?;
+        let mut protocol = InlineList::new();
+        protocol.push(offered);
+        let mut subprotocol = InlineList::new();
+        if let Some(sp) = accept.subprotocol {
+            subprotocol.push(sp.as_bytes());
+        }
+        self.switch = Some(Switch {
+            role: Role::Server,
+            protocol,
+            subprotocol,
+            extensions: ext_names,
+        });
+        self.continue_sent |= send_continue;
+        self.go(ServerInput::Accept, "accept")?;
+        Ok(n)
+    }
+
+    /// Answers with a final status other than 101 and writes it into `out`.
+    /// Allowed after the head (the body is then not read and the connection
+    /// must close), while reading the body, or after it.
+    pub fn respond(&mut self, response: &Response<'_>, out: &mut [u8]) -> Result<usize, Error> {
+        self.check(ServerInput::Respond, "respond")?;
+        let status = response.status;
+        if !(200..=599).contains(&status) {
+            return Err(LocalError::InvalidStatus(status).into());
+        }
+        if status == 426 && response.upgrade.is_empty() {
+            return Err(LocalError::InvalidStatus(status).into());
+        }
+        if response
+            .upgrade
+            .iter()
+            .any(|p| Protocol::parse(p.as_bytes()).is_none())
+        {
+            return Err(LocalError::InvalidToken.into());
+        }
+        check_headers(response.headers, RESPONSE_RESERVED)?;
+        let keep_alive = self.state == ServerState::RequestReceived && self.client_keep_alive;
+        let head_request = self.head_request;
+        let offered_ws = self.websocket != Offer::None;
+        let n = emit(out, |w| {
+            write_response(w, response, keep_alive, head_request, offered_ws)
+        })?;
+        self.keep_alive = keep_alive;
+        self.go(ServerInput::Respond, "respond")?;
+        Ok(n)
+    }
+
+    /// Copies the error response the machine owes (after a peer error) into
+    /// `out`; returns how many bytes were copied, 0 when nothing is pending.
+    /// Call until it returns 0.
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
+        drain(&self.reply[..self.reply_len], &mut self.reply_sent, out)
+    }
+}
+
+fn write_continue(w: &mut Writer<'_>) {
+    w.status_line(100);
+    w.put(b"\r\n");
+}
+
+/// Writes a final response head (and body bytes, unless it is a HEAD).
+fn write_response(
+    w: &mut Writer<'_>,
+    r: &Response<'_>,
+    keep_alive: bool,
+    head_request: bool,
+    offered_ws: bool,
+) {
+    w.status_line(r.status);
+    if !r.upgrade.is_empty() {
+        for (i, p) in r.upgrade.iter().enumerate() {
+            w.put_str(if i == 0 { "Upgrade: " } else { ", " });
+            w.put_str(p);
+        }
+        w.put(b"\r\n");
+        w.header(
+            "Connection",
+            if keep_alive {
+                b"Upgrade"
+            } else {
+                b"Upgrade, close"
+            },
+        );
+        let lists_ws = r
+            .upgrade
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case("websocket"));
+        if r.status == 426 && (lists_ws || offered_ws) {
+            w.header(
+                "Sec-WebSocket-Version",
+                websocket::WEBSOCKET_VERSION.as_bytes(),
+            );
+        }
+    } else if !keep_alive {
+        w.header("Connection", b"close");
+    }
+    for h in r.headers {
+        w.header(h.name, h.value);
+    }
+    let len = match r.body {
+        Body::Bytes(b) => b.len() as u64,
+        Body::Length(n) => n,
+    };
+    if r.status != 204 && r.status != 304 {
+        w.put(b"Content-Length: ");
+        w.put_dec(len);
+        w.put(b"\r\n");
+    }
+    w.put(b"\r\n");
+    if let (Body::Bytes(b), false) = (r.body, head_request) {
+        if r.status != 204 && r.status != 304 {
+            w.put(b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_reply_fits() {
+        use PeerErrorKind::*;
+        for kind in [
+            HeadTooLarge { limit: usize::MAX },
+            TooManyHeaders { limit: usize::MAX },
+            BadStartLine,
+            BadVersion,
+            UnsupportedExpectation,
+            UnsupportedTransferCoding,
+            WebSocketVersionUnsupported,
+            UpgradeHeaderTooLarge { limit: usize::MAX },
+            H2cSettingsInvalid,
+        ] {
+            let mut s = ServerHandshake::new(ServerConfig::default());
+            s.websocket = Offer::Invalid(kind);
+            s.fail(kind);
+            assert!(s.reply_len > 0, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn table_walk() {
+        use ServerInput as I;
+        use ServerState as S;
+        let states = [
+            S::ReadingHead,
+            S::HeadReceived,
+            S::ReadingBody,
+            S::RequestReceived,
+            S::Switched,
+            S::Responded,
+            S::Failed,
+        ];
+        let inputs = [
+            I::HeadWithoutBody,
+            I::HeadWithBody,
+            I::ContinueBody,
+            I::BodyEnd,
+            I::Accept,
+            I::Respond,
+            I::PeerError,
+        ];
+        let edges: usize = states
+            .iter()
+            .map(|&s| {
+                inputs
+                    .iter()
+                    .filter(|&&i| transition(s, i).is_some())
+                    .count()
+            })
+            .sum();
+        assert_eq!(edges, 10);
+        for s in [S::Switched, S::Responded, S::Failed] {
+            assert!(
+                inputs.iter().all(|&i| transition(s, i).is_none()),
+                "{s:?} is final"
+            );
+        }
+    }
+}

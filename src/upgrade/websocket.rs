@@ -1,0 +1,260 @@
+//! The WebSocket opening handshake rules (RFC 6455 §4, §11).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::error::PeerErrorKind;
+use crate::http1::{Headers, ListElements, RequestHead, is_token, skip_quoted_string, trim_ows};
+
+/// The GUID of RFC 6455 §1.3, appended to the key before hashing.
+pub const WEBSOCKET_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The only WebSocket version this crate speaks.
+pub const WEBSOCKET_VERSION: &str = "13";
+
+/// Computes `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §1.3).
+///
+/// ```
+/// let accept = protoswitch::upgrade::accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+/// assert_eq!(&accept, b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &[u8]) -> [u8; 28] {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key);
+    sha.update(WEBSOCKET_GUID);
+    let digest = sha.digest().bytes();
+    let mut out = [0u8; 28];
+    // 20 bytes always encode to exactly 28 characters.
+    let n = STANDARD.encode_slice(digest, &mut out).unwrap_or(0);
+    debug_assert_eq!(n, 28);
+    out
+}
+
+/// Builds a `Sec-WebSocket-Key` from 16 random bytes the caller supplies
+/// (RFC 6455 §4.1: a fresh nonce per connection).
+///
+/// ```
+/// let key = protoswitch::upgrade::websocket_key([0x42; 16]);
+/// assert_eq!(&key, b"QkJCQkJCQkJCQkJCQkJCQg==");
+/// ```
+pub fn websocket_key(entropy: [u8; 16]) -> [u8; 24] {
+    let mut out = [0u8; 24];
+    let n = STANDARD.encode_slice(entropy, &mut out).unwrap_or(0);
+    debug_assert_eq!(n, 24);
+    out
+}
+
+/// `true` when `key` is base64 of exactly 16 bytes (RFC 6455 §4.2.1 item 5).
+pub fn is_valid_key(key: &[u8]) -> bool {
+    let mut decoded = [0u8; 18];
+    key.len() == 24 && matches!(STANDARD.decode_slice(key, &mut decoded), Ok(16))
+}
+
+/// A WebSocket offer in a request, validated, borrowed from the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebSocketOffer<'b> {
+    headers: Headers<'b>,
+}
+
+impl<'b> WebSocketOffer<'b> {
+    pub(crate) fn new(headers: Headers<'b>) -> Self {
+        WebSocketOffer { headers }
+    }
+
+    /// `Sec-WebSocket-Key`.
+    pub fn key(&self) -> &'b [u8] {
+        self.headers.get("sec-websocket-key").unwrap_or(b"")
+    }
+
+    /// `Origin`, if sent (browsers always send it; RFC 6455 §10.2).
+    pub fn origin(&self) -> Option<&'b str> {
+        self.headers.get_str("origin")
+    }
+
+    /// The subprotocols offered, in the client's preference order.
+    pub fn subprotocols(&self) -> impl Iterator<Item = &'b str> + use<'b> {
+        self.headers
+            .list("sec-websocket-protocol")
+            .map(|p| core::str::from_utf8(p).unwrap_or(""))
+    }
+
+    /// `true` when the client offered `name` (exact match: subprotocol
+    /// names are case-sensitive, RFC 6455 §11.3.4).
+    pub fn offers_subprotocol(&self, name: &str) -> bool {
+        self.subprotocols().any(|p| p == name)
+    }
+
+    /// The extensions offered, in order, with their parameters.
+    pub fn extensions(&self) -> impl Iterator<Item = Extension<'b>> + use<'b> {
+        self.headers
+            .list("sec-websocket-extensions")
+            .filter_map(Extension::parse)
+    }
+}
+
+/// One extension offer or selection: `name; param; param=value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extension<'b> {
+    name: &'b str,
+    params: &'b [u8],
+}
+
+impl<'b> Extension<'b> {
+    /// Parses one list element; `None` when malformed.
+    pub fn parse(element: &'b [u8]) -> Option<Self> {
+        let end = element
+            .iter()
+            .position(|&b| b == b';')
+            .unwrap_or(element.len());
+        let name = trim_ows(&element[..end]);
+        if !is_token(name) {
+            return None;
+        }
+        let params = element.get(end..).unwrap_or(&[]);
+        let ext = Extension {
+            name: core::str::from_utf8(name).ok()?,
+            params,
+        };
+        // Validate every parameter once, so iteration can trust them.
+        let mut rest = params;
+        while !rest.is_empty() {
+            let (_, _, after) = next_param(rest)?;
+            rest = after;
+        }
+        Some(ext)
+    }
+
+    /// The extension name, e.g. `permessage-deflate`.
+    pub fn name(&self) -> &'b str {
+        self.name
+    }
+
+    /// Parameters as `(name, value)`; a quoted value keeps its quotes.
+    pub fn params(&self) -> impl Iterator<Item = (&'b str, Option<&'b str>)> + use<'b> {
+        let mut rest = self.params;
+        core::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let (name, value, after) = next_param(rest)?;
+            rest = after;
+            Some((name, value))
+        })
+    }
+}
+
+/// Parses `; name[=value]` at the start of `s` (after optional whitespace).
+fn next_param(s: &[u8]) -> Option<(&str, Option<&str>, &[u8])> {
+    let s = trim_ows(s);
+    let [b';', s @ ..] = s else { return None };
+    let s = trim_ows(s);
+    let name_end = s
+        .iter()
+        .position(|&b| !crate::http1::is_token(&[b]))
+        .unwrap_or(s.len());
+    let (name, mut rest) = s.split_at(name_end);
+    if name.is_empty() {
+        return None;
+    }
+    let name = core::str::from_utf8(name).ok()?;
+    rest = trim_ows(rest);
+    let mut value = None;
+    if let [b'=', after @ ..] = rest {
+        let after = trim_ows(after);
+        let (v, tail) = if after.first() == Some(&b'"') {
+            let tail = skip_quoted_string(after)?;
+            (&after[..after.len() - tail.len()], tail)
+        } else {
+            let end = after
+                .iter()
+                .position(|&b| !crate::http1::is_token(&[b]))
+                .unwrap_or(after.len());
+            if end == 0 {
+                return None;
+            }
+            after.split_at(end)
+        };
+        value = Some(core::str::from_utf8(v).ok()?);
+        rest = trim_ows(tail);
+    }
+    if !rest.is_empty() && rest[0] != b';' {
+        return None;
+    }
+    Some((name, value, rest))
+}
+
+/// Validates a WebSocket offer in a request (RFC 6455 §4.2.1), given that
+/// the request lists `websocket` in `Upgrade` and `upgrade` in `Connection`.
+pub(crate) fn check_offer(head: &RequestHead<'_>) -> Result<(), PeerErrorKind> {
+    let headers = head.headers();
+    if head.minor_version() != 1 {
+        return Err(PeerErrorKind::WebSocketHttp10);
+    }
+    if head.method() != "GET" {
+        return Err(PeerErrorKind::WebSocketMethodNotGet);
+    }
+    let mut versions = headers.get_all("sec-websocket-version");
+    match (versions.next(), versions.next()) {
+        (None, _) | (Some(_), Some(_)) => return Err(PeerErrorKind::WebSocketVersionMissing),
+        (Some(v), None) if v != WEBSOCKET_VERSION.as_bytes() => {
+            return Err(PeerErrorKind::WebSocketVersionUnsupported);
+        }
+        _ => {}
+    }
+    let mut keys = headers.get_all("sec-websocket-key");
+    match (keys.next(), keys.next()) {
+        (Some(k), None) if is_valid_key(k) => {}
+        (Some(_), None) => return Err(PeerErrorKind::WebSocketKeyInvalid),
+        _ => return Err(PeerErrorKind::WebSocketKeyMissing),
+    }
+    check_negotiation(headers)
+}
+
+/// Subprotocols must be tokens; extensions must parse.
+pub(crate) fn check_negotiation(headers: Headers<'_>) -> Result<(), PeerErrorKind> {
+    let protocols_ok = headers.list("sec-websocket-protocol").all(is_token);
+    let extensions_ok = headers
+        .get_all("sec-websocket-extensions")
+        .all(|v| ListElements::new(v).all(|e| Extension::parse(e).is_some()));
+    if protocols_ok && extensions_ok {
+        Ok(())
+    } else {
+        Err(PeerErrorKind::WebSocketBadNegotiationHeader)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_vector() {
+        assert_eq!(
+            &accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert!(is_valid_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZQ"));
+        assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZXg="));
+    }
+
+    #[test]
+    fn extension_params() {
+        let e = Extension::parse(
+            br#"permessage-deflate; client_max_window_bits; server_max_window_bits="10""#,
+        )
+        .unwrap();
+        assert_eq!(e.name(), "permessage-deflate");
+        let p: std::vec::Vec<_> = e.params().collect();
+        assert_eq!(
+            p,
+            [
+                ("client_max_window_bits", None),
+                ("server_max_window_bits", Some("\"10\""))
+            ]
+        );
+        assert!(Extension::parse(b"x; =1").is_none());
+        assert!(Extension::parse(b"x; a=").is_none());
+        assert!(Extension::parse(b"x y").is_none());
+    }
+}
