@@ -338,7 +338,8 @@ pub enum ClientEvent<'b> {
     /// `consumed` belong to the new protocol.
     Switched(Switched<'b>),
     /// The server answered with a final status other than 101 (426
-    /// included): the upgrade did not happen. Body events follow.
+    /// included): the upgrade did not happen. When the response has a body,
+    /// `Body` events and `BodyEnd` follow; otherwise the state is `Done`.
     Declined {
         /// The response head.
         response: ResponseHead<'b>,
