@@ -4,7 +4,9 @@
 mod common;
 
 use common::{Decision, Ev, Pair};
-use protoswitch::upgrade::{Accept, ClientRequest, ClientState as C, Diagnosis, Response, ServerState as S};
+use protoswitch::upgrade::{
+    Accept, ClientRequest, ClientState as C, Diagnosis, Response, ServerState as S,
+};
 use protoswitch::{Duration, Header};
 
 const NONCE: [u8; 16] = *b"the sample nonce";
@@ -15,7 +17,10 @@ fn websocket_101_with_leftover_bytes_on_both_sides() {
         .websocket_key(NONCE)
         .origin("http://example.com")
         .subprotocols(&["chat", "superchat"]);
-    let mut pair = Pair::new(request, Decision::Accept(Accept::new("websocket").subprotocol("chat")));
+    let mut pair = Pair::new(
+        request,
+        Decision::Accept(Accept::new("websocket").subprotocol("chat")),
+    );
     pair.client_after = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"; // RFC 6455 §5.7 masked "Hello"
     pair.server_after = b"\x81\x05Hello";
     let t = pair.run();
@@ -38,16 +43,26 @@ fn websocket_101_with_leftover_bytes_on_both_sides() {
         ]
         .concat()
     );
-    assert_eq!(t.client_events, [Ev::Switched { protocol: "websocket".into(), subprotocol: Some("chat".into()) }]);
+    assert_eq!(
+        t.client_events,
+        [Ev::Switched {
+            protocol: "websocket".into(),
+            subprotocol: Some("chat".into())
+        }]
+    );
     assert_eq!(t.server_leftover, pair.client_after);
     assert_eq!(t.client_leftover, pair.server_after);
     assert_eq!(t.client_states, [C::AwaitingResponse, C::Switched]);
-    assert_eq!(t.server_states, [S::ReadingHead, S::RequestReceived, S::Switched]);
+    assert_eq!(
+        t.server_states,
+        [S::ReadingHead, S::RequestReceived, S::Switched]
+    );
 }
 
 #[test]
 fn h2c_101_with_settings_and_preface() {
-    let request = ClientRequest::new("GET", "/", "h", &["h2c"]).h2c_settings(&[(3, 100), (4, 65535)]);
+    let request =
+        ClientRequest::new("GET", "/", "h", &["h2c"]).h2c_settings(&[(3, 100), (4, 65535)]);
     let mut pair = Pair::new(request, Decision::Accept(Accept::new("h2c")));
     pair.client_after = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     pair.server_after = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00";
@@ -63,11 +78,21 @@ fn h2c_101_with_settings_and_preface() {
     );
     assert_eq!(
         t.to_client,
-        [&b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"[..], pair.server_after].concat()
+        [
+            &b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"[..],
+            pair.server_after
+        ]
+        .concat()
     );
     assert_eq!(t.server_leftover, pair.client_after);
     assert_eq!(t.client_leftover, pair.server_after);
-    assert_eq!(t.client_events, [Ev::Switched { protocol: "h2c".into(), subprotocol: None }]);
+    assert_eq!(
+        t.client_events,
+        [Ev::Switched {
+            protocol: "h2c".into(),
+            subprotocol: None
+        }]
+    );
 }
 
 #[test]
@@ -93,13 +118,46 @@ fn custom_token_with_100_continue_body_then_101() {
     );
     assert_eq!(
         t.server_events,
-        [Ev::Request { method: "POST".into(), target: "/upload".into() }, Ev::Body(b"hello".to_vec()), Ev::BodyEnd]
+        [
+            Ev::Request {
+                method: "POST".into(),
+                target: "/upload".into()
+            },
+            Ev::Body(b"hello".to_vec()),
+            Ev::BodyEnd
+        ]
     );
-    assert_eq!(t.client_events, [Ev::Interim(100), Ev::Switched { protocol: "echo/1".into(), subprotocol: None }]);
+    assert_eq!(
+        t.client_events,
+        [
+            Ev::Interim(100),
+            Ev::Switched {
+                protocol: "echo/1".into(),
+                subprotocol: None
+            }
+        ]
+    );
     assert_eq!(t.server_leftover, b"raw bytes");
     assert_eq!(t.waited, Duration::ZERO);
-    assert_eq!(t.client_states, [C::WaitingForContinue, C::SendingBody, C::AwaitingResponse, C::Switched]);
-    assert_eq!(t.server_states, [S::ReadingHead, S::HeadReceived, S::ReadingBody, S::RequestReceived, S::Switched]);
+    assert_eq!(
+        t.client_states,
+        [
+            C::WaitingForContinue,
+            C::SendingBody,
+            C::AwaitingResponse,
+            C::Switched
+        ]
+    );
+    assert_eq!(
+        t.server_states,
+        [
+            S::ReadingHead,
+            S::HeadReceived,
+            S::ReadingBody,
+            S::RequestReceived,
+            S::Switched
+        ]
+    );
 }
 
 #[test]
@@ -110,24 +168,51 @@ fn client_sends_body_after_continue_timeout() {
     pair.server_silent_on_expect = true;
     let t = pair.run();
     assert_eq!(t.waited, Duration::from_secs(1));
-    assert_eq!(t.client_states, [C::WaitingForContinue, C::SendingBody, C::AwaitingResponse, C::Switched]);
+    assert_eq!(
+        t.client_states,
+        [
+            C::WaitingForContinue,
+            C::SendingBody,
+            C::AwaitingResponse,
+            C::Switched
+        ]
+    );
     assert!(t.server_events.contains(&Ev::Body(b"abc".to_vec())));
 }
 
 #[test]
 fn body_never_sent_after_final_status() {
     let request = ClientRequest::new("POST", "/", "h", &["echo/1"]).body(3, true);
-    let mut pair = Pair::new(request, Decision::RespondAtHead(Response::new(403).body(b"no")));
+    let mut pair = Pair::new(
+        request,
+        Decision::RespondAtHead(Response::new(403).body(b"no")),
+    );
     pair.body = b"abc";
     let t = pair.run();
     assert!(!t.to_server.ends_with(b"abc"), "the body must not be sent");
-    assert_eq!(t.to_client, b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 2\r\n\r\nno");
+    assert_eq!(
+        t.to_client,
+        b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 2\r\n\r\nno"
+    );
     assert_eq!(
         t.client_events,
-        [Ev::Declined { status: 403, diagnosis: Diagnosis::NotAuthorized }, Ev::Body(b"no".to_vec()), Ev::BodyEnd]
+        [
+            Ev::Declined {
+                status: 403,
+                diagnosis: Diagnosis::NotAuthorized
+            },
+            Ev::Body(b"no".to_vec()),
+            Ev::BodyEnd
+        ]
     );
-    assert_eq!(t.client_states, [C::WaitingForContinue, C::ReadingBody, C::Done]);
-    assert_eq!(t.server_states, [S::ReadingHead, S::HeadReceived, S::Responded]);
+    assert_eq!(
+        t.client_states,
+        [C::WaitingForContinue, C::ReadingBody, C::Done]
+    );
+    assert_eq!(
+        t.server_states,
+        [S::ReadingHead, S::HeadReceived, S::Responded]
+    );
 }
 
 #[test]
@@ -139,7 +224,13 @@ fn require_upgrade_426_when_offer_missing() {
         b"HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
           Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n"
     );
-    assert_eq!(t.client_events, [Ev::Declined { status: 426, diagnosis: Diagnosis::UpgradeRequired }]);
+    assert_eq!(
+        t.client_events,
+        [Ev::Declined {
+            status: 426,
+            diagnosis: Diagnosis::UpgradeRequired
+        }]
+    );
     assert_eq!(t.client_states, [C::AwaitingResponse, C::Done]);
 }
 
@@ -148,7 +239,11 @@ fn declined_200_401_301() {
     let auth = [Header::new("WWW-Authenticate", b"Bearer")];
     let location = [Header::new("Location", b"/new")];
     let cases: [(Response<'_>, Diagnosis, &[u8]); 3] = [
-        (Response::new(200).body(b"plain page"), Diagnosis::UpgradeIgnored, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nplain page"),
+        (
+            Response::new(200).body(b"plain page"),
+            Diagnosis::UpgradeIgnored,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nplain page",
+        ),
         (
             Response::new(401).headers(&auth),
             Diagnosis::NotAuthorized,
@@ -164,15 +259,32 @@ fn declined_200_401_301() {
         let request = ClientRequest::new("GET", "/ws", "h", &["websocket"]).websocket_key(NONCE);
         let t = Pair::new(request, Decision::Respond(response)).run();
         assert_eq!(t.to_client, wire);
-        assert_eq!(t.client_events[0], Ev::Declined { status: response.status(), diagnosis });
+        assert_eq!(
+            t.client_events[0],
+            Ev::Declined {
+                status: response.status(),
+                diagnosis
+            }
+        );
         if response.status() == 200 {
-            assert_eq!(t.client_events[1..], [Ev::Body(b"plain page".to_vec()), Ev::BodyEnd]);
+            assert_eq!(
+                t.client_events[1..],
+                [Ev::Body(b"plain page".to_vec()), Ev::BodyEnd]
+            );
         } else {
             assert_eq!(t.client_events.len(), 1, "no body, no body events");
         }
-        assert_eq!(t.client_states, [C::AwaitingResponse, C::ReadingBody, C::Done].iter().copied().filter(|s| {
-            *s != C::ReadingBody || response.status() == 200
-        }).collect::<Vec<_>>());
-        assert_eq!(t.server_states, [S::ReadingHead, S::RequestReceived, S::Responded]);
+        assert_eq!(
+            t.client_states,
+            [C::AwaitingResponse, C::ReadingBody, C::Done]
+                .iter()
+                .copied()
+                .filter(|s| { *s != C::ReadingBody || response.status() == 200 })
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            t.server_states,
+            [S::ReadingHead, S::RequestReceived, S::Responded]
+        );
     }
 }

@@ -4,20 +4,29 @@
 #![allow(dead_code)]
 
 use protoswitch::upgrade::{
-    Accept, ClientConfig, ClientEvent, ClientHandshake, ClientRequest, ClientState, Diagnosis, Response,
-    ServerConfig, ServerEvent, ServerHandshake, ServerState,
+    Accept, ClientConfig, ClientEvent, ClientHandshake, ClientRequest, ClientState, Diagnosis,
+    Response, ServerConfig, ServerEvent, ServerHandshake, ServerState,
 };
 use protoswitch::{Duration, Error, Instant, PeerErrorKind};
 
 /// A comparable summary of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ev {
-    Request { method: String, target: String },
+    Request {
+        method: String,
+        target: String,
+    },
     Body(Vec<u8>),
     BodyEnd,
     Interim(u16),
-    Switched { protocol: String, subprotocol: Option<String> },
-    Declined { status: u16, diagnosis: Diagnosis },
+    Switched {
+        protocol: String,
+        subprotocol: Option<String>,
+    },
+    Declined {
+        status: u16,
+        diagnosis: Diagnosis,
+    },
     Error(PeerErrorKind),
 }
 
@@ -33,7 +42,10 @@ pub fn push(events: &mut Vec<Ev>, ev: Ev) {
 
 pub fn server_event(ev: &ServerEvent<'_>) -> Ev {
     match ev {
-        ServerEvent::Request(r) => Ev::Request { method: r.method().into(), target: r.target().into() },
+        ServerEvent::Request(r) => Ev::Request {
+            method: r.method().into(),
+            target: r.target().into(),
+        },
         ServerEvent::Body(b) => Ev::Body(b.to_vec()),
         ServerEvent::BodyEnd => Ev::BodyEnd,
     }
@@ -46,7 +58,13 @@ pub fn client_event(ev: &ClientEvent<'_>) -> Ev {
             protocol: s.switch.protocol().to_string(),
             subprotocol: s.switch.subprotocol().map(str::to_string),
         },
-        ClientEvent::Declined { response, diagnosis } => Ev::Declined { status: response.status(), diagnosis: *diagnosis },
+        ClientEvent::Declined {
+            response,
+            diagnosis,
+        } => Ev::Declined {
+            status: response.status(),
+            diagnosis: *diagnosis,
+        },
         ClientEvent::Body(b) => Ev::Body(b.to_vec()),
         ClientEvent::BodyEnd => Ev::BodyEnd,
     }
@@ -56,7 +74,11 @@ pub fn client_event(ev: &ClientEvent<'_>) -> Ev {
 /// offsets). On a head with a body, reads the body. Stops at the end of the
 /// request or at an error. Returns the events, the unconsumed bytes and
 /// what `poll_transmit` produced.
-pub fn feed_server(input: &[u8], cuts: &[usize], config: ServerConfig) -> (Vec<Ev>, Vec<u8>, Vec<u8>) {
+pub fn feed_server(
+    input: &[u8],
+    cuts: &[usize],
+    config: ServerConfig,
+) -> (Vec<Ev>, Vec<u8>, Vec<u8>) {
     let mut server = ServerHandshake::new(config);
     let mut events = Vec::new();
     let mut buf = Vec::new();
@@ -96,6 +118,12 @@ pub fn feed_server(input: &[u8], cuts: &[usize], config: ServerConfig) -> (Vec<E
             }
         }
     }
+    // Whatever was not fed yet is still unconsumed; after an error the
+    // connection is dead and nothing is left over.
+    buf.extend_from_slice(&input[start..]);
+    if let Some(Ev::Error(_)) = events.last() {
+        buf.clear();
+    }
     loop {
         let n = server.poll_transmit(&mut out);
         if n == 0 {
@@ -109,9 +137,14 @@ pub fn feed_server(input: &[u8], cuts: &[usize], config: ServerConfig) -> (Vec<E
 /// Starts a client with `request`, then feeds `response` in pieces. Sends
 /// the body when asked (as a real loop would). Returns the events and the
 /// unconsumed bytes.
-pub fn feed_client(request: &ClientRequest<'_>, response: &[u8], cuts: &[usize]) -> (Vec<Ev>, Vec<u8>, ClientHandshake) {
+pub fn feed_client(
+    request: &ClientRequest<'_>,
+    response: &[u8],
+    cuts: &[usize],
+) -> (Vec<Ev>, Vec<u8>, ClientHandshake) {
     let mut out = [0u8; 1024];
-    let (mut client, _) = ClientHandshake::start(request, Instant::ZERO, ClientConfig::default(), &mut out).unwrap();
+    let (mut client, _) =
+        ClientHandshake::start(request, Instant::ZERO, ClientConfig::default(), &mut out).unwrap();
     let mut events = Vec::new();
     let mut buf = Vec::new();
     let mut start = 0;
@@ -144,6 +177,10 @@ pub fn feed_client(request: &ClientRequest<'_>, response: &[u8], cuts: &[usize])
                 Err(e) => panic!("unexpected {e}"),
             }
         }
+    }
+    buf.extend_from_slice(&response[start..]);
+    if let Some(Ev::Error(_)) = events.last() {
+        buf.clear();
     }
     (events, buf, client)
 }
@@ -193,7 +230,14 @@ pub struct Pair<'a> {
 
 impl<'a> Pair<'a> {
     pub fn new(request: ClientRequest<'a>, decision: Decision<'a>) -> Self {
-        Pair { request, body: b"", client_after: b"", server_after: b"", decision, server_silent_on_expect: false }
+        Pair {
+            request,
+            body: b"",
+            client_after: b"",
+            server_after: b"",
+            decision,
+            server_silent_on_expect: false,
+        }
     }
 
     pub fn run(&self) -> Transcript {
@@ -201,11 +245,15 @@ impl<'a> Pair<'a> {
         let mut out = vec![0u8; 4096];
         let start = Instant::from_millis(1000);
         let mut now = start;
-        let (mut client, n) = ClientHandshake::start(&self.request, now, ClientConfig::default(), &mut out).unwrap();
+        let (mut client, n) =
+            ClientHandshake::start(&self.request, now, ClientConfig::default(), &mut out).unwrap();
         let mut server = ServerHandshake::new(ServerConfig::default());
         let mut c2s = out[..n].to_vec();
         t.to_server.extend_from_slice(&out[..n]);
-        if !matches!(client.state(), ClientState::WaitingForContinue | ClientState::SendingBody) {
+        if !matches!(
+            client.state(),
+            ClientState::WaitingForContinue | ClientState::SendingBody
+        ) {
             c2s.extend_from_slice(self.client_after);
             t.to_server.extend_from_slice(self.client_after);
         }
@@ -234,7 +282,10 @@ impl<'a> Pair<'a> {
             }
             // A server that ignored Expect reads the body once it comes (and
             // its machine still sends the 100 first, which is allowed).
-            if server.state() == ServerState::HeadReceived && self.server_silent_on_expect && !c2s.is_empty() {
+            if server.state() == ServerState::HeadReceived
+                && self.server_silent_on_expect
+                && !c2s.is_empty()
+            {
                 let n = server.continue_body(&mut out).unwrap();
                 s2c.extend_from_slice(&out[..n]);
                 t.to_client.extend_from_slice(&out[..n]);
@@ -242,7 +293,10 @@ impl<'a> Pair<'a> {
             }
             // Server: read what is there.
             loop {
-                if !matches!(server.state(), ServerState::ReadingHead | ServerState::ReadingBody) {
+                if !matches!(
+                    server.state(),
+                    ServerState::ReadingHead | ServerState::ReadingBody
+                ) {
                     break;
                 }
                 match server.receive(&c2s) {
@@ -257,13 +311,20 @@ impl<'a> Pair<'a> {
                         push(&mut t.server_events, ev);
                         note_s(&mut t, server.state());
                         let n = match (server.state(), self.decision) {
-                            (ServerState::HeadReceived, Decision::RespondAtHead(r)) => server.respond(&r, &mut out).unwrap(),
-                            (ServerState::HeadReceived, _) if self.server_silent_on_expect => 0,
-                            (ServerState::HeadReceived, _) => server.continue_body(&mut out).unwrap(),
-                            (ServerState::RequestReceived, Decision::Accept(a)) => server.accept(&a, &mut out).unwrap(),
-                            (ServerState::RequestReceived, Decision::Respond(r) | Decision::RespondAtHead(r)) => {
+                            (ServerState::HeadReceived, Decision::RespondAtHead(r)) => {
                                 server.respond(&r, &mut out).unwrap()
                             }
+                            (ServerState::HeadReceived, _) if self.server_silent_on_expect => 0,
+                            (ServerState::HeadReceived, _) => {
+                                server.continue_body(&mut out).unwrap()
+                            }
+                            (ServerState::RequestReceived, Decision::Accept(a)) => {
+                                server.accept(&a, &mut out).unwrap()
+                            }
+                            (
+                                ServerState::RequestReceived,
+                                Decision::Respond(r) | Decision::RespondAtHead(r),
+                            ) => server.respond(&r, &mut out).unwrap(),
                             (ServerState::RequestReceived, Decision::WebSocketOrError) => {
                                 let response = match req_ws_error {
                                     Some(Err(e)) => Response::for_error(&e),
@@ -302,7 +363,10 @@ impl<'a> Pair<'a> {
             loop {
                 if !matches!(
                     client.state(),
-                    ClientState::WaitingForContinue | ClientState::SendingBody | ClientState::AwaitingResponse | ClientState::ReadingBody
+                    ClientState::WaitingForContinue
+                        | ClientState::SendingBody
+                        | ClientState::AwaitingResponse
+                        | ClientState::ReadingBody
                 ) {
                     break;
                 }
@@ -325,7 +389,10 @@ impl<'a> Pair<'a> {
                     Err(e) => panic!("client: {e}"),
                 }
             }
-            if client.state() == ClientState::ReadingBody && server.state() == ServerState::Responded && s2c.is_empty() {
+            if client.state() == ClientState::ReadingBody
+                && server.state() == ServerState::Responded
+                && s2c.is_empty()
+            {
                 // A body delimited by close.
                 if let Ok(Some(ev)) = client.receive_eof() {
                     push(&mut t.client_events, client_event(&ev));
@@ -341,8 +408,14 @@ impl<'a> Pair<'a> {
                     note_c(&mut t, client.state());
                 }
             }
-            let client_done = matches!(client.state(), ClientState::Switched | ClientState::Done | ClientState::Failed);
-            let server_done = matches!(server.state(), ServerState::Switched | ServerState::Responded | ServerState::Failed);
+            let client_done = matches!(
+                client.state(),
+                ClientState::Switched | ClientState::Done | ClientState::Failed
+            );
+            let server_done = matches!(
+                server.state(),
+                ServerState::Switched | ServerState::Responded | ServerState::Failed
+            );
             if client_done && server_done {
                 break;
             }

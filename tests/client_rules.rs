@@ -1,0 +1,256 @@
+//! Client rules: request bytes, 101 verification, interim responses,
+//! declined responses with bodies, diagnoses, timers.
+
+mod common;
+
+use common::{Ev, feed_client};
+use protoswitch::upgrade::{ClientConfig, ClientHandshake, ClientRequest, ClientState, Diagnosis};
+use protoswitch::{Duration, Error, Header, Instant, LocalError, PeerErrorKind as K, Reply};
+
+const NONCE: [u8; 16] = *b"the sample nonce";
+
+fn ws() -> ClientRequest<'static> {
+    ClientRequest::new("GET", "/chat", "h", &["websocket"])
+        .websocket_key(NONCE)
+        .subprotocols(&["chat"])
+}
+
+const OK_101: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                      Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+
+fn switched(protocol: &str, sub: Option<&str>) -> Ev {
+    Ev::Switched {
+        protocol: protocol.into(),
+        subprotocol: sub.map(Into::into),
+    }
+}
+
+#[test]
+fn verified_101_and_leftover() {
+    let resp = format!("{OK_101}Sec-WebSocket-Protocol: chat\r\n\r\n\x01\x02hi");
+    let (events, rest, client) = feed_client(&ws(), resp.as_bytes(), &[]);
+    assert_eq!(events, [switched("websocket", Some("chat"))]);
+    assert_eq!(rest, b"\x01\x02hi");
+    assert_eq!(client.switch().unwrap().subprotocol(), Some("chat"));
+}
+
+#[test]
+fn bad_101s_are_peer_errors() {
+    let cases: [(String, K); 9] = [
+        (
+            OK_101.replace(
+                "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ) + "\r\n",
+            K::AcceptMismatch,
+        ),
+        (
+            OK_101.replace("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", "") + "\r\n",
+            K::AcceptMissing,
+        ),
+        (
+            OK_101.replace("Upgrade: websocket", "Upgrade: h2c") + "\r\n",
+            K::SwitchedToUnofferedProtocol,
+        ),
+        (
+            OK_101.replace("Upgrade: websocket\r\n", "") + "\r\n",
+            K::SwitchedToUnofferedProtocol,
+        ),
+        (
+            OK_101.replace("Upgrade: websocket", "Upgrade: websocket, h2c") + "\r\n",
+            K::SwitchedToUnofferedProtocol,
+        ),
+        (
+            OK_101.replace("Connection: Upgrade", "Connection: keep-alive") + "\r\n",
+            K::SwitchWithoutConnectionUpgrade,
+        ),
+        (
+            format!("{OK_101}Sec-WebSocket-Protocol: superchat\r\n\r\n"),
+            K::SubprotocolNotOffered,
+        ),
+        (
+            format!("{OK_101}Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"),
+            K::ExtensionNotOffered,
+        ),
+        (
+            OK_101.replace("HTTP/1.1", "HTTP/1.0") + "\r\n",
+            K::SwitchInHttp10,
+        ),
+    ];
+    for (resp, kind) in cases {
+        let (events, _, client) = feed_client(&ws(), resp.as_bytes(), &[]);
+        assert_eq!(events, [Ev::Error(kind)], "{resp}");
+        assert_eq!(client.state(), ClientState::Failed);
+        assert_eq!(client.error().unwrap().reply(), Reply::CloseConnection);
+    }
+}
+
+#[test]
+fn switch_before_body_is_refused() {
+    let req = ClientRequest::new("POST", "/", "h", &["echo/1"]).body(4, true);
+    let resp =
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo/1\r\nConnection: upgrade\r\n\r\n";
+    let mut out = [0u8; 512];
+    let (mut c, _) =
+        ClientHandshake::start(&req, Instant::ZERO, ClientConfig::default(), &mut out).unwrap();
+    let err = c.receive(resp).unwrap_err();
+    assert_eq!(err.peer().unwrap().kind(), K::SwitchBeforeBodySent);
+}
+
+#[test]
+fn interim_responses_are_skipped() {
+    let resp = format!(
+        "HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n{OK_101}\r\n"
+    );
+    let (events, rest, _) = feed_client(&ws(), resp.as_bytes(), &[]);
+    assert_eq!(
+        events,
+        [
+            Ev::Interim(102),
+            Ev::Interim(103),
+            switched("websocket", None)
+        ]
+    );
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn declined_bodies_all_framings() {
+    let cases: [(&[u8], Diagnosis, &[u8]); 5] = [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", Diagnosis::UpgradeIgnored, b"hello"),
+        (b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nreason\r\n0\r\n\r\n", Diagnosis::Rejected, b"reason"),
+        (b"HTTP/1.0 200 OK\r\n\r\nold server", Diagnosis::Http10Peer, b"old server"),
+        (b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 3\r\n\r\nbad", Diagnosis::GatewayProblem, b"bad"),
+        (b"HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\nx", Diagnosis::NotFound, b"x"),
+    ];
+    for (resp, diagnosis, body) in cases {
+        let (mut events, _, mut client) = feed_client(&ws(), resp, &[]);
+        if client.state() == ClientState::ReadingBody {
+            // Until-close body: the transport's end ends it.
+            let ev = client.receive_eof().unwrap().unwrap();
+            events.push(common::client_event(&ev));
+        }
+        let status = u16::from_str_radix(std::str::from_utf8(&resp[9..12]).unwrap(), 10).unwrap();
+        assert_eq!(
+            events,
+            [
+                Ev::Declined { status, diagnosis },
+                Ev::Body(body.to_vec()),
+                Ev::BodyEnd
+            ],
+            "{}",
+            String::from_utf8_lossy(resp)
+        );
+        assert_eq!(client.state(), ClientState::Done);
+    }
+    assert!(
+        Diagnosis::UpgradeIgnored
+            .to_string()
+            .contains("intermediary removed the hop-by-hop Upgrade/Connection headers")
+    );
+    assert!(Diagnosis::Http10Peer.to_string().contains("HTTP/1.0"));
+}
+
+#[test]
+fn eof_before_response_and_inside_body() {
+    let mut out = [0u8; 512];
+    let (mut c, _) =
+        ClientHandshake::start(&ws(), Instant::ZERO, ClientConfig::default(), &mut out).unwrap();
+    assert_eq!(
+        c.receive_eof().unwrap_err().peer().unwrap().kind(),
+        K::ClosedBeforeHead
+    );
+    let (mut c, _) =
+        ClientHandshake::start(&ws(), Instant::ZERO, ClientConfig::default(), &mut out).unwrap();
+    let got = c
+        .receive(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab")
+        .unwrap();
+    assert!(matches!(
+        got.event,
+        Some(protoswitch::upgrade::ClientEvent::Declined { .. })
+    ));
+    let _ = c
+        .receive(&b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"[got.consumed..])
+        .unwrap();
+    assert_eq!(
+        c.receive_eof().unwrap_err().peer().unwrap().kind(),
+        K::ClosedInBody
+    );
+}
+
+#[test]
+fn continue_timer() {
+    let req = ClientRequest::new("PUT", "/", "h", &["echo/1"]).body(1, true);
+    let mut out = [0u8; 512];
+    let config = ClientConfig {
+        continue_timeout: Duration::from_millis(250),
+        ..ClientConfig::default()
+    };
+    let t0 = Instant::from_millis(10_000);
+    let (mut c, _) = ClientHandshake::start(&req, t0, config, &mut out).unwrap();
+    assert_eq!(c.poll_timeout(), Some(Instant::from_millis(10_250)));
+    c.handle_timeout(Instant::from_millis(10_249));
+    assert_eq!(c.state(), ClientState::WaitingForContinue);
+    c.handle_timeout(Instant::from_millis(10_250));
+    assert_eq!(c.state(), ClientState::SendingBody);
+    assert_eq!(c.poll_timeout(), None);
+    c.body_sent().unwrap();
+    assert!(matches!(
+        c.body_sent(),
+        Err(LocalError::WrongState {
+            operation: "body_sent",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn request_bytes_and_local_errors() {
+    let extra = [Header::new("Authorization", b"Bearer t")];
+    let req = ClientRequest::new("GET", "/ws", "example.com:8080", &["websocket", "echo/1"])
+        .websocket_key([0; 16])
+        .extensions(&["permessage-deflate; client_max_window_bits"])
+        .headers(&extra);
+    let mut out = [0u8; 512];
+    let (_, n) =
+        ClientHandshake::start(&req, Instant::ZERO, ClientConfig::default(), &mut out).unwrap();
+    assert_eq!(
+        std::str::from_utf8(&out[..n]).unwrap(),
+        "GET /ws HTTP/1.1\r\nHost: example.com:8080\r\nUpgrade: websocket, echo/1\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nAuthorization: Bearer t\r\n\r\n"
+    );
+    let mut small = [0u8; 10];
+    assert_eq!(
+        ClientHandshake::start(&req, Instant::ZERO, ClientConfig::default(), &mut small).err(),
+        Some(Error::BufferTooSmall { needed: n })
+    );
+    let bad: [(ClientRequest<'_>, LocalError); 5] = [
+        (
+            ClientRequest::new("GET", "/", "h", &[]),
+            LocalError::NoOffer,
+        ),
+        (
+            ClientRequest::new("GET", "/", "h", &["websocket"]),
+            LocalError::MissingParameter("websocket_key"),
+        ),
+        (
+            ClientRequest::new("GET", "/", "h", &["h2c"]),
+            LocalError::MissingParameter("h2c_settings"),
+        ),
+        (
+            ClientRequest::new("GET", "/ x", "h", &["a"]),
+            LocalError::InvalidRequestLine,
+        ),
+        (
+            ClientRequest::new("GET", "/", "h", &["a b"]),
+            LocalError::InvalidToken,
+        ),
+    ];
+    for (r, want) in bad {
+        assert_eq!(
+            ClientHandshake::start(&r, Instant::ZERO, ClientConfig::default(), &mut out).err(),
+            Some(Error::Local(want))
+        );
+    }
+}

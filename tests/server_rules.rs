@@ -1,0 +1,499 @@
+//! Server rules, byte for byte: strict heads, offers, expectations, limits,
+//! and every decision's exact response.
+
+mod common;
+
+use common::{Ev, feed_server};
+use protoswitch::http1::HeadLimits;
+use protoswitch::upgrade::{
+    Accept, Response, ServerConfig, ServerEvent, ServerHandshake, ServerState,
+};
+use protoswitch::{Error, Header, LocalError, PeerErrorKind as K, Reply};
+
+const RFC6455_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\n\
+Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+fn ws_request(extra: &str, version: &str) -> Vec<u8> {
+    format!(
+        "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: {version}\r\n{extra}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Receives one complete request and returns the machine.
+fn received(input: &[u8]) -> ServerHandshake {
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let got = s.receive(input).unwrap();
+    assert!(matches!(got.event, Some(ServerEvent::Request(_))));
+    assert_eq!(got.consumed, input.len());
+    s
+}
+
+fn error_of(input: &[u8], config: ServerConfig) -> (K, Vec<u8>) {
+    let (events, _, wire) = feed_server(input, &[], config);
+    match events.last() {
+        Some(Ev::Error(k)) => (*k, wire),
+        other => panic!(
+            "expected an error for {:?}, got {other:?}",
+            String::from_utf8_lossy(input)
+        ),
+    }
+}
+
+#[test]
+fn rfc6455_vector_exact_101() {
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let got = s.receive(RFC6455_REQUEST).unwrap();
+    let Some(ServerEvent::Request(req)) = got.event else {
+        panic!()
+    };
+    let ws = req.websocket().unwrap().unwrap();
+    assert_eq!(ws.key(), b"dGhlIHNhbXBsZSBub25jZQ==");
+    assert_eq!(ws.origin(), Some("http://example.com"));
+    assert_eq!(ws.subprotocols().collect::<Vec<_>>(), ["chat", "superchat"]);
+    assert!(req.offers("WebSocket"));
+    let mut out = [0u8; 512];
+    let n = s
+        .accept(&Accept::new("websocket").subprotocol("chat"), &mut out)
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
+    );
+    let switch = s.switch().unwrap();
+    assert_eq!(switch.subprotocol(), Some("chat"));
+    assert_eq!(s.state(), ServerState::Switched);
+}
+
+#[test]
+fn accept_with_extensions_and_extra_headers() {
+    let req = ws_request(
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits, x-test\r\n",
+        "13",
+    );
+    let mut s = received(&req);
+    let extra = [Header::new("Set-Cookie", b"id=1")];
+    let mut out = [0u8; 512];
+    let n = s
+        .accept(
+            &Accept::new("websocket")
+                .extensions("x-test")
+                .headers(&extra),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: x-test\r\n\
+          Set-Cookie: id=1\r\n\r\n"
+    );
+    assert_eq!(
+        s.switch().unwrap().extensions().collect::<Vec<_>>(),
+        ["x-test"]
+    );
+}
+
+#[test]
+fn extension_offer_parameters_are_exposed() {
+    let req = ws_request(
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits; server_max_window_bits=10\r\n",
+        "13",
+    );
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let got = s.receive(&req).unwrap();
+    let Some(ServerEvent::Request(r)) = got.event else {
+        panic!()
+    };
+    let ext: Vec<_> = r.websocket().unwrap().unwrap().extensions().collect();
+    assert_eq!(ext.len(), 1);
+    assert_eq!(ext[0].name(), "permessage-deflate");
+    assert_eq!(
+        ext[0].params().collect::<Vec<_>>(),
+        [
+            ("client_max_window_bits", None),
+            ("server_max_window_bits", Some("10"))
+        ]
+    );
+}
+
+#[test]
+fn local_errors_leave_state_and_output_untouched() {
+    let mut s = received(RFC6455_REQUEST);
+    let mut out = [0xAAu8; 512];
+    let cases: [(Accept<'_>, LocalError); 4] = [
+        (Accept::new("h2c"), LocalError::NotOffered),
+        (
+            Accept::new("websocket").subprotocol("nope"),
+            LocalError::SubprotocolNotOffered,
+        ),
+        (
+            Accept::new("websocket").extensions("permessage-deflate"),
+            LocalError::ExtensionNotOffered,
+        ),
+        (Accept::new("bad token"), LocalError::InvalidToken),
+    ];
+    for (accept, want) in cases {
+        assert_eq!(s.accept(&accept, &mut out), Err(Error::Local(want)));
+    }
+    let reserved = [Header::new("connection", b"x")];
+    assert_eq!(
+        s.accept(&Accept::new("websocket").headers(&reserved), &mut out),
+        Err(Error::Local(LocalError::ReservedHeader("connection")))
+    );
+    let bad_value = [Header::new("X", b"a\r\nb")];
+    assert_eq!(
+        s.accept(&Accept::new("websocket").headers(&bad_value), &mut out),
+        Err(Error::Local(LocalError::InvalidHeaderValue))
+    );
+    // Too small a buffer: exact size named, nothing written.
+    let mut small = [0xAAu8; 20];
+    assert_eq!(
+        s.accept(&Accept::new("websocket"), &mut small),
+        Err(Error::BufferTooSmall { needed: 129 })
+    );
+    assert_eq!(small, [0xAA; 20]);
+    assert!(out.iter().all(|&b| b == 0xAA));
+    assert_eq!(s.state(), ServerState::RequestReceived);
+    // Wrong state.
+    assert!(matches!(
+        s.continue_body(&mut out),
+        Err(Error::Local(LocalError::WrongState { .. }))
+    ));
+    assert!(matches!(
+        s.receive(b""),
+        Err(Error::Local(LocalError::WrongState { .. }))
+    ));
+    assert_eq!(s.accept(&Accept::new("websocket"), &mut out), Ok(129));
+    assert!(matches!(
+        s.respond(&Response::new(200), &mut out),
+        Err(Error::Local(LocalError::WrongState { .. }))
+    ));
+}
+
+#[test]
+fn version_mismatch_gets_426_with_version_header() {
+    let req = ws_request("", "8");
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let got = s.receive(&req).unwrap();
+    let Some(ServerEvent::Request(r)) = got.event else {
+        panic!()
+    };
+    let err = r.websocket().unwrap_err();
+    assert_eq!(err.kind(), K::WebSocketVersionUnsupported);
+    assert_eq!(err.reply(), Reply::Status(426));
+    let mut out = [0u8; 512];
+    assert_eq!(
+        s.accept(&Accept::new("websocket"), &mut out),
+        Err(Error::Local(LocalError::OfferInvalid(
+            K::WebSocketVersionUnsupported
+        )))
+    );
+    let n = s.respond(&Response::for_error(&err), &mut out).unwrap();
+    let body = err.message();
+    let expected = format!(
+        "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    assert_eq!(String::from_utf8_lossy(&out[..n]), expected);
+    assert!(s.keep_alive());
+}
+
+#[test]
+fn malformed_websocket_offers_explain_themselves() {
+    let cases: [(Vec<u8>, K, u16); 6] = [
+        (
+            ws_request("", "13").replace_all(b"GET /ws", b"PUT /ws"),
+            K::WebSocketMethodNotGet,
+            400,
+        ),
+        (
+            ws_request("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "13"),
+            K::WebSocketKeyMissing,
+            400,
+        ),
+        (
+            ws_request("", "13").replace_all(b"dGhlIHNhbXBsZSBub25jZQ==", b"c2hvcnQ="),
+            K::WebSocketKeyInvalid,
+            400,
+        ),
+        (
+            ws_request("Sec-WebSocket-Version: 13\r\n", "13"),
+            K::WebSocketVersionMissing,
+            400,
+        ),
+        (
+            ws_request("Sec-WebSocket-Protocol: a b\r\n", "13"),
+            K::WebSocketBadNegotiationHeader,
+            400,
+        ),
+        (
+            ws_request("", "13").replace_all(b"Sec-WebSocket-Version: 13\r\n", b""),
+            K::WebSocketVersionMissing,
+            400,
+        ),
+    ];
+    for (req, kind, status) in cases {
+        let mut s = ServerHandshake::new(ServerConfig::default());
+        let got = s.receive(&req).unwrap();
+        let Some(ServerEvent::Request(r)) = got.event else {
+            panic!()
+        };
+        let err = r.websocket().unwrap_err();
+        assert_eq!(
+            (err.kind(), err.status()),
+            (kind, Some(status)),
+            "{}",
+            String::from_utf8_lossy(&req)
+        );
+        let mut out = [0u8; 512];
+        let n = s.respond(&Response::for_error(&err), &mut out).unwrap();
+        assert!(out[..n].starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+        assert!(out[..n].ends_with(err.message().as_bytes()));
+    }
+}
+
+trait ReplaceAll {
+    fn replace_all(self, from: &[u8], to: &[u8]) -> Vec<u8>;
+}
+impl ReplaceAll for Vec<u8> {
+    fn replace_all(self, from: &[u8], to: &[u8]) -> Vec<u8> {
+        let s = String::from_utf8(self).unwrap();
+        s.replace(
+            std::str::from_utf8(from).unwrap(),
+            std::str::from_utf8(to).unwrap(),
+        )
+        .into_bytes()
+    }
+}
+
+#[test]
+fn upgrade_counts_only_with_connection_upgrade_and_http11() {
+    for req in [
+        &b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: echo/1\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: echo/1\r\nConnection: keep-alive\r\n\r\n",
+        b"GET / HTTP/1.0\r\nUpgrade: echo/1\r\nConnection: Upgrade\r\n\r\n",
+    ] {
+        let mut s = ServerHandshake::new(ServerConfig::default());
+        let got = s.receive(req).unwrap();
+        let Some(ServerEvent::Request(r)) = got.event else {
+            panic!()
+        };
+        assert_eq!(r.upgrade_offers().count(), 0);
+        let mut out = [0u8; 256];
+        assert_eq!(
+            s.accept(&Accept::new("echo/1"), &mut out),
+            Err(Error::Local(LocalError::NotOffered))
+        );
+    }
+    // Comma lists, case-insensitive, several offers in order.
+    let req = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: foo/2, Echo/1\r\nConnection: keep-alive, UPGRADE\r\n\r\n";
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let got = s.receive(req).unwrap();
+    let Some(ServerEvent::Request(r)) = got.event else {
+        panic!()
+    };
+    let offers: Vec<String> = r.upgrade_offers().map(|p| p.to_string()).collect();
+    assert_eq!(offers, ["foo/2", "Echo/1"]);
+    let mut out = [0u8; 256];
+    let n = s.accept(&Accept::new("echo/1"), &mut out).unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: Echo/1\r\nConnection: Upgrade\r\n\r\n"
+    );
+}
+
+#[test]
+fn continue_goes_out_before_101_when_not_sent() {
+    let req = b"POST / HTTP/1.1\r\nHost: h\r\nUpgrade: echo/1\r\nConnection: upgrade\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n";
+    let mut s = received(req);
+    let mut out = [0u8; 256];
+    let n = s.accept(&Accept::new("echo/1"), &mut out).unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: echo/1\r\nConnection: Upgrade\r\n\r\n"
+    );
+}
+
+#[test]
+fn chunked_body_then_switch() {
+    let req = b"POST / HTTP/1.1\r\nHost: h\r\nUpgrade: echo/1\r\nConnection: upgrade\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nNEW";
+    let (events, rest, wire) = feed_server(req, &[], ServerConfig::default());
+    assert_eq!(events[1..], [Ev::Body(b"abc".to_vec()), Ev::BodyEnd]);
+    assert_eq!(rest, b"NEW");
+    assert!(wire.is_empty(), "no 100 without Expect");
+}
+
+#[test]
+fn respond_without_reading_body_closes() {
+    let req = b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n";
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let got = s.receive(req).unwrap();
+    assert!(matches!(got.event, Some(ServerEvent::Request(r)) if r.expects_continue()));
+    assert_eq!(s.state(), ServerState::HeadReceived);
+    let mut out = [0u8; 256];
+    assert!(matches!(
+        s.accept(&Accept::new("x"), &mut out),
+        Err(Error::Local(LocalError::WrongState { .. }))
+    ));
+    let n = s.respond(&Response::new(413), &mut out).unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
+    assert!(!s.keep_alive());
+}
+
+#[test]
+fn head_request_gets_no_body_bytes() {
+    let mut s = received(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let mut out = [0u8; 256];
+    let n = s
+        .respond(&Response::new(200).body(b"hello"), &mut out)
+        .unwrap();
+    assert_eq!(&out[..n], b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+}
+
+#[test]
+fn body_len_only_writes_head() {
+    let mut s = received(b"GET / HTTP/1.0\r\n\r\n");
+    let mut out = [0u8; 256];
+    let n = s
+        .respond(&Response::new(200).body_len(1000), &mut out)
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1000\r\n\r\n"
+    );
+}
+
+#[test]
+fn h2c_offer_rules() {
+    let ok = b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let got = s.receive(ok).unwrap();
+    let Some(ServerEvent::Request(r)) = got.event else {
+        panic!()
+    };
+    let settings: Vec<_> = r.h2c().unwrap().unwrap().settings().collect();
+    assert_eq!(settings, [(3, 100), (4, 65535)]);
+    let bad: [(&[u8], K); 4] = [
+        (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\r\n", K::H2cSettingsMissing),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n", K::H2cSettingsNotInConnection),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk=\r\n\r\n", K::H2cSettingsInvalid),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\nHTTP2-Settings: AAMAAABk\r\n\r\n", K::H2cSettingsMissing),
+    ];
+    for (req, kind) in bad {
+        let mut s = ServerHandshake::new(ServerConfig::default());
+        let got = s.receive(req).unwrap();
+        let Some(ServerEvent::Request(r)) = got.event else {
+            panic!()
+        };
+        assert_eq!(r.h2c().unwrap_err().kind(), kind);
+        let mut out = [0u8; 256];
+        assert_eq!(
+            s.accept(&Accept::new("h2c"), &mut out),
+            Err(Error::Local(LocalError::OfferInvalid(kind)))
+        );
+    }
+}
+
+#[test]
+fn expectation_failed_417() {
+    let (kind, wire) = error_of(
+        b"POST / HTTP/1.1\r\nHost: h\r\nExpect: magic\r\nContent-Length: 1\r\n\r\n",
+        ServerConfig::default(),
+    );
+    assert_eq!(kind, K::UnsupportedExpectation);
+    let msg = "the Expect header asks for something other than 100-continue";
+    assert_eq!(
+        String::from_utf8(wire).unwrap(),
+        format!(
+            "HTTP/1.1 417 Expectation Failed\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{msg}",
+            msg.len()
+        )
+    );
+}
+
+#[test]
+fn limits_give_431() {
+    let config = ServerConfig {
+        limits: HeadLimits {
+            max_head_bytes: 100,
+            max_headers: 3,
+        },
+    };
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
+        "a".repeat(100)
+    );
+    let (kind, wire) = error_of(big.as_bytes(), config);
+    assert_eq!(kind, K::HeadTooLarge { limit: 100 });
+    assert!(wire.starts_with(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+    // Too large even before the head ends (a peer that never ends it).
+    let (kind, _) = error_of(&big.as_bytes()[..120], config);
+    assert_eq!(kind, K::HeadTooLarge { limit: 100 });
+    let many = b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    let (kind, wire) = error_of(many, config);
+    assert_eq!(kind, K::TooManyHeaders { limit: 3 });
+    assert!(wire.starts_with(b"HTTP/1.1 431 "));
+}
+
+#[test]
+fn strict_heads_give_400() {
+    let cases: [(&[u8], K); 9] = [
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", K::ObsoleteLineFolding),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX : a\r\n\r\n", K::BadHeaderName),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX\x01: a\r\n\r\n", K::BadHeaderName),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01\r\n\r\n", K::BadHeaderValue),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", K::ContentLengthWithTransferEncoding),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", K::BadContentLength),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -3\r\n\r\n", K::BadContentLength),
+        (b"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", K::BadStartLine),
+        (b"GET / HTTP/1.1\r\n\r\n", K::BadHost),
+    ];
+    for (req, want) in cases {
+        let (kind, wire) = error_of(req, ServerConfig::default());
+        assert_eq!(kind, want, "{}", String::from_utf8_lossy(req));
+        assert!(
+            wire.starts_with(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"),
+            "{}",
+            String::from_utf8_lossy(&wire)
+        );
+    }
+    let (kind, wire) = error_of(
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        ServerConfig::default(),
+    );
+    assert_eq!(kind, K::UnsupportedTransferCoding);
+    assert!(wire.starts_with(b"HTTP/1.1 501 Not Implemented\r\n"));
+    let (kind, _) = error_of(
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        ServerConfig::default(),
+    );
+    assert_eq!(kind, K::BadChunk);
+}
+
+#[test]
+fn leading_empty_line_is_ignored_and_eof_is_reported() {
+    let (events, _, _) = feed_server(
+        b"\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+        &[],
+        ServerConfig::default(),
+    );
+    assert_eq!(
+        events,
+        [Ev::Request {
+            method: "GET".into(),
+            target: "/".into()
+        }]
+    );
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let _ = s.receive(b"GET / HT").unwrap();
+    let err = s.receive_eof().unwrap_err();
+    assert_eq!(err.peer().map(|e| e.reply()), Some(Reply::CloseConnection));
+}
