@@ -128,9 +128,12 @@ fn declined_bodies_all_framings() {
         if client.state() == ClientState::ReadingBody {
             // Until-close body: the transport's end ends it.
             let ev = client.receive_eof().unwrap().unwrap();
-            events.push(common::client_event(&ev));
+            events.push(common::client_event(&ev, &client));
         }
-        let status = u16::from_str_radix(std::str::from_utf8(&resp[9..12]).unwrap(), 10).unwrap();
+        let status = std::str::from_utf8(&resp[9..12])
+            .unwrap()
+            .parse::<u16>()
+            .unwrap();
         assert_eq!(
             events,
             [

@@ -319,24 +319,16 @@ impl core::fmt::Display for Diagnosis {
     }
 }
 
-/// A response that switched protocols, borrowed from the buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Switched<'b> {
-    /// The 101 head.
-    pub response: ResponseHead<'b>,
-    /// What was switched to.
-    pub switch: Switch,
-}
-
 /// An event from [`ClientHandshake::receive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientEvent<'b> {
     /// An interim 1xx response (100, 102, 103, ...). A 100 while
     /// `WaitingForContinue` moves to `SendingBody`.
     Interim(ResponseHead<'b>),
-    /// The server switched protocols; the 101 was verified. Bytes after
-    /// `consumed` belong to the new protocol.
-    Switched(Switched<'b>),
+    /// The server switched protocols; the 101 (this head) was verified.
+    /// Bytes after `consumed` belong to the new protocol;
+    /// [`ClientHandshake::switch`] says what was switched to.
+    Switched(ResponseHead<'b>),
     /// The server answered with a final status other than 101 (426
     /// included): the upgrade did not happen. When the response has a body,
     /// `Body` events and `BodyEnd` follow; otherwise the state is `Done`.
@@ -657,13 +649,9 @@ impl ClientHandshake {
         let (head, facts) = parse_response(&buf[..len], &limits)?;
         let status = head.status();
         let event = if status == 101 {
-            let switch = self.verify_switch(&head)?;
-            self.switch = Some(switch);
+            self.switch = Some(self.verify_switch(&head)?);
             self.go(ClientInput::Switch);
-            ClientEvent::Switched(Switched {
-                response: head,
-                switch,
-            })
+            ClientEvent::Switched(head)
         } else if status < 200 {
             if head.minor_version() == 0 {
                 return Err(PeerErrorKind::UnexpectedInterim);

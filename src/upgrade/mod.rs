@@ -9,7 +9,7 @@ pub mod server;
 mod websocket;
 
 pub use client::{
-    ClientConfig, ClientEvent, ClientHandshake, ClientRequest, ClientState, Diagnosis, Switched,
+    ClientConfig, ClientEvent, ClientHandshake, ClientRequest, ClientState, Diagnosis,
 };
 pub use h2c::H2cOffer;
 pub use protocol::{

@@ -51,13 +51,16 @@ pub fn server_event(ev: &ServerEvent<'_>) -> Ev {
     }
 }
 
-pub fn client_event(ev: &ClientEvent<'_>) -> Ev {
+pub fn client_event(ev: &ClientEvent<'_>, client: &ClientHandshake) -> Ev {
     match ev {
         ClientEvent::Interim(h) => Ev::Interim(h.status()),
-        ClientEvent::Switched(s) => Ev::Switched {
-            protocol: s.switch.protocol().to_string(),
-            subprotocol: s.switch.subprotocol().map(str::to_string),
-        },
+        ClientEvent::Switched(_) => {
+            let s = client.switch().expect("a switch after Switched");
+            Ev::Switched {
+                protocol: s.protocol().to_string(),
+                subprotocol: s.subprotocol().map(str::to_string),
+            }
+        }
         ClientEvent::Declined {
             response,
             diagnosis,
@@ -164,7 +167,7 @@ pub fn feed_client(
                         buf.drain(..got.consumed);
                         break;
                     };
-                    push(&mut events, client_event(&ev));
+                    push(&mut events, client_event(&ev, &client));
                     buf.drain(..got.consumed);
                     if matches!(client.state(), ClientState::Switched | ClientState::Done) {
                         break 'outer;
@@ -375,7 +378,7 @@ impl<'a> Pair<'a> {
                 }
                 match client.receive(&s2c) {
                     Ok(got) => {
-                        let ev = got.event.as_ref().map(client_event);
+                        let ev = got.event.as_ref().map(|e| client_event(e, &client));
                         s2c.drain(..got.consumed);
                         let Some(ev) = ev else { break };
                         push(&mut t.client_events, ev);
@@ -395,7 +398,7 @@ impl<'a> Pair<'a> {
             {
                 // A body delimited by close.
                 if let Ok(Some(ev)) = client.receive_eof() {
-                    push(&mut t.client_events, client_event(&ev));
+                    push(&mut t.client_events, client_event(&ev, &client));
                     note_c(&mut t, client.state());
                 }
             }
