@@ -2,7 +2,8 @@
 //!
 //! # Transition table
 //!
-//! Every state change goes through [`transition`]; this is all of it:
+//! Every state change goes through one function, `transition`; this is all
+//! of it:
 //!
 //! | from              | input            | to                |
 //! |-------------------|------------------|-------------------|
