@@ -25,6 +25,10 @@ pub enum Reply {
     /// No reply is possible (the peer is a server, or the stream is broken):
     /// close the connection.
     CloseConnection,
+    /// Fail the WebSocket connection with this close code (RFC 6455 §7.1.7):
+    /// the connection machine has queued the Close frame in
+    /// `poll_transmit`; send it, then close the transport.
+    Close(u16),
 }
 
 /// What a peer did wrong. `Display` gives a diagnosing sentence.
@@ -133,6 +137,47 @@ pub enum PeerErrorKind {
     SwitchInHttp10,
     /// A 1xx response that is not allowed here (for example to HTTP/1.0).
     UnexpectedInterim,
+
+    // ---- WebSocket frames (RFC 6455 §5, §7, §8) ----
+    /// RSV1-3 set without an extension that defines them.
+    ReservedBitsSet,
+    /// Opcode 3-7 or 11-15.
+    ReservedOpcode,
+    /// A client sent an unmasked frame (RFC 6455 §5.1).
+    UnmaskedFrame,
+    /// A server sent a masked frame (RFC 6455 §5.1).
+    MaskedFrame,
+    /// The most significant bit of a 64-bit payload length is set.
+    LengthMsbSet,
+    /// A control frame with more than 125 payload bytes.
+    ControlFrameTooLong,
+    /// A control frame without FIN.
+    FragmentedControlFrame,
+    /// A continuation frame with no message started.
+    UnexpectedContinuation,
+    /// A new text or binary frame inside a fragmented message.
+    ExpectedContinuation,
+    /// A Close payload of one byte.
+    CloseTooShort,
+    /// A close code that may not be sent (RFC 6455 §7.4).
+    InvalidCloseCode,
+    /// Text (or a close reason) that is not valid UTF-8.
+    InvalidUtf8,
+    /// A frame larger than the configured limit.
+    FrameTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A message larger than the configured limit.
+    MessageTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A message in more fragments than the configured limit.
+    TooManyFragments {
+        /// The limit.
+        limit: u32,
+    },
 }
 
 /// An error caused by the bytes the peer sent.
@@ -173,13 +218,37 @@ impl PeerError {
     pub const fn status(&self) -> Option<u16> {
         match self.reply() {
             Reply::Status(s) => Some(s),
-            Reply::CloseConnection => None,
+            _ => None,
+        }
+    }
+
+    /// The WebSocket close code this error implies, for frame-level errors.
+    pub const fn close_code(&self) -> Option<u16> {
+        use PeerErrorKind::*;
+        match self.kind {
+            InvalidUtf8 => Some(1007),
+            FrameTooLarge { .. } | MessageTooLarge { .. } | TooManyFragments { .. } => Some(1009),
+            ReservedBitsSet
+            | ReservedOpcode
+            | UnmaskedFrame
+            | MaskedFrame
+            | LengthMsbSet
+            | ControlFrameTooLong
+            | FragmentedControlFrame
+            | UnexpectedContinuation
+            | ExpectedContinuation
+            | CloseTooShort
+            | InvalidCloseCode => Some(1002),
+            _ => None,
         }
     }
 
     /// What to send because of this error.
     pub const fn reply(&self) -> Reply {
         use PeerErrorKind::*;
+        if let Some(code) = self.close_code() {
+            return Reply::Close(code);
+        }
         if let Role::Client = self.role {
             return Reply::CloseConnection;
         }
@@ -262,6 +331,23 @@ impl PeerError {
             }
             SwitchInHttp10 => "an HTTP/1.0 peer answered 101: it cannot switch protocols",
             UnexpectedInterim => "an interim (1xx) response is not allowed here",
+            ReservedBitsSet => "a frame has RSV bits set that no negotiated extension defines",
+            ReservedOpcode => "a frame uses a reserved opcode",
+            UnmaskedFrame => "a client sent an unmasked frame; client frames must be masked",
+            MaskedFrame => "a server sent a masked frame; server frames must not be masked",
+            LengthMsbSet => "the most significant bit of a 64-bit frame length is set",
+            ControlFrameTooLong => "a control frame carries more than 125 bytes",
+            FragmentedControlFrame => "a control frame is fragmented (FIN not set)",
+            UnexpectedContinuation => "a continuation frame arrived with no message started",
+            ExpectedContinuation => {
+                "a new data frame arrived inside a fragmented message; a continuation was expected"
+            }
+            CloseTooShort => "a Close frame carries a single byte; a close code needs two",
+            InvalidCloseCode => "a Close frame carries a close code that may not be sent",
+            InvalidUtf8 => "a text message or close reason is not valid UTF-8",
+            FrameTooLarge { .. } => "a frame is larger than the configured limit",
+            MessageTooLarge { .. } => "a message is larger than the configured limit",
+            TooManyFragments { .. } => "a message has more fragments than the configured limit",
         }
     }
 }
@@ -273,11 +359,16 @@ impl fmt::Display for PeerError {
             PeerErrorKind::HeadTooLarge { limit } => write!(f, " ({limit} bytes)")?,
             PeerErrorKind::TooManyHeaders { limit } => write!(f, " ({limit} fields)")?,
             PeerErrorKind::UpgradeHeaderTooLarge { limit } => write!(f, " ({limit} bytes)")?,
+            PeerErrorKind::FrameTooLarge { limit } | PeerErrorKind::MessageTooLarge { limit } => {
+                write!(f, " ({limit} bytes)")?
+            }
+            PeerErrorKind::TooManyFragments { limit } => write!(f, " ({limit} fragments)")?,
             _ => {}
         }
         match self.reply() {
             Reply::Status(s) => write!(f, "; reply {s}"),
             Reply::CloseConnection => f.write_str("; close the connection"),
+            Reply::Close(code) => write!(f, "; close with code {code}"),
         }
     }
 }
@@ -322,6 +413,16 @@ pub enum LocalError {
     /// An offer needs this parameter (`websocket_key` for websocket,
     /// `h2c_settings` for h2c).
     MissingParameter(&'static str),
+    /// A control frame payload (ping, pong, close code + reason) over 125
+    /// bytes.
+    ControlPayloadTooLong,
+    /// A close code that may not be sent (RFC 6455 §7.4).
+    InvalidCloseCode(u16),
+    /// A text or binary frame while a fragmented message is being sent, or
+    /// a continuation with none.
+    FragmentationOrder,
+    /// The handshake switched to a protocol other than WebSocket.
+    NotWebSocket,
 }
 
 impl fmt::Display for LocalError {
@@ -359,6 +460,14 @@ impl fmt::Display for LocalError {
             }
             LocalError::NoOffer => f.write_str("the request offers no protocol to switch to"),
             LocalError::MissingParameter(p) => write!(f, "this offer needs `{p}`"),
+            LocalError::ControlPayloadTooLong => {
+                f.write_str("a control frame payload may not exceed 125 bytes")
+            }
+            LocalError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
+            LocalError::NotWebSocket => f.write_str("the handshake switched to another protocol than WebSocket"),
+            LocalError::FragmentationOrder => f.write_str(
+                "finish the fragmented message before starting another, and start one before continuing it",
+            ),
         }
     }
 }

@@ -104,6 +104,7 @@ pub mod error;
 pub mod http1;
 pub mod time;
 pub mod upgrade;
+pub mod ws;
 
 pub use error::{Error, LocalError, PeerError, PeerErrorKind, Reply, Role};
 pub use http1::{Header, Headers};

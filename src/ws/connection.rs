@@ -1,0 +1,1101 @@
+//! The WebSocket connection after the switch (RFC 6455 §5–§8).
+//!
+//! # Transition table
+//!
+//! Every state change goes through one function, `transition`; this is all
+//! of it:
+//!
+//! | from                                  | input                          | to              |
+//! |---------------------------------------|--------------------------------|-----------------|
+//! | `Open`                                | `send_close`                   | `CloseSent`     |
+//! | `Open`                                | Close received (echo queued)   | `CloseReceived` |
+//! | `CloseSent`                           | Close received                 | `Closed`        |
+//! | `CloseReceived`                       | echo written by `poll_transmit`| `Closed`        |
+//! | `Open`, `CloseSent`, `CloseReceived`  | peer error (Close queued)      | `Closed`        |
+//! | `Open`, `CloseSent`, `CloseReceived`  | transport ended                | `Closed`        |
+//! | `CloseSent`                           | close timeout                  | `Closed`        |
+//! | `Open`                                | keepalive: no Pong in time     | `Closed`        |
+//!
+//! In `Closed`, [`Connection::should_close_transport`] says when to close
+//! the TCP connection: the server at once (RFC 6455 §7.1.1), the client once
+//! the server closed it or the close timeout passed.
+
+use core::time::Duration;
+
+use super::close::is_valid_close_code;
+use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use super::mask::apply_mask;
+use super::utf8::Utf8Validator;
+use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
+use crate::time::Instant;
+use crate::upgrade::{ClientHandshake, ProtocolKind, Received, ServerHandshake, Switch};
+
+/// Largest control frame payload (RFC 6455 §5.5).
+pub const MAX_CONTROL_PAYLOAD: usize = 125;
+/// The smallest receive buffer that can hold any control frame.
+pub const MIN_RECEIVE_BUFFER: usize = MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD;
+/// The smallest `poll_transmit` buffer that can hold any control frame.
+pub const MIN_TRANSMIT_BUFFER: usize = MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD;
+
+/// A keepalive: Ping after `interval` without receiving anything; the peer
+/// is dead when no Pong arrives within `timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Idle time before a Ping.
+    pub interval: Duration,
+    /// Time allowed for the Pong.
+    pub timeout: Duration,
+}
+
+/// Connection limits and behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsConfig {
+    /// Largest frame payload accepted (1009 above). Default 16 MiB.
+    pub max_frame_payload: u64,
+    /// Largest message accepted, across fragments (1009 above). Default 64 MiB.
+    pub max_message_size: u64,
+    /// Most fragments in one message (1009 above). Default 1 Mi.
+    pub max_fragments: u32,
+    /// Answer Pings with Pongs by itself (default). When `false`, Pings
+    /// are only reported and the application answers.
+    pub auto_pong: bool,
+    /// How long to wait for the peer's Close (after ours), and for a client,
+    /// for the server to close the transport. Default 5 s.
+    pub close_timeout: Duration,
+    /// Optional heartbeat.
+    pub keepalive: Option<Keepalive>,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            max_frame_payload: 16 << 20,
+            max_message_size: 64 << 20,
+            max_fragments: 1 << 20,
+            auto_pong: true,
+            close_timeout: Duration::from_secs(5),
+            keepalive: None,
+        }
+    }
+}
+
+/// Where the connection is. See the module docs for the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WsState {
+    /// Data flows both ways.
+    Open,
+    /// We sent Close and wait for the peer's.
+    CloseSent,
+    /// The peer sent Close; our echo waits in `poll_transmit`.
+    CloseReceived,
+    /// The closing handshake is over (or the connection failed).
+    Closed,
+}
+
+impl WsState {
+    /// The state's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            WsState::Open => "Open",
+            WsState::CloseSent => "CloseSent",
+            WsState::CloseReceived => "CloseReceived",
+            WsState::Closed => "Closed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WsInput {
+    SendClose,
+    CloseReceived,
+    EchoSent,
+    Fail,
+    TransportEnded,
+    CloseTimeout,
+    PeerUnresponsive,
+}
+
+/// The whole transition table of the connection.
+const fn transition(from: WsState, input: WsInput) -> Option<WsState> {
+    use WsInput as I;
+    use WsState as S;
+    Some(match (from, input) {
+        (S::Open, I::SendClose) => S::CloseSent,
+        (S::Open, I::CloseReceived) => S::CloseReceived,
+        (S::CloseSent, I::CloseReceived) => S::Closed,
+        (S::CloseReceived, I::EchoSent) => S::Closed,
+        (S::Open | S::CloseSent | S::CloseReceived, I::Fail | I::TransportEnded) => S::Closed,
+        (S::CloseSent, I::CloseTimeout) => S::Closed,
+        (S::Open, I::PeerUnresponsive) => S::Closed,
+        _ => return None,
+    })
+}
+
+/// Why the connection reached `Closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseCause {
+    /// The closing handshake completed; the code the peer sent (if any).
+    Handshake {
+        /// The peer's close code.
+        code: Option<u16>,
+    },
+    /// The peer broke a rule; a Close with the error's code was queued.
+    Failed(PeerError),
+    /// The transport ended without a closing handshake (code 1006).
+    TransportEnded,
+    /// The peer did not answer our Close in time.
+    CloseTimedOut,
+    /// Keepalive: no Pong arrived in time.
+    PeerUnresponsive,
+}
+
+/// A text or binary message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// UTF-8 text.
+    Text,
+    /// Binary data.
+    Binary,
+}
+
+impl MessageKind {
+    const fn opcode(self) -> OpCode {
+        match self {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// A piece of a message: a whole frame, or part of a frame larger than
+/// what the buffer held. Borrowed from the receive buffer, unmasked in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataChunk<'b> {
+    /// Text or binary (continuations carry their message's kind).
+    pub kind: MessageKind,
+    /// The bytes (text chunks are valid UTF-8 so far, but a character may
+    /// be split between chunks).
+    pub payload: &'b [u8],
+    /// The last chunk of its frame.
+    pub frame_end: bool,
+    /// The last chunk of its message.
+    pub message_end: bool,
+}
+
+/// An event from [`Connection::receive`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsEvent<'b> {
+    /// Message data.
+    Data(DataChunk<'b>),
+    /// A Ping and its payload (answered by the machine unless `auto_pong`
+    /// is off).
+    Ping(&'b [u8]),
+    /// A Pong and its payload.
+    Pong(&'b [u8]),
+    /// The peer's Close: code (absent in an empty Close) and reason. The
+    /// machine queued the echo.
+    Close {
+        /// The close code.
+        code: Option<u16>,
+        /// The reason, valid UTF-8.
+        reason: &'b str,
+    },
+}
+
+/// Where caller-side masking keys come from (a client masks every frame
+/// with a fresh key, RFC 6455 §5.3). Closures `FnMut() -> [u8; 4]`
+/// implement it.
+pub trait MaskSource {
+    /// Four unpredictable bytes.
+    fn mask_key(&mut self) -> [u8; 4];
+}
+
+impl<F: FnMut() -> [u8; 4]> MaskSource for F {
+    fn mask_key(&mut self) -> [u8; 4] {
+        self()
+    }
+}
+
+/// The mask source of a server, which never masks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMask;
+
+impl MaskSource for NoMask {
+    fn mask_key(&mut self) -> [u8; 4] {
+        [0; 4]
+    }
+}
+
+/// A control payload kept by the machine until `poll_transmit`.
+#[derive(Debug, Clone, Copy)]
+struct Control {
+    bytes: [u8; MAX_CONTROL_PAYLOAD],
+    len: u8,
+}
+
+impl Control {
+    fn new(parts: &[&[u8]]) -> Self {
+        let mut c = Control {
+            bytes: [0; MAX_CONTROL_PAYLOAD],
+            len: 0,
+        };
+        for p in parts {
+            let take = p.len().min(MAX_CONTROL_PAYLOAD - usize::from(c.len));
+            let at = usize::from(c.len);
+            c.bytes[at..at + take].copy_from_slice(&p[..take]);
+            c.len += take as u8;
+        }
+        c
+    }
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// The receive side's position.
+#[derive(Debug, Clone, Copy)]
+enum Rx {
+    /// Waiting for a frame header.
+    Header,
+    /// Inside a data frame's payload.
+    Payload {
+        remaining: u64,
+        offset: u64,
+        mask: Option<[u8; 4]>,
+        fin: bool,
+    },
+}
+
+/// The message being received.
+#[derive(Debug, Clone, Copy)]
+struct Incoming {
+    kind: MessageKind,
+    size: u64,
+    fragments: u32,
+    utf8: Utf8Validator,
+}
+
+/// What one step of decoding found, by index (so the event can borrow the
+/// buffer afterwards).
+enum Step {
+    NeedMore {
+        consumed: usize,
+    },
+    Control {
+        opcode: OpCode,
+        start: usize,
+        end: usize,
+    },
+    Data {
+        start: usize,
+        end: usize,
+        chunk: ChunkFlags,
+    },
+}
+
+#[derive(Clone, Copy)]
+struct ChunkFlags {
+    kind: MessageKind,
+    frame_end: bool,
+    message_end: bool,
+}
+
+/// A WebSocket connection: frames in, events out, replies out.
+///
+/// ```
+/// use protoswitch::ws::{Connection, WsConfig, WsEvent};
+/// use protoswitch::Instant;
+///
+/// let mut server = Connection::server(WsConfig::default(), Instant::ZERO);
+/// // RFC 6455 §5.7: a masked "Hello" from a client.
+/// let mut buf = *b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
+/// let got = server.receive(&mut buf, Instant::ZERO).unwrap();
+/// assert_eq!(got.consumed, 11);
+/// let Some(WsEvent::Data(chunk)) = got.event else { panic!() };
+/// assert_eq!(chunk.payload, b"Hello");
+/// assert!(chunk.message_end);
+///
+/// let mut out = [0u8; 64];
+/// let n = server.send_text("Hello", &mut out).unwrap();
+/// assert_eq!(&out[..n], b"\x81\x05Hello");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Connection<M = NoMask> {
+    role: Role,
+    config: WsConfig,
+    state: WsState,
+    masks: M,
+    subprotocol: Option<Switch>,
+    rx: Rx,
+    incoming: Option<Incoming>,
+    outgoing: Option<MessageKind>,
+    pong: Option<Control>,
+    ping: Option<Control>,
+    close: Option<Control>,
+    close_sent: bool,
+    cause: Option<CloseCause>,
+    close_deadline: Option<Instant>,
+    last_rx: Instant,
+    pong_deadline: Option<Instant>,
+    ping_count: u64,
+    transport_ended: bool,
+}
+
+impl Connection<NoMask> {
+    /// The server side of a connection (frames from the client must be
+    /// masked; ours are not).
+    pub fn server(config: WsConfig, now: Instant) -> Self {
+        Connection::new(Role::Server, config, now, NoMask)
+    }
+
+    /// Turns a server handshake that switched to WebSocket into the
+    /// connection, with the negotiated subprotocol. The bytes `receive`
+    /// did not consume are the first frames: pass them to
+    /// [`receive`](Self::receive).
+    pub fn from_server_handshake(
+        handshake: ServerHandshake,
+        config: WsConfig,
+        now: Instant,
+    ) -> Result<Self, LocalError> {
+        let switch = websocket_switch(handshake.state().name(), handshake.switch())?;
+        Ok(Connection::server(config, now).with_switch(switch))
+    }
+}
+
+/// The switch of a handshake, if it switched to WebSocket.
+fn websocket_switch(state: &'static str, switch: Option<&Switch>) -> Result<Switch, LocalError> {
+    match switch {
+        Some(s) if s.protocol().kind() == ProtocolKind::WebSocket => Ok(*s),
+        Some(_) => Err(LocalError::NotWebSocket),
+        None => Err(LocalError::WrongState {
+            operation: "turn the handshake into a WebSocket connection",
+            state,
+        }),
+    }
+}
+
+impl<M: MaskSource> Connection<M> {
+    /// The client side: every frame sent is masked with a key from `masks`.
+    pub fn client(config: WsConfig, now: Instant, masks: M) -> Self {
+        Connection::new(Role::Client, config, now, masks)
+    }
+
+    /// Turns a client handshake that switched to WebSocket into the
+    /// connection. The bytes after the 101 (`receive` did not consume them)
+    /// are the first frames: pass them to [`receive`](Self::receive).
+    pub fn from_client_handshake(
+        handshake: ClientHandshake,
+        config: WsConfig,
+        now: Instant,
+        masks: M,
+    ) -> Result<Self, LocalError> {
+        let switch = websocket_switch(handshake.state().name(), handshake.switch())?;
+        Ok(Connection::client(config, now, masks).with_switch(switch))
+    }
+
+    fn new(role: Role, config: WsConfig, now: Instant, masks: M) -> Self {
+        Connection {
+            role,
+            config,
+            state: WsState::Open,
+            masks,
+            subprotocol: None,
+            rx: Rx::Header,
+            incoming: None,
+            outgoing: None,
+            pong: None,
+            ping: None,
+            close: None,
+            close_sent: false,
+            cause: None,
+            close_deadline: None,
+            last_rx: now,
+            pong_deadline: None,
+            ping_count: 0,
+            transport_ended: false,
+        }
+    }
+
+    fn with_switch(mut self, switch: Switch) -> Self {
+        self.subprotocol = Some(switch);
+        self
+    }
+
+    /// The current state.
+    pub fn state(&self) -> WsState {
+        self.state
+    }
+
+    /// This side's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WsConfig {
+        &self.config
+    }
+
+    /// The subprotocol negotiated in the handshake, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_ref().and_then(|s| s.subprotocol())
+    }
+
+    /// Why the connection closed, once `Closed`.
+    pub fn close_cause(&self) -> Option<CloseCause> {
+        self.cause
+    }
+
+    fn go(&mut self, input: WsInput) -> bool {
+        match transition(self.state, input) {
+            Some(next) => {
+                self.state = next;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn wrong_state(&self, operation: &'static str) -> Error {
+        LocalError::WrongState {
+            operation,
+            state: self.state.name(),
+        }
+        .into()
+    }
+
+    /// `true` when the caller should close the transport now: in `Closed`,
+    /// with nothing left in `poll_transmit`, and — for a client after a
+    /// clean closing handshake — once the server closed it or the close
+    /// timeout passed (RFC 6455 §7.1.1).
+    pub fn should_close_transport(&self) -> bool {
+        if self.state != WsState::Closed || self.has_pending() {
+            return false;
+        }
+        match (self.role, self.cause) {
+            (Role::Client, Some(CloseCause::Handshake { .. })) => {
+                self.transport_ended || self.close_deadline.is_none()
+            }
+            _ => true,
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        self.pong.is_some() || self.ping.is_some() || self.close.is_some()
+    }
+
+    // ------------------------------------------------------------------
+    // Receiving
+    // ------------------------------------------------------------------
+
+    /// Feeds received bytes; unmasks client frames in place. Consumes a
+    /// prefix of `buf` and returns at most one event borrowing it;
+    /// `event: None` means more bytes are needed. `buf` must be able to
+    /// hold [`MIN_RECEIVE_BUFFER`] bytes so any control frame fits.
+    ///
+    /// On a peer error the connection is `Closed`, a Close frame with the
+    /// error's code waits in `poll_transmit`, and then the transport should
+    /// be closed.
+    pub fn receive<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+        now: Instant,
+    ) -> Result<Received<WsEvent<'b>>, Error> {
+        if matches!(self.state, WsState::Closed | WsState::CloseReceived) {
+            // Nothing may follow a Close; what does is discarded.
+            return Ok(Received {
+                consumed: buf.len(),
+                event: None,
+            });
+        }
+        if !buf.is_empty() {
+            self.last_rx = now;
+        }
+        let step = match self.step(buf) {
+            Ok(step) => step,
+            Err(kind) => return Err(self.fail(kind).into()),
+        };
+        match step {
+            Step::NeedMore { consumed } => Ok(Received {
+                consumed,
+                event: None,
+            }),
+            Step::Data { start, end, chunk } => Ok(Received {
+                consumed: end,
+                event: Some(WsEvent::Data(DataChunk {
+                    kind: chunk.kind,
+                    payload: &buf[start..end],
+                    frame_end: chunk.frame_end,
+                    message_end: chunk.message_end,
+                })),
+            }),
+            Step::Control { opcode, start, end } => {
+                let payload: &'b [u8] = &buf[start..end];
+                let event = match self.control(opcode, payload, now) {
+                    Ok(event) => event,
+                    Err(kind) => return Err(self.fail(kind).into()),
+                };
+                Ok(Received {
+                    consumed: end,
+                    event: Some(event),
+                })
+            }
+        }
+    }
+
+    /// Decodes the next step; unmasks in place.
+    fn step(&mut self, buf: &mut [u8]) -> Result<Step, PeerErrorKind> {
+        let mut pos = 0;
+        loop {
+            match self.rx {
+                Rx::Header => {
+                    let Some((h, n)) = FrameHeader::decode(&buf[pos..], self.role, 0)? else {
+                        return Ok(Step::NeedMore { consumed: pos });
+                    };
+                    if h.opcode.is_control() {
+                        // Control payloads are at most 125 bytes: wait for
+                        // the whole frame.
+                        let end = pos + n + h.payload_len as usize;
+                        if end > buf.len() {
+                            return Ok(Step::NeedMore { consumed: pos });
+                        }
+                        let start = pos + n;
+                        if let Some(key) = h.mask {
+                            apply_mask(&mut buf[start..end], key, 0);
+                        }
+                        return Ok(Step::Control {
+                            opcode: h.opcode,
+                            start,
+                            end,
+                        });
+                    }
+                    self.begin_data_frame(&h)?;
+                    pos += n;
+                    if h.payload_len == 0 {
+                        let chunk = self.finish_chunk(&[], true, h.fin)?;
+                        return Ok(Step::Data {
+                            start: pos,
+                            end: pos,
+                            chunk,
+                        });
+                    }
+                    self.rx = Rx::Payload {
+                        remaining: h.payload_len,
+                        offset: 0,
+                        mask: h.mask,
+                        fin: h.fin,
+                    };
+                }
+                Rx::Payload {
+                    remaining,
+                    offset,
+                    mask,
+                    fin,
+                } => {
+                    let available = buf.len() - pos;
+                    if available == 0 {
+                        return Ok(Step::NeedMore { consumed: pos });
+                    }
+                    let take = usize::try_from(remaining).map_or(available, |r| r.min(available));
+                    let data = &mut buf[pos..pos + take];
+                    if let Some(key) = mask {
+                        apply_mask(data, key, offset);
+                    }
+                    let remaining = remaining - take as u64;
+                    self.rx = Rx::Payload {
+                        remaining,
+                        offset: offset + take as u64,
+                        mask,
+                        fin,
+                    };
+                    let frame_end = remaining == 0;
+                    let chunk = self.finish_chunk(data, frame_end, fin)?;
+                    if frame_end {
+                        self.rx = Rx::Header;
+                    }
+                    return Ok(Step::Data {
+                        start: pos,
+                        end: pos + take,
+                        chunk,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Fragmentation and limit rules for a new data frame (RFC 6455 §5.4).
+    fn begin_data_frame(&mut self, h: &FrameHeader) -> Result<(), PeerErrorKind> {
+        let limits = self.config;
+        if h.payload_len > limits.max_frame_payload {
+            return Err(PeerErrorKind::FrameTooLarge {
+                limit: limits.max_frame_payload,
+            });
+        }
+        let incoming = match (h.opcode, self.incoming) {
+            (OpCode::Continuation, None) => return Err(PeerErrorKind::UnexpectedContinuation),
+            (OpCode::Continuation, Some(m)) => m,
+            (_, Some(_)) => return Err(PeerErrorKind::ExpectedContinuation),
+            (op, None) => Incoming {
+                kind: if op == OpCode::Text {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                },
+                size: 0,
+                fragments: 0,
+                utf8: Utf8Validator::new(),
+            },
+        };
+        let size = incoming.size.saturating_add(h.payload_len);
+        if size > limits.max_message_size {
+            return Err(PeerErrorKind::MessageTooLarge {
+                limit: limits.max_message_size,
+            });
+        }
+        if incoming.fragments >= limits.max_fragments {
+            return Err(PeerErrorKind::TooManyFragments {
+                limit: limits.max_fragments,
+            });
+        }
+        self.incoming = Some(Incoming {
+            size,
+            fragments: incoming.fragments + 1,
+            ..incoming
+        });
+        Ok(())
+    }
+
+    /// UTF-8 for text, and the end of the message.
+    fn finish_chunk(
+        &mut self,
+        data: &[u8],
+        frame_end: bool,
+        fin: bool,
+    ) -> Result<ChunkFlags, PeerErrorKind> {
+        let Some(incoming) = self.incoming.as_mut() else {
+            return Err(PeerErrorKind::UnexpectedContinuation);
+        };
+        let message_end = frame_end && fin;
+        if incoming.kind == MessageKind::Text {
+            incoming
+                .utf8
+                .feed(data)
+                .map_err(|_| PeerErrorKind::InvalidUtf8)?;
+            if message_end {
+                incoming
+                    .utf8
+                    .finish()
+                    .map_err(|_| PeerErrorKind::InvalidUtf8)?;
+            }
+        }
+        let kind = incoming.kind;
+        if message_end {
+            self.incoming = None;
+        }
+        Ok(ChunkFlags {
+            kind,
+            frame_end,
+            message_end,
+        })
+    }
+
+    /// Handles a complete control frame.
+    fn control<'b>(
+        &mut self,
+        opcode: OpCode,
+        payload: &'b [u8],
+        now: Instant,
+    ) -> Result<WsEvent<'b>, PeerErrorKind> {
+        match opcode {
+            OpCode::Ping => {
+                if self.config.auto_pong && self.state == WsState::Open {
+                    // Answering the latest Ping suffices (RFC 6455 §5.5.3).
+                    self.pong = Some(Control::new(&[payload]));
+                }
+                Ok(WsEvent::Ping(payload))
+            }
+            OpCode::Pong => {
+                self.pong_deadline = None;
+                Ok(WsEvent::Pong(payload))
+            }
+            _ => {
+                let (code, reason) = parse_close(payload)?;
+                if self.state == WsState::Open {
+                    // Echo the code (RFC 6455 §5.5.1); an empty Close gets an
+                    // empty Close.
+                    let echo = code.map(u16::to_be_bytes);
+                    self.close = Some(Control::new(&[echo.as_ref().map_or(&[][..], |c| &c[..])]));
+                    self.pong = None;
+                    self.ping = None;
+                }
+                // Open → CloseReceived (echo pending), CloseSent → Closed.
+                self.go(WsInput::CloseReceived);
+                self.cause = Some(CloseCause::Handshake { code });
+                self.arm_client_wait(now);
+                Ok(WsEvent::Close { code, reason })
+            }
+        }
+    }
+
+    /// After a clean closing handshake a client waits for the server to
+    /// close the transport, up to the close timeout.
+    fn arm_client_wait(&mut self, now: Instant) {
+        self.close_deadline = match self.role {
+            Role::Client => Some(now + self.config.close_timeout),
+            Role::Server => None,
+        };
+    }
+
+    /// Fails the connection: queue a Close with the error's code (unless a
+    /// Close was already sent) and move to `Closed`.
+    fn fail(&mut self, kind: PeerErrorKind) -> PeerError {
+        let error = PeerError::new(kind, self.role);
+        self.pong = None;
+        self.ping = None;
+        if !self.close_sent {
+            let code = error.close_code().unwrap_or(1002).to_be_bytes();
+            let reason = truncate_utf8(error.message(), MAX_CONTROL_PAYLOAD - 2);
+            self.close = Some(Control::new(&[&code, reason.as_bytes()]));
+        } else {
+            self.close = None;
+        }
+        self.go(WsInput::Fail);
+        self.cause = Some(CloseCause::Failed(error));
+        self.close_deadline = None;
+        self.rx = Rx::Header;
+        self.incoming = None;
+        error
+    }
+
+    /// The transport reached end of stream.
+    pub fn receive_eof(&mut self) {
+        self.transport_ended = true;
+        if self.go(WsInput::TransportEnded) {
+            self.cause = Some(CloseCause::TransportEnded);
+            self.pong = None;
+            self.ping = None;
+            self.close = None;
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Timers
+    // ------------------------------------------------------------------
+
+    /// When [`handle_timeout`](Self::handle_timeout) should be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let keepalive = match (self.state, self.config.keepalive) {
+            (WsState::Open, Some(k)) => {
+                Some(self.pong_deadline.unwrap_or(self.last_rx + k.interval))
+            }
+            _ => None,
+        };
+        match (self.close_deadline, keepalive) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Advances timers: the close timeout, and the keepalive Ping / Pong.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(deadline) = self.close_deadline {
+            if now >= deadline {
+                self.close_deadline = None;
+                if self.go(WsInput::CloseTimeout) {
+                    self.cause = Some(CloseCause::CloseTimedOut);
+                }
+            }
+        }
+        let (WsState::Open, Some(k)) = (self.state, self.config.keepalive) else {
+            return;
+        };
+        match self.pong_deadline {
+            Some(deadline) if now >= deadline => {
+                self.go(WsInput::PeerUnresponsive);
+                self.cause = Some(CloseCause::PeerUnresponsive);
+                self.pong = None;
+                self.ping = None;
+            }
+            None if now >= self.last_rx + k.interval => {
+                self.ping_count += 1;
+                self.ping = Some(Control::new(&[&self.ping_count.to_be_bytes()]));
+                self.pong_deadline = Some(now + k.timeout);
+            }
+            _ => {}
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Sending
+    // ------------------------------------------------------------------
+
+    /// Writes the next frame the machine owes (Pong, keepalive Ping, Close
+    /// echo or error Close) into `out`; returns its length, 0 when nothing
+    /// is pending. Whole frames only: `out` must hold
+    /// [`MIN_TRANSMIT_BUFFER`] bytes. Call until it returns 0.
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Result<usize, Error> {
+        let (opcode, payload) = if let Some(p) = self.pong {
+            (OpCode::Pong, p)
+        } else if let Some(p) = self.ping {
+            (OpCode::Ping, p)
+        } else if let Some(c) = self.close {
+            (OpCode::Close, c)
+        } else {
+            return Ok(0);
+        };
+        let n = self.write_frame(opcode, true, payload.as_bytes(), out)?;
+        match opcode {
+            OpCode::Pong => self.pong = None,
+            OpCode::Ping => self.ping = None,
+            _ => {
+                self.close = None;
+                self.close_sent = true;
+                self.go(WsInput::EchoSent);
+            }
+        }
+        Ok(n)
+    }
+
+    /// Writes one frame (header, then payload masked for a client).
+    fn write_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let header = self.header(opcode, fin, payload.len() as u64);
+        let h = header.encoded_len();
+        let needed = h + payload.len();
+        if out.len() < needed {
+            return Err(Error::BufferTooSmall { needed });
+        }
+        let header = FrameHeader {
+            mask: header.mask.map(|_| self.masks.mask_key()),
+            ..header
+        };
+        header.encode(out);
+        out[h..needed].copy_from_slice(payload);
+        if let Some(key) = header.mask {
+            apply_mask(&mut out[h..needed], key, 0);
+        }
+        Ok(needed)
+    }
+
+    /// A header for this role (the mask key is a placeholder until used).
+    fn header(&self, opcode: OpCode, fin: bool, payload_len: u64) -> FrameHeader {
+        FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask: (self.role == Role::Client).then_some([0; 4]),
+            payload_len,
+        }
+    }
+
+    fn check_data_allowed(&self, operation: &'static str) -> Result<(), Error> {
+        if self.state == WsState::Open {
+            Ok(())
+        } else {
+            Err(self.wrong_state(operation))
+        }
+    }
+
+    /// The opcode for the next data frame of `kind`, checking the
+    /// fragmentation order.
+    fn data_opcode(&self, kind: MessageKind, whole_message: bool) -> Result<OpCode, Error> {
+        match self.outgoing {
+            None => Ok(kind.opcode()),
+            Some(k) if k == kind && !whole_message => Ok(OpCode::Continuation),
+            Some(_) => Err(LocalError::FragmentationOrder.into()),
+        }
+    }
+
+    /// Sends a whole text message as one frame.
+    pub fn send_text(&mut self, text: &str, out: &mut [u8]) -> Result<usize, Error> {
+        self.send_message(MessageKind::Text, text.as_bytes(), out)
+    }
+
+    /// Sends a whole binary message as one frame.
+    pub fn send_binary(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        self.send_message(MessageKind::Binary, data, out)
+    }
+
+    fn send_message(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.check_data_allowed("send a message")?;
+        let opcode = self.data_opcode(kind, true)?;
+        self.write_frame(opcode, true, data, out)
+    }
+
+    /// Sends one fragment of a message of `kind`: the first call starts the
+    /// message, later calls continue it, `fin` ends it (RFC 6455 §5.4).
+    /// Control frames may be sent between fragments. For text, each
+    /// fragment must end on a character boundary (`&str`); use
+    /// [`send_header`](Self::send_header) to split elsewhere.
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.check_data_allowed("send a fragment")?;
+        let opcode = self.data_opcode(kind, false)?;
+        let n = self.write_frame(opcode, fin, data, out)?;
+        self.outgoing = if fin { None } else { Some(kind) };
+        Ok(n)
+    }
+
+    /// Writes only the header of a data frame of `payload_len` bytes, so
+    /// the caller can write header and payload with vectored I/O. For a
+    /// client, the returned mask key must be applied to the payload with
+    /// [`apply_mask`] (offset 0) before it is written.
+    pub fn send_header(
+        &mut self,
+        kind: MessageKind,
+        payload_len: u64,
+        fin: bool,
+        out: &mut [u8],
+    ) -> Result<(usize, Option<[u8; 4]>), Error> {
+        self.check_data_allowed("send a frame header")?;
+        let opcode = self.data_opcode(kind, false)?;
+        let header = self.header(opcode, fin, payload_len);
+        let needed = header.encoded_len();
+        if out.len() < needed {
+            return Err(Error::BufferTooSmall { needed });
+        }
+        let header = FrameHeader {
+            mask: header.mask.map(|_| self.masks.mask_key()),
+            ..header
+        };
+        header.encode(out);
+        self.outgoing = if fin { None } else { Some(kind) };
+        Ok((needed, header.mask))
+    }
+
+    /// Sends a Ping (at most 125 bytes).
+    pub fn send_ping(&mut self, payload: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        self.send_control(OpCode::Ping, payload, out)
+    }
+
+    /// Sends a Pong (at most 125 bytes); with `auto_pong` off this is how
+    /// Pings are answered.
+    pub fn send_pong(&mut self, payload: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        self.send_control(OpCode::Pong, payload, out)
+    }
+
+    fn send_control(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        if !matches!(self.state, WsState::Open | WsState::CloseReceived) || self.close_sent {
+            return Err(self.wrong_state("send a control frame"));
+        }
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(LocalError::ControlPayloadTooLong.into());
+        }
+        self.write_frame(opcode, true, payload, out)
+    }
+
+    /// Starts the closing handshake: writes a Close with `code` (or an
+    /// empty Close for `None`) and `reason`. Afterwards sending data is a
+    /// local error; the peer's Close ends the handshake, or the close
+    /// timeout does.
+    pub fn send_close(
+        &mut self,
+        code: Option<u16>,
+        reason: &str,
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        if self.state != WsState::Open {
+            return Err(self.wrong_state("send_close"));
+        }
+        let code_bytes = match code {
+            Some(c) if !is_valid_close_code(c) => {
+                return Err(LocalError::InvalidCloseCode(c).into());
+            }
+            Some(c) => Some(c.to_be_bytes()),
+            None if !reason.is_empty() => return Err(LocalError::InvalidCloseCode(1005).into()),
+            None => None,
+        };
+        let code_slice = code_bytes.as_ref().map_or(&[][..], |c| &c[..]);
+        if code_slice.len() + reason.len() > MAX_CONTROL_PAYLOAD {
+            return Err(LocalError::ControlPayloadTooLong.into());
+        }
+        let payload = Control::new(&[code_slice, reason.as_bytes()]);
+        let n = self.write_frame(OpCode::Close, true, payload.as_bytes(), out)?;
+        self.close_sent = true;
+        self.pong = None;
+        self.ping = None;
+        self.go(WsInput::SendClose);
+        self.close_deadline = Some(now + self.config.close_timeout);
+        Ok(n)
+    }
+}
+
+/// Validates a Close payload (RFC 6455 §5.5.1, §7.4).
+fn parse_close(payload: &[u8]) -> Result<(Option<u16>, &str), PeerErrorKind> {
+    match payload {
+        [] => Ok((None, "")),
+        [_] => Err(PeerErrorKind::CloseTooShort),
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if !is_valid_close_code(code) {
+                return Err(PeerErrorKind::InvalidCloseCode);
+            }
+            let reason = core::str::from_utf8(reason).map_err(|_| PeerErrorKind::InvalidUtf8)?;
+            Ok((Some(code), reason))
+        }
+    }
+}
+
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_walk() {
+        use WsInput as I;
+        use WsState as S;
+        let states = [S::Open, S::CloseSent, S::CloseReceived, S::Closed];
+        let inputs = [
+            I::SendClose,
+            I::CloseReceived,
+            I::EchoSent,
+            I::Fail,
+            I::TransportEnded,
+            I::CloseTimeout,
+            I::PeerUnresponsive,
+        ];
+        let edges: usize = states
+            .iter()
+            .map(|&s| {
+                inputs
+                    .iter()
+                    .filter(|&&i| transition(s, i).is_some())
+                    .count()
+            })
+            .sum();
+        assert_eq!(edges, 12);
+        assert!(inputs.iter().all(|&i| transition(S::Closed, i).is_none()));
+    }
+}

@@ -1,0 +1,119 @@
+//! Incremental UTF-8 validation across chunks and fragments, failing at the
+//! first invalid sequence (RFC 6455 §8.1).
+
+/// Validates a text message piece by piece.
+///
+/// ```
+/// use protoswitch::ws::Utf8Validator;
+/// let mut v = Utf8Validator::new();
+/// let text = "κόσμε".as_bytes();
+/// assert!(v.feed(&text[..3]).is_ok()); // ends inside a character
+/// assert!(v.feed(&text[3..]).is_ok());
+/// assert!(v.finish().is_ok());
+/// // Invalid as soon as the bad byte arrives, not at the end:
+/// assert!(Utf8Validator::new().feed(&[0xce, 0xba, 0xf4, 0x90]).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Utf8Validator {
+    partial: [u8; 4],
+    len: u8,
+}
+
+/// Text is not valid UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utf8Error;
+
+/// Length of the sequence a lead byte starts (0 for an invalid lead).
+const fn sequence_len(lead: u8) -> usize {
+    match lead {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => 0,
+    }
+}
+
+impl Utf8Validator {
+    /// A validator at the start of a message.
+    pub const fn new() -> Self {
+        Utf8Validator {
+            partial: [0; 4],
+            len: 0,
+        }
+    }
+
+    /// Validates the next piece. A character may be split across pieces.
+    pub fn feed(&mut self, mut data: &[u8]) -> Result<(), Utf8Error> {
+        if self.len > 0 {
+            let have = usize::from(self.len);
+            let need = sequence_len(self.partial[0]);
+            let take = (need - have).min(data.len());
+            self.partial[have..have + take].copy_from_slice(&data[..take]);
+            let now = have + take;
+            data = &data[take..];
+            match core::str::from_utf8(&self.partial[..now]) {
+                Ok(_) => self.len = 0,
+                Err(e) if e.error_len().is_none() => {
+                    // Still a valid prefix; the piece ended.
+                    self.len = now as u8;
+                    return Ok(());
+                }
+                Err(_) => return Err(Utf8Error),
+            }
+        }
+        match core::str::from_utf8(data) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error_len().is_none() => {
+                let rest = &data[e.valid_up_to()..];
+                self.partial[..rest.len()].copy_from_slice(rest);
+                self.len = rest.len() as u8;
+                Ok(())
+            }
+            Err(_) => Err(Utf8Error),
+        }
+    }
+
+    /// The message ended: a character cut short is an error.
+    pub fn finish(&self) -> Result<(), Utf8Error> {
+        if self.len == 0 {
+            Ok(())
+        } else {
+            Err(Utf8Error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_split_of_valid_text() {
+        let text = "Hello-µ@ßöäüàá-UTF-8!! 𝄞 €".as_bytes();
+        for a in 0..text.len() {
+            for b in a..text.len() {
+                let mut v = Utf8Validator::new();
+                v.feed(&text[..a]).unwrap();
+                v.feed(&text[a..b]).unwrap();
+                v.feed(&text[b..]).unwrap();
+                v.finish().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn fails_fast_on_split_invalid() {
+        // 0xF4 0x90 is beyond U+10FFFF: invalid at the second byte.
+        let mut v = Utf8Validator::new();
+        v.feed(&[0xF4]).unwrap();
+        assert_eq!(v.feed(&[0x90]), Err(Utf8Error));
+        // Surrogates.
+        let mut v = Utf8Validator::new();
+        v.feed(&[0xED]).unwrap();
+        assert_eq!(v.feed(&[0xA0, 0x80]), Err(Utf8Error));
+        // Cut short at the end.
+        let mut v = Utf8Validator::new();
+        v.feed(&[0xE2, 0x82]).unwrap();
+        assert_eq!(v.finish(), Err(Utf8Error));
+    }
+}
