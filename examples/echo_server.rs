@@ -1,0 +1,111 @@
+//! A blocking WebSocket echo server: every message comes back as it came.
+//!
+//! ```text
+//! cargo run --release --example echo_server -- 127.0.0.1:9001
+//! ```
+//!
+//! One thread per connection. `GET /` without an upgrade serves a small
+//! page whose JavaScript talks to the server; any path with a WebSocket
+//! upgrade echoes. This is the server the Autobahn fuzzingclient tests.
+
+#[path = "support/blocking_ws.rs"]
+mod blocking_ws;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+use blocking_ws::WsStream;
+use protoswitch::upgrade::{Accept, Response, ServerEvent, ServerHandshake, ServerState};
+use protoswitch::ws::{Connection, WsConfig};
+use protoswitch::{Error, Header, StdClock};
+
+const PAGE: &[u8] = include_bytes!("support/echo_page.html");
+const HTML: &[Header<'static>] = &[Header::new("Content-Type", b"text/html; charset=utf-8")];
+
+fn main() {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".to_owned());
+    let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {
+        eprintln!("cannot listen on {addr}: {e}");
+        std::process::exit(1);
+    });
+    println!(
+        "listening on {}",
+        listener
+            .local_addr()
+            .map_or(addr.clone(), |a| a.to_string())
+    );
+    for stream in listener.incoming().flatten() {
+        std::thread::spawn(move || {
+            if let Err(e) = serve(stream) {
+                eprintln!("connection: {e}");
+            }
+        });
+    }
+}
+
+fn serve(mut stream: TcpStream) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    let clock = StdClock::new();
+    let mut server = ServerHandshake::new(Default::default());
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut out = vec![0u8; 4096];
+    // The opening handshake.
+    loop {
+        match server.receive(&buf) {
+            Ok(got) => {
+                let response = match got.event {
+                    Some(ServerEvent::Request(request)) => match request.websocket() {
+                        Ok(Some(_)) if server.state() == ServerState::RequestReceived => None,
+                        Ok(Some(_)) => {
+                            Some(Response::new(400).body(b"a WebSocket handshake has no body\n"))
+                        }
+                        Ok(None) if request.method() == "GET" && request.target() == "/" => {
+                            Some(Response::new(200).headers(HTML).body(PAGE))
+                        }
+                        Ok(None) => Some(Response::upgrade_required(&["websocket"])),
+                        Err(e) => Some(Response::for_error(&e)),
+                    },
+                    Some(_) => None,
+                    None => {
+                        let n = stream.read(&mut chunk)?;
+                        if n == 0 {
+                            return Ok(());
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        continue;
+                    }
+                };
+                buf.drain(..got.consumed);
+                if let Some(response) = response {
+                    let n = server
+                        .respond(&response, &mut out)
+                        .map_err(blocking_ws::other)?;
+                    stream.write_all(&out[..n])?;
+                    return Ok(());
+                }
+                let n = server
+                    .accept(&Accept::new("websocket"), &mut out)
+                    .map_err(blocking_ws::other)?;
+                stream.write_all(&out[..n])?;
+                break;
+            }
+            Err(Error::Peer(_)) => {
+                let n = server.poll_transmit(&mut out);
+                stream.write_all(&out[..n])?;
+                return Ok(());
+            }
+            Err(e) => return Err(blocking_ws::other(e)),
+        }
+    }
+    // After the 101: `buf` holds the first frames, if any arrived.
+    let conn = Connection::from_server_handshake(server, WsConfig::default(), clock.now())
+        .map_err(|e| blocking_ws::other(e.into()))?;
+    let mut ws = WsStream::new(stream, conn, clock, &buf);
+    while let Some(message) = ws.read_message()? {
+        ws.send(&message)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,303 @@
+//! Blocking `std::net` glue for the examples: the I/O loop of the crate
+//! docs, once, for both roles. Not part of the crate: runtime code lives
+//! in examples.
+#![allow(dead_code)]
+
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+use protoswitch::upgrade::{ClientEvent, ClientHandshake, ClientRequest, ClientState};
+use protoswitch::ws::{
+    Connection, MIN_TRANSMIT_BUFFER, MaskSource, Message, MessageAssembler, MessageKind, WsConfig,
+    WsEvent, WsState, apply_mask,
+};
+use protoswitch::{Error, StdClock};
+
+/// Bytes read per `read` call.
+const READ_CHUNK: usize = 64 * 1024;
+/// How long to wait for bytes when no timer is due.
+const IDLE: Duration = Duration::from_secs(60);
+
+/// Masking keys for a client, from the standard library's randomly keyed
+/// hasher. Good enough for examples; use a CSPRNG (e.g. `getrandom`) in
+/// production.
+#[derive(Debug, Clone, Default)]
+pub struct StdMasks {
+    counter: u64,
+    keys: std::collections::hash_map::RandomState,
+}
+
+impl StdMasks {
+    pub fn random_u64(&mut self) -> u64 {
+        self.counter += 1;
+        let mut h = self.keys.build_hasher();
+        h.write_u64(self.counter);
+        h.finish()
+    }
+
+    pub fn random_16(&mut self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&self.random_u64().to_le_bytes());
+        out[8..].copy_from_slice(&self.random_u64().to_le_bytes());
+        out
+    }
+}
+
+impl MaskSource for StdMasks {
+    fn mask_key(&mut self) -> [u8; 4] {
+        let v = self.random_u64().to_le_bytes();
+        [v[0], v[1], v[2], v[3]]
+    }
+}
+
+/// A WebSocket over a blocking `TcpStream`.
+pub struct WsStream<M: MaskSource> {
+    stream: TcpStream,
+    conn: Connection<M>,
+    clock: StdClock,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    assembler: MessageAssembler,
+    scratch: Vec<u8>,
+}
+
+impl<M: MaskSource> WsStream<M> {
+    /// Wraps a connection; `leftover` are the bytes after the handshake.
+    pub fn new(stream: TcpStream, conn: Connection<M>, clock: StdClock, leftover: &[u8]) -> Self {
+        let mut buf = vec![0u8; READ_CHUNK.max(leftover.len()) + MIN_TRANSMIT_BUFFER];
+        buf[..leftover.len()].copy_from_slice(leftover);
+        WsStream {
+            stream,
+            conn,
+            clock,
+            buf,
+            start: 0,
+            end: leftover.len(),
+            assembler: MessageAssembler::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn connection(&self) -> &Connection<M> {
+        &self.conn
+    }
+
+    /// Writes every frame the machine owes.
+    fn flush_control(&mut self) -> io::Result<()> {
+        let mut frame = [0u8; MIN_TRANSMIT_BUFFER];
+        loop {
+            let n = self.conn.poll_transmit(&mut frame).map_err(other)?;
+            if n == 0 {
+                return Ok(());
+            }
+            self.stream.write_all(&frame[..n])?;
+        }
+    }
+
+    /// The next complete message, `Ok(None)` once the connection is over.
+    /// Pings, Pongs and Close are handled on the way.
+    pub fn read_message(&mut self) -> io::Result<Option<Message>> {
+        loop {
+            self.flush_control()?;
+            if self.conn.should_close_transport() {
+                let _ = self.stream.shutdown(Shutdown::Both);
+                return Ok(None);
+            }
+            if self.start < self.end {
+                let now = self.clock.now();
+                match self.conn.receive(&mut self.buf[self.start..self.end], now) {
+                    Ok(got) => {
+                        self.start += got.consumed;
+                        match got.event {
+                            Some(WsEvent::Data(chunk)) => {
+                                if let Some(message) = self.assembler.push(&chunk) {
+                                    return Ok(Some(message));
+                                }
+                                continue;
+                            }
+                            Some(_) => continue,
+                            None if self.conn.state() == WsState::Closed
+                                || self.conn.state() == WsState::CloseReceived =>
+                            {
+                                continue;
+                            }
+                            None => {}
+                        }
+                    }
+                    // The machine queued the Close with the error's code;
+                    // the next turn sends it and closes.
+                    Err(Error::Peer(e)) => {
+                        eprintln!("websocket: {e}");
+                        continue;
+                    }
+                    Err(e) => return Err(other(e)),
+                }
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Reads more bytes, or runs the timers when a deadline passes.
+    fn fill(&mut self) -> io::Result<()> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let wait = match self.conn.poll_timeout() {
+            Some(deadline) => self
+                .clock
+                .to_std(deadline)
+                .saturating_duration_since(std::time::Instant::now()),
+            None => IDLE,
+        };
+        self.stream
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        match self.stream.read(&mut self.buf[self.end..]) {
+            Ok(0) => {
+                self.conn.receive_eof();
+                if self.conn.state() != WsState::Closed {
+                    return Err(ErrorKind::UnexpectedEof.into());
+                }
+                Ok(())
+            }
+            Ok(n) => {
+                self.end += n;
+                Ok(())
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                self.conn.handle_timeout(self.clock.now());
+                if self.conn.poll_timeout().is_none()
+                    && self.conn.state() == WsState::Open
+                    && wait >= IDLE
+                {
+                    return Err(ErrorKind::TimedOut.into());
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends a message as one frame: header from the machine, payload
+    /// written untouched (server) or masked in a scratch copy (client).
+    pub fn send(&mut self, message: &Message) -> io::Result<()> {
+        let (kind, payload) = match message {
+            Message::Text(t) => (MessageKind::Text, t.as_bytes()),
+            Message::Binary(b) => (MessageKind::Binary, b.as_slice()),
+        };
+        let mut header = [0u8; 14];
+        let (n, mask) = self
+            .conn
+            .send_header(kind, payload.len() as u64, true, &mut header)
+            .map_err(other)?;
+        self.stream.write_all(&header[..n])?;
+        match mask {
+            None => self.stream.write_all(payload),
+            Some(key) => {
+                self.scratch.clear();
+                self.scratch.extend_from_slice(payload);
+                apply_mask(&mut self.scratch, key, 0);
+                self.stream.write_all(&self.scratch)
+            }
+        }
+    }
+
+    /// Starts the closing handshake and waits for it to finish.
+    pub fn close(&mut self, code: u16, reason: &str) -> io::Result<()> {
+        let mut frame = [0u8; MIN_TRANSMIT_BUFFER];
+        let n = self
+            .conn
+            .send_close(Some(code), reason, self.clock.now(), &mut frame)
+            .map_err(other)?;
+        self.stream.write_all(&frame[..n])?;
+        while self.read_message()?.is_some() {}
+        Ok(())
+    }
+}
+
+pub fn other(e: Error) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// `ws://host:port/path` → (`host:port`, `/path`).
+pub fn split_ws_url(url: &str) -> io::Result<(String, String)> {
+    let rest = url
+        .strip_prefix("ws://")
+        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "only ws:// URLs are supported"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let authority = if authority.contains(':') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    Ok((authority, path.to_owned()))
+}
+
+/// Connects and performs the client handshake for `url`.
+pub fn connect(
+    url: &str,
+    subprotocols: &[&str],
+    config: WsConfig,
+) -> io::Result<WsStream<StdMasks>> {
+    let (authority, path) = split_ws_url(url)?;
+    let mut stream = TcpStream::connect(&authority)?;
+    stream.set_nodelay(true)?;
+    let clock = StdClock::new();
+    let mut masks = StdMasks::default();
+    let request = ClientRequest::new("GET", &path, &authority, &["websocket"])
+        .websocket_key(masks.random_16())
+        .subprotocols(subprotocols);
+    let mut out = [0u8; 2048];
+    let (mut client, n) =
+        ClientHandshake::start(&request, clock.now(), Default::default(), &mut out)
+            .map_err(other)?;
+    stream.write_all(&out[..n])?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let got = client.receive(&buf).map_err(other)?;
+        match got.event {
+            Some(ClientEvent::Switched(_)) => {
+                let leftover = buf[got.consumed..].to_vec();
+                let conn = Connection::from_client_handshake(client, config, clock.now(), masks)
+                    .map_err(|e| other(e.into()))?;
+                return Ok(WsStream::new(stream, conn, clock, &leftover));
+            }
+            Some(ClientEvent::Declined {
+                response,
+                diagnosis,
+            }) => {
+                return Err(io::Error::other(format!(
+                    "server answered {}: {diagnosis}",
+                    response.status()
+                )));
+            }
+            Some(_) => {
+                buf.drain(..got.consumed);
+                continue;
+            }
+            None => buf.drain(..got.consumed),
+        };
+        if client.state() == ClientState::Failed {
+            return Err(ErrorKind::InvalidData.into());
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(match client.receive_eof() {
+                Err(e) => other(e),
+                Ok(_) => ErrorKind::UnexpectedEof.into(),
+            });
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
