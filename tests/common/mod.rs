@@ -3,6 +3,8 @@
 //! dropped, `receive` called until it needs more.
 #![allow(dead_code)]
 
+pub mod ws;
+
 use protoswitch::upgrade::{
     Accept, ClientConfig, ClientEvent, ClientHandshake, ClientRequest, ClientState, Diagnosis,
     Response, ServerConfig, ServerEvent, ServerHandshake, ServerState,

@@ -1,0 +1,252 @@
+//! The WebSocket connection end to end: hand-off from both handshakes with
+//! leftover frames, the closing handshake, timeouts on a simulated clock,
+//! keepalive.
+
+mod common;
+
+use common::ws::{WsEv, feed};
+use protoswitch::upgrade::{
+    Accept, ClientEvent, ClientHandshake, ClientRequest, ServerEvent, ServerHandshake,
+};
+use protoswitch::ws::{CloseCause, Connection, Keepalive, MessageKind, WsConfig, WsEvent, WsState};
+use protoswitch::{Duration, Instant, LocalError};
+
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+fn drain<M: protoswitch::ws::MaskSource>(c: &mut Connection<M>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut frame = [0u8; 139];
+    loop {
+        let n = c.poll_transmit(&mut frame).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&frame[..n]);
+    }
+}
+
+#[test]
+fn hand_off_with_leftover_frames_on_both_sides() {
+    // Client request with a first frame pipelined behind it.
+    let request = ClientRequest::new("GET", "/chat", "h", &["websocket"])
+        .websocket_key(*b"the sample nonce")
+        .subprotocols(&["chat"]);
+    let mut out = [0u8; 1024];
+    let (mut client, n) =
+        ClientHandshake::start(&request, Instant::ZERO, Default::default(), &mut out).unwrap();
+    let mut to_server = out[..n].to_vec();
+    to_server.extend_from_slice(b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
+
+    let mut server = ServerHandshake::new(Default::default());
+    let got = server.receive(&to_server).unwrap();
+    assert!(matches!(got.event, Some(ServerEvent::Request(_))));
+    let mut leftover = to_server[got.consumed..].to_vec();
+    let n = server
+        .accept(&Accept::new("websocket").subprotocol("chat"), &mut out)
+        .unwrap();
+    let mut to_client = out[..n].to_vec();
+    to_client.extend_from_slice(b"\x81\x05Hello");
+
+    let mut server_ws =
+        Connection::from_server_handshake(server, WsConfig::default(), Instant::ZERO).unwrap();
+    assert_eq!(server_ws.subprotocol(), Some("chat"));
+    let (ev, _) = feed(&mut server_ws, &leftover, &[]);
+    assert_eq!(ev, [WsEv::Message(MessageKind::Text, b"Hello".to_vec())]);
+
+    let got = client.receive(&to_client).unwrap();
+    assert!(matches!(got.event, Some(ClientEvent::Switched(_))));
+    leftover = to_client[got.consumed..].to_vec();
+    let mut client_ws =
+        Connection::from_client_handshake(client, WsConfig::default(), Instant::ZERO, || KEY)
+            .unwrap();
+    assert_eq!(client_ws.subprotocol(), Some("chat"));
+    let (ev, _) = feed(&mut client_ws, &leftover, &[]);
+    assert_eq!(ev, [WsEv::Message(MessageKind::Text, b"Hello".to_vec())]);
+}
+
+#[test]
+fn hand_off_refused_without_a_websocket_switch() {
+    let server = ServerHandshake::new(Default::default());
+    assert!(matches!(
+        Connection::from_server_handshake(server, WsConfig::default(), Instant::ZERO),
+        Err(LocalError::WrongState { .. })
+    ));
+    let mut server = ServerHandshake::new(Default::default());
+    let _ = server
+        .receive(b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: echo/1\r\nConnection: upgrade\r\n\r\n")
+        .unwrap();
+    let mut out = [0u8; 256];
+    server.accept(&Accept::new("echo/1"), &mut out).unwrap();
+    assert_eq!(
+        Connection::from_server_handshake(server, WsConfig::default(), Instant::ZERO).err(),
+        Some(LocalError::NotWebSocket)
+    );
+}
+
+/// Moves bytes between a client and a server connection until quiet.
+fn pump<M: protoswitch::ws::MaskSource>(
+    client: &mut Connection<M>,
+    server: &mut Connection<protoswitch::ws::NoMask>,
+    c2s: &mut Vec<u8>,
+    s2c: &mut Vec<u8>,
+    now: Instant,
+) -> (Vec<String>, Vec<String>) {
+    let mut client_events = Vec::new();
+    let mut server_events = Vec::new();
+    for _ in 0..10 {
+        c2s.extend(drain(client));
+        s2c.extend(drain(server));
+        while !c2s.is_empty() {
+            let got = server.receive(c2s, now).unwrap();
+            if let Some(e) = got.event {
+                server_events.push(describe(&e));
+            }
+            let consumed = got.consumed;
+            c2s.drain(..consumed);
+            if consumed == 0 {
+                break;
+            }
+        }
+        while !s2c.is_empty() {
+            let got = client.receive(s2c, now).unwrap();
+            if let Some(e) = got.event {
+                client_events.push(describe(&e));
+            }
+            let consumed = got.consumed;
+            s2c.drain(..consumed);
+            if consumed == 0 {
+                break;
+            }
+        }
+    }
+    (client_events, server_events)
+}
+
+fn describe(e: &WsEvent<'_>) -> String {
+    match e {
+        WsEvent::Data(d) => format!("data {}", String::from_utf8_lossy(d.payload)),
+        WsEvent::Ping(p) => format!("ping {}", p.len()),
+        WsEvent::Pong(p) => format!("pong {}", p.len()),
+        WsEvent::Close { code, reason } => format!("close {code:?} {reason}"),
+    }
+}
+
+#[test]
+fn closing_handshake_client_initiated() {
+    let mut client = Connection::client(WsConfig::default(), Instant::ZERO, || KEY);
+    let mut server = Connection::server(WsConfig::default(), Instant::ZERO);
+    let mut out = [0u8; 139];
+    let n = client
+        .send_close(Some(1000), "bye", Instant::ZERO, &mut out)
+        .unwrap();
+    let mut c2s = out[..n].to_vec();
+    let mut s2c = Vec::new();
+    let (ce, se) = pump(&mut client, &mut server, &mut c2s, &mut s2c, Instant::ZERO);
+    assert_eq!(se, ["close Some(1000) bye"]);
+    assert_eq!(ce, ["close Some(1000) "]);
+    // The server closes the transport first (RFC 6455 §7.1.1).
+    assert_eq!(server.state(), WsState::Closed);
+    assert!(server.should_close_transport());
+    assert_eq!(client.state(), WsState::Closed);
+    assert!(
+        !client.should_close_transport(),
+        "the client waits for the server to close"
+    );
+    client.receive_eof();
+    assert!(client.should_close_transport());
+    assert_eq!(
+        client.close_cause(),
+        Some(CloseCause::Handshake { code: Some(1000) })
+    );
+}
+
+#[test]
+fn closing_handshake_server_initiated_and_client_wait_timeout() {
+    let mut client = Connection::client(WsConfig::default(), Instant::ZERO, || KEY);
+    let mut server = Connection::server(WsConfig::default(), Instant::ZERO);
+    let mut out = [0u8; 139];
+    let n = server
+        .send_close(Some(1001), "", Instant::ZERO, &mut out)
+        .unwrap();
+    assert_eq!(&out[..n], b"\x88\x02\x03\xe9");
+    let mut s2c = out[..n].to_vec();
+    let mut c2s = Vec::new();
+    let t = Instant::from_millis(100);
+    let (ce, se) = pump(&mut client, &mut server, &mut c2s, &mut s2c, t);
+    assert_eq!(ce, ["close Some(1001) "]);
+    assert_eq!(se, ["close Some(1001) "]);
+    assert!(server.should_close_transport());
+    // The server never closes the TCP connection: the client gives up after
+    // the close timeout.
+    assert_eq!(client.poll_timeout(), Some(t + Duration::from_secs(5)));
+    client.handle_timeout(t + Duration::from_millis(4999));
+    assert!(!client.should_close_transport());
+    client.handle_timeout(t + Duration::from_secs(5));
+    assert!(client.should_close_transport());
+}
+
+#[test]
+fn close_timeout_when_peer_never_answers() {
+    let mut server = Connection::server(
+        WsConfig {
+            close_timeout: Duration::from_secs(2),
+            ..WsConfig::default()
+        },
+        Instant::ZERO,
+    );
+    let mut out = [0u8; 139];
+    server
+        .send_close(None, "", Instant::from_millis(10), &mut out)
+        .unwrap();
+    assert_eq!(&out[..2], b"\x88\x00");
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(2010)));
+    server.handle_timeout(Instant::from_millis(2010));
+    assert_eq!(server.state(), WsState::Closed);
+    assert_eq!(server.close_cause(), Some(CloseCause::CloseTimedOut));
+    assert!(server.should_close_transport());
+}
+
+#[test]
+fn keepalive_pings_and_detects_a_dead_peer() {
+    let config = WsConfig {
+        keepalive: Some(Keepalive {
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
+        }),
+        ..WsConfig::default()
+    };
+    let mut server = Connection::server(config, Instant::ZERO);
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(30_000)));
+    // Traffic postpones the ping.
+    let mut frame = *b"\x8a\x80\x00\x00\x00\x00";
+    let _ = server
+        .receive(&mut frame, Instant::from_millis(20_000))
+        .unwrap();
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(50_000)));
+    server.handle_timeout(Instant::from_millis(50_000));
+    let ping = drain(&mut server);
+    assert_eq!(&ping[..2], b"\x89\x08", "an 8-byte ping");
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(60_000)));
+    // A Pong keeps the connection.
+    let mut pong = vec![0x8a, 0x88, 0, 0, 0, 0];
+    pong.extend_from_slice(&ping[2..]);
+    let _ = server
+        .receive(&mut pong, Instant::from_millis(55_000))
+        .unwrap();
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(85_000)));
+    // Silence after the next Ping: the peer is dead.
+    server.handle_timeout(Instant::from_millis(85_000));
+    assert!(!drain(&mut server).is_empty());
+    server.handle_timeout(Instant::from_millis(95_000));
+    assert_eq!(server.state(), WsState::Closed);
+    assert_eq!(server.close_cause(), Some(CloseCause::PeerUnresponsive));
+    assert!(server.should_close_transport());
+}
+
+#[test]
+fn transport_end_without_close_is_abnormal() {
+    let mut server = Connection::server(WsConfig::default(), Instant::ZERO);
+    server.receive_eof();
+    assert_eq!(server.state(), WsState::Closed);
+    assert_eq!(server.close_cause(), Some(CloseCause::TransportEnded));
+}
