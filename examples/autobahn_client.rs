@@ -44,16 +44,13 @@ fn run(base: &str) -> std::io::Result<()> {
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={AGENT}");
         match blocking_ws::connect(&url, &[], WsConfig::default()) {
-            Ok(mut ws) => loop {
-                match ws.read_message() {
-                    Ok(Some(message)) => {
-                        if ws.send(&message).is_err() {
-                            break;
-                        }
+            Ok(mut ws) => {
+                while let Ok(Some(message)) = ws.read_message() {
+                    if ws.send(&message).is_err() {
+                        break;
                     }
-                    Ok(None) | Err(_) => break,
                 }
-            },
+            }
             Err(e) => eprintln!("case {case}: {e}"),
         }
     }
