@@ -8,7 +8,7 @@
 //!
 //! | request                                   | answer                                  |
 //! |-------------------------------------------|-----------------------------------------|
-//! | `GET /ws`, valid WebSocket offer          | 101 (subprotocol `chat` when offered), then close |
+//! | `GET /ws`, valid WebSocket offer          | 101 (subprotocol `chat` when offered), then echo |
 //! | `GET /ws`, no usable offer                | 426 `Upgrade: websocket`                |
 //! | `GET /ws`, `Sec-WebSocket-Version` not 13 | 426 with `Sec-WebSocket-Version: 13`    |
 //! | `GET /ws`, other broken handshake         | 400 with the reason                     |
@@ -42,7 +42,11 @@ use std::time::{Duration, Instant};
 use protoswitch::upgrade::{
     Accept, Protocol, ProtocolKind, Request, Response, ServerEvent, ServerHandshake, ServerState,
 };
+use protoswitch::ws::{Connection, WsConfig};
 use protoswitch::{Error, Header, PeerError};
+
+#[path = "support/blocking_ws.rs"]
+mod blocking_ws;
 
 /// How long a connection may stay silent before it is dropped.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -56,7 +60,7 @@ const TEXT: &[Header<'static>] = &[Header::new("Content-Type", b"text/plain; cha
 
 const HOME_PAGE: &[u8] = b"protoswitch upgrade_server example\n\
 \n\
-GET /ws with a WebSocket upgrade  -> 101 (subprotocol chat when offered)\n\
+GET /ws with a WebSocket upgrade  -> 101 (subprotocol chat when offered), then echo\n\
 Upgrade: echo/1 on any path       -> 101, then raw echo\n\
 Upgrade: h2c                      -> 101, then HTTP/2\n\
 POST to any path                  -> byte count of the body\n";
@@ -397,7 +401,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                     // Whatever the machine did not consume belongs to the
                     // new protocol: hand it over.
                     let leftover = std::mem::take(&mut buf);
-                    return switched(stream, peer, plan, body_bytes, leftover);
+                    return switched(server, stream, peer, plan, body_bytes, leftover);
                 }
                 Some(Done::Responded) => {
                     if !server.keep_alive() {
@@ -462,6 +466,7 @@ fn refuse(
 /// The connection switched protocols; `leftover` holds the bytes of the
 /// new protocol that arrived together with the request.
 fn switched(
+    server: ServerHandshake,
     mut stream: TcpStream,
     peer: SocketAddr,
     plan: Plan,
@@ -470,11 +475,21 @@ fn switched(
 ) -> io::Result<()> {
     match plan {
         Plan::WebSocket { .. } => {
-            // The WebSocket frame codec does not exist yet: for now the
-            // connection closes right after the handshake. A later issue
-            // adds a frame codec and turns this into an echo.
-            eprintln!("{peer} websocket: no frame codec yet, closing");
-            close_gracefully(&mut stream);
+            // The handshake becomes the connection; the leftover bytes are
+            // its first frames. Every message is echoed.
+            let clock = protoswitch::StdClock::new();
+            let conn = Connection::from_server_handshake(server, WsConfig::default(), clock.now())
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            let mut ws = blocking_ws::WsStream::new(stream, conn, clock, &leftover);
+            let mut echoed = 0u64;
+            while let Some(message) = ws.read_message()? {
+                ws.send(&message)?;
+                echoed += 1;
+            }
+            eprintln!(
+                "{peer} websocket: echoed {echoed} messages, {:?}",
+                ws.connection().close_cause()
+            );
             Ok(())
         }
         Plan::Echo => {
