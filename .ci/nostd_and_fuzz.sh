@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The no_std proof and the fuzzing run.
+#
+#   1. the core builds without default features;
+#   2. nostd-check/ (a #![no_std] #![no_main] binary with no allocator)
+#      links and completes a server and a client WebSocket handshake;
+#   3. the core builds for a bare-metal target (thumbv7em-none-eabihf) when
+#      rustup can install it;
+#   4. each fuzz target runs for FUZZ_SECONDS (default 60) from seeded
+#      corpora; any crash fails the script. FUZZ_SECONDS=0 only replays the
+#      corpora.
+#
+# Usage: bash .ci/nostd_and_fuzz.sh     (from anywhere in the repository)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+BARE_TARGET=thumbv7em-none-eabihf
+FUZZ_TARGETS=(server_handshake client_handshake)
+step() { printf '\n---- %s ----\n' "$*"; }
+
+step "build without default features"
+cargo build --no-default-features
+
+step "no_std binary: build and run"
+(cd nostd-check && cargo build --release)
+status=0
+./nostd-check/target/release/nostd-check || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "FAIL: nostd-check exited with $status (expected 0)" >&2
+  exit 1
+fi
+echo "nostd-check: server and client handshakes OK (exit 0)"
+
+step "bare-metal target: $BARE_TARGET"
+if timeout 120 rustup target add "$BARE_TARGET"; then
+  cargo build -p protoswitch --no-default-features --target "$BARE_TARGET"
+  echo "built protoswitch for $BARE_TARGET"
+else
+  echo "skipped: target unavailable ($BARE_TARGET could not be installed)"
+fi
+
+step "fuzzing: tools"
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  rustup toolchain install nightly --profile minimal
+fi
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked
+fi
+cargo +nightly fuzz --version
+
+step "fuzzing: seed corpora"
+bash fuzz/seed.sh
+
+for t in "${FUZZ_TARGETS[@]}"; do
+  if [ "$FUZZ_SECONDS" -gt 0 ]; then
+    step "fuzzing: $t for ${FUZZ_SECONDS}s"
+  else
+    step "fuzzing: $t, replaying the corpus only"
+  fi
+  mkdir -p "fuzz/artifacts/$t"
+  log="$root/fuzz/artifacts/$t/last-run.log"
+  if [ "$FUZZ_SECONDS" -gt 0 ]; then
+    limit=(-max_total_time="$FUZZ_SECONDS")
+  else
+    limit=(-runs=0)
+  fi
+  status=0
+  (cd fuzz && cargo +nightly fuzz run "$t" -- "${limit[@]}") >"$log" 2>&1 || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "FAIL: fuzz target $t crashed or failed to build (exit $status); full log: $log" >&2
+    # The panic message (for a crash), then libFuzzer's and cargo-fuzz's
+    # summary: the crashing input (hex-escaped and base64) and how to rerun it.
+    grep -A4 'panicked at' "$log" | head -n 20 >&2 || true
+    tail -n 40 "$log" >&2
+    exit 1
+  fi
+  # libFuzzer's summary: coverage, corpus size, and how many inputs ran.
+  grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true
+  grep -E '^Done [0-9]+ runs' "$log" | tail -n 1 || true
+done
+
+step "no_std and fuzzing: OK"
