@@ -60,6 +60,7 @@ fn run(base: &str) -> std::io::Result<()> {
         WsConfig::default(),
     )?;
     report.close(code::NORMAL, "")?;
+    while report.read_message()?.is_some() {}
     eprintln!("reports updated");
     Ok(())
 }

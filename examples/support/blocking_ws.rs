@@ -52,6 +52,17 @@ impl MaskSource for StdMasks {
     }
 }
 
+/// What [`WsStream::next`] found.
+#[derive(Debug)]
+pub enum Next {
+    /// A complete message.
+    Message(Message),
+    /// The connection is over.
+    Closed,
+    /// Nothing within the wait.
+    Idle,
+}
+
 /// A WebSocket over a blocking `TcpStream`.
 pub struct WsStream<M: MaskSource> {
     stream: TcpStream,
@@ -101,10 +112,26 @@ impl<M: MaskSource> WsStream<M> {
     /// Pings, Pongs and Close are handled on the way.
     pub fn read_message(&mut self) -> io::Result<Option<Message>> {
         loop {
+            match self.next(IDLE)? {
+                Next::Message(m) => return Ok(Some(m)),
+                Next::Closed => return Ok(None),
+                Next::Idle
+                    if self.conn.state() == WsState::Open && self.conn.poll_timeout().is_none() =>
+                {
+                    return Err(ErrorKind::TimedOut.into());
+                }
+                Next::Idle => {}
+            }
+        }
+    }
+
+    /// Waits at most `max_wait` for the next complete message.
+    pub fn next(&mut self, max_wait: Duration) -> io::Result<Next> {
+        loop {
             self.flush_control()?;
             if self.conn.should_close_transport() {
                 let _ = self.stream.shutdown(Shutdown::Both);
-                return Ok(None);
+                return Ok(Next::Closed);
             }
             if self.start < self.end {
                 let now = self.clock.now();
@@ -114,16 +141,12 @@ impl<M: MaskSource> WsStream<M> {
                         match got.event {
                             Some(WsEvent::Data(chunk)) => {
                                 if let Some(message) = self.assembler.push(&chunk) {
-                                    return Ok(Some(message));
+                                    return Ok(Next::Message(message));
                                 }
                                 continue;
                             }
                             Some(_) => continue,
-                            None if self.conn.state() == WsState::Closed
-                                || self.conn.state() == WsState::CloseReceived =>
-                            {
-                                continue;
-                            }
+                            None if self.start < self.end => continue,
                             None => {}
                         }
                     }
@@ -136,12 +159,15 @@ impl<M: MaskSource> WsStream<M> {
                     Err(e) => return Err(other(e)),
                 }
             }
-            self.fill()?;
+            if !self.fill(max_wait)? {
+                return Ok(Next::Idle);
+            }
         }
     }
 
     /// Reads more bytes, or runs the timers when a deadline passes.
-    fn fill(&mut self) -> io::Result<()> {
+    /// `false` when `max_wait` passed with nothing to do.
+    fn fill(&mut self, max_wait: Duration) -> io::Result<bool> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -150,13 +176,12 @@ impl<M: MaskSource> WsStream<M> {
             self.end -= self.start;
             self.start = 0;
         }
-        let wait = match self.conn.poll_timeout() {
-            Some(deadline) => self
-                .clock
+        let timer = self.conn.poll_timeout().map(|deadline| {
+            self.clock
                 .to_std(deadline)
-                .saturating_duration_since(std::time::Instant::now()),
-            None => IDLE,
-        };
+                .saturating_duration_since(std::time::Instant::now())
+        });
+        let wait = timer.map_or(max_wait, |t| t.min(max_wait));
         self.stream
             .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
         match self.stream.read(&mut self.buf[self.end..]) {
@@ -165,21 +190,15 @@ impl<M: MaskSource> WsStream<M> {
                 if self.conn.state() != WsState::Closed {
                     return Err(ErrorKind::UnexpectedEof.into());
                 }
-                Ok(())
+                Ok(true)
             }
             Ok(n) => {
                 self.end += n;
-                Ok(())
+                Ok(true)
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 self.conn.handle_timeout(self.clock.now());
-                if self.conn.poll_timeout().is_none()
-                    && self.conn.state() == WsState::Open
-                    && wait >= IDLE
-                {
-                    return Err(ErrorKind::TimedOut.into());
-                }
-                Ok(())
+                Ok(timer.is_some_and(|t| t <= max_wait))
             }
             Err(e) => Err(e),
         }
@@ -209,16 +228,14 @@ impl<M: MaskSource> WsStream<M> {
         }
     }
 
-    /// Starts the closing handshake and waits for it to finish.
+    /// Starts the closing handshake; `read_message`/`next` finish it.
     pub fn close(&mut self, code: u16, reason: &str) -> io::Result<()> {
         let mut frame = [0u8; MIN_TRANSMIT_BUFFER];
         let n = self
             .conn
             .send_close(Some(code), reason, self.clock.now(), &mut frame)
             .map_err(other)?;
-        self.stream.write_all(&frame[..n])?;
-        while self.read_message()?.is_some() {}
-        Ok(())
+        self.stream.write_all(&frame[..n])
     }
 }
 

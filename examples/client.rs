@@ -1,0 +1,96 @@
+//! A blocking WebSocket client: each line of standard input is sent as a
+//! text message, each message received is printed on its own line.
+//!
+//! ```text
+//! cargo run --example client -- ws://127.0.0.1:9001/path [--protocol NAME]...
+//! ```
+//!
+//! At the end of input it closes with 1000 and exits 0 once the closing
+//! handshake is complete.
+
+#[path = "support/blocking_ws.rs"]
+mod blocking_ws;
+
+use std::io::{BufRead, Write};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use blocking_ws::Next;
+use protoswitch::ws::{CloseCause, Message, WsConfig, code};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut url = None;
+    let mut protocols = Vec::new();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--protocol" => match args.next() {
+                Some(p) => protocols.push(p),
+                None => usage(),
+            },
+            _ if url.is_none() && arg.starts_with("ws://") => url = Some(arg),
+            _ => usage(),
+        }
+    }
+    let Some(url) = url else { usage() };
+    match run(&url, &protocols) {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("client: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: client ws://host:port/path [--protocol NAME]...");
+    std::process::exit(2);
+}
+
+/// `Ok(true)` after a clean close.
+fn run(url: &str, protocols: &[String]) -> std::io::Result<bool> {
+    let names: Vec<&str> = protocols.iter().map(String::as_str).collect();
+    let mut ws = blocking_ws::connect(url, &names, WsConfig::default())?;
+    if let Some(p) = ws.connection().subprotocol() {
+        eprintln!("subprotocol: {p}");
+    }
+    // Standard input on its own thread; lines arrive over a channel.
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let stdout = std::io::stdout();
+    let mut input_open = true;
+    loop {
+        match ws.next(Duration::from_millis(20))? {
+            Next::Message(Message::Text(t)) => writeln!(stdout.lock(), "{t}")?,
+            Next::Message(Message::Binary(b)) => {
+                writeln!(stdout.lock(), "{}", String::from_utf8_lossy(&b))?
+            }
+            Next::Closed => break,
+            Next::Idle => {}
+        }
+        while input_open {
+            match lines.try_recv() {
+                Ok(line) => ws.send(&Message::Text(line))?,
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    input_open = false;
+                    ws.close(code::NORMAL, "")?;
+                }
+            }
+        }
+    }
+    let cause = ws.connection().close_cause();
+    let clean = matches!(cause, Some(CloseCause::Handshake { .. }));
+    if !clean {
+        eprintln!("client: connection ended: {cause:?}");
+    }
+    Ok(clean)
+}
