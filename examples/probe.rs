@@ -1,0 +1,391 @@
+//! Performs an upgrade handshake and explains, step by step, what happened.
+//!
+//! ```text
+//! cargo run --example probe -- ws://host:port/path
+//!     [--upgrade TOKEN]...        offer h2c or any token instead of websocket
+//!     [--protocol NAME]...        WebSocket subprotocols to offer
+//!     [--header 'Name: value']... extra request headers
+//!     [--expect-continue]         send a small body with Expect: 100-continue
+//!     [--timeout SECONDS]         how long to wait for the response (default 10)
+//! ```
+//!
+//! Exit status 0 only for a verified switch; 1 when the server did not
+//! switch (or switched wrongly); 2 for bad arguments.
+
+#[path = "support/blocking_ws.rs"]
+mod blocking_ws;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant as StdInstant};
+
+use protoswitch::upgrade::{ClientEvent, ClientHandshake, ClientRequest, ClientState, Diagnosis};
+use protoswitch::{Error, Header, Headers, PeerErrorKind, StdClock};
+
+const BODY: &[u8] = b"probe\n";
+
+struct Args {
+    url: String,
+    offers: Vec<String>,
+    protocols: Vec<String>,
+    headers: Vec<(String, String)>,
+    expect_continue: bool,
+    timeout: Duration,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: probe ws://host:port/path [--upgrade TOKEN]... [--protocol NAME]... \
+         [--header 'Name: value']... [--expect-continue] [--timeout SECONDS]"
+    );
+    std::process::exit(2);
+}
+
+fn parse_args() -> Args {
+    let mut args = std::env::args().skip(1);
+    let mut a = Args {
+        url: String::new(),
+        offers: Vec::new(),
+        protocols: Vec::new(),
+        headers: Vec::new(),
+        expect_continue: false,
+        timeout: Duration::from_secs(10),
+    };
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--upgrade" => a.offers.push(value()),
+            "--protocol" => a.protocols.push(value()),
+            "--header" => {
+                let h = value();
+                let Some((name, v)) = h.split_once(':') else {
+                    usage()
+                };
+                a.headers
+                    .push((name.trim().to_owned(), v.trim().to_owned()));
+            }
+            "--expect-continue" => a.expect_continue = true,
+            "--timeout" => {
+                a.timeout = Duration::from_secs_f64(value().parse().unwrap_or_else(|_| usage()))
+            }
+            _ if a.url.is_empty() && (arg.starts_with("ws://") || arg.starts_with("http://")) => {
+                a.url = arg
+            }
+            _ => usage(),
+        }
+    }
+    if a.url.is_empty() {
+        usage();
+    }
+    if a.offers.is_empty() {
+        a.offers.push("websocket".to_owned());
+    }
+    a
+}
+
+fn main() {
+    let args = parse_args();
+    let verified = probe(&args);
+    std::process::exit(if verified { 0 } else { 1 });
+}
+
+fn step(n: u32, title: &str) {
+    println!("== {n}. {title}");
+}
+
+fn fail(why: &str) -> bool {
+    println!("   FAIL: {why}");
+    false
+}
+
+fn print_head(prefix: &str, bytes: &[u8]) {
+    for line in String::from_utf8_lossy(bytes).split("\r\n") {
+        if !line.is_empty() {
+            println!("   {prefix} {line}");
+        }
+    }
+}
+
+fn print_response(version: u8, status: u16, reason: &str, headers: Headers<'_>) {
+    println!("   < HTTP/1.{version} {status} {reason}");
+    for h in headers {
+        println!("   < {}: {}", h.name, String::from_utf8_lossy(h.value));
+    }
+}
+
+/// Returns `true` only for a verified switch.
+fn probe(args: &Args) -> bool {
+    let url = args.url.replacen("http://", "ws://", 1);
+    let (authority, path) = match blocking_ws::split_ws_url(&url) {
+        Ok(v) => v,
+        Err(e) => return fail(&e.to_string()),
+    };
+    step(1, &format!("connect to {authority}"));
+    let mut stream = match TcpStream::connect(&authority) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("cannot connect: {e}")),
+    };
+    println!("   connected");
+
+    step(2, "request");
+    let clock = StdClock::new();
+    let mut masks = blocking_ws::StdMasks::default();
+    let offers: Vec<&str> = args.offers.iter().map(String::as_str).collect();
+    let protocols: Vec<&str> = args.protocols.iter().map(String::as_str).collect();
+    let headers: Vec<Header<'_>> = args
+        .headers
+        .iter()
+        .map(|(n, v)| Header::new(n, v.as_bytes()))
+        .collect();
+    let mut request = ClientRequest::new("GET", &path, &authority, &offers)
+        .websocket_key(masks.random_16())
+        .subprotocols(&protocols)
+        .h2c_settings(&[(3, 100), (4, 65535)])
+        .headers(&headers);
+    if args.expect_continue {
+        request = request.body(BODY.len() as u64, true);
+    }
+    let mut out = [0u8; 4096];
+    let (mut client, n) =
+        match ClientHandshake::start(&request, clock.now(), Default::default(), &mut out) {
+            Ok(v) => v,
+            Err(e) => return fail(&format!("cannot build the request: {e}")),
+        };
+    print_head(">", &out[..n]);
+    if let Err(e) = stream.write_all(&out[..n]) {
+        return fail(&format!("cannot send the request: {e}"));
+    }
+
+    step(3, "response");
+    let deadline = StdInstant::now() + args.timeout;
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        // The body goes out when allowed: after 100 Continue, or after the
+        // client's wait for it ran out.
+        if client.state() == ClientState::SendingBody {
+            println!("   > ({} body bytes)", BODY.len());
+            if stream.write_all(BODY).is_err() || client.body_sent().is_err() {
+                return fail("cannot send the request body");
+            }
+        }
+        match client.receive(&buf) {
+            Ok(got) => {
+                let consumed = got.consumed;
+                match got.event {
+                    Some(ClientEvent::Interim(head)) => {
+                        print_response(
+                            head.minor_version(),
+                            head.status(),
+                            head.reason(),
+                            head.headers(),
+                        );
+                    }
+                    Some(ClientEvent::Switched(head)) => {
+                        print_response(
+                            head.minor_version(),
+                            head.status(),
+                            head.reason(),
+                            head.headers(),
+                        );
+                        let switch = client.switch().copied();
+                        step(4, "diagnosis");
+                        let Some(switch) = switch else {
+                            return fail("no switch recorded");
+                        };
+                        let protocol = switch.protocol().to_string();
+                        let mut line = format!("OK: switched to {protocol}");
+                        if protocol.eq_ignore_ascii_case("websocket") {
+                            line.push_str("; Sec-WebSocket-Accept verified");
+                            match switch.subprotocol() {
+                                Some(p) => line.push_str(&format!("; subprotocol {p}")),
+                                None if !args.protocols.is_empty() => line.push_str(
+                                    "; the server selected none of the offered subprotocols",
+                                ),
+                                None => {}
+                            }
+                        }
+                        println!("   {line}");
+                        if buf.len() > consumed {
+                            println!(
+                                "   ({} bytes of the new protocol arrived with the 101)",
+                                buf.len() - consumed
+                            );
+                        }
+                        return true;
+                    }
+                    Some(ClientEvent::Declined {
+                        response,
+                        diagnosis,
+                    }) => {
+                        print_response(
+                            response.minor_version(),
+                            response.status(),
+                            response.reason(),
+                            response.headers(),
+                        );
+                        let requires: Vec<String> = response
+                            .headers()
+                            .list("upgrade")
+                            .map(|p| String::from_utf8_lossy(p).into_owned())
+                            .collect();
+                        let version = response
+                            .headers()
+                            .get_str("sec-websocket-version")
+                            .map(str::to_owned);
+                        let status = response.status();
+                        buf.drain(..consumed);
+                        let body = read_body(&mut client, &mut stream, &mut buf, deadline);
+                        step(4, "diagnosis");
+                        return explain_declined(
+                            status,
+                            diagnosis,
+                            &requires,
+                            version.as_deref(),
+                            &body,
+                        );
+                    }
+                    Some(_) => {}
+                    None => {
+                        buf.drain(..consumed);
+                        match read_more(&mut stream, &mut buf, &mut client, &clock, deadline) {
+                            Ok(()) => continue,
+                            Err(why) => {
+                                step(4, "diagnosis");
+                                return fail(&why);
+                            }
+                        }
+                    }
+                }
+                buf.drain(..consumed);
+            }
+            Err(Error::Peer(e)) => {
+                step(4, "diagnosis");
+                let hint = match e.kind() {
+                    PeerErrorKind::AcceptMismatch | PeerErrorKind::AcceptMissing => {
+                        " (the server's WebSocket implementation is broken, or a proxy rewrote the handshake)"
+                    }
+                    PeerErrorKind::SwitchInHttp10 => " (an HTTP/1.0 peer or proxy sits in between)",
+                    _ => "",
+                };
+                return fail(&format!(
+                    "the server switched wrongly: {}{hint}",
+                    e.message()
+                ));
+            }
+            Err(e) => return fail(&e.to_string()),
+        }
+    }
+}
+
+/// Reads more response bytes, running the 100-continue timer.
+fn read_more(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    client: &mut ClientHandshake,
+    clock: &StdClock,
+    deadline: StdInstant,
+) -> Result<(), String> {
+    let now = StdInstant::now();
+    if now >= deadline {
+        return Err("timeout: no complete response in time (is this an HTTP server? a proxy holding the request?)".into());
+    }
+    let mut wait = deadline - now;
+    if let Some(t) = client.poll_timeout() {
+        wait = wait.min(clock.to_std(t).saturating_duration_since(now));
+    }
+    let _ = stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))));
+    let mut chunk = [0u8; 4096];
+    match stream.read(&mut chunk) {
+        Ok(0) => Err(match buf.is_empty() {
+            true => {
+                "the connection closed before a response: the server or a proxy dropped the request"
+                    .into()
+            }
+            false => "the connection closed in the middle of the response head".into(),
+        }),
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            Ok(())
+        }
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            let before = client.state();
+            client.handle_timeout(clock.now());
+            if before == ClientState::WaitingForContinue
+                && client.state() == ClientState::SendingBody
+            {
+                println!("   (no 100 Continue within 1 s: sending the body anyway)");
+            }
+            Ok(())
+        }
+        Err(e) => Err(format!("reading the response failed: {e}")),
+    }
+}
+
+/// Reads up to 4 KiB of a declined response's body.
+fn read_body(
+    client: &mut ClientHandshake,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: StdInstant,
+) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while client.state() == ClientState::ReadingBody && body.len() < 4096 {
+        match client.receive(buf) {
+            Ok(got) => {
+                if let Some(ClientEvent::Body(b)) = got.event {
+                    body.extend_from_slice(b);
+                }
+                let consumed = got.consumed;
+                let idle = got.event.is_none();
+                buf.drain(..consumed);
+                if !idle {
+                    continue;
+                }
+            }
+            Err(_) => break,
+        }
+        let now = StdInstant::now();
+        if now >= deadline {
+            break;
+        }
+        let _ = stream.set_read_timeout(Some((deadline - now).min(Duration::from_secs(2))));
+        match stream.read(&mut chunk) {
+            Ok(0) => {
+                let _ = client.receive_eof();
+                break;
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => break,
+        }
+    }
+    body
+}
+
+fn explain_declined(
+    status: u16,
+    diagnosis: Diagnosis,
+    requires: &[String],
+    version: Option<&str>,
+    body: &[u8],
+) -> bool {
+    println!("   no 101: the server answered {status}");
+    let detail = match diagnosis {
+        Diagnosis::UpgradeRequired => {
+            let mut d = format!("{}: Upgrade: {}", diagnosis.explain(), requires.join(", "));
+            if let Some(v) = version {
+                d.push_str(&format!("; Sec-WebSocket-Version: {v}"));
+            }
+            d
+        }
+        Diagnosis::Rejected if !body.is_empty() => {
+            format!(
+                "{}; the server's reason: {}",
+                diagnosis.explain(),
+                String::from_utf8_lossy(body).trim()
+            )
+        }
+        _ => diagnosis.explain().to_owned(),
+    };
+    fail(&detail)
+}
