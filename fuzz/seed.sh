@@ -10,9 +10,15 @@
 #             + body, 5: HEAD websocket,h2c)
 #   bytes 1-4 the application's decisions
 #   byte 5    number of cuts n (0-7), then n read lengths
+# frame_decoder uses the same layout (byte 0: bit 0 client, bits 1-2
+# limits, bit 3 auto_pong off; byte 1 low bits: RSV allowed in the header
+# check; bytes 1-4: the client's mask key seed). connection and roundtrip
+# read their inputs differently: see the tables at the top of
+# fuzz_targets/connection.rs and fuzz_targets/roundtrip.rs.
 set -euo pipefail
 corpus="$(cd "$(dirname "$0")" && pwd)/corpus"
-mkdir -p "$corpus/server_handshake" "$corpus/client_handshake"
+targets=(server_handshake client_handshake frame_decoder connection roundtrip)
+for t in "${targets[@]}"; do mkdir -p "$corpus/$t"; done
 
 # seed TARGET NAME HEADER STREAM: both arguments use printf %b escapes.
 written=0
@@ -83,4 +89,108 @@ seed client_handshake head_200 '\x05\x00\x00\x00\x00\x00' 'HTTP/1.1 200 OK\r\nCo
 # HTTP/1.0 peer.
 seed client_handshake http10 "$whole" 'HTTP/1.0 400 Bad Request\r\nContent-Length: 3\r\n\r\nbad'
 
-echo "wrote $written seeds; corpora now hold $(ls "$corpus/server_handshake" | wc -l) server and $(ls "$corpus/client_handshake" | wc -l) client inputs ($corpus)"
+# ---- frame_decoder: the peer's frames ----
+
+srv='\x00\x00\x00\x00\x00\x00' # server (frames masked), default limits, one read
+cli='\x01\x00\x00\x00\x00\x00' # client (frames unmasked)
+z='\x00\x00\x00\x00'             # an all-zero masking key
+hello='\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58'
+b100=$(printf 'b%.0s' $(seq 100))
+b256=$(printf 'b%.0s' $(seq 256))
+
+# RFC 6455 §5.7: a masked "Hello", in one read and in reads of 1, 3, 4.
+seed frame_decoder rfc_masked_hello "$srv" "$hello"
+seed frame_decoder rfc_masked_hello_cut '\x00\x00\x00\x00\x00\x03\x01\x03\x04' "$hello$hello"
+# §5.7 unmasked: "Hello", fragments "Hel" + "lo" around a Ping, a Pong.
+seed frame_decoder rfc_unmasked "$cli" '\x81\x05Hello\x01\x03Hel\x89\x05Hello\x80\x02lo\x8a\x05Hello'
+# Masked fragments around an empty Ping, then Close 1000 "bye".
+seed frame_decoder fragments_ping_close "$srv" "\x01\x83${z}Hel\x89\x80${z}\x80\x82${z}lo\x88\x85${z}\x03\xe8bye"
+# The client's side of a closing handshake: Close 1001.
+seed frame_decoder client_close "$cli" '\x81\x00\x88\x02\x03\xe9'
+# "κόσμε" split inside a character between fragments.
+seed frame_decoder utf8_split "$srv" "\x01\x81${z}\xce\x80\x8a${z}\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
+# Invalid UTF-8 found at its first bad byte, before the frame ends.
+seed frame_decoder utf8_fail_fast "$srv" "\x81\x88${z}\xce\xba\xf4\x90abcd"
+# 16-bit length (256 bytes) cut in the extended length, and the same
+# length in 16 bits where 7 would do; a 64-bit length, payload cut short.
+seed frame_decoder len16_cut '\x01\x00\x00\x00\x00\x02\x03\x80' "\x82\x7e\x01\x00$b256"
+seed frame_decoder len16_not_shortest "$cli" '\x82\x7e\x00\x05hello'
+seed frame_decoder len64_partial "$cli" '\x82\x7f\x00\x00\x00\x00\x00\x01\x00\x00partial'
+# auto_pong off (config bit 3): the Ping is only reported.
+seed frame_decoder no_auto_pong '\x09\x00\x00\x00\x00\x00' '\x89\x02hi'
+# Small limits (frame 100, message 200, 4 fragments): too large a frame,
+# a message over 200 in three frames, five fragments.
+seed frame_decoder small_frame_too_large '\x02\x00\x00\x00\x00\x00' "\x82\xe5${z}${b100}x"
+seed frame_decoder small_message_too_large '\x02\x00\x00\x00\x00\x00' "\x02\xe4${z}${b100}\x00\xe4${z}${b100}\x80\x81${z}x"
+seed frame_decoder small_too_many_fragments '\x02\x00\x00\x00\x00\x00' "\x02\x81${z}a\x00\x81${z}a\x00\x81${z}a\x00\x81${z}a\x80\x81${z}a"
+# Tiny limits (frame 1, message 3, 2 fragments).
+seed frame_decoder tiny_limits '\x04\x00\x00\x00\x00\x00' "\x01\x81${z}a\x80\x81${z}b\x82\x82${z}cd"
+# Peer errors, one each (RFC 6455 §5.1-§5.5, §7.4).
+seed frame_decoder err_rsv "$srv" "\xc1\x80${z}"
+seed frame_decoder err_rsv_allowed_in_header_check '\x00\x07\x00\x00\x00\x00' "\xf1\x80${z}"
+seed frame_decoder err_opcode "$srv" "\x83\x80${z}"
+seed frame_decoder err_unmasked "$srv" '\x81\x05Hello'
+seed frame_decoder err_masked "$cli" "\x81\x85${z}Hello"
+seed frame_decoder err_fragmented_ping "$srv" "\x09\x80${z}"
+seed frame_decoder err_control_too_long "$cli" '\x89\x7e\x00\x7e'
+seed frame_decoder err_continuation "$srv" "\x80\x80${z}"
+seed frame_decoder err_expected_continuation "$srv" "\x01\x81${z}a\x01\x80${z}"
+seed frame_decoder err_close_short "$srv" "\x88\x81${z}\x03"
+seed frame_decoder err_close_1005 "$cli" '\x88\x02\x03\xed'
+seed frame_decoder err_close_reason "$srv" "\x88\x83${z}\x03\xe8\xff"
+seed frame_decoder err_length_msb "$cli" '\x82\x7f\x80\x00\x00\x00\x00\x00\x00\x00'
+# Bytes after the Close are discarded.
+seed frame_decoder after_close "$srv" "\x88\x80${z}\x81\x80${z}\xff"
+
+# ---- connection: operations on a server and a client ----
+# Header: config 0x20 (auto_pong on, no keepalive, close timeout 5 s,
+# default limits), keepalive 0/0, key seed. Then operations: byte (0x80:
+# client) + fields, as in the table of `step`.
+c5s='\x20\x00\x00\x01\x02\x03\x04'
+
+# Messages both ways, a Ping answered, a clean client-initiated close; the
+# client waits for the transport to end, then for the close timeout.
+seed connection client_closes '' "$c5s"'\x83\x05Hello\x00\x02\x00\x00\x04\x03abc\x00\x82\x00\x00\x87\x01p\x00\x02\x00\x00\x0a\x00\x82\x00\x00\x89\x01\x03bye\x00\x02\x00\x00\x0a\x00\x0a\x00\x82\x00\x00\x8a\x00\x8b\x02\x8a\x00'
+# Server-initiated close into a 1-byte buffer (retried with the size
+# asked for), the client's echo into 4 bytes; then the end of stream.
+seed connection server_closes_small_buffers '' "$c5s"'\x09\x02\x00\x02\x82\x00\x00\x8a\x11\x02\x00\x00\x0a\x00\x8c\x8a\x00'
+# A fragmented text message with a Ping inside and send_text /
+# send_fragment(binary) refused in the middle, ended by send_header; a
+# binary header into 4 bytes; the server reads it in two pieces.
+seed connection fragments '' "$c5s"'\x85\x00\x03Hel\x00\x83\x01x\x00\x85\x01\x01z\x00\x87\x00\x00\x86\x02\x02lo\x00\x86\x03\x04data\x11\x02\x03\x00\x02\x00\x00\x0a\x00\x82\x00\x00'
+# Keepalive on both sides (30 ms, Pong within 5 ms): Ping, Pong, Ping
+# unanswered, the server gives up.
+seed connection keepalive '' '\x2a\x03\x05\x01\x02\x03\x04\x0b\x02\x0a\x00\x82\x00\x00\x8a\x00\x02\x00\x00\x0b\x02\x0a\x00\x0b\x02\x0a\x00\x8b\x02\x8a\x00'
+# An unmasked frame to the server: it owes a Close 1002 (0-byte buffer
+# first); the client echoes it.
+seed connection peer_error '' "$c5s"'\x00\x07\x81\x05Hello\x00\x0a\x01\x0a\x00\x82\x00\x00\x8a\x00\x8c\x8a\x00'
+# Close timeout 1 ms: the server's Close goes unanswered; the timer is
+# handled just before, then at the deadline; later bytes are discarded.
+seed connection close_timeout '' '\x10\x00\x00\x00\x00\x00\x01\x09\x00\x00\x00\x0b\x03\x0b\x02\x0a\x00\x83\x02hi\x00\x02\x00\x00'
+# Frames built from the input: a masked "Hello" (RFC key), a Ping, Close
+# 1000 to the server; an unmasked text to the client.
+seed connection frames '' "$c5s"'\x01\x81\x00\x05Hello\x37\xfa\x21\x3d\x01\x84\x00\x02hi\x00\x00\x00\x00\x0a\x00\x01\x83\x00\x02\x03\xe8\x01\x02\x03\x04\x0a\x00\x81\x81\x00\x05Hello\x82\x00\x00'
+# Tiny limits (config 0x80): a 5-byte message is too large (1009).
+seed connection tiny_limits '' '\xa0\x00\x00\x01\x02\x03\x04\x84\x05abcde\x00\x02\x00\x00\x0a\x00\x82\x00\x00\x8a\x00'
+
+# ---- roundtrip: items encoded and decoded ----
+# Key seed, cut byte (+ lengths), then items: tag (low 3 bits: 0 Ping,
+# 1 Pong, 7 with bit 7 Close, else a message: bit 3 binary, bits 4-5 whole
+# / fragments / headers / mixed, bit 6 two-byte length) and fields.
+
+seed roundtrip text_whole '' '\x01\x00\x00\x00\x00\x02\x05Hello\x00\x00'
+# "κόσμε" in fragments of 1, 3, 2 and the rest, mixed methods, Pings
+# after fragments 0 and 2; read in pieces of 1, 5, 11.
+seed roundtrip utf8_mixed_cut '' '\x37\xfa\x21\x3d\x03\x01\x05\x0b\x32\x0a\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\x0b\x01\x03\x02\x05\x05'
+# 300 binary bytes by headers (100, 150, rest), read in 300 and 7.
+seed roundtrip binary_headers '' '\x11\x22\x33\x44\x82\x2c\x01\x07\x00\x6a\x2c\x01'"$(printf 'r%.0s' $(seq 300))"'\x02\x64\x96\x33'
+# Ping, Pong, Close 1000 "bye".
+seed roundtrip ping_pong_close '' '\x00\x00\x00\x00\x00\x00\x04ping\x01\x04pong\x8f\x03bye'
+# Empty messages, empty fragments, an empty Close.
+seed roundtrip empty '' '\x05\x00\x00\x00\x00\x02\x00\x00\x00\x1a\x00\x03\x00\x00\x00\x00\x87'
+# Text from invalid bytes (replaced), fragmented; Close 1011 "ok".
+seed roundtrip lossy_text_close '' '\x09\x00\x00\x00\x01\x03\x12\x04\xff\xfe\xce\xba\x01\x01\x00\xb7\x0b\x02ok'
+
+summary=""
+for t in "${targets[@]}"; do summary+=" $t=$(ls "$corpus/$t" | wc -l)"; done
+echo "wrote $written seeds; inputs per corpus:$summary ($corpus)"

@@ -14,8 +14,14 @@
 //!
 //! A seed with header `00 00 00 00 00 00` feeds the stream in one read with
 //! default limits and the first choice at every decision.
+//!
+//! The `connection` and `roundtrip` targets read their inputs with a
+//! [`Cursor`] instead; the WebSocket helpers they share with
+//! `frame_decoder` are in [`ws`].
 
 use protoswitch::Error;
+
+pub mod ws;
 
 /// Bytes before the cut lengths.
 pub const HEADER_LEN: usize = 6;
@@ -75,6 +81,58 @@ impl<'a> Input<'a> {
                 reads
             }
         }
+    }
+}
+
+/// Reads an input front to back; past the end every read gives zeros (or
+/// nothing), so any input is a complete program.
+#[derive(Debug, Clone)]
+pub struct Cursor<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `data`.
+    pub fn new(data: &'a [u8]) -> Self {
+        Cursor { data }
+    }
+
+    /// `true` once every byte was read.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The next byte, 0 past the end.
+    pub fn u8(&mut self) -> u8 {
+        match self.data.split_first() {
+            Some((&b, rest)) => {
+                self.data = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    /// The next two bytes, little-endian.
+    pub fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+
+    /// The next four bytes, little-endian.
+    pub fn u32(&mut self) -> u32 {
+        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+
+    /// The next eight bytes, little-endian.
+    pub fn u64(&mut self) -> u64 {
+        u64::from(self.u32()) | u64::from(self.u32()) << 32
+    }
+
+    /// Up to `n` bytes (fewer at the end).
+    pub fn bytes(&mut self, n: usize) -> &'a [u8] {
+        let (head, rest) = self.data.split_at(n.min(self.data.len()));
+        self.data = rest;
+        head
     }
 }
 

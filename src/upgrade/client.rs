@@ -553,6 +553,7 @@ impl ClientHandshake {
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should be called next.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             ClientState::WaitingForContinue => self.continue_deadline,

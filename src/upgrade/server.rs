@@ -771,6 +771,7 @@ impl ServerHandshake {
     /// Copies the error response the machine owes (after a peer error) into
     /// `out`; returns how many bytes were copied, 0 when nothing is pending.
     /// Call until it returns 0.
+    #[must_use]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
         drain(&self.reply[..self.reply_len], &mut self.reply_sent, out)
     }

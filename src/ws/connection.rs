@@ -783,6 +783,7 @@ impl<M: MaskSource> Connection<M> {
     // ------------------------------------------------------------------
 
     /// When [`handle_timeout`](Self::handle_timeout) should be called next.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let keepalive = match (self.state, self.config.keepalive) {
             (WsState::Open, Some(k)) => {
