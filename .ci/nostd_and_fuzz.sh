@@ -8,7 +8,9 @@
 #      rustup can install it;
 #   4. each fuzz target runs for FUZZ_SECONDS (default 60) from seeded
 #      corpora; any crash fails the script. FUZZ_SECONDS=0 only replays the
-#      corpora.
+#      corpora. Five targets: the two handshakes, then the WebSocket frame
+#      decoder, connection operations and encode/decode round trips, so the
+#      fuzzing takes about 5 x FUZZ_SECONDS plus the builds.
 #
 # Usage: bash .ci/nostd_and_fuzz.sh     (from anywhere in the repository)
 set -euo pipefail
@@ -16,7 +18,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 BARE_TARGET=thumbv7em-none-eabihf
-FUZZ_TARGETS=(server_handshake client_handshake)
+FUZZ_TARGETS=(server_handshake client_handshake frame_decoder connection roundtrip)
 step() { printf '\n---- %s ----\n' "$*"; }
 
 step "build without default features"

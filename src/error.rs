@@ -423,6 +423,8 @@ pub enum LocalError {
     FragmentationOrder,
     /// The handshake switched to a protocol other than WebSocket.
     NotWebSocket,
+    /// A frame payload of 2^63 bytes or more cannot be sent (RFC 6455 §5.2).
+    PayloadTooLarge,
 }
 
 impl fmt::Display for LocalError {
@@ -464,6 +466,7 @@ impl fmt::Display for LocalError {
                 f.write_str("a control frame payload may not exceed 125 bytes")
             }
             LocalError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
+            LocalError::PayloadTooLarge => f.write_str("a frame payload must be shorter than 2^63 bytes"),
             LocalError::NotWebSocket => f.write_str("the handshake switched to another protocol than WebSocket"),
             LocalError::FragmentationOrder => f.write_str(
                 "finish the fragmented message before starting another, and start one before continuing it",

@@ -331,6 +331,11 @@ fn sending_rules() {
         (&out[..n], mask),
         (&b"\x82\x7F\x00\x00\x00\x00\x00\x01\x11\x70"[..], None)
     );
+    // The 64-bit length's top bit may not be set (RFC 6455 §5.2).
+    assert_eq!(
+        s.send_header(MessageKind::Binary, 1 << 63, true, &mut out),
+        Err(Error::Local(LocalError::PayloadTooLarge))
+    );
     // Limits on control frames and close codes.
     assert_eq!(
         s.send_ping(&[0; 126], &mut out),

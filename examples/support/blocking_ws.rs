@@ -146,7 +146,7 @@ impl<M: MaskSource> WsStream<M> {
                                 continue;
                             }
                             Some(_) => continue,
-                            None if self.start < self.end => continue,
+                            // More bytes are needed.
                             None => {}
                         }
                     }
@@ -199,6 +199,18 @@ impl<M: MaskSource> WsStream<M> {
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 self.conn.handle_timeout(self.clock.now());
                 Ok(timer.is_some_and(|t| t <= max_wait))
+            }
+            // A peer that resets instead of closing after a complete closing
+            // handshake still ended the connection cleanly.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+                ) =>
+            {
+                let handshake_done = self.conn.state() == WsState::Closed;
+                self.conn.receive_eof();
+                if handshake_done { Ok(true) } else { Err(e) }
             }
             Err(e) => Err(e),
         }

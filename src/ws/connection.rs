@@ -964,6 +964,9 @@ impl<M: MaskSource> Connection<M> {
         out: &mut [u8],
     ) -> Result<(usize, Option<[u8; 4]>), Error> {
         self.check_data_allowed("send a frame header")?;
+        if payload_len >> 63 != 0 {
+            return Err(LocalError::PayloadTooLarge.into());
+        }
         let opcode = self.data_opcode(kind, false)?;
         let header = self.header(opcode, fin, payload_len);
         let needed = header.encoded_len();

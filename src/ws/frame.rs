@@ -83,7 +83,8 @@ impl FrameHeader {
 
     /// Encodes into `out` (shortest length form, RFC 6455 §5.2) and returns
     /// the length; `None` when `out` is shorter than
-    /// [`encoded_len`](Self::encoded_len).
+    /// [`encoded_len`](Self::encoded_len), or when the length has the top
+    /// bit set (2^63 and above cannot be sent).
     ///
     /// ```
     /// use protoswitch::ws::{FrameHeader, OpCode};
@@ -93,6 +94,9 @@ impl FrameHeader {
     /// assert_eq!(out[..4], [0x82, 0x7E, 0x01, 0x00]);
     /// ```
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
+        if self.payload_len >> 63 != 0 {
+            return None;
+        }
         let n = self.encoded_len();
         let out = out.get_mut(..n)?;
         out[0] = (u8::from(self.fin) << 7) | ((self.rsv & 0x7) << 4) | self.opcode.as_u8();

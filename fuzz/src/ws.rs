@@ -1,0 +1,489 @@
+//! WebSocket plumbing shared by `frame_decoder`, `connection` and
+//! `roundtrip`: deterministic masking keys, parsing what a connection wrote
+//! the way its peer reads it, and a receive loop ([`Receiver`]) that checks
+//! every event it sees.
+
+use core::ops::Range;
+
+use protoswitch::ws::{
+    CloseCause, Connection, FrameHeader, MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER, MaskSource,
+    MessageKind, OpCode, WsEvent, WsState, apply_mask, is_valid_close_code,
+};
+use protoswitch::{Error, Instant, PeerErrorKind, Role};
+
+use crate::Bytes;
+
+/// Masking keys drawn from a seed (xorshift32), so that every run of one
+/// input masks alike. Seed 0 gives all-zero keys, which are legal too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keys(u32);
+
+impl Keys {
+    /// Keys from `seed`.
+    pub fn new(seed: u32) -> Self {
+        Keys(seed)
+    }
+
+    /// The next key (what the connection gets from [`MaskSource`]).
+    pub fn next_key(&mut self) -> [u8; 4] {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x.to_le_bytes()
+    }
+}
+
+impl MaskSource for Keys {
+    fn mask_key(&mut self) -> [u8; 4] {
+        self.next_key()
+    }
+}
+
+/// The other side.
+pub const fn peer_of(role: Role) -> Role {
+    match role {
+        Role::Client => Role::Server,
+        Role::Server => Role::Client,
+    }
+}
+
+/// A frame as the peer reads it: the header and the unmasked payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The header, mask included.
+    pub header: FrameHeader,
+    /// The payload, unmasked.
+    pub payload: Vec<u8>,
+}
+
+impl Frame {
+    /// Code and reason of a Close frame, checked the way the peer checks
+    /// them (RFC 6455 §5.5.1, §7.4).
+    pub fn close(&self) -> (Option<u16>, &str) {
+        assert_eq!(self.header.opcode, OpCode::Close, "not a Close: {self:?}");
+        match self.payload.as_slice() {
+            [] => (None, ""),
+            [_] => panic!("a one-byte Close payload"),
+            [hi, lo, reason @ ..] => {
+                let code = u16::from_be_bytes([*hi, *lo]);
+                assert!(is_valid_close_code(code), "sent close code {code}");
+                let reason = core::str::from_utf8(reason).unwrap_or_else(|_| {
+                    panic!("close reason is not UTF-8: {:?}", Bytes(reason.to_vec()))
+                });
+                (Some(code), reason)
+            }
+        }
+    }
+}
+
+/// The header at the start of what a `sender` wrote, decoded as its peer
+/// decodes it; panics unless it is a whole header in shortest form.
+/// Returns the header and its length.
+pub fn parse_header(bytes: &[u8], sender: Role) -> (FrameHeader, usize) {
+    let (header, n) = match FrameHeader::decode(bytes, peer_of(sender), 0) {
+        Ok(Some(h)) => h,
+        Ok(None) => panic!(
+            "{sender:?} wrote a truncated header: {:?}",
+            Bytes(bytes.to_vec())
+        ),
+        Err(e) => panic!(
+            "{sender:?} wrote a header its peer rejects ({e:?}): {:?}",
+            Bytes(bytes.to_vec())
+        ),
+    };
+    assert_eq!(n, header.encoded_len(), "header not in shortest form");
+    (header, n)
+}
+
+/// Splits what a `sender` wrote into frames. Panics unless `bytes` is a
+/// sequence of whole frames its peer accepts at the header level (masked
+/// from a client, unmasked from a server, shortest length form, no RSV).
+pub fn parse_frames(bytes: &[u8], sender: Role) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (header, n) = parse_header(rest, sender);
+        let end = usize::try_from(header.payload_len)
+            .ok()
+            .and_then(|len| n.checked_add(len))
+            .filter(|&end| end <= rest.len())
+            .unwrap_or_else(|| panic!("{sender:?} wrote a truncated frame {header:?}"));
+        let mut payload = rest[n..end].to_vec();
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        frames.push(Frame { header, payload });
+        rest = &rest[end..];
+    }
+    frames
+}
+
+/// A comparable summary of what a connection reported. Data chunks of one
+/// message are merged: their boundaries depend on how the stream was cut.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsEv {
+    /// A complete message.
+    Message(MessageKind, Bytes),
+    /// Data of a message not complete when the input ended (dropped when
+    /// an error follows: how much of it came before the error depends on
+    /// the cuts).
+    Partial(MessageKind, Bytes),
+    /// A Ping.
+    Ping(Bytes),
+    /// A Pong.
+    Pong(Bytes),
+    /// The peer's Close.
+    Close(Option<u16>, String),
+    /// A peer error.
+    Error(PeerErrorKind),
+    /// The transport ended: the state before `receive_eof`, the cause
+    /// after it.
+    End {
+        /// State before the end of stream.
+        state: WsState,
+        /// `close_cause()` after it.
+        cause: Option<CloseCause>,
+    },
+}
+
+/// An event copied out of the receive buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Got {
+    /// `event: None`.
+    Nothing,
+    /// A data chunk.
+    Data {
+        /// Text or binary.
+        kind: MessageKind,
+        /// The bytes.
+        payload: Vec<u8>,
+        /// Last chunk of its frame.
+        frame_end: bool,
+        /// Last chunk of its message.
+        message_end: bool,
+    },
+    /// A Ping.
+    Ping(Vec<u8>),
+    /// A Pong.
+    Pong(Vec<u8>),
+    /// A Close.
+    Close(Option<u16>, String),
+}
+
+impl Got {
+    /// Copies `event` out, checking that everything it borrows lies in
+    /// `consumed` (the addresses of the bytes `receive` consumed).
+    pub fn new(event: Option<WsEvent<'_>>, consumed: Range<usize>) -> Self {
+        let inside = |bytes: &[u8], what: &str| {
+            if bytes.is_empty() {
+                return;
+            }
+            let start = bytes.as_ptr() as usize;
+            assert!(
+                consumed.start <= start && start + bytes.len() <= consumed.end,
+                "{what} of {} bytes at +{} lies outside the {} bytes consumed",
+                bytes.len(),
+                start.wrapping_sub(consumed.start),
+                consumed.len()
+            );
+        };
+        match event {
+            None => Got::Nothing,
+            Some(WsEvent::Data(chunk)) => {
+                inside(chunk.payload, "a data chunk");
+                Got::Data {
+                    kind: chunk.kind,
+                    payload: chunk.payload.to_vec(),
+                    frame_end: chunk.frame_end,
+                    message_end: chunk.message_end,
+                }
+            }
+            Some(WsEvent::Ping(p)) => {
+                inside(p, "a Ping payload");
+                Got::Ping(p.to_vec())
+            }
+            Some(WsEvent::Pong(p)) => {
+                inside(p, "a Pong payload");
+                Got::Pong(p.to_vec())
+            }
+            Some(WsEvent::Close { code, reason }) => {
+                inside(reason.as_bytes(), "a close reason");
+                Got::Close(code, reason.to_owned())
+            }
+        }
+    }
+}
+
+/// The message being received.
+#[derive(Debug)]
+struct Partial {
+    kind: MessageKind,
+    data: Vec<u8>,
+    frames: u32,
+    frame_bytes: u64,
+}
+
+/// Drives a connection like an I/O loop: a growing buffer, `receive` until
+/// it has no event, the consumed bytes dropped, and `poll_transmit`
+/// drained into a [`MIN_TRANSMIT_BUFFER`]-byte buffer after every call.
+/// Checks each event against the state and what was transmitted for it.
+#[derive(Debug)]
+pub struct Receiver<M> {
+    /// The connection.
+    pub conn: Connection<M>,
+    /// The time given to `receive`.
+    pub now: Instant,
+    buf: Vec<u8>,
+    log: Vec<WsEv>,
+    wire: Vec<u8>,
+    partial: Option<Partial>,
+}
+
+impl<M: MaskSource> Receiver<M> {
+    /// A receive loop around `conn`.
+    pub fn new(conn: Connection<M>, now: Instant) -> Self {
+        Receiver {
+            conn,
+            now,
+            buf: Vec::new(),
+            log: Vec::new(),
+            wire: Vec::new(),
+            partial: None,
+        }
+    }
+
+    /// One read from the transport.
+    pub fn feed(&mut self, read: &[u8]) {
+        self.buf.extend_from_slice(read);
+        // Every event consumes at least one byte.
+        for _ in 0..self.buf.len() + 2 {
+            if !self.step() {
+                return;
+            }
+        }
+        panic!("the receive loop does not progress");
+    }
+
+    /// The transport ended: checks the end state and returns the event log
+    /// and every byte `poll_transmit` wrote.
+    pub fn finish(mut self) -> (Vec<WsEv>, Vec<u8>) {
+        // A message cut by an error was delivered up to the error in pieces
+        // that depend on the cuts: keep only the error.
+        if let Some(p) = self.partial.take()
+            && !matches!(self.log.last(), Some(WsEv::Error(_)))
+        {
+            self.log.push(WsEv::Partial(p.kind, Bytes(p.data)));
+        }
+        let state = self.conn.state();
+        self.conn.receive_eof();
+        assert!(self.transmit().is_empty(), "a frame to send after the end");
+        assert_eq!(self.conn.state(), WsState::Closed, "after receive_eof");
+        assert!(
+            self.conn.should_close_transport(),
+            "transport ended, nothing to send, but should_close_transport() is false"
+        );
+        self.log.push(WsEv::End {
+            state,
+            cause: self.conn.close_cause(),
+        });
+        (self.log, self.wire)
+    }
+
+    /// Drains `poll_transmit`; every call writes one whole control frame.
+    fn transmit(&mut self) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        let mut out = [0u8; MIN_TRANSMIT_BUFFER];
+        for _ in 0..8 {
+            let n = self
+                .conn
+                .poll_transmit(&mut out)
+                .unwrap_or_else(|e| panic!("poll_transmit into {} bytes: {e:?}", out.len()));
+            if n == 0 {
+                return frames;
+            }
+            let written = parse_frames(&out[..n], self.conn.role());
+            assert_eq!(written.len(), 1, "poll_transmit wrote {written:?}");
+            let header = written[0].header;
+            assert!(
+                header.opcode.is_control() && header.fin,
+                "poll_transmit wrote {header:?}"
+            );
+            self.wire.extend_from_slice(&out[..n]);
+            frames.extend(written);
+        }
+        panic!("poll_transmit never ends: {frames:?}");
+    }
+
+    /// One `receive` call and its checks; `false` when the loop should wait
+    /// for the next read.
+    fn step(&mut self) -> bool {
+        let before = self.conn.state();
+        let len = self.buf.len();
+        let at = self.buf.as_ptr() as usize;
+        let (consumed, got) = match self.conn.receive(&mut self.buf, self.now) {
+            Ok(r) => {
+                assert!(r.consumed <= len, "consumed {} of {len} bytes", r.consumed);
+                (r.consumed, Ok(Got::new(r.event, at..at + r.consumed)))
+            }
+            Err(Error::Peer(e)) => (0, Err(e)),
+            Err(e) => panic!("receive in {before:?} returned {e:?}"),
+        };
+        let frames = self.transmit();
+        let state = self.conn.state();
+        let got = match got {
+            Err(e) => {
+                assert_ne!(before, WsState::Closed, "{e:?} after Closed");
+                assert_eq!(state, WsState::Closed, "state after {e:?}");
+                assert_eq!(self.conn.close_cause(), Some(CloseCause::Failed(e)));
+                assert_eq!(e.role(), self.conn.role());
+                let code = e
+                    .close_code()
+                    .unwrap_or_else(|| panic!("{e:?} has no close code"));
+                if before == WsState::CloseSent {
+                    assert!(frames.is_empty(), "a second Close: {frames:?}");
+                } else {
+                    assert!(
+                        frames.len() == 1 && frames[0].close().0 == Some(code),
+                        "{e:?} (close code {code}) transmitted {frames:?}"
+                    );
+                }
+                assert!(
+                    self.conn.should_close_transport(),
+                    "failed and drained, but should_close_transport() is false"
+                );
+                self.log.push(WsEv::Error(e.kind()));
+                return false;
+            }
+            Ok(got) => got,
+        };
+        if got == Got::Nothing {
+            assert!(frames.is_empty(), "transmitted {frames:?} without an event");
+            assert_eq!(state, before, "state changed without an event");
+            if matches!(before, WsState::Closed | WsState::CloseReceived) {
+                assert_eq!(consumed, len, "bytes after the Close are not discarded");
+            } else {
+                assert!(
+                    len - consumed < MIN_RECEIVE_BUFFER,
+                    "{} bytes left unread with no event",
+                    len - consumed
+                );
+            }
+            self.buf.drain(..consumed);
+            return false;
+        }
+        assert!(consumed > 0, "an event that consumed nothing: {got:?}");
+        assert!(
+            matches!(before, WsState::Open | WsState::CloseSent),
+            "{got:?} in {before:?}"
+        );
+        let config = *self.conn.config();
+        match got {
+            Got::Nothing => unreachable!(),
+            Got::Data {
+                kind,
+                payload,
+                frame_end,
+                message_end,
+            } => {
+                assert!(frames.is_empty(), "transmitted {frames:?} for data");
+                assert_eq!(state, before, "state changed by data");
+                assert!(frame_end || !message_end, "message end inside a frame");
+                let p = self.partial.get_or_insert_with(|| Partial {
+                    kind,
+                    data: Vec::new(),
+                    frames: 0,
+                    frame_bytes: 0,
+                });
+                assert_eq!(p.kind, kind, "the kind changed inside a message");
+                p.data.extend_from_slice(&payload);
+                p.frame_bytes += payload.len() as u64;
+                assert!(
+                    p.frame_bytes <= config.max_frame_payload,
+                    "frame over the limit"
+                );
+                assert!(
+                    p.data.len() as u64 <= config.max_message_size,
+                    "message over the limit"
+                );
+                if kind == MessageKind::Text {
+                    match core::str::from_utf8(&p.data) {
+                        Ok(_) => {}
+                        Err(e) if e.error_len().is_none() && !message_end => {}
+                        Err(e) => panic!(
+                            "text delivered that is not UTF-8 ({e}): {:?}",
+                            Bytes(p.data.clone())
+                        ),
+                    }
+                }
+                if frame_end {
+                    p.frames += 1;
+                    p.frame_bytes = 0;
+                    assert!(p.frames <= config.max_fragments, "fragments over the limit");
+                }
+                if message_end {
+                    let p = self.partial.take().expect("the message");
+                    self.log.push(WsEv::Message(p.kind, Bytes(p.data)));
+                }
+            }
+            Got::Ping(p) => {
+                assert_eq!(state, before, "state changed by a Ping");
+                assert!(p.len() <= 125);
+                if config.auto_pong && before == WsState::Open {
+                    assert!(
+                        frames.len() == 1
+                            && frames[0].header.opcode == OpCode::Pong
+                            && frames[0].payload == p,
+                        "Ping {:?} answered with {frames:?}",
+                        Bytes(p)
+                    );
+                } else {
+                    assert!(
+                        frames.is_empty(),
+                        "Ping in {before:?} answered with {frames:?}"
+                    );
+                }
+                self.log.push(WsEv::Ping(Bytes(p)));
+            }
+            Got::Pong(p) => {
+                assert_eq!(state, before, "state changed by a Pong");
+                assert!(p.len() <= 125);
+                assert!(frames.is_empty(), "Pong answered with {frames:?}");
+                self.log.push(WsEv::Pong(Bytes(p)));
+            }
+            Got::Close(code, reason) => {
+                assert!(code.is_none_or(is_valid_close_code), "close code {code:?}");
+                assert!(code.is_some() || reason.is_empty());
+                assert!(reason.len() <= 123);
+                assert_eq!(
+                    state,
+                    WsState::Closed,
+                    "after a Close in {before:?}, drained"
+                );
+                assert_eq!(
+                    self.conn.close_cause(),
+                    Some(CloseCause::Handshake { code })
+                );
+                if before == WsState::Open {
+                    assert!(
+                        frames.len() == 1 && frames[0].close().0 == code,
+                        "Close {code:?} echoed with {frames:?}"
+                    );
+                } else {
+                    assert!(frames.is_empty(), "a second Close: {frames:?}");
+                }
+                // The server closes the transport at once, the client waits
+                // for it (no time passes here).
+                assert_eq!(
+                    self.conn.should_close_transport(),
+                    self.conn.role() == Role::Server,
+                    "should_close_transport() after the closing handshake"
+                );
+                self.log.push(WsEv::Close(code, reason));
+            }
+        }
+        self.buf.drain(..consumed);
+        true
+    }
+}
