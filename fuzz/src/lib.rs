@@ -223,17 +223,8 @@ pub fn is_within(inner: &[u8], outer: &[u8]) -> bool {
     o.start <= i.start && i.end <= o.end
 }
 
-/// Leading CRLF / LF lines a server may skip before a request line.
-pub fn leading_empty_lines(buf: &[u8]) -> usize {
-    let mut i = 0;
-    loop {
-        match &buf[i..] {
-            [b'\r', b'\n', ..] => i += 2,
-            [b'\n', ..] => i += 1,
-            _ => return i,
-        }
-    }
-}
+/// The crate's own helper: leading CRLF / LF lines a server skips.
+pub use protoswitch::http1::leading_empty_lines;
 
 /// What is left of the stream once the machine stops reading: the
 /// unconsumed bytes of the buffer, then every read not yet made.

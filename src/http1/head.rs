@@ -244,9 +244,13 @@ pub(crate) fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
     None
 }
 
-/// Number of leading empty lines (CRLF or LF) a server may skip before a
+/// Bytes of leading empty lines (CRLF or LF) a server skips before a
 /// request line (RFC 9112 §2.2).
-pub(crate) fn leading_empty_lines(buf: &[u8]) -> usize {
+///
+/// ```
+/// assert_eq!(protoswitch::http1::leading_empty_lines(b"\r\n\nGET"), 3);
+/// ```
+pub fn leading_empty_lines(buf: &[u8]) -> usize {
     let mut i = 0;
     loop {
         match &buf[i..] {

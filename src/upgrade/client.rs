@@ -791,15 +791,7 @@ mod tests {
             I::BodyEnd,
             I::PeerError,
         ];
-        let edges: usize = states
-            .iter()
-            .map(|&s| {
-                inputs
-                    .iter()
-                    .filter(|&&i| transition(s, i).is_some())
-                    .count()
-            })
-            .sum();
+        let edges = crate::count_edges(&states, &inputs, transition);
         assert_eq!(edges, 15);
         for s in [S::Switched, S::Done, S::Failed] {
             assert!(

@@ -885,15 +885,7 @@ mod tests {
             I::Respond,
             I::PeerError,
         ];
-        let edges: usize = states
-            .iter()
-            .map(|&s| {
-                inputs
-                    .iter()
-                    .filter(|&&i| transition(s, i).is_some())
-                    .count()
-            })
-            .sum();
+        let edges = crate::count_edges(&states, &inputs, transition);
         assert_eq!(edges, 10);
         for s in [S::Switched, S::Responded, S::Failed] {
             assert!(

@@ -1090,15 +1090,7 @@ mod tests {
             I::CloseTimeout,
             I::PeerUnresponsive,
         ];
-        let edges: usize = states
-            .iter()
-            .map(|&s| {
-                inputs
-                    .iter()
-                    .filter(|&&i| transition(s, i).is_some())
-                    .count()
-            })
-            .sum();
+        let edges = crate::count_edges(&states, &inputs, transition);
         assert_eq!(edges, 12);
         assert!(inputs.iter().all(|&i| transition(S::Closed, i).is_none()));
     }
