@@ -27,7 +27,38 @@
 //!    at the deadline call `handle_timeout(now)`.
 //!
 //! When a machine reaches `Switched`, the bytes it did not consume belong
-//! to the new protocol: same rule for both roles.
+//! to the new protocol: same rule for both roles. For WebSocket,
+//! [`ws::Connection::from_server_handshake`] /
+//! [`ws::Connection::from_client_handshake`] turn the handshake into the
+//! connection, and those bytes are its first frames.
+//!
+//! ## Call order of a WebSocket connection
+//!
+//! ```text
+//! loop {
+//!     receive(&mut buf[start..end], now)   // unmasks in place; Data / Ping / Pong / Close
+//!     poll_transmit(frame) until 0         // Pong, Close echo, keepalive Ping, error Close
+//!     if should_close_transport() { close the socket; break }
+//!     send_text / send_binary / send_fragment / send_header / send_close as the app wants
+//!     wait for: bytes, or poll_timeout() → handle_timeout(now)
+//! }
+//! ```
+//!
+//! ```
+//! use protoswitch::ws::{Connection, WsConfig, WsEvent, WsState};
+//! use protoswitch::Instant;
+//!
+//! let mut conn = Connection::server(WsConfig::default(), Instant::ZERO);
+//! // A masked Close 1000 from the client (RFC 6455 §5.5.1).
+//! let mut buf = *b"\x88\x82\x00\x00\x00\x00\x03\xe8";
+//! let got = conn.receive(&mut buf, Instant::ZERO).unwrap();
+//! assert!(matches!(got.event, Some(WsEvent::Close { code: Some(1000), .. })));
+//! let mut frame = [0u8; protoswitch::ws::MIN_TRANSMIT_BUFFER];
+//! let n = conn.poll_transmit(&mut frame).unwrap();
+//! assert_eq!(&frame[..n], b"\x88\x02\x03\xe8"); // the echo
+//! assert_eq!(conn.state(), WsState::Closed);
+//! assert!(conn.should_close_transport()); // the server closes first
+//! ```
 //!
 //! ## Server
 //!
@@ -84,12 +115,15 @@
 //! * [`http1`]: head parsing (strict RFC 9112 over `httparse`), writing,
 //!   token lists, body framing.
 //! * [`upgrade`]: the client and server machines, WebSocket and h2c rules.
+//! * [`ws`]: after the switch: frames, masking, UTF-8, the connection
+//!   machine, message assembly (`alloc`).
 //! * [`error`], [`time`]: shared types.
 //!
 //! ## Features
 //!
 //! * `std` (default): `std::error::Error` impls and [`StdClock`].
-//! * `alloc`: reserved for owned conveniences; the core never allocates.
+//! * `alloc`: [`ws::MessageAssembler`] (owned messages); the core never
+//!   allocates.
 
 #![no_std]
 #![forbid(unsafe_code)]
