@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# WebSocket interop with real peers, and the probe's diagnoses.
+#
+#   bash .ci/interop_ws.sh
+#
+# Needs the release examples: cargo build --release --examples
+# Installs its peers itself (idempotent): Python `websockets` (pip), Node
+# `ws` and `playwright-core` (npm, into $PROTOSWITCH_NODE_DIR, default
+# ~/.cache/protoswitch/node), Debian `chromium` (apt).
+#
+#  1. Python websockets client  → echo_server, upgrade_server /ws, tokio_echo
+#  2. our `client`              → Python websockets and Node ws echo servers
+#  3. Node ws client            → echo_server, upgrade_server /ws, tokio_echo
+#  4. headless Chromium         → echo_server's page (text, binary, close 1000/4001)
+#  5. `probe`                   → upgrade_server (successes and failures) and
+#                                 .ci/interop/bad_server.py (broken servers)
+# Every listener is on 127.0.0.1 (ports 19201-19206) and is killed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=target/release/examples
+NODE_DIR="${PROTOSWITCH_NODE_DIR:-$HOME/.cache/protoswitch/node}"
+HERE=.ci/interop
+fail() {
+    echo "interop-ws: FAIL: $*" >&2
+    exit 1
+}
+for b in echo_server upgrade_server client probe tokio_echo; do
+    [ -x "$BIN/$b" ] || fail "$BIN/$b is missing: run cargo build --release --examples"
+done
+
+# ---- peers ----
+python3 -c 'import websockets' 2>/dev/null || python3 -m pip install --quiet websockets
+if [ ! -d "$NODE_DIR/node_modules/ws" ] || [ ! -d "$NODE_DIR/node_modules/playwright-core" ]; then
+    mkdir -p "$NODE_DIR"
+    npm install --prefix "$NODE_DIR" --no-audit --no-fund --loglevel=error ws@8 playwright-core
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y chromium >/dev/null || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }
+fi
+export NODE_PATH="$NODE_DIR/node_modules"
+echo "interop-ws: python websockets $(python3 -c 'import websockets; print(websockets.__version__)')"
+echo "interop-ws: node $(node --version), ws $(node -p 'require("ws/package.json").version'), playwright-core $(node -p 'require("playwright-core/package.json").version')"
+echo "interop-ws: $(chromium --version 2>/dev/null | head -1)"
+
+# ---- servers ----
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+start() {
+    "$@" >/dev/null 2>&1 &
+    pids+=($!)
+}
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "nothing listens on 127.0.0.1:$1"
+}
+start "$BIN/echo_server" 127.0.0.1:19201
+start "$BIN/upgrade_server" 127.0.0.1:19202
+start python3 "$HERE/ws_echo_server.py" 19203
+start node "$HERE/ws_echo_server.js" 19204
+start python3 "$HERE/bad_server.py" 19205
+start "$BIN/tokio_echo" 127.0.0.1:19206
+for port in 19201 19202 19203 19204 19205 19206; do wait_port "$port"; done
+
+# ---- 1. Python websockets client ----
+python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19201/echo || fail "python websockets → echo_server"
+python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19202/ws --subprotocol chat || fail "python websockets → upgrade_server /ws"
+python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19206/ || fail "python websockets → tokio_echo"
+
+# ---- 2. our client against other servers ----
+check_client() {
+    local name=$1 url=$2
+    shift 2
+    local out
+    # Input stays open a moment, as a person's would: a server may drop
+    # echoes it has not sent yet once it receives our Close.
+    out=$( (printf 'one\ntwo\nthree\n'; sleep 1) | timeout 20 "$BIN/client" "$url" "$@") || fail "client → $name exited $?"
+    [ "$out" = $'one\ntwo\nthree' ] || fail "client → $name printed: $out"
+    echo "ok: client → $name ($url $*): 3 lines echoed, clean close, exit 0"
+}
+check_client "python websockets server" ws://127.0.0.1:19203/
+check_client "python websockets server" ws://127.0.0.1:19203/ --protocol chat
+check_client "node ws server" ws://127.0.0.1:19204/
+check_client "node ws server" ws://127.0.0.1:19204/ --protocol chat
+check_client "upgrade_server /ws" ws://127.0.0.1:19202/ws --protocol chat
+
+# ---- 3. Node ws client ----
+node "$HERE/ws_client_check.js" ws://127.0.0.1:19201/echo || fail "node ws → echo_server"
+node "$HERE/ws_client_check.js" ws://127.0.0.1:19202/ws --subprotocol chat || fail "node ws → upgrade_server /ws"
+node "$HERE/ws_client_check.js" ws://127.0.0.1:19206/ || fail "node ws → tokio_echo"
+
+# ---- 4. headless Chromium ----
+node "$HERE/browser_check.js" http://127.0.0.1:19201/ "$(command -v chromium)" || fail "chromium → echo_server page"
+
+# ---- 5. probe ----
+probe_ok() {
+    local out
+    out=$("$BIN/probe" "$@") || fail "probe $* exited $?: $out"
+    grep -q "OK: switched" <<<"$out" || fail "probe $*: no 'OK: switched' in: $out"
+    echo "ok: probe $*: $(grep 'OK: switched' <<<"$out" | sed 's/^ *//')"
+}
+probe_fails_with() {
+    local expect=$1
+    shift
+    local out rc=0
+    out=$("$BIN/probe" "$@") || rc=$?
+    [ "$rc" = 1 ] || fail "probe $* exited $rc, expected 1: $out"
+    grep -qF -- "$expect" <<<"$out" || fail "probe $*: expected '$expect' in: $out"
+    echo "ok: probe $* → exit 1, '$expect'"
+}
+probe_ok ws://127.0.0.1:19202/ws
+probe_ok ws://127.0.0.1:19202/ws --protocol chat
+probe_ok ws://127.0.0.1:19202/ --upgrade h2c
+probe_ok ws://127.0.0.1:19202/up --upgrade echo/1 --expect-continue
+probe_fails_with "an intermediary removed the hop-by-hop Upgrade/Connection headers" ws://127.0.0.1:19202/
+probe_fails_with "Upgrade: websocket; Sec-WebSocket-Version: 13" ws://127.0.0.1:19202/ws --upgrade foo/1
+probe_fails_with "Sec-WebSocket-Accept does not match the key sent" ws://127.0.0.1:19205/bad-accept
+probe_fails_with "lacks Sec-WebSocket-Accept" ws://127.0.0.1:19205/no-accept
+probe_fails_with "answered with HTTP/1.0, which cannot switch protocols" ws://127.0.0.1:19205/http10
+probe_fails_with "a proxy or gateway failed to reach the server" ws://127.0.0.1:19205/bad-gateway
+probe_fails_with "the server's reason:" ws://127.0.0.1:19205/bad-request
+probe_fails_with "selected a subprotocol the client did not offer" ws://127.0.0.1:19205/bad-subprotocol --protocol chat
+probe_fails_with "the connection closed before a response" ws://127.0.0.1:19205/hangup
+probe_fails_with "timeout: no complete response in time" ws://127.0.0.1:19205/silent --timeout 1
+probe_fails_with "cannot connect" ws://127.0.0.1:1/
+
+echo "interop-ws: all checks passed"
