@@ -26,7 +26,7 @@ use libfuzzer_sys::fuzz_target;
 use protoswitch::ws::{Connection, FrameHeader, MAX_HEADER_LEN, MaskSource, WsConfig};
 use protoswitch::{Instant, PeerErrorKind, Role};
 use protoswitch_fuzz::ws::{Keys, Receiver, WsEv, peer_of};
-use protoswitch_fuzz::{Input, Reads, debug, print_log};
+use protoswitch_fuzz::{Input, Reads, assert_same_as_whole, debug, print_log};
 
 fn role(input: &Input<'_>) -> Role {
     if input.config & 1 == 0 {
@@ -204,15 +204,5 @@ fuzz_target!(|data: &[u8]| {
     }
     check_wire(&whole.1, role);
 
-    let cut = run(&input, Reads::AsCut);
-    if cut != whole {
-        let lens: Vec<usize> = input.reads(Reads::AsCut).iter().map(|r| r.len()).collect();
-        panic!("reads of {lens:?} differ from one read:\n cut:   {cut:?}\n whole: {whole:?}");
-    }
-    if input.stream.len() <= 4096 {
-        let bytewise = run(&input, Reads::Bytewise);
-        if bytewise != whole {
-            panic!("bytewise reads differ from one read:\n bytes: {bytewise:?}\n whole: {whole:?}");
-        }
-    }
+    assert_same_as_whole(&input, &whole, 4096, run);
 });

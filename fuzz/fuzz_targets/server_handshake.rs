@@ -17,8 +17,8 @@ use protoswitch::upgrade::{
 };
 use protoswitch::{Error, Header, LocalError, PeerError, PeerErrorKind, Role};
 use protoswitch_fuzz::{
-    Bytes, Decisions, Input, OUT_SIZES, Reads, debug, is_within, leading_empty_lines, print_log,
-    push_body, rest_of_stream, write_checked,
+    Bytes, Decisions, Input, OUT_SIZES, Reads, assert_same_as_whole, debug, is_within,
+    leading_empty_lines, print_log, push_body, rest_of_stream, write_checked,
 };
 
 /// What happened, in a form that does not depend on how the stream was cut.
@@ -519,15 +519,5 @@ fuzz_target!(|data: &[u8]| {
     if debug() {
         print_log(&whole);
     }
-    let cut = run(&input, Reads::AsCut);
-    if cut != whole {
-        let lens: Vec<usize> = input.reads(Reads::AsCut).iter().map(|r| r.len()).collect();
-        panic!("reads of {lens:?} differ from one read:\n cut:   {cut:?}\n whole: {whole:?}");
-    }
-    if input.stream.len() <= 2048 {
-        let bytewise = run(&input, Reads::Bytewise);
-        if bytewise != whole {
-            panic!("bytewise reads differ from one read:\n bytes: {bytewise:?}\n whole: {whole:?}");
-        }
-    }
+    assert_same_as_whole(&input, &whole, 2048, run);
 });

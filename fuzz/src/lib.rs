@@ -274,3 +274,25 @@ pub fn print_log<E: core::fmt::Debug>(log: &[E]) {
         eprintln!("  {e:?}");
     }
 }
+
+/// The split check every target makes: the run with the input's cuts, and
+/// (for streams up to `bytewise_limit` bytes) one byte per read, must give
+/// exactly what one read gave (`whole`).
+pub fn assert_same_as_whole<L: PartialEq + core::fmt::Debug>(
+    input: &Input<'_>,
+    whole: &L,
+    bytewise_limit: usize,
+    run: impl Fn(&Input<'_>, Reads) -> L,
+) {
+    let cut = run(input, Reads::AsCut);
+    if &cut != whole {
+        let lens: Vec<usize> = input.reads(Reads::AsCut).iter().map(|r| r.len()).collect();
+        panic!("reads of {lens:?} differ from one read:\n cut:   {cut:?}\n whole: {whole:?}");
+    }
+    if input.stream.len() <= bytewise_limit {
+        let bytewise = run(input, Reads::Bytewise);
+        if &bytewise != whole {
+            panic!("bytewise reads differ from one read:\n bytes: {bytewise:?}\n whole: {whole:?}");
+        }
+    }
+}
