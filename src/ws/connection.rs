@@ -325,7 +325,8 @@ pub struct Connection<M = NoMask> {
     config: WsConfig,
     state: WsState,
     masks: M,
-    subprotocol: Option<Switch>,
+    /// The handshake that led here (subprotocol, extensions), if any.
+    switch: Option<Switch>,
     rx: Rx,
     incoming: Option<Incoming>,
     outgoing: Option<MessageKind>,
@@ -399,7 +400,7 @@ impl<M: MaskSource> Connection<M> {
             config,
             state: WsState::Open,
             masks,
-            subprotocol: None,
+            switch: None,
             rx: Rx::Header,
             incoming: None,
             outgoing: None,
@@ -417,7 +418,7 @@ impl<M: MaskSource> Connection<M> {
     }
 
     fn with_switch(mut self, switch: Switch) -> Self {
-        self.subprotocol = Some(switch);
+        self.switch = Some(switch);
         self
     }
 
@@ -438,7 +439,7 @@ impl<M: MaskSource> Connection<M> {
 
     /// The subprotocol negotiated in the handshake, if any.
     pub fn subprotocol(&self) -> Option<&str> {
-        self.subprotocol.as_ref().and_then(|s| s.subprotocol())
+        self.switch.as_ref().and_then(|s| s.subprotocol())
     }
 
     /// Why the connection closed, once `Closed`.
