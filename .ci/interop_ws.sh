@@ -61,6 +61,11 @@ wait_port() {
     done
     fail "nothing listens on 127.0.0.1:$1"
 }
+for port in 19201 19202 19203 19204 19205 19206; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        fail "127.0.0.1:$port is already in use: stop whatever listens there"
+    fi
+done
 start "$BIN/echo_server" 127.0.0.1:19201
 start "$BIN/upgrade_server" 127.0.0.1:19202
 start python3 "$HERE/ws_echo_server.py" 19203
