@@ -30,14 +30,18 @@ for b in echo_server upgrade_server client probe tokio_echo; do
 done
 
 # ---- peers ----
-python3 -c 'import websockets' 2>/dev/null || python3 -m pip install --quiet websockets
+# The scripts use websockets.sync.client and websockets.asyncio.server (13+).
+python3 -c 'import websockets.sync.client, websockets.asyncio.server' 2>/dev/null ||
+    python3 -m pip install --quiet --upgrade 'websockets>=13' || fail "pip could not install websockets"
 if [ ! -d "$NODE_DIR/node_modules/ws" ] || [ ! -d "$NODE_DIR/node_modules/playwright-core" ]; then
     mkdir -p "$NODE_DIR"
-    npm install --prefix "$NODE_DIR" --no-audit --no-fund --loglevel=error ws@8 playwright-core
+    npm install --prefix "$NODE_DIR" --no-audit --no-fund --loglevel=error ws@8 playwright-core ||
+        fail "npm could not install ws and playwright-core into $NODE_DIR"
 fi
 if ! command -v chromium >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y chromium >/dev/null || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }
+    apt-get install -y chromium >/dev/null || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; } ||
+        fail "apt-get could not install chromium"
 fi
 export NODE_PATH="$NODE_DIR/node_modules"
 echo "interop-ws: python websockets $(python3 -c 'import websockets; print(websockets.__version__)')"
@@ -45,17 +49,36 @@ echo "interop-ws: node $(node --version), ws $(node -p 'require("ws/package.json
 echo "interop-ws: $(chromium --version 2>/dev/null | head -1)"
 
 # ---- servers ----
+# Each server's stderr goes to $LOGS/<port>.err; on failure the trap shows
+# the end of every log that has something in it.
+started=$SECONDS
+LOGS=$(mktemp -d)
 pids=()
+passed=no
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    if [ "$passed" != yes ]; then
+        for log in "$LOGS"/*.err; do
+            [ -s "$log" ] || continue
+            echo "---- server log $(basename "$log" .err) (last 30 lines) ----" >&2
+            tail -n 30 "$log" >&2
+        done
+    fi
+    rm -rf "$LOGS"
 }
 trap cleanup EXIT
-start() {
-    "$@" >/dev/null 2>&1 &
+declare -A pid_of=()
+start() { # PORT COMMAND...
+    local port=$1
+    shift
+    "$@" >/dev/null 2>"$LOGS/$port.err" &
     pids+=($!)
+    pid_of[$port]=$!
 }
 wait_port() {
     for _ in $(seq 100); do
+        kill -0 "${pid_of[$1]}" 2>/dev/null || fail "the server for 127.0.0.1:$1 exited at start: $(cat "$LOGS/$1.err")"
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
         sleep 0.1
     done
@@ -66,12 +89,12 @@ for port in 19201 19202 19203 19204 19205 19206; do
         fail "127.0.0.1:$port is already in use: stop whatever listens there"
     fi
 done
-start "$BIN/echo_server" 127.0.0.1:19201
-start "$BIN/upgrade_server" 127.0.0.1:19202
-start python3 "$HERE/ws_echo_server.py" 19203
-start node "$HERE/ws_echo_server.js" 19204
-start python3 "$HERE/bad_server.py" 19205
-start "$BIN/tokio_echo" 127.0.0.1:19206
+start 19201 "$BIN/echo_server" 127.0.0.1:19201
+start 19202 "$BIN/upgrade_server" 127.0.0.1:19202
+start 19203 python3 "$HERE/ws_echo_server.py" 19203
+start 19204 node "$HERE/ws_echo_server.js" 19204
+start 19205 python3 "$HERE/bad_server.py" 19205
+start 19206 "$BIN/tokio_echo" 127.0.0.1:19206
 for port in 19201 19202 19203 19204 19205 19206; do wait_port "$port"; done
 
 # ---- 1. Python websockets client ----
@@ -83,11 +106,15 @@ python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19206/ || fail "python websock
 check_client() {
     local name=$1 url=$2
     shift 2
-    local out
+    local out err="$LOGS/client.stderr"
     # Input stays open a moment, as a person's would: a server may drop
     # echoes it has not sent yet once it receives our Close.
-    out=$( (printf 'one\ntwo\nthree\n'; sleep 1) | timeout 20 "$BIN/client" "$url" "$@") || fail "client → $name exited $?"
+    out=$( (printf 'one\ntwo\nthree\n'; sleep 1) | timeout 20 "$BIN/client" "$url" "$@" 2>"$err") ||
+        fail "client → $name exited $?: $(cat "$err")"
     [ "$out" = $'one\ntwo\nthree' ] || fail "client → $name printed: $out"
+    if [ "${1:-}" = --protocol ]; then
+        grep -qx "subprotocol: $2" "$err" || fail "client → $name: subprotocol $2 not negotiated: $(cat "$err")"
+    fi
     echo "ok: client → $name ($url $*): 3 lines echoed, clean close, exit 0"
 }
 check_client "python websockets server" ws://127.0.0.1:19203/
@@ -105,8 +132,9 @@ node "$HERE/ws_client_check.js" ws://127.0.0.1:19206/ || fail "node ws → tokio
 node "$HERE/browser_check.js" http://127.0.0.1:19201/ "$(command -v chromium)" || fail "chromium → echo_server page"
 
 # ---- 5. probe ----
+# probe_ok leaves the probe's output in $out for a further look.
+out=
 probe_ok() {
-    local out
     out=$("$BIN/probe" "$@") || fail "probe $* exited $?: $out"
     grep -q "OK: switched" <<<"$out" || fail "probe $*: no 'OK: switched' in: $out"
     echo "ok: probe $*: $(grep 'OK: switched' <<<"$out" | sed 's/^ *//')"
@@ -124,6 +152,8 @@ probe_ok ws://127.0.0.1:19202/ws
 probe_ok ws://127.0.0.1:19202/ws --protocol chat
 probe_ok ws://127.0.0.1:19202/ --upgrade h2c
 probe_ok ws://127.0.0.1:19202/up --upgrade echo/1 --expect-continue
+grep -qF "< HTTP/1.1 100 Continue" <<<"$out" || fail "probe --expect-continue: no 100 Continue before the 101: $out"
+echo "ok: probe --expect-continue: 100 Continue came before the 101"
 probe_fails_with "an intermediary removed the hop-by-hop Upgrade/Connection headers" ws://127.0.0.1:19202/
 probe_fails_with "Upgrade: websocket; Sec-WebSocket-Version: 13" ws://127.0.0.1:19202/ws --upgrade foo/1
 probe_fails_with "Sec-WebSocket-Accept does not match the key sent" ws://127.0.0.1:19205/bad-accept
@@ -136,4 +166,14 @@ probe_fails_with "the connection closed before a response" ws://127.0.0.1:19205/
 probe_fails_with "timeout: no complete response in time" ws://127.0.0.1:19205/silent --timeout 1
 probe_fails_with "cannot connect" ws://127.0.0.1:1/
 
-echo "interop-ws: all checks passed"
+# ---- every server lived through it ----
+for port in "${!pid_of[@]}"; do
+    kill -0 "${pid_of[$port]}" 2>/dev/null || fail "the server on 127.0.0.1:$port died during the checks"
+done
+if grep -l "panicked" "$LOGS"/*.err >/dev/null 2>&1; then
+    fail "a server panicked: $(grep -l panicked "$LOGS"/*.err)"
+fi
+echo "ok: every server still running, none panicked"
+
+passed=yes
+echo "interop-ws: all checks passed ($((SECONDS - started)) s)"
