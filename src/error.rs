@@ -48,8 +48,13 @@ pub enum PeerErrorKind {
     },
     /// The request or status line is malformed.
     BadStartLine,
-    /// The HTTP version is not HTTP/1.0 or HTTP/1.1.
+    /// The HTTP major version is not 1 (`HTTP/1.x` with x > 1 is handled
+    /// as HTTP/1.1, RFC 9112 §2.3).
     BadVersion,
+    /// The request target's form does not fit the method (RFC 9112 §3.2):
+    /// `*` without OPTIONS, an authority without CONNECT, anything that is
+    /// neither an absolute path nor an absolute URI, or a `#fragment`.
+    BadTarget,
     /// A header field name contains a character outside `token`, or there is
     /// whitespace between the field name and the colon (RFC 9112 §5.1).
     BadHeaderName,
@@ -76,6 +81,32 @@ pub enum PeerErrorKind {
     BadChunk,
     /// An HTTP/1.1 request without a `Host` header, or with several.
     BadHost,
+    /// The `Host` value is not `host [ ":" port ]` (RFC 9112 §3.2,
+    /// RFC 3986 §3.2.2): whitespace, userinfo, a path, a list or a
+    /// non-numeric port.
+    InvalidHost,
+    /// An HTTP/1.0 message with `Transfer-Encoding`: its framing is faulty
+    /// (RFC 9112 §6.1), so a request is refused and the connection closed.
+    TransferEncodingInHttp10,
+    /// A trailer line is not a field line (RFC 9112 §7.1.2): no colon,
+    /// whitespace before the colon, a name outside `token`, a control
+    /// character in the value, or a line starting with whitespace.
+    BadTrailer,
+    /// The chunk extensions of one message exceed the configured limit.
+    ChunkExtensionsTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// The trailer section is larger than the configured limit.
+    TrailersTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// The trailer section has more fields than the configured limit.
+    TooManyTrailers {
+        /// The configured limit.
+        limit: usize,
+    },
     /// An `Expect` value other than `100-continue` (RFC 9110 §10.1.1).
     UnsupportedExpectation,
     /// The `Upgrade` offers do not fit the machine's fixed storage.
@@ -131,6 +162,8 @@ pub enum PeerErrorKind {
     SubprotocolNotOffered,
     /// The server selected an extension the client did not offer.
     ExtensionNotOffered,
+    /// The server's 101 names the same extension more than once.
+    ExtensionRepeated,
     /// A 101 arrived before the request body had been sent.
     SwitchBeforeBodySent,
     /// A 101 in an HTTP/1.0 response: such a peer cannot switch protocols.
@@ -253,9 +286,12 @@ impl PeerError {
             return Reply::CloseConnection;
         }
         match self.kind {
-            HeadTooLarge { .. } | TooManyHeaders { .. } | UpgradeHeaderTooLarge { .. } => {
-                Reply::Status(431)
-            }
+            HeadTooLarge { .. }
+            | TooManyHeaders { .. }
+            | UpgradeHeaderTooLarge { .. }
+            | TrailersTooLarge { .. }
+            | TooManyTrailers { .. } => Reply::Status(431),
+            ChunkExtensionsTooLarge { .. } => Reply::Status(413),
             UnsupportedExpectation => Reply::Status(417),
             UnsupportedTransferCoding => Reply::Status(501),
             BadVersion => Reply::Status(505),
@@ -274,7 +310,8 @@ impl PeerError {
                 "the message head has more header fields than the configured limit"
             }
             BadStartLine => "the request line or status line is malformed",
-            BadVersion => "the HTTP version is not HTTP/1.0 or HTTP/1.1",
+            BadVersion => "the HTTP major version is not 1",
+            BadTarget => "the request target's form does not fit the method, or it has a #fragment",
             BadHeaderName => {
                 "a header field name has a character outside token, or whitespace before the colon"
             }
@@ -290,6 +327,18 @@ impl PeerError {
             UnsupportedTransferCoding => "a transfer coding other than chunked is not supported",
             BadChunk => "the chunked body framing is malformed",
             BadHost => "an HTTP/1.1 request needs exactly one Host header",
+            InvalidHost => "the Host value is not host[:port]",
+            TransferEncodingInHttp10 => {
+                "an HTTP/1.0 message with Transfer-Encoding has faulty framing"
+            }
+            BadTrailer => "a trailer line is not a valid field line",
+            ChunkExtensionsTooLarge { .. } => {
+                "the chunk extensions are larger than the configured limit"
+            }
+            TrailersTooLarge { .. } => "the trailer section is larger than the configured limit",
+            TooManyTrailers { .. } => {
+                "the trailer section has more fields than the configured limit"
+            }
             UnsupportedExpectation => {
                 "the Expect header asks for something other than 100-continue"
             }
@@ -326,6 +375,7 @@ impl PeerError {
             }
             SubprotocolNotOffered => "the server selected a subprotocol the client did not offer",
             ExtensionNotOffered => "the server selected an extension the client did not offer",
+            ExtensionRepeated => "the server's response names the same extension twice",
             SwitchBeforeBodySent => {
                 "the server switched protocols before the request body was sent"
             }
@@ -358,7 +408,10 @@ impl fmt::Display for PeerError {
         match self.kind {
             PeerErrorKind::HeadTooLarge { limit } => write!(f, " ({limit} bytes)")?,
             PeerErrorKind::TooManyHeaders { limit } => write!(f, " ({limit} fields)")?,
-            PeerErrorKind::UpgradeHeaderTooLarge { limit } => write!(f, " ({limit} bytes)")?,
+            PeerErrorKind::UpgradeHeaderTooLarge { limit }
+            | PeerErrorKind::ChunkExtensionsTooLarge { limit } => write!(f, " ({limit} bytes)")?,
+            PeerErrorKind::TrailersTooLarge { limit } => write!(f, " ({limit} bytes)")?,
+            PeerErrorKind::TooManyTrailers { limit } => write!(f, " ({limit} fields)")?,
             PeerErrorKind::FrameTooLarge { limit } | PeerErrorKind::MessageTooLarge { limit } => {
                 write!(f, " ({limit} bytes)")?
             }
@@ -394,6 +447,8 @@ pub enum LocalError {
     SubprotocolNotOffered,
     /// An extension in the response was not offered by the client.
     ExtensionNotOffered,
+    /// The same extension is named twice in the response.
+    ExtensionRepeated,
     /// A header name is not a token.
     InvalidHeaderName,
     /// A header value contains CR, LF, NUL or another control character.
@@ -445,6 +500,7 @@ impl fmt::Display for LocalError {
             LocalError::ExtensionNotOffered => {
                 f.write_str("the client did not offer this extension")
             }
+            LocalError::ExtensionRepeated => f.write_str("an extension is named twice"),
             LocalError::InvalidHeaderName => f.write_str("a header name is not a token"),
             LocalError::InvalidHeaderValue => {
                 f.write_str("a header value contains a control character")

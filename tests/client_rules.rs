@@ -185,10 +185,7 @@ fn eof_before_response_and_inside_body() {
 fn continue_timer() {
     let req = ClientRequest::new("PUT", "/", "h", &["echo/1"]).body(1, true);
     let mut out = [0u8; 512];
-    let config = ClientConfig {
-        continue_timeout: Duration::from_millis(250),
-        ..ClientConfig::default()
-    };
+    let config = ClientConfig::new().continue_timeout(Duration::from_millis(250));
     let t0 = Instant::from_millis(10_000);
     let (mut c, _) = ClientHandshake::start(&req, t0, config, &mut out).unwrap();
     assert_eq!(c.poll_timeout(), Some(Instant::from_millis(10_250)));

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Ev, feed_server};
-use protoswitch::http1::HeadLimits;
+use protoswitch::http1::Limits;
 use protoswitch::upgrade::{
     Accept, Response, ServerConfig, ServerEvent, ServerHandshake, ServerState,
 };
@@ -421,12 +421,7 @@ fn expectation_failed_417() {
 
 #[test]
 fn limits_give_431() {
-    let config = ServerConfig {
-        limits: HeadLimits {
-            max_head_bytes: 100,
-            max_headers: 3,
-        },
-    };
+    let config = ServerConfig::new().limits(Limits::new().max_head_bytes(100).max_headers(3));
     let big = format!(
         "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
         "a".repeat(100)

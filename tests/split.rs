@@ -5,7 +5,7 @@ mod common;
 
 use common::{feed_client, feed_server};
 use proptest::prelude::*;
-use protoswitch::http1::HeadLimits;
+use protoswitch::http1::Limits;
 use protoswitch::upgrade::{ClientRequest, ServerConfig};
 
 const REQUESTS: &[&[u8]] = &[
@@ -39,12 +39,14 @@ fn ws_request() -> ClientRequest<'static> {
 }
 
 fn small_limits() -> ServerConfig {
-    ServerConfig {
-        limits: HeadLimits {
-            max_head_bytes: 64,
-            max_headers: 4,
-        },
-    }
+    ServerConfig::new().limits(
+        Limits::new()
+            .max_head_bytes(64)
+            .max_headers(4)
+            .max_chunk_extension_bytes(3)
+            .max_trailer_bytes(8)
+            .max_trailer_fields(1),
+    )
 }
 
 fn input_strategy(vectors: &'static [&'static [u8]]) -> impl Strategy<Value = Vec<u8>> {

@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use protoswitch::http1::HeadLimits;
+use protoswitch::http1::Limits;
 use protoswitch::upgrade::{
     ClientConfig, ClientEvent, ClientHandshake, ClientRequest, ClientState, Diagnosis, Protocol,
 };
@@ -148,13 +148,13 @@ impl Run {
     fn new(input: &Input<'_>) -> Self {
         let c = input.config;
         let fixed = fixed(c & 7);
-        let config = ClientConfig {
-            limits: HeadLimits {
-                max_head_bytes: [8192, 1024, 256, 64][usize::from(c >> 3 & 3)],
-                max_headers: [64, 128, 8, 1][usize::from(c >> 5 & 3)],
-            },
-            continue_timeout: Duration::from_millis(CONTINUE_TIMEOUT_MS),
-        };
+        let config = ClientConfig::new()
+            .limits(
+                Limits::new()
+                    .max_head_bytes([8192, 1024, 256, 64][usize::from(c >> 3 & 3)])
+                    .max_headers([64, 128, 8, 1][usize::from(c >> 5 & 3)]),
+            )
+            .continue_timeout(Duration::from_millis(CONTINUE_TIMEOUT_MS));
         // A small buffer first: `start` must say how much it needs.
         let mut out = vec![0xA5u8; if c & 0x80 != 0 { 40 } else { 1024 }];
         let (client, n) =

@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use protoswitch::http1::{Framing, HeadLimits};
+use protoswitch::http1::{Framing, Limits};
 use protoswitch::upgrade::{
     Accept, Protocol, Request, Response, ServerConfig, ServerEvent, ServerHandshake, ServerState,
     accept_key, is_valid_key,
@@ -109,11 +109,13 @@ const MAX_REQUESTS: usize = 8;
 impl Run {
     fn new(input: &Input<'_>) -> Self {
         let c = input.config;
-        let limits = HeadLimits {
-            max_head_bytes: [8192, 1024, 256, 64][usize::from(c & 3)],
-            max_headers: [64, 128, 8, 1][usize::from(c >> 2 & 3)],
-        };
-        let config = ServerConfig { limits };
+        let limits = Limits::new()
+            .max_head_bytes([8192, 1024, 256, 64][usize::from(c & 3)])
+            .max_headers([64, 128, 8, 1][usize::from(c >> 2 & 3)])
+            .max_chunk_extension_bytes([4096, 16, 1, 0][usize::from(c >> 4 & 3)])
+            .max_trailer_bytes([4096, 32, 8, 0][usize::from(c >> 6 & 3)])
+            .max_trailer_fields([32, 2, 1, 0][usize::from(c >> 6 & 3)]);
+        let config = ServerConfig::new().limits(limits);
         Run {
             config,
             server: ServerHandshake::new(config),

@@ -73,7 +73,7 @@ fn server() -> bool {
     // The machine itself is a plain value: no heap, a few hundred bytes.
     let mut server = ServerHandshake::new(Default::default());
     // Receive buffer: a request head must fit in it (a real server sizes it
-    // to its `HeadLimits::max_head_bytes`, or answers 431 when it is full).
+    // to its `Limits::max_head_bytes`, or answers 431 when it is full).
     let mut rx = [0u8; 1024];
     let mut filled = 0;
     // Transmit buffer for the response.

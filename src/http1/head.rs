@@ -8,22 +8,78 @@ use crate::error::PeerErrorKind;
 /// this are clamped to it.
 pub const MAX_HEADER_SLOTS: usize = 128;
 
-/// Limits applied while reading a head.
+/// Limits applied while reading a message: its head, and the parts of a
+/// chunked body that are not data (chunk extensions, trailer section).
+///
+/// Over a head limit a server answers 431; over the chunk-extension limit
+/// 413 (RFC 9112 §7.1.1 asks for "an appropriate 4xx"); over a trailer
+/// limit 431, as for header fields. A client closes the connection.
+///
+/// ```
+/// use protoswitch::http1::Limits;
+/// let limits = Limits::new().max_head_bytes(4096).max_headers(32);
+/// assert_eq!(limits.max_head_bytes, 4096);
+/// assert_eq!(limits.max_trailer_fields, 32);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HeadLimits {
-    /// Largest head in bytes, request/status line and final empty line
-    /// included. Default 8192.
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest head in bytes, empty lines before a request line, the
+    /// request/status line and the final empty line included. Default 8192.
     pub max_head_bytes: usize,
     /// Most header fields. Default 64, at most [`MAX_HEADER_SLOTS`].
     pub max_headers: usize,
+    /// Most bytes of chunk extensions (everything between a chunk size and
+    /// its CRLF) in one message, all chunks together. Default 4096.
+    pub max_chunk_extension_bytes: usize,
+    /// Largest trailer section in bytes (field lines with their line
+    /// endings). Default 4096.
+    pub max_trailer_bytes: usize,
+    /// Most trailer fields. Default 32.
+    pub max_trailer_fields: usize,
 }
 
-impl Default for HeadLimits {
-    fn default() -> Self {
-        HeadLimits {
+impl Limits {
+    /// The defaults.
+    pub const fn new() -> Self {
+        Limits {
             max_head_bytes: 8192,
             max_headers: 64,
+            max_chunk_extension_bytes: 4096,
+            max_trailer_bytes: 4096,
+            max_trailer_fields: 32,
         }
+    }
+    /// Sets [`Limits::max_head_bytes`].
+    pub const fn max_head_bytes(mut self, bytes: usize) -> Self {
+        self.max_head_bytes = bytes;
+        self
+    }
+    /// Sets [`Limits::max_headers`].
+    pub const fn max_headers(mut self, fields: usize) -> Self {
+        self.max_headers = fields;
+        self
+    }
+    /// Sets [`Limits::max_chunk_extension_bytes`].
+    pub const fn max_chunk_extension_bytes(mut self, bytes: usize) -> Self {
+        self.max_chunk_extension_bytes = bytes;
+        self
+    }
+    /// Sets [`Limits::max_trailer_bytes`].
+    pub const fn max_trailer_bytes(mut self, bytes: usize) -> Self {
+        self.max_trailer_bytes = bytes;
+        self
+    }
+    /// Sets [`Limits::max_trailer_fields`].
+    pub const fn max_trailer_fields(mut self, fields: usize) -> Self {
+        self.max_trailer_fields = fields;
+        self
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::new()
     }
 }
 
@@ -156,6 +212,8 @@ pub enum Framing {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Facts {
     pub content_length: Option<u64>,
+    /// `Transfer-Encoding` is present.
+    pub transfer_encoding: bool,
     pub chunked: bool,
     /// `Transfer-Encoding` present but not ending in chunked.
     pub te_not_chunked: bool,
@@ -222,11 +280,60 @@ impl<'b> ResponseHead<'b> {
     }
 }
 
+/// Finds complete heads in a growing receive buffer with work linear in
+/// the bytes received, however they are split: the empty lines a server
+/// skips before a request line (RFC 9112 §2.2) and the search for the end
+/// of the head both resume where the previous call stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct HeadReader {
+    /// Bytes of empty lines skipped before the head.
+    skipped: usize,
+    /// How far the search for the end of the head has looked, counted from
+    /// `skipped`.
+    scanned: usize,
+}
+
+impl HeadReader {
+    /// Looks for a complete head at the start of `buf` (the same buffer as
+    /// last time, possibly longer). Returns where the head starts (after
+    /// skipped empty lines, when `skip_empty_lines`) and where it ends
+    /// (after its final empty line), and forgets both for the next head.
+    pub(crate) fn find(
+        &mut self,
+        buf: &[u8],
+        skip_empty_lines: bool,
+        limits: &Limits,
+    ) -> Result<Option<(usize, usize)>, PeerErrorKind> {
+        if skip_empty_lines {
+            let more = leading_empty_lines(buf.get(self.skipped..).unwrap_or(&[]));
+            if more > 0 {
+                self.skipped += more;
+                self.scanned = 0;
+            }
+        }
+        let start = self.skipped.min(buf.len());
+        let too_large = PeerErrorKind::HeadTooLarge {
+            limit: limits.max_head_bytes,
+        };
+        let Some(len) = find_head_end(&buf[start..], &mut self.scanned) else {
+            if buf.len() >= limits.max_head_bytes {
+                return Err(too_large);
+            }
+            return Ok(None);
+        };
+        if start + len > limits.max_head_bytes {
+            return Err(too_large);
+        }
+        *self = HeadReader::default();
+        Ok(Some((start, start + len)))
+    }
+}
+
 /// Finds the end of a head incrementally. `scanned` is how far a previous
 /// call looked; the search resumes just before it so each byte is looked at
 /// a bounded number of times. Returns the head length including the final
 /// empty line.
-pub(crate) fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
+fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
     let start = scanned.saturating_sub(3);
     let mut i = start;
     while i < buf.len() {
@@ -272,39 +379,163 @@ fn check_lines(head: &[u8]) -> Result<(), PeerErrorKind> {
     Ok(())
 }
 
-fn map_httparse(e: httparse::Error, limits: &HeadLimits) -> PeerErrorKind {
+fn map_httparse(e: httparse::Error, limits: &Limits) -> PeerErrorKind {
     match e {
         httparse::Error::HeaderName => PeerErrorKind::BadHeaderName,
         httparse::Error::HeaderValue => PeerErrorKind::BadHeaderValue,
         httparse::Error::NewLine => PeerErrorKind::BadLineEnding,
-        httparse::Error::Status => PeerErrorKind::BadStatus,
-        httparse::Error::Version => PeerErrorKind::BadVersion,
         httparse::Error::TooManyHeaders => PeerErrorKind::TooManyHeaders {
             limit: limits.max_headers,
         },
-        _ => PeerErrorKind::BadStartLine,
+        _ => PeerErrorKind::BadHeaderName,
     }
 }
 
-fn header_block(head: &[u8]) -> &[u8] {
-    // After the start line, before the final empty line.
-    let first = head
+/// Splits the first line off `head`: the line without its ending (CRLF or
+/// a bare LF, RFC 9112 §2.2), and the rest.
+fn split_start_line(head: &[u8]) -> Result<(&[u8], &[u8]), PeerErrorKind> {
+    let lf = head
         .iter()
         .position(|&b| b == b'\n')
-        .map_or(head.len(), |i| i + 1);
-    let mut end = head.len();
-    // strip final empty line: "\n" or "\r\n"
-    if end > first && head[end - 1] == b'\n' {
+        .ok_or(PeerErrorKind::BadLineEnding)?;
+    let line = match &head[..lf] {
+        [line @ .., b'\r'] => line,
+        line => line,
+    };
+    if line.contains(&b'\r') {
+        return Err(PeerErrorKind::BadLineEnding);
+    }
+    Ok((line, &head[lf + 1..]))
+}
+
+/// `HTTP/1.x` → the minor version the message is handled as: 0, or 1 for
+/// any `x` ≥ 1 (RFC 9112 §2.3: a higher minor version of a major version
+/// we implement is processed as the highest one we conform to). Another
+/// major version is [`PeerErrorKind::BadVersion`].
+fn parse_version(v: &[u8]) -> Result<u8, PeerErrorKind> {
+    match v {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            match (major, minor) {
+                (b'1', b'0') => Ok(0),
+                (b'1', _) => Ok(1),
+                _ => Err(PeerErrorKind::BadVersion),
+            }
+        }
+        _ => Err(PeerErrorKind::BadStartLine),
+    }
+}
+
+/// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3),
+/// with the rules for the four target forms (§3.2): `*` only with OPTIONS,
+/// authority-form only with CONNECT, no fragment (`#` is not allowed in
+/// any form).
+fn parse_request_line(line: &[u8]) -> Result<(&str, &str, u8), PeerErrorKind> {
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(PeerErrorKind::BadStartLine);
+    };
+    if !super::is_token(method) {
+        return Err(PeerErrorKind::BadStartLine);
+    }
+    let minor = parse_version(version)?;
+    if target.is_empty() || !target.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        return Err(PeerErrorKind::BadStartLine);
+    }
+    // Both are ASCII: checked above.
+    let method = core::str::from_utf8(method).map_err(|_| PeerErrorKind::BadStartLine)?;
+    let target = core::str::from_utf8(target).map_err(|_| PeerErrorKind::BadStartLine)?;
+    if !target_form_allowed(method, target) {
+        return Err(PeerErrorKind::BadTarget);
+    }
+    Ok((method, target, minor))
+}
+
+/// RFC 9112 §3.2: which request-target form a method may use.
+fn target_form_allowed(method: &str, target: &str) -> bool {
+    if target.contains('#') {
+        return false;
+    }
+    if target == "*" {
+        return method == "OPTIONS";
+    }
+    if target.starts_with('/') {
+        return true;
+    }
+    if method == "CONNECT" {
+        return is_valid_host(target.as_bytes());
+    }
+    // absolute-form: scheme ":" hier-part; scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+    match target.split_once(':') {
+        Some((scheme, _)) => {
+            let mut bytes = scheme.bytes();
+            bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+                && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        }
+        None => false,
+    }
+}
+
+/// `status-line = HTTP-version SP status-code SP [ reason-phrase ]`
+/// (RFC 9112 §4). A missing SP after the code is tolerated, as most
+/// clients do; the reason is returned as `""` when it is not UTF-8.
+fn parse_status_line(line: &[u8]) -> Result<(u8, u16, &str), PeerErrorKind> {
+    let (version, rest) = match line.iter().position(|&b| b == b' ') {
+        Some(sp) => (&line[..sp], &line[sp + 1..]),
+        None => return Err(PeerErrorKind::BadStartLine),
+    };
+    let minor = parse_version(version)?;
+    let (code, reason) = match rest {
+        [a, b, c] => ([*a, *b, *c], &[][..]),
+        [a, b, c, b' ', reason @ ..] => ([*a, *b, *c], reason),
+        _ => return Err(PeerErrorKind::BadStatus),
+    };
+    if !code.iter().all(u8::is_ascii_digit) || code[0] == b'0' {
+        return Err(PeerErrorKind::BadStatus);
+    }
+    let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    if !reason
+        .iter()
+        .all(|&b| b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80)
+    {
+        return Err(PeerErrorKind::BadStartLine);
+    }
+    Ok((minor, status, core::str::from_utf8(reason).unwrap_or("")))
+}
+
+/// Checks the field lines after the start line with httparse; returns the
+/// header block (field lines, without the final empty line).
+fn parse_fields<'b>(fields: &'b [u8], limits: &Limits) -> Result<Headers<'b>, PeerErrorKind> {
+    check_lines(fields)?;
+    if matches!(fields.first(), Some(b' ' | b'\t')) {
+        return Err(PeerErrorKind::ObsoleteLineFolding);
+    }
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
+    let n = limits.max_headers.min(MAX_HEADER_SLOTS);
+    match httparse::parse_headers(fields, &mut slots[..n]) {
+        Ok(httparse::Status::Complete((len, _))) if len == fields.len() => {}
+        Ok(_) => return Err(PeerErrorKind::BadLineEnding),
+        Err(e) => return Err(map_httparse(e, limits)),
+    }
+    let mut end = fields.len();
+    // Strip the final empty line: "\n" or "\r\n".
+    if end > 0 && fields[end - 1] == b'\n' {
         end -= 1;
-        if end > first && head[end - 1] == b'\r' {
+        if end > 0 && fields[end - 1] == b'\r' {
             end -= 1;
         }
     }
-    &head[first.min(end)..end]
+    Ok(Headers {
+        block: &fields[..end],
+    })
 }
 
-fn parse_u64_digits(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+/// `1*DIGIT` of any length: leading zeros do not count towards overflow.
+fn parse_decimal(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
     v.iter().try_fold(0u64, |n, &d| {
@@ -312,31 +543,162 @@ fn parse_u64_digits(v: &[u8]) -> Option<u64> {
     })
 }
 
+/// `Host = uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2–§3.2.3):
+/// a reg-name, an IPv4 address or a bracketed IP literal, then an optional
+/// numeric port. Userinfo (`@`), paths, whitespace and commas are invalid;
+/// a comma would make the value a list of hosts, which RFC 9110 §5.3
+/// treats like several Host lines. An empty value is valid (a target
+/// without authority).
+pub(crate) fn is_valid_host(v: &[u8]) -> bool {
+    let (host, port) = if let Some(rest) = v.strip_prefix(b"[") {
+        let Some(close) = rest.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        if !is_ip_literal(&rest[..close]) {
+            return false;
+        }
+        match &rest[close + 1..] {
+            [] => (&[][..], None),
+            [b':', port @ ..] => (&[][..], Some(port)),
+            _ => return false,
+        }
+    } else {
+        match v.iter().rposition(|&b| b == b':') {
+            Some(colon) => (&v[..colon], Some(&v[colon + 1..])),
+            None => (v, None),
+        }
+    };
+    let port_ok = port.is_none_or(|p| p.iter().all(u8::is_ascii_digit));
+    port_ok && is_reg_name(host)
+}
+
+/// `reg-name = *( unreserved / pct-encoded / sub-delims )`, without `,`
+/// (see [`is_valid_host`]). An IPv4 address is a reg-name too.
+fn is_reg_name(v: &[u8]) -> bool {
+    let mut i = 0;
+    while i < v.len() {
+        match v[i] {
+            b'%' => {
+                let hex = v.get(i + 1..i + 3);
+                if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                    return false;
+                }
+                i += 3;
+                continue;
+            }
+            b if b.is_ascii_alphanumeric() => {}
+            b'-' | b'.' | b'_' | b'~' => {}
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b';' | b'=' => {}
+            _ => return false,
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `IP-literal` without its brackets: `IPv6address / IPvFuture`.
+fn is_ip_literal(v: &[u8]) -> bool {
+    if let [b'v' | b'V', rest @ ..] = v {
+        // IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+        let Some(dot) = rest.iter().position(|&b| b == b'.') else {
+            return false;
+        };
+        let (version, tail) = (&rest[..dot], &rest[dot + 1..]);
+        return !version.is_empty()
+            && version.iter().all(u8::is_ascii_hexdigit)
+            && !tail.is_empty()
+            && tail.iter().all(|&b| b == b':' || is_reg_name(&[b]));
+    }
+    is_ipv6(v)
+}
+
+/// RFC 3986 `IPv6address`: eight groups of 1–4 hex digits, `::` standing
+/// for one or more zero groups at most once, the last 32 bits optionally
+/// as a dotted IPv4 address.
+fn is_ipv6(v: &[u8]) -> bool {
+    let Ok(s) = core::str::from_utf8(v) else {
+        return false;
+    };
+    match s.split_once("::") {
+        None => ipv6_groups(s) == Some(8),
+        Some((head, tail)) => {
+            // The IPv4 form may only end the address: not before the `::`.
+            let head = if head.contains('.') {
+                None
+            } else {
+                ipv6_groups(head)
+            };
+            match (head, ipv6_groups(tail)) {
+                (Some(h), Some(t)) => !tail.contains("::") && h + t <= 7,
+                _ => false,
+            }
+        }
+    }
+}
+
+/// How many 16-bit groups `part` (`h16 *( ":" h16 )`, possibly ending in
+/// an IPv4 address worth two) holds; `None` when it is malformed.
+fn ipv6_groups(part: &str) -> Option<usize> {
+    if part.is_empty() {
+        return Some(0);
+    }
+    let mut groups = 0;
+    let mut pieces = part.split(':').peekable();
+    while let Some(piece) = pieces.next() {
+        if piece.contains('.') {
+            if pieces.peek().is_some() || !is_ipv4(piece) {
+                return None;
+            }
+            groups += 2;
+        } else if (1..=4).contains(&piece.len()) && piece.bytes().all(|b| b.is_ascii_hexdigit()) {
+            groups += 1;
+        } else {
+            return None;
+        }
+    }
+    Some(groups)
+}
+
+/// `IPv4address = dec-octet "." dec-octet "." dec-octet "." dec-octet`.
+fn is_ipv4(s: &str) -> bool {
+    let mut n = 0;
+    for octet in s.split('.') {
+        n += 1;
+        let ok = !octet.is_empty()
+            && octet.len() <= 3
+            && octet.bytes().all(|b| b.is_ascii_digit())
+            && (octet.len() == 1 || !octet.starts_with('0'))
+            && octet.parse::<u16>().is_ok_and(|v| v <= 255);
+        if !ok {
+            return false;
+        }
+    }
+    n == 4
+}
+
 /// Gathers framing and connection facts, rejecting ambiguous framing.
 pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind> {
     let mut f = Facts::default();
-    let mut te_seen = false;
     let mut last_te_chunked = false;
     let mut other_coding = false;
     for h in headers.iter() {
         let name = h.name.as_bytes();
         if name.eq_ignore_ascii_case(b"content-length") {
-            // A list of identical values is tolerated (RFC 9112 §6.3 item 5).
-            let mut any = false;
-            for e in ListElements::new(h.value) {
-                any = true;
-                let n = parse_u64_digits(e).ok_or(PeerErrorKind::BadContentLength)?;
+            // `Content-Length = 1*DIGIT` (RFC 9110 §8.6); a list of
+            // identical values may be tolerated (RFC 9112 §6.3 item 5), an
+            // empty element may not.
+            for element in h.value.split(|&b| b == b',') {
+                let n = parse_decimal(super::trim_ows(element))
+                    .ok_or(PeerErrorKind::BadContentLength)?;
                 match f.content_length {
                     Some(prev) if prev != n => return Err(PeerErrorKind::BadContentLength),
                     _ => f.content_length = Some(n),
                 }
             }
-            if !any {
-                return Err(PeerErrorKind::BadContentLength);
-            }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            let mut any = false;
             for e in ListElements::new(h.value) {
-                te_seen = true;
+                any = true;
                 if last_te_chunked {
                     // chunked applied more than once, or not last.
                     other_coding = true;
@@ -346,9 +708,10 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
                     other_coding = true;
                 }
             }
-            if !te_seen {
+            if !any {
                 return Err(PeerErrorKind::UnsupportedTransferCoding);
             }
+            f.transfer_encoding = true;
         } else if name.eq_ignore_ascii_case(b"connection") {
             for e in ListElements::new(h.value) {
                 if e.eq_ignore_ascii_case(b"upgrade") {
@@ -371,7 +734,7 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
             }
         }
     }
-    if te_seen {
+    if f.transfer_encoding {
         if f.content_length.is_some() {
             return Err(PeerErrorKind::ContentLengthWithTransferEncoding);
         }
@@ -389,31 +752,27 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
 /// Parses a complete request head (`head` ends with the empty line).
 pub(crate) fn parse_request<'b>(
     head: &'b [u8],
-    limits: &HeadLimits,
+    limits: &Limits,
 ) -> Result<(RequestHead<'b>, Facts), PeerErrorKind> {
-    check_lines(head)?;
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
-    let n = limits.max_headers.min(MAX_HEADER_SLOTS);
-    let mut req = httparse::Request::new(&mut slots[..n]);
-    match req.parse(head) {
-        Ok(httparse::Status::Complete(len)) if len == head.len() => {}
-        Ok(_) => return Err(PeerErrorKind::BadLineEnding),
-        Err(e) => return Err(map_httparse(e, limits)),
-    }
-    let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version)
-    else {
-        return Err(PeerErrorKind::BadStartLine);
-    };
-    let headers = Headers {
-        block: header_block(head),
-    };
+    let (line, fields) = split_start_line(head)?;
+    let (method, target, minor_version) = parse_request_line(line)?;
+    let headers = parse_fields(fields, limits)?;
     let facts = gather_facts(headers)?;
+    if facts.transfer_encoding && minor_version == 0 {
+        // RFC 9112 §6.1: the framing of an HTTP/1.0 message with
+        // Transfer-Encoding is faulty; a server cannot know where the
+        // request ends, so it answers 400 and closes.
+        return Err(PeerErrorKind::TransferEncodingInHttp10);
+    }
     if facts.te_not_chunked {
         return Err(PeerErrorKind::ChunkedNotFinal);
     }
-    let host_count = headers.count("host");
-    if (minor_version == 1 && host_count != 1) || host_count > 1 {
-        return Err(PeerErrorKind::BadHost);
+    let mut hosts = headers.get_all("host");
+    match (hosts.next(), hosts.next()) {
+        (None, _) if minor_version == 0 => {}
+        (Some(host), None) if is_valid_host(host) => {}
+        (Some(_), None) => return Err(PeerErrorKind::InvalidHost),
+        _ => return Err(PeerErrorKind::BadHost),
     }
     Ok((
         RequestHead {
@@ -429,31 +788,24 @@ pub(crate) fn parse_request<'b>(
 /// Parses a complete response head (`head` ends with the empty line).
 pub(crate) fn parse_response<'b>(
     head: &'b [u8],
-    limits: &HeadLimits,
+    limits: &Limits,
 ) -> Result<(ResponseHead<'b>, Facts), PeerErrorKind> {
-    check_lines(head)?;
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
-    let n = limits.max_headers.min(MAX_HEADER_SLOTS);
-    let mut resp = httparse::Response::new(&mut slots[..n]);
-    match resp.parse(head) {
-        Ok(httparse::Status::Complete(len)) if len == head.len() => {}
-        Ok(_) => return Err(PeerErrorKind::BadLineEnding),
-        Err(e) => return Err(map_httparse(e, limits)),
+    let (line, fields) = split_start_line(head)?;
+    let (minor_version, status, reason) = parse_status_line(line)?;
+    let headers = parse_fields(fields, limits)?;
+    let mut facts = gather_facts(headers)?;
+    if facts.transfer_encoding && minor_version == 0 {
+        // RFC 9112 §6.1: faulty framing. The response is read until the
+        // connection closes (its bytes are not decoded as chunks), and the
+        // connection is not reused.
+        facts.chunked = false;
+        facts.te_not_chunked = true;
+        facts.conn_close = true;
     }
-    let (Some(status), Some(minor_version)) = (resp.code, resp.version) else {
-        return Err(PeerErrorKind::BadStartLine);
-    };
-    if !(100..=999).contains(&status) {
-        return Err(PeerErrorKind::BadStatus);
-    }
-    let headers = Headers {
-        block: header_block(head),
-    };
-    let facts = gather_facts(headers)?;
     Ok((
         ResponseHead {
             status,
-            reason: resp.reason.unwrap_or(""),
+            reason,
             minor_version,
             headers,
         },
@@ -496,7 +848,7 @@ mod tests {
     use super::*;
 
     fn req(s: &str) -> Result<(RequestHead<'_>, Facts), PeerErrorKind> {
-        parse_request(s.as_bytes(), &HeadLimits::default())
+        parse_request(s.as_bytes(), &Limits::default())
     }
 
     #[test]

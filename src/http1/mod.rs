@@ -11,11 +11,11 @@ mod token;
 pub(crate) mod write;
 
 pub use head::{
-    Framing, HeadLimits, Header, HeaderIter, Headers, MAX_HEADER_SLOTS, RequestHead, ResponseHead,
+    Framing, Header, HeaderIter, Headers, Limits, MAX_HEADER_SLOTS, RequestHead, ResponseHead,
     leading_empty_lines,
 };
 pub(crate) use head::{
-    find_head_end, parse_request, parse_response, request_framing, response_framing,
+    HeadReader, parse_request, parse_response, request_framing, response_framing,
 };
 pub use token::{ListElements, is_field_value, is_token};
 pub(crate) use token::{skip_quoted_string, split_protocol, trim_ows};

@@ -48,6 +48,25 @@ impl Writer<'_> {
         self.put(b"\r\n");
     }
 
+    /// `name: a, b, c\r\n` for a list field (RFC 9110 §5.6.1); nothing
+    /// when `elements` is empty.
+    pub(crate) fn list<'e>(&mut self, name: &str, elements: impl IntoIterator<Item = &'e [u8]>) {
+        let mut first = true;
+        for element in elements {
+            if first {
+                self.put_str(name);
+                self.put(b": ");
+                first = false;
+            } else {
+                self.put(b", ");
+            }
+            self.put(element);
+        }
+        if !first {
+            self.put(b"\r\n");
+        }
+    }
+
     /// `HTTP/1.1 <status> <reason>\r\n`
     pub(crate) fn status_line(&mut self, status: u16) {
         self.put(b"HTTP/1.1 ");

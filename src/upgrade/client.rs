@@ -26,7 +26,7 @@ use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::http1::body::{BodyDecoder, BodyStep};
 use crate::http1::write::{check_headers, emit};
 use crate::http1::{
-    HeadLimits, Header, ListElements, ResponseHead, find_head_end, is_token, parse_response,
+    HeadReader, Header, Limits, ListElements, ResponseHead, is_token, parse_response,
     response_framing,
 };
 use crate::time::Instant;
@@ -40,21 +40,46 @@ use super::protocol::{
 use super::websocket::{Extension, WEBSOCKET_VERSION, accept_key, websocket_key};
 
 /// Client configuration.
+///
+/// ```
+/// use core::time::Duration;
+/// use protoswitch::upgrade::ClientConfig;
+/// let config = ClientConfig::new().continue_timeout(Duration::from_millis(500));
+/// assert_eq!(config.continue_timeout, Duration::from_millis(500));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientConfig {
-    /// Head size and header count limits for responses.
-    pub limits: HeadLimits,
+    /// Limits on response heads and the non-data parts of a chunked body.
+    pub limits: Limits,
     /// How long to wait for `100 Continue` before sending the body anyway
     /// (RFC 9110 §10.1.1). Default 1 s.
     pub continue_timeout: Duration,
 }
 
-impl Default for ClientConfig {
-    fn default() -> Self {
+impl ClientConfig {
+    /// The defaults.
+    pub const fn new() -> Self {
         ClientConfig {
-            limits: HeadLimits::default(),
+            limits: Limits::new(),
             continue_timeout: Duration::from_secs(1),
         }
+    }
+    /// Sets [`ClientConfig::limits`].
+    pub const fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+    /// Sets [`ClientConfig::continue_timeout`].
+    pub const fn continue_timeout(mut self, timeout: Duration) -> Self {
+        self.continue_timeout = timeout;
+        self
+    }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig::new()
     }
 }
 
@@ -369,7 +394,7 @@ pub enum ClientEvent<'b> {
 pub struct ClientHandshake {
     config: ClientConfig,
     state: ClientState,
-    scanned: usize,
+    head_reader: HeadReader,
     head_request: bool,
     offers: InlineList<OFFER_CAPACITY>,
     ws_accept: Option<[u8; 28]>,
@@ -445,11 +470,7 @@ impl ClientHandshake {
             w.put_str(r.target);
             w.put(b" HTTP/1.1\r\n");
             w.header("Host", r.host.as_bytes());
-            for (i, o) in r.offers.iter().enumerate() {
-                w.put_str(if i == 0 { "Upgrade: " } else { ", " });
-                w.put_str(o);
-            }
-            w.put(b"\r\n");
+            w.list("Upgrade", r.offers.iter().map(|o| o.as_bytes()));
             w.header(
                 "Connection",
                 if h2c {
@@ -469,28 +490,14 @@ impl ClientHandshake {
                 if let Some(origin) = r.origin {
                     w.header("Origin", origin.as_bytes());
                 }
-                for (i, sp) in r.subprotocols.iter().enumerate() {
-                    w.put_str(if i == 0 {
-                        "Sec-WebSocket-Protocol: "
-                    } else {
-                        ", "
-                    });
-                    w.put_str(sp);
-                }
-                if !r.subprotocols.is_empty() {
-                    w.put(b"\r\n");
-                }
-                for (i, e) in r.extensions.iter().enumerate() {
-                    w.put_str(if i == 0 {
-                        "Sec-WebSocket-Extensions: "
-                    } else {
-                        ", "
-                    });
-                    w.put_str(e);
-                }
-                if !r.extensions.is_empty() {
-                    w.put(b"\r\n");
-                }
+                w.list(
+                    "Sec-WebSocket-Protocol",
+                    r.subprotocols.iter().map(|p| p.as_bytes()),
+                );
+                w.list(
+                    "Sec-WebSocket-Extensions",
+                    r.extensions.iter().map(|e| e.as_bytes()),
+                );
             }
             for h in r.headers {
                 w.header(h.name, h.value);
@@ -517,7 +524,7 @@ impl ClientHandshake {
         let machine = ClientHandshake {
             config,
             state,
-            scanned: 0,
+            head_reader: HeadReader::default(),
             head_request: r.method == "HEAD",
             offers,
             ws_accept: key.map(|k| accept_key(&k)),
@@ -634,20 +641,9 @@ impl ClientHandshake {
 
     fn read_head<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ClientEvent<'b>>, PeerErrorKind> {
         let limits = self.config.limits;
-        let Some(len) = find_head_end(buf, &mut self.scanned) else {
-            if buf.len() >= limits.max_head_bytes {
-                return Err(PeerErrorKind::HeadTooLarge {
-                    limit: limits.max_head_bytes,
-                });
-            }
+        let Some((_, len)) = self.head_reader.find(buf, false, &limits)? else {
             return Ok(Received::nothing());
         };
-        if len > limits.max_head_bytes {
-            return Err(PeerErrorKind::HeadTooLarge {
-                limit: limits.max_head_bytes,
-            });
-        }
-        self.scanned = 0;
         let (head, facts) = parse_response(&buf[..len], &limits)?;
         let status = head.status();
         let event = if status == 101 {
@@ -740,8 +736,15 @@ impl ClientHandshake {
                 for element in ListElements::new(value) {
                     let ext = Extension::parse(element).ok_or(K::WebSocketBadNegotiationHeader)?;
                     let name = ext.name().as_bytes();
-                    if !self.extensions.contains_ignore_case(name) || !switch.extensions.push(name)
-                    {
+                    if !self.extensions.contains_ignore_case(name) {
+                        return Err(K::ExtensionNotOffered);
+                    }
+                    // RFC 6455 §9.1: the server selects among the offers;
+                    // naming one twice is not a selection.
+                    if switch.extensions.contains_ignore_case(name) {
+                        return Err(K::ExtensionRepeated);
+                    }
+                    if !switch.extensions.push(name) {
                         return Err(K::ExtensionNotOffered);
                     }
                 }
@@ -751,7 +754,7 @@ impl ClientHandshake {
     }
 
     fn read_body<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ClientEvent<'b>>, PeerErrorKind> {
-        let (consumed, step) = self.body.decode(buf)?;
+        let (consumed, step) = self.body.decode(buf, &self.config.limits)?;
         let event = match step {
             None => None,
             Some(BodyStep::Data(d)) => Some(ClientEvent::Body(d)),

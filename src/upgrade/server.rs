@@ -21,8 +21,7 @@ use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::http1::body::{BodyDecoder, BodyStep};
 use crate::http1::write::{Writer, check_headers, emit};
 use crate::http1::{
-    Framing, HeadLimits, Header, Headers, RequestHead, find_head_end, leading_empty_lines,
-    parse_request, request_framing,
+    Framing, HeadReader, Header, Headers, Limits, RequestHead, parse_request, request_framing,
 };
 
 use super::h2c::{self, H2cOffer};
@@ -31,10 +30,31 @@ use super::websocket::{self, Extension, WebSocketOffer, accept_key};
 use super::{Received, drain};
 
 /// Server configuration.
+///
+/// ```
+/// use protoswitch::{http1::Limits, upgrade::ServerConfig};
+/// let config = ServerConfig::new().limits(Limits::new().max_head_bytes(4096));
+/// assert_eq!(config.limits.max_head_bytes, 4096);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ServerConfig {
-    /// Head size and header count limits (over them: 431).
-    pub limits: HeadLimits,
+    /// Limits on the request head and the non-data parts of a chunked body.
+    pub limits: Limits,
+}
+
+impl ServerConfig {
+    /// The defaults.
+    pub const fn new() -> Self {
+        ServerConfig {
+            limits: Limits::new(),
+        }
+    }
+    /// Sets [`ServerConfig::limits`].
+    pub const fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
 }
 
 /// Where the server handshake is. See the module docs for the table.
@@ -388,9 +408,10 @@ const ERROR_REPLY_CAPACITY: usize = 384;
 pub struct ServerHandshake {
     config: ServerConfig,
     state: ServerState,
-    scanned: usize,
+    head_reader: HeadReader,
     body: BodyDecoder,
     head_request: bool,
+    http10: bool,
     expect_continue: bool,
     continue_sent: bool,
     client_keep_alive: bool,
@@ -414,9 +435,10 @@ impl ServerHandshake {
         ServerHandshake {
             config,
             state: ServerState::ReadingHead,
-            scanned: 0,
+            head_reader: HeadReader::default(),
             body: BodyDecoder::new(Framing::None),
             head_request: false,
+            http10: false,
             expect_continue: false,
             continue_sent: false,
             client_keep_alive: false,
@@ -517,35 +539,27 @@ impl ServerHandshake {
         self.error = Some(error);
         if let Some(status) = error.status() {
             let response = Response::for_error(&error);
-            let client_offered_websocket = self.websocket != Offer::None;
-            self.reply_len = emit(&mut self.reply, |w| {
-                write_response(w, &response, false, false, client_offered_websocket)
-            })
-            .unwrap_or_else(|_| {
-                debug_assert!(false, "error reply for {status} does not fit");
-                0
-            });
+            let answering = Answering {
+                keep_alive: false,
+                http10: self.http10,
+                head_request: false,
+                offered_websocket: self.websocket != Offer::None,
+            };
+            self.reply_len = emit(&mut self.reply, |w| write_response(w, &response, answering))
+                .unwrap_or_else(|_| {
+                    debug_assert!(false, "error reply for {status} does not fit");
+                    0
+                });
         }
         error
     }
 
     fn read_head<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ServerEvent<'b>>, PeerErrorKind> {
         let limits = self.config.limits;
-        let skip = leading_empty_lines(buf);
-        let Some(len) = find_head_end(&buf[skip..], &mut self.scanned) else {
-            if buf.len() >= limits.max_head_bytes {
-                return Err(PeerErrorKind::HeadTooLarge {
-                    limit: limits.max_head_bytes,
-                });
-            }
+        let Some((start, end)) = self.head_reader.find(buf, true, &limits)? else {
             return Ok(Received::nothing());
         };
-        if skip + len > limits.max_head_bytes {
-            return Err(PeerErrorKind::HeadTooLarge {
-                limit: limits.max_head_bytes,
-            });
-        }
-        let (head, facts) = parse_request(&buf[skip..skip + len], &limits)?;
+        let (head, facts) = parse_request(&buf[start..end], &limits)?;
         let headers = head.headers();
         // RFC 9110 §7.8: an Upgrade counts only in HTTP/1.1 with
         // `Connection: upgrade`.
@@ -577,6 +591,7 @@ impl ServerHandshake {
         }
         let framing = request_framing(&facts);
         self.head_request = head.method() == "HEAD";
+        self.http10 = head.minor_version() == 0;
         self.expect_continue = facts.expect_continue && head.minor_version() == 1;
         self.client_keep_alive =
             !facts.conn_close && (head.minor_version() == 1 || facts.conn_keep_alive);
@@ -596,7 +611,7 @@ impl ServerHandshake {
             framing,
         };
         Ok(Received {
-            consumed: skip + len,
+            consumed: end,
             event: Some(ServerEvent::Request(request)),
         })
     }
@@ -625,7 +640,7 @@ impl ServerHandshake {
     }
 
     fn read_body<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ServerEvent<'b>>, PeerErrorKind> {
-        let (consumed, step) = self.body.decode(buf)?;
+        let (consumed, step) = self.body.decode(buf, &self.config.limits)?;
         let event = match step {
             None => None,
             Some(BodyStep::Data(d)) => Some(ServerEvent::Body(d)),
@@ -689,9 +704,11 @@ impl ServerHandshake {
             }
             for element in crate::http1::ListElements::new(value.as_bytes()) {
                 let e = Extension::parse(element).ok_or(LocalError::InvalidToken)?;
-                if !self.extensions.contains_ignore_case(e.name().as_bytes())
-                    || !ext_names.push(e.name().as_bytes())
-                {
+                let name = e.name().as_bytes();
+                if ext_names.contains_ignore_case(name) {
+                    return Err(LocalError::ExtensionRepeated.into());
+                }
+                if !self.extensions.contains_ignore_case(name) || !ext_names.push(name) {
                     return Err(LocalError::ExtensionNotOffered.into());
                 }
             }
@@ -758,11 +775,13 @@ impl ServerHandshake {
         }
         check_headers(response.headers, RESPONSE_RESERVED)?;
         let keep_alive = self.state == ServerState::RequestReceived && self.client_keep_alive;
-        let head_request = self.head_request;
-        let offered_ws = self.websocket != Offer::None;
-        let n = emit(out, |w| {
-            write_response(w, response, keep_alive, head_request, offered_ws)
-        })?;
+        let answering = Answering {
+            keep_alive,
+            http10: self.http10,
+            head_request: self.head_request,
+            offered_websocket: self.websocket != Offer::None,
+        };
+        let n = emit(out, |w| write_response(w, response, answering))?;
         self.keep_alive = keep_alive;
         self.go(ServerInput::Respond, "respond")?;
         Ok(n)
@@ -782,41 +801,42 @@ fn write_continue(w: &mut Writer<'_>) {
     w.put(b"\r\n");
 }
 
-/// Writes a final response head (and body bytes, unless it is a HEAD).
-fn write_response(
-    w: &mut Writer<'_>,
-    r: &Response<'_>,
+/// What a final response depends on besides the [`Response`] itself.
+#[derive(Debug, Clone, Copy)]
+struct Answering {
+    /// The connection stays open after the response.
     keep_alive: bool,
+    /// The request was HTTP/1.0: keeping the connection needs an explicit
+    /// `Connection: keep-alive` (RFC 9112 §9.3), or a 1.0 client closes.
+    http10: bool,
+    /// The request was HEAD: no body bytes.
     head_request: bool,
-    offered_ws: bool,
-) {
+    /// The client offered WebSocket: a 426 names the version it needs.
+    offered_websocket: bool,
+}
+
+/// Writes a final response head (and body bytes, unless it is a HEAD).
+fn write_response(w: &mut Writer<'_>, r: &Response<'_>, a: Answering) {
     w.status_line(r.status);
-    if !r.upgrade.is_empty() {
-        for (i, p) in r.upgrade.iter().enumerate() {
-            w.put_str(if i == 0 { "Upgrade: " } else { ", " });
-            w.put_str(p);
-        }
-        w.put(b"\r\n");
+    w.list("Upgrade", r.upgrade.iter().map(|p| p.as_bytes()));
+    let connection: [(&[u8], bool); 3] = [
+        (b"Upgrade", !r.upgrade.is_empty()),
+        (b"close", !a.keep_alive),
+        (b"keep-alive", a.keep_alive && a.http10),
+    ];
+    w.list(
+        "Connection",
+        connection.iter().filter(|(_, on)| *on).map(|(t, _)| *t),
+    );
+    let lists_ws = r
+        .upgrade
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case("websocket"));
+    if r.status == 426 && (lists_ws || a.offered_websocket) {
         w.header(
-            "Connection",
-            if keep_alive {
-                b"Upgrade"
-            } else {
-                b"Upgrade, close"
-            },
+            "Sec-WebSocket-Version",
+            websocket::WEBSOCKET_VERSION.as_bytes(),
         );
-        let lists_ws = r
-            .upgrade
-            .iter()
-            .any(|p| p.eq_ignore_ascii_case("websocket"));
-        if r.status == 426 && (lists_ws || offered_ws) {
-            w.header(
-                "Sec-WebSocket-Version",
-                websocket::WEBSOCKET_VERSION.as_bytes(),
-            );
-        }
-    } else if !keep_alive {
-        w.header("Connection", b"close");
     }
     for h in r.headers {
         w.header(h.name, h.value);
@@ -831,7 +851,7 @@ fn write_response(
         w.put(b"\r\n");
     }
     w.put(b"\r\n");
-    if let (Body::Bytes(b), false) = (r.body, head_request) {
+    if let (Body::Bytes(b), false) = (r.body, a.head_request) {
         if r.status != 204 && r.status != 304 {
             w.put(b);
         }
