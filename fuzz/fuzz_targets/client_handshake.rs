@@ -320,6 +320,7 @@ impl Run {
                             "extension {e}"
                         );
                     }
+                    assert!(extensions.len() <= 1, "an extension selected twice");
                     self.log.push(Ev::Switched {
                         protocol: protocol.to_string(),
                         subprotocol,
@@ -334,6 +335,13 @@ impl Run {
                     let status = response.status();
                     assert!((200..=999).contains(&status), "declined with {status}");
                     assert!(!diagnosis.to_string().is_empty());
+                    // RFC 9112 §6.1: faulty framing of an HTTP/1.0 message
+                    // with Transfer-Encoding: never reuse the connection.
+                    if response.minor_version() == 0
+                        && response.headers().count("transfer-encoding") > 0
+                    {
+                        assert!(!self.client.keep_alive(), "kept an HTTP/1.0 + TE response alive");
+                    }
                     if self.fixed.head_request {
                         assert_eq!(state, ClientState::Done);
                     } else {

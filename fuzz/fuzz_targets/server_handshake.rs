@@ -66,6 +66,7 @@ struct Known {
     offer_error: Option<PeerError>,
     expects_continue: bool,
     client_keep_alive: bool,
+    http10: bool,
 }
 
 impl Known {
@@ -83,6 +84,7 @@ impl Known {
             expects_continue: req.expects_continue(),
             client_keep_alive: !headers.list_contains("connection", "close")
                 && (minor == 1 || headers.list_contains("connection", "keep-alive")),
+            http10: minor == 0,
         }
     }
 }
@@ -240,6 +242,32 @@ impl Run {
         }
         for h in req.headers() {
             assert!(!h.name.is_empty(), "header without a name");
+        }
+        // RFC 9112 §6.1: an HTTP/1.0 request with Transfer-Encoding is refused.
+        if minor == 0 {
+            assert_eq!(req.headers().count("transfer-encoding"), 0);
+        }
+        // RFC 9112 §3.2: one Host (for HTTP/1.1), and a host[:port] value
+        // without whitespace, userinfo, path or list.
+        assert!(req.headers().count("host") <= 1);
+        if let Some(host) = req.headers().get("host") {
+            assert!(
+                !host
+                    .iter()
+                    .any(|b| matches!(b, b' ' | b'\t' | b'@' | b'/' | b',' | b'?' | b'#')),
+                "invalid Host {host:?} delivered"
+            );
+        }
+        // RFC 9112 §3.2: the target's form fits the method.
+        let target = req.target();
+        assert!(!target.contains('#'), "a fragment in {target:?}");
+        if target == "*" {
+            assert_eq!(req.method(), "OPTIONS");
+        }
+        if req.method() == "CONNECT" {
+            assert!(!target.starts_with('/') && target.contains(':'));
+        } else {
+            assert!(target.starts_with('/') || target == "*" || target.contains(':'));
         }
         if let Ok(Some(offer)) = req.websocket() {
             assert!(req.offers("websocket"));
@@ -431,6 +459,16 @@ impl Run {
             self.server.keep_alive(),
             keep_alive,
             "keep_alive after respond"
+        );
+        // A 1.0 client reuses the connection only when told so.
+        let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
+        let says_keep_alive = bytes[..head_end]
+            .windows(10)
+            .any(|w| w.eq_ignore_ascii_case(b"keep-alive"));
+        assert_eq!(
+            says_keep_alive,
+            keep_alive && self.known.http10,
+            "Connection: keep-alive in {bytes:?}"
         );
         self.log.push(Ev::Wrote("respond", Bytes(bytes)));
         false

@@ -337,6 +337,8 @@ fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
     let start = scanned.saturating_sub(3);
     let mut i = start;
     while i < buf.len() {
+        #[cfg(test)]
+        work::step();
         if buf[i] == b'\n' {
             match &buf[i + 1..] {
                 [b'\n', ..] => return Some(i + 2),
@@ -360,6 +362,8 @@ fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
 pub fn leading_empty_lines(buf: &[u8]) -> usize {
     let mut i = 0;
     loop {
+        #[cfg(test)]
+        work::step();
         match &buf[i..] {
             [b'\r', b'\n', ..] => i += 2,
             [b'\n', ..] => i += 1,
@@ -454,19 +458,27 @@ fn parse_request_line(line: &[u8]) -> Result<(&str, &str, u8), PeerErrorKind> {
     Ok((method, target, minor))
 }
 
-/// RFC 9112 §3.2: which request-target form a method may use.
+/// RFC 9112 §3.2: which request-target form a method may use. CONNECT
+/// takes only the authority-form `host:port` (RFC 9110 §9.3.6); OPTIONS
+/// may use `*`; every method may use the origin-form (`/path?query`) and
+/// the absolute-form (`scheme:…`).
 fn target_form_allowed(method: &str, target: &str) -> bool {
     if target.contains('#') {
         return false;
+    }
+    if method == "CONNECT" {
+        return match target.rsplit_once(':') {
+            Some((host, port)) => {
+                !host.is_empty() && !port.is_empty() && is_valid_host(target.as_bytes())
+            }
+            None => false,
+        };
     }
     if target == "*" {
         return method == "OPTIONS";
     }
     if target.starts_with('/') {
         return true;
-    }
-    if method == "CONNECT" {
-        return is_valid_host(target.as_bytes());
     }
     // absolute-form: scheme ":" hier-part; scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
     match target.split_once(':') {
@@ -840,6 +852,26 @@ pub(crate) fn response_framing(status: u16, head_request: bool, facts: &Facts) -
             Some(n) => Framing::Length(n),
             None => Framing::UntilClose,
         }
+    }
+}
+
+/// A count of the bytes the head search looks at, for the tests that prove
+/// the work is linear in the input however it is split.
+#[cfg(test)]
+pub(crate) mod work {
+    use core::cell::Cell;
+
+    std::thread_local! {
+        static STEPS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn step() {
+        STEPS.with(|s| s.set(s.get() + 1));
+    }
+
+    /// The steps since the last call.
+    pub(crate) fn take() -> usize {
+        STEPS.with(|s| s.replace(0))
     }
 }
 

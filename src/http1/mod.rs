@@ -10,6 +10,8 @@ mod head;
 mod token;
 pub(crate) mod write;
 
+#[cfg(test)]
+pub(crate) use head::work;
 pub use head::{
     Framing, Header, HeaderIter, Headers, Limits, MAX_HEADER_SLOTS, RequestHead, ResponseHead,
     leading_empty_lines,

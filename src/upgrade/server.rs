@@ -883,6 +883,66 @@ mod tests {
         }
     }
 
+    /// Feeds `input` in reads of `step` bytes (the buffer grows; consumed
+    /// bytes are dropped) and returns the head search's work.
+    fn work_to_read(input: &[u8], step: usize, limits: Limits) -> usize {
+        let mut server = ServerHandshake::new(ServerConfig::new().limits(limits));
+        let mut buf = std::vec::Vec::new();
+        crate::http1::work::take();
+        for piece in input.chunks(step) {
+            buf.extend_from_slice(piece);
+            let got = server.receive(&buf).unwrap();
+            let (consumed, done) = (got.consumed, got.event.is_some());
+            buf.drain(..consumed);
+            if done {
+                break;
+            }
+        }
+        assert_eq!(server.state(), ServerState::RequestReceived);
+        crate::http1::work::take()
+    }
+
+    /// RFC 9112 §2.2 empty lines, many fields, long values: a maximal
+    /// head fed one byte per read costs at most a constant times the work
+    /// (each call re-reads at most 3 bytes of the end search and looks at
+    /// one byte for more empty lines, so 6 is a bound, not a measurement)
+    /// of reading it whole.
+    #[test]
+    fn reading_a_head_is_linear_however_it_is_split() {
+        use std::string::String;
+        let limit = 1 << 16;
+        let limits = Limits::new().max_head_bytes(limit).max_headers(128);
+        let request = |filler: &str| {
+            let mut r = String::from(filler);
+            r.push_str("GET / HTTP/1.1\r\nHost: h\r\n");
+            r
+        };
+        let end = "\r\n";
+        let mut empty_lines = request(&"\r\n".repeat((limit - 64) / 2));
+        empty_lines.push_str(end);
+        let mut bare_lf = request(&"\n".repeat(limit - 64));
+        bare_lf.push_str(end);
+        let mut many_fields = request("");
+        for i in 0..120 {
+            many_fields.push_str(&std::format!("X-{i}: v\r\n"));
+        }
+        many_fields.push_str(end);
+        let mut long_value = request("");
+        long_value.push_str(&std::format!("X: {}\r\n", "v".repeat(limit - 64)));
+        long_value.push_str(end);
+        for head in [empty_lines, bare_lf, many_fields, long_value] {
+            assert!(head.len() <= limit);
+            let whole = work_to_read(head.as_bytes(), head.len(), limits);
+            let bytewise = work_to_read(head.as_bytes(), 1, limits);
+            assert!(whole >= head.len() / 2, "the counter counts: {whole}");
+            assert!(
+                bytewise <= 6 * whole + 64,
+                "{} bytes: {bytewise} steps byte by byte, {whole} whole",
+                head.len()
+            );
+        }
+    }
+
     #[test]
     fn table_walk() {
         use ServerInput as I;
