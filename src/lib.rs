@@ -136,28 +136,10 @@ extern crate std;
 
 pub mod error;
 pub mod http1;
+mod table;
 pub mod time;
 pub mod upgrade;
 pub mod ws;
-
-/// Test helper shared by the machines' table walks: how many (state,
-/// input) pairs have an edge.
-#[cfg(test)]
-pub(crate) fn count_edges<S: Copy, I: Copy>(
-    states: &[S],
-    inputs: &[I],
-    transition: impl Fn(S, I) -> Option<S>,
-) -> usize {
-    states
-        .iter()
-        .map(|&s| {
-            inputs
-                .iter()
-                .filter(|&&i| transition(s, i).is_some())
-                .count()
-        })
-        .sum()
-}
 
 pub use error::{Error, LocalError, PeerError, PeerErrorKind, Reply, Role};
 pub use http1::{Header, Headers};
