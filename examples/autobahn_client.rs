@@ -12,7 +12,7 @@
 #[path = "support/blocking_ws.rs"]
 mod blocking_ws;
 
-use protoswitch::ws::{Message, WsConfig, code};
+use protoswitch::ws::{Config, Message, code};
 
 const AGENT: &str = "protoswitch";
 
@@ -29,7 +29,7 @@ fn main() {
 
 fn run(base: &str) -> std::io::Result<()> {
     let mut counter =
-        blocking_ws::connect(&format!("{base}/getCaseCount"), &[], WsConfig::default())?;
+        blocking_ws::connect(&format!("{base}/getCaseCount"), &[], Config::default())?;
     let count: u32 = match counter.read_message()? {
         Some(Message::Text(t)) => t.trim().parse().map_err(std::io::Error::other)?,
         other => {
@@ -43,7 +43,7 @@ fn run(base: &str) -> std::io::Result<()> {
     eprintln!("{count} cases");
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={AGENT}");
-        match blocking_ws::connect(&url, &[], WsConfig::default()) {
+        match blocking_ws::connect(&url, &[], Config::default()) {
             Ok(mut ws) => {
                 while let Ok(Some(message)) = ws.read_message() {
                     if ws.send(&message).is_err() {
@@ -57,7 +57,7 @@ fn run(base: &str) -> std::io::Result<()> {
     let mut report = blocking_ws::connect(
         &format!("{base}/updateReports?agent={AGENT}"),
         &[],
-        WsConfig::default(),
+        Config::default(),
     )?;
     report.close(code::NORMAL, "")?;
     while report.read_message()?.is_some() {}

@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use blocking_ws::Next;
-use protoswitch::ws::{CloseCause, Message, WsConfig, code};
+use protoswitch::ws::{CloseCause, Config, Message, code};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -51,7 +51,7 @@ fn usage() -> ! {
 /// `Ok(true)` after a clean close.
 fn run(url: &str, protocols: &[String]) -> std::io::Result<bool> {
     let names: Vec<&str> = protocols.iter().map(String::as_str).collect();
-    let mut ws = blocking_ws::connect(url, &names, WsConfig::default())?;
+    let mut ws = blocking_ws::connect(url, &names, Config::default())?;
     if let Some(p) = ws.connection().subprotocol() {
         eprintln!("subprotocol: {p}");
     }

@@ -16,7 +16,7 @@ use std::net::{TcpListener, TcpStream};
 
 use blocking_ws::WsStream;
 use protoswitch::upgrade::{Accept, Response, ServerEvent, ServerHandshake, ServerState};
-use protoswitch::ws::{Connection, WsConfig};
+use protoswitch::ws::{Config, Connection};
 use protoswitch::{Error, Header, StdClock};
 
 const PAGE: &[u8] = include_bytes!("support/echo_page.html");
@@ -101,7 +101,7 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
         }
     }
     // After the 101: `buf` holds the first frames, if any arrived.
-    let conn = Connection::from_server_handshake(server, WsConfig::default(), clock.now())
+    let conn = Connection::from_server_handshake(server, Config::default(), clock.now())
         .map_err(|e| blocking_ws::other(e.into()))?;
     let mut ws = WsStream::new(stream, conn, clock, &buf);
     while let Some(message) = ws.read_message()? {

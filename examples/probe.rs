@@ -143,7 +143,7 @@ fn probe(args: &Args) -> bool {
         .h2c_settings(&[(3, 100), (4, 65535)])
         .headers(&headers);
     if args.expect_continue {
-        request = request.body(BODY.len() as u64, true);
+        request = request.body(BODY.len() as u64).expect_continue();
     }
     let mut out = [0u8; 4096];
     let (mut client, n) =
@@ -187,7 +187,7 @@ fn probe(args: &Args) -> bool {
                             head.reason(),
                             head.headers(),
                         );
-                        let switch = client.switch().copied();
+                        let switch = client.negotiation().copied();
                         step(4, "diagnosis");
                         let Some(switch) = switch else {
                             return fail("no switch recorded");

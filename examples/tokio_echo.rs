@@ -19,8 +19,8 @@ use std::io;
 
 use protoswitch::upgrade::{Accept, Response, ServerEvent, ServerHandshake, ServerState};
 use protoswitch::ws::{
-    Connection, MIN_TRANSMIT_BUFFER, Message, MessageAssembler, MessageKind, NoMask, WsConfig,
-    WsEvent, WsState,
+    Config, Connection, Event, MIN_TRANSMIT_BUFFER, Message, MessageAssembler, MessageKind, NoMask,
+    State,
 };
 use protoswitch::{Error, StdClock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -125,17 +125,17 @@ async fn serve(mut stream: TcpStream) -> io::Result<()> {
     }
 
     // The connection: unconsumed bytes in `buf` are its first frames.
-    let mut conn = Connection::from_server_handshake(server, WsConfig::default(), clock.now())
+    let mut conn = Connection::from_server_handshake(server, Config::default(), clock.now())
         .map_err(|e| other(e.into()))?;
     let mut assembler = MessageAssembler::new();
     loop {
         // 1. Feed what is buffered until the machine needs more.
-        while buf.start < buf.end && matches!(conn.state(), WsState::Open | WsState::CloseSent) {
+        while buf.start < buf.end && matches!(conn.state(), State::Open | State::CloseSent) {
             match conn.receive(&mut buf.bytes[buf.start..buf.end], clock.now()) {
                 Ok(got) => {
                     buf.start += got.consumed;
                     match got.event {
-                        Some(WsEvent::Data(chunk)) => {
+                        Some(Event::Data(chunk)) => {
                             if let Some(message) = assembler.push(&chunk) {
                                 echo(&mut conn, &mut stream, &message).await?;
                             }

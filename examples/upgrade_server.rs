@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use protoswitch::upgrade::{
     Accept, Protocol, ProtocolKind, Request, Response, ServerEvent, ServerHandshake, ServerState,
 };
-use protoswitch::ws::{Connection, WsConfig};
+use protoswitch::ws::{Config, Connection};
 use protoswitch::{Error, Header, PeerError};
 
 #[path = "support/blocking_ws.rs"]
@@ -478,7 +478,7 @@ fn switched(
             // The handshake becomes the connection; the leftover bytes are
             // its first frames. Every message is echoed.
             let clock = protoswitch::StdClock::new();
-            let conn = Connection::from_server_handshake(server, WsConfig::default(), clock.now())
+            let conn = Connection::from_server_handshake(server, Config::default(), clock.now())
                 .map_err(|e| io::Error::other(e.to_string()))?;
             let mut ws = blocking_ws::WsStream::new(stream, conn, clock, &leftover);
             let mut echoed = 0u64;

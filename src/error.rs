@@ -13,22 +13,25 @@
 
 use core::fmt;
 
-/// What the machine advises sending because of a [`PeerError`].
+/// What the machine advises sending because of a [`PeerError`]. Three
+/// different things, named so they cannot be confused: an HTTP response, a
+/// WebSocket Close frame, or closing the transport with nothing sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reply {
-    /// Answer with this HTTP status (400, 417, 426, 431, 501, ...) and close.
+    /// Answer with an HTTP response of this status (400, 413, 417, 426,
+    /// 431, 501, 505), then close the connection.
     ///
     /// A server machine has already queued that response: drain
     /// `poll_transmit`, then close the connection.
-    Status(u16),
-    /// No reply is possible (the peer is a server, or the stream is broken):
-    /// close the connection.
-    CloseConnection,
-    /// Fail the WebSocket connection with this close code (RFC 6455 §7.1.7):
-    /// the connection machine has queued the Close frame in
+    HttpStatus(u16),
+    /// Fail the WebSocket connection with a Close frame carrying this code
+    /// (RFC 6455 §7.1.7): the connection machine has queued the frame in
     /// `poll_transmit`; send it, then close the transport.
-    Close(u16),
+    CloseFrame(u16),
+    /// Nothing can be sent (the peer is a server, or the stream is broken):
+    /// close the transport.
+    CloseTransport,
 }
 
 /// What a peer did wrong. `Display` gives a diagnosing sentence.
@@ -80,7 +83,7 @@ pub enum PeerErrorKind {
     /// The chunked body framing is malformed.
     BadChunk,
     /// An HTTP/1.1 request without a `Host` header, or with several.
-    BadHost,
+    HostMissingOrRepeated,
     /// The `Host` value is not `host [ ":" port ]` (RFC 9112 §3.2,
     /// RFC 3986 §3.2.2): whitespace, userinfo, a path, a list or a
     /// non-numeric port.
@@ -127,11 +130,11 @@ pub enum PeerErrorKind {
     /// A WebSocket upgrade over HTTP/1.0.
     WebSocketHttp10,
     /// No `Sec-WebSocket-Key`, or more than one.
-    WebSocketKeyMissing,
+    WebSocketKeyMissingOrRepeated,
     /// `Sec-WebSocket-Key` does not decode to exactly 16 bytes.
     WebSocketKeyInvalid,
     /// `Sec-WebSocket-Version` is missing or repeated.
-    WebSocketVersionMissing,
+    WebSocketVersionMissingOrRepeated,
     /// `Sec-WebSocket-Version` is not 13: answer 426 with
     /// `Sec-WebSocket-Version: 13` (RFC 6455 §4.4).
     WebSocketVersionUnsupported,
@@ -140,7 +143,7 @@ pub enum PeerErrorKind {
 
     // ---- h2c (RFC 7540 §3.2) ----
     /// `HTTP2-Settings` is missing or repeated.
-    H2cSettingsMissing,
+    H2cSettingsMissingOrRepeated,
     /// `HTTP2-Settings` is not base64url without padding, or does not decode
     /// to a multiple of 6 bytes.
     H2cSettingsInvalid,
@@ -232,6 +235,22 @@ pub enum Role {
     Server,
 }
 
+impl Role {
+    /// The other side.
+    ///
+    /// ```
+    /// use protoswitch::Role;
+    /// assert_eq!(Role::Client.peer(), Role::Server);
+    /// assert_eq!(Role::Server.peer(), Role::Client);
+    /// ```
+    pub const fn peer(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
+    }
+}
+
 impl PeerError {
     pub(crate) const fn new(kind: PeerErrorKind, role: Role) -> Self {
         PeerError { kind, role }
@@ -250,7 +269,7 @@ impl PeerError {
     /// The HTTP status a server should answer with, if any.
     pub const fn status(&self) -> Option<u16> {
         match self.reply() {
-            Reply::Status(s) => Some(s),
+            Reply::HttpStatus(s) => Some(s),
             _ => None,
         }
     }
@@ -280,24 +299,24 @@ impl PeerError {
     pub const fn reply(&self) -> Reply {
         use PeerErrorKind::*;
         if let Some(code) = self.close_code() {
-            return Reply::Close(code);
+            return Reply::CloseFrame(code);
         }
         if let Role::Client = self.role {
-            return Reply::CloseConnection;
+            return Reply::CloseTransport;
         }
         match self.kind {
             HeadTooLarge { .. }
             | TooManyHeaders { .. }
             | UpgradeHeaderTooLarge { .. }
             | TrailersTooLarge { .. }
-            | TooManyTrailers { .. } => Reply::Status(431),
-            ChunkExtensionsTooLarge { .. } => Reply::Status(413),
-            UnsupportedExpectation => Reply::Status(417),
-            UnsupportedTransferCoding => Reply::Status(501),
-            BadVersion => Reply::Status(505),
-            WebSocketVersionUnsupported => Reply::Status(426),
-            ClosedBeforeHead | ClosedInBody => Reply::CloseConnection,
-            _ => Reply::Status(400),
+            | TooManyTrailers { .. } => Reply::HttpStatus(431),
+            ChunkExtensionsTooLarge { .. } => Reply::HttpStatus(413),
+            UnsupportedExpectation => Reply::HttpStatus(417),
+            UnsupportedTransferCoding => Reply::HttpStatus(501),
+            BadVersion => Reply::HttpStatus(505),
+            WebSocketVersionUnsupported => Reply::HttpStatus(426),
+            ClosedBeforeHead | ClosedInBody => Reply::CloseTransport,
+            _ => Reply::HttpStatus(400),
         }
     }
 
@@ -326,7 +345,7 @@ impl PeerError {
             ChunkedNotFinal => "Transfer-Encoding does not end in chunked",
             UnsupportedTransferCoding => "a transfer coding other than chunked is not supported",
             BadChunk => "the chunked body framing is malformed",
-            BadHost => "an HTTP/1.1 request needs exactly one Host header",
+            HostMissingOrRepeated => "an HTTP/1.1 request needs exactly one Host header",
             InvalidHost => "the Host value is not host[:port]",
             TransferEncodingInHttp10 => {
                 "an HTTP/1.0 message with Transfer-Encoding has faulty framing"
@@ -348,9 +367,11 @@ impl PeerError {
             ClosedInBody => "the connection closed in the middle of a message body",
             WebSocketMethodNotGet => "a WebSocket upgrade must use the GET method",
             WebSocketHttp10 => "a WebSocket upgrade needs HTTP/1.1",
-            WebSocketKeyMissing => "a WebSocket upgrade needs exactly one Sec-WebSocket-Key",
+            WebSocketKeyMissingOrRepeated => {
+                "a WebSocket upgrade needs exactly one Sec-WebSocket-Key"
+            }
             WebSocketKeyInvalid => "Sec-WebSocket-Key must be base64 of exactly 16 bytes",
-            WebSocketVersionMissing => {
+            WebSocketVersionMissingOrRepeated => {
                 "a WebSocket upgrade needs exactly one Sec-WebSocket-Version"
             }
             WebSocketVersionUnsupported => {
@@ -359,7 +380,9 @@ impl PeerError {
             WebSocketBadNegotiationHeader => {
                 "Sec-WebSocket-Protocol or Sec-WebSocket-Extensions is malformed"
             }
-            H2cSettingsMissing => "an h2c upgrade needs exactly one HTTP2-Settings header",
+            H2cSettingsMissingOrRepeated => {
+                "an h2c upgrade needs exactly one HTTP2-Settings header"
+            }
             H2cSettingsInvalid => {
                 "HTTP2-Settings must be base64url without padding, decoding to a multiple of 6 bytes"
             }
@@ -419,9 +442,9 @@ impl fmt::Display for PeerError {
             _ => {}
         }
         match self.reply() {
-            Reply::Status(s) => write!(f, "; reply {s}"),
-            Reply::CloseConnection => f.write_str("; close the connection"),
-            Reply::Close(code) => write!(f, "; close with code {code}"),
+            Reply::HttpStatus(s) => write!(f, "; reply {s}"),
+            Reply::CloseTransport => f.write_str("; close the connection"),
+            Reply::CloseFrame(code) => write!(f, "; close with code {code}"),
         }
     }
 }
@@ -473,6 +496,11 @@ pub enum LocalError {
     ControlPayloadTooLong,
     /// A close code that may not be sent (RFC 6455 §7.4).
     InvalidCloseCode(u16),
+    /// A close reason needs a close code (RFC 6455 §5.5.1).
+    CloseReasonWithoutCode,
+    /// Text to send is not valid UTF-8 (RFC 6455 §5.6); across fragments, a
+    /// character may be split, but the message must end complete.
+    InvalidUtf8,
     /// A text or binary frame while a fragmented message is being sent, or
     /// a continuation with none.
     FragmentationOrder,
@@ -522,6 +550,10 @@ impl fmt::Display for LocalError {
                 f.write_str("a control frame payload may not exceed 125 bytes")
             }
             LocalError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
+            LocalError::CloseReasonWithoutCode => {
+                f.write_str("a close reason needs a close code")
+            }
+            LocalError::InvalidUtf8 => f.write_str("text to send is not valid UTF-8"),
             LocalError::PayloadTooLarge => f.write_str("a frame payload must be shorter than 2^63 bytes"),
             LocalError::NotWebSocket => f.write_str("the handshake switched to another protocol than WebSocket"),
             LocalError::FragmentationOrder => f.write_str(

@@ -13,7 +13,7 @@
 //!
 //! 1. Read bytes from your transport into a buffer.
 //! 2. Call `receive(&buf[..filled])`. It consumes a prefix
-//!    ([`Received::consumed`](upgrade::Received)) and returns at most one
+//!    ([`Received::consumed`]) and returns at most one
 //!    event borrowing the buffer. Handle the event, drop the consumed bytes,
 //!    and call again until `event` is `None` (more bytes needed).
 //! 3. Decisions (`accept`, `respond`, `continue_body`) and
@@ -45,18 +45,18 @@
 //! ```
 //!
 //! ```
-//! use protoswitch::ws::{Connection, WsConfig, WsEvent, WsState};
+//! use protoswitch::ws::{Connection, Config, Event, State};
 //! use protoswitch::Instant;
 //!
-//! let mut conn = Connection::server(WsConfig::default(), Instant::ZERO);
+//! let mut conn = Connection::server(Config::default(), Instant::ZERO);
 //! // A masked Close 1000 from the client (RFC 6455 §5.5.1).
 //! let mut buf = *b"\x88\x82\x00\x00\x00\x00\x03\xe8";
 //! let got = conn.receive(&mut buf, Instant::ZERO).unwrap();
-//! assert!(matches!(got.event, Some(WsEvent::Close { code: Some(1000), .. })));
+//! assert!(matches!(got.event, Some(Event::Close { code: Some(1000), .. })));
 //! let mut frame = [0u8; protoswitch::ws::MIN_TRANSMIT_BUFFER];
 //! let n = conn.poll_transmit(&mut frame).unwrap();
 //! assert_eq!(&frame[..n], b"\x88\x02\x03\xe8"); // the echo
-//! assert_eq!(conn.state(), WsState::Closed);
+//! assert_eq!(conn.state(), State::Closed);
 //! assert!(conn.should_close_transport()); // the server closes first
 //! ```
 //!
@@ -146,3 +146,26 @@ pub use http1::{Header, Headers};
 #[cfg(feature = "std")]
 pub use time::StdClock;
 pub use time::{Duration, Instant};
+
+/// What one `receive` call did: how many bytes of the buffer it consumed,
+/// and at most one event borrowing the buffer. `event: None` means the
+/// machine needs more bytes: keep the unconsumed ones, append, call again.
+/// The same type serves every machine: `ServerHandshake`, `ClientHandshake`
+/// and `ws::Connection`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Received<E> {
+    /// Bytes at the start of the buffer that were used; drop them.
+    pub consumed: usize,
+    /// The event, if one is complete.
+    pub event: Option<E>,
+}
+
+impl<E> Received<E> {
+    pub(crate) const fn nothing() -> Self {
+        Received {
+            consumed: 0,
+            event: None,
+        }
+    }
+}

@@ -31,7 +31,7 @@ fn verified_101_and_leftover() {
     let (events, rest, client) = feed_client(&ws(), resp.as_bytes(), &[]);
     assert_eq!(events, [switched("websocket", Some("chat"))]);
     assert_eq!(rest, b"\x01\x02hi");
-    assert_eq!(client.switch().unwrap().subprotocol(), Some("chat"));
+    assert_eq!(client.negotiation().unwrap().subprotocol(), Some("chat"));
 }
 
 #[test]
@@ -81,13 +81,15 @@ fn bad_101s_are_peer_errors() {
         let (events, _, client) = feed_client(&ws(), resp.as_bytes(), &[]);
         assert_eq!(events, [Ev::Error(kind)], "{resp}");
         assert_eq!(client.state(), ClientState::Failed);
-        assert_eq!(client.error().unwrap().reply(), Reply::CloseConnection);
+        assert_eq!(client.error().unwrap().reply(), Reply::CloseTransport);
     }
 }
 
 #[test]
 fn switch_before_body_is_refused() {
-    let req = ClientRequest::new("POST", "/", "h", &["echo/1"]).body(4, true);
+    let req = ClientRequest::new("POST", "/", "h", &["echo/1"])
+        .body(4)
+        .expect_continue();
     let resp =
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo/1\r\nConnection: upgrade\r\n\r\n";
     let mut out = [0u8; 512];
@@ -183,7 +185,9 @@ fn eof_before_response_and_inside_body() {
 
 #[test]
 fn continue_timer() {
-    let req = ClientRequest::new("PUT", "/", "h", &["echo/1"]).body(1, true);
+    let req = ClientRequest::new("PUT", "/", "h", &["echo/1"])
+        .body(1)
+        .expect_continue();
     let mut out = [0u8; 512];
     let config = ClientConfig::new().continue_timeout(Duration::from_millis(250));
     let t0 = Instant::from_millis(10_000);

@@ -351,7 +351,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
     // HTTP/1.1 needs Host in any 1.x above 0.
     assert_refused(
         b"GET / HTTP/1.2\r\n\r\n",
-        K::BadHost,
+        K::HostMissingOrRepeated,
         &error_reply(
             "400 Bad Request",
             "an HTTP/1.1 request needs exactly one Host header",

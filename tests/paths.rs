@@ -97,7 +97,9 @@ fn h2c_101_with_settings_and_preface() {
 
 #[test]
 fn custom_token_with_100_continue_body_then_101() {
-    let request = ClientRequest::new("POST", "/upload", "h", &["echo/1"]).body(5, true);
+    let request = ClientRequest::new("POST", "/upload", "h", &["echo/1"])
+        .body(5)
+        .expect_continue();
     let mut pair = Pair::new(request, Decision::Accept(Accept::new("ECHO/1")));
     pair.body = b"hello";
     pair.client_after = b"raw bytes";
@@ -162,7 +164,9 @@ fn custom_token_with_100_continue_body_then_101() {
 
 #[test]
 fn client_sends_body_after_continue_timeout() {
-    let request = ClientRequest::new("POST", "/", "h", &["echo/1"]).body(3, true);
+    let request = ClientRequest::new("POST", "/", "h", &["echo/1"])
+        .body(3)
+        .expect_continue();
     let mut pair = Pair::new(request, Decision::Accept(Accept::new("echo/1")));
     pair.body = b"abc";
     pair.server_silent_on_expect = true;
@@ -182,7 +186,9 @@ fn client_sends_body_after_continue_timeout() {
 
 #[test]
 fn body_never_sent_after_final_status() {
-    let request = ClientRequest::new("POST", "/", "h", &["echo/1"]).body(3, true);
+    let request = ClientRequest::new("POST", "/", "h", &["echo/1"])
+        .body(3)
+        .expect_continue();
     let mut pair = Pair::new(
         request,
         Decision::RespondAtHead(Response::new(403).body(b"no")),

@@ -63,7 +63,7 @@ fn rfc6455_vector_exact_101() {
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
           Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
     );
-    let switch = s.switch().unwrap();
+    let switch = s.negotiation().unwrap();
     assert_eq!(switch.subprotocol(), Some("chat"));
     assert_eq!(s.state(), ServerState::Switched);
 }
@@ -92,7 +92,7 @@ fn accept_with_extensions_and_extra_headers() {
           Set-Cookie: id=1\r\n\r\n"
     );
     assert_eq!(
-        s.switch().unwrap().extensions().collect::<Vec<_>>(),
+        s.negotiation().unwrap().extensions().collect::<Vec<_>>(),
         ["x-test"]
     );
 }
@@ -184,7 +184,7 @@ fn version_mismatch_gets_426_with_version_header() {
     };
     let err = r.websocket().unwrap_err();
     assert_eq!(err.kind(), K::WebSocketVersionUnsupported);
-    assert_eq!(err.reply(), Reply::Status(426));
+    assert_eq!(err.reply(), Reply::HttpStatus(426));
     let mut out = [0u8; 512];
     assert_eq!(
         s.accept(&Accept::new("websocket"), &mut out),
@@ -213,7 +213,7 @@ fn malformed_websocket_offers_explain_themselves() {
         ),
         (
             ws_request("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "13"),
-            K::WebSocketKeyMissing,
+            K::WebSocketKeyMissingOrRepeated,
             400,
         ),
         (
@@ -223,7 +223,7 @@ fn malformed_websocket_offers_explain_themselves() {
         ),
         (
             ws_request("Sec-WebSocket-Version: 13\r\n", "13"),
-            K::WebSocketVersionMissing,
+            K::WebSocketVersionMissingOrRepeated,
             400,
         ),
         (
@@ -233,7 +233,7 @@ fn malformed_websocket_offers_explain_themselves() {
         ),
         (
             ws_request("", "13").replace_all(b"Sec-WebSocket-Version: 13\r\n", b""),
-            K::WebSocketVersionMissing,
+            K::WebSocketVersionMissingOrRepeated,
             400,
         ),
     ];
@@ -382,10 +382,10 @@ fn h2c_offer_rules() {
     let settings: Vec<_> = r.h2c().unwrap().unwrap().settings().collect();
     assert_eq!(settings, [(3, 100), (4, 65535)]);
     let bad: [(&[u8], K); 4] = [
-        (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\r\n", K::H2cSettingsMissing),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\r\n", K::H2cSettingsMissingOrRepeated),
         (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n", K::H2cSettingsNotInConnection),
         (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk=\r\n\r\n", K::H2cSettingsInvalid),
-        (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\nHTTP2-Settings: AAMAAABk\r\n\r\n", K::H2cSettingsMissing),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\nHTTP2-Settings: AAMAAABk\r\n\r\n", K::H2cSettingsMissingOrRepeated),
     ];
     for (req, kind) in bad {
         let mut s = ServerHandshake::new(ServerConfig::default());
@@ -449,7 +449,7 @@ fn strict_heads_give_400() {
         (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", K::BadContentLength),
         (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -3\r\n\r\n", K::BadContentLength),
         (b"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", K::BadStartLine),
-        (b"GET / HTTP/1.1\r\n\r\n", K::BadHost),
+        (b"GET / HTTP/1.1\r\n\r\n", K::HostMissingOrRepeated),
     ];
     for (req, want) in cases {
         let (kind, wire) = error_of(req, ServerConfig::default());
@@ -490,5 +490,5 @@ fn leading_empty_line_is_ignored_and_eof_is_reported() {
     let mut s = ServerHandshake::new(ServerConfig::default());
     let _ = s.receive(b"GET / HT").unwrap();
     let err = s.receive_eof().unwrap_err();
-    assert_eq!(err.peer().map(|e| e.reply()), Some(Reply::CloseConnection));
+    assert_eq!(err.peer().map(|e| e.reply()), Some(Reply::CloseTransport));
 }

@@ -8,7 +8,7 @@ use common::ws::{WsEv, feed};
 use protoswitch::upgrade::{
     Accept, ClientEvent, ClientHandshake, ClientRequest, ServerEvent, ServerHandshake,
 };
-use protoswitch::ws::{CloseCause, Connection, Keepalive, MessageKind, WsConfig, WsEvent, WsState};
+use protoswitch::ws::{CloseCause, Config, Connection, Event, Keepalive, MessageKind, State};
 use protoswitch::{Duration, Instant, LocalError};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -48,7 +48,7 @@ fn hand_off_with_leftover_frames_on_both_sides() {
     to_client.extend_from_slice(b"\x81\x05Hello");
 
     let mut server_ws =
-        Connection::from_server_handshake(server, WsConfig::default(), Instant::ZERO).unwrap();
+        Connection::from_server_handshake(server, Config::default(), Instant::ZERO).unwrap();
     assert_eq!(server_ws.subprotocol(), Some("chat"));
     let (ev, _) = feed(&mut server_ws, &leftover, &[]);
     assert_eq!(ev, [WsEv::Message(MessageKind::Text, b"Hello".to_vec())]);
@@ -57,7 +57,7 @@ fn hand_off_with_leftover_frames_on_both_sides() {
     assert!(matches!(got.event, Some(ClientEvent::Switched(_))));
     leftover = to_client[got.consumed..].to_vec();
     let mut client_ws =
-        Connection::from_client_handshake(client, WsConfig::default(), Instant::ZERO, || KEY)
+        Connection::from_client_handshake(client, Config::default(), Instant::ZERO, || KEY)
             .unwrap();
     assert_eq!(client_ws.subprotocol(), Some("chat"));
     let (ev, _) = feed(&mut client_ws, &leftover, &[]);
@@ -68,7 +68,7 @@ fn hand_off_with_leftover_frames_on_both_sides() {
 fn hand_off_refused_without_a_websocket_switch() {
     let server = ServerHandshake::new(Default::default());
     assert!(matches!(
-        Connection::from_server_handshake(server, WsConfig::default(), Instant::ZERO),
+        Connection::from_server_handshake(server, Config::default(), Instant::ZERO),
         Err(LocalError::WrongState { .. })
     ));
     let mut server = ServerHandshake::new(Default::default());
@@ -78,7 +78,7 @@ fn hand_off_refused_without_a_websocket_switch() {
     let mut out = [0u8; 256];
     server.accept(&Accept::new("echo/1"), &mut out).unwrap();
     assert_eq!(
-        Connection::from_server_handshake(server, WsConfig::default(), Instant::ZERO).err(),
+        Connection::from_server_handshake(server, Config::default(), Instant::ZERO).err(),
         Some(LocalError::NotWebSocket)
     );
 }
@@ -122,19 +122,19 @@ fn pump<M: protoswitch::ws::MaskSource>(
     (client_events, server_events)
 }
 
-fn describe(e: &WsEvent<'_>) -> String {
+fn describe(e: &Event<'_>) -> String {
     match e {
-        WsEvent::Data(d) => format!("data {}", String::from_utf8_lossy(d.payload)),
-        WsEvent::Ping(p) => format!("ping {}", p.len()),
-        WsEvent::Pong(p) => format!("pong {}", p.len()),
-        WsEvent::Close { code, reason } => format!("close {code:?} {reason}"),
+        Event::Data(d) => format!("data {}", String::from_utf8_lossy(d.payload)),
+        Event::Ping(p) => format!("ping {}", p.len()),
+        Event::Pong(p) => format!("pong {}", p.len()),
+        Event::Close { code, reason } => format!("close {code:?} {reason}"),
     }
 }
 
 #[test]
 fn closing_handshake_client_initiated() {
-    let mut client = Connection::client(WsConfig::default(), Instant::ZERO, || KEY);
-    let mut server = Connection::server(WsConfig::default(), Instant::ZERO);
+    let mut client = Connection::client(Config::default(), Instant::ZERO, || KEY);
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
     let mut out = [0u8; 139];
     let n = client
         .send_close(Some(1000), "bye", Instant::ZERO, &mut out)
@@ -145,9 +145,9 @@ fn closing_handshake_client_initiated() {
     assert_eq!(se, ["close Some(1000) bye"]);
     assert_eq!(ce, ["close Some(1000) "]);
     // The server closes the transport first (RFC 6455 §7.1.1).
-    assert_eq!(server.state(), WsState::Closed);
+    assert_eq!(server.state(), State::Closed);
     assert!(server.should_close_transport());
-    assert_eq!(client.state(), WsState::Closed);
+    assert_eq!(client.state(), State::Closed);
     assert!(
         !client.should_close_transport(),
         "the client waits for the server to close"
@@ -162,8 +162,8 @@ fn closing_handshake_client_initiated() {
 
 #[test]
 fn closing_handshake_server_initiated_and_client_wait_timeout() {
-    let mut client = Connection::client(WsConfig::default(), Instant::ZERO, || KEY);
-    let mut server = Connection::server(WsConfig::default(), Instant::ZERO);
+    let mut client = Connection::client(Config::default(), Instant::ZERO, || KEY);
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
     let mut out = [0u8; 139];
     let n = server
         .send_close(Some(1001), "", Instant::ZERO, &mut out)
@@ -188,9 +188,9 @@ fn closing_handshake_server_initiated_and_client_wait_timeout() {
 #[test]
 fn close_timeout_when_peer_never_answers() {
     let mut server = Connection::server(
-        WsConfig {
+        Config {
             close_timeout: Duration::from_secs(2),
-            ..WsConfig::default()
+            ..Config::default()
         },
         Instant::ZERO,
     );
@@ -201,19 +201,19 @@ fn close_timeout_when_peer_never_answers() {
     assert_eq!(&out[..2], b"\x88\x00");
     assert_eq!(server.poll_timeout(), Some(Instant::from_millis(2010)));
     server.handle_timeout(Instant::from_millis(2010));
-    assert_eq!(server.state(), WsState::Closed);
+    assert_eq!(server.state(), State::Closed);
     assert_eq!(server.close_cause(), Some(CloseCause::CloseTimedOut));
     assert!(server.should_close_transport());
 }
 
 #[test]
 fn keepalive_pings_and_detects_a_dead_peer() {
-    let config = WsConfig {
+    let config = Config {
         keepalive: Some(Keepalive {
             interval: Duration::from_secs(30),
             timeout: Duration::from_secs(10),
         }),
-        ..WsConfig::default()
+        ..Config::default()
     };
     let mut server = Connection::server(config, Instant::ZERO);
     assert_eq!(server.poll_timeout(), Some(Instant::from_millis(30_000)));
@@ -238,15 +238,15 @@ fn keepalive_pings_and_detects_a_dead_peer() {
     server.handle_timeout(Instant::from_millis(85_000));
     assert!(!drain(&mut server).is_empty());
     server.handle_timeout(Instant::from_millis(95_000));
-    assert_eq!(server.state(), WsState::Closed);
+    assert_eq!(server.state(), State::Closed);
     assert_eq!(server.close_cause(), Some(CloseCause::PeerUnresponsive));
     assert!(server.should_close_transport());
 }
 
 #[test]
 fn transport_end_without_close_is_abnormal() {
-    let mut server = Connection::server(WsConfig::default(), Instant::ZERO);
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
     server.receive_eof();
-    assert_eq!(server.state(), WsState::Closed);
+    assert_eq!(server.state(), State::Closed);
     assert_eq!(server.close_cause(), Some(CloseCause::TransportEnded));
 }

@@ -4,17 +4,17 @@
 mod common;
 
 use common::ws::{WsEv, feed};
-use protoswitch::ws::{Connection, MessageKind, NoMask, WsConfig, WsState};
+use protoswitch::ws::{Config, Connection, MessageKind, NoMask, State};
 use protoswitch::{Error, Instant, LocalError, PeerErrorKind as K, Reply};
 
 const RFC_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 fn server() -> Connection<NoMask> {
-    Connection::server(WsConfig::default(), Instant::ZERO)
+    Connection::server(Config::default(), Instant::ZERO)
 }
 
 fn client() -> Connection<impl FnMut() -> [u8; 4]> {
-    Connection::client(WsConfig::default(), Instant::ZERO, || RFC_KEY)
+    Connection::client(Config::default(), Instant::ZERO, || RFC_KEY)
 }
 
 /// Masks `payload` with `key` into a client frame.
@@ -177,7 +177,7 @@ fn each_rule_fails_with_its_close_code() {
         let mut s = server();
         let (ev, wire) = feed(&mut s, &input, &[]);
         assert_eq!(ev.last(), Some(&WsEv::Error(kind)), "{name}");
-        assert_eq!(s.state(), WsState::Closed, "{name}");
+        assert_eq!(s.state(), State::Closed, "{name}");
         // The Close frame with the code goes out, then the transport closes.
         assert_eq!(wire[0], 0x88, "{name}");
         assert_eq!(u16::from_be_bytes([wire[2], wire[3]]), code, "{name}");
@@ -204,13 +204,10 @@ fn utf8_fails_at_first_invalid_byte_not_at_message_end() {
     let mut s = server();
     let mut buf = input.clone();
     let first = s.receive(&mut buf, Instant::ZERO).unwrap();
-    assert!(matches!(
-        first.event,
-        Some(protoswitch::ws::WsEvent::Data(_))
-    ));
+    assert!(matches!(first.event, Some(protoswitch::ws::Event::Data(_))));
     let consumed = first.consumed;
     let err = s.receive(&mut buf[consumed..], Instant::ZERO).unwrap_err();
-    assert_eq!(err.peer().unwrap().reply(), Reply::Close(1007));
+    assert_eq!(err.peer().unwrap().reply(), Reply::CloseFrame(1007));
     // A character split across fragments is fine.
     let text = "Hello-µ@ßöäüàá-UTF-8!!".as_bytes();
     let input = [masked(0x01, &text[..7], k), masked(0x80, &text[7..], k)].concat();
@@ -221,11 +218,11 @@ fn utf8_fails_at_first_invalid_byte_not_at_message_end() {
 #[test]
 fn limits_fail_with_1009() {
     let k = [1, 1, 1, 1];
-    let config = WsConfig {
+    let config = Config {
         max_frame_payload: 10,
         max_message_size: 15,
         max_fragments: 3,
-        ..WsConfig::default()
+        ..Config::default()
     };
     let cases: [(Vec<u8>, K); 3] = [
         (masked(0x82, &[0; 11], k), K::FrameTooLarge { limit: 10 }),
@@ -284,9 +281,9 @@ fn control_frames_interleave_and_latest_ping_is_answered() {
     assert_eq!(s.poll_transmit(&mut frame).unwrap(), 0);
     // With auto_pong off, Pings are only reported.
     let mut s = Connection::server(
-        WsConfig {
+        Config {
             auto_pong: false,
-            ..WsConfig::default()
+            ..Config::default()
         },
         Instant::ZERO,
     );
@@ -346,6 +343,10 @@ fn sending_rules() {
         Err(Error::Local(LocalError::InvalidCloseCode(1005)))
     );
     assert_eq!(
+        s.send_close(None, "why", Instant::ZERO, &mut out),
+        Err(Error::Local(LocalError::CloseReasonWithoutCode))
+    );
+    assert_eq!(
         s.send_close(Some(1000), &"x".repeat(124), Instant::ZERO, &mut out),
         Err(Error::Local(LocalError::ControlPayloadTooLong))
     );
@@ -359,7 +360,7 @@ fn sending_rules() {
         .send_close(Some(1000), "bye", Instant::ZERO, &mut out)
         .unwrap();
     assert_eq!(&out[..n], b"\x88\x05\x03\xe8bye");
-    assert_eq!(s.state(), WsState::CloseSent);
+    assert_eq!(s.state(), State::CloseSent);
     assert!(matches!(
         s.send_text("late", &mut out),
         Err(Error::Local(LocalError::WrongState { .. }))

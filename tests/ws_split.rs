@@ -6,7 +6,7 @@ mod common;
 
 use common::ws::{WsEv, feed};
 use proptest::prelude::*;
-use protoswitch::ws::{Connection, MessageKind, WsConfig};
+use protoswitch::ws::{Config, Connection, MessageKind};
 use protoswitch::{Instant, Role};
 
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ fn cuts(max: usize) -> impl Strategy<Value = Vec<usize>> {
 /// Encodes the items as a client would (masked with keys from `seed`).
 fn encode(items: &[Item], seed: u32) -> (Vec<u8>, Vec<WsEv>) {
     let mut state = seed | 1;
-    let mut client = Connection::client(WsConfig::default(), Instant::ZERO, move || {
+    let mut client = Connection::client(Config::default(), Instant::ZERO, move || {
         state ^= state << 13;
         state ^= state >> 17;
         state ^= state << 5;
@@ -102,7 +102,7 @@ proptest! {
     #[test]
     fn roundtrip_any_fragmentation_and_chunking(items in prop::collection::vec(item(), 0..8), seed in any::<u32>(), cuts in cuts(4000)) {
         let (wire, expected) = encode(&items, seed);
-        let mut server = Connection::server(WsConfig::default(), Instant::ZERO);
+        let mut server = Connection::server(Config::default(), Instant::ZERO);
         let (events, _) = feed(&mut server, &wire, &cuts);
         prop_assert_eq!(events, expected);
     }
@@ -118,12 +118,12 @@ proptest! {
         for role in [Role::Server, Role::Client] {
             let (whole, split) = match role {
                 Role::Server => (
-                    feed(&mut Connection::server(WsConfig::default(), Instant::ZERO), &wire, &[]),
-                    feed(&mut Connection::server(WsConfig::default(), Instant::ZERO), &wire, &cuts),
+                    feed(&mut Connection::server(Config::default(), Instant::ZERO), &wire, &[]),
+                    feed(&mut Connection::server(Config::default(), Instant::ZERO), &wire, &cuts),
                 ),
                 Role::Client => (
-                    feed(&mut Connection::client(WsConfig::default(), Instant::ZERO, || [1, 2, 3, 4]), &wire, &[]),
-                    feed(&mut Connection::client(WsConfig::default(), Instant::ZERO, || [1, 2, 3, 4]), &wire, &cuts),
+                    feed(&mut Connection::client(Config::default(), Instant::ZERO, || [1, 2, 3, 4]), &wire, &[]),
+                    feed(&mut Connection::client(Config::default(), Instant::ZERO, || [1, 2, 3, 4]), &wire, &cuts),
                 ),
             };
             prop_assert_eq!(whole, split);
@@ -132,7 +132,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600), cuts in cuts(600)) {
-        let small = WsConfig { max_frame_payload: 100, max_message_size: 200, max_fragments: 4, ..WsConfig::default() };
+        let small = Config { max_frame_payload: 100, max_message_size: 200, max_fragments: 4, ..Config::default() };
         let a = feed(&mut Connection::server(small, Instant::ZERO), &bytes, &[]);
         let b = feed(&mut Connection::server(small, Instant::ZERO), &bytes, &cuts);
         prop_assert_eq!(a, b);

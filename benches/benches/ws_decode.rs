@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use protoswitch::Instant;
-use protoswitch::ws::{Connection, WsConfig, WsEvent};
+use protoswitch::ws::{Connection, Config, Event};
 
 const INPUT_BYTES: usize = 1 << 20;
 const READ_SIZE: usize = 64 * 1024;
@@ -20,7 +20,7 @@ const READ_SIZE: usize = 64 * 1024;
 /// frame count.
 fn frames(payload: &[u8], text: bool) -> (Vec<u8>, usize) {
     let mut seed = 0x9E37_79B9u32;
-    let mut client = Connection::client(WsConfig::default(), Instant::ZERO, move || {
+    let mut client = Connection::client(Config::default(), Instant::ZERO, move || {
         seed ^= seed << 13;
         seed ^= seed >> 17;
         seed ^= seed << 5;
@@ -62,7 +62,7 @@ fn mixed_utf8(len: usize) -> Vec<u8> {
 /// protoswitch: a fixed read buffer, frames unmasked in place, events
 /// borrowing the buffer. Returns the messages seen.
 fn decode_protoswitch(input: &[u8], buf: &mut [u8]) -> usize {
-    let mut conn = Connection::server(WsConfig::default(), Instant::ZERO);
+    let mut conn = Connection::server(Config::default(), Instant::ZERO);
     let (mut start, mut end, mut pos, mut messages) = (0, 0, 0, 0);
     loop {
         if start == end {
@@ -81,7 +81,7 @@ fn decode_protoswitch(input: &[u8], buf: &mut [u8]) -> usize {
             let got = conn.receive(&mut buf[start..end], Instant::ZERO).expect("valid input");
             start += got.consumed;
             match got.event {
-                Some(WsEvent::Data(chunk)) => {
+                Some(Event::Data(chunk)) => {
                     black_box(chunk.payload);
                     messages += usize::from(chunk.message_end);
                 }

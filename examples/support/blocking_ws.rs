@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use protoswitch::upgrade::{ClientEvent, ClientHandshake, ClientRequest, ClientState};
 use protoswitch::ws::{
-    Connection, MIN_TRANSMIT_BUFFER, MaskSource, Message, MessageAssembler, MessageKind, WsConfig,
-    WsEvent, WsState, apply_mask,
+    Config, Connection, Event, MIN_TRANSMIT_BUFFER, MaskSource, Message, MessageAssembler,
+    MessageKind, State, apply_mask,
 };
 use protoswitch::{Error, StdClock};
 
@@ -116,7 +116,7 @@ impl<M: MaskSource> WsStream<M> {
                 Next::Message(m) => return Ok(Some(m)),
                 Next::Closed => return Ok(None),
                 Next::Idle
-                    if self.conn.state() == WsState::Open && self.conn.poll_timeout().is_none() =>
+                    if self.conn.state() == State::Open && self.conn.poll_timeout().is_none() =>
                 {
                     return Err(ErrorKind::TimedOut.into());
                 }
@@ -139,7 +139,7 @@ impl<M: MaskSource> WsStream<M> {
                     Ok(got) => {
                         self.start += got.consumed;
                         match got.event {
-                            Some(WsEvent::Data(chunk)) => {
+                            Some(Event::Data(chunk)) => {
                                 if let Some(message) = self.assembler.push(&chunk) {
                                     return Ok(Next::Message(message));
                                 }
@@ -187,7 +187,7 @@ impl<M: MaskSource> WsStream<M> {
         match self.stream.read(&mut self.buf[self.end..]) {
             Ok(0) => {
                 self.conn.receive_eof();
-                if self.conn.state() != WsState::Closed {
+                if self.conn.state() != State::Closed {
                     return Err(ErrorKind::UnexpectedEof.into());
                 }
                 Ok(true)
@@ -208,7 +208,7 @@ impl<M: MaskSource> WsStream<M> {
                     ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
                 ) =>
             {
-                let handshake_done = self.conn.state() == WsState::Closed;
+                let handshake_done = self.conn.state() == State::Closed;
                 self.conn.receive_eof();
                 if handshake_done { Ok(true) } else { Err(e) }
             }
@@ -273,11 +273,7 @@ pub fn split_ws_url(url: &str) -> io::Result<(String, String)> {
 }
 
 /// Connects and performs the client handshake for `url`.
-pub fn connect(
-    url: &str,
-    subprotocols: &[&str],
-    config: WsConfig,
-) -> io::Result<WsStream<StdMasks>> {
+pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<WsStream<StdMasks>> {
     let (authority, path) = split_ws_url(url)?;
     let mut stream = TcpStream::connect(&authority)?;
     stream.set_nodelay(true)?;

@@ -101,7 +101,7 @@ fn fixed(selector: u8) -> Fixed {
         ),
         // A custom token with a body that waits for 100 Continue.
         3 => (
-            ClientRequest::new("POST", "/echo", "example.com", ECHO).body(5, true),
+            ClientRequest::new("POST", "/echo", "example.com", ECHO).body(5).expect_continue(),
             ECHO,
             &[][..],
         ),
@@ -109,7 +109,7 @@ fn fixed(selector: u8) -> Fixed {
         4 => (
             ClientRequest::new("PUT", "/upload", "example.com", ECHO_WS)
                 .websocket_key([0; 16])
-                .body(5, false),
+                .body(5),
             ECHO_WS,
             &[][..],
         ),
@@ -298,7 +298,7 @@ impl Run {
                     assert_eq!(state, ClientState::Switched);
                     assert_eq!(response.status(), 101);
                     assert_eq!(response.minor_version(), 1);
-                    let switch = *self.client.switch().expect("switch() after Switched");
+                    let switch = *self.client.negotiation().expect("switch() after Switched");
                     assert_eq!(switch.role(), Role::Client);
                     let protocol = switch.protocol();
                     assert!(

@@ -55,7 +55,7 @@ use core::fmt::Debug;
 use libfuzzer_sys::fuzz_target;
 use protoswitch::ws::{
     CloseCause, Connection, Keepalive, MAX_CONTROL_PAYLOAD, MIN_RECEIVE_BUFFER,
-    MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, OpCode, WsConfig, WsState, apply_mask,
+    MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, OpCode, Config, State, apply_mask,
     is_valid_close_code,
 };
 use protoswitch::{Duration, Error, Instant, LocalError, Role};
@@ -78,8 +78,8 @@ enum Op {
 
 /// The transition table of the module docs, each row with the operation
 /// that feeds its input.
-fn allowed(op: Op, from: WsState, to: WsState) -> bool {
-    use WsState::*;
+fn allowed(op: Op, from: State, to: State) -> bool {
+    use State::*;
     from == to
         || matches!(
             (op, from, to),
@@ -155,19 +155,19 @@ impl<M: MaskSource + Debug> Side<M> {
         self.conn.role()
     }
 
-    fn config(&self) -> WsConfig {
+    fn config(&self) -> Config {
         *self.conn.config()
     }
 
     /// Checks made after every operation.
-    fn after(&self, op: Op, before: WsState, timer: Option<Instant>, pong: bool) {
+    fn after(&self, op: Op, before: State, timer: Option<Instant>, pong: bool) {
         let state = self.conn.state();
         assert!(
             allowed(op, before, state),
             "{op:?} moved the {:?} from {before:?} to {state:?}",
             self.role()
         );
-        if state == WsState::Closed {
+        if state == State::Closed {
             assert!(self.conn.close_cause().is_some(), "Closed without a cause");
         } else {
             assert!(
@@ -182,7 +182,7 @@ impl<M: MaskSource + Debug> Side<M> {
                 "{op:?} moved poll_timeout back from {a:?} to {b:?} in {state:?}"
             );
         }
-        if self.config().keepalive.is_some() && state == WsState::Open {
+        if self.config().keepalive.is_some() && state == State::Open {
             assert!(next.is_some(), "keepalive in Open without a timer");
         }
     }
@@ -225,7 +225,7 @@ impl<M: MaskSource + Debug> Side<M> {
             let mut pong = false;
             let progress = match result {
                 Err(e) => {
-                    assert_eq!(state, WsState::Closed, "after {e:?}");
+                    assert_eq!(state, State::Closed, "after {e:?}");
                     assert_eq!(cause, Some(CloseCause::Failed(e)));
                     assert_eq!(e.role(), self.role());
                     let code = e
@@ -239,14 +239,14 @@ impl<M: MaskSource + Debug> Side<M> {
                     false
                 }
                 Ok((consumed, got)) => {
-                    if before == WsState::Closed {
+                    if before == State::Closed {
                         assert_eq!(got, Got::Nothing, "an event after Closed");
                         assert_eq!(consumed, len, "bytes after Closed not discarded");
                     }
                     match &got {
                         Got::Nothing => {
                             assert_eq!(state, before, "state changed without an event");
-                            if matches!(before, WsState::Open | WsState::CloseSent) {
+                            if matches!(before, State::Open | State::CloseSent) {
                                 assert!(
                                     len - consumed < MIN_RECEIVE_BUFFER,
                                     "{} bytes left unread with no event",
@@ -256,11 +256,11 @@ impl<M: MaskSource + Debug> Side<M> {
                         }
                         &Got::Close(code, _) => {
                             match before {
-                                WsState::Open => {
-                                    assert_eq!(state, WsState::CloseReceived);
+                                State::Open => {
+                                    assert_eq!(state, State::CloseReceived);
                                     self.owed_close = Some(code);
                                 }
-                                WsState::CloseSent => assert_eq!(state, WsState::Closed),
+                                State::CloseSent => assert_eq!(state, State::Closed),
                                 s => panic!("a Close event in {s:?}"),
                             }
                             assert_eq!(cause, Some(CloseCause::Handshake { code }));
@@ -313,16 +313,16 @@ impl<M: MaskSource + Debug> Side<M> {
             }),
         };
         match state {
-            WsState::Open => assert_eq!(
+            State::Open => assert_eq!(
                 result.is_ok(),
                 order_ok,
                 "{data:?} in Open while sending {fragment:?}: {result:?}"
             ),
-            WsState::CloseSent | WsState::Closed => assert!(
+            State::CloseSent | State::Closed => assert!(
                 matches!(result, Err(LocalError::WrongState { .. })),
                 "{data:?} in {state:?}: {result:?}"
             ),
-            WsState::CloseReceived => {}
+            State::CloseReceived => {}
         }
         if self.close_written {
             assert!(result.is_err(), "sent data after a Close");
@@ -399,13 +399,13 @@ impl<M: MaskSource + Debug> Side<M> {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             assert!(result.is_err(), "a {what} of {} bytes", payload.len());
         }
-        if state == WsState::Open && payload.len() <= MAX_CONTROL_PAYLOAD {
+        if state == State::Open && payload.len() <= MAX_CONTROL_PAYLOAD {
             assert!(result.is_ok(), "{what} in Open: {result:?}");
         }
         let Ok(bytes) = result else {
             return;
         };
-        assert_ne!(state, WsState::Closed, "a {what} sent when Closed");
+        assert_ne!(state, State::Closed, "a {what} sent when Closed");
         let op = if pong { OpCode::Pong } else { OpCode::Ping };
         self.check_frame(&bytes, op, true, payload);
     }
@@ -421,7 +421,7 @@ impl<M: MaskSource + Debug> Side<M> {
         });
         assert_eq!(
             result.is_ok(),
-            state == WsState::Open && valid,
+            state == State::Open && valid,
             "send_close({code:?}, {} bytes) in {state:?}: {result:?}",
             reason.len()
         );
@@ -431,7 +431,7 @@ impl<M: MaskSource + Debug> Side<M> {
         let frames = parse_frames(&bytes, self.role());
         assert_eq!(frames.len(), 1, "send_close wrote {frames:?}");
         assert_eq!(frames[0].close(), (code, reason));
-        assert_eq!(self.conn.state(), WsState::CloseSent);
+        assert_eq!(self.conn.state(), State::CloseSent);
         self.close_written = true;
         self.close_deadline = Some(now + self.config().close_timeout);
         self.to_peer.extend_from_slice(&bytes);
@@ -446,7 +446,7 @@ impl<M: MaskSource + Debug> Side<M> {
         let state = self.conn.state();
         if bytes.is_empty() {
             assert_eq!(owed, None, "a Close is owed but poll_transmit has nothing");
-            let expected = state == WsState::Closed
+            let expected = state == State::Closed
                 && match (self.role(), self.conn.close_cause()) {
                     (Role::Client, Some(CloseCause::Handshake { .. })) => {
                         self.eof || self.wait_over
@@ -485,7 +485,7 @@ impl<M: MaskSource + Debug> Side<M> {
                 panic!("a Close nobody owed: {f:?}");
             };
             assert_eq!(f.close().0, code, "the Close owed");
-            assert_eq!(state, WsState::Closed, "after the Close went out");
+            assert_eq!(state, State::Closed, "after the Close went out");
             self.owed_close = None;
             self.close_written = true;
         }
@@ -512,15 +512,15 @@ impl<M: MaskSource + Debug> Side<M> {
         );
         let state = self.conn.state();
         let cause = self.conn.close_cause();
-        if let (WsState::CloseSent, Some(deadline)) = (before, self.close_deadline) {
+        if let (State::CloseSent, Some(deadline)) = (before, self.close_deadline) {
             if now >= deadline {
-                assert_eq!(state, WsState::Closed, "the close timeout passed");
+                assert_eq!(state, State::Closed, "the close timeout passed");
                 assert_eq!(cause, Some(CloseCause::CloseTimedOut));
             } else {
-                assert_eq!(state, WsState::CloseSent, "closed before the close timeout");
+                assert_eq!(state, State::CloseSent, "closed before the close timeout");
             }
         }
-        if before == WsState::Open && state == WsState::Closed {
+        if before == State::Open && state == State::Closed {
             assert!(
                 self.config().keepalive.is_some(),
                 "timed out without keepalive"
@@ -537,8 +537,8 @@ impl<M: MaskSource + Debug> Side<M> {
         let before = self.conn.state();
         let timer = self.conn.poll_timeout();
         self.conn.receive_eof();
-        assert_eq!(self.conn.state(), WsState::Closed, "after receive_eof");
-        if before != WsState::Closed {
+        assert_eq!(self.conn.state(), State::Closed, "after receive_eof");
+        if before != State::Closed {
             assert_eq!(self.conn.close_cause(), Some(CloseCause::TransportEnded));
             // Nothing can be sent any more.
             self.owed_close = None;
@@ -772,8 +772,8 @@ fn step<A: MaskSource + Debug, B: MaskSource + Debug>(
     }
 }
 
-fn config(c: u8, keepalive: Option<Keepalive>, client: bool) -> WsConfig {
-    let default = WsConfig::default();
+fn config(c: u8, keepalive: Option<Keepalive>, client: bool) -> Config {
+    let default = Config::default();
     let (max_frame_payload, max_message_size, max_fragments) = match c >> 6 {
         1 => (100, 200, 4),
         2 => (1, 3, 2),
@@ -784,7 +784,7 @@ fn config(c: u8, keepalive: Option<Keepalive>, client: bool) -> WsConfig {
         ),
     };
     let shift = if client { 2 } else { 0 };
-    WsConfig {
+    Config {
         max_frame_payload,
         max_message_size,
         max_fragments,

@@ -23,7 +23,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use protoswitch::ws::{Connection, FrameHeader, MAX_HEADER_LEN, MaskSource, WsConfig};
+use protoswitch::ws::{Connection, FrameHeader, MAX_HEADER_LEN, MaskSource, Config};
 use protoswitch::{Instant, PeerErrorKind, Role};
 use protoswitch_fuzz::ws::{Keys, Receiver, WsEv, peer_of};
 use protoswitch_fuzz::{Input, Reads, assert_same_as_whole, debug, print_log};
@@ -36,8 +36,8 @@ fn role(input: &Input<'_>) -> Role {
     }
 }
 
-fn config(c: u8) -> WsConfig {
-    let default = WsConfig::default();
+fn config(c: u8) -> Config {
+    let default = Config::default();
     let (max_frame_payload, max_message_size, max_fragments) = match c >> 1 & 3 {
         0 => (
             default.max_frame_payload,
@@ -48,7 +48,7 @@ fn config(c: u8) -> WsConfig {
         2 => (1, 3, 2),
         _ => (1000, 64, 1000),
     };
-    WsConfig {
+    Config {
         max_frame_payload,
         max_message_size,
         max_fragments,
@@ -152,7 +152,7 @@ fn check_wire(wire: &[u8], sender: Role) {
     let log = match peer_of(sender) {
         Role::Server => {
             let mut rx = Receiver::new(
-                Connection::server(WsConfig::default(), Instant::ZERO),
+                Connection::server(Config::default(), Instant::ZERO),
                 Instant::ZERO,
             );
             rx.feed(wire);
@@ -160,7 +160,7 @@ fn check_wire(wire: &[u8], sender: Role) {
         }
         Role::Client => {
             let mut rx = Receiver::new(
-                Connection::client(WsConfig::default(), Instant::ZERO, Keys::new(1)),
+                Connection::client(Config::default(), Instant::ZERO, Keys::new(1)),
                 Instant::ZERO,
             );
             rx.feed(wire);

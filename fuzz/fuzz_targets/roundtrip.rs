@@ -24,7 +24,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use protoswitch::ws::{
-    CloseCause, Connection, MaskSource, MessageKind, OpCode, WsConfig, WsState, apply_mask,
+    CloseCause, Connection, MaskSource, MessageKind, OpCode, Config, State, apply_mask,
     is_valid_close_code,
 };
 use protoswitch::{Error, Instant, Role};
@@ -339,7 +339,7 @@ impl<M: MaskSource> Encoder<M> {
             .conn
             .send_close(code, reason, Instant::ZERO, &mut self.out);
         self.frame(r, OpCode::Close, true, &payload);
-        assert_eq!(self.conn.state(), WsState::CloseSent);
+        assert_eq!(self.conn.state(), State::CloseSent);
         self.expected.push(WsEv::Close(code, reason.to_owned()));
         self.answers.push(WsEv::Close(code, String::new()));
     }
@@ -363,12 +363,12 @@ impl<M: MaskSource> Encoder<M> {
             Some((code, reason)) => {
                 self.close(*code, reason);
                 WsEv::End {
-                    state: WsState::Closed,
+                    state: State::Closed,
                     cause: Some(CloseCause::Handshake { code: *code }),
                 }
             }
             None => WsEv::End {
-                state: WsState::Open,
+                state: State::Open,
                 cause: Some(CloseCause::TransportEnded),
             },
         };
@@ -401,11 +401,11 @@ fn decode<M: MaskSource>(mut rx: Receiver<M>, reads: &[&[u8]]) -> (Vec<WsEv>, Ve
 fn receiver(role: Role) -> ReceiverAny {
     match role {
         Role::Server => ReceiverAny::Server(Receiver::new(
-            Connection::server(WsConfig::default(), Instant::ZERO),
+            Connection::server(Config::default(), Instant::ZERO),
             Instant::ZERO,
         )),
         Role::Client => ReceiverAny::Client(Receiver::new(
-            Connection::client(WsConfig::default(), Instant::ZERO, Keys::new(7)),
+            Connection::client(Config::default(), Instant::ZERO, Keys::new(7)),
             Instant::ZERO,
         )),
     }
@@ -465,8 +465,8 @@ fn roundtrip<M: MaskSource>(mut enc: Encoder<M>, plan: &Plan) {
 fuzz_target!(|data: &[u8]| {
     let plan = parse(data);
     let keys = Keys::new(plan.seed);
-    let client = Connection::client(WsConfig::default(), Instant::ZERO, keys);
+    let client = Connection::client(Config::default(), Instant::ZERO, keys);
     roundtrip(Encoder::new(client, Some(keys)), &plan);
-    let server = Connection::server(WsConfig::default(), Instant::ZERO);
+    let server = Connection::server(Config::default(), Instant::ZERO);
     roundtrip(Encoder::new(server, None), &plan);
 });

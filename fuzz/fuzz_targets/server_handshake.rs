@@ -223,7 +223,7 @@ impl Run {
         assert!(line.starts_with(&expected), "request line of {head:?}");
         let minor = req.head().minor_version();
         assert!(minor <= 1);
-        let framing = req.body();
+        let framing = req.framing();
         assert!(matches!(
             framing,
             Framing::None | Framing::Length(1..) | Framing::Chunked
@@ -290,7 +290,7 @@ impl Run {
             method: req.method().to_owned(),
             target: req.target().to_owned(),
             minor: req.head().minor_version(),
-            framing: req.body(),
+            framing: req.framing(),
             expects_continue: req.expects_continue(),
             offers: req.upgrade_offers().map(|p| p.to_string()).collect(),
         });
@@ -389,7 +389,7 @@ impl Run {
             .unwrap_or(&bytes);
         assert!(after_continue.starts_with(status_line), "{bytes:?}");
         assert!(bytes.ends_with(b"\r\n\r\n"));
-        let switch = self.server.switch().expect("switch() after accept");
+        let switch = self.server.negotiation().expect("switch() after accept");
         assert_eq!(switch.role(), Role::Server);
         let chosen = Protocol::parse(protocol.as_bytes()).expect("accepted an invalid token");
         assert!(switch.protocol().matches(&chosen));

@@ -7,7 +7,7 @@ use core::ops::Range;
 
 use protoswitch::ws::{
     CloseCause, Connection, FrameHeader, MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER, MaskSource,
-    MessageKind, OpCode, WsEvent, WsState, apply_mask, is_valid_close_code,
+    MessageKind, OpCode, Event, State, apply_mask, is_valid_close_code,
 };
 use protoswitch::{Error, Instant, PeerErrorKind, Role};
 
@@ -142,7 +142,7 @@ pub enum WsEv {
     /// after it.
     End {
         /// State before the end of stream.
-        state: WsState,
+        state: State,
         /// `close_cause()` after it.
         cause: Option<CloseCause>,
     },
@@ -175,7 +175,7 @@ pub enum Got {
 impl Got {
     /// Copies `event` out, checking that everything it borrows lies in
     /// `consumed` (the addresses of the bytes `receive` consumed).
-    pub fn new(event: Option<WsEvent<'_>>, consumed: Range<usize>) -> Self {
+    pub fn new(event: Option<Event<'_>>, consumed: Range<usize>) -> Self {
         let inside = |bytes: &[u8], what: &str| {
             if bytes.is_empty() {
                 return;
@@ -191,7 +191,7 @@ impl Got {
         };
         match event {
             None => Got::Nothing,
-            Some(WsEvent::Data(chunk)) => {
+            Some(Event::Data(chunk)) => {
                 inside(chunk.payload, "a data chunk");
                 Got::Data {
                     kind: chunk.kind,
@@ -200,15 +200,15 @@ impl Got {
                     message_end: chunk.message_end,
                 }
             }
-            Some(WsEvent::Ping(p)) => {
+            Some(Event::Ping(p)) => {
                 inside(p, "a Ping payload");
                 Got::Ping(p.to_vec())
             }
-            Some(WsEvent::Pong(p)) => {
+            Some(Event::Pong(p)) => {
                 inside(p, "a Pong payload");
                 Got::Pong(p.to_vec())
             }
-            Some(WsEvent::Close { code, reason }) => {
+            Some(Event::Close { code, reason }) => {
                 inside(reason.as_bytes(), "a close reason");
                 Got::Close(code, reason.to_owned())
             }
@@ -279,7 +279,7 @@ impl<M: MaskSource> Receiver<M> {
         let state = self.conn.state();
         self.conn.receive_eof();
         assert!(self.transmit().is_empty(), "a frame to send after the end");
-        assert_eq!(self.conn.state(), WsState::Closed, "after receive_eof");
+        assert_eq!(self.conn.state(), State::Closed, "after receive_eof");
         assert!(
             self.conn.should_close_transport(),
             "transport ended, nothing to send, but should_close_transport() is false"
@@ -334,14 +334,14 @@ impl<M: MaskSource> Receiver<M> {
         let state = self.conn.state();
         let got = match got {
             Err(e) => {
-                assert_ne!(before, WsState::Closed, "{e:?} after Closed");
-                assert_eq!(state, WsState::Closed, "state after {e:?}");
+                assert_ne!(before, State::Closed, "{e:?} after Closed");
+                assert_eq!(state, State::Closed, "state after {e:?}");
                 assert_eq!(self.conn.close_cause(), Some(CloseCause::Failed(e)));
                 assert_eq!(e.role(), self.conn.role());
                 let code = e
                     .close_code()
                     .unwrap_or_else(|| panic!("{e:?} has no close code"));
-                if before == WsState::CloseSent {
+                if before == State::CloseSent {
                     assert!(frames.is_empty(), "a second Close: {frames:?}");
                 } else {
                     assert!(
@@ -361,7 +361,7 @@ impl<M: MaskSource> Receiver<M> {
         if got == Got::Nothing {
             assert!(frames.is_empty(), "transmitted {frames:?} without an event");
             assert_eq!(state, before, "state changed without an event");
-            if matches!(before, WsState::Closed | WsState::CloseReceived) {
+            if matches!(before, State::Closed | State::CloseReceived) {
                 assert_eq!(consumed, len, "bytes after the Close are not discarded");
             } else {
                 assert!(
@@ -375,7 +375,7 @@ impl<M: MaskSource> Receiver<M> {
         }
         assert!(consumed > 0, "an event that consumed nothing: {got:?}");
         assert!(
-            matches!(before, WsState::Open | WsState::CloseSent),
+            matches!(before, State::Open | State::CloseSent),
             "{got:?} in {before:?}"
         );
         let config = *self.conn.config();
@@ -430,7 +430,7 @@ impl<M: MaskSource> Receiver<M> {
             Got::Ping(p) => {
                 assert_eq!(state, before, "state changed by a Ping");
                 assert!(p.len() <= 125);
-                if config.auto_pong && before == WsState::Open {
+                if config.auto_pong && before == State::Open {
                     assert!(
                         frames.len() == 1
                             && frames[0].header.opcode == OpCode::Pong
@@ -458,14 +458,14 @@ impl<M: MaskSource> Receiver<M> {
                 assert!(reason.len() <= 123);
                 assert_eq!(
                     state,
-                    WsState::Closed,
+                    State::Closed,
                     "after a Close in {before:?}, drained"
                 );
                 assert_eq!(
                     self.conn.close_cause(),
                     Some(CloseCause::Handshake { code })
                 );
-                if before == WsState::Open {
+                if before == State::Open {
                     assert!(
                         frames.len() == 1 && frames[0].close().0 == code,
                         "Close {code:?} echoed with {frames:?}"

@@ -184,7 +184,7 @@ fn client() -> bool {
     let switched = matches!(got.event, Some(ClientEvent::Switched(head)) if head.status() == 101);
     // What was negotiated stays readable on the machine, without a borrow.
     let chat = client
-        .switch()
+        .negotiation()
         .is_some_and(|s| s.subprotocol() == Some("chat"));
     // Bytes after `consumed` already belong to WebSocket: hand them to the
     // frame decoder.

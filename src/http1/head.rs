@@ -784,7 +784,7 @@ pub(crate) fn parse_request<'b>(
         (None, _) if minor_version == 0 => {}
         (Some(host), None) if is_valid_host(host) => {}
         (Some(_), None) => return Err(PeerErrorKind::InvalidHost),
-        _ => return Err(PeerErrorKind::BadHost),
+        _ => return Err(PeerErrorKind::HostMissingOrRepeated),
     }
     Ok((
         RequestHead {
@@ -906,8 +906,11 @@ mod tests {
             ),
             ("GET / HTTP/1.1\r\nHost : a\r\n\r\n", BadHeaderName),
             ("GET / HTTP/1.1\r\nHo(st: a\r\n\r\n", BadHeaderName),
-            ("GET / HTTP/1.1\r\n\r\n", BadHost),
-            ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", BadHost),
+            ("GET / HTTP/1.1\r\n\r\n", HostMissingOrRepeated),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                HostMissingOrRepeated,
+            ),
             (
                 "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
                 ContentLengthWithTransferEncoding,

@@ -37,13 +37,13 @@ use crate::http1::{
 };
 use crate::time::Instant;
 
-use super::Received;
 use super::h2c::write_settings;
 use super::protocol::{
-    EXTENSION_CAPACITY, InlineList, OFFER_CAPACITY, Protocol, ProtocolKind, SUBPROTOCOL_CAPACITY,
-    Switch,
+    EXTENSION_CAPACITY, InlineList, Negotiation, OFFER_CAPACITY, Protocol, ProtocolKind,
+    SUBPROTOCOL_CAPACITY,
 };
 use super::websocket::{Extension, WEBSOCKET_VERSION, accept_key, websocket_key};
+use crate::Received;
 use crate::table;
 
 /// Client configuration.
@@ -132,7 +132,7 @@ pub(crate) enum ClientInput {
     Continue,
     ContinueTimeout,
     BodySent,
-    Switch,
+    SwitchVerified,
     FinalWithBody,
     FinalWithoutBody,
     BodyEnd,
@@ -147,7 +147,7 @@ impl ClientInput {
             ClientInput::Continue => "100 Continue",
             ClientInput::ContinueTimeout => "100-continue timeout",
             ClientInput::BodySent => "`body_sent`",
-            ClientInput::Switch => "101 verified",
+            ClientInput::SwitchVerified => "101 verified",
             ClientInput::FinalWithBody => "final status with body",
             ClientInput::FinalWithoutBody => "final status, no body",
             ClientInput::BodyEnd => "body end",
@@ -164,7 +164,7 @@ pub(crate) const TABLE: &[(ClientState, ClientInput, ClientState)] = {
         (S::WaitingForContinue, I::Continue, S::SendingBody),
         (S::WaitingForContinue, I::ContinueTimeout, S::SendingBody),
         (S::SendingBody, I::BodySent, S::AwaitingResponse),
-        (S::AwaitingResponse, I::Switch, S::Switched),
+        (S::AwaitingResponse, I::SwitchVerified, S::Switched),
         (S::WaitingForContinue, I::FinalWithBody, S::ReadingBody),
         (S::SendingBody, I::FinalWithBody, S::ReadingBody),
         (S::AwaitingResponse, I::FinalWithBody, S::ReadingBody),
@@ -191,7 +191,7 @@ pub(crate) const TABLE: &[(ClientState, ClientInput, ClientState)] = {
 /// // h2c with two SETTINGS entries.
 /// let h2c = ClientRequest::new("GET", "/", "example.com", &["h2c"]).h2c_settings(&[(3, 100), (4, 65535)]);
 /// // A custom protocol with a body that waits for 100 Continue.
-/// let custom = ClientRequest::new("POST", "/", "example.com", &["echo/1"]).body(5, true);
+/// let custom = ClientRequest::new("POST", "/", "example.com", &["echo/1"]).body(5).expect_continue();
 /// # let _ = (ws, h2c, custom);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,11 +264,17 @@ impl<'a> ClientRequest<'a> {
         self.headers = headers;
         self
     }
-    /// A body of `len` bytes, optionally with `Expect: 100-continue`. The
-    /// caller writes the body when the state is `SendingBody`.
-    pub const fn body(mut self, len: u64, expect_continue: bool) -> Self {
+    /// A body of `len` bytes (`Content-Length`). The caller writes the
+    /// body when the state is `SendingBody`.
+    pub const fn body(mut self, len: u64) -> Self {
         self.body_len = Some(len);
-        self.expect_continue = expect_continue;
+        self
+    }
+    /// Sends `Expect: 100-continue` with a non-empty body and waits for
+    /// `100 Continue` (or [`ClientConfig::continue_timeout`]) before the
+    /// body (RFC 9110 §10.1.1).
+    pub const fn expect_continue(mut self) -> Self {
+        self.expect_continue = true;
         self
     }
 }
@@ -427,7 +433,7 @@ pub struct ClientHandshake {
     continue_deadline: Option<Instant>,
     body: BodyDecoder,
     keep_alive: bool,
-    switch: Option<Switch>,
+    negotiation: Option<Negotiation>,
     error: Option<PeerError>,
 }
 
@@ -557,7 +563,7 @@ impl ClientHandshake {
             continue_deadline,
             body: BodyDecoder::new(crate::http1::Framing::None),
             keep_alive: false,
-            switch: None,
+            negotiation: None,
             error: None,
         };
         Ok((machine, n))
@@ -568,9 +574,14 @@ impl ClientHandshake {
         self.state
     }
 
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
     /// After a 101: what was switched to.
-    pub fn switch(&self) -> Option<&Switch> {
-        self.switch.as_ref()
+    pub fn negotiation(&self) -> Option<&Negotiation> {
+        self.negotiation.as_ref()
     }
 
     /// In `Done`: `true` when the connection may carry another request.
@@ -681,8 +692,8 @@ impl ClientHandshake {
         let (head, facts) = parse_response(&buf[..len], &limits)?;
         let status = head.status();
         let event = if status == 101 {
-            self.switch = Some(self.verify_switch(&head)?);
-            self.follow(ClientInput::Switch);
+            self.negotiation = Some(self.verify_switch(&head)?);
+            self.follow(ClientInput::SwitchVerified);
             ClientEvent::Switched(head)
         } else if status < 200 {
             if head.minor_version() == 0 {
@@ -717,7 +728,7 @@ impl ClientHandshake {
         })
     }
 
-    fn verify_switch(&self, head: &ResponseHead<'_>) -> Result<Switch, PeerErrorKind> {
+    fn verify_switch(&self, head: &ResponseHead<'_>) -> Result<Negotiation, PeerErrorKind> {
         use PeerErrorKind as K;
         if head.minor_version() == 0 {
             return Err(K::SwitchInHttp10);
@@ -743,7 +754,7 @@ impl ClientHandshake {
         if !headers.list_contains("connection", "upgrade") {
             return Err(K::SwitchWithoutConnectionUpgrade);
         }
-        let mut switch = Switch {
+        let mut switch = Negotiation {
             role: Role::Client,
             protocol: InlineList::new(),
             subprotocol: InlineList::new(),

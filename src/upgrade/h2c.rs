@@ -61,7 +61,7 @@ pub(crate) fn check_offer<'b>(
     let mut values = headers.get_all("http2-settings");
     let value = match (values.next(), values.next()) {
         (Some(v), None) => v,
-        _ => return Err(PeerErrorKind::H2cSettingsMissing),
+        _ => return Err(PeerErrorKind::H2cSettingsMissingOrRepeated),
     };
     if !connection_lists_it {
         return Err(PeerErrorKind::H2cSettingsNotInConnection);

@@ -13,7 +13,7 @@ pub use client::{
 };
 pub use h2c::H2cOffer;
 pub use protocol::{
-    EXTENSION_CAPACITY, OFFER_CAPACITY, Protocol, ProtocolKind, SUBPROTOCOL_CAPACITY, Switch,
+    EXTENSION_CAPACITY, Negotiation, OFFER_CAPACITY, Protocol, ProtocolKind, SUBPROTOCOL_CAPACITY,
 };
 pub use server::{
     Accept, Request, Response, ServerConfig, ServerEvent, ServerHandshake, ServerState,
@@ -22,27 +22,6 @@ pub use websocket::{
     Extension, WEBSOCKET_GUID, WEBSOCKET_VERSION, WebSocketOffer, accept_key, is_valid_key,
     websocket_key,
 };
-
-/// What one `receive` call did: how many bytes of the buffer it consumed,
-/// and at most one event borrowing the buffer. `event: None` means the
-/// machine needs more bytes: keep the unconsumed ones, append, call again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use]
-pub struct Received<E> {
-    /// Bytes at the start of the buffer that were used; drop them.
-    pub consumed: usize,
-    /// The event, if one is complete.
-    pub event: Option<E>,
-}
-
-impl<E> Received<E> {
-    pub(crate) const fn nothing() -> Self {
-        Received {
-            consumed: 0,
-            event: None,
-        }
-    }
-}
 
 /// Copies the unsent part of `pending` into `out`.
 pub(crate) fn drain(pending: &[u8], sent: &mut usize, out: &mut [u8]) -> usize {

@@ -160,14 +160,14 @@ pub const EXTENSION_CAPACITY: usize = 256;
 /// The outcome of a handshake that switched protocols: what both roles hand
 /// to the code that speaks the new protocol. `Copy`, no borrow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Switch {
+pub struct Negotiation {
     pub(crate) role: crate::error::Role,
     pub(crate) protocol: InlineList<OFFER_CAPACITY>,
     pub(crate) subprotocol: InlineList<SUBPROTOCOL_CAPACITY>,
     pub(crate) extensions: InlineList<EXTENSION_CAPACITY>,
 }
 
-impl Switch {
+impl Negotiation {
     /// The side this machine played.
     pub fn role(&self) -> crate::error::Role {
         self.role
@@ -187,7 +187,8 @@ impl Switch {
         (!self.subprotocol.is_empty()).then(|| self.subprotocol.as_str())
     }
 
-    /// Names of the WebSocket extensions in use (comma-separated), if any.
+    /// Names of the WebSocket extensions in use, in the order the 101
+    /// listed them (none when no extension was agreed).
     pub fn extensions(&self) -> impl Iterator<Item = &str> {
         self.extensions
             .iter()

@@ -31,10 +31,11 @@ use crate::http1::{
     Framing, HeadReader, Header, Headers, Limits, RequestHead, parse_request, request_framing,
 };
 
+use super::drain;
 use super::h2c::{self, H2cOffer};
-use super::protocol::{InlineList, OFFER_CAPACITY, Protocol, ProtocolKind, Switch};
+use super::protocol::{InlineList, Negotiation, OFFER_CAPACITY, Protocol, ProtocolKind};
 use super::websocket::{self, Extension, WebSocketOffer, accept_key};
-use super::{Received, drain};
+use crate::Received;
 use crate::table;
 
 /// Server configuration.
@@ -245,7 +246,7 @@ impl<'b> Request<'b> {
     }
 
     /// How the request body is framed.
-    pub fn body(&self) -> Framing {
+    pub fn framing(&self) -> Framing {
         self.framing
     }
 }
@@ -448,7 +449,7 @@ pub struct ServerHandshake {
     subprotocols: InlineList<{ super::protocol::SUBPROTOCOL_CAPACITY }>,
     extensions: InlineList<{ super::protocol::EXTENSION_CAPACITY }>,
     h2c: Offer,
-    switch: Option<Switch>,
+    negotiation: Option<Negotiation>,
     error: Option<PeerError>,
     reply: [u8; ERROR_REPLY_CAPACITY],
     reply_len: usize,
@@ -475,7 +476,7 @@ impl ServerHandshake {
             subprotocols: InlineList::new(),
             extensions: InlineList::new(),
             h2c: Offer::None,
-            switch: None,
+            negotiation: None,
             error: None,
             reply: [0; ERROR_REPLY_CAPACITY],
             reply_len: 0,
@@ -494,8 +495,8 @@ impl ServerHandshake {
     }
 
     /// After a 101: what was switched to.
-    pub fn switch(&self) -> Option<&Switch> {
-        self.switch.as_ref()
+    pub fn negotiation(&self) -> Option<&Negotiation> {
+        self.negotiation.as_ref()
     }
 
     /// After a final response: `true` when the connection may carry another
@@ -777,7 +778,7 @@ impl ServerHandshake {
         if let Some(sp) = accept.subprotocol {
             subprotocol.push(sp.as_bytes());
         }
-        self.switch = Some(Switch {
+        self.negotiation = Some(Negotiation {
             role: Role::Server,
             protocol,
             subprotocol,

@@ -195,7 +195,9 @@ pub(crate) fn check_offer(head: &RequestHead<'_>) -> Result<(), PeerErrorKind> {
     }
     let mut versions = headers.get_all("sec-websocket-version");
     match (versions.next(), versions.next()) {
-        (None, _) | (Some(_), Some(_)) => return Err(PeerErrorKind::WebSocketVersionMissing),
+        (None, _) | (Some(_), Some(_)) => {
+            return Err(PeerErrorKind::WebSocketVersionMissingOrRepeated);
+        }
         (Some(v), None) if v != WEBSOCKET_VERSION.as_bytes() => {
             return Err(PeerErrorKind::WebSocketVersionUnsupported);
         }
@@ -205,7 +207,7 @@ pub(crate) fn check_offer(head: &RequestHead<'_>) -> Result<(), PeerErrorKind> {
     match (keys.next(), keys.next()) {
         (Some(k), None) if is_valid_key(k) => {}
         (Some(_), None) => return Err(PeerErrorKind::WebSocketKeyInvalid),
-        _ => return Err(PeerErrorKind::WebSocketKeyMissing),
+        _ => return Err(PeerErrorKind::WebSocketKeyMissingOrRepeated),
     }
     check_negotiation(headers)
 }

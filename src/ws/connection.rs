@@ -38,10 +38,11 @@ use super::close::is_valid_close_code;
 use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use super::mask::apply_mask;
 use super::utf8::Utf8Validator;
+use crate::Received;
 use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::table;
 use crate::time::Instant;
-use crate::upgrade::{ClientHandshake, ProtocolKind, Received, ServerHandshake, Switch};
+use crate::upgrade::{ClientHandshake, Negotiation, ProtocolKind, ServerHandshake};
 
 /// Largest control frame payload (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -62,7 +63,7 @@ pub struct Keepalive {
 
 /// Connection limits and behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WsConfig {
+pub struct Config {
     /// Largest frame payload accepted (1009 above). Default 16 MiB.
     pub max_frame_payload: u64,
     /// Largest message accepted, across fragments (1009 above). Default 64 MiB.
@@ -79,9 +80,9 @@ pub struct WsConfig {
     pub keepalive: Option<Keepalive>,
 }
 
-impl Default for WsConfig {
+impl Default for Config {
     fn default() -> Self {
-        WsConfig {
+        Config {
             max_frame_payload: 16 << 20,
             max_message_size: 64 << 20,
             max_fragments: 1 << 20,
@@ -94,7 +95,7 @@ impl Default for WsConfig {
 
 /// Where the connection is. See the module docs for the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WsState {
+pub enum State {
     /// Data flows both ways.
     Open,
     /// We sent Close and wait for the peer's.
@@ -105,20 +106,20 @@ pub enum WsState {
     Closed,
 }
 
-impl WsState {
+impl State {
     /// The state's name.
     pub const fn name(self) -> &'static str {
         match self {
-            WsState::Open => "Open",
-            WsState::CloseSent => "CloseSent",
-            WsState::CloseReceived => "CloseReceived",
-            WsState::Closed => "Closed",
+            State::Open => "Open",
+            State::CloseSent => "CloseSent",
+            State::CloseReceived => "CloseReceived",
+            State::Closed => "Closed",
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WsInput {
+enum Input {
     SendClose,
     CloseReceived,
     EchoSent,
@@ -128,26 +129,26 @@ enum WsInput {
     PeerUnresponsive,
 }
 
-impl WsInput {
+impl Input {
     /// How the module docs' table names the input.
     #[cfg(test)]
     const fn doc(self) -> &'static str {
         match self {
-            WsInput::SendClose => "`send_close`",
-            WsInput::CloseReceived => "Close received",
-            WsInput::EchoSent => "echo written by `poll_transmit`",
-            WsInput::Fail => "peer error (Close queued)",
-            WsInput::TransportEnded => "transport ended",
-            WsInput::CloseTimeout => "close timeout",
-            WsInput::PeerUnresponsive => "keepalive: no Pong in time",
+            Input::SendClose => "`send_close`",
+            Input::CloseReceived => "Close received",
+            Input::EchoSent => "echo written by `poll_transmit`",
+            Input::Fail => "peer error (Close queued)",
+            Input::TransportEnded => "transport ended",
+            Input::CloseTimeout => "close timeout",
+            Input::PeerUnresponsive => "keepalive: no Pong in time",
         }
     }
 }
 
 /// The whole transition table of the connection, one edge a row.
-const TABLE: &[(WsState, WsInput, WsState)] = {
-    use WsInput as I;
-    use WsState as S;
+const TABLE: &[(State, Input, State)] = {
+    use Input as I;
+    use State as S;
     &[
         (S::Open, I::SendClose, S::CloseSent),
         (S::Open, I::CloseReceived, S::CloseReceived),
@@ -217,7 +218,7 @@ pub struct DataChunk<'b> {
 
 /// An event from [`Connection::receive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WsEvent<'b> {
+pub enum Event<'b> {
     /// Message data.
     Data(DataChunk<'b>),
     /// A Ping and its payload (answered by the machine unless `auto_pong`
@@ -336,15 +337,15 @@ struct ChunkFlags {
 /// A WebSocket connection: frames in, events out, replies out.
 ///
 /// ```
-/// use protoswitch::ws::{Connection, WsConfig, WsEvent};
+/// use protoswitch::ws::{Connection, Config, Event};
 /// use protoswitch::Instant;
 ///
-/// let mut server = Connection::server(WsConfig::default(), Instant::ZERO);
+/// let mut server = Connection::server(Config::default(), Instant::ZERO);
 /// // RFC 6455 §5.7: a masked "Hello" from a client.
 /// let mut buf = *b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
 /// let got = server.receive(&mut buf, Instant::ZERO).unwrap();
 /// assert_eq!(got.consumed, 11);
-/// let Some(WsEvent::Data(chunk)) = got.event else { panic!() };
+/// let Some(Event::Data(chunk)) = got.event else { panic!() };
 /// assert_eq!(chunk.payload, b"Hello");
 /// assert!(chunk.message_end);
 ///
@@ -355,11 +356,11 @@ struct ChunkFlags {
 #[derive(Debug, Clone)]
 pub struct Connection<M = NoMask> {
     role: Role,
-    config: WsConfig,
-    state: WsState,
+    config: Config,
+    state: State,
     masks: M,
     /// The handshake that led here (subprotocol, extensions), if any.
-    switch: Option<Switch>,
+    negotiation: Option<Negotiation>,
     rx: Rx,
     incoming: Option<Incoming>,
     outgoing: Option<MessageKind>,
@@ -378,7 +379,7 @@ pub struct Connection<M = NoMask> {
 impl Connection<NoMask> {
     /// The server side of a connection (frames from the client must be
     /// masked; ours are not).
-    pub fn server(config: WsConfig, now: Instant) -> Self {
+    pub fn server(config: Config, now: Instant) -> Self {
         Connection::new(Role::Server, config, now, NoMask)
     }
 
@@ -388,16 +389,19 @@ impl Connection<NoMask> {
     /// [`receive`](Self::receive).
     pub fn from_server_handshake(
         handshake: ServerHandshake,
-        config: WsConfig,
+        config: Config,
         now: Instant,
     ) -> Result<Self, LocalError> {
-        let switch = websocket_switch(handshake.state().name(), handshake.switch())?;
+        let switch = websocket_switch(handshake.state().name(), handshake.negotiation())?;
         Ok(Connection::server(config, now).with_switch(switch))
     }
 }
 
 /// The switch of a handshake, if it switched to WebSocket.
-fn websocket_switch(state: &'static str, switch: Option<&Switch>) -> Result<Switch, LocalError> {
+fn websocket_switch(
+    state: &'static str,
+    switch: Option<&Negotiation>,
+) -> Result<Negotiation, LocalError> {
     match switch {
         Some(s) if s.protocol().kind() == ProtocolKind::WebSocket => Ok(*s),
         Some(_) => Err(LocalError::NotWebSocket),
@@ -410,7 +414,7 @@ fn websocket_switch(state: &'static str, switch: Option<&Switch>) -> Result<Swit
 
 impl<M: MaskSource> Connection<M> {
     /// The client side: every frame sent is masked with a key from `masks`.
-    pub fn client(config: WsConfig, now: Instant, masks: M) -> Self {
+    pub fn client(config: Config, now: Instant, masks: M) -> Self {
         Connection::new(Role::Client, config, now, masks)
     }
 
@@ -419,21 +423,21 @@ impl<M: MaskSource> Connection<M> {
     /// are the first frames: pass them to [`receive`](Self::receive).
     pub fn from_client_handshake(
         handshake: ClientHandshake,
-        config: WsConfig,
+        config: Config,
         now: Instant,
         masks: M,
     ) -> Result<Self, LocalError> {
-        let switch = websocket_switch(handshake.state().name(), handshake.switch())?;
+        let switch = websocket_switch(handshake.state().name(), handshake.negotiation())?;
         Ok(Connection::client(config, now, masks).with_switch(switch))
     }
 
-    fn new(role: Role, config: WsConfig, now: Instant, masks: M) -> Self {
+    fn new(role: Role, config: Config, now: Instant, masks: M) -> Self {
         Connection {
             role,
             config,
-            state: WsState::Open,
+            state: State::Open,
             masks,
-            switch: None,
+            negotiation: None,
             rx: Rx::Header,
             incoming: None,
             outgoing: None,
@@ -450,13 +454,13 @@ impl<M: MaskSource> Connection<M> {
         }
     }
 
-    fn with_switch(mut self, switch: Switch) -> Self {
-        self.switch = Some(switch);
+    fn with_switch(mut self, switch: Negotiation) -> Self {
+        self.negotiation = Some(switch);
         self
     }
 
     /// The current state.
-    pub fn state(&self) -> WsState {
+    pub fn state(&self) -> State {
         self.state
     }
 
@@ -466,13 +470,13 @@ impl<M: MaskSource> Connection<M> {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &WsConfig {
+    pub fn config(&self) -> &Config {
         &self.config
     }
 
     /// The subprotocol negotiated in the handshake, if any.
     pub fn subprotocol(&self) -> Option<&str> {
-        self.switch.as_ref().and_then(|s| s.subprotocol())
+        self.negotiation.as_ref().and_then(|s| s.subprotocol())
     }
 
     /// Why the connection closed, once `Closed`.
@@ -482,7 +486,7 @@ impl<M: MaskSource> Connection<M> {
 
     /// Follows the table's edge for `input`; without one, the state stays
     /// and the call is a wrong-state error (see [`crate::table`]).
-    fn go(&mut self, input: WsInput, operation: &'static str) -> Result<(), LocalError> {
+    fn go(&mut self, input: Input, operation: &'static str) -> Result<(), LocalError> {
         match table::next(TABLE, self.state, input) {
             Some(next) => {
                 self.state = next;
@@ -498,7 +502,7 @@ impl<M: MaskSource> Connection<M> {
     /// [`go`](Self::go) for inputs the machine derives from the peer's
     /// bytes or its own sending: every state that produces them has their
     /// edges, so a miss is a bug.
-    fn follow(&mut self, input: WsInput) {
+    fn follow(&mut self, input: Input) {
         let followed = self.go(input, "receive");
         debug_assert!(followed.is_ok(), "no edge for {input:?}: {followed:?}");
     }
@@ -516,7 +520,7 @@ impl<M: MaskSource> Connection<M> {
     /// clean closing handshake — once the server closed it or the close
     /// timeout passed (RFC 6455 §7.1.1).
     pub fn should_close_transport(&self) -> bool {
-        if self.state != WsState::Closed || self.has_pending() {
+        if self.state != State::Closed || self.has_pending() {
             return false;
         }
         match (self.role, self.cause) {
@@ -547,8 +551,8 @@ impl<M: MaskSource> Connection<M> {
         &mut self,
         buf: &'b mut [u8],
         now: Instant,
-    ) -> Result<Received<WsEvent<'b>>, Error> {
-        if matches!(self.state, WsState::Closed | WsState::CloseReceived) {
+    ) -> Result<Received<Event<'b>>, Error> {
+        if matches!(self.state, State::Closed | State::CloseReceived) {
             // Nothing may follow a Close; what does is discarded.
             return Ok(Received {
                 consumed: buf.len(),
@@ -569,7 +573,7 @@ impl<M: MaskSource> Connection<M> {
             }),
             Step::Data { start, end, chunk } => Ok(Received {
                 consumed: end,
-                event: Some(WsEvent::Data(DataChunk {
+                event: Some(Event::Data(DataChunk {
                     kind: chunk.kind,
                     payload: &buf[start..end],
                     frame_end: chunk.frame_end,
@@ -752,22 +756,22 @@ impl<M: MaskSource> Connection<M> {
         opcode: OpCode,
         payload: &'b [u8],
         now: Instant,
-    ) -> Result<WsEvent<'b>, PeerErrorKind> {
+    ) -> Result<Event<'b>, PeerErrorKind> {
         match opcode {
             OpCode::Ping => {
-                if self.config.auto_pong && self.state == WsState::Open {
+                if self.config.auto_pong && self.state == State::Open {
                     // Answering the latest Ping suffices (RFC 6455 §5.5.3).
                     self.pong = Some(Control::new(&[payload]));
                 }
-                Ok(WsEvent::Ping(payload))
+                Ok(Event::Ping(payload))
             }
             OpCode::Pong => {
                 self.pong_deadline = None;
-                Ok(WsEvent::Pong(payload))
+                Ok(Event::Pong(payload))
             }
             _ => {
                 let (code, reason) = parse_close(payload)?;
-                if self.state == WsState::Open {
+                if self.state == State::Open {
                     // Echo the code (RFC 6455 §5.5.1); an empty Close gets an
                     // empty Close.
                     let echo = code.map(u16::to_be_bytes);
@@ -776,10 +780,10 @@ impl<M: MaskSource> Connection<M> {
                     self.ping = None;
                 }
                 // Open → CloseReceived (echo pending), CloseSent → Closed.
-                self.follow(WsInput::CloseReceived);
+                self.follow(Input::CloseReceived);
                 self.cause = Some(CloseCause::Handshake { code });
                 self.arm_client_wait(now);
-                Ok(WsEvent::Close { code, reason })
+                Ok(Event::Close { code, reason })
             }
         }
     }
@@ -806,7 +810,7 @@ impl<M: MaskSource> Connection<M> {
         } else {
             self.close = None;
         }
-        self.follow(WsInput::Fail);
+        self.follow(Input::Fail);
         self.cause = Some(CloseCause::Failed(error));
         self.close_deadline = None;
         self.rx = Rx::Header;
@@ -817,7 +821,7 @@ impl<M: MaskSource> Connection<M> {
     /// The transport reached end of stream.
     pub fn receive_eof(&mut self) {
         self.transport_ended = true;
-        if self.go(WsInput::TransportEnded, "receive_eof").is_ok() {
+        if self.go(Input::TransportEnded, "receive_eof").is_ok() {
             self.cause = Some(CloseCause::TransportEnded);
             self.pong = None;
             self.ping = None;
@@ -833,9 +837,7 @@ impl<M: MaskSource> Connection<M> {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let keepalive = match (self.state, self.config.keepalive) {
-            (WsState::Open, Some(k)) => {
-                Some(self.pong_deadline.unwrap_or(self.last_rx + k.interval))
-            }
+            (State::Open, Some(k)) => Some(self.pong_deadline.unwrap_or(self.last_rx + k.interval)),
             _ => None,
         };
         match (self.close_deadline, keepalive) {
@@ -849,17 +851,17 @@ impl<M: MaskSource> Connection<M> {
         if let Some(deadline) = self.close_deadline {
             if now >= deadline {
                 self.close_deadline = None;
-                if self.go(WsInput::CloseTimeout, "handle_timeout").is_ok() {
+                if self.go(Input::CloseTimeout, "handle_timeout").is_ok() {
                     self.cause = Some(CloseCause::CloseTimedOut);
                 }
             }
         }
-        let (WsState::Open, Some(k)) = (self.state, self.config.keepalive) else {
+        let (State::Open, Some(k)) = (self.state, self.config.keepalive) else {
             return;
         };
         match self.pong_deadline {
             Some(deadline) if now >= deadline => {
-                self.follow(WsInput::PeerUnresponsive);
+                self.follow(Input::PeerUnresponsive);
                 self.cause = Some(CloseCause::PeerUnresponsive);
                 self.pong = None;
                 self.ping = None;
@@ -900,8 +902,8 @@ impl<M: MaskSource> Connection<M> {
                 self.close_sent = true;
                 // Our echo completes the closing handshake; the Close that
                 // fails a connection is written when it is already Closed.
-                if self.state == WsState::CloseReceived {
-                    self.follow(WsInput::EchoSent);
+                if self.state == State::CloseReceived {
+                    self.follow(Input::EchoSent);
                 }
             }
         }
@@ -946,7 +948,7 @@ impl<M: MaskSource> Connection<M> {
     }
 
     fn check_data_allowed(&self, operation: &'static str) -> Result<(), Error> {
-        if self.state == WsState::Open {
+        if self.state == State::Open {
             Ok(())
         } else {
             Err(self.wrong_state(operation))
@@ -1050,7 +1052,7 @@ impl<M: MaskSource> Connection<M> {
         payload: &[u8],
         out: &mut [u8],
     ) -> Result<usize, Error> {
-        if !matches!(self.state, WsState::Open | WsState::CloseReceived) || self.close_sent {
+        if !matches!(self.state, State::Open | State::CloseReceived) || self.close_sent {
             return Err(self.wrong_state("send a control frame"));
         }
         if payload.len() > MAX_CONTROL_PAYLOAD {
@@ -1070,7 +1072,7 @@ impl<M: MaskSource> Connection<M> {
         now: Instant,
         out: &mut [u8],
     ) -> Result<usize, Error> {
-        if self.state != WsState::Open {
+        if self.state != State::Open {
             return Err(self.wrong_state("send_close"));
         }
         let code_bytes = match code {
@@ -1078,7 +1080,7 @@ impl<M: MaskSource> Connection<M> {
                 return Err(LocalError::InvalidCloseCode(c).into());
             }
             Some(c) => Some(c.to_be_bytes()),
-            None if !reason.is_empty() => return Err(LocalError::InvalidCloseCode(1005).into()),
+            None if !reason.is_empty() => return Err(LocalError::CloseReasonWithoutCode.into()),
             None => None,
         };
         let code_slice = code_bytes.as_ref().map_or(&[][..], |c| &c[..]);
@@ -1090,7 +1092,7 @@ impl<M: MaskSource> Connection<M> {
         self.close_sent = true;
         self.pong = None;
         self.ping = None;
-        self.follow(WsInput::SendClose);
+        self.follow(Input::SendClose);
         self.close_deadline = Some(now + self.config.close_timeout);
         Ok(n)
     }
@@ -1132,8 +1134,8 @@ mod tests {
         table::assert_doc_matches(
             include_str!("connection.rs"),
             TABLE,
-            WsState::name,
-            WsInput::doc,
+            State::name,
+            Input::doc,
         );
     }
 }

@@ -19,10 +19,10 @@ pub enum Message {
 /// the assembler only gathers bytes.
 ///
 /// ```
-/// use protoswitch::ws::{Connection, Message, MessageAssembler, WsConfig, WsEvent};
+/// use protoswitch::ws::{Connection, Message, MessageAssembler, Config, Event};
 /// use protoswitch::Instant;
 ///
-/// let mut conn = Connection::client(WsConfig::default(), Instant::ZERO, || [0u8; 4]);
+/// let mut conn = Connection::client(Config::default(), Instant::ZERO, || [0u8; 4]);
 /// let mut assembler = MessageAssembler::new();
 /// // RFC 6455 §5.7: a fragmented unmasked text message "Hel" + "lo".
 /// let mut buf = *b"\x01\x03Hel\x80\x02lo";
@@ -30,7 +30,7 @@ pub enum Message {
 /// let mut messages = Vec::new();
 /// while at < buf.len() {
 ///     let got = conn.receive(&mut buf[at..], Instant::ZERO).unwrap();
-///     if let Some(WsEvent::Data(chunk)) = got.event {
+///     if let Some(Event::Data(chunk)) = got.event {
 ///         messages.extend(assembler.push(&chunk));
 ///     }
 ///     at += got.consumed;

@@ -57,7 +57,7 @@ pub fn client_event(ev: &ClientEvent<'_>, client: &ClientHandshake) -> Ev {
     match ev {
         ClientEvent::Interim(h) => Ev::Interim(h.status()),
         ClientEvent::Switched(_) => {
-            let s = client.switch().expect("a switch after Switched");
+            let s = client.negotiation().expect("a switch after Switched");
             Ev::Switched {
                 protocol: s.protocol().to_string(),
                 subprotocol: s.subprotocol().map(str::to_string),

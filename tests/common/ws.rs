@@ -1,7 +1,7 @@
 //! Helpers to drive a WebSocket connection the way an I/O loop does.
 #![allow(dead_code)]
 
-use protoswitch::ws::{Connection, MaskSource, MessageKind, WsEvent};
+use protoswitch::ws::{Connection, Event, MaskSource, MessageKind};
 use protoswitch::{Error, Instant, PeerErrorKind};
 
 /// A comparable summary of one WebSocket event. Data chunks of one message
@@ -48,7 +48,7 @@ pub fn feed<M: MaskSource>(
                         break;
                     };
                     match ev {
-                        WsEvent::Data(chunk) => {
+                        Event::Data(chunk) => {
                             let p = partial.get_or_insert_with(|| (chunk.kind, Vec::new()));
                             assert_eq!(p.0, chunk.kind);
                             p.1.extend_from_slice(chunk.payload);
@@ -57,9 +57,9 @@ pub fn feed<M: MaskSource>(
                                 events.push(WsEv::Message(k, d));
                             }
                         }
-                        WsEvent::Ping(p) => events.push(WsEv::Ping(p.to_vec())),
-                        WsEvent::Pong(p) => events.push(WsEv::Pong(p.to_vec())),
-                        WsEvent::Close { code, reason } => {
+                        Event::Ping(p) => events.push(WsEv::Ping(p.to_vec())),
+                        Event::Pong(p) => events.push(WsEv::Pong(p.to_vec())),
+                        Event::Close { code, reason } => {
                             events.push(WsEv::Close(code, reason.to_owned()))
                         }
                     }
