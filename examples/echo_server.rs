@@ -102,7 +102,7 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
     }
     // After the 101: `buf` holds the first frames, if any arrived.
     let conn = Connection::from_server_handshake(server, Config::default(), clock.now())
-        .map_err(|e| blocking_ws::other(e.into()))?;
+        .map_err(blocking_ws::other)?;
     let mut ws = WsStream::new(stream, conn, clock, &buf);
     while let Some(message) = ws.read_message()? {
         ws.send(&message)?;

@@ -147,7 +147,7 @@ fn probe(args: &Args) -> bool {
     }
     let mut out = [0u8; 4096];
     let (mut client, n) =
-        match ClientHandshake::start(&request, clock.now(), Default::default(), &mut out) {
+        match ClientHandshake::start(&request, Default::default(), clock.now(), &mut out) {
             Ok(v) => v,
             Err(e) => return fail(&format!("cannot build the request: {e}")),
         };

@@ -126,7 +126,7 @@ async fn serve(mut stream: TcpStream) -> io::Result<()> {
 
     // The connection: unconsumed bytes in `buf` are its first frames.
     let mut conn = Connection::from_server_handshake(server, Config::default(), clock.now())
-        .map_err(|e| other(e.into()))?;
+        .map_err(other)?;
     let mut assembler = MessageAssembler::new();
     loop {
         // 1. Feed what is buffered until the machine needs more.
@@ -166,7 +166,13 @@ async fn serve(mut stream: TcpStream) -> io::Result<()> {
         tokio::select! {
             read = stream.read(&mut buf.bytes[buf.end..]) => {
                 match read? {
-                    0 => conn.receive_eof(),
+                    0 => {
+                        // Before the closing handshake this is the abnormal
+                        // closure (1006); the loop ends on `Closed` either way.
+                        if let Err(e) = conn.receive_eof() {
+                            eprintln!("tokio_echo: {e}");
+                        }
+                    }
                     n => buf.end += n,
                 }
             }
@@ -186,7 +192,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 async fn flush(conn: &mut Connection<NoMask>, stream: &mut TcpStream) -> io::Result<()> {
     let mut frame = [0u8; MIN_TRANSMIT_BUFFER];
     loop {
-        let n = conn.poll_transmit(&mut frame).map_err(other)?;
+        let n = conn.poll_transmit(&mut frame);
         if n == 0 {
             return Ok(());
         }

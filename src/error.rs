@@ -123,6 +123,9 @@ pub enum PeerErrorKind {
     ClosedBeforeHead,
     /// The connection ended inside a message body.
     ClosedInBody,
+    /// The transport ended before the WebSocket closing handshake (the
+    /// abnormal closure, 1006, of RFC 6455 §7.1.5).
+    ClosedWithoutCloseFrame,
 
     // ---- WebSocket opening handshake (RFC 6455 §4) ----
     /// A WebSocket upgrade with a method other than GET.
@@ -315,7 +318,7 @@ impl PeerError {
             UnsupportedTransferCoding => Reply::HttpStatus(501),
             BadVersion => Reply::HttpStatus(505),
             WebSocketVersionUnsupported => Reply::HttpStatus(426),
-            ClosedBeforeHead | ClosedInBody => Reply::CloseTransport,
+            ClosedBeforeHead | ClosedInBody | ClosedWithoutCloseFrame => Reply::CloseTransport,
             _ => Reply::HttpStatus(400),
         }
     }
@@ -365,6 +368,9 @@ impl PeerError {
             BadUpgradeToken => "an Upgrade element is not of the form name[/version]",
             ClosedBeforeHead => "the connection closed before a complete message head arrived",
             ClosedInBody => "the connection closed in the middle of a message body",
+            ClosedWithoutCloseFrame => {
+                "the connection closed without a WebSocket closing handshake (1006)"
+            }
             WebSocketMethodNotGet => "a WebSocket upgrade must use the GET method",
             WebSocketHttp10 => "a WebSocket upgrade needs HTTP/1.1",
             WebSocketKeyMissingOrRepeated => {
@@ -508,6 +514,9 @@ pub enum LocalError {
     NotWebSocket,
     /// A frame payload of 2^63 bytes or more cannot be sent (RFC 6455 §5.2).
     PayloadTooLarge,
+    /// `poll_transmit` has handed out only part of a frame: drain it
+    /// before sending, or the frames would interleave on the wire.
+    TransmitPending,
 }
 
 impl fmt::Display for LocalError {
@@ -554,6 +563,9 @@ impl fmt::Display for LocalError {
                 f.write_str("a close reason needs a close code")
             }
             LocalError::InvalidUtf8 => f.write_str("text to send is not valid UTF-8"),
+            LocalError::TransmitPending => f.write_str(
+                "poll_transmit has part of a frame left: drain it before sending",
+            ),
             LocalError::PayloadTooLarge => f.write_str("a frame payload must be shorter than 2^63 bytes"),
             LocalError::NotWebSocket => f.write_str("the handshake switched to another protocol than WebSocket"),
             LocalError::FragmentationOrder => f.write_str(

@@ -25,6 +25,34 @@
 //!    after every call.
 //! 4. Sleep until the earlier of "more bytes arrive" and `poll_timeout()`;
 //!    at the deadline call `handle_timeout(now)`.
+//! 5. When the transport ends, call `receive_eof()`.
+//!
+//! ## One contract per method name
+//!
+//! The three machines ([`upgrade::ServerHandshake`],
+//! [`upgrade::ClientHandshake`], [`ws::Connection`]) share these shapes:
+//!
+//! | method | returns | meaning |
+//! |---|---|---|
+//! | `receive(buf[, now])` | `Result<Received<Event>, Error>` | consume a prefix, at most one event |
+//! | `receive_eof()` | `Result<Option<Event<'static>>, Error>` | the transport ended: maybe a last event, maybe a peer error |
+//! | `poll_transmit(out)` | `usize` | bytes the machine owes, as a byte stream into any buffer; 0 when none |
+//! | `poll_timeout()` / `handle_timeout(now)` | `Option<Instant>` / `()` | the caller's clock drives the timers |
+//! | `state()`, `config()`, `error()`, `negotiation()` | `Copy` views | where it is, how it is set up, why it failed, what was agreed |
+//!
+//! Constructors and calls take their arguments in one order: what the call
+//! is about, then the configuration, then `now`, then the output buffer
+//! (`ClientHandshake::start(&request, config, now, out)`,
+//! `Connection::server(config, now)`, `send_close(code, reason, now, out)`).
+//! Every error converts into [`Error`] with `?`.
+//!
+//! ## Time
+//!
+//! `now` is the caller's monotonic clock ([`Instant`], from
+//! [`StdClock`] with `std` or any tick counter without). A `now` earlier
+//! than one passed before is not an error and never panics: deadlines are
+//! compared with `>=`, so nothing fires early, and a time that went back
+//! never moves a deadline back. Timers only advance in `handle_timeout`.
 //!
 //! When a machine reaches `Switched`, the bytes it did not consume belong
 //! to the new protocol: same rule for both roles. For WebSocket,
@@ -53,9 +81,15 @@
 //! let mut buf = *b"\x88\x82\x00\x00\x00\x00\x03\xe8";
 //! let got = conn.receive(&mut buf, Instant::ZERO).unwrap();
 //! assert!(matches!(got.event, Some(Event::Close { code: Some(1000), .. })));
-//! let mut frame = [0u8; protoswitch::ws::MIN_TRANSMIT_BUFFER];
-//! let n = conn.poll_transmit(&mut frame).unwrap();
-//! assert_eq!(&frame[..n], b"\x88\x02\x03\xe8"); // the echo
+//! // `poll_transmit` is a byte stream: any buffer size works.
+//! let mut out = [0u8; 3];
+//! let mut wire = Vec::new();
+//! loop {
+//!     let n = conn.poll_transmit(&mut out);
+//!     if n == 0 { break; }
+//!     wire.extend_from_slice(&out[..n]);
+//! }
+//! assert_eq!(wire, b"\x88\x02\x03\xe8"); // the echo
 //! assert_eq!(conn.state(), State::Closed);
 //! assert!(conn.should_close_transport()); // the server closes first
 //! ```
@@ -96,7 +130,7 @@
 //! let request = ClientRequest::new("GET", "/", "example.com", &["h2c"])
 //!     .h2c_settings(&[(3, 100)]);
 //! let mut out = [0u8; 512];
-//! let (mut client, n) = ClientHandshake::start(&request, Instant::ZERO, Default::default(), &mut out).unwrap();
+//! let (mut client, n) = ClientHandshake::start(&request, Default::default(), Instant::ZERO, &mut out).unwrap();
 //! // ... write out[..n] to the socket, read the response:
 //! let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
 //! let got = client.receive(response).unwrap();

@@ -94,7 +94,7 @@ fn switch_before_body_is_refused() {
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo/1\r\nConnection: upgrade\r\n\r\n";
     let mut out = [0u8; 512];
     let (mut c, _) =
-        ClientHandshake::start(&req, Instant::ZERO, ClientConfig::default(), &mut out).unwrap();
+        ClientHandshake::start(&req, ClientConfig::default(), Instant::ZERO, &mut out).unwrap();
     let err = c.receive(resp).unwrap_err();
     assert_eq!(err.peer().unwrap().kind(), K::SwitchBeforeBodySent);
 }
@@ -160,13 +160,13 @@ fn declined_bodies_all_framings() {
 fn eof_before_response_and_inside_body() {
     let mut out = [0u8; 512];
     let (mut c, _) =
-        ClientHandshake::start(&ws(), Instant::ZERO, ClientConfig::default(), &mut out).unwrap();
+        ClientHandshake::start(&ws(), ClientConfig::default(), Instant::ZERO, &mut out).unwrap();
     assert_eq!(
         c.receive_eof().unwrap_err().peer().unwrap().kind(),
         K::ClosedBeforeHead
     );
     let (mut c, _) =
-        ClientHandshake::start(&ws(), Instant::ZERO, ClientConfig::default(), &mut out).unwrap();
+        ClientHandshake::start(&ws(), ClientConfig::default(), Instant::ZERO, &mut out).unwrap();
     let got = c
         .receive(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab")
         .unwrap();
@@ -191,7 +191,7 @@ fn continue_timer() {
     let mut out = [0u8; 512];
     let config = ClientConfig::new().continue_timeout(Duration::from_millis(250));
     let t0 = Instant::from_millis(10_000);
-    let (mut c, _) = ClientHandshake::start(&req, t0, config, &mut out).unwrap();
+    let (mut c, _) = ClientHandshake::start(&req, config, t0, &mut out).unwrap();
     assert_eq!(c.poll_timeout(), Some(Instant::from_millis(10_250)));
     c.handle_timeout(Instant::from_millis(10_249));
     assert_eq!(c.state(), ClientState::WaitingForContinue);
@@ -217,7 +217,7 @@ fn request_bytes_and_local_errors() {
         .headers(&extra);
     let mut out = [0u8; 512];
     let (_, n) =
-        ClientHandshake::start(&req, Instant::ZERO, ClientConfig::default(), &mut out).unwrap();
+        ClientHandshake::start(&req, ClientConfig::default(), Instant::ZERO, &mut out).unwrap();
     assert_eq!(
         std::str::from_utf8(&out[..n]).unwrap(),
         "GET /ws HTTP/1.1\r\nHost: example.com:8080\r\nUpgrade: websocket, echo/1\r\nConnection: Upgrade\r\n\
@@ -226,7 +226,7 @@ fn request_bytes_and_local_errors() {
     );
     let mut small = [0u8; 10];
     assert_eq!(
-        ClientHandshake::start(&req, Instant::ZERO, ClientConfig::default(), &mut small).err(),
+        ClientHandshake::start(&req, ClientConfig::default(), Instant::ZERO, &mut small).err(),
         Some(Error::BufferTooSmall { needed: n })
     );
     let bad: [(ClientRequest<'_>, LocalError); 5] = [
@@ -253,7 +253,7 @@ fn request_bytes_and_local_errors() {
     ];
     for (r, want) in bad {
         assert_eq!(
-            ClientHandshake::start(&r, Instant::ZERO, ClientConfig::default(), &mut out).err(),
+            ClientHandshake::start(&r, ClientConfig::default(), Instant::ZERO, &mut out).err(),
             Some(Error::Local(want))
         );
     }

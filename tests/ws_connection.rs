@@ -9,7 +9,7 @@ use protoswitch::upgrade::{
     Accept, ClientEvent, ClientHandshake, ClientRequest, ServerEvent, ServerHandshake,
 };
 use protoswitch::ws::{CloseCause, Config, Connection, Event, Keepalive, MessageKind, State};
-use protoswitch::{Duration, Instant, LocalError};
+use protoswitch::{Duration, Error, Instant, LocalError, PeerErrorKind, Reply};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -17,7 +17,7 @@ fn drain<M: protoswitch::ws::MaskSource>(c: &mut Connection<M>) -> Vec<u8> {
     let mut out = Vec::new();
     let mut frame = [0u8; 139];
     loop {
-        let n = c.poll_transmit(&mut frame).unwrap();
+        let n = c.poll_transmit(&mut frame);
         if n == 0 {
             return out;
         }
@@ -33,7 +33,7 @@ fn hand_off_with_leftover_frames_on_both_sides() {
         .subprotocols(&["chat"]);
     let mut out = [0u8; 1024];
     let (mut client, n) =
-        ClientHandshake::start(&request, Instant::ZERO, Default::default(), &mut out).unwrap();
+        ClientHandshake::start(&request, Default::default(), Instant::ZERO, &mut out).unwrap();
     let mut to_server = out[..n].to_vec();
     to_server.extend_from_slice(b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
 
@@ -69,7 +69,7 @@ fn hand_off_refused_without_a_websocket_switch() {
     let server = ServerHandshake::new(Default::default());
     assert!(matches!(
         Connection::from_server_handshake(server, Config::default(), Instant::ZERO),
-        Err(LocalError::WrongState { .. })
+        Err(Error::Local(LocalError::WrongState { .. }))
     ));
     let mut server = ServerHandshake::new(Default::default());
     let _ = server
@@ -79,7 +79,7 @@ fn hand_off_refused_without_a_websocket_switch() {
     server.accept(&Accept::new("echo/1"), &mut out).unwrap();
     assert_eq!(
         Connection::from_server_handshake(server, Config::default(), Instant::ZERO).err(),
-        Some(LocalError::NotWebSocket)
+        Some(Error::Local(LocalError::NotWebSocket))
     );
 }
 
@@ -128,6 +128,7 @@ fn describe(e: &Event<'_>) -> String {
         Event::Ping(p) => format!("ping {}", p.len()),
         Event::Pong(p) => format!("pong {}", p.len()),
         Event::Close { code, reason } => format!("close {code:?} {reason}"),
+        other => format!("{other:?}"),
     }
 }
 
@@ -152,7 +153,7 @@ fn closing_handshake_client_initiated() {
         !client.should_close_transport(),
         "the client waits for the server to close"
     );
-    client.receive_eof();
+    assert_eq!(client.receive_eof(), Ok(None));
     assert!(client.should_close_transport());
     assert_eq!(
         client.close_cause(),
@@ -188,10 +189,7 @@ fn closing_handshake_server_initiated_and_client_wait_timeout() {
 #[test]
 fn close_timeout_when_peer_never_answers() {
     let mut server = Connection::server(
-        Config {
-            close_timeout: Duration::from_secs(2),
-            ..Config::default()
-        },
+        Config::new().close_timeout(Duration::from_secs(2)),
         Instant::ZERO,
     );
     let mut out = [0u8; 139];
@@ -208,13 +206,10 @@ fn close_timeout_when_peer_never_answers() {
 
 #[test]
 fn keepalive_pings_and_detects_a_dead_peer() {
-    let config = Config {
-        keepalive: Some(Keepalive {
-            interval: Duration::from_secs(30),
-            timeout: Duration::from_secs(10),
-        }),
-        ..Config::default()
-    };
+    let config = Config::new().keepalive(Some(Keepalive::idle(
+        Duration::from_secs(30),
+        Duration::from_secs(10),
+    )));
     let mut server = Connection::server(config, Instant::ZERO);
     assert_eq!(server.poll_timeout(), Some(Instant::from_millis(30_000)));
     // Traffic postpones the ping.
@@ -246,7 +241,12 @@ fn keepalive_pings_and_detects_a_dead_peer() {
 #[test]
 fn transport_end_without_close_is_abnormal() {
     let mut server = Connection::server(Config::default(), Instant::ZERO);
-    server.receive_eof();
+    let err = server.receive_eof().unwrap_err().peer().unwrap();
+    assert_eq!(err.kind(), PeerErrorKind::ClosedWithoutCloseFrame);
+    assert_eq!(err.reply(), Reply::CloseTransport);
     assert_eq!(server.state(), State::Closed);
     assert_eq!(server.close_cause(), Some(CloseCause::TransportEnded));
+    assert_eq!(server.error(), Some(err));
+    // Once closed, the end of the transport is nothing new.
+    assert_eq!(server.receive_eof(), Ok(None));
 }

@@ -218,12 +218,10 @@ fn utf8_fails_at_first_invalid_byte_not_at_message_end() {
 #[test]
 fn limits_fail_with_1009() {
     let k = [1, 1, 1, 1];
-    let config = Config {
-        max_frame_payload: 10,
-        max_message_size: 15,
-        max_fragments: 3,
-        ..Config::default()
-    };
+    let config = Config::new()
+        .max_frame_payload(10)
+        .max_message_size(15)
+        .max_fragments(3);
     let cases: [(Vec<u8>, K); 3] = [
         (masked(0x82, &[0; 11], k), K::FrameTooLarge { limit: 10 }),
         (
@@ -276,17 +274,11 @@ fn control_frames_interleave_and_latest_ping_is_answered() {
     }
     assert_eq!(events.len(), 5);
     let mut frame = [0u8; 139];
-    let n = s.poll_transmit(&mut frame).unwrap();
+    let n = s.poll_transmit(&mut frame);
     assert_eq!(&frame[..n], b"\x8a\x03two", "one Pong, for the latest Ping");
-    assert_eq!(s.poll_transmit(&mut frame).unwrap(), 0);
+    assert_eq!(s.poll_transmit(&mut frame), 0);
     // With auto_pong off, Pings are only reported.
-    let mut s = Connection::server(
-        Config {
-            auto_pong: false,
-            ..Config::default()
-        },
-        Instant::ZERO,
-    );
+    let mut s = Connection::server(Config::new().auto_pong(false), Instant::ZERO);
     let (ev, wire) = feed(&mut s, &masked(0x89, b"x", k), &[]);
     assert_eq!(ev, [WsEv::Ping(b"x".to_vec())]);
     assert!(wire.is_empty());
@@ -313,7 +305,7 @@ fn sending_rules() {
         s.send_fragment(MessageKind::Binary, b"x", true, &mut out),
         Err(Error::Local(LocalError::FragmentationOrder))
     );
-    assert_eq!(s.send_ping(b"", &mut out).unwrap(), 2);
+    assert_eq!(s.send_ping(b"", Instant::ZERO, &mut out).unwrap(), 2);
     assert_eq!(
         s.send_fragment(MessageKind::Text, b"lo", true, &mut out)
             .unwrap(),
@@ -335,7 +327,7 @@ fn sending_rules() {
     );
     // Limits on control frames and close codes.
     assert_eq!(
-        s.send_ping(&[0; 126], &mut out),
+        s.send_ping(&[0; 126], Instant::ZERO, &mut out),
         Err(Error::Local(LocalError::ControlPayloadTooLong))
     );
     assert_eq!(
@@ -366,7 +358,7 @@ fn sending_rules() {
         Err(Error::Local(LocalError::WrongState { .. }))
     ));
     assert!(matches!(
-        s.send_ping(b"", &mut out),
+        s.send_ping(b"", Instant::ZERO, &mut out),
         Err(Error::Local(LocalError::WrongState { .. }))
     ));
 }

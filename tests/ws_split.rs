@@ -55,7 +55,7 @@ fn encode(items: &[Item], seed: u32) -> (Vec<u8>, Vec<WsEv>) {
     for item in items {
         match item {
             Item::Ping(p) => {
-                let n = client.send_ping(p, &mut out).unwrap();
+                let n = client.send_ping(p, Instant::ZERO, &mut out).unwrap();
                 wire.extend_from_slice(&out[..n]);
                 expected.push(WsEv::Ping(p.clone()));
             }
@@ -132,7 +132,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600), cuts in cuts(600)) {
-        let small = Config { max_frame_payload: 100, max_message_size: 200, max_fragments: 4, ..Config::default() };
+        let small = Config::new().max_frame_payload(100).max_message_size(200).max_fragments(4);
         let a = feed(&mut Connection::server(small, Instant::ZERO), &bytes, &[]);
         let b = feed(&mut Connection::server(small, Instant::ZERO), &bytes, &cuts);
         prop_assert_eq!(a, b);

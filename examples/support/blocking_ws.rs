@@ -100,7 +100,7 @@ impl<M: MaskSource> WsStream<M> {
     fn flush_control(&mut self) -> io::Result<()> {
         let mut frame = [0u8; MIN_TRANSMIT_BUFFER];
         loop {
-            let n = self.conn.poll_transmit(&mut frame).map_err(other)?;
+            let n = self.conn.poll_transmit(&mut frame);
             if n == 0 {
                 return Ok(());
             }
@@ -185,13 +185,11 @@ impl<M: MaskSource> WsStream<M> {
         self.stream
             .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
         match self.stream.read(&mut self.buf[self.end..]) {
-            Ok(0) => {
-                self.conn.receive_eof();
-                if self.conn.state() != State::Closed {
-                    return Err(ErrorKind::UnexpectedEof.into());
-                }
-                Ok(true)
-            }
+            Ok(0) => match self.conn.receive_eof() {
+                // The transport ended before the closing handshake.
+                Err(e) => Err(io::Error::new(ErrorKind::UnexpectedEof, e)),
+                Ok(_) => Ok(true),
+            },
             Ok(n) => {
                 self.end += n;
                 Ok(true)
@@ -208,9 +206,10 @@ impl<M: MaskSource> WsStream<M> {
                     ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
                 ) =>
             {
-                let handshake_done = self.conn.state() == State::Closed;
-                self.conn.receive_eof();
-                if handshake_done { Ok(true) } else { Err(e) }
+                match self.conn.receive_eof() {
+                    Ok(_) => Ok(true),
+                    Err(_) => Err(e),
+                }
             }
             Err(e) => Err(e),
         }
@@ -284,7 +283,7 @@ pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<W
         .subprotocols(subprotocols);
     let mut out = [0u8; 2048];
     let (mut client, n) =
-        ClientHandshake::start(&request, clock.now(), Default::default(), &mut out)
+        ClientHandshake::start(&request, Default::default(), clock.now(), &mut out)
             .map_err(other)?;
     stream.write_all(&out[..n])?;
     let mut buf = Vec::new();
@@ -295,7 +294,7 @@ pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<W
             Some(ClientEvent::Switched(_)) => {
                 let leftover = buf[got.consumed..].to_vec();
                 let conn = Connection::from_client_handshake(client, config, clock.now(), masks)
-                    .map_err(|e| other(e.into()))?;
+                    .map_err(other)?;
                 return Ok(WsStream::new(stream, conn, clock, &leftover));
             }
             Some(ClientEvent::Declined {

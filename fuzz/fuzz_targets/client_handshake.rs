@@ -101,7 +101,9 @@ fn fixed(selector: u8) -> Fixed {
         ),
         // A custom token with a body that waits for 100 Continue.
         3 => (
-            ClientRequest::new("POST", "/echo", "example.com", ECHO).body(5).expect_continue(),
+            ClientRequest::new("POST", "/echo", "example.com", ECHO)
+                .body(5)
+                .expect_continue(),
             ECHO,
             &[][..],
         ),
@@ -158,7 +160,7 @@ impl Run {
         // A small buffer first: `start` must say how much it needs.
         let mut out = vec![0xA5u8; if c & 0x80 != 0 { 40 } else { 1024 }];
         let (client, n) =
-            match ClientHandshake::start(&fixed.request, Instant::ZERO, config, &mut out) {
+            match ClientHandshake::start(&fixed.request, config, Instant::ZERO, &mut out) {
                 Ok(started) => started,
                 Err(Error::BufferTooSmall { needed }) => {
                     assert!(needed > out.len());
@@ -168,7 +170,7 @@ impl Run {
                     );
                     out = vec![0xA5u8; needed];
                     let started =
-                        ClientHandshake::start(&fixed.request, Instant::ZERO, config, &mut out)
+                        ClientHandshake::start(&fixed.request, config, Instant::ZERO, &mut out)
                             .expect("start with the size asked for");
                     assert_eq!(started.1, needed);
                     started
@@ -340,7 +342,10 @@ impl Run {
                     if response.minor_version() == 0
                         && response.headers().count("transfer-encoding") > 0
                     {
-                        assert!(!self.client.keep_alive(), "kept an HTTP/1.0 + TE response alive");
+                        assert!(
+                            !self.client.keep_alive(),
+                            "kept an HTTP/1.0 + TE response alive"
+                        );
                     }
                     if self.fixed.head_request {
                         assert_eq!(state, ClientState::Done);

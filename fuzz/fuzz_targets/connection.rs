@@ -54,12 +54,11 @@ use core::fmt::Debug;
 
 use libfuzzer_sys::fuzz_target;
 use protoswitch::ws::{
-    CloseCause, Connection, Keepalive, MAX_CONTROL_PAYLOAD, MIN_RECEIVE_BUFFER,
-    MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, OpCode, Config, State, apply_mask,
-    is_valid_close_code,
+    CloseCause, Config, Connection, Keepalive, MAX_CONTROL_PAYLOAD, MIN_RECEIVE_BUFFER,
+    MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, OpCode, State, apply_mask, is_valid_close_code,
 };
-use protoswitch::{Duration, Error, Instant, LocalError, Role};
-use protoswitch_fuzz::ws::{Got, Keys, parse_frames, parse_header};
+use protoswitch::{Duration, Error, Instant, LocalError, PeerErrorKind, Role};
+use protoswitch_fuzz::ws::{Got, Keys, complete_frames, parse_frames, parse_header};
 use protoswitch_fuzz::{Bytes, Cursor, OUT_SIZES, debug, write_checked};
 
 /// Operations per input, at most.
@@ -70,6 +69,7 @@ const MAX_OPS: usize = 1000;
 enum Op {
     Receive,
     Send,
+    SendPing,
     SendClose,
     PollTransmit,
     Timeout,
@@ -127,6 +127,12 @@ struct Side<M> {
     /// The Close `poll_transmit` owes (echo or error), by code.
     owed_close: Option<Option<u16>>,
     eof: bool,
+    /// Bytes `poll_transmit` handed out that do not make a whole frame yet
+    /// (it is a byte stream); while any are here, sending is refused.
+    tx_partial: Vec<u8>,
+    /// The text of the fragmented message being sent, to know whether the
+    /// next fragment keeps it valid UTF-8.
+    text_sent: Vec<u8>,
     /// When our Close times out (`CloseSent`).
     close_deadline: Option<Instant>,
     /// A client after the closing handshake: when it stops waiting for
@@ -145,6 +151,8 @@ impl<M: MaskSource + Debug> Side<M> {
             close_written: false,
             owed_close: None,
             eof: false,
+            tx_partial: Vec::new(),
+            text_sent: Vec::new(),
             close_deadline: None,
             client_wait: None,
             wait_over: false,
@@ -178,7 +186,7 @@ impl<M: MaskSource + Debug> Side<M> {
         let next = self.conn.poll_timeout();
         if let (Some(a), Some(b)) = (timer, next) {
             assert!(
-                b >= a || state != before || pong,
+                b >= a || state != before || pong || op == Op::SendPing,
                 "{op:?} moved poll_timeout back from {a:?} to {b:?} in {state:?}"
             );
         }
@@ -298,6 +306,23 @@ impl<M: MaskSource + Debug> Side<M> {
             Data::Text(_) | Data::Binary(_) => fragment.is_none(),
             Data::Fragment(k, ..) | Data::Header(k, ..) => fragment.is_none_or(|f| f == k),
         };
+        // Text fragments must keep the message valid UTF-8 (a character may
+        // straddle fragments, the message may not end inside one).
+        let mut text = if fragment.is_some() {
+            self.text_sent.clone()
+        } else {
+            Vec::new()
+        };
+        let utf8_ok = match data {
+            Data::Fragment(MessageKind::Text, b, fin) => {
+                text.extend_from_slice(b);
+                match std::str::from_utf8(&text) {
+                    Ok(_) => true,
+                    Err(e) => !fin && e.error_len().is_none(),
+                }
+            }
+            _ => true,
+        };
         let mut key = None;
         let result = match data {
             Data::Text(t) => self.write(Op::Send, size, |c, out| c.send_text(t, out)),
@@ -313,11 +338,16 @@ impl<M: MaskSource + Debug> Side<M> {
             }),
         };
         match state {
-            State::Open => assert_eq!(
-                result.is_ok(),
-                order_ok,
-                "{data:?} in Open while sending {fragment:?}: {result:?}"
-            ),
+            State::Open => {
+                assert_eq!(
+                    result.is_ok(),
+                    order_ok && utf8_ok,
+                    "{data:?} in Open while sending {fragment:?}: {result:?}"
+                );
+                if order_ok && !utf8_ok {
+                    assert_eq!(result, Err(LocalError::InvalidUtf8));
+                }
+            }
             State::CloseSent | State::Closed => assert!(
                 matches!(result, Err(LocalError::WrongState { .. })),
                 "{data:?} in {state:?}: {result:?}"
@@ -365,6 +395,7 @@ impl<M: MaskSource + Debug> Side<M> {
             }
         };
         self.fragment = if fin { None } else { Some(kind) };
+        self.text_sent = if fin { Vec::new() } else { text };
     }
 
     /// `bytes` is one frame with this opcode, FIN and payload; queue it.
@@ -386,13 +417,16 @@ impl<M: MaskSource + Debug> Side<M> {
         self.to_peer.extend_from_slice(bytes);
     }
 
-    fn send_control(&mut self, pong: bool, payload: &[u8], size: usize) {
+    fn send_control(&mut self, pong: bool, payload: &[u8], size: usize, now: Instant) {
         let state = self.conn.state();
-        let result = self.write(Op::Send, size, |c, out| {
+        // With a keepalive, a Ping arms the Pong deadline, which may come
+        // before the next keepalive Ping: the timer may move back.
+        let op = if pong { Op::Send } else { Op::SendPing };
+        let result = self.write(op, size, |c, out| {
             if pong {
                 c.send_pong(payload, out)
             } else {
-                c.send_ping(payload, out)
+                c.send_ping(payload, now, out)
             }
         });
         let what = if pong { "Pong" } else { "Ping" };
@@ -438,13 +472,23 @@ impl<M: MaskSource + Debug> Side<M> {
     }
 
     /// `poll_transmit` into `size` bytes; `true` when it wrote something.
+    /// A byte stream: frames are checked once their last byte is out.
     fn poll_transmit(&mut self, size: usize) -> bool {
         let owed = self.owed_close;
+        let had_partial = !self.tx_partial.is_empty();
         let bytes = self
-            .write(Op::PollTransmit, size, |c, out| c.poll_transmit(out))
+            .write(Op::PollTransmit, size, |c, out| Ok(c.poll_transmit(out)))
             .unwrap_or_else(|e| panic!("poll_transmit: {e:?}"));
         let state = self.conn.state();
         if bytes.is_empty() {
+            if size == 0 {
+                return false;
+            }
+            assert!(
+                self.tx_partial.is_empty(),
+                "a frame cut short: {:?}",
+                self.tx_partial
+            );
             assert_eq!(owed, None, "a Close is owed but poll_transmit has nothing");
             let expected = state == State::Closed
                 && match (self.role(), self.conn.close_cause()) {
@@ -464,32 +508,54 @@ impl<M: MaskSource + Debug> Side<M> {
             );
             return false;
         }
-        let frames = parse_frames(&bytes, self.role());
-        assert_eq!(frames.len(), 1, "poll_transmit wrote {frames:?}");
-        let f = &frames[0];
-        assert!(
-            f.header.opcode.is_control() && f.header.fin,
-            "{:?}",
-            f.header
-        );
-        assert!(!self.close_written, "{f:?} transmitted after a Close");
-        if owed.is_some() {
-            assert_eq!(
-                f.header.opcode,
-                OpCode::Close,
-                "a Close is owed, sent {f:?}"
+        self.tx_partial.extend_from_slice(&bytes);
+        let (frames, used) = complete_frames(&self.tx_partial, self.role());
+        assert!(frames.len() <= 3, "poll_transmit wrote {frames:?}");
+        for (i, f) in frames.iter().enumerate() {
+            assert!(
+                f.header.opcode.is_control() && f.header.fin,
+                "{:?}",
+                f.header
             );
+            assert!(!self.close_written, "{f:?} transmitted after a Close");
+            // A frame already half out when the Close became owed finishes
+            // first; anything else must wait for the Close.
+            if owed.is_some() && !(i == 0 && had_partial) {
+                assert_eq!(
+                    f.header.opcode,
+                    OpCode::Close,
+                    "a Close is owed, sent {f:?}"
+                );
+            }
+            if f.header.opcode == OpCode::Close {
+                let Some(code) = owed else {
+                    panic!("a Close nobody owed: {f:?}");
+                };
+                assert_eq!(f.close().0, code, "the Close owed");
+                assert_eq!(state, State::Closed, "after the Close went out");
+                self.owed_close = None;
+                self.close_written = true;
+            }
         }
-        if f.header.opcode == OpCode::Close {
-            let Some(code) = owed else {
-                panic!("a Close nobody owed: {f:?}");
-            };
-            assert_eq!(f.close().0, code, "the Close owed");
-            assert_eq!(state, State::Closed, "after the Close went out");
-            self.owed_close = None;
-            self.close_written = true;
+        let whole: Vec<u8> = self.tx_partial.drain(..used).collect();
+        self.to_peer.extend_from_slice(&whole);
+        true
+    }
+
+    /// While `poll_transmit` has handed out part of a frame, every
+    /// `send_*` is refused (the frames would interleave) and changes
+    /// nothing. `true` when that is the case.
+    fn refuses_mid_frame(&mut self, now: Instant) -> bool {
+        if self.tx_partial.is_empty() {
+            return false;
         }
-        self.to_peer.extend_from_slice(&bytes);
+        let state = self.conn.state();
+        let mut out = [0u8; 256];
+        let pending = Err(Error::Local(LocalError::TransmitPending));
+        assert_eq!(self.conn.send_binary(b"x", &mut out), pending);
+        assert_eq!(self.conn.send_ping(b"", now, &mut out), pending);
+        assert_eq!(self.conn.send_close(None, "", now, &mut out), pending);
+        assert_eq!(self.conn.state(), state);
         true
     }
 
@@ -536,13 +602,23 @@ impl<M: MaskSource + Debug> Side<M> {
     fn eof(&mut self) {
         let before = self.conn.state();
         let timer = self.conn.poll_timeout();
-        self.conn.receive_eof();
+        let result = self.conn.receive_eof();
         assert_eq!(self.conn.state(), State::Closed, "after receive_eof");
+        match before {
+            State::Open | State::CloseSent => {
+                let kind = result.err().and_then(|e| e.peer()).map(|p| p.kind());
+                assert_eq!(kind, Some(PeerErrorKind::ClosedWithoutCloseFrame));
+                assert_eq!(self.conn.close_cause(), Some(CloseCause::TransportEnded));
+            }
+            State::CloseReceived | State::Closed => {
+                assert_eq!(result, Ok(None), "receive_eof in {before:?}");
+            }
+        }
         if before != State::Closed {
-            assert_eq!(self.conn.close_cause(), Some(CloseCause::TransportEnded));
             // Nothing can be sent any more.
             self.owed_close = None;
         }
+        self.tx_partial.clear();
         self.eof = true;
         self.after(Op::Eof, before, timer, false);
     }
@@ -685,6 +761,9 @@ fn step<A: MaskSource + Debug, B: MaskSource + Debug>(
     now: &mut Instant,
     op: u8,
 ) {
+    if (3..=9).contains(&op) && me.refuses_mid_frame(*now) {
+        return;
+    }
     match op {
         0 => {
             let n = cur.u8();
@@ -746,7 +825,7 @@ fn step<A: MaskSource + Debug, B: MaskSource + Debug>(
             let n = cur.u8() % 131;
             let payload = cur.bytes(usize::from(n));
             let s = size(cur);
-            me.send_control(op == 8, payload, s);
+            me.send_control(op == 8, payload, s, *now);
         }
         9 => {
             let code = close_code(cur);
@@ -784,27 +863,32 @@ fn config(c: u8, keepalive: Option<Keepalive>, client: bool) -> Config {
         ),
     };
     let shift = if client { 2 } else { 0 };
-    Config {
-        max_frame_payload,
-        max_message_size,
-        max_fragments,
-        auto_pong: c >> shift & 1 == 0,
-        keepalive: (c >> shift & 2 != 0).then_some(keepalive).flatten(),
-        close_timeout: [
-            Duration::ZERO,
-            Duration::from_millis(1),
-            Duration::from_secs(5),
-            Duration::MAX,
-        ][usize::from(c >> 4 & 3)],
-    }
+    Config::new()
+        .max_frame_payload(max_frame_payload)
+        .max_message_size(max_message_size)
+        .max_fragments(max_fragments)
+        .auto_pong(c >> shift & 1 == 0)
+        .keepalive((c >> shift & 2 != 0).then_some(keepalive).flatten())
+        .close_timeout(
+            [
+                Duration::ZERO,
+                Duration::from_millis(1),
+                Duration::from_secs(5),
+                Duration::MAX,
+            ][usize::from(c >> 4 & 3)],
+        )
 }
 
 fuzz_target!(|data: &[u8]| {
     let mut cur = Cursor::new(data);
     let c = cur.u8();
-    let keepalive = Some(Keepalive {
-        interval: Duration::from_millis(u64::from(cur.u8()) * 10),
-        timeout: Duration::from_millis(u64::from(cur.u8())),
+    let interval = Duration::from_millis(u64::from(cur.u8()) * 10);
+    let timeout = Duration::from_millis(u64::from(cur.u8()));
+    // Bit 3 of the config byte picks the keepalive mode.
+    let keepalive = Some(if c & 8 != 0 {
+        Keepalive::fixed(interval, timeout)
+    } else {
+        Keepalive::idle(interval, timeout)
     });
     let seed = cur.u32();
     let mut now = Instant::ZERO;

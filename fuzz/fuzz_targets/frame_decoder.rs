@@ -23,7 +23,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use protoswitch::ws::{Connection, FrameHeader, MAX_HEADER_LEN, MaskSource, Config};
+use protoswitch::ws::{Config, Connection, FrameHeader, MAX_HEADER_LEN, MaskSource};
 use protoswitch::{Instant, PeerErrorKind, Role};
 use protoswitch_fuzz::ws::{Keys, Receiver, WsEv, peer_of};
 use protoswitch_fuzz::{Input, Reads, assert_same_as_whole, debug, print_log};
@@ -48,13 +48,11 @@ fn config(c: u8) -> Config {
         2 => (1, 3, 2),
         _ => (1000, 64, 1000),
     };
-    Config {
-        max_frame_payload,
-        max_message_size,
-        max_fragments,
-        auto_pong: c & 8 == 0,
-        ..default
-    }
+    Config::new()
+        .max_frame_payload(max_frame_payload)
+        .max_message_size(max_message_size)
+        .max_fragments(max_fragments)
+        .auto_pong(c & 8 == 0)
 }
 
 fn drive<M: MaskSource>(

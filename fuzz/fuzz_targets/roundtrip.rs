@@ -24,7 +24,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use protoswitch::ws::{
-    CloseCause, Connection, MaskSource, MessageKind, OpCode, Config, State, apply_mask,
+    CloseCause, Config, Connection, MaskSource, MessageKind, OpCode, State, apply_mask,
     is_valid_close_code,
 };
 use protoswitch::{Error, Instant, Role};
@@ -225,7 +225,7 @@ impl<M: MaskSource> Encoder<M> {
     }
 
     fn ping(&mut self, p: &[u8]) {
-        let r = self.conn.send_ping(p, &mut self.out);
+        let r = self.conn.send_ping(p, Instant::ZERO, &mut self.out);
         self.frame(r, OpCode::Ping, true, p);
         self.expected.push(WsEv::Ping(Bytes(p.to_vec())));
         self.answers.push(WsEv::Pong(Bytes(p.to_vec())));

@@ -6,8 +6,8 @@
 use core::ops::Range;
 
 use protoswitch::ws::{
-    CloseCause, Connection, FrameHeader, MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER, MaskSource,
-    MessageKind, OpCode, Event, State, apply_mask, is_valid_close_code,
+    CloseCause, Connection, Event, FrameHeader, MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER,
+    MaskSource, MessageKind, OpCode, State, apply_mask, is_valid_close_code,
 };
 use protoswitch::{Error, Instant, PeerErrorKind, Role};
 
@@ -120,6 +120,36 @@ pub fn parse_frames(bytes: &[u8], sender: Role) -> Vec<Frame> {
     frames
 }
 
+/// Splits the whole frames off the front of `bytes` (a byte stream may end
+/// inside one): the frames, and how many bytes they take.
+pub fn complete_frames(bytes: &[u8], sender: Role) -> (Vec<Frame>, usize) {
+    let mut used = 0;
+    while let Some(len) = frame_len(&bytes[used..]) {
+        if len > bytes.len() - used {
+            break;
+        }
+        used += len;
+    }
+    (parse_frames(&bytes[..used], sender), used)
+}
+
+/// The length of the frame at the start of `b`, once its header says.
+fn frame_len(b: &[u8]) -> Option<usize> {
+    let [_, second, rest @ ..] = b else {
+        return None;
+    };
+    let mask = if second & 0x80 != 0 { 4 } else { 0 };
+    let (ext, payload) = match second & 0x7f {
+        126 => (
+            2,
+            u64::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])),
+        ),
+        127 => (8, u64::from_be_bytes(rest.get(..8)?.try_into().ok()?)),
+        n => (0, u64::from(n)),
+    };
+    usize::try_from(payload).ok()?.checked_add(2 + ext + mask)
+}
+
 /// A comparable summary of what a connection reported. Data chunks of one
 /// message are merged: their boundaries depend on how the stream was cut.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +242,7 @@ impl Got {
                 inside(reason.as_bytes(), "a close reason");
                 Got::Close(code, reason.to_owned())
             }
+            Some(other) => panic!("an event the checker does not know: {other:?}"),
         }
     }
 }
@@ -277,7 +308,15 @@ impl<M: MaskSource> Receiver<M> {
             self.log.push(WsEv::Partial(p.kind, Bytes(p.data)));
         }
         let state = self.conn.state();
-        self.conn.receive_eof();
+        let eof = self.conn.receive_eof();
+        match (state, &eof) {
+            (State::Open | State::CloseSent, Err(e)) => assert_eq!(
+                e.peer().map(|p| p.kind()),
+                Some(protoswitch::PeerErrorKind::ClosedWithoutCloseFrame)
+            ),
+            (State::CloseReceived | State::Closed, Ok(None)) => {}
+            _ => panic!("receive_eof in {state:?}: {eof:?}"),
+        }
         assert!(self.transmit().is_empty(), "a frame to send after the end");
         assert_eq!(self.conn.state(), State::Closed, "after receive_eof");
         assert!(
@@ -291,29 +330,29 @@ impl<M: MaskSource> Receiver<M> {
         (self.log, self.wire)
     }
 
-    /// Drains `poll_transmit`; every call writes one whole control frame.
+    /// Drains `poll_transmit` through a small buffer (a byte stream: frames
+    /// come out in pieces); what it gave must be whole control frames.
     fn transmit(&mut self) -> Vec<Frame> {
-        let mut frames = Vec::new();
-        let mut out = [0u8; MIN_TRANSMIT_BUFFER];
-        for _ in 0..8 {
-            let n = self
-                .conn
-                .poll_transmit(&mut out)
-                .unwrap_or_else(|e| panic!("poll_transmit into {} bytes: {e:?}", out.len()));
+        let mut bytes = Vec::new();
+        let mut out = [0u8; 7];
+        for _ in 0..3 * MIN_TRANSMIT_BUFFER {
+            let n = self.conn.poll_transmit(&mut out);
             if n == 0 {
+                let frames = parse_frames(&bytes, self.conn.role());
+                assert!(frames.len() <= 3, "poll_transmit wrote {frames:?}");
+                for f in &frames {
+                    assert!(
+                        f.header.opcode.is_control() && f.header.fin,
+                        "poll_transmit wrote {:?}",
+                        f.header
+                    );
+                }
+                self.wire.extend_from_slice(&bytes);
                 return frames;
             }
-            let written = parse_frames(&out[..n], self.conn.role());
-            assert_eq!(written.len(), 1, "poll_transmit wrote {written:?}");
-            let header = written[0].header;
-            assert!(
-                header.opcode.is_control() && header.fin,
-                "poll_transmit wrote {header:?}"
-            );
-            self.wire.extend_from_slice(&out[..n]);
-            frames.extend(written);
+            bytes.extend_from_slice(&out[..n]);
         }
-        panic!("poll_transmit never ends: {frames:?}");
+        panic!("poll_transmit never ends: {bytes:?}");
     }
 
     /// One `receive` call and its checks; `false` when the loop should wait
@@ -456,11 +495,7 @@ impl<M: MaskSource> Receiver<M> {
                 assert!(code.is_none_or(is_valid_close_code), "close code {code:?}");
                 assert!(code.is_some() || reason.is_empty());
                 assert!(reason.len() <= 123);
-                assert_eq!(
-                    state,
-                    State::Closed,
-                    "after a Close in {before:?}, drained"
-                );
+                assert_eq!(state, State::Closed, "after a Close in {before:?}, drained");
                 assert_eq!(
                     self.conn.close_cause(),
                     Some(CloseCause::Handshake { code })

@@ -158,7 +158,7 @@ fn client() -> bool {
     // `now` starts the 100-continue timer (unused here: no body). Time is
     // whatever monotonic clock the device has, as an `Instant`.
     let (mut client, n) =
-        match ClientHandshake::start(&request, Instant::ZERO, Default::default(), &mut tx) {
+        match ClientHandshake::start(&request, Default::default(), Instant::ZERO, &mut tx) {
             Ok(started) => started,
             Err(_) => return false,
         };

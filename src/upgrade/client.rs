@@ -410,7 +410,7 @@ pub enum ClientEvent<'b> {
 ///     .websocket_key(*b"the sample nonce");
 /// let mut out = [0u8; 512];
 /// let (mut client, n) =
-///     ClientHandshake::start(&request, Instant::ZERO, Default::default(), &mut out).unwrap();
+///     ClientHandshake::start(&request, Default::default(), Instant::ZERO, &mut out).unwrap();
 /// assert!(out[..n].starts_with(b"GET /chat HTTP/1.1\r\nHost: example.com\r\n"));
 ///
 /// let response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
@@ -442,8 +442,8 @@ impl ClientHandshake {
     /// number of bytes written. `now` starts the 100-continue timer.
     pub fn start(
         request: &ClientRequest<'_>,
-        now: Instant,
         config: ClientConfig,
+        now: Instant,
         out: &mut [u8],
     ) -> Result<(Self, usize), Error> {
         let r = request;
@@ -661,7 +661,8 @@ impl ClientHandshake {
     }
 
     /// The transport reached end of stream. Ends a body delimited by the
-    /// close; anywhere else it is an error.
+    /// close ([`ClientEvent::BodyEnd`]); while a head or another body is
+    /// read it is a peer error; after the switch or the end, nothing.
     pub fn receive_eof(&mut self) -> Result<Option<ClientEvent<'static>>, Error> {
         match self.state {
             ClientState::ReadingBody => match self.body.eof() {

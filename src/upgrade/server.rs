@@ -559,12 +559,16 @@ impl ServerHandshake {
         result.map_err(|kind| self.fail(kind).into())
     }
 
-    /// The transport reached end of stream.
-    pub fn receive_eof(&mut self) -> Result<(), Error> {
+    /// The transport reached end of stream: a peer error while a head or
+    /// a body is being read ([`PeerErrorKind::ClosedBeforeHead`],
+    /// [`PeerErrorKind::ClosedInBody`]), nothing otherwise. A request body
+    /// never ends with the transport, so this never yields an event; the
+    /// shape is the one every machine's `receive_eof` has.
+    pub fn receive_eof(&mut self) -> Result<Option<ServerEvent<'static>>, Error> {
         let kind = match self.state {
             ServerState::ReadingHead => PeerErrorKind::ClosedBeforeHead,
             ServerState::ReadingBody => PeerErrorKind::ClosedInBody,
-            _ => return Ok(()),
+            _ => return Ok(None),
         };
         Err(self.fail(kind).into())
     }

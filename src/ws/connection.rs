@@ -51,18 +51,72 @@ pub const MIN_RECEIVE_BUFFER: usize = MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD;
 /// The smallest `poll_transmit` buffer that can hold any control frame.
 pub const MIN_TRANSMIT_BUFFER: usize = MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD;
 
-/// A keepalive: Ping after `interval` without receiving anything; the peer
-/// is dead when no Pong arrives within `timeout`.
+/// When the keepalive Pings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeepaliveMode {
+    /// Ping after `interval` without receiving anything: a busy line costs
+    /// no Pings.
+    Idle,
+    /// Ping every `interval` whatever the traffic, as load balancers that
+    /// count only one direction, or an application heartbeat, need.
+    Fixed,
+}
+
+/// A heartbeat: a Ping when [`KeepaliveMode`] says, and the peer declared
+/// dead ([`CloseCause::PeerUnresponsive`]) when no Pong arrives within
+/// `timeout` of a Ping. With a keepalive configured, a Ping sent with
+/// [`Connection::send_ping`] arms the same deadline.
+///
+/// ```
+/// use core::time::Duration;
+/// use protoswitch::ws::{Config, Keepalive};
+/// let every_2s = Keepalive::fixed(Duration::from_secs(2), Duration::from_secs(5));
+/// let config = Config::new().keepalive(Some(every_2s));
+/// # let _ = config;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Keepalive {
-    /// Idle time before a Ping.
+    /// When to Ping.
+    pub mode: KeepaliveMode,
+    /// The idle time (`Idle`) or the period (`Fixed`) before a Ping.
     pub interval: Duration,
     /// Time allowed for the Pong.
     pub timeout: Duration,
 }
 
+impl Keepalive {
+    /// Ping after `interval` without receiving anything.
+    pub const fn idle(interval: Duration, timeout: Duration) -> Self {
+        Keepalive {
+            mode: KeepaliveMode::Idle,
+            interval,
+            timeout,
+        }
+    }
+    /// Ping every `interval`.
+    pub const fn fixed(interval: Duration, timeout: Duration) -> Self {
+        Keepalive {
+            mode: KeepaliveMode::Fixed,
+            interval,
+            timeout,
+        }
+    }
+}
+
 /// Connection limits and behaviour.
+///
+/// ```
+/// use core::time::Duration;
+/// use protoswitch::ws::Config;
+/// let config = Config::new()
+///     .max_message_size(1 << 20)
+///     .close_timeout(Duration::from_secs(2));
+/// assert_eq!(config.max_message_size, 1 << 20);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Largest frame payload accepted (1009 above). Default 16 MiB.
     pub max_frame_payload: u64,
@@ -76,12 +130,13 @@ pub struct Config {
     /// How long to wait for the peer's Close (after ours), and for a client,
     /// for the server to close the transport. Default 5 s.
     pub close_timeout: Duration,
-    /// Optional heartbeat.
+    /// Optional heartbeat. Default none.
     pub keepalive: Option<Keepalive>,
 }
 
-impl Default for Config {
-    fn default() -> Self {
+impl Config {
+    /// The defaults.
+    pub const fn new() -> Self {
         Config {
             max_frame_payload: 16 << 20,
             max_message_size: 64 << 20,
@@ -90,6 +145,42 @@ impl Default for Config {
             close_timeout: Duration::from_secs(5),
             keepalive: None,
         }
+    }
+    /// Sets [`Config::max_frame_payload`].
+    pub const fn max_frame_payload(mut self, bytes: u64) -> Self {
+        self.max_frame_payload = bytes;
+        self
+    }
+    /// Sets [`Config::max_message_size`].
+    pub const fn max_message_size(mut self, bytes: u64) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+    /// Sets [`Config::max_fragments`].
+    pub const fn max_fragments(mut self, fragments: u32) -> Self {
+        self.max_fragments = fragments;
+        self
+    }
+    /// Sets [`Config::auto_pong`].
+    pub const fn auto_pong(mut self, on: bool) -> Self {
+        self.auto_pong = on;
+        self
+    }
+    /// Sets [`Config::close_timeout`].
+    pub const fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+    /// Sets [`Config::keepalive`].
+    pub const fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
+        self
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::new()
     }
 }
 
@@ -167,6 +258,7 @@ const TABLE: &[(State, Input, State)] = {
 
 /// Why the connection reached `Closed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseCause {
     /// The closing handshake completed; the code the peer sent (if any).
     Handshake {
@@ -218,6 +310,7 @@ pub struct DataChunk<'b> {
 
 /// An event from [`Connection::receive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event<'b> {
     /// Message data.
     Data(DataChunk<'b>),
@@ -283,6 +376,36 @@ impl Control {
     }
     fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// Largest control frame on the wire: a header with a mask key, and 125
+/// bytes of payload.
+const MAX_CONTROL_FRAME: usize = 6 + MAX_CONTROL_PAYLOAD;
+
+/// The control frame `poll_transmit` is handing out, for any size of the
+/// caller's buffer.
+#[derive(Debug, Clone, Copy)]
+struct Outbox {
+    bytes: [u8; MAX_CONTROL_FRAME],
+    len: u8,
+    sent: u8,
+    /// What the frame is, until its last byte has been handed out.
+    opcode: Option<OpCode>,
+}
+
+impl Outbox {
+    const fn new() -> Self {
+        Outbox {
+            bytes: [0; MAX_CONTROL_FRAME],
+            len: 0,
+            sent: 0,
+            opcode: None,
+        }
+    }
+    /// `true` while part of a frame has been handed out and part not.
+    fn is_partial(&self) -> bool {
+        self.opcode.is_some() && self.sent > 0
     }
 }
 
@@ -364,13 +487,17 @@ pub struct Connection<M = NoMask> {
     rx: Rx,
     incoming: Option<Incoming>,
     outgoing: Option<MessageKind>,
+    /// UTF-8 state of the text message being sent in fragments.
+    outgoing_utf8: Utf8Validator,
     pong: Option<Control>,
     ping: Option<Control>,
     close: Option<Control>,
+    outbox: Outbox,
     close_sent: bool,
     cause: Option<CloseCause>,
     close_deadline: Option<Instant>,
     last_rx: Instant,
+    last_ping: Instant,
     pong_deadline: Option<Instant>,
     ping_count: u64,
     transport_ended: bool,
@@ -391,7 +518,7 @@ impl Connection<NoMask> {
         handshake: ServerHandshake,
         config: Config,
         now: Instant,
-    ) -> Result<Self, LocalError> {
+    ) -> Result<Self, Error> {
         let switch = websocket_switch(handshake.state().name(), handshake.negotiation())?;
         Ok(Connection::server(config, now).with_switch(switch))
     }
@@ -426,7 +553,7 @@ impl<M: MaskSource> Connection<M> {
         config: Config,
         now: Instant,
         masks: M,
-    ) -> Result<Self, LocalError> {
+    ) -> Result<Self, Error> {
         let switch = websocket_switch(handshake.state().name(), handshake.negotiation())?;
         Ok(Connection::client(config, now, masks).with_switch(switch))
     }
@@ -441,13 +568,16 @@ impl<M: MaskSource> Connection<M> {
             rx: Rx::Header,
             incoming: None,
             outgoing: None,
+            outgoing_utf8: Utf8Validator::new(),
             pong: None,
             ping: None,
             close: None,
+            outbox: Outbox::new(),
             close_sent: false,
             cause: None,
             close_deadline: None,
             last_rx: now,
+            last_ping: now,
             pong_deadline: None,
             ping_count: 0,
             transport_ended: false,
@@ -482,6 +612,23 @@ impl<M: MaskSource> Connection<M> {
     /// Why the connection closed, once `Closed`.
     pub fn close_cause(&self) -> Option<CloseCause> {
         self.cause
+    }
+
+    /// The peer error that ended the connection, if one did: a broken rule
+    /// ([`CloseCause::Failed`]) or the transport ending without a closing
+    /// handshake ([`CloseCause::TransportEnded`]). The same name as on the
+    /// handshake machines.
+    pub fn error(&self) -> Option<PeerError> {
+        match self.cause? {
+            CloseCause::Failed(e) => Some(e),
+            CloseCause::TransportEnded => Some(PeerError::new(
+                PeerErrorKind::ClosedWithoutCloseFrame,
+                self.role,
+            )),
+            CloseCause::Handshake { .. }
+            | CloseCause::CloseTimedOut
+            | CloseCause::PeerUnresponsive => None,
+        }
     }
 
     /// Follows the table's edge for `input`; without one, the state stays
@@ -532,7 +679,10 @@ impl<M: MaskSource> Connection<M> {
     }
 
     fn has_pending(&self) -> bool {
-        self.pong.is_some() || self.ping.is_some() || self.close.is_some()
+        self.pong.is_some()
+            || self.ping.is_some()
+            || self.close.is_some()
+            || self.outbox.opcode.is_some()
     }
 
     // ------------------------------------------------------------------
@@ -560,7 +710,8 @@ impl<M: MaskSource> Connection<M> {
             });
         }
         if !buf.is_empty() {
-            self.last_rx = now;
+            // An earlier `now` never moves a deadline back.
+            self.last_rx = self.last_rx.max(now);
         }
         let step = match self.step(buf) {
             Ok(step) => step,
@@ -818,15 +969,29 @@ impl<M: MaskSource> Connection<M> {
         error
     }
 
-    /// The transport reached end of stream.
-    pub fn receive_eof(&mut self) {
+    /// The transport reached end of stream. Before the closing handshake
+    /// (in `Open` or `CloseSent`) that is a peer error,
+    /// [`PeerErrorKind::ClosedWithoutCloseFrame`] (the 1006 of RFC 6455
+    /// §7.1.5), and the connection is `Closed`; after the peer's Close it
+    /// is the normal end. Never an event: the shape is the one every
+    /// machine's `receive_eof` has.
+    pub fn receive_eof(&mut self) -> Result<Option<Event<'static>>, Error> {
         self.transport_ended = true;
-        if self.go(Input::TransportEnded, "receive_eof").is_ok() {
-            self.cause = Some(CloseCause::TransportEnded);
-            self.pong = None;
-            self.ping = None;
-            self.close = None;
+        let before = self.state;
+        if self.go(Input::TransportEnded, "receive_eof").is_err() {
+            return Ok(None);
         }
+        self.pong = None;
+        self.ping = None;
+        self.close = None;
+        self.outbox = Outbox::new();
+        if before == State::CloseReceived {
+            // The peer's Close arrived: the handshake is as complete as the
+            // peer wants it.
+            return Ok(None);
+        }
+        self.cause = Some(CloseCause::TransportEnded);
+        Err(PeerError::new(PeerErrorKind::ClosedWithoutCloseFrame, self.role).into())
     }
 
     // ------------------------------------------------------------------
@@ -837,7 +1002,7 @@ impl<M: MaskSource> Connection<M> {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let keepalive = match (self.state, self.config.keepalive) {
-            (State::Open, Some(k)) => Some(self.pong_deadline.unwrap_or(self.last_rx + k.interval)),
+            (State::Open, Some(k)) => Some(self.pong_deadline.unwrap_or(self.next_ping(k))),
             _ => None,
         };
         match (self.close_deadline, keepalive) {
@@ -866,12 +1031,29 @@ impl<M: MaskSource> Connection<M> {
                 self.pong = None;
                 self.ping = None;
             }
-            None if now >= self.last_rx + k.interval => {
+            None if now >= self.next_ping(k) => {
                 self.ping_count += 1;
                 self.ping = Some(Control::new(&[&self.ping_count.to_be_bytes()]));
-                self.pong_deadline = Some(now + k.timeout);
+                self.pinged(now);
             }
             _ => {}
+        }
+    }
+
+    /// When the keepalive sends its next Ping.
+    fn next_ping(&self, k: Keepalive) -> Instant {
+        match k.mode {
+            KeepaliveMode::Idle => self.last_rx + k.interval,
+            KeepaliveMode::Fixed => self.last_ping + k.interval,
+        }
+    }
+
+    /// A Ping went out (queued by the keepalive, or sent by the caller):
+    /// with a keepalive, the Pong is due within its timeout.
+    fn pinged(&mut self, now: Instant) {
+        self.last_ping = self.last_ping.max(now);
+        if let (Some(k), None) = (self.config.keepalive, self.pong_deadline) {
+            self.pong_deadline = Some(now + k.timeout);
         }
     }
 
@@ -879,35 +1061,71 @@ impl<M: MaskSource> Connection<M> {
     // Sending
     // ------------------------------------------------------------------
 
-    /// Writes the next frame the machine owes (Pong, keepalive Ping, Close
-    /// echo or error Close) into `out`; returns its length, 0 when nothing
-    /// is pending. Whole frames only: `out` must hold
-    /// [`MIN_TRANSMIT_BUFFER`] bytes. Call until it returns 0.
-    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Result<usize, Error> {
-        let (opcode, payload) = if let Some(p) = self.pong {
-            (OpCode::Pong, p)
-        } else if let Some(p) = self.ping {
-            (OpCode::Ping, p)
-        } else if let Some(c) = self.close {
-            (OpCode::Close, c)
-        } else {
-            return Ok(0);
-        };
-        let n = self.write_frame(opcode, true, payload.as_bytes(), out)?;
-        match opcode {
-            OpCode::Pong => self.pong = None,
-            OpCode::Ping => self.ping = None,
-            _ => {
-                self.close = None;
-                self.close_sent = true;
-                // Our echo completes the closing handshake; the Close that
-                // fails a connection is written when it is already Closed.
-                if self.state == State::CloseReceived {
-                    self.follow(Input::EchoSent);
+    /// Copies the bytes the machine owes (a Pong, a keepalive Ping, the
+    /// echo of the peer's Close, or the Close that fails the connection)
+    /// into `out`; returns how many, 0 when nothing is pending (or `out` is
+    /// empty). A byte stream: any size of `out` works, a frame may come out
+    /// over several calls, several frames in one. Call until it returns 0,
+    /// and before any `send_*` (which refuse to cut into a frame half
+    /// handed out).
+    #[must_use]
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
+        let mut written = 0;
+        while written < out.len() {
+            if self.outbox.opcode.is_none() && !self.fill_outbox() {
+                break;
+            }
+            let outbox = &mut self.outbox;
+            let pending = &outbox.bytes[usize::from(outbox.sent)..usize::from(outbox.len)];
+            let n = pending.len().min(out.len() - written);
+            out[written..written + n].copy_from_slice(&pending[..n]);
+            written += n;
+            // n is at most MAX_CONTROL_FRAME, which fits a u8.
+            outbox.sent += n as u8;
+            if outbox.sent == outbox.len {
+                if let Some(done) = outbox.opcode.take() {
+                    self.transmitted(done);
                 }
             }
         }
-        Ok(n)
+        written
+    }
+
+    /// Puts the next control frame owed into the outbox; `false` when none.
+    fn fill_outbox(&mut self) -> bool {
+        let (opcode, payload) = if let Some(p) = self.pong.take() {
+            (OpCode::Pong, p)
+        } else if let Some(p) = self.ping.take() {
+            (OpCode::Ping, p)
+        } else if let Some(c) = self.close.take() {
+            (OpCode::Close, c)
+        } else {
+            return false;
+        };
+        let mut bytes = [0; MAX_CONTROL_FRAME];
+        let Ok(len) = self.write_frame(opcode, true, payload.as_bytes(), &mut bytes) else {
+            debug_assert!(false, "a control frame fits MAX_CONTROL_FRAME");
+            return false;
+        };
+        self.outbox = Outbox {
+            bytes,
+            len: len as u8,
+            sent: 0,
+            opcode: Some(opcode),
+        };
+        true
+    }
+
+    /// The last byte of a control frame was handed out.
+    fn transmitted(&mut self, opcode: OpCode) {
+        if opcode == OpCode::Close {
+            self.close_sent = true;
+            // Our echo completes the closing handshake; the Close that
+            // fails a connection is written when it is already Closed.
+            if self.state == State::CloseReceived {
+                self.follow(Input::EchoSent);
+            }
+        }
     }
 
     /// Writes one frame (header, then payload masked for a client).
@@ -948,11 +1166,22 @@ impl<M: MaskSource> Connection<M> {
     }
 
     fn check_data_allowed(&self, operation: &'static str) -> Result<(), Error> {
+        self.check_not_mid_frame()?;
         if self.state == State::Open {
             Ok(())
         } else {
             Err(self.wrong_state(operation))
         }
+    }
+
+    /// Bytes written by `send_*` go after everything `poll_transmit`
+    /// handed out; cutting into a frame half handed out would corrupt the
+    /// stream.
+    fn check_not_mid_frame(&self) -> Result<(), Error> {
+        if self.outbox.is_partial() {
+            return Err(LocalError::TransmitPending.into());
+        }
+        Ok(())
     }
 
     /// The opcode for the next data frame of `kind`, checking the
@@ -988,9 +1217,10 @@ impl<M: MaskSource> Connection<M> {
 
     /// Sends one fragment of a message of `kind`: the first call starts the
     /// message, later calls continue it, `fin` ends it (RFC 6455 §5.4).
-    /// Control frames may be sent between fragments. For text, each
-    /// fragment must end on a character boundary (`&str`); use
-    /// [`send_header`](Self::send_header) to split elsewhere.
+    /// Control frames may be sent between fragments. Text is checked as
+    /// UTF-8 across the fragments: a character may be split between two of
+    /// them, but invalid bytes, or a message ending inside a character, are
+    /// a [`LocalError::InvalidUtf8`] and nothing is written.
     pub fn send_fragment(
         &mut self,
         kind: MessageKind,
@@ -1000,15 +1230,30 @@ impl<M: MaskSource> Connection<M> {
     ) -> Result<usize, Error> {
         self.check_data_allowed("send a fragment")?;
         let opcode = self.data_opcode(kind, false)?;
+        let mut utf8 = if self.outgoing.is_some() {
+            self.outgoing_utf8
+        } else {
+            Utf8Validator::new()
+        };
+        if kind == MessageKind::Text {
+            let valid = utf8.feed(data).and_then(|()| match fin {
+                true => utf8.finish(),
+                false => Ok(()),
+            });
+            valid.map_err(|_| LocalError::InvalidUtf8)?;
+        }
         let n = self.write_frame(opcode, fin, data, out)?;
         self.outgoing = if fin { None } else { Some(kind) };
+        self.outgoing_utf8 = utf8;
         Ok(n)
     }
 
     /// Writes only the header of a data frame of `payload_len` bytes, so
     /// the caller can write header and payload with vectored I/O. For a
     /// client, the returned mask key must be applied to the payload with
-    /// [`apply_mask`] (offset 0) before it is written.
+    /// [`apply_mask`] (offset 0) before it is written. The machine does not
+    /// see the payload: text sent this way is the caller's to keep valid
+    /// UTF-8.
     pub fn send_header(
         &mut self,
         kind: MessageKind,
@@ -1035,9 +1280,19 @@ impl<M: MaskSource> Connection<M> {
         Ok((needed, header.mask))
     }
 
-    /// Sends a Ping (at most 125 bytes).
-    pub fn send_ping(&mut self, payload: &[u8], out: &mut [u8]) -> Result<usize, Error> {
-        self.send_control(OpCode::Ping, payload, out)
+    /// Sends a Ping (at most 125 bytes). With a keepalive configured, the
+    /// Pong is then due within its timeout, as for the keepalive's own Pings.
+    pub fn send_ping(
+        &mut self,
+        payload: &[u8],
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let n = self.send_control(OpCode::Ping, payload, out)?;
+        if self.state == State::Open {
+            self.pinged(now);
+        }
+        Ok(n)
     }
 
     /// Sends a Pong (at most 125 bytes); with `auto_pong` off this is how
@@ -1052,6 +1307,7 @@ impl<M: MaskSource> Connection<M> {
         payload: &[u8],
         out: &mut [u8],
     ) -> Result<usize, Error> {
+        self.check_not_mid_frame()?;
         if !matches!(self.state, State::Open | State::CloseReceived) || self.close_sent {
             return Err(self.wrong_state("send a control frame"));
         }
@@ -1072,6 +1328,7 @@ impl<M: MaskSource> Connection<M> {
         now: Instant,
         out: &mut [u8],
     ) -> Result<usize, Error> {
+        self.check_not_mid_frame()?;
         if self.state != State::Open {
             return Err(self.wrong_state("send_close"));
         }

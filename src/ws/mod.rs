@@ -12,8 +12,9 @@ mod utf8;
 
 pub use close::{code, is_valid_close_code};
 pub use connection::{
-    CloseCause, Config, Connection, DataChunk, Event, Keepalive, MAX_CONTROL_PAYLOAD,
-    MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, NoMask, State,
+    CloseCause, Config, Connection, DataChunk, Event, Keepalive, KeepaliveMode,
+    MAX_CONTROL_PAYLOAD, MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, NoMask,
+    State,
 };
 pub use frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 pub use mask::apply_mask;

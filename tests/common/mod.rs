@@ -149,7 +149,7 @@ pub fn feed_client(
 ) -> (Vec<Ev>, Vec<u8>, ClientHandshake) {
     let mut out = [0u8; 1024];
     let (mut client, _) =
-        ClientHandshake::start(request, Instant::ZERO, ClientConfig::default(), &mut out).unwrap();
+        ClientHandshake::start(request, ClientConfig::default(), Instant::ZERO, &mut out).unwrap();
     let mut events = Vec::new();
     let mut buf = Vec::new();
     let mut start = 0;
@@ -251,7 +251,7 @@ impl<'a> Pair<'a> {
         let start = Instant::from_millis(1000);
         let mut now = start;
         let (mut client, n) =
-            ClientHandshake::start(&self.request, now, ClientConfig::default(), &mut out).unwrap();
+            ClientHandshake::start(&self.request, ClientConfig::default(), now, &mut out).unwrap();
         let mut server = ServerHandshake::new(ServerConfig::default());
         let mut c2s = out[..n].to_vec();
         t.to_server.extend_from_slice(&out[..n]);
