@@ -125,8 +125,8 @@ async fn serve(mut stream: TcpStream) -> io::Result<()> {
     }
 
     // The connection: unconsumed bytes in `buf` are its first frames.
-    let mut conn = Connection::from_server_handshake(server, Config::default(), clock.now())
-        .map_err(other)?;
+    let mut conn =
+        Connection::from_server_handshake(server, Config::default(), clock.now()).map_err(other)?;
     let mut assembler = MessageAssembler::new();
     loop {
         // 1. Feed what is buffered until the machine needs more.

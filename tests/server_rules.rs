@@ -492,3 +492,25 @@ fn leading_empty_line_is_ignored_and_eof_is_reported() {
     let err = s.receive_eof().unwrap_err();
     assert_eq!(err.peer().map(|e| e.reply()), Some(Reply::CloseTransport));
 }
+
+#[test]
+fn receive_eof_after_the_answer_is_nothing() {
+    let mut s = received(RFC6455_REQUEST);
+    let mut out = [0u8; 512];
+    let _ = s.accept(&Accept::new("websocket"), &mut out).unwrap();
+    assert_eq!(s.receive_eof(), Ok(None));
+    assert_eq!(s.state(), ServerState::Switched);
+    let mut s = received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let _ = s.respond(&Response::new(204), &mut out).unwrap();
+    assert_eq!(s.receive_eof(), Ok(None));
+    assert_eq!(s.state(), ServerState::Responded);
+    // In the middle of a body it is a peer error.
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let _ = s
+        .receive(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\n")
+        .unwrap();
+    let _ = s.continue_body(&mut out).unwrap();
+    let err = s.receive_eof().unwrap_err().peer().unwrap();
+    assert_eq!(err.kind(), K::ClosedInBody);
+    assert_eq!(s.error(), Some(err));
+}

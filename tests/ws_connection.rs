@@ -250,3 +250,193 @@ fn transport_end_without_close_is_abnormal() {
     // Once closed, the end of the transport is nothing new.
     assert_eq!(server.receive_eof(), Ok(None));
 }
+
+/// Everything `poll_transmit` owes, drained through `size`-byte buffers.
+fn drain_in<M: protoswitch::ws::MaskSource>(c: &mut Connection<M>, size: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut piece = vec![0u8; size];
+    loop {
+        let n = c.poll_transmit(&mut piece);
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&piece[..n]);
+    }
+}
+
+/// A server that received a Close ("bye", 1000): it owes the echo.
+fn server_owing_echo() -> Connection {
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
+    let mut close = *b"\x88\x85\x00\x00\x00\x00\x03\xe8bye";
+    let _ = server.receive(&mut close, Instant::ZERO).unwrap();
+    assert_eq!(server.state(), State::CloseReceived);
+    server
+}
+
+#[test]
+fn poll_transmit_is_a_byte_stream_for_any_buffer() {
+    for size in 1..=140 {
+        let mut server = server_owing_echo();
+        assert_eq!(
+            drain_in(&mut server, size),
+            b"\x88\x02\x03\xe8",
+            "{size}-byte buffer"
+        );
+        assert_eq!(server.state(), State::Closed);
+        assert!(server.should_close_transport());
+    }
+    // An empty buffer gets nothing and loses nothing.
+    let mut server = server_owing_echo();
+    assert_eq!(server.poll_transmit(&mut []), 0);
+    assert_eq!(drain_in(&mut server, 64), b"\x88\x02\x03\xe8");
+}
+
+#[test]
+fn the_state_changes_when_the_last_byte_of_the_echo_is_out() {
+    let mut server = server_owing_echo();
+    let mut one = [0u8; 1];
+    for expected in b"\x88\x02\x03" {
+        assert_eq!(server.poll_transmit(&mut one), 1);
+        assert_eq!(one[0], *expected);
+        assert_eq!(server.state(), State::CloseReceived);
+        assert!(!server.should_close_transport());
+    }
+    assert_eq!(server.poll_transmit(&mut one), 1);
+    assert_eq!(one, [0xe8]);
+    assert_eq!(server.state(), State::Closed);
+    assert!(server.should_close_transport());
+}
+
+#[test]
+fn sending_waits_for_a_frame_half_handed_out() {
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
+    let mut ping = *b"\x89\x82\x00\x00\x00\x00hi";
+    let _ = server.receive(&mut ping, Instant::ZERO).unwrap();
+    let mut two = [0u8; 2];
+    assert_eq!(server.poll_transmit(&mut two), 2);
+    assert_eq!(&two, b"\x8a\x02");
+    let mut out = [0u8; 64];
+    let pending = Err(Error::Local(LocalError::TransmitPending));
+    assert_eq!(server.send_text("x", &mut out), pending);
+    assert_eq!(server.send_ping(b"", Instant::ZERO, &mut out), pending);
+    assert_eq!(
+        server.send_close(None, "", Instant::ZERO, &mut out),
+        pending
+    );
+    assert_eq!(server.state(), State::Open);
+    // The rest of the Pong, then sending works again.
+    assert_eq!(drain_in(&mut server, 64), b"hi");
+    assert_eq!(server.send_text("x", &mut out), Ok(3));
+    assert_eq!(&out[..3], b"\x81\x01x");
+}
+
+#[test]
+fn fixed_keepalive_pings_on_schedule_whatever_the_traffic() {
+    let config = Config::new().keepalive(Some(Keepalive::fixed(
+        Duration::from_secs(2),
+        Duration::from_secs(5),
+    )));
+    let mut server = Connection::server(config, Instant::ZERO);
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(2_000)));
+    // Traffic does not postpone a fixed-interval Ping (it would an idle one).
+    let mut pong = *b"\x8a\x80\x00\x00\x00\x00";
+    let _ = server
+        .receive(&mut pong, Instant::from_millis(1_500))
+        .unwrap();
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(2_000)));
+    server.handle_timeout(Instant::from_millis(2_000));
+    assert_eq!(&drain_in(&mut server, 139)[..2], b"\x89\x08");
+    // The Pong is due 5 s later.
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(7_000)));
+    let mut pong = *b"\x8a\x80\x00\x00\x00\x00";
+    let _ = server
+        .receive(&mut pong, Instant::from_millis(2_100))
+        .unwrap();
+    // Answered: the next Ping is one period after the last.
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(4_000)));
+}
+
+#[test]
+fn a_manual_ping_arms_the_dead_peer_timeout_only_with_a_keepalive() {
+    let keepalive = Keepalive::idle(Duration::from_secs(30), Duration::from_secs(3));
+    let mut with = Connection::server(Config::new().keepalive(Some(keepalive)), Instant::ZERO);
+    let mut out = [0u8; 16];
+    assert_eq!(
+        with.send_ping(b"", Instant::from_millis(1_000), &mut out),
+        Ok(2)
+    );
+    assert_eq!(with.poll_timeout(), Some(Instant::from_millis(4_000)));
+    with.handle_timeout(Instant::from_millis(4_000));
+    assert_eq!(with.state(), State::Closed);
+    assert_eq!(with.close_cause(), Some(CloseCause::PeerUnresponsive));
+
+    let mut without = Connection::server(Config::default(), Instant::ZERO);
+    assert_eq!(
+        without.send_ping(b"", Instant::from_millis(1_000), &mut out),
+        Ok(2)
+    );
+    assert_eq!(without.poll_timeout(), None);
+}
+
+#[test]
+fn an_earlier_now_never_moves_a_deadline_back_nor_panics() {
+    let keepalive = Keepalive::idle(Duration::from_secs(10), Duration::from_secs(3));
+    let mut server = Connection::server(Config::new().keepalive(Some(keepalive)), Instant::ZERO);
+    let mut pong = *b"\x8a\x80\x00\x00\x00\x00";
+    let _ = server
+        .receive(&mut pong, Instant::from_millis(5_000))
+        .unwrap();
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(15_000)));
+    // A clock that went back: the deadline stays.
+    let mut pong = *b"\x8a\x80\x00\x00\x00\x00";
+    let _ = server.receive(&mut pong, Instant::ZERO).unwrap();
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(15_000)));
+    server.handle_timeout(Instant::ZERO);
+    assert_eq!(server.state(), State::Open);
+    assert_eq!(drain_in(&mut server, 16), b"");
+}
+
+#[test]
+fn text_fragments_are_checked_as_utf8_across_fragments() {
+    let mut client = Connection::client(Config::default(), Instant::ZERO, || [0; 4]);
+    let mut out = [0u8; 64];
+    // "é" = C3 A9, split between two fragments: fine.
+    assert!(
+        client
+            .send_fragment(MessageKind::Text, b"caf\xc3", false, &mut out)
+            .is_ok()
+    );
+    assert!(
+        client
+            .send_fragment(MessageKind::Text, b"\xa9!", true, &mut out)
+            .is_ok()
+    );
+    // Invalid bytes are refused, nothing is written, the message goes on.
+    let mut fresh = [0xAAu8; 64];
+    assert!(
+        client
+            .send_fragment(MessageKind::Text, b"ok", false, &mut out)
+            .is_ok()
+    );
+    assert_eq!(
+        client.send_fragment(MessageKind::Text, b"\xff", false, &mut fresh),
+        Err(Error::Local(LocalError::InvalidUtf8))
+    );
+    assert!(fresh.iter().all(|&b| b == 0xAA));
+    // A message may not end inside a character.
+    assert_eq!(
+        client.send_fragment(MessageKind::Text, b"\xe2\x82", true, &mut fresh),
+        Err(Error::Local(LocalError::InvalidUtf8))
+    );
+    assert!(
+        client
+            .send_fragment(MessageKind::Text, b"\xe2\x82\xac", true, &mut out)
+            .is_ok()
+    );
+    // Binary is never checked.
+    assert!(
+        client
+            .send_fragment(MessageKind::Binary, b"\xff", true, &mut out)
+            .is_ok()
+    );
+}
