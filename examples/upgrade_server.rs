@@ -392,6 +392,8 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                         done = Some(finish(&mut server, &mut stream, peer, p)?);
                     }
                 }
+                // Events a later version may add: nothing to do here.
+                Some(_) => {}
             }
             buf.drain(..consumed);
             match done {

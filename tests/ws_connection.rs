@@ -440,3 +440,14 @@ fn text_fragments_are_checked_as_utf8_across_fragments() {
             .is_ok()
     );
 }
+
+#[test]
+fn the_end_of_the_transport_drops_what_is_owed_even_half_out() {
+    let mut server = server_owing_echo();
+    let mut two = [0u8; 2];
+    assert_eq!(server.poll_transmit(&mut two), 2);
+    assert_eq!(server.receive_eof(), Ok(None));
+    assert_eq!(drain_in(&mut server, 64), b"");
+    assert_eq!(server.state(), State::Closed);
+    assert!(server.should_close_transport());
+}

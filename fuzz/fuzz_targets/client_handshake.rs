@@ -380,6 +380,7 @@ impl Run {
                     assert_eq!(state, ClientState::Done);
                     self.log.push(Ev::BodyEnd);
                 }
+                Some(other) => panic!("an event the checker does not know: {other:?}"),
             }
             buf.drain(..consumed);
             if decides {

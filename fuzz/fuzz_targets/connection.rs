@@ -614,10 +614,8 @@ impl<M: MaskSource + Debug> Side<M> {
                 assert_eq!(result, Ok(None), "receive_eof in {before:?}");
             }
         }
-        if before != State::Closed {
-            // Nothing can be sent any more.
-            self.owed_close = None;
-        }
+        // Nothing can be sent any more, a frame half handed out included.
+        self.owed_close = None;
         self.tx_partial.clear();
         self.eof = true;
         self.after(Op::Eof, before, timer, false);

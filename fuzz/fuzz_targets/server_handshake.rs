@@ -186,6 +186,7 @@ impl Run {
                     self.log.push(Ev::BodyEnd);
                     self.decide_final();
                 }
+                Some(other) => panic!("an event the checker does not know: {other:?}"),
             }
             buf.drain(..consumed);
             assert!(self.transmit().is_empty(), "poll_transmit without error");

@@ -377,6 +377,7 @@ impl core::fmt::Display for Diagnosis {
 
 /// An event from [`ClientHandshake::receive`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientEvent<'b> {
     /// An interim 1xx response (100, 102, 103, ...). A 100 while
     /// `WaitingForContinue` moves to `SendingBody`.

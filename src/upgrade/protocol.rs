@@ -14,15 +14,43 @@ use crate::http1::{ListElements, split_protocol};
 /// let p = Protocol::parse(b"echo/1").unwrap();
 /// assert_eq!((p.name(), p.version()), ("echo", Some("1")));
 /// assert!(Protocol::parse(b"bad token").is_none());
+/// // Tokens compare ignoring ASCII case, as `matches` does.
+/// assert_eq!(Protocol::parse(b"Echo/1"), Protocol::parse(b"echo/1"));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Protocol<'a> {
     name: &'a str,
     version: Option<&'a str>,
 }
 
+/// Equal when [`Protocol::matches`]: tokens are case-insensitive
+/// (RFC 9110 §7.8).
+impl PartialEq for Protocol<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.matches(other)
+    }
+}
+
+impl Eq for Protocol<'_> {}
+
+/// Hashes the lowercase form, consistent with `PartialEq`.
+impl core::hash::Hash for Protocol<'_> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        for b in self.name.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+        if let Some(v) = self.version {
+            state.write_u8(b'/');
+            for b in v.bytes() {
+                state.write_u8(b.to_ascii_lowercase());
+            }
+        }
+    }
+}
+
 /// Protocols this crate knows the rules of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ProtocolKind {
     /// `websocket` (RFC 6455).
     WebSocket,

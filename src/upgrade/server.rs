@@ -154,6 +154,7 @@ pub(crate) const TABLE: &[(ServerState, ServerInput, ServerState)] = {
 
 /// An event from [`ServerHandshake::receive`], borrowing the caller's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ServerEvent<'b> {
     /// A complete request head. Decide now (or after the body).
     Request(Request<'b>),

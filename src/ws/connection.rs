@@ -293,6 +293,18 @@ impl MessageKind {
     }
 }
 
+/// The opcode that starts a message of this kind.
+///
+/// ```
+/// use protoswitch::ws::{MessageKind, OpCode};
+/// assert_eq!(OpCode::from(MessageKind::Text), OpCode::Text);
+/// ```
+impl From<MessageKind> for OpCode {
+    fn from(kind: MessageKind) -> OpCode {
+        kind.opcode()
+    }
+}
+
 /// A piece of a message: a whole frame, or part of a frame larger than
 /// what the buffer held. Borrowed from the receive buffer, unmasked in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -973,18 +985,20 @@ impl<M: MaskSource> Connection<M> {
     /// (in `Open` or `CloseSent`) that is a peer error,
     /// [`PeerErrorKind::ClosedWithoutCloseFrame`] (the 1006 of RFC 6455
     /// §7.1.5), and the connection is `Closed`; after the peer's Close it
-    /// is the normal end. Never an event: the shape is the one every
-    /// machine's `receive_eof` has.
+    /// is the normal end. Control frames still owed are dropped. Never an
+    /// event: the shape is the one every machine's `receive_eof` has.
     pub fn receive_eof(&mut self) -> Result<Option<Event<'static>>, Error> {
         self.transport_ended = true;
         let before = self.state;
-        if self.go(Input::TransportEnded, "receive_eof").is_err() {
-            return Ok(None);
-        }
+        // Whatever was owed (a frame half handed out included) is dropped:
+        // the caller closes the transport now.
         self.pong = None;
         self.ping = None;
         self.close = None;
         self.outbox = Outbox::new();
+        if self.go(Input::TransportEnded, "receive_eof").is_err() {
+            return Ok(None);
+        }
         if before == State::CloseReceived {
             // The peer's Close arrived: the handshake is as complete as the
             // peer wants it.

@@ -52,6 +52,38 @@ impl OpCode {
     }
 }
 
+/// A reserved opcode (0x3–0x7, 0xB–0xF) or a value above 4 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReservedOpCode(pub u8);
+
+impl core::fmt::Display for ReservedOpCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "opcode {:#x} is reserved (RFC 6455 §5.2)", self.0)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ReservedOpCode {}
+
+/// ```
+/// use protoswitch::ws::OpCode;
+/// assert_eq!(OpCode::try_from(0x9), Ok(OpCode::Ping));
+/// assert!(OpCode::try_from(0x3).is_err());
+/// assert_eq!(u8::from(OpCode::Pong), 0xA);
+/// ```
+impl TryFrom<u8> for OpCode {
+    type Error = ReservedOpCode;
+    fn try_from(v: u8) -> Result<Self, ReservedOpCode> {
+        OpCode::from_u8(v).ok_or(ReservedOpCode(v))
+    }
+}
+
+impl From<OpCode> for u8 {
+    fn from(op: OpCode) -> u8 {
+        op.as_u8()
+    }
+}
+
 /// The longest header: 2 bytes, 8 bytes of length, 4 bytes of mask.
 pub const MAX_HEADER_LEN: usize = 14;
 

@@ -16,7 +16,7 @@ pub use connection::{
     MAX_CONTROL_PAYLOAD, MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, NoMask,
     State,
 };
-pub use frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+pub use frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ReservedOpCode};
 pub use mask::apply_mask;
 #[cfg(feature = "alloc")]
 pub use message::{Message, MessageAssembler};

@@ -20,8 +20,17 @@ pub struct Utf8Validator {
 }
 
 /// Text is not valid UTF-8.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Utf8Error;
+
+impl core::fmt::Display for Utf8Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("invalid UTF-8")
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Utf8Error {}
 
 /// Length of the sequence a lead byte starts (0 for an invalid lead).
 const fn sequence_len(lead: u8) -> usize {

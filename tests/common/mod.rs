@@ -50,6 +50,7 @@ pub fn server_event(ev: &ServerEvent<'_>) -> Ev {
         },
         ServerEvent::Body(b) => Ev::Body(b.to_vec()),
         ServerEvent::BodyEnd => Ev::BodyEnd,
+        other => panic!("an event the tests do not know: {other:?}"),
     }
 }
 
@@ -72,6 +73,7 @@ pub fn client_event(ev: &ClientEvent<'_>, client: &ClientHandshake) -> Ev {
         },
         ClientEvent::Body(b) => Ev::Body(b.to_vec()),
         ClientEvent::BodyEnd => Ev::BodyEnd,
+        other => panic!("an event the tests do not know: {other:?}"),
     }
 }
 
