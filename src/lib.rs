@@ -175,6 +175,11 @@ pub mod time;
 pub mod upgrade;
 pub mod ws;
 
+/// The README's Rust blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use error::{Error, LocalError, PeerError, PeerErrorKind, Reply, Role};
 pub use http1::{Header, Headers};
 #[cfg(feature = "std")]
