@@ -32,157 +32,20 @@
 //! owed (Pong, Close echo, keepalive Ping); the close and keepalive
 //! deadlines.
 
-use core::time::Duration;
-
 use super::close::is_valid_close_code;
-use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use super::decode::{Decoder, Step, parse_close};
+use super::frame::{FrameHeader, OpCode};
 use super::mask::apply_mask;
+use super::types::{
+    CloseCause, Config, DataChunk, Event, Keepalive, KeepaliveMode, MAX_CONTROL_PAYLOAD,
+    MaskSource, MessageKind, NoMask,
+};
 use super::utf8::Utf8Validator;
 use crate::Received;
 use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::table;
 use crate::time::Instant;
 use crate::upgrade::{ClientHandshake, Negotiation, ProtocolKind, ServerHandshake};
-
-/// Largest control frame payload (RFC 6455 §5.5).
-pub const MAX_CONTROL_PAYLOAD: usize = 125;
-/// The smallest receive buffer that can hold any control frame.
-pub const MIN_RECEIVE_BUFFER: usize = MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD;
-/// The smallest `poll_transmit` buffer that can hold any control frame.
-pub const MIN_TRANSMIT_BUFFER: usize = MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD;
-
-/// When the keepalive Pings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum KeepaliveMode {
-    /// Ping after `interval` without receiving anything: a busy line costs
-    /// no Pings.
-    Idle,
-    /// Ping every `interval` whatever the traffic, as load balancers that
-    /// count only one direction, or an application heartbeat, need.
-    Fixed,
-}
-
-/// A heartbeat: a Ping when [`KeepaliveMode`] says, and the peer declared
-/// dead ([`CloseCause::PeerUnresponsive`]) when no Pong arrives within
-/// `timeout` of a Ping. With a keepalive configured, a Ping sent with
-/// [`Connection::send_ping`] arms the same deadline.
-///
-/// ```
-/// use core::time::Duration;
-/// use protoswitch::ws::{Config, Keepalive};
-/// let every_2s = Keepalive::fixed(Duration::from_secs(2), Duration::from_secs(5));
-/// let config = Config::new().keepalive(Some(every_2s));
-/// # let _ = config;
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Keepalive {
-    /// When to Ping.
-    pub mode: KeepaliveMode,
-    /// The idle time (`Idle`) or the period (`Fixed`) before a Ping.
-    pub interval: Duration,
-    /// Time allowed for the Pong.
-    pub timeout: Duration,
-}
-
-impl Keepalive {
-    /// Ping after `interval` without receiving anything.
-    pub const fn idle(interval: Duration, timeout: Duration) -> Self {
-        Keepalive {
-            mode: KeepaliveMode::Idle,
-            interval,
-            timeout,
-        }
-    }
-    /// Ping every `interval`.
-    pub const fn fixed(interval: Duration, timeout: Duration) -> Self {
-        Keepalive {
-            mode: KeepaliveMode::Fixed,
-            interval,
-            timeout,
-        }
-    }
-}
-
-/// Connection limits and behaviour.
-///
-/// ```
-/// use core::time::Duration;
-/// use protoswitch::ws::Config;
-/// let config = Config::new()
-///     .max_message_size(1 << 20)
-///     .close_timeout(Duration::from_secs(2));
-/// assert_eq!(config.max_message_size, 1 << 20);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Config {
-    /// Largest frame payload accepted (1009 above). Default 16 MiB.
-    pub max_frame_payload: u64,
-    /// Largest message accepted, across fragments (1009 above). Default 64 MiB.
-    pub max_message_size: u64,
-    /// Most fragments in one message (1009 above). Default 1 Mi.
-    pub max_fragments: u32,
-    /// Answer Pings with Pongs by itself (default). When `false`, Pings
-    /// are only reported and the application answers.
-    pub auto_pong: bool,
-    /// How long to wait for the peer's Close (after ours), and for a client,
-    /// for the server to close the transport. Default 5 s.
-    pub close_timeout: Duration,
-    /// Optional heartbeat. Default none.
-    pub keepalive: Option<Keepalive>,
-}
-
-impl Config {
-    /// The defaults.
-    pub const fn new() -> Self {
-        Config {
-            max_frame_payload: 16 << 20,
-            max_message_size: 64 << 20,
-            max_fragments: 1 << 20,
-            auto_pong: true,
-            close_timeout: Duration::from_secs(5),
-            keepalive: None,
-        }
-    }
-    /// Sets [`Config::max_frame_payload`].
-    pub const fn max_frame_payload(mut self, bytes: u64) -> Self {
-        self.max_frame_payload = bytes;
-        self
-    }
-    /// Sets [`Config::max_message_size`].
-    pub const fn max_message_size(mut self, bytes: u64) -> Self {
-        self.max_message_size = bytes;
-        self
-    }
-    /// Sets [`Config::max_fragments`].
-    pub const fn max_fragments(mut self, fragments: u32) -> Self {
-        self.max_fragments = fragments;
-        self
-    }
-    /// Sets [`Config::auto_pong`].
-    pub const fn auto_pong(mut self, on: bool) -> Self {
-        self.auto_pong = on;
-        self
-    }
-    /// Sets [`Config::close_timeout`].
-    pub const fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.close_timeout = timeout;
-        self
-    }
-    /// Sets [`Config::keepalive`].
-    pub const fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
-        self.keepalive = keepalive;
-        self
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config::new()
-    }
-}
 
 /// Where the connection is. See the module docs for the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -256,115 +119,6 @@ const TABLE: &[(State, Input, State)] = {
     ]
 };
 
-/// Why the connection reached `Closed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CloseCause {
-    /// The closing handshake completed; the code the peer sent (if any).
-    Handshake {
-        /// The peer's close code.
-        code: Option<u16>,
-    },
-    /// The peer broke a rule; a Close with the error's code was queued.
-    Failed(PeerError),
-    /// The transport ended without a closing handshake (code 1006).
-    TransportEnded,
-    /// The peer did not answer our Close in time.
-    CloseTimedOut,
-    /// Keepalive: no Pong arrived in time.
-    PeerUnresponsive,
-}
-
-/// A text or binary message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MessageKind {
-    /// UTF-8 text.
-    Text,
-    /// Binary data.
-    Binary,
-}
-
-impl MessageKind {
-    const fn opcode(self) -> OpCode {
-        match self {
-            MessageKind::Text => OpCode::Text,
-            MessageKind::Binary => OpCode::Binary,
-        }
-    }
-}
-
-/// The opcode that starts a message of this kind.
-///
-/// ```
-/// use protoswitch::ws::{MessageKind, OpCode};
-/// assert_eq!(OpCode::from(MessageKind::Text), OpCode::Text);
-/// ```
-impl From<MessageKind> for OpCode {
-    fn from(kind: MessageKind) -> OpCode {
-        kind.opcode()
-    }
-}
-
-/// A piece of a message: a whole frame, or part of a frame larger than
-/// what the buffer held. Borrowed from the receive buffer, unmasked in place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DataChunk<'b> {
-    /// Text or binary (continuations carry their message's kind).
-    pub kind: MessageKind,
-    /// The bytes (text chunks are valid UTF-8 so far, but a character may
-    /// be split between chunks).
-    pub payload: &'b [u8],
-    /// The last chunk of its frame.
-    pub frame_end: bool,
-    /// The last chunk of its message.
-    pub message_end: bool,
-}
-
-/// An event from [`Connection::receive`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event<'b> {
-    /// Message data.
-    Data(DataChunk<'b>),
-    /// A Ping and its payload (answered by the machine unless `auto_pong`
-    /// is off).
-    Ping(&'b [u8]),
-    /// A Pong and its payload.
-    Pong(&'b [u8]),
-    /// The peer's Close: code (absent in an empty Close) and reason. The
-    /// machine queued the echo.
-    Close {
-        /// The close code.
-        code: Option<u16>,
-        /// The reason, valid UTF-8.
-        reason: &'b str,
-    },
-}
-
-/// Where caller-side masking keys come from (a client masks every frame
-/// with a fresh key, RFC 6455 §5.3). Closures `FnMut() -> [u8; 4]`
-/// implement it.
-pub trait MaskSource {
-    /// Four unpredictable bytes.
-    fn mask_key(&mut self) -> [u8; 4];
-}
-
-impl<F: FnMut() -> [u8; 4]> MaskSource for F {
-    fn mask_key(&mut self) -> [u8; 4] {
-        self()
-    }
-}
-
-/// The mask source of a server, which never masks.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoMask;
-
-impl MaskSource for NoMask {
-    fn mask_key(&mut self) -> [u8; 4] {
-        [0; 4]
-    }
-}
-
 /// A control payload kept by the machine until `poll_transmit`.
 #[derive(Debug, Clone, Copy)]
 struct Control {
@@ -421,54 +175,6 @@ impl Outbox {
     }
 }
 
-/// The receive side's position.
-#[derive(Debug, Clone, Copy)]
-enum Rx {
-    /// Waiting for a frame header.
-    Header,
-    /// Inside a data frame's payload.
-    Payload {
-        remaining: u64,
-        offset: u64,
-        mask: Option<[u8; 4]>,
-        fin: bool,
-    },
-}
-
-/// The message being received.
-#[derive(Debug, Clone, Copy)]
-struct Incoming {
-    kind: MessageKind,
-    size: u64,
-    fragments: u32,
-    utf8: Utf8Validator,
-}
-
-/// What one step of decoding found, by index (so the event can borrow the
-/// buffer afterwards).
-enum Step {
-    NeedMore {
-        consumed: usize,
-    },
-    Control {
-        opcode: OpCode,
-        start: usize,
-        end: usize,
-    },
-    Data {
-        start: usize,
-        end: usize,
-        chunk: ChunkFlags,
-    },
-}
-
-#[derive(Clone, Copy)]
-struct ChunkFlags {
-    kind: MessageKind,
-    frame_end: bool,
-    message_end: bool,
-}
-
 /// A WebSocket connection: frames in, events out, replies out.
 ///
 /// ```
@@ -496,8 +202,7 @@ pub struct Connection<M = NoMask> {
     masks: M,
     /// The handshake that led here (subprotocol, extensions), if any.
     negotiation: Option<Negotiation>,
-    rx: Rx,
-    incoming: Option<Incoming>,
+    decoder: Decoder,
     outgoing: Option<MessageKind>,
     /// UTF-8 state of the text message being sent in fragments.
     outgoing_utf8: Utf8Validator,
@@ -577,8 +282,7 @@ impl<M: MaskSource> Connection<M> {
             state: State::Open,
             masks,
             negotiation: None,
-            rx: Rx::Header,
-            incoming: None,
+            decoder: Decoder::new(),
             outgoing: None,
             outgoing_utf8: Utf8Validator::new(),
             pong: None,
@@ -725,7 +429,7 @@ impl<M: MaskSource> Connection<M> {
             // An earlier `now` never moves a deadline back.
             self.last_rx = self.last_rx.max(now);
         }
-        let step = match self.step(buf) {
+        let step = match self.decoder.step(buf, self.role, &self.config) {
             Ok(step) => step,
             Err(kind) => return Err(self.fail(kind).into()),
         };
@@ -755,162 +459,6 @@ impl<M: MaskSource> Connection<M> {
                 })
             }
         }
-    }
-
-    /// Decodes the next step; unmasks in place.
-    fn step(&mut self, buf: &mut [u8]) -> Result<Step, PeerErrorKind> {
-        let mut pos = 0;
-        loop {
-            match self.rx {
-                Rx::Header => {
-                    let Some((h, n)) = FrameHeader::decode(&buf[pos..], self.role, 0)? else {
-                        return Ok(Step::NeedMore { consumed: pos });
-                    };
-                    if h.opcode.is_control() {
-                        // Control payloads are at most 125 bytes: wait for
-                        // the whole frame.
-                        let end = pos + n + h.payload_len as usize;
-                        if end > buf.len() {
-                            return Ok(Step::NeedMore { consumed: pos });
-                        }
-                        let start = pos + n;
-                        if let Some(key) = h.mask {
-                            apply_mask(&mut buf[start..end], key, 0);
-                        }
-                        return Ok(Step::Control {
-                            opcode: h.opcode,
-                            start,
-                            end,
-                        });
-                    }
-                    self.begin_data_frame(&h)?;
-                    pos += n;
-                    if h.payload_len == 0 {
-                        let chunk = self.finish_chunk(&[], true, h.fin)?;
-                        return Ok(Step::Data {
-                            start: pos,
-                            end: pos,
-                            chunk,
-                        });
-                    }
-                    self.rx = Rx::Payload {
-                        remaining: h.payload_len,
-                        offset: 0,
-                        mask: h.mask,
-                        fin: h.fin,
-                    };
-                }
-                Rx::Payload {
-                    remaining,
-                    offset,
-                    mask,
-                    fin,
-                } => {
-                    let available = buf.len() - pos;
-                    if available == 0 {
-                        return Ok(Step::NeedMore { consumed: pos });
-                    }
-                    let take = usize::try_from(remaining).map_or(available, |r| r.min(available));
-                    let data = &mut buf[pos..pos + take];
-                    if let Some(key) = mask {
-                        apply_mask(data, key, offset);
-                    }
-                    let remaining = remaining - take as u64;
-                    self.rx = Rx::Payload {
-                        remaining,
-                        offset: offset + take as u64,
-                        mask,
-                        fin,
-                    };
-                    let frame_end = remaining == 0;
-                    let chunk = self.finish_chunk(data, frame_end, fin)?;
-                    if frame_end {
-                        self.rx = Rx::Header;
-                    }
-                    return Ok(Step::Data {
-                        start: pos,
-                        end: pos + take,
-                        chunk,
-                    });
-                }
-            }
-        }
-    }
-
-    /// Fragmentation and limit rules for a new data frame (RFC 6455 §5.4).
-    fn begin_data_frame(&mut self, h: &FrameHeader) -> Result<(), PeerErrorKind> {
-        let limits = self.config;
-        if h.payload_len > limits.max_frame_payload {
-            return Err(PeerErrorKind::FrameTooLarge {
-                limit: limits.max_frame_payload,
-            });
-        }
-        let incoming = match (h.opcode, self.incoming) {
-            (OpCode::Continuation, None) => return Err(PeerErrorKind::UnexpectedContinuation),
-            (OpCode::Continuation, Some(m)) => m,
-            (_, Some(_)) => return Err(PeerErrorKind::ExpectedContinuation),
-            (op, None) => Incoming {
-                kind: if op == OpCode::Text {
-                    MessageKind::Text
-                } else {
-                    MessageKind::Binary
-                },
-                size: 0,
-                fragments: 0,
-                utf8: Utf8Validator::new(),
-            },
-        };
-        let size = incoming.size.saturating_add(h.payload_len);
-        if size > limits.max_message_size {
-            return Err(PeerErrorKind::MessageTooLarge {
-                limit: limits.max_message_size,
-            });
-        }
-        if incoming.fragments >= limits.max_fragments {
-            return Err(PeerErrorKind::TooManyFragments {
-                limit: limits.max_fragments,
-            });
-        }
-        self.incoming = Some(Incoming {
-            size,
-            fragments: incoming.fragments + 1,
-            ..incoming
-        });
-        Ok(())
-    }
-
-    /// UTF-8 for text, and the end of the message.
-    fn finish_chunk(
-        &mut self,
-        data: &[u8],
-        frame_end: bool,
-        fin: bool,
-    ) -> Result<ChunkFlags, PeerErrorKind> {
-        let Some(incoming) = self.incoming.as_mut() else {
-            return Err(PeerErrorKind::UnexpectedContinuation);
-        };
-        let message_end = frame_end && fin;
-        if incoming.kind == MessageKind::Text {
-            incoming
-                .utf8
-                .feed(data)
-                .map_err(|_| PeerErrorKind::InvalidUtf8)?;
-            if message_end {
-                incoming
-                    .utf8
-                    .finish()
-                    .map_err(|_| PeerErrorKind::InvalidUtf8)?;
-            }
-        }
-        let kind = incoming.kind;
-        if message_end {
-            self.incoming = None;
-        }
-        Ok(ChunkFlags {
-            kind,
-            frame_end,
-            message_end,
-        })
     }
 
     /// Handles a complete control frame.
@@ -976,8 +524,7 @@ impl<M: MaskSource> Connection<M> {
         self.follow(Input::Fail);
         self.cause = Some(CloseCause::Failed(error));
         self.close_deadline = None;
-        self.rx = Rx::Header;
-        self.incoming = None;
+        self.decoder = Decoder::new();
         error
     }
 
@@ -1366,22 +913,6 @@ impl<M: MaskSource> Connection<M> {
         self.follow(Input::SendClose);
         self.close_deadline = Some(now + self.config.close_timeout);
         Ok(n)
-    }
-}
-
-/// Validates a Close payload (RFC 6455 §5.5.1, §7.4).
-fn parse_close(payload: &[u8]) -> Result<(Option<u16>, &str), PeerErrorKind> {
-    match payload {
-        [] => Ok((None, "")),
-        [_] => Err(PeerErrorKind::CloseTooShort),
-        [hi, lo, reason @ ..] => {
-            let code = u16::from_be_bytes([*hi, *lo]);
-            if !is_valid_close_code(code) {
-                return Err(PeerErrorKind::InvalidCloseCode);
-            }
-            let reason = core::str::from_utf8(reason).map_err(|_| PeerErrorKind::InvalidUtf8)?;
-            Ok((Some(code), reason))
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::connection::{DataChunk, MessageKind};
+use super::types::{DataChunk, MessageKind};
 
 /// A complete message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,23 +1,27 @@
 //! WebSocket after the switch (RFC 6455 §5–§8): frame header codec,
-//! masking, close codes, incremental UTF-8 validation, the connection state
-//! machine, and (with `alloc`) message assembly.
+//! masking, close codes, incremental UTF-8 validation, the message decoder
+//! (`decode.rs`, the codec seam), the connection state machine
+//! (`connection.rs`: closing, timers, sending), its public types
+//! (`types.rs`), and (with `alloc`) message assembly.
 
 mod close;
 mod connection;
+mod decode;
 mod frame;
 mod mask;
 #[cfg(feature = "alloc")]
 mod message;
+mod types;
 mod utf8;
 
 pub use close::{code, is_valid_close_code};
-pub use connection::{
-    CloseCause, Config, Connection, DataChunk, Event, Keepalive, KeepaliveMode,
-    MAX_CONTROL_PAYLOAD, MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, NoMask,
-    State,
-};
+pub use connection::{Connection, State};
 pub use frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ReservedOpCode};
 pub use mask::apply_mask;
 #[cfg(feature = "alloc")]
 pub use message::{Message, MessageAssembler};
+pub use types::{
+    CloseCause, Config, DataChunk, Event, Keepalive, KeepaliveMode, MAX_CONTROL_PAYLOAD,
+    MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, NoMask,
+};
 pub use utf8::{Utf8Error, Utf8Validator};
