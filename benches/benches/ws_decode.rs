@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use protoswitch::Instant;
-use protoswitch::ws::{Connection, Config, Event};
+use protoswitch::ws::{Config, Connection, Event};
 
 const INPUT_BYTES: usize = 1 << 20;
 const READ_SIZE: usize = 64 * 1024;
@@ -31,7 +31,9 @@ fn frames(payload: &[u8], text: bool) -> (Vec<u8>, usize) {
     let mut count = 0;
     while input.len() < INPUT_BYTES {
         let n = if text {
-            client.send_text(std::str::from_utf8(payload).unwrap(), &mut out).unwrap()
+            client
+                .send_text(std::str::from_utf8(payload).unwrap(), &mut out)
+                .unwrap()
         } else {
             client.send_binary(payload, &mut out).unwrap()
         };
@@ -78,7 +80,9 @@ fn decode_protoswitch(input: &[u8], buf: &mut [u8]) -> usize {
         pos += n;
         end += n;
         loop {
-            let got = conn.receive(&mut buf[start..end], Instant::ZERO).expect("valid input");
+            let got = conn
+                .receive(&mut buf[start..end], Instant::ZERO)
+                .expect("valid input");
             start += got.consumed;
             match got.event {
                 Some(Event::Data(chunk)) => {
@@ -147,7 +151,10 @@ fn bench(c: &mut Criterion) {
         .map(|(name, (input, count))| format!("{name} {} {count}", input.len()))
         .collect();
     let _ = std::fs::create_dir_all("target/criterion");
-    let _ = std::fs::write("target/criterion/ws_decode_inputs.txt", summary.join("\n") + "\n");
+    let _ = std::fs::write(
+        "target/criterion/ws_decode_inputs.txt",
+        summary.join("\n") + "\n",
+    );
     for (name, (input, count)) in &cases {
         // Both decoders must see every frame.
         assert_eq!(decode_protoswitch(input, &mut buf), *count);
@@ -155,8 +162,12 @@ fn bench(c: &mut Criterion) {
         eprintln!("{name}: {} bytes, {count} frames", input.len());
         let mut group = c.benchmark_group(*name);
         group.throughput(Throughput::Bytes(input.len() as u64));
-        group.bench_function("protoswitch", |b| b.iter(|| decode_protoswitch(black_box(input), &mut buf)));
-        group.bench_function("tungstenite", |b| b.iter(|| decode_tungstenite(black_box(input), *count)));
+        group.bench_function("protoswitch", |b| {
+            b.iter(|| decode_protoswitch(black_box(input), &mut buf))
+        });
+        group.bench_function("tungstenite", |b| {
+            b.iter(|| decode_tungstenite(black_box(input), *count))
+        });
         group.finish();
     }
 }
