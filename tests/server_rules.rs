@@ -514,3 +514,26 @@ fn receive_eof_after_the_answer_is_nothing() {
     assert_eq!(err.kind(), K::ClosedInBody);
     assert_eq!(s.error(), Some(err));
 }
+
+#[test]
+fn response_status_says_what_was_answered() {
+    let mut out = [0u8; 512];
+    let mut s = received(RFC6455_REQUEST);
+    assert_eq!(s.response_status(), None);
+    let _ = s.accept(&Accept::new("websocket"), &mut out).unwrap();
+    assert_eq!(s.response_status(), Some(101));
+    let mut s = received(RFC6455_REQUEST);
+    let _ = s.respond(&Response::new(401), &mut out).unwrap();
+    assert_eq!(s.response_status(), Some(401));
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let _ = s.receive(b"GET / HTTP/1.1\r\nExpect: magic\r\nHost: h\r\n\r\n");
+    assert_eq!(s.response_status(), Some(417));
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let _ = s.receive(b"GET / HT").unwrap();
+    let _ = s.receive_eof();
+    assert_eq!(
+        s.response_status(),
+        None,
+        "nothing is answered to a hang-up"
+    );
+}

@@ -444,6 +444,8 @@ pub struct ServerHandshake {
     continue_sent: bool,
     client_keep_alive: bool,
     keep_alive: bool,
+    /// The status `respond` wrote.
+    responded: u16,
     offers: InlineList<OFFER_CAPACITY>,
     websocket: Offer,
     ws_accept: [u8; 28],
@@ -471,6 +473,7 @@ impl ServerHandshake {
             continue_sent: false,
             client_keep_alive: false,
             keep_alive: false,
+            responded: 0,
             offers: InlineList::new(),
             websocket: Offer::None,
             ws_accept: [0; 28],
@@ -510,6 +513,23 @@ impl ServerHandshake {
     /// The peer error that put the machine in `Failed`.
     pub fn error(&self) -> Option<PeerError> {
         self.error
+    }
+
+    /// The status of the final response this machine wrote, for logging
+    /// without re-reading the bytes: 101 after [`accept`](Self::accept)
+    /// (see [`negotiation`](Self::negotiation) for what was agreed), the
+    /// status given to [`respond`](Self::respond), or the status of the
+    /// error reply it queued after a peer error.
+    pub fn response_status(&self) -> Option<u16> {
+        match self.state {
+            ServerState::Switched => Some(101),
+            ServerState::Responded => Some(self.responded),
+            ServerState::Failed => self.error.and_then(|e| e.status()),
+            ServerState::ReadingHead
+            | ServerState::HeadReceived
+            | ServerState::ReadingBody
+            | ServerState::RequestReceived => None,
+        }
     }
 
     /// Follows the table's edge for `input`; without one, the state stays
@@ -823,6 +843,7 @@ impl ServerHandshake {
         };
         let n = emit(out, |w| write_response(w, response, answering))?;
         self.keep_alive = keep_alive;
+        self.responded = status;
         self.go(ServerInput::Respond, "respond")?;
         Ok(n)
     }
