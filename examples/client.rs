@@ -2,18 +2,21 @@
 //! text message, each message received is printed on its own line.
 //!
 //! ```text
-//! cargo run --example client -- ws://127.0.0.1:9001/path [--protocol NAME]...
+//! cargo run --example client -- ws://127.0.0.1:9001/path [--protocol NAME]... [--quiet MS]
 //! ```
 //!
-//! At the end of input it closes with 1000 and exits 0 once the closing
-//! handshake is complete.
+//! At the end of input it waits for the replies still on their way — until
+//! nothing has arrived for a quiet period (`--quiet`, default 500 ms) —
+//! then closes with 1000 and exits 0 once the closing handshake is
+//! complete. Closing at once would lose them: a server that receives our
+//! Close answers it and sends nothing more.
 
 #[path = "support/blocking_ws.rs"]
 mod blocking_ws;
 
 use std::io::{BufRead, Write};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use blocking_ws::Next;
 use protoswitch::ws::{CloseCause, Config, Message, code};
@@ -22,10 +25,15 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut url = None;
     let mut protocols = Vec::new();
+    let mut quiet = Duration::from_millis(500);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--protocol" => match args.next() {
                 Some(p) => protocols.push(p),
+                None => usage(),
+            },
+            "--quiet" => match args.next().and_then(|ms| ms.parse().ok()) {
+                Some(ms) => quiet = Duration::from_millis(ms),
                 None => usage(),
             },
             _ if url.is_none() && arg.starts_with("ws://") => url = Some(arg),
@@ -33,7 +41,7 @@ fn main() {
         }
     }
     let Some(url) = url else { usage() };
-    match run(&url, &protocols) {
+    match run(&url, &protocols, quiet) {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
         Err(e) => {
@@ -44,12 +52,12 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: client ws://host:port/path [--protocol NAME]...");
+    eprintln!("usage: client ws://host:port/path [--protocol NAME]... [--quiet MS]");
     std::process::exit(2);
 }
 
 /// `Ok(true)` after a clean close.
-fn run(url: &str, protocols: &[String]) -> std::io::Result<bool> {
+fn run(url: &str, protocols: &[String], quiet: Duration) -> std::io::Result<bool> {
     let names: Vec<&str> = protocols.iter().map(String::as_str).collect();
     let mut ws = blocking_ws::connect(url, &names, Config::default())?;
     if let Some(p) = ws.connection().subprotocol() {
@@ -67,11 +75,20 @@ fn run(url: &str, protocols: &[String]) -> std::io::Result<bool> {
     });
     let stdout = std::io::stdout();
     let mut input_open = true;
+    // After the end of input: when the last reply arrived (or the input
+    // ended), and whether our Close went out.
+    let mut last_heard = Instant::now();
+    let mut close_sent = false;
     loop {
         match ws.next(Duration::from_millis(20))? {
-            Next::Message(Message::Text(t)) => writeln!(stdout.lock(), "{t}")?,
-            Next::Message(Message::Binary(b)) => {
-                writeln!(stdout.lock(), "{}", String::from_utf8_lossy(&b))?
+            Next::Message(m) => {
+                last_heard = Instant::now();
+                match m {
+                    Message::Text(t) => writeln!(stdout.lock(), "{t}")?,
+                    Message::Binary(b) => {
+                        writeln!(stdout.lock(), "{}", String::from_utf8_lossy(&b))?
+                    }
+                }
             }
             Next::Closed => break,
             Next::Idle => {}
@@ -82,9 +99,13 @@ fn run(url: &str, protocols: &[String]) -> std::io::Result<bool> {
                 Err(mpsc::TryRecvError::Empty) => break,
                 Err(mpsc::TryRecvError::Disconnected) => {
                     input_open = false;
-                    ws.close(code::NORMAL, "")?;
+                    last_heard = Instant::now();
                 }
             }
+        }
+        if !input_open && !close_sent && last_heard.elapsed() >= quiet {
+            ws.close(code::NORMAL, "")?;
+            close_sent = true;
         }
     }
     let cause = ws.connection().close_cause();
