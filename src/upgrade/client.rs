@@ -32,16 +32,13 @@ use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::http1::body::{BodyDecoder, BodyStep};
 use crate::http1::write::{check_headers, emit};
 use crate::http1::{
-    HeadReader, Header, Limits, ListElements, ResponseHead, is_token, parse_response,
-    response_framing,
+    HeadReader, Header, Limits, ResponseHead, is_token, parse_response, response_framing,
 };
 use crate::time::Instant;
 
 use super::h2c::write_settings;
-use super::protocol::{
-    EXTENSION_CAPACITY, InlineList, Negotiation, OFFER_CAPACITY, Protocol, ProtocolKind,
-    SUBPROTOCOL_CAPACITY,
-};
+use super::negotiation::{InlineList, Negotiation, Offers};
+use super::protocol::{Protocol, ProtocolKind};
 use super::websocket::{Extension, WEBSOCKET_VERSION, accept_key, websocket_key};
 use crate::Received;
 use crate::table;
@@ -427,10 +424,7 @@ pub struct ClientHandshake {
     state: ClientState,
     head_reader: HeadReader,
     head_request: bool,
-    offers: InlineList<OFFER_CAPACITY>,
-    ws_accept: Option<[u8; 28]>,
-    subprotocols: InlineList<SUBPROTOCOL_CAPACITY>,
-    extensions: InlineList<EXTENSION_CAPACITY>,
+    offers: Offers,
     continue_deadline: Option<Instant>,
     body: BodyDecoder,
     keep_alive: bool,
@@ -455,14 +449,14 @@ impl ClientHandshake {
         if r.offers.is_empty() {
             return Err(LocalError::NoOffer.into());
         }
-        let mut offers = InlineList::new();
+        let mut offers = Offers::new();
         let mut ws = false;
         let mut h2c = false;
         for o in r.offers {
             let p = Protocol::parse(o.as_bytes()).ok_or(LocalError::InvalidToken)?;
             ws |= p.kind() == ProtocolKind::WebSocket;
             h2c |= p.kind() == ProtocolKind::H2c;
-            if !offers.push(o.as_bytes()) {
+            if !offers.push_protocol(o.as_bytes()) {
                 return Err(LocalError::TooManyOffers.into());
             }
         }
@@ -472,19 +466,17 @@ impl ClientHandshake {
         if h2c && r.h2c_settings.is_none() {
             return Err(LocalError::MissingParameter("h2c_settings").into());
         }
-        let mut subprotocols = InlineList::new();
         for sp in r.subprotocols {
             if !is_token(sp.as_bytes()) {
                 return Err(LocalError::InvalidToken.into());
             }
-            if !subprotocols.push(sp.as_bytes()) {
+            if !offers.push_subprotocol(sp.as_bytes()) {
                 return Err(LocalError::TooManyOffers.into());
             }
         }
-        let mut extensions = InlineList::new();
         for e in r.extensions {
             let ext = Extension::parse(e.as_bytes()).ok_or(LocalError::InvalidToken)?;
-            if !extensions.push(ext.name().as_bytes()) {
+            if !offers.push_extension(ext.name().as_bytes()) {
                 return Err(LocalError::TooManyOffers.into());
             }
         }
@@ -543,6 +535,7 @@ impl ClientHandshake {
             }
             w.put(b"\r\n");
         })?;
+        offers.ws_accept = key.map(|k| accept_key(&k));
         let has_body = r.body_len.is_some_and(|n| n > 0);
         let (state, continue_deadline) = match (has_body, r.expect_continue) {
             (false, _) => (ClientState::AwaitingResponse, None),
@@ -558,9 +551,6 @@ impl ClientHandshake {
             head_reader: HeadReader::default(),
             head_request: r.method == "HEAD",
             offers,
-            ws_accept: key.map(|k| accept_key(&k)),
-            subprotocols,
-            extensions,
             continue_deadline,
             body: BodyDecoder::new(crate::http1::Framing::None),
             keep_alive: false,
@@ -746,58 +736,47 @@ impl ClientHandshake {
             return Err(K::SwitchedToUnofferedProtocol);
         };
         let chosen = Protocol::parse(element).ok_or(K::SwitchedToUnofferedProtocol)?;
-        let offered = self
-            .offers
-            .iter()
-            .any(|o| Protocol::parse(o).is_some_and(|p| p.matches(&chosen)));
-        if !offered {
-            return Err(K::SwitchedToUnofferedProtocol);
-        }
+        self.offers.find_protocol(&chosen)?;
         if !headers.list_contains("connection", "upgrade") {
             return Err(K::SwitchWithoutConnectionUpgrade);
         }
-        let mut switch = Negotiation {
-            role: Role::Client,
-            protocol: InlineList::new(),
-            subprotocol: InlineList::new(),
-            extensions: InlineList::new(),
-        };
-        switch.protocol.push(element);
-        if chosen.kind() == ProtocolKind::WebSocket {
-            let expected = self.ws_accept.ok_or(K::SwitchedToUnofferedProtocol)?;
-            let mut accepts = headers.get_all("sec-websocket-accept");
-            match (accepts.next(), accepts.next()) {
-                (Some(a), None) if a == expected => {}
-                (None, _) => return Err(K::AcceptMissing),
-                _ => return Err(K::AcceptMismatch),
-            }
-            let mut protocols = headers.list("sec-websocket-protocol");
-            match (protocols.next(), protocols.next()) {
-                (None, _) => {}
-                (Some(p), None) if self.subprotocols.iter().any(|o| o == p) => {
-                    switch.subprotocol.push(p);
-                }
-                _ => return Err(K::SubprotocolNotOffered),
-            }
-            for value in headers.get_all("sec-websocket-extensions") {
-                for element in ListElements::new(value) {
-                    let ext = Extension::parse(element).ok_or(K::WebSocketBadNegotiationHeader)?;
-                    let name = ext.name().as_bytes();
-                    if !self.extensions.contains_ignore_case(name) {
-                        return Err(K::ExtensionNotOffered);
-                    }
-                    // RFC 6455 §9.1: the server selects among the offers;
-                    // naming one twice is not a selection.
-                    if switch.extensions.contains_ignore_case(name) {
-                        return Err(K::ExtensionRepeated);
-                    }
-                    if !switch.extensions.push(name) {
-                        return Err(K::ExtensionNotOffered);
-                    }
-                }
-            }
+        if chosen.kind() != ProtocolKind::WebSocket {
+            return Ok(Offers::agree(
+                Role::Client,
+                element,
+                None,
+                InlineList::new(),
+            ));
         }
-        Ok(switch)
+        let expected = self
+            .offers
+            .ws_accept
+            .ok_or(K::SwitchedToUnofferedProtocol)?;
+        let mut accepts = headers.get_all("sec-websocket-accept");
+        match (accepts.next(), accepts.next()) {
+            (Some(a), None) if a == expected => {}
+            (None, _) => return Err(K::AcceptMissing),
+            _ => return Err(K::AcceptMismatch),
+        }
+        let mut protocols = headers.list("sec-websocket-protocol");
+        let subprotocol = match (protocols.next(), protocols.next()) {
+            (None, _) => None,
+            (Some(p), None) => {
+                self.offers.check_subprotocol(p)?;
+                Some(p)
+            }
+            (Some(_), Some(_)) => return Err(K::SubprotocolNotOffered),
+        };
+        // RFC 6455 §9.1: the server selects among the offers, each once.
+        let extensions = self
+            .offers
+            .select_extensions(headers.list("sec-websocket-extensions"))?;
+        Ok(Offers::agree(
+            Role::Client,
+            element,
+            subprotocol,
+            extensions,
+        ))
     }
 
     fn read_body<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ClientEvent<'b>>, PeerErrorKind> {

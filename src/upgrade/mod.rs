@@ -4,6 +4,7 @@
 
 pub mod client;
 mod h2c;
+mod negotiation;
 mod protocol;
 pub mod server;
 mod websocket;
@@ -12,9 +13,8 @@ pub use client::{
     ClientConfig, ClientEvent, ClientHandshake, ClientRequest, ClientState, Diagnosis,
 };
 pub use h2c::H2cOffer;
-pub use protocol::{
-    EXTENSION_CAPACITY, Negotiation, OFFER_CAPACITY, Protocol, ProtocolKind, SUBPROTOCOL_CAPACITY,
-};
+pub use negotiation::{EXTENSION_CAPACITY, Negotiation, OFFER_CAPACITY, SUBPROTOCOL_CAPACITY};
+pub use protocol::{Protocol, ProtocolKind};
 pub use server::{
     Accept, Request, Response, ServerConfig, ServerEvent, ServerHandshake, ServerState,
 };

@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use crate::http1::{ListElements, split_protocol};
+use crate::http1::split_protocol;
 
 /// One element of an `Upgrade` list: a protocol name and optional version.
 ///
@@ -19,8 +19,8 @@ use crate::http1::{ListElements, split_protocol};
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Protocol<'a> {
-    name: &'a str,
-    version: Option<&'a str>,
+    pub(crate) name: &'a str,
+    pub(crate) version: Option<&'a str>,
 }
 
 /// Equal when [`Protocol::matches`]: tokens are case-insensitive
@@ -120,121 +120,18 @@ impl fmt::Display for Protocol<'_> {
     }
 }
 
-/// A comma-separated list of tokens in a fixed array: what a machine must
-/// remember of an offer after the caller's buffer is gone.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct InlineList<const N: usize> {
-    bytes: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> InlineList<N> {
-    pub(crate) const fn new() -> Self {
-        InlineList {
-            bytes: [0; N],
-            len: 0,
-        }
-    }
-
-    /// Appends one element; `false` when it does not fit.
-    pub(crate) fn push(&mut self, element: &[u8]) -> bool {
-        let sep = usize::from(self.len > 0);
-        if self.len + sep + element.len() > N {
-            return false;
-        }
-        if sep == 1 {
-            self.bytes[self.len] = b',';
-        }
-        self.bytes[self.len + sep..self.len + sep + element.len()].copy_from_slice(element);
-        self.len += sep + element.len();
-        true
-    }
-
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-
-    pub(crate) fn iter(&self) -> ListElements<'_> {
-        ListElements::new(self.as_bytes())
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub(crate) fn contains_ignore_case(&self, element: &[u8]) -> bool {
-        self.iter().any(|e| e.eq_ignore_ascii_case(element))
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        // Only tokens and ',' are ever pushed.
-        core::str::from_utf8(self.as_bytes()).unwrap_or("")
-    }
-}
-
-impl<const N: usize> fmt::Debug for InlineList<N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-/// Bytes of storage for remembered `Upgrade` offers.
-pub const OFFER_CAPACITY: usize = 256;
-/// Bytes of storage for remembered subprotocol offers.
-pub const SUBPROTOCOL_CAPACITY: usize = 256;
-/// Bytes of storage for remembered extension names.
-pub const EXTENSION_CAPACITY: usize = 256;
-
-/// The outcome of a handshake that switched protocols: what both roles hand
-/// to the code that speaks the new protocol. `Copy`, no borrow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Negotiation {
-    pub(crate) role: crate::error::Role,
-    pub(crate) protocol: InlineList<OFFER_CAPACITY>,
-    pub(crate) subprotocol: InlineList<SUBPROTOCOL_CAPACITY>,
-    pub(crate) extensions: InlineList<EXTENSION_CAPACITY>,
-}
-
-impl Negotiation {
-    /// The side this machine played.
-    pub fn role(&self) -> crate::error::Role {
-        self.role
-    }
-
-    /// The protocol now spoken, as the 101 named it.
-    pub fn protocol(&self) -> Protocol<'_> {
-        // Stored only after a successful parse.
-        Protocol::parse(self.protocol.as_bytes()).unwrap_or(Protocol {
-            name: "",
-            version: None,
-        })
-    }
-
-    /// The WebSocket subprotocol selected, if any.
-    pub fn subprotocol(&self) -> Option<&str> {
-        (!self.subprotocol.is_empty()).then(|| self.subprotocol.as_str())
-    }
-
-    /// Names of the WebSocket extensions in use, in the order the 101
-    /// listed them (none when no extension was agreed).
-    pub fn extensions(&self) -> impl Iterator<Item = &str> {
-        self.extensions
-            .iter()
-            .map(|e| core::str::from_utf8(e).unwrap_or(""))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn inline_list_bounds() {
-        let mut l = InlineList::<8>::new();
-        assert!(l.push(b"abc"));
-        assert!(l.push(b"defg"));
-        assert!(!l.push(b"x"));
-        assert_eq!(l.as_str(), "abc,defg");
-        assert!(l.contains_ignore_case(b"ABC"));
+    fn equality_ignores_case_and_hash_agrees() {
+        use std::hash::{BuildHasher, RandomState};
+        let (a, b) = (Protocol::parse(b"Echo/V1"), Protocol::parse(b"echo/v1"));
+        assert_eq!(a, b);
+        assert_ne!(a, Protocol::parse(b"echo/v2"));
+        assert_ne!(a, Protocol::parse(b"echo"));
+        let hasher = RandomState::new();
+        assert_eq!(hasher.hash_one(a), hasher.hash_one(b));
     }
 }

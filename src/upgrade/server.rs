@@ -33,7 +33,8 @@ use crate::http1::{
 
 use super::drain;
 use super::h2c::{self, H2cOffer};
-use super::protocol::{InlineList, Negotiation, OFFER_CAPACITY, Protocol, ProtocolKind};
+use super::negotiation::{InlineList, Negotiation, OFFER_CAPACITY, Offers, list_of};
+use super::protocol::{Protocol, ProtocolKind};
 use super::websocket::{self, Extension, WebSocketOffer, accept_key};
 use crate::Received;
 use crate::table;
@@ -446,11 +447,8 @@ pub struct ServerHandshake {
     keep_alive: bool,
     /// The status `respond` wrote.
     responded: u16,
-    offers: InlineList<OFFER_CAPACITY>,
+    offers: Offers,
     websocket: Offer,
-    ws_accept: [u8; 28],
-    subprotocols: InlineList<{ super::protocol::SUBPROTOCOL_CAPACITY }>,
-    extensions: InlineList<{ super::protocol::EXTENSION_CAPACITY }>,
     h2c: Offer,
     negotiation: Option<Negotiation>,
     error: Option<PeerError>,
@@ -474,11 +472,8 @@ impl ServerHandshake {
             client_keep_alive: false,
             keep_alive: false,
             responded: 0,
-            offers: InlineList::new(),
+            offers: Offers::new(),
             websocket: Offer::None,
-            ws_accept: [0; 28],
-            subprotocols: InlineList::new(),
-            extensions: InlineList::new(),
             h2c: Offer::None,
             negotiation: None,
             error: None,
@@ -628,7 +623,7 @@ impl ServerHandshake {
         if upgrade_counts {
             for element in headers.list("upgrade") {
                 let p = Protocol::parse(element).ok_or(PeerErrorKind::BadUpgradeToken)?;
-                if !self.offers.push(element) {
+                if !self.offers.push_protocol(element) {
                     return Err(PeerErrorKind::UpgradeHeaderTooLarge {
                         limit: OFFER_CAPACITY,
                     });
@@ -681,10 +676,10 @@ impl ServerHandshake {
         websocket::check_offer(head)?;
         let headers = head.headers();
         let too_large = PeerErrorKind::UpgradeHeaderTooLarge {
-            limit: super::protocol::SUBPROTOCOL_CAPACITY,
+            limit: super::negotiation::SUBPROTOCOL_CAPACITY,
         };
         for p in headers.list("sec-websocket-protocol") {
-            if !self.subprotocols.push(p) {
+            if !self.offers.push_subprotocol(p) {
                 return Err(too_large);
             }
         }
@@ -692,11 +687,11 @@ impl ServerHandshake {
             .list("sec-websocket-extensions")
             .filter_map(Extension::parse)
         {
-            if !self.extensions.push(e.name().as_bytes()) {
+            if !self.offers.push_extension(e.name().as_bytes()) {
                 return Err(too_large);
             }
         }
-        self.ws_accept = accept_key(headers.get("sec-websocket-key").unwrap_or(b""));
+        self.offers.ws_accept = Some(accept_key(headers.get("sec-websocket-key").unwrap_or(b"")));
         Ok(())
     }
 
@@ -735,11 +730,7 @@ impl ServerHandshake {
     pub fn accept(&mut self, accept: &Accept<'_>, out: &mut [u8]) -> Result<usize, Error> {
         self.check(ServerInput::Accept, "accept")?;
         let chosen = Protocol::parse(accept.protocol.as_bytes()).ok_or(LocalError::InvalidToken)?;
-        let offered = self
-            .offers
-            .iter()
-            .find(|o| Protocol::parse(o).is_some_and(|p| p.matches(&chosen)))
-            .ok_or(LocalError::NotOffered)?;
+        let offered = self.offers.find_protocol(&chosen)?;
         let kind = chosen.kind();
         let status_of = |offer: Offer| match offer {
             Offer::Valid => Ok(()),
@@ -752,30 +743,21 @@ impl ServerHandshake {
             _ => {}
         }
         let is_ws = kind == ProtocolKind::WebSocket;
-        if let Some(sp) = accept.subprotocol {
-            if !is_ws || !self.subprotocols.iter().any(|o| o == sp.as_bytes()) {
+        let subprotocol = accept.subprotocol.map(str::as_bytes);
+        if let Some(sp) = subprotocol {
+            if !is_ws {
                 return Err(LocalError::SubprotocolNotOffered.into());
             }
+            self.offers.check_subprotocol(sp)?;
         }
-        let mut ext_names = InlineList::new();
-        if let Some(value) = accept.extensions {
-            if !is_ws {
-                return Err(LocalError::ExtensionNotOffered.into());
-            }
-            for element in crate::http1::ListElements::new(value.as_bytes()) {
-                let e = Extension::parse(element).ok_or(LocalError::InvalidToken)?;
-                let name = e.name().as_bytes();
-                if ext_names.contains_ignore_case(name) {
-                    return Err(LocalError::ExtensionRepeated.into());
-                }
-                if !self.extensions.contains_ignore_case(name) || !ext_names.push(name) {
-                    return Err(LocalError::ExtensionNotOffered.into());
-                }
-            }
-        }
+        let extensions = match accept.extensions {
+            Some(_) if !is_ws => return Err(LocalError::ExtensionNotOffered.into()),
+            Some(value) => self.offers.select_extensions(list_of(value))?,
+            None => InlineList::new(),
+        };
         check_headers(accept.headers, ACCEPT_RESERVED)?;
         let send_continue = self.expect_continue && !self.continue_sent;
-        let ws_accept = self.ws_accept;
+        let ws_accept = self.offers.ws_accept.unwrap_or([0; 28]);
         let n = emit(out, |w| {
             if send_continue {
                 write_continue(w);
@@ -797,18 +779,12 @@ impl ServerHandshake {
             }
             w.put(b"\r\n");
         })?;
-        let mut protocol = InlineList::new();
-        protocol.push(offered);
-        let mut subprotocol = InlineList::new();
-        if let Some(sp) = accept.subprotocol {
-            subprotocol.push(sp.as_bytes());
-        }
-        self.negotiation = Some(Negotiation {
-            role: Role::Server,
-            protocol,
+        self.negotiation = Some(Offers::agree(
+            Role::Server,
+            offered,
             subprotocol,
-            extensions: ext_names,
-        });
+            extensions,
+        ));
         self.continue_sent |= send_continue;
         self.go(ServerInput::Accept, "accept")?;
         Ok(n)
