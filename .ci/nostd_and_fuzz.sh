@@ -51,8 +51,13 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
 fi
 cargo +nightly fuzz --version
 
-step "fuzzing: seed corpora"
+step "fuzzing: seed corpora (testkit/seeds, committed) are current"
 bash fuzz/seed.sh
+if ! git diff --quiet -- testkit/seeds || [ -n "$(git ls-files --others --exclude-standard testkit/seeds)" ]; then
+  echo "FAIL: fuzz/seed.sh changed testkit/seeds; commit the regenerated seeds" >&2
+  git status --short -- testkit/seeds >&2
+  exit 1
+fi
 
 for t in "${FUZZ_TARGETS[@]}"; do
   if [ "$FUZZ_SECONDS" -gt 0 ]; then
@@ -68,7 +73,9 @@ for t in "${FUZZ_TARGETS[@]}"; do
     limit=(-runs=0)
   fi
   status=0
-  (cd fuzz && cargo +nightly fuzz run "$t" -- "${limit[@]}") >"$log" 2>&1 || status=$?
+  mkdir -p "fuzz/corpus/$t"
+  # The growing corpus first (libFuzzer writes there), then the seeds.
+  (cd fuzz && cargo +nightly fuzz run "$t" "corpus/$t" "../testkit/seeds/$t" -- "${limit[@]}") >"$log" 2>&1 || status=$?
   if [ "$status" -ne 0 ]; then
     echo "FAIL: fuzz target $t crashed or failed to build (exit $status); full log: $log" >&2
     # The panic message (for a crash), then libFuzzer's and cargo-fuzz's

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Writes the seed corpora of the fuzz targets (fuzz/corpus/ is not in git).
+# Writes the seed corpora of the fuzz targets into testkit/seeds/ (in git:
+# `cargo test` replays them on stable, tests/fuzz_seeds.rs; the fuzzer
+# reads them beside its own growing corpus in fuzz/corpus/, not in git).
 # Usage: bash fuzz/seed.sh        (idempotent; rewrites only the seed files)
 #
 # Each seed is a 6-byte header, the cut lengths, then the bytes the peer
@@ -16,7 +18,7 @@
 # read their inputs differently: see the tables at the top of
 # fuzz_targets/connection.rs and fuzz_targets/roundtrip.rs.
 set -euo pipefail
-corpus="$(cd "$(dirname "$0")" && pwd)/corpus"
+corpus="$(cd "$(dirname "$0")/.." && pwd)/testkit/seeds"
 targets=(server_handshake client_handshake frame_decoder connection roundtrip)
 for t in "${targets[@]}"; do mkdir -p "$corpus/$t"; done
 

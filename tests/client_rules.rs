@@ -1,11 +1,9 @@
 //! Client rules: request bytes, 101 verification, interim responses,
 //! declined responses with bodies, diagnoses, timers.
 
-mod common;
-
-use common::{Ev, feed_client};
 use protoswitch::upgrade::{ClientConfig, ClientHandshake, ClientRequest, ClientState, Diagnosis};
 use protoswitch::{Duration, Error, Header, Instant, LocalError, PeerErrorKind as K, Reply};
+use protoswitch_testkit::pair::{Ev, feed_client};
 
 const NONCE: [u8; 16] = *b"the sample nonce";
 
@@ -130,7 +128,7 @@ fn declined_bodies_all_framings() {
         if client.state() == ClientState::ReadingBody {
             // Until-close body: the transport's end ends it.
             let ev = client.receive_eof().unwrap().unwrap();
-            events.push(common::client_event(&ev, &client));
+            events.push(protoswitch_testkit::pair::client_event(&ev, &client));
         }
         let status = std::str::from_utf8(&resp[9..12])
             .unwrap()

@@ -1,15 +1,13 @@
 //! RFC 9112 framing rules, each with its violating and valid forms, fed
 //! whole and split at every point, with the exact reply bytes.
 
-mod common;
-
-use common::{Ev, feed_client, feed_server};
 use protoswitch::http1::Limits;
 use protoswitch::upgrade::{
     Accept, ClientRequest, Diagnosis, Response, ServerConfig, ServerEvent, ServerHandshake,
     ServerState,
 };
 use protoswitch::{Error, LocalError, PeerErrorKind as K};
+use protoswitch_testkit::pair::{Ev, feed_client, feed_server};
 
 /// Feeds `input` whole, byte by byte and cut once at every point; all runs
 /// must agree. Returns the events, the leftover and the reply bytes.

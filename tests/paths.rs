@@ -1,13 +1,11 @@
 //! Every handshake path, driven through the in-memory client↔server pair:
 //! exact bytes on the wire, events, state transcripts, leftover bytes.
 
-mod common;
-
-use common::{Decision, Ev, Pair};
 use protoswitch::upgrade::{
     Accept, ClientRequest, ClientState as C, Diagnosis, Response, ServerState as S,
 };
 use protoswitch::{Duration, Header};
+use protoswitch_testkit::pair::{Decision, Ev, Pair};
 
 const NONCE: [u8; 16] = *b"the sample nonce";
 

@@ -1,14 +1,12 @@
 //! Server rules, byte for byte: strict heads, offers, expectations, limits,
 //! and every decision's exact response.
 
-mod common;
-
-use common::{Ev, feed_server};
-use protoswitch::http1::Limits;
+use protoswitch::http1::{Limits, reason_phrase};
 use protoswitch::upgrade::{
     Accept, Response, ServerConfig, ServerEvent, ServerHandshake, ServerState,
 };
 use protoswitch::{Error, Header, LocalError, PeerErrorKind as K, Reply};
+use protoswitch_testkit::pair::{Ev, feed_server};
 
 const RFC6455_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\n\
@@ -205,7 +203,7 @@ fn version_mismatch_gets_426_with_version_header() {
 
 #[test]
 fn malformed_websocket_offers_explain_themselves() {
-    let cases: [(Vec<u8>, K, u16); 6] = [
+    let cases: [(Vec<u8>, K, u16); 7] = [
         (
             ws_request("", "13").replace_all(b"GET /ws", b"PUT /ws"),
             K::WebSocketMethodNotGet,
@@ -236,6 +234,7 @@ fn malformed_websocket_offers_explain_themselves() {
             K::WebSocketVersionMissingOrRepeated,
             400,
         ),
+        (ws_request("", "8"), K::WebSocketVersionUnsupported, 426),
     ];
     for (req, kind, status) in cases {
         let mut s = ServerHandshake::new(ServerConfig::default());
@@ -252,7 +251,8 @@ fn malformed_websocket_offers_explain_themselves() {
         );
         let mut out = [0u8; 512];
         let n = s.respond(&Response::for_error(&err), &mut out).unwrap();
-        assert!(out[..n].starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+        let line = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+        assert!(out[..n].starts_with(line.as_bytes()), "{line}");
         assert!(out[..n].ends_with(err.message().as_bytes()));
     }
 }

@@ -1,12 +1,10 @@
 //! The same bytes split at any points give the same events, leftover bytes,
 //! replies and errors, for both machines; no input panics.
 
-mod common;
-
-use common::{feed_client, feed_server};
 use proptest::prelude::*;
 use protoswitch::http1::Limits;
 use protoswitch::upgrade::{ClientRequest, ServerConfig};
+use protoswitch_testkit::pair::{feed_client, feed_server};
 
 const REQUESTS: &[&[u8]] = &[
     b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

@@ -2,14 +2,13 @@
 //! leftover frames, the closing handshake, timeouts on a simulated clock,
 //! keepalive.
 
-mod common;
-
-use common::ws::{WsEv, feed};
 use protoswitch::upgrade::{
     Accept, ClientEvent, ClientHandshake, ClientRequest, ServerEvent, ServerHandshake,
 };
 use protoswitch::ws::{CloseCause, Config, Connection, Event, Keepalive, MessageKind, State};
 use protoswitch::{Duration, Error, Instant, LocalError, PeerErrorKind, Reply};
+use protoswitch_testkit::Bytes;
+use protoswitch_testkit::ws::{WsEv, feed};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -51,7 +50,10 @@ fn hand_off_with_leftover_frames_on_both_sides() {
         Connection::from_server_handshake(server, Config::default(), Instant::ZERO).unwrap();
     assert_eq!(server_ws.subprotocol(), Some("chat"));
     let (ev, _) = feed(&mut server_ws, &leftover, &[]);
-    assert_eq!(ev, [WsEv::Message(MessageKind::Text, b"Hello".to_vec())]);
+    assert_eq!(
+        ev,
+        [WsEv::Message(MessageKind::Text, Bytes(b"Hello".to_vec()))]
+    );
 
     let got = client.receive(&to_client).unwrap();
     assert!(matches!(got.event, Some(ClientEvent::Switched(_))));
@@ -61,7 +63,10 @@ fn hand_off_with_leftover_frames_on_both_sides() {
             .unwrap();
     assert_eq!(client_ws.subprotocol(), Some("chat"));
     let (ev, _) = feed(&mut client_ws, &leftover, &[]);
-    assert_eq!(ev, [WsEv::Message(MessageKind::Text, b"Hello".to_vec())]);
+    assert_eq!(
+        ev,
+        [WsEv::Message(MessageKind::Text, Bytes(b"Hello".to_vec()))]
+    );
 }
 
 #[test]

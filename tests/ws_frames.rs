@@ -1,11 +1,10 @@
 //! WebSocket frames: RFC 6455 §5.7 examples byte for byte, one table row
 //! per rule with its close code, limits, UTF-8, sending.
 
-mod common;
-
-use common::ws::{WsEv, feed};
 use protoswitch::ws::{Config, Connection, MessageKind, NoMask, State};
 use protoswitch::{Error, Instant, LocalError, PeerErrorKind as K, Reply};
+use protoswitch_testkit::Bytes;
+use protoswitch_testkit::ws::{WsEv, feed};
 
 const RFC_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -13,7 +12,7 @@ fn server() -> Connection<NoMask> {
     Connection::server(Config::default(), Instant::ZERO)
 }
 
-fn client() -> Connection<impl FnMut() -> [u8; 4]> {
+fn client() -> Connection<impl FnMut() -> [u8; 4] + Clone> {
     Connection::client(Config::default(), Instant::ZERO, || RFC_KEY)
 }
 
@@ -40,21 +39,30 @@ fn masked(first: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
 fn rfc_5_7_examples() {
     // A single-frame unmasked text message (server to client).
     let (ev, _) = feed(&mut client(), b"\x81\x05\x48\x65\x6c\x6c\x6f", &[]);
-    assert_eq!(ev, [WsEv::Message(MessageKind::Text, b"Hello".to_vec())]);
+    assert_eq!(
+        ev,
+        [WsEv::Message(MessageKind::Text, Bytes(b"Hello".to_vec()))]
+    );
     // A single-frame masked text message (client to server).
     let (ev, _) = feed(
         &mut server(),
         b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58",
         &[],
     );
-    assert_eq!(ev, [WsEv::Message(MessageKind::Text, b"Hello".to_vec())]);
+    assert_eq!(
+        ev,
+        [WsEv::Message(MessageKind::Text, Bytes(b"Hello".to_vec()))]
+    );
     // A fragmented unmasked text message.
     let (ev, _) = feed(&mut client(), b"\x01\x03\x48\x65\x6c\x80\x02\x6c\x6f", &[]);
-    assert_eq!(ev, [WsEv::Message(MessageKind::Text, b"Hello".to_vec())]);
+    assert_eq!(
+        ev,
+        [WsEv::Message(MessageKind::Text, Bytes(b"Hello".to_vec()))]
+    );
     // Unmasked Ping, and the masked Pong a client answers with.
     let mut c = client();
     let (ev, wire) = feed(&mut c, b"\x89\x05\x48\x65\x6c\x6c\x6f", &[]);
-    assert_eq!(ev, [WsEv::Ping(b"Hello".to_vec())]);
+    assert_eq!(ev, [WsEv::Ping(Bytes(b"Hello".to_vec()))]);
     assert_eq!(wire, b"\x8a\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58");
     // 256 bytes and 64 KiB binary messages in single unmasked frames.
     for (len, header) in [
@@ -67,7 +75,7 @@ fn rfc_5_7_examples() {
         assert_eq!(&out[..header.len()], header);
         assert_eq!(&out[header.len()..n], &payload[..]);
         let (ev, _) = feed(&mut client(), &out[..n], &[]);
-        assert_eq!(ev, [WsEv::Message(MessageKind::Binary, payload)]);
+        assert_eq!(ev, [WsEv::Message(MessageKind::Binary, Bytes(payload))]);
     }
     // A client's text frame is masked with its key source.
     let mut out = [0u8; 16];
@@ -212,7 +220,7 @@ fn utf8_fails_at_first_invalid_byte_not_at_message_end() {
     let text = "Hello-µ@ßöäüàá-UTF-8!!".as_bytes();
     let input = [masked(0x01, &text[..7], k), masked(0x80, &text[7..], k)].concat();
     let (ev, _) = feed(&mut server(), &input, &[]);
-    assert_eq!(ev, [WsEv::Message(MessageKind::Text, text.to_vec())]);
+    assert_eq!(ev, [WsEv::Message(MessageKind::Text, Bytes(text.to_vec()))]);
 }
 
 #[test]
@@ -280,7 +288,7 @@ fn control_frames_interleave_and_latest_ping_is_answered() {
     // With auto_pong off, Pings are only reported.
     let mut s = Connection::server(Config::new().auto_pong(false), Instant::ZERO);
     let (ev, wire) = feed(&mut s, &masked(0x89, b"x", k), &[]);
-    assert_eq!(ev, [WsEv::Ping(b"x".to_vec())]);
+    assert_eq!(ev, [WsEv::Ping(Bytes(b"x".to_vec()))]);
     assert!(wire.is_empty());
     let mut out = [0u8; 16];
     assert_eq!(s.send_pong(b"x", &mut out).unwrap(), 3);

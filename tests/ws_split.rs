@@ -2,12 +2,11 @@
 //! messages, fragmentation, masks and chunking; the same bytes split
 //! anywhere give the same events and replies; nothing panics.
 
-mod common;
-
-use common::ws::{WsEv, feed};
 use proptest::prelude::*;
-use protoswitch::ws::{Config, Connection, MessageKind};
+use protoswitch::ws::{Config, Connection, MaskSource, MessageKind};
 use protoswitch::{Instant, Role};
+use protoswitch_testkit::Bytes;
+use protoswitch_testkit::ws::{WsEv, feed};
 
 #[derive(Debug, Clone)]
 enum Item {
@@ -40,15 +39,27 @@ fn cuts(max: usize) -> impl Strategy<Value = Vec<usize>> {
     })
 }
 
-/// Encodes the items as a client would (masked with keys from `seed`).
-fn encode(items: &[Item], seed: u32) -> (Vec<u8>, Vec<WsEv>) {
+/// Encodes the items as `sender` would: a client masks with keys from
+/// `seed`, a server does not mask.
+fn encode(items: &[Item], seed: u32, sender: Role) -> (Vec<u8>, Vec<WsEv>) {
     let mut state = seed | 1;
-    let mut client = Connection::client(Config::default(), Instant::ZERO, move || {
+    let keys = move || {
         state ^= state << 13;
         state ^= state >> 17;
         state ^= state << 5;
         state.to_le_bytes()
-    });
+    };
+    match sender {
+        Role::Client => encode_with(
+            Connection::client(Config::default(), Instant::ZERO, keys),
+            items,
+        ),
+        Role::Server => encode_with(Connection::server(Config::default(), Instant::ZERO), items),
+    }
+}
+
+fn encode_with<M: MaskSource>(mut sender: Connection<M>, items: &[Item]) -> (Vec<u8>, Vec<WsEv>) {
+    let client = &mut sender;
     let mut wire = Vec::new();
     let mut expected = Vec::new();
     let mut out = vec![0u8; 1024];
@@ -57,7 +68,7 @@ fn encode(items: &[Item], seed: u32) -> (Vec<u8>, Vec<WsEv>) {
             Item::Ping(p) => {
                 let n = client.send_ping(p, Instant::ZERO, &mut out).unwrap();
                 wire.extend_from_slice(&out[..n]);
-                expected.push(WsEv::Ping(p.clone()));
+                expected.push(WsEv::Ping(Bytes(p.clone())));
             }
             Item::Message {
                 kind,
@@ -84,12 +95,14 @@ fn encode(items: &[Item], seed: u32) -> (Vec<u8>, Vec<WsEv>) {
                         .send_header(*kind, head.len() as u64, last, &mut out)
                         .unwrap();
                     wire.extend_from_slice(&out[..n]);
-                    let mut masked = head.to_vec();
-                    protoswitch::ws::apply_mask(&mut masked, mask.unwrap(), 0);
-                    wire.extend_from_slice(&masked);
+                    let mut payload = head.to_vec();
+                    if let Some(key) = mask {
+                        protoswitch::ws::apply_mask(&mut payload, key, 0);
+                    }
+                    wire.extend_from_slice(&payload);
                     rest = tail;
                 }
-                expected.push(WsEv::Message(*kind, payload.clone()));
+                expected.push(WsEv::Message(*kind, Bytes(payload.clone())));
             }
         }
     }
@@ -101,21 +114,27 @@ proptest! {
 
     #[test]
     fn roundtrip_any_fragmentation_and_chunking(items in prop::collection::vec(item(), 0..8), seed in any::<u32>(), cuts in cuts(4000)) {
-        let (wire, expected) = encode(&items, seed);
+        let (wire, expected) = encode(&items, seed, Role::Client);
         let mut server = Connection::server(Config::default(), Instant::ZERO);
         let (events, _) = feed(&mut server, &wire, &cuts);
+        prop_assert_eq!(events, expected);
+        // And the other way: a server's unmasked frames to a client.
+        let (wire, expected) = encode(&items, seed, Role::Server);
+        let mut client = Connection::client(Config::default(), Instant::ZERO, || [1, 2, 3, 4]);
+        let (events, _) = feed(&mut client, &wire, &cuts);
         prop_assert_eq!(events, expected);
     }
 
     #[test]
     fn same_bytes_any_split_same_events(items in prop::collection::vec(item(), 0..6), seed in any::<u32>(),
                                         flip in any::<Option<(prop::sample::Index, u8)>>(), cuts in cuts(3000)) {
-        let (mut wire, _) = encode(&items, seed);
-        if let (Some((at, b)), false) = (flip, wire.is_empty()) {
-            let i = at.index(wire.len());
-            wire[i] = b;
-        }
         for role in [Role::Server, Role::Client] {
+            // Frames as the peer of `role` sends them, one byte maybe changed.
+            let (mut wire, _) = encode(&items, seed, role.peer());
+            if let (Some((at, b)), false) = (flip, wire.is_empty()) {
+                let i = at.index(wire.len());
+                wire[i] = b;
+            }
             let (whole, split) = match role {
                 Role::Server => (
                     feed(&mut Connection::server(Config::default(), Instant::ZERO), &wire, &[]),

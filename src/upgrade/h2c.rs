@@ -87,13 +87,34 @@ mod tests {
         assert!(offer.settings().eq(settings));
     }
 
+    /// Runs the real check on a request with `fields`.
+    fn check(fields: &str, listed: bool) -> Result<usize, PeerErrorKind> {
+        let head = std::format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n");
+        let (request, _) =
+            crate::http1::parse_request(head.as_bytes(), &crate::http1::Limits::new()).unwrap();
+        check_offer(request.headers(), listed).map(|offer| offer.settings().count())
+    }
+
     #[test]
-    fn invalid_values() {
-        for bad in [&b"AAMAAABk="[..], b"AAMAAAB", b"AAMAAAB+", b"AAMAAABkAA"] {
-            assert!(
-                bad.len() % 8 != 0 || !bad.chunks(8).all(|c| decode_entry(c).is_some()),
-                "{bad:?}"
-            );
+    fn offer_rules() {
+        use PeerErrorKind::*;
+        assert_eq!(check("HTTP2-Settings: AAMAAABkAAQAAP__\r\n", true), Ok(2));
+        assert_eq!(check("HTTP2-Settings: \r\n", true), Ok(0));
+        for bad in ["AAMAAABk=", "AAMAAAB", "AAMAAAB+", "AAMAAABkAA", "AAMAAAB/"] {
+            let field = std::format!("HTTP2-Settings: {bad}\r\n");
+            assert_eq!(check(&field, true), Err(H2cSettingsInvalid), "{bad}");
         }
+        assert_eq!(check("", true), Err(H2cSettingsMissingOrRepeated));
+        assert_eq!(
+            check(
+                "HTTP2-Settings: AAMAAABk\r\nHTTP2-Settings: AAMAAABk\r\n",
+                true
+            ),
+            Err(H2cSettingsMissingOrRepeated)
+        );
+        assert_eq!(
+            check("HTTP2-Settings: AAMAAABk\r\n", false),
+            Err(H2cSettingsNotInConnection)
+        );
     }
 }

@@ -1,15 +1,16 @@
-//! An in-memory client↔server pair and helpers that drive the machines the
-//! way a real I/O loop does: a growing receive buffer, consumed bytes
-//! dropped, `receive` called until it needs more.
-#![allow(dead_code)]
-
-pub mod ws;
+//! An in-memory client↔server pair and helpers that drive the handshake
+//! machines the way a real I/O loop does: a growing receive buffer,
+//! consumed bytes dropped, `receive` called until it needs more, every
+//! write checked against the buffer contract (`BufferTooSmall` writes
+//! nothing and names the exact size).
 
 use protoswitch::upgrade::{
     Accept, ClientConfig, ClientEvent, ClientHandshake, ClientRequest, ClientState, Diagnosis,
     Response, ServerConfig, ServerEvent, ServerHandshake, ServerState,
 };
 use protoswitch::{Duration, Error, Instant, PeerErrorKind};
+
+use crate::write_checked;
 
 /// A comparable summary of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,9 +110,14 @@ pub fn feed_server(
                     buf.drain(..got.consumed);
                     match server.state() {
                         ServerState::HeadReceived => {
-                            let mut o = [0u8; 64];
-                            let n = server.continue_body(&mut o).unwrap();
-                            wire.extend_from_slice(&o[..n]);
+                            // A 1-byte buffer first: continue_body must say
+                            // what it needs and write nothing.
+                            let bytes =
+                                write_checked(&mut server, ServerHandshake::state, 1, |s, o| {
+                                    s.continue_body(o)
+                                })
+                                .unwrap_or_else(|e| panic!("continue_body: {e}"));
+                            wire.extend_from_slice(&bytes);
                         }
                         ServerState::RequestReceived => break 'outer,
                         _ => {}

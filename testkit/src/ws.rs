@@ -178,6 +178,36 @@ pub enum WsEv {
     },
 }
 
+/// Feeds `input` to `conn` in the reads `cuts` gives (sorted offsets)
+/// through the checked receive loop ([`Receiver`]: every event checked
+/// against the state, the limits, UTF-8 and what was transmitted for it),
+/// at time zero. Returns the events (a message still incomplete at the end
+/// as [`WsEv::Partial`]) and every byte `poll_transmit` wrote; `conn` is
+/// left where the bytes took it (the transport has not ended).
+pub fn feed<M: MaskSource + Clone>(
+    conn: &mut Connection<M>,
+    input: &[u8],
+    cuts: &[usize],
+) -> (Vec<WsEv>, Vec<u8>) {
+    let mut receiver = Receiver::new(conn.clone(), Instant::ZERO);
+    let mut start = 0;
+    for end in cuts.iter().copied().chain([input.len()]) {
+        let end = end.clamp(start, input.len());
+        receiver.feed(&input[start..end]);
+        start = end;
+        if matches!(receiver.log.last(), Some(WsEv::Error(_))) {
+            break;
+        }
+    }
+    if let Some(p) = receiver.partial.take()
+        && !matches!(receiver.log.last(), Some(WsEv::Error(_)))
+    {
+        receiver.log.push(WsEv::Partial(p.kind, Bytes(p.data)));
+    }
+    *conn = receiver.conn;
+    (receiver.log, receiver.wire)
+}
+
 /// An event copied out of the receive buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Got {

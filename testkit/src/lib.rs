@@ -1,3 +1,10 @@
+//! The checked driver of protoswitch's tests and fuzz targets (not
+//! published). One copy of every oracle: the fuzz targets in
+//! [`targets`] (each `fuzz/fuzz_targets/*.rs` is one line calling them, and
+//! `cargo test` replays their seed corpora on stable), the checked
+//! WebSocket receive loop in [`ws`], the in-memory client/server pair in
+//! [`pair`].
+//!
 //! Plumbing shared by the fuzz targets: how an input is laid out, the ways
 //! of cutting the peer's byte stream into reads, the decisions the
 //! application makes, and checked writes into output buffers.
@@ -21,6 +28,8 @@
 
 use protoswitch::Error;
 
+pub mod pair;
+pub mod targets;
 pub mod ws;
 
 /// Bytes before the cut lengths.
