@@ -413,13 +413,13 @@ impl<'a> Pair<'a> {
                 }
             }
             // Time passes when the client waits for 100 Continue.
-            if client.state() == ClientState::WaitingForContinue {
-                if let Some(deadline) = client.poll_timeout() {
-                    now = deadline;
-                    client.handle_timeout(now);
-                    t.waited = now.saturating_duration_since(start);
-                    note_c(&mut t, client.state());
-                }
+            if client.state() == ClientState::WaitingForContinue
+                && let Some(deadline) = client.poll_timeout()
+            {
+                now = deadline;
+                client.handle_timeout(now);
+                t.waited = now.saturating_duration_since(start);
+                note_c(&mut t, client.state());
             }
             let client_done = matches!(
                 client.state(),
