@@ -2,8 +2,8 @@
 //!
 //! # Transition table
 //!
-//! Every state change is an edge of the `TABLE` array in this file; this
-//! table is the same list (a test compares them):
+//! Every state change is an edge of the [`TRANSITIONS`] array; this table
+//! is the same list (a test compares them):
 //!
 //! | from                 | input                       | to                   |
 //! |----------------------|-----------------------------|----------------------|
@@ -124,22 +124,30 @@ impl ClientState {
 }
 
 /// What drives the client from one state to the next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ClientInput {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClientInput {
+    /// A `100 Continue` arrived while waiting for it.
     Continue,
+    /// The 100-continue wait timed out.
     ContinueTimeout,
+    /// The application calls `body_sent`.
     BodySent,
+    /// A 101 arrived and passed every check.
     SwitchVerified,
+    /// A final status other than 101, with a body.
     FinalWithBody,
+    /// A final status other than 101, without a body.
     FinalWithoutBody,
+    /// The declined response's body ended.
     BodyEnd,
+    /// The response broke a rule (or the transport ended early).
     PeerError,
 }
 
 impl ClientInput {
     /// How the module docs' table names the input.
-    #[cfg(test)]
-    const fn doc(self) -> &'static str {
+    pub const fn describe(self) -> &'static str {
         match self {
             ClientInput::Continue => "100 Continue",
             ClientInput::ContinueTimeout => "100-continue timeout",
@@ -153,8 +161,9 @@ impl ClientInput {
     }
 }
 
-/// The whole transition table of the client machine, one edge a row.
-pub(crate) const TABLE: &[(ClientState, ClientInput, ClientState)] = {
+/// The whole transition table of the client machine, one edge a row: the same edges
+/// as the module docs (a test compares them), for tools and fuzzers.
+pub const TRANSITIONS: &[(ClientState, ClientInput, ClientState)] = {
     use ClientInput as I;
     use ClientState as S;
     &[
@@ -612,7 +621,7 @@ impl ClientHandshake {
     /// Follows the table's edge for `input`; without one, the state stays
     /// and the call is a wrong-state error (see [`crate::table`]).
     fn go(&mut self, input: ClientInput, operation: &'static str) -> Result<(), LocalError> {
-        match table::next(TABLE, self.state, input) {
+        match table::next(TRANSITIONS, self.state, input) {
             Some(next) => {
                 self.state = next;
                 Ok(())
@@ -801,9 +810,9 @@ mod tests {
     fn doc_table_is_the_table() {
         table::assert_doc_matches(
             include_str!("client.rs"),
-            TABLE,
+            TRANSITIONS,
             ClientState::name,
-            ClientInput::doc,
+            ClientInput::describe,
         );
     }
 }

@@ -10,13 +10,13 @@ pub mod server;
 mod websocket;
 
 pub use client::{
-    ClientConfig, ClientEvent, ClientHandshake, ClientRequest, ClientState, Diagnosis,
+    ClientConfig, ClientEvent, ClientHandshake, ClientInput, ClientRequest, ClientState, Diagnosis,
 };
 pub use h2c::H2cOffer;
 pub use negotiation::{EXTENSION_CAPACITY, Negotiation, OFFER_CAPACITY, SUBPROTOCOL_CAPACITY};
 pub use protocol::{Protocol, ProtocolKind};
 pub use server::{
-    Accept, Request, Response, ServerConfig, ServerEvent, ServerHandshake, ServerState,
+    Accept, Request, Response, ServerConfig, ServerEvent, ServerHandshake, ServerInput, ServerState,
 };
 pub use websocket::{
     Extension, WEBSOCKET_GUID, WEBSOCKET_VERSION, WebSocketOffer, accept_key, is_valid_key,

@@ -2,8 +2,8 @@
 //!
 //! # Transition table
 //!
-//! Every state change is an edge of the `TABLE` array in this file; this
-//! table is the same list (a test compares them):
+//! Every state change is an edge of the [`TRANSITIONS`] array; this table
+//! is the same list (a test compares them):
 //!
 //! | from              | input            | to                |
 //! |-------------------|------------------|-------------------|
@@ -108,21 +108,28 @@ impl ServerState {
 }
 
 /// What drives the server from one state to the next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ServerInput {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerInput {
+    /// A complete request head without a body.
     HeadWithoutBody,
+    /// A complete request head announcing a body.
     HeadWithBody,
+    /// The application calls `continue_body`.
     ContinueBody,
+    /// The request body ended.
     BodyEnd,
+    /// The application calls `accept`.
     Accept,
+    /// The application calls `respond`.
     Respond,
+    /// The request broke a rule (or the transport ended early).
     PeerError,
 }
 
 impl ServerInput {
     /// How the module docs' table names the input.
-    #[cfg(test)]
-    const fn doc(self) -> &'static str {
+    pub const fn describe(self) -> &'static str {
         match self {
             ServerInput::HeadWithoutBody => "head, no body",
             ServerInput::HeadWithBody => "head with body",
@@ -135,8 +142,9 @@ impl ServerInput {
     }
 }
 
-/// The whole transition table of the server machine, one edge a row.
-pub(crate) const TABLE: &[(ServerState, ServerInput, ServerState)] = {
+/// The whole transition table of the server machine, one edge a row: the same edges
+/// as the module docs (a test compares them), for tools and fuzzers.
+pub const TRANSITIONS: &[(ServerState, ServerInput, ServerState)] = {
     use ServerInput as I;
     use ServerState as S;
     &[
@@ -530,7 +538,7 @@ impl ServerHandshake {
     /// Follows the table's edge for `input`; without one, the state stays
     /// and the call is a wrong-state error (see [`crate::table`]).
     fn go(&mut self, input: ServerInput, operation: &'static str) -> Result<(), LocalError> {
-        match table::next(TABLE, self.state, input) {
+        match table::next(TRANSITIONS, self.state, input) {
             Some(next) => {
                 self.state = next;
                 Ok(())
@@ -554,7 +562,7 @@ impl ServerHandshake {
     }
 
     fn check(&self, input: ServerInput, operation: &'static str) -> Result<(), LocalError> {
-        match table::next(TABLE, self.state, input) {
+        match table::next(TRANSITIONS, self.state, input) {
             Some(_) => Ok(()),
             None => Err(self.wrong_state(operation)),
         }
@@ -984,9 +992,9 @@ mod tests {
     fn doc_table_is_the_table() {
         table::assert_doc_matches(
             include_str!("server.rs"),
-            TABLE,
+            TRANSITIONS,
             ServerState::name,
-            ServerInput::doc,
+            ServerInput::describe,
         );
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! # Transition table
 //!
-//! Every state change is an edge of the `TABLE` array in this file; this
-//! table is the same list (a test compares them):
+//! Every state change is an edge of the [`TRANSITIONS`] array; this table
+//! is the same list (a test compares them):
 //!
 //! | from                                  | input                          | to              |
 //! |---------------------------------------|--------------------------------|-----------------|
@@ -72,21 +72,29 @@ impl State {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Input {
+/// What drives the connection from one state to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Input {
+    /// The application calls `send_close`.
     SendClose,
+    /// The peer's Close arrived.
     CloseReceived,
+    /// `poll_transmit` handed out the last byte of our Close echo.
     EchoSent,
+    /// The peer broke a rule; a Close with its code is queued.
     Fail,
+    /// The transport ended (`receive_eof`).
     TransportEnded,
+    /// The peer's Close did not come in time.
     CloseTimeout,
+    /// Keepalive: no Pong in time.
     PeerUnresponsive,
 }
 
 impl Input {
     /// How the module docs' table names the input.
-    #[cfg(test)]
-    const fn doc(self) -> &'static str {
+    pub const fn describe(self) -> &'static str {
         match self {
             Input::SendClose => "`send_close`",
             Input::CloseReceived => "Close received",
@@ -99,8 +107,9 @@ impl Input {
     }
 }
 
-/// The whole transition table of the connection, one edge a row.
-const TABLE: &[(State, Input, State)] = {
+/// The whole transition table of the connection, one edge a row: the same edges
+/// as the module docs (a test compares them), for tools and fuzzers.
+pub const TRANSITIONS: &[(State, Input, State)] = {
     use Input as I;
     use State as S;
     &[
@@ -350,7 +359,7 @@ impl<M: MaskSource> Connection<M> {
     /// Follows the table's edge for `input`; without one, the state stays
     /// and the call is a wrong-state error (see [`crate::table`]).
     fn go(&mut self, input: Input, operation: &'static str) -> Result<(), LocalError> {
-        match table::next(TABLE, self.state, input) {
+        match table::next(TRANSITIONS, self.state, input) {
             Some(next) => {
                 self.state = next;
                 Ok(())
@@ -935,9 +944,9 @@ mod tests {
     fn doc_table_is_the_table() {
         table::assert_doc_matches(
             include_str!("connection.rs"),
-            TABLE,
+            TRANSITIONS,
             State::name,
-            Input::doc,
+            Input::describe,
         );
     }
 }

@@ -15,7 +15,7 @@ mod types;
 mod utf8;
 
 pub use close::{code, is_valid_close_code};
-pub use connection::{Connection, State};
+pub use connection::{Connection, Input, State, TRANSITIONS};
 pub use frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ReservedOpCode};
 pub use mask::apply_mask;
 #[cfg(feature = "alloc")]

@@ -53,8 +53,9 @@ use core::fmt::Debug;
 use crate::ws::{Got, Keys, complete_frames, parse_frames, parse_header};
 use crate::{Bytes, Cursor, OUT_SIZES, debug, write_checked};
 use protoswitch::ws::{
-    CloseCause, Config, Connection, Keepalive, MAX_CONTROL_PAYLOAD, MIN_RECEIVE_BUFFER,
-    MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, OpCode, State, apply_mask, is_valid_close_code,
+    CloseCause, Config, Connection, Input, Keepalive, MAX_CONTROL_PAYLOAD, MIN_RECEIVE_BUFFER,
+    MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, OpCode, State, TRANSITIONS, apply_mask,
+    is_valid_close_code,
 };
 use protoswitch::{Duration, Error, Instant, LocalError, PeerErrorKind, Role};
 
@@ -73,20 +74,22 @@ enum Op {
     Eof,
 }
 
-/// The transition table of the module docs, each row with the operation
-/// that feeds its input.
+/// A state change `op` may cause: an edge of the crate's own table
+/// (`protoswitch::ws::TRANSITIONS`, the one the module docs show) whose
+/// input this operation feeds.
 fn allowed(op: Op, from: State, to: State) -> bool {
-    use State::*;
+    let feeds = |input: Input| match input {
+        Input::SendClose => op == Op::SendClose,
+        Input::CloseReceived | Input::Fail => op == Op::Receive,
+        Input::EchoSent => op == Op::PollTransmit,
+        Input::TransportEnded => op == Op::Eof,
+        Input::CloseTimeout | Input::PeerUnresponsive => op == Op::Timeout,
+        _ => false,
+    };
     from == to
-        || matches!(
-            (op, from, to),
-            (Op::SendClose, Open, CloseSent)
-                | (Op::Receive, Open, CloseReceived)
-                | (Op::Receive, Open | CloseSent | CloseReceived, Closed)
-                | (Op::PollTransmit, CloseReceived, Closed)
-                | (Op::Eof, Open | CloseSent | CloseReceived, Closed)
-                | (Op::Timeout, Open | CloseSent, Closed)
-        )
+        || TRANSITIONS
+            .iter()
+            .any(|&(f, input, t)| f == from && t == to && feeds(input))
 }
 
 /// A data-sending call.
