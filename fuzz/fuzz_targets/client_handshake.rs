@@ -4,4 +4,6 @@
 
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| protoswitch_testkit::targets::client_handshake::check(data));
+libfuzzer_sys::fuzz_target!(
+    |data: &[u8]| protoswitch_testkit::targets::client_handshake::check(data)
+);
