@@ -22,8 +22,10 @@ pub enum Reply {
     /// Answer with an HTTP response of this status (400, 413, 417, 426,
     /// 431, 501, 505), then close the connection.
     ///
-    /// A server machine has already queued that response: drain
-    /// `poll_transmit`, then close the connection.
+    /// When the error came from `receive`, the server machine has already
+    /// queued that response: drain `poll_transmit`, then close. When it
+    /// came from an advisory check (`Request::websocket()`, `h2c()`),
+    /// nothing is queued: answer with `respond(&Response::for_error(&e))`.
     HttpStatus(u16),
     /// Fail the WebSocket connection with a Close frame carrying this code
     /// (RFC 6455 §7.1.7): the connection machine has queued the frame in

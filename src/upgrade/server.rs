@@ -230,6 +230,13 @@ impl<'b> Request<'b> {
 
     /// The WebSocket offer: `Ok(None)` when not offered, `Err` with the
     /// reason (and the status to answer) when offered but unusable.
+    ///
+    /// The error is advisory: the request itself was well-formed HTTP, so
+    /// the machine queued nothing and stays in `RequestReceived` (or
+    /// `HeadReceived`). Answer it yourself, usually with
+    /// `respond(&Response::for_error(&e), out)`, or ignore the offer. Errors
+    /// that `receive` returns are different: the machine has failed and
+    /// already queued its reply in `poll_transmit`.
     pub fn websocket(&self) -> Result<Option<WebSocketOffer<'b>>, PeerError> {
         match self.websocket {
             Offer::None => Ok(None),
@@ -239,7 +246,8 @@ impl<'b> Request<'b> {
     }
 
     /// The h2c offer: `Ok(None)` when not offered, `Err` when unusable (the
-    /// server must then not upgrade, RFC 7540 §3.2.1).
+    /// server must then not upgrade, RFC 7540 §3.2.1). Advisory, like
+    /// [`websocket`](Self::websocket): nothing was queued.
     pub fn h2c(&self) -> Result<Option<H2cOffer<'b>>, PeerError> {
         match self.h2c {
             Offer::None => Ok(None),

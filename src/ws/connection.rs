@@ -205,13 +205,23 @@ impl Outbox {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Connection<M = NoMask> {
+    // Who and how.
     role: Role,
     config: Config,
-    state: State,
-    masks: M,
     /// The handshake that led here (subprotocol, extensions), if any.
     negotiation: Option<Negotiation>,
+    // The closing machine: its table state and the state beside it.
+    state: State,
+    /// Our Close has been handed out (by `send_close` or `poll_transmit`).
+    close_sent: bool,
+    /// `receive_eof` was called.
+    transport_ended: bool,
+    cause: Option<CloseCause>,
+    // Receiving.
     decoder: Decoder,
+    // Sending: the message being sent in fragments, and the control frames
+    // owed, the one being handed out in the outbox.
+    masks: M,
     outgoing: Option<MessageKind>,
     /// UTF-8 state of the text message being sent in fragments.
     outgoing_utf8: Utf8Validator,
@@ -219,14 +229,12 @@ pub struct Connection<M = NoMask> {
     ping: Option<Control>,
     close: Option<Control>,
     outbox: Outbox,
-    close_sent: bool,
-    cause: Option<CloseCause>,
+    // Timers, on the caller's clock.
     close_deadline: Option<Instant>,
     last_rx: Instant,
     last_ping: Instant,
     pong_deadline: Option<Instant>,
     ping_count: u64,
-    transport_ended: bool,
 }
 
 impl Connection<NoMask> {
