@@ -100,7 +100,7 @@ pub enum ClientState {
     /// A final response other than 101 arrived; `receive` yields its body.
     ReadingBody,
     /// The server switched protocols. Bytes after the consumed 101 head
-    /// belong to the new protocol. See [`ClientHandshake::switch`].
+    /// belong to the new protocol. See [`ClientHandshake::negotiation`].
     Switched,
     /// The declined response is complete. See [`ClientHandshake::keep_alive`].
     Done,
@@ -390,7 +390,7 @@ pub enum ClientEvent<'b> {
     Interim(ResponseHead<'b>),
     /// The server switched protocols; the 101 (this head) was verified.
     /// Bytes after `consumed` belong to the new protocol;
-    /// [`ClientHandshake::switch`] says what was switched to.
+    /// [`ClientHandshake::negotiation`] says what was switched to.
     Switched(ResponseHead<'b>),
     /// The server answered with a final status other than 101 (426
     /// included): the upgrade did not happen. When the response has a body,

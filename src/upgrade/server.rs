@@ -83,7 +83,7 @@ pub enum ServerState {
     /// [`ServerHandshake::respond`].
     RequestReceived,
     /// A 101 was written. Bytes not consumed by `receive` belong to the new
-    /// protocol. See [`ServerHandshake::switch`].
+    /// protocol. See [`ServerHandshake::negotiation`].
     Switched,
     /// A final response was written. See [`ServerHandshake::keep_alive`].
     Responded,

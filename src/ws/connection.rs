@@ -425,7 +425,7 @@ impl<M: MaskSource> Connection<M> {
     /// Feeds received bytes; unmasks client frames in place. Consumes a
     /// prefix of `buf` and returns at most one event borrowing it;
     /// `event: None` means more bytes are needed. `buf` must be able to
-    /// hold [`MIN_RECEIVE_BUFFER`] bytes so any control frame fits.
+    /// hold [`MIN_RECEIVE_BUFFER`](super::MIN_RECEIVE_BUFFER) bytes so any control frame fits.
     ///
     /// On a peer error the connection is `Closed`, a Close frame with the
     /// error's code waits in `poll_transmit`, and then the transport should
