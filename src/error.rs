@@ -759,3 +759,65 @@ impl std::error::Error for PeerError {}
 impl std::error::Error for LocalError {}
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn display_says_what_happened_the_limit_and_what_to_send() {
+        let server = |kind| PeerError::new(kind, Role::Server).to_string();
+        let client = |kind| PeerError::new(kind, Role::Client).to_string();
+        assert_eq!(
+            server(PeerErrorKind::HeadTooLarge { limit: 8192 }),
+            "the message head is larger than the configured limit (8192 bytes); reply 431"
+        );
+        assert_eq!(
+            server(PeerErrorKind::TooManyTrailers { limit: 2 }),
+            "the trailer section has more fields than the configured limit (2 fields); reply 431"
+        );
+        assert_eq!(
+            server(PeerErrorKind::ChunkExtensionsTooLarge { limit: 9 }),
+            "the chunk extensions are larger than the configured limit (9 bytes); reply 413"
+        );
+        assert_eq!(
+            client(PeerErrorKind::AcceptMissing),
+            "the 101 response lacks Sec-WebSocket-Accept; close the connection"
+        );
+        assert_eq!(
+            server(PeerErrorKind::TooManyFragments { limit: 3 }),
+            "a message has more fragments than the configured limit (3 fragments); close with code 1009"
+        );
+        assert_eq!(
+            Error::BufferTooSmall { needed: 7 }.to_string(),
+            "output buffer too small: 7 bytes needed"
+        );
+        assert_eq!(
+            Error::Local(LocalError::TransmitPending).to_string(),
+            "local error: poll_transmit has part of a frame left: drain it before sending"
+        );
+    }
+
+    #[test]
+    fn a_client_never_replies_with_a_status() {
+        for kind in [
+            PeerErrorKind::HeadTooLarge { limit: 1 },
+            PeerErrorKind::BadChunk,
+            PeerErrorKind::UnsupportedTransferCoding,
+        ] {
+            let e = PeerError::new(kind, Role::Client);
+            assert_eq!((e.reply(), e.status()), (Reply::CloseTransport, None));
+            let e = PeerError::new(kind, Role::Server);
+            assert!(matches!(e.reply(), Reply::HttpStatus(_)));
+        }
+        // Frame errors carry a close code in both roles.
+        for role in [Role::Client, Role::Server] {
+            let e = PeerError::new(PeerErrorKind::InvalidUtf8, role);
+            assert_eq!(
+                (e.reply(), e.close_code()),
+                (Reply::CloseFrame(1007), Some(1007))
+            );
+        }
+    }
+}

@@ -66,9 +66,10 @@ impl core::fmt::Display for ReservedOpCode {
 impl std::error::Error for ReservedOpCode {}
 
 /// ```
-/// use protoswitch::ws::OpCode;
+/// use protoswitch::ws::{OpCode, ReservedOpCode};
 /// assert_eq!(OpCode::try_from(0x9), Ok(OpCode::Ping));
-/// assert!(OpCode::try_from(0x3).is_err());
+/// assert_eq!(OpCode::try_from(0x3), Err(ReservedOpCode(0x3)));
+/// assert_eq!(ReservedOpCode(0xB).to_string(), "opcode 0xb is reserved (RFC 6455 §5.2)");
 /// assert_eq!(u8::from(OpCode::Pong), 0xA);
 /// ```
 impl TryFrom<u8> for OpCode {
