@@ -441,6 +441,46 @@ mod tests {
     }
 
     #[test]
+    fn extensions_may_hold_spaces_and_tabs() {
+        assert_eq!(chunked(b"1; a=b\r\nx\r\n0\r\n\r\n").unwrap(), b"x");
+        assert_eq!(chunked(b"1;\ta=\"b c\"\r\nx\r\n0\r\n\r\n").unwrap(), b"x");
+        assert_eq!(chunked(b"1 ;a\r\nx\r\n0\r\n\r\n").unwrap(), b"x");
+        assert_eq!(
+            chunked(b"1;a\x1f\r\nx\r\n0\r\n\r\n"),
+            Err(PeerErrorKind::BadChunk)
+        );
+        assert_eq!(
+            chunked(b"1;a\x7f\r\nx\r\n0\r\n\r\n"),
+            Err(PeerErrorKind::BadChunk)
+        );
+    }
+
+    #[test]
+    fn a_trailer_line_ends_in_crlf_not_a_bare_cr() {
+        // A CR must be followed by LF: "XY: 1" is not a line of its own.
+        assert_eq!(
+            chunked(b"0\r\nT: x\rXY: 1\r\n\r\n"),
+            Err(PeerErrorKind::BadTrailer)
+        );
+    }
+
+    #[test]
+    fn data_present_in_the_buffer_comes_out_in_one_piece() {
+        let limits = Limits::new();
+        let mut d = BodyDecoder::new(Framing::Chunked);
+        assert_eq!(
+            d.decode(b"5\r\nhello\r\n", &limits),
+            Ok((8, Some(BodyStep::Data(b"hello"))))
+        );
+        let mut d = BodyDecoder::new(Framing::Length(5));
+        assert_eq!(
+            d.decode(b"hello, more", &limits),
+            Ok((5, Some(BodyStep::Data(b"hello"))))
+        );
+        assert!(d.is_done());
+    }
+
+    #[test]
     fn length() {
         assert_eq!(
             decode_with(Framing::Length(3), b"abcdef", 2, &Limits::new()).unwrap(),
