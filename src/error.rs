@@ -785,6 +785,18 @@ mod tests {
             client(PeerErrorKind::AcceptMissing),
             "the 101 response lacks Sec-WebSocket-Accept; close the connection"
         );
+        for (kind, unit) in [
+            (PeerErrorKind::TooManyHeaders { limit: 5 }, "(5 fields)"),
+            (
+                PeerErrorKind::UpgradeHeaderTooLarge { limit: 5 },
+                "(5 bytes)",
+            ),
+            (PeerErrorKind::TrailersTooLarge { limit: 5 }, "(5 bytes)"),
+            (PeerErrorKind::FrameTooLarge { limit: 5 }, "(5 bytes)"),
+            (PeerErrorKind::MessageTooLarge { limit: 5 }, "(5 bytes)"),
+        ] {
+            assert!(server(kind).contains(unit), "{kind:?}");
+        }
         assert_eq!(
             server(PeerErrorKind::TooManyFragments { limit: 3 }),
             "a message has more fragments than the configured limit (3 fragments); close with code 1009"

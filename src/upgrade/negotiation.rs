@@ -273,6 +273,12 @@ mod tests {
         assert!(!l.push(b"x"));
         assert_eq!(l.as_str(), "abc,defg");
         assert!(l.contains_ignore_case(b"ABC"));
+        assert_eq!(std::format!("{l:?}"), "\"abc,defg\"");
+        // One byte over, counting the separator: refused, nothing changed.
+        let mut l = InlineList::<8>::new();
+        assert!(l.push(b"abc"));
+        assert!(!l.push(b"defgh"));
+        assert_eq!(l.as_str(), "abc");
     }
 
     #[test]
