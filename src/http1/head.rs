@@ -103,7 +103,8 @@ impl<'a> Header<'a> {
 /// Copy it freely; iterate it as often as needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Headers<'b> {
-    /// The field lines, each ending in LF (CRLF), without the final empty line.
+    /// The field lines, each ending in LF (CRLF), and the final empty line
+    /// (a line without a colon, which iteration skips).
     block: &'b [u8],
 }
 
@@ -343,7 +344,6 @@ fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
             match &buf[i + 1..] {
                 [b'\n', ..] => return Some(i + 2),
                 [b'\r', b'\n', ..] => return Some(i + 3),
-                [] | [b'\r'] => break,
                 _ => {}
             }
         }
@@ -385,13 +385,14 @@ fn check_lines(head: &[u8]) -> Result<(), PeerErrorKind> {
 
 fn map_httparse(e: httparse::Error, limits: &Limits) -> PeerErrorKind {
     match e {
-        httparse::Error::HeaderName => PeerErrorKind::BadHeaderName,
+        httparse::Error::HeaderName | httparse::Error::Token => PeerErrorKind::BadHeaderName,
         httparse::Error::HeaderValue => PeerErrorKind::BadHeaderValue,
         httparse::Error::NewLine => PeerErrorKind::BadLineEnding,
         httparse::Error::TooManyHeaders => PeerErrorKind::TooManyHeaders {
             limit: limits.max_headers,
         },
-        _ => PeerErrorKind::BadHeaderName,
+        // Start lines are parsed here, not by httparse.
+        httparse::Error::Status | httparse::Error::Version => PeerErrorKind::BadStartLine,
     }
 }
 
@@ -519,7 +520,8 @@ fn parse_status_line(line: &[u8]) -> Result<(u8, u16, &str), PeerErrorKind> {
 }
 
 /// Checks the field lines after the start line with httparse; returns the
-/// header block (field lines, without the final empty line).
+/// header block (the field lines and the final empty line, which
+/// iteration skips).
 fn parse_fields<'b>(fields: &'b [u8], limits: &Limits) -> Result<Headers<'b>, PeerErrorKind> {
     check_lines(fields)?;
     if matches!(fields.first(), Some(b' ' | b'\t')) {
@@ -527,22 +529,13 @@ fn parse_fields<'b>(fields: &'b [u8], limits: &Limits) -> Result<Headers<'b>, Pe
     }
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
     let n = limits.max_headers.min(MAX_HEADER_SLOTS);
+    // `fields` ends with the first empty line of the head, so httparse
+    // completes exactly there.
     match httparse::parse_headers(fields, &mut slots[..n]) {
-        Ok(httparse::Status::Complete((len, _))) if len == fields.len() => {}
-        Ok(_) => return Err(PeerErrorKind::BadLineEnding),
-        Err(e) => return Err(map_httparse(e, limits)),
+        Ok(httparse::Status::Complete(_)) => Ok(Headers { block: fields }),
+        Ok(httparse::Status::Partial) => Err(PeerErrorKind::BadLineEnding),
+        Err(e) => Err(map_httparse(e, limits)),
     }
-    let mut end = fields.len();
-    // Strip the final empty line: "\n" or "\r\n".
-    if end > 0 && fields[end - 1] == b'\n' {
-        end -= 1;
-        if end > 0 && fields[end - 1] == b'\r' {
-            end -= 1;
-        }
-    }
-    Ok(Headers {
-        block: &fields[..end],
-    })
 }
 
 /// `1*DIGIT` of any length: leading zeros do not count towards overflow.
@@ -641,7 +634,8 @@ fn is_ipv6(v: &[u8]) -> bool {
                 ipv6_groups(head)
             };
             match (head, ipv6_groups(tail)) {
-                (Some(h), Some(t)) => !tail.contains("::") && h + t <= 7,
+                // A second `::` in the tail is an empty group: malformed.
+                (Some(h), Some(t)) => h + t <= 7,
                 _ => false,
             }
         }
@@ -940,6 +934,171 @@ mod tests {
         for (head, want) in cases {
             assert_eq!(req(head).err(), Some(*want), "{head:?}");
         }
+    }
+
+    #[test]
+    fn host_syntax() {
+        for good in [
+            "example.com",
+            "example.com:8080",
+            "%41%42.example",
+            "a!$&'()*+;=b.example",
+            "~_-.example",
+            "[1:2:3:4:5:6:7:8]",
+            "[1:2:3:4:5:6:1.2.3.4]",
+            "[::1.2.3.4]",
+            "[1::2:3:4:5:6:7]",
+            "[::]",
+            "[v1.x]",
+            "[VaF.a:b!]",
+            "[::1]:80",
+        ] {
+            assert!(is_valid_host(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "%4",
+            "%4g.example",
+            "a,b",
+            "a@b",
+            "a b",
+            "a/b",
+            "a:8o",
+            "[1::2:3:4:5:6:7:8]",
+            "[1:2:3:4:5:6:7:8:9]",
+            "[1:2:3:4:5:6:7]",
+            "[1.2.3.4::]",
+            "[1::2::3]",
+            "[:::]",
+            "[::01.2.3.4]",
+            "[::1.2.3]",
+            "[::1.2.3.4.5]",
+            "[::1.2.3.256]",
+            "[12345::]",
+            "[v1.]",
+            "[v.x]",
+            "[vg.x]",
+            "[v1]",
+            "[v1.a/b]",
+            "[::1]x",
+            "[::1",
+        ] {
+            assert!(!is_valid_host(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn start_lines() {
+        fn line(s: &str) -> Result<(&str, &str, u8), PeerErrorKind> {
+            parse_request_line(s.as_bytes())
+        }
+        assert_eq!(line("GET / HTTP/1.1"), Ok(("GET", "/", 1)));
+        assert_eq!(line("GET / HTTP/1.0"), Ok(("GET", "/", 0)));
+        assert_eq!(line("GET / HTTP/1.9"), Ok(("GET", "/", 1)));
+        assert_eq!(line("GET  HTTP/1.1"), Err(PeerErrorKind::BadStartLine));
+        assert_eq!(line("G(T / HTTP/1.1"), Err(PeerErrorKind::BadStartLine));
+        assert_eq!(line("GET /\x7f HTTP/1.1"), Err(PeerErrorKind::BadStartLine));
+        assert_eq!(
+            line("GET 1http://h/ HTTP/1.1"),
+            Err(PeerErrorKind::BadTarget)
+        );
+        assert_eq!(
+            line("GET ht_tp://h/ HTTP/1.1"),
+            Err(PeerErrorKind::BadTarget)
+        );
+        assert_eq!(line("GET :x HTTP/1.1"), Err(PeerErrorKind::BadTarget));
+        let status = parse_status_line;
+        assert_eq!(status(b"HTTP/1.1 200 OK"), Ok((1, 200, "OK")));
+        assert_eq!(status(b"HTTP/1.1 204"), Ok((1, 204, "")));
+        assert_eq!(
+            status(b"HTTP/1.0 404 Not\tFound "),
+            Ok((0, 404, "Not\tFound "))
+        );
+        // obs-text is allowed in a reason; not UTF-8, it reads as "".
+        assert_eq!(status(b"HTTP/1.1 200 \xe9t\xe9"), Ok((1, 200, "")));
+        assert_eq!(
+            status(b"HTTP/1.1 200 caf\xc3\xa9"),
+            Ok((1, 200, "caf\u{e9}"))
+        );
+        for bad in [
+            &b"HTTP/1.1 099 X"[..],
+            b"HTTP/1.1 20",
+            b"HTTP/1.1 2000",
+            b"HTTP/1.1 2x0 X",
+        ] {
+            assert_eq!(status(bad), Err(PeerErrorKind::BadStatus), "{bad:?}");
+        }
+        assert_eq!(
+            status(b"HTTP/1.1 200 a\x01"),
+            Err(PeerErrorKind::BadStartLine)
+        );
+        assert_eq!(status(b"HTTP/1.1"), Err(PeerErrorKind::BadStartLine));
+        assert_eq!(status(b"HTTP/2.0 200 OK"), Err(PeerErrorKind::BadVersion));
+        let (head, _) = parse_response(
+            b"HTTP/1.1 101 Switching Protocols\r\nA: 1\r\n\r\n",
+            &Limits::new(),
+        )
+        .unwrap();
+        assert_eq!(head.reason(), "Switching Protocols");
+    }
+
+    #[test]
+    fn field_lines() {
+        let (h, _) = req("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nx: 2\r\n\r\n").unwrap();
+        assert_eq!(h.headers().count("X"), 2);
+        assert_eq!(h.headers().count("host"), 1);
+        assert_eq!(h.headers().count("y"), 0);
+        assert_eq!(
+            h.headers().iter().count(),
+            3,
+            "the final empty line is not a field"
+        );
+        // A CR not followed by LF ends no line.
+        assert_eq!(
+            req("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\rY: 2\r\n\r\n").err(),
+            Some(PeerErrorKind::BadHeaderValue)
+        );
+        assert_eq!(
+            req("GET / HTTP/1.1\r\nHost: a\r\nX\r\n\r\n").err(),
+            Some(PeerErrorKind::BadHeaderName)
+        );
+        assert_eq!(
+            req("GET / HTTP/1.1\r\n Host: a\r\n\r\n").err(),
+            Some(PeerErrorKind::ObsoleteLineFolding)
+        );
+    }
+
+    #[test]
+    fn head_end_with_bare_lf_and_the_size_limit() {
+        let mut reader = HeadReader::default();
+        let head = b"GET / HTTP/1.1\nHost: h\n\nrest";
+        assert_eq!(
+            reader.find(head, true, &Limits::new()),
+            Ok(Some((0, head.len() - 4)))
+        );
+        let head = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+        let exactly = Limits::new().max_head_bytes(head.len());
+        assert_eq!(
+            HeadReader::default().find(head, true, &exactly),
+            Ok(Some((0, head.len())))
+        );
+        let one_less = Limits::new().max_head_bytes(head.len() - 1);
+        assert_eq!(
+            HeadReader::default().find(head, true, &one_less),
+            Err(PeerErrorKind::HeadTooLarge {
+                limit: head.len() - 1
+            })
+        );
+        // Empty lines before the request line count toward the limit.
+        let mut with_empty = b"\r\n".to_vec();
+        with_empty.extend_from_slice(head);
+        assert_eq!(
+            HeadReader::default().find(&with_empty, true, &exactly),
+            Err(PeerErrorKind::HeadTooLarge { limit: head.len() })
+        );
+        assert_eq!(
+            HeadReader::default().find(&with_empty, true, &Limits::new()),
+            Ok(Some((2, with_empty.len())))
+        );
     }
 
     #[test]
