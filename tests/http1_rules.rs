@@ -3,8 +3,8 @@
 
 use protoswitch::http1::Limits;
 use protoswitch::upgrade::{
-    Accept, ClientRequest, Diagnosis, Response, ServerConfig, ServerEvent, ServerHandshake,
-    ServerState,
+    Accept, ClientRequest, ClientState, Diagnosis, Response, ServerConfig, ServerEvent,
+    ServerHandshake, ServerState,
 };
 use protoswitch::{Error, LocalError, PeerErrorKind as K};
 use protoswitch_testkit::pair::{Ev, feed_client, feed_server};
@@ -535,4 +535,47 @@ Sec-WebSocket-Extensions: permessage-deflate, x-other\r\n\r\n";
             )
             .is_ok()
     );
+}
+
+// ---- Responses without a body (RFC 9112 §6.3 items 1–2) ----
+
+#[test]
+fn responses_to_head_and_204_304_have_no_body_whatever_their_framing_says() {
+    let get = ClientRequest::new("GET", "/", "h", &["echo/1"]);
+    let head = ClientRequest::new("HEAD", "/", "h", &["echo/1"]);
+    let next = b"NEXT";
+    for (request, response) in [
+        (
+            &get,
+            &b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"[..],
+        ),
+        (
+            &get,
+            b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ),
+        (&head, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"),
+        (
+            &head,
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ),
+    ] {
+        let input = [response, &next[..]].concat();
+        let (events, rest, client) = feed_client(request, &input, &[]);
+        let shown = String::from_utf8_lossy(response);
+        assert!(
+            matches!(events[..], [Ev::Declined { .. }]),
+            "{shown}: {events:?}"
+        );
+        assert_eq!(client.state(), ClientState::Done, "{shown}");
+        assert!(client.keep_alive(), "{shown}");
+        assert_eq!(rest, next, "{shown}: the next bytes are not a body");
+    }
+    // The same 200 to a GET has its body.
+    let (events, rest, _) = feed_client(
+        &get,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloNEXT",
+        &[],
+    );
+    assert_eq!(events[1..], [Ev::Body(b"hello".to_vec()), Ev::BodyEnd]);
+    assert_eq!(rest, next);
 }

@@ -1062,6 +1062,10 @@ mod tests {
             Some(PeerErrorKind::BadHeaderName)
         );
         assert_eq!(
+            req("GET / HTTP/1.1\r\nHost: a\r\n\rZ: 2\r\n\r\n").err(),
+            Some(PeerErrorKind::BadLineEnding)
+        );
+        assert_eq!(
             req("GET / HTTP/1.1\r\n Host: a\r\n\r\n").err(),
             Some(PeerErrorKind::ObsoleteLineFolding)
         );
