@@ -537,3 +537,41 @@ fn response_status_says_what_was_answered() {
         "nothing is answered to a hang-up"
     );
 }
+
+#[test]
+fn offers_are_remembered_once_and_only_for_their_protocol() {
+    // websocket listed twice: its subprotocols are stored once (150 bytes
+    // fit the 256-byte store once, not twice).
+    let long: Vec<String> = (0..15).map(|i| format!("proto-{i:03}")).collect();
+    let req = format!(
+        "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket, websocket, h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+         HTTP2-Settings: AAMAAABk\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: {}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+        long.join(", ")
+    );
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let got = s.receive(req.as_bytes()).unwrap();
+    let Some(ServerEvent::Request(r)) = got.event else {
+        panic!()
+    };
+    assert!(r.websocket().unwrap().is_some());
+    assert!(r.h2c().unwrap().is_some());
+    assert!(r.offers("h2c") && r.offers("WebSocket") && !r.offers("echo/1"));
+    let mut out = [0u8; 1024];
+    // WebSocket's subprotocols and extensions do not belong to h2c.
+    assert_eq!(
+        s.accept(
+            &Accept::new("h2c").extensions("permessage-deflate"),
+            &mut out
+        ),
+        Err(Error::Local(LocalError::ExtensionNotOffered))
+    );
+    assert_eq!(
+        s.accept(&Accept::new("h2c").subprotocol("proto-001"), &mut out),
+        Err(Error::Local(LocalError::SubprotocolNotOffered))
+    );
+    assert!(
+        s.accept(&Accept::new("websocket").subprotocol("proto-014"), &mut out)
+            .is_ok()
+    );
+}

@@ -651,7 +651,8 @@ impl ServerHandshake {
                             Err(kind) => Offer::Invalid(kind),
                         };
                     }
-                    ProtocolKind::H2c if self.h2c == Offer::None => {
+                    // The check is pure: a repeated h2c gives the same answer.
+                    ProtocolKind::H2c => {
                         self.h2c = match h2c::check_offer(headers, facts.conn_http2_settings) {
                             Ok(_) => Offer::Valid,
                             Err(kind) => Offer::Invalid(kind),
@@ -801,7 +802,6 @@ impl ServerHandshake {
             subprotocol,
             extensions,
         ));
-        self.continue_sent |= send_continue;
         self.go(ServerInput::Accept, "accept")?;
         Ok(n)
     }
