@@ -575,3 +575,43 @@ fn offers_are_remembered_once_and_only_for_their_protocol() {
             .is_ok()
     );
 }
+
+#[test]
+fn no_body_and_no_content_length_for_204_and_304() {
+    for (status, line) in [(204, "204 No Content"), (304, "304 Not Modified")] {
+        let mut s = received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        let mut out = [0u8; 256];
+        let n = s
+            .respond(&Response::new(status).body(b"ignored"), &mut out)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out[..n]),
+            format!("HTTP/1.1 {line}\r\n\r\n")
+        );
+    }
+}
+
+#[test]
+fn a_426_names_the_websocket_version_when_websocket_is_offered_or_listed() {
+    let mut out = [0u8; 512];
+    // Offered websocket, the 426 lists only h2c: the version is still said.
+    let mut s = received(RFC6455_REQUEST);
+    let n = s
+        .respond(&Response::upgrade_required(&["h2c"]), &mut out)
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 426 Upgrade Required\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n"
+    );
+    // Nothing of WebSocket anywhere: no version.
+    let mut s = received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let n = s
+        .respond(&Response::upgrade_required(&["echo/1"]), &mut out)
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        b"HTTP/1.1 426 Upgrade Required\r\nUpgrade: echo/1\r\nConnection: Upgrade\r\n\
+          Content-Length: 0\r\n\r\n"
+    );
+}
