@@ -256,3 +256,72 @@ fn request_bytes_and_local_errors() {
         );
     }
 }
+
+#[test]
+fn each_status_class_has_its_diagnosis() {
+    use protoswitch::upgrade::ClientEvent;
+    for (status, want) in [
+        (200, Diagnosis::UpgradeIgnored),
+        (299, Diagnosis::UpgradeIgnored),
+        (301, Diagnosis::Redirected),
+        (400, Diagnosis::Rejected),
+        (401, Diagnosis::NotAuthorized),
+        (403, Diagnosis::NotAuthorized),
+        (407, Diagnosis::NotAuthorized),
+        (404, Diagnosis::NotFound),
+        (417, Diagnosis::ExpectationFailed),
+        (426, Diagnosis::UpgradeRequired),
+        (500, Diagnosis::Other),
+        (502, Diagnosis::GatewayProblem),
+        (503, Diagnosis::GatewayProblem),
+        (504, Diagnosis::GatewayProblem),
+        (505, Diagnosis::Other),
+    ] {
+        let mut out = [0u8; 256];
+        let request = ClientRequest::new("GET", "/", "h", &["echo/1"]);
+        let (mut c, _) =
+            ClientHandshake::start(&request, ClientConfig::default(), Instant::ZERO, &mut out)
+                .unwrap();
+        let response = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+        let got = c.receive(response.as_bytes()).unwrap();
+        let Some(ClientEvent::Declined { diagnosis, .. }) = got.event else {
+            panic!("{status}")
+        };
+        assert_eq!(diagnosis, want, "{status}");
+        assert!(!diagnosis.explain().is_empty());
+    }
+}
+
+#[test]
+fn expect_continue_only_with_a_non_empty_body() {
+    let start = |request: ClientRequest<'_>| {
+        let mut out = [0u8; 256];
+        let (c, n) =
+            ClientHandshake::start(&request, ClientConfig::default(), Instant::ZERO, &mut out)
+                .unwrap();
+        (String::from_utf8_lossy(&out[..n]).into_owned(), c.state())
+    };
+    let base = ClientRequest::new("PUT", "/", "h", &["echo/1"]);
+    let head = "PUT / HTTP/1.1\r\nHost: h\r\nUpgrade: echo/1\r\nConnection: Upgrade\r\n";
+    assert_eq!(
+        start(base.body(5).expect_continue()),
+        (
+            format!("{head}Content-Length: 5\r\nExpect: 100-continue\r\n\r\n"),
+            ClientState::WaitingForContinue
+        )
+    );
+    assert_eq!(
+        start(base.body(5)),
+        (
+            format!("{head}Content-Length: 5\r\n\r\n"),
+            ClientState::SendingBody
+        )
+    );
+    assert_eq!(
+        start(base.body(0).expect_continue()),
+        (
+            format!("{head}Content-Length: 0\r\n\r\n"),
+            ClientState::AwaitingResponse
+        )
+    );
+}
