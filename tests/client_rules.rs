@@ -325,3 +325,54 @@ fn expect_continue_only_with_a_non_empty_body() {
         )
     );
 }
+
+#[test]
+fn a_declined_connection_is_reused_only_when_every_condition_holds() {
+    let keep = |request: ClientRequest<'_>, response: &[u8], body_sent: bool| {
+        let mut out = [0u8; 256];
+        let (mut c, _) =
+            ClientHandshake::start(&request, ClientConfig::default(), Instant::ZERO, &mut out)
+                .unwrap();
+        if body_sent {
+            c.body_sent().unwrap();
+        }
+        let mut rest = response;
+        while !matches!(c.state(), ClientState::Done | ClientState::ReadingBody) {
+            let got = c.receive(rest).unwrap();
+            rest = &rest[got.consumed..];
+        }
+        while c.state() == ClientState::ReadingBody {
+            match c.receive(rest).unwrap() {
+                got if got.event.is_none() => {
+                    let _ = c.receive_eof().unwrap();
+                }
+                got => rest = &rest[got.consumed..],
+            }
+        }
+        c.keep_alive()
+    };
+    let get = ClientRequest::new("GET", "/", "h", &["echo/1"]);
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+    assert!(keep(get, ok, false));
+    assert!(!keep(
+        get,
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi",
+        false
+    ));
+    assert!(!keep(
+        get,
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+        false
+    ));
+    assert!(keep(
+        get,
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi",
+        false
+    ));
+    assert!(!keep(get, b"HTTP/1.1 200 OK\r\n\r\nuntil close", false));
+    // A final status before the body went out: the body is never sent, the
+    // connection cannot carry another request.
+    let put = ClientRequest::new("PUT", "/", "h", &["echo/1"]).body(3);
+    assert!(!keep(put, ok, false));
+    assert!(keep(put, ok, true));
+}

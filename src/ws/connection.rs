@@ -178,9 +178,10 @@ impl Outbox {
             opcode: None,
         }
     }
-    /// `true` while part of a frame has been handed out and part not.
+    /// `true` while part of a frame has been handed out and part not
+    /// (`poll_transmit` fills the outbox only to hand out at least a byte).
     fn is_partial(&self) -> bool {
-        self.opcode.is_some() && self.sent > 0
+        self.opcode.is_some()
     }
 }
 
