@@ -456,3 +456,76 @@ fn the_end_of_the_transport_drops_what_is_owed_even_half_out() {
     assert_eq!(server.state(), State::Closed);
     assert!(server.should_close_transport());
 }
+
+#[test]
+fn after_a_failure_the_transport_closes_only_once_the_close_is_out() {
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
+    // An unmasked frame from a client: 1002, with the diagnosis as reason.
+    let mut frame = *b"\x81\x01x";
+    let err = server.receive(&mut frame, Instant::ZERO).unwrap_err();
+    let message = err.peer().unwrap().message();
+    assert_eq!(server.state(), State::Closed);
+    assert!(!server.should_close_transport(), "the Close is still owed");
+    let mut two = [0u8; 2];
+    assert_eq!(server.poll_transmit(&mut two), 2);
+    assert!(!server.should_close_transport(), "the Close is half out");
+    let rest = drain_in(&mut server, 256);
+    assert!(server.should_close_transport());
+    let mut close = two.to_vec();
+    close.extend_from_slice(&rest);
+    let mut expected = vec![0x88, 2 + message.len() as u8, 0x03, 0xea];
+    expected.extend_from_slice(message.as_bytes());
+    assert_eq!(close, expected, "the whole diagnosis is the reason");
+}
+
+#[test]
+fn the_longest_frame_error_diagnosis_fits_a_close_frame_whole() {
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
+    // A first fragment, then a new text frame inside the message: the
+    // longest of the frame-error sentences.
+    let mut frames = *b"\x01\x80\0\0\0\0\x81\x80\0\0\0\0";
+    let got = server.receive(&mut frames, Instant::ZERO).unwrap();
+    assert_eq!(got.consumed, 6);
+    let err = server
+        .receive(&mut frames[6..], Instant::ZERO)
+        .unwrap_err()
+        .peer()
+        .unwrap();
+    assert_eq!(err.kind(), PeerErrorKind::ExpectedContinuation);
+    let close = drain_in(&mut server, 256);
+    assert_eq!(&close[4..], err.message().as_bytes());
+    assert!(err.message().len() > 62 && err.message().len() <= 123);
+}
+
+#[test]
+fn keepalive_pings_count_up_and_the_pong_deadline_is_not_early() {
+    let keepalive = Keepalive::fixed(Duration::from_secs(1), Duration::from_secs(3));
+    let mut server = Connection::server(Config::new().keepalive(Some(keepalive)), Instant::ZERO);
+    server.handle_timeout(Instant::from_millis(1_000));
+    let first = drain_in(&mut server, 139);
+    assert_eq!(first, b"\x89\x08\0\0\0\0\0\0\0\x01");
+    // One millisecond before the deadline nothing happens.
+    server.handle_timeout(Instant::from_millis(3_999));
+    assert_eq!(server.state(), State::Open);
+    let mut pong = *b"\x8a\x80\0\0\0\0";
+    let _ = server
+        .receive(&mut pong, Instant::from_millis(3_999))
+        .unwrap();
+    server.handle_timeout(Instant::from_millis(4_000));
+    assert_eq!(server.state(), State::Open, "the Pong came in time");
+    assert_eq!(drain_in(&mut server, 139), b"\x89\x08\0\0\0\0\0\0\0\x02");
+}
+
+#[test]
+fn several_owed_frames_come_out_through_a_small_buffer() {
+    let keepalive = Keepalive::idle(Duration::from_secs(1), Duration::from_secs(3));
+    let mut server = Connection::server(Config::new().keepalive(Some(keepalive)), Instant::ZERO);
+    let mut ping = *b"\x89\x82\0\0\0\0hi";
+    let _ = server.receive(&mut ping, Instant::ZERO).unwrap();
+    server.handle_timeout(Instant::from_millis(1_000));
+    // A Pong (4 bytes) and a keepalive Ping (10 bytes) through 5 bytes.
+    assert_eq!(
+        drain_in(&mut server, 5),
+        b"\x8a\x02hi\x89\x08\0\0\0\0\0\0\0\x01"
+    );
+}

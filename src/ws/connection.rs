@@ -412,11 +412,11 @@ impl<M: MaskSource> Connection<M> {
         }
     }
 
+    /// Bytes still owed once `Closed`: the Close (echo or error), whole or
+    /// half handed out. (No Pong or Ping is owed then: every way into
+    /// `Closed` drops them.)
     fn has_pending(&self) -> bool {
-        self.pong.is_some()
-            || self.ping.is_some()
-            || self.close.is_some()
-            || self.outbox.opcode.is_some()
+        self.close.is_some() || self.outbox.opcode.is_some()
     }
 
     // ------------------------------------------------------------------
