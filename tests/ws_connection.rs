@@ -529,3 +529,29 @@ fn several_owed_frames_come_out_through_a_small_buffer() {
         b"\x8a\x02hi\x89\x08\0\0\0\0\0\0\0\x01"
     );
 }
+
+#[test]
+fn control_frames_follow_the_state_and_the_125_byte_limit() {
+    let mut out = [0u8; 256];
+    // A Close with a 123-byte reason is the largest: 2 + 123 = 125.
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
+    let reason = "r".repeat(123);
+    assert_eq!(
+        server.send_close(Some(1000), &reason, Instant::ZERO, &mut out),
+        Ok(127)
+    );
+    // After a failure, before its Close is out, nothing else may be sent.
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
+    let mut unmasked = *b"\x81\x01x";
+    assert!(server.receive(&mut unmasked, Instant::ZERO).is_err());
+    for result in [
+        server.send_ping(b"", Instant::ZERO, &mut out),
+        server.send_pong(b"", &mut out),
+        server.send_text("x", &mut out),
+    ] {
+        assert!(
+            matches!(result, Err(Error::Local(LocalError::WrongState { .. }))),
+            "{result:?}"
+        );
+    }
+}

@@ -950,6 +950,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncate_utf8("abc", 3), "abc");
+        assert_eq!(truncate_utf8("abcd", 3), "abc");
+        // "é" is two bytes: cutting inside it drops it.
+        assert_eq!(truncate_utf8("a\u{e9}b", 2), "a");
+        assert_eq!(truncate_utf8("a\u{e9}b", 3), "a\u{e9}");
+        assert_eq!(truncate_utf8("\u{20ac}", 2), "");
+    }
+
+    #[test]
     fn doc_table_is_the_table() {
         table::assert_doc_matches(
             include_str!("connection.rs"),
