@@ -258,6 +258,23 @@ fn limits_fail_with_1009() {
             "{reason}"
         );
     }
+    // At every limit exactly: accepted.
+    let at_limits = [
+        masked(0x82, &[7; 10], k),
+        [masked(0x02, &[7; 10], k), masked(0x80, &[7; 5], k)].concat(),
+        [
+            masked(0x02, b"a", k),
+            masked(0x00, b"b", k),
+            masked(0x80, b"c", k),
+        ]
+        .concat(),
+    ];
+    for input in at_limits {
+        let mut s = Connection::server(config, Instant::ZERO);
+        let (ev, wire) = feed(&mut s, &input, &[]);
+        assert!(matches!(ev[..], [WsEv::Message(..)]), "{ev:?}");
+        assert!(wire.is_empty());
+    }
 }
 
 #[test]
