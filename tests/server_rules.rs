@@ -615,3 +615,47 @@ fn a_426_names_the_websocket_version_when_websocket_is_offered_or_listed() {
           Content-Length: 0\r\n\r\n"
     );
 }
+
+#[test]
+fn reason_phrases_are_rfc_9110s() {
+    let table = [
+        (100, "Continue"),
+        (101, "Switching Protocols"),
+        (102, "Processing"),
+        (103, "Early Hints"),
+        (200, "OK"),
+        (201, "Created"),
+        (202, "Accepted"),
+        (204, "No Content"),
+        (301, "Moved Permanently"),
+        (302, "Found"),
+        (303, "See Other"),
+        (304, "Not Modified"),
+        (307, "Temporary Redirect"),
+        (308, "Permanent Redirect"),
+        (400, "Bad Request"),
+        (401, "Unauthorized"),
+        (403, "Forbidden"),
+        (404, "Not Found"),
+        (405, "Method Not Allowed"),
+        (408, "Request Timeout"),
+        (411, "Length Required"),
+        (413, "Content Too Large"),
+        (414, "URI Too Long"),
+        (417, "Expectation Failed"),
+        (426, "Upgrade Required"),
+        (429, "Too Many Requests"),
+        (431, "Request Header Fields Too Large"),
+        (500, "Internal Server Error"),
+        (501, "Not Implemented"),
+        (502, "Bad Gateway"),
+        (503, "Service Unavailable"),
+        (504, "Gateway Timeout"),
+        (505, "HTTP Version Not Supported"),
+        (299, ""),
+        (599, ""),
+    ];
+    for (status, phrase) in table {
+        assert_eq!(reason_phrase(status), phrase, "{status}");
+    }
+}

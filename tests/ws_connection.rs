@@ -555,3 +555,14 @@ fn control_frames_follow_the_state_and_the_125_byte_limit() {
         );
     }
 }
+
+#[test]
+fn no_mask_on_a_client_means_the_zero_key() {
+    use protoswitch::ws::{MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER, NoMask};
+    let mut client = Connection::client(Config::default(), Instant::ZERO, NoMask);
+    let mut out = [0u8; 16];
+    let n = client.send_text("hi", &mut out).unwrap();
+    assert_eq!(&out[..n], b"\x81\x82\0\0\0\0hi");
+    // The sizes that hold any control frame: a 14-byte header and 125 bytes.
+    assert_eq!((MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER), (139, 139));
+}
