@@ -159,6 +159,44 @@ mod tests {
     #[test]
     fn quoted_string() {
         assert_eq!(skip_quoted_string(br#""a\"b" x"#), Some(&b" x"[..]));
+        assert_eq!(skip_quoted_string(br#""a\\" x"#), Some(&b" x"[..]));
+        assert_eq!(skip_quoted_string(br#""abc\"" x"#), Some(&b" x"[..]));
+        assert_eq!(skip_quoted_string(b"\"\t \x80\" x"), Some(&b" x"[..]));
+        assert_eq!(skip_quoted_string(br#""""#), Some(&b""[..]));
         assert_eq!(skip_quoted_string(br#""open"#), None);
+        assert_eq!(skip_quoted_string(br#"x"a""#), None);
+        assert_eq!(
+            skip_quoted_string(br#""a"#),
+            None,
+            "an escape with nothing after"
+        );
+        assert_eq!(
+            skip_quoted_string(b"\"a\\\x01\""),
+            None,
+            "an escaped control"
+        );
+        assert_eq!(
+            skip_quoted_string(b"\"a\x01\""),
+            None,
+            "a control character"
+        );
+        assert_eq!(skip_quoted_string(b"\"a\x7f\""), None, "DEL");
+    }
+
+    #[test]
+    fn field_values_to_send() {
+        assert!(is_field_value(b"a b\tc\x80"));
+        assert!(is_field_value(b""));
+        for bad in [
+            &b" a"[..],
+            b"a ",
+            b"\ta",
+            b"a\t",
+            b"a\r\nb",
+            b"a\x00",
+            b"a\x7f",
+        ] {
+            assert!(!is_field_value(bad), "{bad:?}");
+        }
     }
 }
