@@ -659,3 +659,29 @@ fn reason_phrases_are_rfc_9110s() {
         assert_eq!(reason_phrase(status), phrase, "{status}");
     }
 }
+
+#[test]
+fn websocket_offer_views() {
+    let req = ws_request(
+        "Sec-WebSocket-Protocol: chat, Chat.v2\r\n\
+         Sec-WebSocket-Extensions: x-a; p=\"q, r\"; s, x-b\r\n",
+        "13",
+    );
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let got = s.receive(&req).unwrap();
+    let Some(ServerEvent::Request(r)) = got.event else {
+        panic!()
+    };
+    let ws = r.websocket().unwrap().unwrap();
+    // Subprotocols are case-sensitive (RFC 6455 §11.3.4).
+    assert!(ws.offers_subprotocol("chat") && ws.offers_subprotocol("Chat.v2"));
+    assert!(!ws.offers_subprotocol("Chat") && !ws.offers_subprotocol("chat.v2"));
+    let ext: Vec<_> = ws.extensions().collect();
+    assert_eq!(ext.len(), 2);
+    assert_eq!(ext[0].name(), "x-a");
+    assert_eq!(
+        ext[0].params().collect::<Vec<_>>(),
+        [("p", Some("\"q, r\"")), ("s", None)]
+    );
+    assert_eq!(ext[1].name(), "x-b");
+}
