@@ -235,6 +235,29 @@ impl FrameHeader {
 mod tests {
     use super::*;
 
+    #[test]
+    fn opcode_conversions() {
+        use std::string::ToString;
+        for (v, op) in [
+            (0x0, OpCode::Continuation),
+            (0x1, OpCode::Text),
+            (0x2, OpCode::Binary),
+            (0x8, OpCode::Close),
+            (0x9, OpCode::Ping),
+            (0xA, OpCode::Pong),
+        ] {
+            assert_eq!(OpCode::try_from(v), Ok(op));
+            assert_eq!(u8::from(op), v);
+        }
+        for v in [0x3, 0x7, 0xB, 0xF, 0x10, 0xFF] {
+            assert_eq!(OpCode::try_from(v), Err(ReservedOpCode(v)));
+        }
+        assert_eq!(
+            ReservedOpCode(0x3).to_string(),
+            "opcode 0x3 is reserved (RFC 6455 §5.2)"
+        );
+    }
+
     fn decode(buf: &[u8], role: Role) -> Result<Option<(FrameHeader, usize)>, PeerErrorKind> {
         FrameHeader::decode(buf, role, 0)
     }
