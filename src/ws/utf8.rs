@@ -97,6 +97,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_error_says_what_it_is() {
+        use std::string::ToString;
+        assert_eq!(Utf8Error.to_string(), "invalid UTF-8");
+    }
+
+    #[test]
     fn every_split_of_valid_text() {
         let text = "Hello-µ@ßöäüàá-UTF-8!! 𝄞 €".as_bytes();
         for a in 0..text.len() {
