@@ -100,3 +100,24 @@ impl Default for StdClock {
         Self::new()
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn std_clock_converts_both_ways_from_its_origin() {
+        let clock = StdClock::new();
+        let later = clock.to_std(Instant::from_millis(1_500));
+        assert_eq!(clock.at(later), Instant::from_millis(1_500));
+        assert_eq!(
+            later.saturating_duration_since(clock.to_std(Instant::ZERO)),
+            Duration::from_millis(1_500)
+        );
+        // Before the origin saturates at zero.
+        let before = clock.to_std(Instant::ZERO) - Duration::from_millis(5);
+        assert_eq!(clock.at(before), Instant::ZERO);
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(clock.now() >= Instant::from_millis(2));
+    }
+}

@@ -133,5 +133,32 @@ mod tests {
         assert_ne!(a, Protocol::parse(b"echo"));
         let hasher = RandomState::new();
         assert_eq!(hasher.hash_one(a), hasher.hash_one(b));
+        assert_ne!(
+            hasher.hash_one(a),
+            hasher.hash_one(Protocol::parse(b"echo/v2"))
+        );
+        assert_ne!(
+            hasher.hash_one(a),
+            hasher.hash_one(Protocol::parse(b"echov1"))
+        );
+    }
+
+    #[test]
+    fn parts_and_kinds() {
+        let p = Protocol::parse(b"echo/1").unwrap();
+        assert_eq!((p.name(), p.version()), ("echo", Some("1")));
+        let p = Protocol::parse(b"h2c").unwrap();
+        assert_eq!((p.name(), p.version()), ("h2c", None));
+        for (token, kind) in [
+            (&b"WebSocket"[..], ProtocolKind::WebSocket),
+            (b"websocket/13", ProtocolKind::Other),
+            (b"H2C", ProtocolKind::H2c),
+            (b"h2c/1", ProtocolKind::Other),
+            (b"TLS/1.2", ProtocolKind::Tls),
+            (b"tls", ProtocolKind::Tls),
+            (b"echo", ProtocolKind::Other),
+        ] {
+            assert_eq!(Protocol::parse(token).unwrap().kind(), kind, "{token:?}");
+        }
     }
 }
