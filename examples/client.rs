@@ -60,7 +60,7 @@ fn usage() -> ! {
 fn run(url: &str, protocols: &[String], quiet: Duration) -> std::io::Result<bool> {
     let names: Vec<&str> = protocols.iter().map(String::as_str).collect();
     let mut ws = blocking_ws::connect(url, &names, Config::default())?;
-    if let Some(p) = ws.connection().subprotocol() {
+    if let Some(p) = ws.subprotocol() {
         eprintln!("subprotocol: {p}");
     }
     // Standard input on its own thread; lines arrive over a channel.

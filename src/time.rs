@@ -9,39 +9,52 @@ use core::ops::Add;
 pub use core::time::Duration;
 
 /// A point in time, measured as the time elapsed since an origin the caller
-/// chose. Only differences between two `Instant`s given to the same machine
-/// mean anything.
+/// chose, with nanosecond resolution, up to about 584 years after it
+/// (later instants saturate). Only differences between two `Instant`s given
+/// to the same machine mean anything. Eight bytes, so that the machines that
+/// keep deadlines stay small.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Instant {
-    since_origin: Duration,
+    nanos: u64,
+}
+
+/// `d` in nanoseconds, saturating at `u64::MAX` (about 584 years).
+pub(crate) const fn saturating_nanos(d: Duration) -> u64 {
+    let nanos = d.as_nanos();
+    if nanos > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        nanos as u64
+    }
 }
 
 impl Instant {
     /// The origin itself.
-    pub const ZERO: Instant = Instant {
-        since_origin: Duration::ZERO,
-    };
+    pub const ZERO: Instant = Instant { nanos: 0 };
 
-    /// The instant `elapsed` after the origin.
+    /// The instant `elapsed` after the origin (saturating about 584 years
+    /// after it).
     pub const fn from_elapsed(elapsed: Duration) -> Self {
         Instant {
-            since_origin: elapsed,
+            nanos: saturating_nanos(elapsed),
         }
     }
 
     /// The instant `ms` milliseconds after the origin.
     pub const fn from_millis(ms: u64) -> Self {
-        Self::from_elapsed(Duration::from_millis(ms))
+        Instant {
+            nanos: ms.saturating_mul(1_000_000),
+        }
     }
 
     /// Time elapsed since the origin.
     pub const fn elapsed(self) -> Duration {
-        self.since_origin
+        Duration::from_nanos(self.nanos)
     }
 
     /// `self - earlier`, or zero when `earlier` is later.
-    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
-        self.since_origin.saturating_sub(earlier.since_origin)
+    pub const fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.nanos.saturating_sub(earlier.nanos))
     }
 }
 
@@ -50,7 +63,30 @@ impl Add<Duration> for Instant {
     /// Saturates instead of overflowing.
     fn add(self, rhs: Duration) -> Instant {
         Instant {
-            since_origin: self.since_origin.saturating_add(rhs),
+            nanos: self.nanos.saturating_add(saturating_nanos(rhs)),
+        }
+    }
+}
+
+/// An optional deadline in the eight bytes of an [`Instant`]: the last
+/// instant (about 584 years after the origin, where every later instant
+/// saturates) stands for "none", as no timer of a running machine gets
+/// there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deadline(u64);
+
+impl Deadline {
+    pub(crate) const NONE: Deadline = Deadline(u64::MAX);
+
+    pub(crate) const fn at(when: Instant) -> Self {
+        Deadline(when.nanos)
+    }
+
+    pub(crate) const fn get(self) -> Option<Instant> {
+        if self.0 == u64::MAX {
+            None
+        } else {
+            Some(Instant { nanos: self.0 })
         }
     }
 }

@@ -46,9 +46,10 @@ fn hand_off_with_leftover_frames_on_both_sides() {
     let mut to_client = out[..n].to_vec();
     to_client.extend_from_slice(b"\x81\x05Hello");
 
+    // The outcome stays with the handshake (the connection keeps none of it).
+    assert_eq!(server.negotiation().unwrap().subprotocol(), Some("chat"));
     let mut server_ws =
         Connection::from_server_handshake(server, Config::default(), Instant::ZERO).unwrap();
-    assert_eq!(server_ws.subprotocol(), Some("chat"));
     let (ev, _) = feed(&mut server_ws, &leftover, &[]);
     assert_eq!(
         ev,
@@ -58,10 +59,10 @@ fn hand_off_with_leftover_frames_on_both_sides() {
     let got = client.receive(&to_client).unwrap();
     assert!(matches!(got.event, Some(ClientEvent::Switched(_))));
     leftover = to_client[got.consumed..].to_vec();
+    assert_eq!(client.negotiation().unwrap().subprotocol(), Some("chat"));
     let mut client_ws =
         Connection::from_client_handshake(client, Config::default(), Instant::ZERO, || KEY)
             .unwrap();
-    assert_eq!(client_ws.subprotocol(), Some("chat"));
     let (ev, _) = feed(&mut client_ws, &leftover, &[]);
     assert_eq!(
         ev,
@@ -225,11 +226,10 @@ fn keepalive_pings_and_detects_a_dead_peer() {
     assert_eq!(server.poll_timeout(), Some(Instant::from_millis(50_000)));
     server.handle_timeout(Instant::from_millis(50_000));
     let ping = drain(&mut server);
-    assert_eq!(&ping[..2], b"\x89\x08", "an 8-byte ping");
+    assert_eq!(ping, b"\x89\x00", "an empty ping");
     assert_eq!(server.poll_timeout(), Some(Instant::from_millis(60_000)));
     // A Pong keeps the connection.
-    let mut pong = vec![0x8a, 0x88, 0, 0, 0, 0];
-    pong.extend_from_slice(&ping[2..]);
+    let mut pong = vec![0x8a, 0x80, 0, 0, 0, 0];
     let _ = server
         .receive(&mut pong, Instant::from_millis(55_000))
         .unwrap();
@@ -350,7 +350,7 @@ fn fixed_keepalive_pings_on_schedule_whatever_the_traffic() {
         .unwrap();
     assert_eq!(server.poll_timeout(), Some(Instant::from_millis(2_000)));
     server.handle_timeout(Instant::from_millis(2_000));
-    assert_eq!(&drain_in(&mut server, 139)[..2], b"\x89\x08");
+    assert_eq!(drain_in(&mut server, 139), b"\x89\x00");
     // The Pong is due 5 s later.
     assert_eq!(server.poll_timeout(), Some(Instant::from_millis(7_000)));
     let mut pong = *b"\x8a\x80\x00\x00\x00\x00";
@@ -498,12 +498,12 @@ fn the_longest_frame_error_diagnosis_fits_a_close_frame_whole() {
 }
 
 #[test]
-fn keepalive_pings_count_up_and_the_pong_deadline_is_not_early() {
+fn keepalive_pings_are_empty_and_the_pong_deadline_is_not_early() {
     let keepalive = Keepalive::fixed(Duration::from_secs(1), Duration::from_secs(3));
     let mut server = Connection::server(Config::new().keepalive(Some(keepalive)), Instant::ZERO);
     server.handle_timeout(Instant::from_millis(1_000));
     let first = drain_in(&mut server, 139);
-    assert_eq!(first, b"\x89\x08\0\0\0\0\0\0\0\x01");
+    assert_eq!(first, b"\x89\x00");
     // One millisecond before the deadline nothing happens.
     server.handle_timeout(Instant::from_millis(3_999));
     assert_eq!(server.state(), State::Open);
@@ -513,7 +513,7 @@ fn keepalive_pings_count_up_and_the_pong_deadline_is_not_early() {
         .unwrap();
     server.handle_timeout(Instant::from_millis(4_000));
     assert_eq!(server.state(), State::Open, "the Pong came in time");
-    assert_eq!(drain_in(&mut server, 139), b"\x89\x08\0\0\0\0\0\0\0\x02");
+    assert_eq!(drain_in(&mut server, 139), b"\x89\x00");
 }
 
 #[test]
@@ -523,11 +523,8 @@ fn several_owed_frames_come_out_through_a_small_buffer() {
     let mut ping = *b"\x89\x82\0\0\0\0hi";
     let _ = server.receive(&mut ping, Instant::ZERO).unwrap();
     server.handle_timeout(Instant::from_millis(1_000));
-    // A Pong (4 bytes) and a keepalive Ping (10 bytes) through 5 bytes.
-    assert_eq!(
-        drain_in(&mut server, 5),
-        b"\x8a\x02hi\x89\x08\0\0\0\0\0\0\0\x01"
-    );
+    // A Pong (4 bytes) and a keepalive Ping (2 bytes) through 3 bytes.
+    assert_eq!(drain_in(&mut server, 3), b"\x8a\x02hi\x89\x00");
 }
 
 #[test]
@@ -565,4 +562,93 @@ fn no_mask_on_a_client_means_the_zero_key() {
     assert_eq!(&out[..n], b"\x81\x82\0\0\0\0hi");
     // The sizes that hold any control frame: a 14-byte header and 125 bytes.
     assert_eq!((MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER), (139, 139));
+}
+
+#[test]
+fn a_newer_ping_replaces_the_pong_not_yet_started() {
+    // RFC 6455 §5.5.3: answering only the most recent Ping is allowed.
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
+    let mut pings = *b"\x89\x82\0\0\0\0hi\x89\x83\0\0\0\0you";
+    let first = server.receive(&mut pings, Instant::ZERO).unwrap();
+    assert_eq!(first.event, Some(Event::Ping(b"hi")));
+    let consumed = first.consumed;
+    let second = server
+        .receive(&mut pings[consumed..], Instant::ZERO)
+        .unwrap();
+    assert_eq!(second.event, Some(Event::Ping(b"you")));
+    assert_eq!(drain(&mut server), b"\x8a\x03you");
+}
+
+#[test]
+fn a_ping_waits_unconsumed_while_a_pong_is_half_handed_out() {
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
+    let mut ping = *b"\x89\x82\0\0\0\0hi";
+    let _ = server.receive(&mut ping, Instant::ZERO).unwrap();
+    let mut three = [0u8; 3];
+    assert_eq!(server.poll_transmit(&mut three), 3);
+    assert_eq!(&three, b"\x8a\x02h");
+    // The machine keeps one Pong payload, and half of it is out: the next
+    // Ping stays in the buffer, nothing consumed, nothing unmasked.
+    let masked_ping = *b"\x89\x83\x01\x02\x03\x04\x79\x6d\x76";
+    let mut buf = masked_ping;
+    let held = server.receive(&mut buf, Instant::ZERO).unwrap();
+    assert_eq!((held.consumed, held.event), (0, None));
+    assert_eq!(buf, masked_ping, "not unmasked twice");
+    // Data frames before it still flow.
+    let mut data_then_ping = b"\x82\x81\0\0\0\0z".to_vec();
+    data_then_ping.extend_from_slice(&masked_ping);
+    let got = server.receive(&mut data_then_ping, Instant::ZERO).unwrap();
+    assert_eq!(got.consumed, 7);
+    assert!(matches!(got.event, Some(Event::Data(_))));
+    // Once the Pong is out, the Ping is taken and answered.
+    assert_eq!(drain(&mut server), b"i");
+    let got = server.receive(&mut buf, Instant::ZERO).unwrap();
+    assert_eq!(got.consumed, 9);
+    assert_eq!(got.event, Some(Event::Ping(b"xou")));
+    assert_eq!(drain(&mut server), b"\x8a\x03xou");
+}
+
+#[test]
+fn a_ping_waits_only_for_a_pong_half_out_not_for_a_close_or_ping() {
+    // A keepalive Ping half handed out does not hold the peer's Ping back.
+    let keepalive = Keepalive::idle(Duration::from_secs(1), Duration::from_secs(3));
+    let mut server = Connection::server(Config::new().keepalive(Some(keepalive)), Instant::ZERO);
+    server.handle_timeout(Instant::from_millis(1_000));
+    let mut one = [0u8; 1];
+    assert_eq!(server.poll_transmit(&mut one), 1);
+    let mut ping = *b"\x89\x81\0\0\0\0p";
+    let got = server
+        .receive(&mut ping, Instant::from_millis(1_000))
+        .unwrap();
+    assert_eq!(got.event, Some(Event::Ping(b"p")));
+    assert_eq!(drain(&mut server), b"\x00\x8a\x01p");
+}
+
+#[test]
+fn the_configuration_is_kept_with_millisecond_timers() {
+    let keepalive = Keepalive::fixed(Duration::from_micros(1_500), Duration::from_secs(3));
+    let config = Config::new()
+        .max_frame_payload(7)
+        .max_message_size(9)
+        .max_fragments(3)
+        .auto_pong(false)
+        .close_timeout(Duration::from_nanos(1))
+        .keepalive(Some(keepalive));
+    let kept = Connection::server(config, Instant::ZERO).config();
+    // Rounded up to whole milliseconds, never down to zero.
+    let expected = config
+        .close_timeout(Duration::from_millis(1))
+        .keepalive(Some(Keepalive::fixed(
+            Duration::from_millis(2),
+            Duration::from_secs(3),
+        )));
+    assert_eq!(kept, expected);
+    // Beyond about 49 days the timers saturate.
+    let long = Config::new().close_timeout(Duration::from_secs(60 * 86_400));
+    assert_eq!(
+        Connection::server(long, Instant::ZERO)
+            .config()
+            .close_timeout,
+        Duration::from_millis(u64::from(u32::MAX))
+    );
 }

@@ -73,6 +73,8 @@ pub struct WsStream<M: MaskSource> {
     end: usize,
     assembler: MessageAssembler,
     scratch: Vec<u8>,
+    /// The subprotocol the handshake agreed, if any.
+    subprotocol: Option<String>,
 }
 
 impl<M: MaskSource> WsStream<M> {
@@ -89,11 +91,17 @@ impl<M: MaskSource> WsStream<M> {
             end: leftover.len(),
             assembler: MessageAssembler::new(),
             scratch: Vec::new(),
+            subprotocol: None,
         }
     }
 
     pub fn connection(&self) -> &Connection<M> {
         &self.conn
+    }
+
+    /// The subprotocol the handshake agreed, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
     }
 
     /// Writes every frame the machine owes.
@@ -293,9 +301,15 @@ pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<W
         match got.event {
             Some(ClientEvent::Switched(_)) => {
                 let leftover = buf[got.consumed..].to_vec();
+                let subprotocol = client
+                    .negotiation()
+                    .and_then(|n| n.subprotocol())
+                    .map(String::from);
                 let conn = Connection::from_client_handshake(client, config, clock.now(), masks)
                     .map_err(other)?;
-                return Ok(WsStream::new(stream, conn, clock, &leftover));
+                let mut ws = WsStream::new(stream, conn, clock, &leftover);
+                ws.subprotocol = subprotocol;
+                return Ok(ws);
             }
             Some(ClientEvent::Declined {
                 response,

@@ -44,8 +44,9 @@ use super::utf8::Utf8Validator;
 use crate::Received;
 use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::table;
-use crate::time::Instant;
+use crate::time::{Deadline, Instant};
 use crate::upgrade::{ClientHandshake, Negotiation, ProtocolKind, ServerHandshake};
+use core::time::Duration;
 
 /// Where the connection is. See the module docs for the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,61 +129,108 @@ pub const TRANSITIONS: &[(State, Input, State)] = {
     ]
 };
 
-/// A control payload kept by the machine until `poll_transmit`.
-#[derive(Debug, Clone, Copy)]
-struct Control {
-    bytes: [u8; MAX_CONTROL_PAYLOAD],
-    len: u8,
-}
-
-impl Control {
-    fn new(parts: &[&[u8]]) -> Self {
-        let mut c = Control {
-            bytes: [0; MAX_CONTROL_PAYLOAD],
-            len: 0,
-        };
-        for p in parts {
-            let take = p.len().min(MAX_CONTROL_PAYLOAD - usize::from(c.len));
-            let at = usize::from(c.len);
-            c.bytes[at..at + take].copy_from_slice(&p[..take]);
-            c.len += take as u8;
-        }
-        c
-    }
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
-
 /// Largest control frame on the wire: a header with a mask key, and 125
 /// bytes of payload.
 const MAX_CONTROL_FRAME: usize = 6 + MAX_CONTROL_PAYLOAD;
 
-/// The control frame `poll_transmit` is handing out, for any size of the
-/// caller's buffer.
-#[derive(Debug, Clone, Copy)]
-struct Outbox {
-    bytes: [u8; MAX_CONTROL_FRAME],
-    len: u8,
-    sent: u8,
-    /// What the frame is, until its last byte has been handed out.
-    opcode: Option<OpCode>,
+/// The Close the machine owes. Its payload is derived when it is written,
+/// so nothing but this tag is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwedClose {
+    /// The echo of the peer's Close: its code, or an empty Close for an
+    /// empty one (RFC 6455 §5.5.1).
+    Echo(Option<u16>),
+    /// The Close that fails the connection: the code and reason of the
+    /// error in `ending` (RFC 6455 §7.1.7).
+    Failure,
 }
 
-impl Outbox {
-    const fn new() -> Self {
-        Outbox {
-            bytes: [0; MAX_CONTROL_FRAME],
-            len: 0,
-            sent: 0,
-            opcode: None,
+/// A control frame `poll_transmit` hands out. Its bytes are derived again
+/// at every call from this and from the machine's stable state (the Pong
+/// slot, the failure), so no copy of the encoded frame is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    /// Answers a Ping with the payload in the Pong slot (`len` bytes).
+    Pong { len: u8 },
+    /// The keepalive's Ping (empty).
+    Ping,
+    /// A Close.
+    Close(OwedClose),
+}
+
+/// The control frame being handed out: what it is, how much of it has been
+/// handed out, and its mask key (a client's).
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    control: Control,
+    sent: u8,
+    key: [u8; 4],
+}
+
+/// The frame limits a connection keeps of its [`Config`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameLimits {
+    pub(crate) max_frame_payload: u64,
+    pub(crate) max_message_size: u64,
+    pub(crate) max_fragments: u32,
+}
+
+/// The rest of the [`Config`], with timers in milliseconds (rounded up,
+/// saturating at `u32::MAX`, about 49 days), which keeps the machine small.
+#[derive(Debug, Clone, Copy)]
+struct Behaviour {
+    close_timeout_ms: u32,
+    keepalive_interval_ms: u32,
+    keepalive_timeout_ms: u32,
+    keepalive: Option<KeepaliveMode>,
+    auto_pong: bool,
+}
+
+/// `d` in whole milliseconds, rounded up, saturating.
+fn millis_up(d: Duration) -> u32 {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    u32::try_from(ms).unwrap_or(u32::MAX)
+}
+
+fn millis(ms: u32) -> Duration {
+    Duration::from_millis(u64::from(ms))
+}
+
+impl Behaviour {
+    fn new(config: &Config) -> Self {
+        let (interval, timeout, mode) = match config.keepalive {
+            Some(k) => (k.interval, k.timeout, Some(k.mode)),
+            None => (Duration::ZERO, Duration::ZERO, None),
+        };
+        Behaviour {
+            close_timeout_ms: millis_up(config.close_timeout),
+            keepalive_interval_ms: millis_up(interval),
+            keepalive_timeout_ms: millis_up(timeout),
+            keepalive: mode,
+            auto_pong: config.auto_pong,
         }
     }
-    /// `true` while part of a frame has been handed out and part not
-    /// (`poll_transmit` fills the outbox only to hand out at least a byte).
-    fn is_partial(&self) -> bool {
-        self.opcode.is_some()
+    fn close_timeout(&self) -> Duration {
+        millis(self.close_timeout_ms)
     }
+    fn keepalive(&self) -> Option<Keepalive> {
+        self.keepalive.map(|mode| Keepalive {
+            mode,
+            interval: millis(self.keepalive_interval_ms),
+            timeout: millis(self.keepalive_timeout_ms),
+        })
+    }
+}
+
+/// How the connection ended, once `Closed`: a [`CloseCause`] without the
+/// role, which the machine knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Handshake(Option<u16>),
+    Failed(PeerErrorKind),
+    TransportEnded,
+    CloseTimedOut,
+    PeerUnresponsive,
 }
 
 /// A WebSocket connection: frames in, events out, replies out.
@@ -208,34 +256,38 @@ impl Outbox {
 pub struct Connection<M = NoMask> {
     // Who and how.
     role: Role,
-    config: Config,
-    /// The handshake that led here (subprotocol, extensions), if any.
-    negotiation: Option<Negotiation>,
+    limits: FrameLimits,
+    behaviour: Behaviour,
     // The closing machine: its table state and the state beside it.
     state: State,
     /// Our Close has been handed out (by `send_close` or `poll_transmit`).
     close_sent: bool,
     /// `receive_eof` was called.
     transport_ended: bool,
-    cause: Option<CloseCause>,
+    ending: Option<Ending>,
     // Receiving.
     decoder: Decoder,
-    // Sending: the message being sent in fragments, and the control frames
-    // owed, the one being handed out in the outbox.
+    // Sending: the message being sent in fragments; the control frames
+    // owed, and the one being handed out.
     masks: M,
     outgoing: Option<MessageKind>,
     /// UTF-8 state of the text message being sent in fragments.
     outgoing_utf8: Utf8Validator,
-    pong: Option<Control>,
-    ping: Option<Control>,
-    close: Option<Control>,
-    outbox: Outbox,
+    /// The payload of the Pong owed (or being handed out): the latest
+    /// Ping's, since answering the latest suffices (RFC 6455 §5.5.3).
+    pong: [u8; MAX_CONTROL_PAYLOAD],
+    /// A Pong is owed and not yet being handed out; its length.
+    pong_owed: Option<u8>,
+    ping_owed: bool,
+    close_owed: Option<OwedClose>,
+    in_flight: Option<InFlight>,
     // Timers, on the caller's clock.
-    close_deadline: Option<Instant>,
-    last_rx: Instant,
-    last_ping: Instant,
-    pong_deadline: Option<Instant>,
-    ping_count: u64,
+    /// The keepalive counts from here: the last receive (`Idle`) or the
+    /// last Ping (`Fixed`).
+    keepalive_from: Instant,
+    /// In `Open`, when the Pong is due; afterwards, when the close timeout
+    /// fires.
+    deadline: Deadline,
 }
 
 impl Connection<NoMask> {
@@ -254,18 +306,18 @@ impl Connection<NoMask> {
         config: Config,
         now: Instant,
     ) -> Result<Self, Error> {
-        let switch = websocket_switch(handshake.state().name(), handshake.negotiation())?;
-        Ok(Connection::server(config, now).with_switch(switch))
+        check_websocket_switch(handshake.state().name(), handshake.negotiation())?;
+        Ok(Connection::server(config, now))
     }
 }
 
-/// The switch of a handshake, if it switched to WebSocket.
-fn websocket_switch(
+/// Checks that a handshake switched to WebSocket.
+fn check_websocket_switch(
     state: &'static str,
     switch: Option<&Negotiation>,
-) -> Result<Negotiation, LocalError> {
+) -> Result<(), LocalError> {
     match switch {
-        Some(s) if s.protocol().kind() == ProtocolKind::WebSocket => Ok(*s),
+        Some(s) if s.protocol().kind() == ProtocolKind::WebSocket => Ok(()),
         Some(_) => Err(LocalError::NotWebSocket),
         None => Err(LocalError::WrongState {
             operation: "turn the handshake into a WebSocket connection",
@@ -289,38 +341,35 @@ impl<M: MaskSource> Connection<M> {
         now: Instant,
         masks: M,
     ) -> Result<Self, Error> {
-        let switch = websocket_switch(handshake.state().name(), handshake.negotiation())?;
-        Ok(Connection::client(config, now, masks).with_switch(switch))
+        check_websocket_switch(handshake.state().name(), handshake.negotiation())?;
+        Ok(Connection::client(config, now, masks))
     }
 
     fn new(role: Role, config: Config, now: Instant, masks: M) -> Self {
         Connection {
             role,
-            config,
+            limits: FrameLimits {
+                max_frame_payload: config.max_frame_payload,
+                max_message_size: config.max_message_size,
+                max_fragments: config.max_fragments,
+            },
+            behaviour: Behaviour::new(&config),
             state: State::Open,
-            masks,
-            negotiation: None,
+            close_sent: false,
+            transport_ended: false,
+            ending: None,
             decoder: Decoder::new(),
+            masks,
             outgoing: None,
             outgoing_utf8: Utf8Validator::new(),
-            pong: None,
-            ping: None,
-            close: None,
-            outbox: Outbox::new(),
-            close_sent: false,
-            cause: None,
-            close_deadline: None,
-            last_rx: now,
-            last_ping: now,
-            pong_deadline: None,
-            ping_count: 0,
-            transport_ended: false,
+            pong: [0; MAX_CONTROL_PAYLOAD],
+            pong_owed: None,
+            ping_owed: false,
+            close_owed: None,
+            in_flight: None,
+            keepalive_from: now,
+            deadline: Deadline::NONE,
         }
-    }
-
-    fn with_switch(mut self, switch: Negotiation) -> Self {
-        self.negotiation = Some(switch);
-        self
     }
 
     /// The current state.
@@ -333,19 +382,28 @@ impl<M: MaskSource> Connection<M> {
         self.role
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// The subprotocol negotiated in the handshake, if any.
-    pub fn subprotocol(&self) -> Option<&str> {
-        self.negotiation.as_ref().and_then(|s| s.subprotocol())
+    /// The configuration, as the machine keeps it: timers with millisecond
+    /// resolution (rounded up, at most `u32::MAX` ms, about 49 days).
+    pub fn config(&self) -> Config {
+        Config {
+            max_frame_payload: self.limits.max_frame_payload,
+            max_message_size: self.limits.max_message_size,
+            max_fragments: self.limits.max_fragments,
+            auto_pong: self.behaviour.auto_pong,
+            close_timeout: self.behaviour.close_timeout(),
+            keepalive: self.behaviour.keepalive(),
+        }
     }
 
     /// Why the connection closed, once `Closed`.
     pub fn close_cause(&self) -> Option<CloseCause> {
-        self.cause
+        Some(match self.ending? {
+            Ending::Handshake(code) => CloseCause::Handshake { code },
+            Ending::Failed(kind) => CloseCause::Failed(PeerError::new(kind, self.role)),
+            Ending::TransportEnded => CloseCause::TransportEnded,
+            Ending::CloseTimedOut => CloseCause::CloseTimedOut,
+            Ending::PeerUnresponsive => CloseCause::PeerUnresponsive,
+        })
     }
 
     /// The peer error that ended the connection, if one did: a broken rule
@@ -353,15 +411,13 @@ impl<M: MaskSource> Connection<M> {
     /// handshake ([`CloseCause::TransportEnded`]). The same name as on the
     /// handshake machines.
     pub fn error(&self) -> Option<PeerError> {
-        match self.cause? {
-            CloseCause::Failed(e) => Some(e),
-            CloseCause::TransportEnded => Some(PeerError::new(
+        match self.ending? {
+            Ending::Failed(kind) => Some(PeerError::new(kind, self.role)),
+            Ending::TransportEnded => Some(PeerError::new(
                 PeerErrorKind::ClosedWithoutCloseFrame,
                 self.role,
             )),
-            CloseCause::Handshake { .. }
-            | CloseCause::CloseTimedOut
-            | CloseCause::PeerUnresponsive => None,
+            Ending::Handshake(_) | Ending::CloseTimedOut | Ending::PeerUnresponsive => None,
         }
     }
 
@@ -404,9 +460,9 @@ impl<M: MaskSource> Connection<M> {
         if self.state != State::Closed || self.has_pending() {
             return false;
         }
-        match (self.role, self.cause) {
-            (Role::Client, Some(CloseCause::Handshake { .. })) => {
-                self.transport_ended || self.close_deadline.is_none()
+        match (self.role, self.ending) {
+            (Role::Client, Some(Ending::Handshake(_))) => {
+                self.transport_ended || self.deadline.get().is_none()
             }
             _ => true,
         }
@@ -416,7 +472,14 @@ impl<M: MaskSource> Connection<M> {
     /// half handed out. (No Pong or Ping is owed then: every way into
     /// `Closed` drops them.)
     fn has_pending(&self) -> bool {
-        self.close.is_some() || self.outbox.opcode.is_some()
+        self.close_owed.is_some() || self.in_flight.is_some()
+    }
+
+    /// Drops the Pong and Ping owed (not one being handed out: a frame
+    /// begun is finished).
+    fn drop_owed_pings(&mut self) {
+        self.pong_owed = None;
+        self.ping_owed = false;
     }
 
     // ------------------------------------------------------------------
@@ -427,6 +490,14 @@ impl<M: MaskSource> Connection<M> {
     /// prefix of `buf` and returns at most one event borrowing it;
     /// `event: None` means more bytes are needed. `buf` must be able to
     /// hold [`MIN_RECEIVE_BUFFER`](super::MIN_RECEIVE_BUFFER) bytes so any control frame fits.
+    ///
+    /// One case of `event: None` is not about bytes: while a Pong is half
+    /// handed out by [`poll_transmit`](Self::poll_transmit) (its `out` was
+    /// too small for the whole frame), the next Ping waits unconsumed,
+    /// because the machine keeps one Pong payload. The loop of the
+    /// [crate docs](crate) never sees it (it drains `poll_transmit` before
+    /// reading again); a loop that does not should call `poll_transmit`,
+    /// then `receive` again.
     ///
     /// On a peer error the connection is `Closed`, a Close frame with the
     /// error's code waits in `poll_transmit`, and then the transport should
@@ -443,11 +514,18 @@ impl<M: MaskSource> Connection<M> {
                 event: None,
             });
         }
-        if !buf.is_empty() {
+        if !buf.is_empty() && self.behaviour.keepalive == Some(KeepaliveMode::Idle) {
             // An earlier `now` never moves a deadline back.
-            self.last_rx = self.last_rx.max(now);
+            self.keepalive_from = self.keepalive_from.max(now);
         }
-        let step = match self.decoder.step(buf, self.role, &self.config) {
+        let hold_pings = matches!(
+            self.in_flight,
+            Some(InFlight {
+                control: Control::Pong { .. },
+                ..
+            })
+        ) && self.answers_pings();
+        let step = match self.decoder.step(buf, self.role, &self.limits, hold_pings) {
             Ok(step) => step,
             Err(kind) => return Err(self.fail(kind).into()),
         };
@@ -479,6 +557,11 @@ impl<M: MaskSource> Connection<M> {
         }
     }
 
+    /// The machine answers Pings itself now.
+    fn answers_pings(&self) -> bool {
+        self.behaviour.auto_pong && self.state == State::Open
+    }
+
     /// Handles a complete control frame.
     fn control<'b>(
         &mut self,
@@ -488,14 +571,20 @@ impl<M: MaskSource> Connection<M> {
     ) -> Result<Event<'b>, PeerErrorKind> {
         match opcode {
             OpCode::Ping => {
-                if self.config.auto_pong && self.state == State::Open {
-                    // Answering the latest Ping suffices (RFC 6455 §5.5.3).
-                    self.pong = Some(Control::new(&[payload]));
+                if self.answers_pings() {
+                    // Answering the latest Ping suffices (RFC 6455 §5.5.3);
+                    // `receive` holds a Ping back while a Pong is half
+                    // handed out, so the slot is free to overwrite.
+                    self.pong[..payload.len()].copy_from_slice(payload);
+                    // A control payload is at most 125 bytes.
+                    self.pong_owed = Some(payload.len() as u8);
                 }
                 Ok(Event::Ping(payload))
             }
             OpCode::Pong => {
-                self.pong_deadline = None;
+                if self.state == State::Open {
+                    self.deadline = Deadline::NONE;
+                }
                 Ok(Event::Pong(payload))
             }
             _ => {
@@ -503,14 +592,12 @@ impl<M: MaskSource> Connection<M> {
                 if self.state == State::Open {
                     // Echo the code (RFC 6455 §5.5.1); an empty Close gets an
                     // empty Close.
-                    let echo = code.map(u16::to_be_bytes);
-                    self.close = Some(Control::new(&[echo.as_ref().map_or(&[][..], |c| &c[..])]));
-                    self.pong = None;
-                    self.ping = None;
+                    self.close_owed = Some(OwedClose::Echo(code));
+                    self.drop_owed_pings();
                 }
                 // Open → CloseReceived (echo pending), CloseSent → Closed.
                 self.follow(Input::CloseReceived);
-                self.cause = Some(CloseCause::Handshake { code });
+                self.ending = Some(Ending::Handshake(code));
                 self.arm_client_wait(now);
                 Ok(Event::Close { code, reason })
             }
@@ -520,47 +607,40 @@ impl<M: MaskSource> Connection<M> {
     /// After a clean closing handshake a client waits for the server to
     /// close the transport, up to the close timeout.
     fn arm_client_wait(&mut self, now: Instant) {
-        self.close_deadline = match self.role {
-            Role::Client => Some(now + self.config.close_timeout),
-            Role::Server => None,
+        self.deadline = match self.role {
+            Role::Client => Deadline::at(now + self.behaviour.close_timeout()),
+            Role::Server => Deadline::NONE,
         };
     }
 
     /// Fails the connection: queue a Close with the error's code (unless a
     /// Close was already sent) and move to `Closed`.
     fn fail(&mut self, kind: PeerErrorKind) -> PeerError {
-        let error = PeerError::new(kind, self.role);
-        self.pong = None;
-        self.ping = None;
-        if !self.close_sent {
-            let code = error.close_code().unwrap_or(1002).to_be_bytes();
-            let reason = truncate_utf8(error.message(), MAX_CONTROL_PAYLOAD - 2);
-            self.close = Some(Control::new(&[&code, reason.as_bytes()]));
-        } else {
-            self.close = None;
-        }
+        self.drop_owed_pings();
+        self.close_owed = (!self.close_sent).then_some(OwedClose::Failure);
         self.follow(Input::Fail);
-        self.cause = Some(CloseCause::Failed(error));
-        self.close_deadline = None;
+        self.ending = Some(Ending::Failed(kind));
+        self.deadline = Deadline::NONE;
         self.decoder = Decoder::new();
-        error
+        PeerError::new(kind, self.role)
     }
 
     /// The transport reached end of stream. Before the closing handshake
     /// (in `Open` or `CloseSent`) that is a peer error,
     /// [`PeerErrorKind::ClosedWithoutCloseFrame`] (the 1006 of RFC 6455
     /// §7.1.5), and the connection is `Closed`; after the peer's Close it
-    /// is the normal end. Control frames still owed are dropped. Never an
-    /// event: the shape is the one every machine's `receive_eof` has.
+    /// is the normal end. Control frames still owed are dropped, and the
+    /// timers stop. Never an event: the shape is the one every machine's
+    /// `receive_eof` has.
     pub fn receive_eof(&mut self) -> Result<Option<Event<'static>>, Error> {
         self.transport_ended = true;
         let before = self.state;
         // Whatever was owed (a frame half handed out included) is dropped:
         // the caller closes the transport now.
-        self.pong = None;
-        self.ping = None;
-        self.close = None;
-        self.outbox = Outbox::new();
+        self.drop_owed_pings();
+        self.close_owed = None;
+        self.in_flight = None;
+        self.deadline = Deadline::NONE;
         if self.go(Input::TransportEnded, "receive_eof").is_err() {
             return Ok(None);
         }
@@ -569,7 +649,7 @@ impl<M: MaskSource> Connection<M> {
             // peer wants it.
             return Ok(None);
         }
-        self.cause = Some(CloseCause::TransportEnded);
+        self.ending = Some(Ending::TransportEnded);
         Err(PeerError::new(PeerErrorKind::ClosedWithoutCloseFrame, self.role).into())
     }
 
@@ -580,59 +660,58 @@ impl<M: MaskSource> Connection<M> {
     /// When [`handle_timeout`](Self::handle_timeout) should be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let keepalive = match (self.state, self.config.keepalive) {
-            (State::Open, Some(k)) => Some(self.pong_deadline.unwrap_or(self.next_ping(k))),
-            _ => None,
-        };
-        match (self.close_deadline, keepalive) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        match (self.state, self.behaviour.keepalive()) {
+            (State::Open, Some(k)) => Some(
+                self.deadline
+                    .get()
+                    .unwrap_or(self.keepalive_from + k.interval),
+            ),
+            (State::Open, None) => None,
+            _ => self.deadline.get(),
         }
     }
 
     /// Advances timers: the close timeout, and the keepalive Ping / Pong.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some(deadline) = self.close_deadline {
-            if now >= deadline {
-                self.close_deadline = None;
+        if self.state != State::Open {
+            if self.deadline.get().is_some_and(|d| now >= d) {
+                self.deadline = Deadline::NONE;
                 if self.go(Input::CloseTimeout, "handle_timeout").is_ok() {
-                    self.cause = Some(CloseCause::CloseTimedOut);
+                    self.ending = Some(Ending::CloseTimedOut);
                 }
             }
+            return;
         }
-        let (State::Open, Some(k)) = (self.state, self.config.keepalive) else {
+        let Some(k) = self.behaviour.keepalive() else {
             return;
         };
-        match self.pong_deadline {
+        match self.deadline.get() {
             Some(deadline) if now >= deadline => {
                 self.follow(Input::PeerUnresponsive);
-                self.cause = Some(CloseCause::PeerUnresponsive);
-                self.pong = None;
-                self.ping = None;
+                self.ending = Some(Ending::PeerUnresponsive);
+                self.deadline = Deadline::NONE;
+                self.drop_owed_pings();
             }
-            None if now >= self.next_ping(k) => {
-                self.ping_count += 1;
-                self.ping = Some(Control::new(&[&self.ping_count.to_be_bytes()]));
+            None if now >= self.keepalive_from + k.interval => {
+                self.ping_owed = true;
                 self.pinged(now);
             }
             _ => {}
         }
     }
 
-    /// When the keepalive sends its next Ping.
-    fn next_ping(&self, k: Keepalive) -> Instant {
-        match k.mode {
-            KeepaliveMode::Idle => self.last_rx + k.interval,
-            KeepaliveMode::Fixed => self.last_ping + k.interval,
-        }
-    }
-
     /// A Ping went out (queued by the keepalive, or sent by the caller):
-    /// with a keepalive, the Pong is due within its timeout.
+    /// with a keepalive, the Pong is due within its timeout, and a `Fixed`
+    /// keepalive counts its period from here.
     fn pinged(&mut self, now: Instant) {
-        self.last_ping = self.last_ping.max(now);
-        if let (Some(k), None) = (self.config.keepalive, self.pong_deadline) {
-            self.pong_deadline = Some(now + k.timeout);
+        let Some(k) = self.behaviour.keepalive() else {
+            return;
+        };
+        if k.mode == KeepaliveMode::Fixed {
+            self.keepalive_from = self.keepalive_from.max(now);
+        }
+        if self.deadline.get().is_none() {
+            self.deadline = Deadline::at(now + k.timeout);
         }
     }
 
@@ -651,53 +730,92 @@ impl<M: MaskSource> Connection<M> {
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
         let mut written = 0;
         while written < out.len() {
-            if self.outbox.opcode.is_none() && !self.fill_outbox() {
+            let Some(mut flight) = self.in_flight.or_else(|| self.next_control()) else {
                 break;
-            }
-            let outbox = &mut self.outbox;
-            let pending = &outbox.bytes[usize::from(outbox.sent)..usize::from(outbox.len)];
+            };
+            let mut frame = [0; MAX_CONTROL_FRAME];
+            let len = self.encode_control(flight, &mut frame);
+            let pending = &frame[usize::from(flight.sent)..len];
             let n = pending.len().min(out.len() - written);
             out[written..written + n].copy_from_slice(&pending[..n]);
             written += n;
             // n is at most MAX_CONTROL_FRAME, which fits a u8.
-            outbox.sent += n as u8;
-            if outbox.sent == outbox.len {
-                if let Some(done) = outbox.opcode.take() {
-                    self.transmitted(done);
-                }
+            flight.sent += n as u8;
+            if usize::from(flight.sent) == len {
+                self.in_flight = None;
+                self.transmitted(flight.control);
+            } else {
+                self.in_flight = Some(flight);
             }
         }
         written
     }
 
-    /// Puts the next control frame owed into the outbox; `false` when none.
-    fn fill_outbox(&mut self) -> bool {
-        let (opcode, payload) = if let Some(p) = self.pong.take() {
-            (OpCode::Pong, p)
-        } else if let Some(p) = self.ping.take() {
-            (OpCode::Ping, p)
-        } else if let Some(c) = self.close.take() {
-            (OpCode::Close, c)
+    /// Takes the next control frame owed (Pong, then Ping, then Close) and
+    /// picks its mask key; `None` when nothing is owed.
+    fn next_control(&mut self) -> Option<InFlight> {
+        let control = if let Some(len) = self.pong_owed.take() {
+            Control::Pong { len }
+        } else if core::mem::take(&mut self.ping_owed) {
+            Control::Ping
         } else {
-            return false;
+            Control::Close(self.close_owed.take()?)
         };
-        let mut bytes = [0; MAX_CONTROL_FRAME];
-        let Ok(len) = self.write_frame(opcode, true, payload.as_bytes(), &mut bytes) else {
-            debug_assert!(false, "a control frame fits MAX_CONTROL_FRAME");
-            return false;
+        let key = match self.role {
+            Role::Client => self.masks.mask_key(),
+            Role::Server => [0; 4],
         };
-        self.outbox = Outbox {
-            bytes,
-            len: len as u8,
+        Some(InFlight {
+            control,
             sent: 0,
-            opcode: Some(opcode),
+            key,
+        })
+    }
+
+    /// The bytes of a control frame, derived from the machine's state.
+    fn encode_control(&self, flight: InFlight, out: &mut [u8; MAX_CONTROL_FRAME]) -> usize {
+        let mut payload = [0; MAX_CONTROL_PAYLOAD];
+        let (opcode, len) = match flight.control {
+            Control::Pong { len } => {
+                let len = usize::from(len);
+                payload[..len].copy_from_slice(&self.pong[..len]);
+                (OpCode::Pong, len)
+            }
+            Control::Ping => (OpCode::Ping, 0),
+            Control::Close(OwedClose::Echo(None)) => (OpCode::Close, 0),
+            Control::Close(OwedClose::Echo(Some(code))) => {
+                payload[..2].copy_from_slice(&code.to_be_bytes());
+                (OpCode::Close, 2)
+            }
+            Control::Close(OwedClose::Failure) => {
+                let error = match self.ending {
+                    Some(Ending::Failed(kind)) => PeerError::new(kind, self.role),
+                    _ => PeerError::new(PeerErrorKind::ClosedWithoutCloseFrame, self.role),
+                };
+                let code = error.close_code().unwrap_or(1002).to_be_bytes();
+                let reason = truncate_utf8(error.message(), MAX_CONTROL_PAYLOAD - 2);
+                payload[..2].copy_from_slice(&code);
+                payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+                (OpCode::Close, 2 + reason.len())
+            }
         };
-        true
+        let header = FrameHeader {
+            mask: (self.role == Role::Client).then_some(flight.key),
+            ..self.header(opcode, true, len as u64)
+        };
+        let h = header.encoded_len();
+        let encoded = header.encode(&mut out[..]);
+        debug_assert_eq!(encoded, Some(h), "a control frame fits MAX_CONTROL_FRAME");
+        out[h..h + len].copy_from_slice(&payload[..len]);
+        if let Some(key) = header.mask {
+            apply_mask(&mut out[h..h + len], key, 0);
+        }
+        h + len
     }
 
     /// The last byte of a control frame was handed out.
-    fn transmitted(&mut self, opcode: OpCode) {
-        if opcode == OpCode::Close {
+    fn transmitted(&mut self, control: Control) {
+        if let Control::Close(_) = control {
             self.close_sent = true;
             // Our echo completes the closing handshake; the Close that
             // fails a connection is written when it is already Closed.
@@ -757,7 +875,7 @@ impl<M: MaskSource> Connection<M> {
     /// handed out; cutting into a frame half handed out would corrupt the
     /// stream.
     fn check_not_mid_frame(&self) -> Result<(), Error> {
-        if self.outbox.is_partial() {
+        if self.in_flight.is_some() {
             return Err(LocalError::TransmitPending.into());
         }
         Ok(())
@@ -923,13 +1041,15 @@ impl<M: MaskSource> Connection<M> {
         if code_slice.len() + reason.len() > MAX_CONTROL_PAYLOAD {
             return Err(LocalError::ControlPayloadTooLong.into());
         }
-        let payload = Control::new(&[code_slice, reason.as_bytes()]);
-        let n = self.write_frame(OpCode::Close, true, payload.as_bytes(), out)?;
+        let mut payload = [0; MAX_CONTROL_PAYLOAD];
+        payload[..code_slice.len()].copy_from_slice(code_slice);
+        let len = code_slice.len() + reason.len();
+        payload[code_slice.len()..len].copy_from_slice(reason.as_bytes());
+        let n = self.write_frame(OpCode::Close, true, &payload[..len], out)?;
         self.close_sent = true;
-        self.pong = None;
-        self.ping = None;
+        self.drop_owed_pings();
         self.follow(Input::SendClose);
-        self.close_deadline = Some(now + self.config.close_timeout);
+        self.deadline = Deadline::at(now + self.behaviour.close_timeout());
         Ok(n)
     }
 }

@@ -4,34 +4,12 @@
 //! connection what the bytes are, and the connection decides.
 
 use super::close::is_valid_close_code;
+use super::connection::FrameLimits;
 use super::frame::{FrameHeader, OpCode};
 use super::mask::apply_mask;
-use super::types::{Config, MessageKind};
+use super::types::MessageKind;
 use super::utf8::Utf8Validator;
 use crate::error::{PeerErrorKind, Role};
-
-/// The receive side's position.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Rx {
-    /// Waiting for a frame header.
-    Header,
-    /// Inside a data frame's payload.
-    Payload {
-        remaining: u64,
-        offset: u64,
-        mask: Option<[u8; 4]>,
-        fin: bool,
-    },
-}
-
-/// The message being received.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Incoming {
-    kind: MessageKind,
-    size: u64,
-    fragments: u32,
-    utf8: Utf8Validator,
-}
 
 /// What one step of decoding found, by index (so the event can borrow the
 /// buffer afterwards).
@@ -59,144 +37,155 @@ pub(crate) struct ChunkFlags {
 }
 
 /// The decoder: where it is in the current frame, and the message being
-/// received.
+/// received. Flat, so that the connection stays within its size budget.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Decoder {
-    rx: Rx,
-    incoming: Option<Incoming>,
+    /// Inside a data frame's payload (else waiting for a frame header).
+    in_payload: bool,
+    /// Payload bytes of the current data frame not yet delivered.
+    remaining: u64,
+    /// The current frame's mask key; all zeros when unmasked (XOR with
+    /// zeros changes nothing, so such a key is skipped either way).
+    mask: [u8; 4],
+    /// The payload offset modulo 4, where the mask key resumes.
+    offset: u8,
+    /// The current frame ends its message.
+    fin: bool,
+    /// The message being received: its kind (`None` between messages),
+    /// size so far, fragments so far and UTF-8 state.
+    incoming: Option<MessageKind>,
+    size: u64,
+    fragments: u32,
+    utf8: Utf8Validator,
 }
 
 impl Decoder {
     pub(crate) const fn new() -> Self {
         Decoder {
-            rx: Rx::Header,
+            in_payload: false,
+            remaining: 0,
+            mask: [0; 4],
+            offset: 0,
+            fin: false,
             incoming: None,
+            size: 0,
+            fragments: 0,
+            utf8: Utf8Validator::new(),
         }
     }
 
-    /// Decodes the next step; unmasks in place.
+    /// Decodes the next step; unmasks in place. With `hold_pings`, a Ping
+    /// is left unconsumed (`NeedMore` before its header): the connection
+    /// cannot store its Pong yet.
     pub(crate) fn step(
         &mut self,
         buf: &mut [u8],
         role: Role,
-        limits: &Config,
+        limits: &FrameLimits,
+        hold_pings: bool,
     ) -> Result<Step, PeerErrorKind> {
         let mut pos = 0;
-        loop {
-            match self.rx {
-                Rx::Header => {
-                    let Some((h, n)) = FrameHeader::decode(&buf[pos..], role, 0)? else {
-                        return Ok(Step::NeedMore { consumed: pos });
-                    };
-                    if h.opcode.is_control() {
-                        // Control payloads are at most 125 bytes: wait for
-                        // the whole frame.
-                        let end = pos + n + h.payload_len as usize;
-                        if end > buf.len() {
-                            return Ok(Step::NeedMore { consumed: pos });
-                        }
-                        let start = pos + n;
-                        if let Some(key) = h.mask {
-                            apply_mask(&mut buf[start..end], key, 0);
-                        }
-                        return Ok(Step::Control {
-                            opcode: h.opcode,
-                            start,
-                            end,
-                        });
-                    }
-                    self.begin_data_frame(&h, limits)?;
-                    pos += n;
-                    if h.payload_len == 0 {
-                        let chunk = self.finish_chunk(&[], true, h.fin)?;
-                        return Ok(Step::Data {
-                            start: pos,
-                            end: pos,
-                            chunk,
-                        });
-                    }
-                    self.rx = Rx::Payload {
-                        remaining: h.payload_len,
-                        offset: 0,
-                        mask: h.mask,
-                        fin: h.fin,
-                    };
+        if !self.in_payload {
+            let Some((h, n)) = FrameHeader::decode(buf, role, 0)? else {
+                return Ok(Step::NeedMore { consumed: 0 });
+            };
+            if h.opcode.is_control() {
+                if h.opcode == OpCode::Ping && hold_pings {
+                    return Ok(Step::NeedMore { consumed: 0 });
                 }
-                Rx::Payload {
-                    remaining,
-                    offset,
-                    mask,
-                    fin,
-                } => {
-                    let available = buf.len() - pos;
-                    if available == 0 {
-                        return Ok(Step::NeedMore { consumed: pos });
-                    }
-                    let take = usize::try_from(remaining).map_or(available, |r| r.min(available));
-                    let data = &mut buf[pos..pos + take];
-                    if let Some(key) = mask {
-                        apply_mask(data, key, offset);
-                    }
-                    let remaining = remaining - take as u64;
-                    self.rx = Rx::Payload {
-                        remaining,
-                        offset: offset + take as u64,
-                        mask,
-                        fin,
-                    };
-                    let frame_end = remaining == 0;
-                    let chunk = self.finish_chunk(data, frame_end, fin)?;
-                    if frame_end {
-                        self.rx = Rx::Header;
-                    }
-                    return Ok(Step::Data {
-                        start: pos,
-                        end: pos + take,
-                        chunk,
-                    });
+                // Control payloads are at most 125 bytes: wait for the
+                // whole frame.
+                let end = n + h.payload_len as usize;
+                if end > buf.len() {
+                    return Ok(Step::NeedMore { consumed: 0 });
                 }
+                if let Some(key) = h.mask {
+                    apply_mask(&mut buf[n..end], key, 0);
+                }
+                return Ok(Step::Control {
+                    opcode: h.opcode,
+                    start: n,
+                    end,
+                });
             }
+            self.begin_data_frame(&h, limits)?;
+            pos = n;
+            if h.payload_len == 0 {
+                let chunk = self.finish_chunk(&[], true, h.fin)?;
+                return Ok(Step::Data {
+                    start: pos,
+                    end: pos,
+                    chunk,
+                });
+            }
+            self.in_payload = true;
+            self.remaining = h.payload_len;
+            self.mask = h.mask.unwrap_or([0; 4]);
+            self.offset = 0;
+            self.fin = h.fin;
         }
+        let available = buf.len() - pos;
+        if available == 0 {
+            return Ok(Step::NeedMore { consumed: pos });
+        }
+        let take = usize::try_from(self.remaining).map_or(available, |r| r.min(available));
+        let data = &mut buf[pos..pos + take];
+        if self.mask != [0; 4] {
+            apply_mask(data, self.mask, u64::from(self.offset));
+        }
+        self.remaining -= take as u64;
+        self.offset = ((usize::from(self.offset) + take) % 4) as u8;
+        let frame_end = self.remaining == 0;
+        let chunk = self.finish_chunk(data, frame_end, self.fin)?;
+        if frame_end {
+            self.in_payload = false;
+        }
+        Ok(Step::Data {
+            start: pos,
+            end: pos + take,
+            chunk,
+        })
     }
 
     /// Fragmentation and limit rules for a new data frame (RFC 6455 §5.4).
-    fn begin_data_frame(&mut self, h: &FrameHeader, limits: &Config) -> Result<(), PeerErrorKind> {
+    fn begin_data_frame(
+        &mut self,
+        h: &FrameHeader,
+        limits: &FrameLimits,
+    ) -> Result<(), PeerErrorKind> {
         if h.payload_len > limits.max_frame_payload {
             return Err(PeerErrorKind::FrameTooLarge {
                 limit: limits.max_frame_payload,
             });
         }
-        let incoming = match (h.opcode, self.incoming) {
+        match (h.opcode, self.incoming) {
             (OpCode::Continuation, None) => return Err(PeerErrorKind::UnexpectedContinuation),
-            (OpCode::Continuation, Some(m)) => m,
+            (OpCode::Continuation, Some(_)) => {}
             (_, Some(_)) => return Err(PeerErrorKind::ExpectedContinuation),
-            (op, None) => Incoming {
-                kind: if op == OpCode::Text {
+            (op, None) => {
+                self.incoming = Some(if op == OpCode::Text {
                     MessageKind::Text
                 } else {
                     MessageKind::Binary
-                },
-                size: 0,
-                fragments: 0,
-                utf8: Utf8Validator::new(),
-            },
-        };
-        let size = incoming.size.saturating_add(h.payload_len);
+                });
+                self.size = 0;
+                self.fragments = 0;
+                self.utf8 = Utf8Validator::new();
+            }
+        }
+        let size = self.size.saturating_add(h.payload_len);
         if size > limits.max_message_size {
             return Err(PeerErrorKind::MessageTooLarge {
                 limit: limits.max_message_size,
             });
         }
-        if incoming.fragments >= limits.max_fragments {
+        if self.fragments >= limits.max_fragments {
             return Err(PeerErrorKind::TooManyFragments {
                 limit: limits.max_fragments,
             });
         }
-        self.incoming = Some(Incoming {
-            size,
-            fragments: incoming.fragments + 1,
-            ..incoming
-        });
+        self.size = size;
+        self.fragments += 1;
         Ok(())
     }
 
@@ -207,23 +196,18 @@ impl Decoder {
         frame_end: bool,
         fin: bool,
     ) -> Result<ChunkFlags, PeerErrorKind> {
-        let Some(incoming) = self.incoming.as_mut() else {
+        let Some(kind) = self.incoming else {
             return Err(PeerErrorKind::UnexpectedContinuation);
         };
         let message_end = frame_end && fin;
-        if incoming.kind == MessageKind::Text {
-            incoming
-                .utf8
+        if kind == MessageKind::Text {
+            self.utf8
                 .feed(data)
                 .map_err(|_| PeerErrorKind::InvalidUtf8)?;
             if message_end {
-                incoming
-                    .utf8
-                    .finish()
-                    .map_err(|_| PeerErrorKind::InvalidUtf8)?;
+                self.utf8.finish().map_err(|_| PeerErrorKind::InvalidUtf8)?;
             }
         }
-        let kind = incoming.kind;
         if message_end {
             self.incoming = None;
         }

@@ -447,7 +447,7 @@ impl<M: MaskSource> Receiver<M> {
             matches!(before, State::Open | State::CloseSent),
             "{got:?} in {before:?}"
         );
-        let config = *self.conn.config();
+        let config = self.conn.config();
         match got {
             Got::Nothing => unreachable!(),
             Got::Data {

@@ -164,7 +164,7 @@ impl<M: MaskSource + Debug> Side<M> {
     }
 
     fn config(&self) -> Config {
-        *self.conn.config()
+        self.conn.config()
     }
 
     /// Checks made after every operation.
