@@ -56,19 +56,27 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
     loop {
         match server.receive(&buf) {
             Ok(got) => {
-                let response = match got.event {
+                // Decided at the head: a switch checked against the
+                // request, or a response.
+                let decision = match got.event {
                     Some(ServerEvent::Request(request)) => match request.websocket() {
-                        Ok(Some(_)) if server.state() == ServerState::RequestReceived => None,
+                        Ok(Some(_)) if server.state() == ServerState::RequestReceived => {
+                            Ok(request
+                                .switch(&Accept::new("websocket"))
+                                .map_err(|e| blocking_ws::other(Error::from(e)))?)
+                        }
                         Ok(Some(_)) => {
-                            Some(Response::new(400).body(b"a WebSocket handshake has no body\n"))
+                            Err(Response::new(400).body(b"a WebSocket handshake has no body\n"))
                         }
                         Ok(None) if request.method() == "GET" && request.target() == "/" => {
-                            Some(Response::new(200).headers(HTML).body(PAGE))
+                            Err(Response::new(200).headers(HTML).body(PAGE))
                         }
-                        Ok(None) => Some(Response::upgrade_required(&["websocket"])),
-                        Err(e) => Some(Response::for_error(&e)),
+                        Ok(None) => Err(Response::upgrade_required(&["websocket"])),
+                        Err(e) => Err(Response::for_error(&e)),
                     },
-                    Some(_) => None,
+                    // Only a request with a body has other events, and it
+                    // was answered at its head.
+                    Some(_) => continue,
                     None => {
                         let n = stream.read(&mut chunk)?;
                         if n == 0 {
@@ -79,15 +87,18 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
                     }
                 };
                 buf.drain(..got.consumed);
-                if let Some(response) = response {
-                    let n = server
-                        .respond(&response, &mut out)
-                        .map_err(blocking_ws::other)?;
-                    stream.write_all(&out[..n])?;
-                    return Ok(());
-                }
+                let switch = match decision {
+                    Ok(switch) => switch,
+                    Err(response) => {
+                        let n = server
+                            .respond(&response, &mut out)
+                            .map_err(blocking_ws::other)?;
+                        stream.write_all(&out[..n])?;
+                        return Ok(());
+                    }
+                };
                 let n = server
-                    .accept(&Accept::new("websocket"), &mut out)
+                    .accept(&switch, &mut out)
                     .map_err(blocking_ws::other)?;
                 stream.write_all(&out[..n])?;
                 break;

@@ -180,18 +180,17 @@ fn probe(args: &Args) -> bool {
                             head.headers(),
                         );
                     }
-                    Some(ClientEvent::Switched(head)) => {
+                    Some(ClientEvent::Switched {
+                        response: head,
+                        negotiation: switch,
+                    }) => {
                         print_response(
                             head.minor_version(),
                             head.status(),
                             head.reason(),
                             head.headers(),
                         );
-                        let switch = client.negotiation().copied();
                         step(4, "diagnosis");
-                        let Some(switch) = switch else {
-                            return fail("no switch recorded");
-                        };
                         let protocol = switch.protocol().to_string();
                         let mut line = format!("OK: switched to {protocol}");
                         if protocol.eq_ignore_ascii_case("websocket") {
@@ -281,7 +280,7 @@ fn probe(args: &Args) -> bool {
 fn read_more(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
-    client: &mut ClientHandshake,
+    client: &mut ClientHandshake<'_>,
     clock: &StdClock,
     deadline: StdInstant,
 ) -> Result<(), String> {
@@ -323,7 +322,7 @@ fn read_more(
 
 /// Reads up to 4 KiB of a declined response's body.
 fn read_body(
-    client: &mut ClientHandshake,
+    client: &mut ClientHandshake<'_>,
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     deadline: StdInstant,

@@ -99,9 +99,10 @@ async fn serve(mut stream: TcpStream) -> io::Result<()> {
                             let n = server.respond(&response, &mut out).map_err(other)?;
                             return stream.write_all(&out[..n]).await;
                         }
-                        let n = server
-                            .accept(&Accept::new("websocket"), &mut out)
-                            .map_err(other)?;
+                        let switch = req
+                            .switch(&Accept::new("websocket"))
+                            .map_err(|e| other(protoswitch::Error::from(e)))?;
+                        let n = server.accept(&switch, &mut out).map_err(other)?;
                         stream.write_all(&out[..n]).await?;
                         break;
                     }

@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use protoswitch::upgrade::{
     Accept, Protocol, ProtocolKind, Request, Response, ServerEvent, ServerHandshake, ServerState,
+    Switch,
 };
 use protoswitch::ws::{Config, Connection};
 use protoswitch::{Error, Header, PeerError};
@@ -151,6 +152,17 @@ impl Plan {
             Plan::Page(Page::NotFound | Page::UpgradeRequired | Page::Refused(_))
         )
     }
+
+    /// The switch a switching plan makes.
+    fn accept(&self) -> Option<Accept<'static>> {
+        match self {
+            Plan::WebSocket { chat: true } => Some(Accept::new("websocket").subprotocol("chat")),
+            Plan::WebSocket { chat: false } => Some(Accept::new("websocket")),
+            Plan::Echo => Some(Accept::new(ECHO)),
+            Plan::H2c { .. } => Some(Accept::new("h2c")),
+            Plan::Page(_) => None,
+        }
+    }
 }
 
 /// The request being handled.
@@ -158,6 +170,9 @@ struct Pending {
     method: String,
     target: String,
     plan: Plan,
+    /// For a switching plan, the switch checked against the request while
+    /// its head was at hand: it is written after the body.
+    switch: Option<Result<Switch<'static>, Error>>,
     /// Something worth logging about the decision.
     note: Option<String>,
     body_bytes: u64,
@@ -252,31 +267,31 @@ fn finish(
     p: Pending,
 ) -> io::Result<Done> {
     let upload_text;
+    let mut accept = |switch: &Option<Result<Switch<'static>, Error>>| match switch {
+        Some(Ok(switch)) => emit(|out| server.accept(switch, out)),
+        Some(Err(e)) => Err(*e),
+        None => unreachable!("a switching plan has a switch"),
+    };
     let (written, outcome, done) = match &p.plan {
         Plan::WebSocket { chat } => {
-            let accept = if *chat {
-                Accept::new("websocket").subprotocol("chat")
-            } else {
-                Accept::new("websocket")
-            };
             let outcome = if *chat {
                 "101 websocket, subprotocol chat"
             } else {
                 "101 websocket"
             };
             (
-                emit(|out| server.accept(&accept, out)),
+                accept(&p.switch),
                 outcome.to_owned(),
                 Done::Switched(p.plan.clone(), p.body_bytes),
             )
         }
         Plan::Echo => (
-            emit(|out| server.accept(&Accept::new(ECHO), out)),
+            accept(&p.switch),
             format!("101 {ECHO}"),
             Done::Switched(p.plan.clone(), p.body_bytes),
         ),
         Plan::H2c { .. } => (
-            emit(|out| server.accept(&Accept::new("h2c"), out)),
+            accept(&p.switch),
             "101 h2c".to_owned(),
             Done::Switched(p.plan.clone(), p.body_bytes),
         ),
@@ -356,10 +371,12 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                 None => {}
                 Some(ServerEvent::Request(req)) => {
                     let (plan, note) = plan_for(&req);
+                    let switch = plan.accept().map(|a| req.switch(&a).map_err(Error::from));
                     let mut p = Pending {
                         method: req.method().to_owned(),
                         target: req.target().to_owned(),
                         plan,
+                        switch,
                         note,
                         body_bytes: 0,
                     };

@@ -114,11 +114,6 @@ pub enum PeerErrorKind {
     },
     /// An `Expect` value other than `100-continue` (RFC 9110 §10.1.1).
     UnsupportedExpectation,
-    /// The `Upgrade` offers do not fit the machine's fixed storage.
-    UpgradeHeaderTooLarge {
-        /// Bytes of storage available.
-        limit: usize,
-    },
     /// An `Upgrade` list element is not `name[/version]` made of tokens.
     BadUpgradeToken,
     /// The connection ended before a complete head.
@@ -362,10 +357,6 @@ impl PeerError {
                 Answer::Status(417),
                 "the Expect header asks for something other than 100-continue",
             ),
-            UpgradeHeaderTooLarge { .. } => (
-                Answer::Status(431),
-                "the upgrade offers do not fit the handshake's storage",
-            ),
             BadUpgradeToken => (
                 Answer::Status(400),
                 "an Upgrade element is not of the form name[/version]",
@@ -566,8 +557,7 @@ impl fmt::Display for PeerError {
         match self.kind {
             PeerErrorKind::HeadTooLarge { limit } => write!(f, " ({limit} bytes)")?,
             PeerErrorKind::TooManyHeaders { limit } => write!(f, " ({limit} fields)")?,
-            PeerErrorKind::UpgradeHeaderTooLarge { limit }
-            | PeerErrorKind::ChunkExtensionsTooLarge { limit } => write!(f, " ({limit} bytes)")?,
+            PeerErrorKind::ChunkExtensionsTooLarge { limit } => write!(f, " ({limit} bytes)")?,
             PeerErrorKind::TrailersTooLarge { limit } => write!(f, " ({limit} bytes)")?,
             PeerErrorKind::TooManyTrailers { limit } => write!(f, " ({limit} fields)")?,
             PeerErrorKind::FrameTooLarge { limit } | PeerErrorKind::MessageTooLarge { limit } => {
@@ -619,8 +609,6 @@ pub enum LocalError {
     InvalidStatus(u16),
     /// A method or request target contains forbidden characters.
     InvalidRequestLine,
-    /// The offers do not fit the machine's fixed storage.
-    TooManyOffers,
     /// The request offers no protocol.
     NoOffer,
     /// An offer needs this parameter (`websocket_key` for websocket,
@@ -678,9 +666,6 @@ impl fmt::Display for LocalError {
             LocalError::InvalidStatus(s) => write!(f, "status {s} is not allowed here"),
             LocalError::InvalidRequestLine => {
                 f.write_str("the method or target contains forbidden characters")
-            }
-            LocalError::TooManyOffers => {
-                f.write_str("the offers do not fit the handshake's fixed storage")
             }
             LocalError::NoOffer => f.write_str("the request offers no protocol to switch to"),
             LocalError::MissingParameter(p) => write!(f, "this offer needs `{p}`"),
@@ -788,7 +773,7 @@ mod tests {
         for (kind, unit) in [
             (PeerErrorKind::TooManyHeaders { limit: 5 }, "(5 fields)"),
             (
-                PeerErrorKind::UpgradeHeaderTooLarge { limit: 5 },
+                PeerErrorKind::ChunkExtensionsTooLarge { limit: 5 },
                 "(5 bytes)",
             ),
             (PeerErrorKind::TrailersTooLarge { limit: 5 }, "(5 bytes)"),

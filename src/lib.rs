@@ -38,7 +38,12 @@
 //! | `receive_eof()` | `Result<Option<Event<'static>>, Error>` | the transport ended: maybe a last event, maybe a peer error |
 //! | `poll_transmit(out)` | `usize` | bytes the machine owes, as a byte stream into any buffer; 0 when none |
 //! | `poll_timeout()` / `handle_timeout(now)` | `Option<Instant>` / `()` | the caller's clock drives the timers |
-//! | `state()`, `config()`, `error()`, `negotiation()` | `Copy` views | where it is, how it is set up, why it failed, what was agreed |
+//! | `state()`, `config()`, `error()` | `Copy` views | where it is, how it is set up, why it failed |
+//! | `switched_to()` (handshakes) | `Option<ProtocolKind>` | what a 101 switched to; what it agreed is the caller's `Switch` (server) or came with `Switched` (client) |
+//!
+//! The machines copy nothing the caller holds: offers, outcomes and
+//! requests stay borrowed, which keeps every machine small (a
+//! `ws::Connection` is at most 256 bytes, each handshake at most 512).
 //!
 //! Constructors and calls take their arguments in one order: what the call
 //! is about, then the configuration, then `now`, then the output buffer
@@ -108,7 +113,8 @@
 //! let written = match got.event {
 //!     Some(ServerEvent::Request(req)) => match req.websocket() {
 //!         Ok(Some(ws)) if ws.offers_subprotocol("chat") => {
-//!             server.accept(&Accept::new("websocket").subprotocol("chat"), &mut out).unwrap()
+//!             let switch = req.switch(&Accept::new("websocket").subprotocol("chat")).unwrap();
+//!             server.accept(&switch, &mut out).unwrap()
 //!         }
 //!         Ok(_) => server.respond(&Response::upgrade_required(&["websocket"]), &mut out).unwrap(),
 //!         Err(e) => server.respond(&Response::for_error(&e), &mut out).unwrap(),

@@ -1,7 +1,9 @@
 //! Client rules: request bytes, 101 verification, interim responses,
 //! declined responses with bodies, diagnoses, timers.
 
-use protoswitch::upgrade::{ClientConfig, ClientHandshake, ClientRequest, ClientState, Diagnosis};
+use protoswitch::upgrade::{
+    ClientConfig, ClientHandshake, ClientRequest, ClientState, Diagnosis, ProtocolKind,
+};
 use protoswitch::{Duration, Error, Header, Instant, LocalError, PeerErrorKind as K, Reply};
 use protoswitch_testkit::pair::{Ev, feed_client};
 
@@ -29,7 +31,7 @@ fn verified_101_and_leftover() {
     let (events, rest, client) = feed_client(&ws(), resp.as_bytes(), &[]);
     assert_eq!(events, [switched("websocket", Some("chat"))]);
     assert_eq!(rest, b"\x01\x02hi");
-    assert_eq!(client.negotiation().unwrap().subprotocol(), Some("chat"));
+    assert_eq!(client.switched_to(), Some(ProtocolKind::WebSocket));
 }
 
 #[test]
@@ -128,7 +130,7 @@ fn declined_bodies_all_framings() {
         if client.state() == ClientState::ReadingBody {
             // Until-close body: the transport's end ends it.
             let ev = client.receive_eof().unwrap().unwrap();
-            events.push(protoswitch_testkit::pair::client_event(&ev, &client));
+            events.push(protoswitch_testkit::pair::client_event(&ev));
         }
         let status = std::str::from_utf8(&resp[9..12])
             .unwrap()

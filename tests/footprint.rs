@@ -49,7 +49,19 @@ fn allocations<T>(f: impl FnOnce() -> T) -> (T, u64) {
 
 #[test]
 fn state_sizes_are_within_budget() {
-    let sizes = [("ws::Connection", size_of::<Connection>(), 256)];
+    let sizes = [
+        ("ws::Connection", size_of::<Connection>(), 256),
+        (
+            "upgrade::ServerHandshake",
+            size_of::<ServerHandshake>(),
+            512,
+        ),
+        (
+            "upgrade::ClientHandshake",
+            size_of::<ClientHandshake>(),
+            512,
+        ),
+    ];
     for (name, size, budget) in sizes {
         println!("size_of::<{name}>() = {size} bytes (budget {budget})");
     }
@@ -134,13 +146,16 @@ fn no_allocation_per_handshake() {
         let mut server = ServerHandshake::new(Default::default());
         let wire = out;
         let got = server.receive(&wire[..n]).unwrap();
-        assert!(matches!(got.event, Some(ServerEvent::Request(_))));
-        let mut response = [0u8; 512];
-        let m = server
-            .accept(&Accept::new("websocket").subprotocol("chat"), &mut response)
+        let Some(ServerEvent::Request(req)) = got.event else {
+            panic!("{:?}", got.event)
+        };
+        let switch = req
+            .switch(&Accept::new("websocket").subprotocol("chat"))
             .unwrap();
+        let mut response = [0u8; 512];
+        let m = server.accept(&switch, &mut response).unwrap();
         let got = client.receive(&response[..m]).unwrap();
-        assert!(matches!(got.event, Some(ClientEvent::Switched(_))));
+        assert!(matches!(got.event, Some(ClientEvent::Switched { .. })));
         let _ = Connection::from_server_handshake(server, Config::default(), Instant::ZERO);
     });
     assert_eq!(count, 0);

@@ -6,7 +6,7 @@ use protoswitch::upgrade::{
     Accept, ClientRequest, ClientState, Diagnosis, Response, ServerConfig, ServerEvent,
     ServerHandshake, ServerState,
 };
-use protoswitch::{Error, LocalError, PeerErrorKind as K};
+use protoswitch::{LocalError, PeerErrorKind as K};
 use protoswitch_testkit::pair::{Ev, feed_client, feed_server};
 
 /// Feeds `input` whole, byte by byte and cut once at every point; all runs
@@ -344,7 +344,8 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
     assert_eq!(r.head().minor_version(), 1);
     assert!(r.websocket().unwrap().is_some());
     let mut out = [0u8; 256];
-    let n = server.accept(&Accept::new("websocket"), &mut out).unwrap();
+    let switch = r.switch(&Accept::new("websocket")).unwrap();
+    let n = server.accept(&switch, &mut out).unwrap();
     assert!(out[..n].starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
     // HTTP/1.1 needs Host in any 1.x above 0.
     assert_refused(
@@ -518,23 +519,19 @@ fn an_extension_named_twice_is_refused_on_both_sides() {
 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
 Sec-WebSocket-Extensions: permessage-deflate, x-other\r\n\r\n";
     let mut server = ServerHandshake::new(ServerConfig::default());
-    let _ = server.receive(req).unwrap();
-    let mut out = [0u8; 512];
+    let got = server.receive(req).unwrap();
+    let Some(ServerEvent::Request(r)) = got.event else {
+        panic!("no request")
+    };
     assert_eq!(
-        server.accept(
-            &Accept::new("websocket").extensions("x-other, X-Other"),
-            &mut out
-        ),
-        Err(Error::Local(LocalError::ExtensionRepeated))
+        r.switch(&Accept::new("websocket").extensions("x-other, X-Other")),
+        Err(LocalError::ExtensionRepeated)
     );
-    assert!(
-        server
-            .accept(
-                &Accept::new("websocket").extensions("x-other, permessage-deflate"),
-                &mut out
-            )
-            .is_ok()
-    );
+    let switch = r
+        .switch(&Accept::new("websocket").extensions("x-other, permessage-deflate"))
+        .unwrap();
+    let mut out = [0u8; 512];
+    assert!(server.accept(&switch, &mut out).is_ok());
 }
 
 // ---- Responses without a body (RFC 9112 §6.3 items 1–2) ----

@@ -112,9 +112,11 @@ fn custom_token_with_100_continue_body_then_101() {
         ]
         .concat()
     );
+    // The 101 names the protocol as the server spelled it (tokens compare
+    // ignoring case, RFC 9110 §7.8), and the client takes it.
     assert_eq!(
         t.to_client,
-        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: echo/1\r\nConnection: Upgrade\r\n\r\n"
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: ECHO/1\r\nConnection: Upgrade\r\n\r\n"
     );
     assert_eq!(
         t.server_events,
@@ -132,7 +134,7 @@ fn custom_token_with_100_continue_body_then_101() {
         [
             Ev::Interim(100),
             Ev::Switched {
-                protocol: "echo/1".into(),
+                protocol: "ECHO/1".into(),
                 subprotocol: None
             }
         ]

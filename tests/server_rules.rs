@@ -3,7 +3,7 @@
 
 use protoswitch::http1::{Limits, reason_phrase};
 use protoswitch::upgrade::{
-    Accept, Response, ServerConfig, ServerEvent, ServerHandshake, ServerState,
+    Accept, ProtocolKind, Response, ServerConfig, ServerEvent, ServerHandshake, ServerState, Switch,
 };
 use protoswitch::{Error, Header, LocalError, PeerErrorKind as K, Reply};
 use protoswitch_testkit::pair::{Ev, feed_server};
@@ -27,6 +27,17 @@ fn received(input: &[u8]) -> ServerHandshake {
     assert!(matches!(got.event, Some(ServerEvent::Request(_))));
     assert_eq!(got.consumed, input.len());
     s
+}
+
+/// Checks `accept` against the request in `input`, parsed by a machine of
+/// its own (as an application that kept the head would).
+fn switch<'a>(input: &[u8], accept: &Accept<'a>) -> Result<Switch<'a>, LocalError> {
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let got = s.receive(input).unwrap();
+    let Some(ServerEvent::Request(req)) = got.event else {
+        panic!("no request in {:?}", String::from_utf8_lossy(input))
+    };
+    req.switch(accept)
 }
 
 fn error_of(input: &[u8], config: ServerConfig) -> (K, Vec<u8>) {
@@ -53,16 +64,17 @@ fn rfc6455_vector_exact_101() {
     assert_eq!(ws.subprotocols().collect::<Vec<_>>(), ["chat", "superchat"]);
     assert!(req.offers("WebSocket"));
     let mut out = [0u8; 512];
-    let n = s
-        .accept(&Accept::new("websocket").subprotocol("chat"), &mut out)
+    let switch = req
+        .switch(&Accept::new("websocket").subprotocol("chat"))
         .unwrap();
+    let n = s.accept(&switch, &mut out).unwrap();
     assert_eq!(
         &out[..n],
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
           Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
     );
-    let switch = s.negotiation().unwrap();
-    assert_eq!(switch.subprotocol(), Some("chat"));
+    assert_eq!(switch.negotiation().subprotocol(), Some("chat"));
+    assert_eq!(s.switched_to(), Some(ProtocolKind::WebSocket));
     assert_eq!(s.state(), ServerState::Switched);
 }
 
@@ -75,24 +87,26 @@ fn accept_with_extensions_and_extra_headers() {
     let mut s = received(&req);
     let extra = [Header::new("Set-Cookie", b"id=1")];
     let mut out = [0u8; 512];
-    let n = s
-        .accept(
-            &Accept::new("websocket")
-                .extensions("x-test")
-                .headers(&extra),
-            &mut out,
-        )
-        .unwrap();
+    let switch = switch(
+        &req,
+        &Accept::new("websocket")
+            .extensions("x-test")
+            .headers(&extra),
+    )
+    .unwrap();
+    let n = s.accept(&switch, &mut out).unwrap();
     assert_eq!(
         &out[..n],
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
           Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: x-test\r\n\
           Set-Cookie: id=1\r\n\r\n"
     );
-    assert_eq!(
-        s.negotiation().unwrap().extensions().collect::<Vec<_>>(),
-        ["x-test"]
-    );
+    let names: Vec<_> = switch
+        .negotiation()
+        .extensions()
+        .map(|e| e.name())
+        .collect();
+    assert_eq!(names, ["x-test"]);
 }
 
 #[test]
@@ -135,22 +149,29 @@ fn local_errors_leave_state_and_output_untouched() {
         (Accept::new("bad token"), LocalError::InvalidToken),
     ];
     for (accept, want) in cases {
-        assert_eq!(s.accept(&accept, &mut out), Err(Error::Local(want)));
+        assert_eq!(switch(RFC6455_REQUEST, &accept), Err(want));
     }
     let reserved = [Header::new("connection", b"x")];
     assert_eq!(
-        s.accept(&Accept::new("websocket").headers(&reserved), &mut out),
-        Err(Error::Local(LocalError::ReservedHeader("connection")))
+        switch(
+            RFC6455_REQUEST,
+            &Accept::new("websocket").headers(&reserved)
+        ),
+        Err(LocalError::ReservedHeader("connection"))
     );
     let bad_value = [Header::new("X", b"a\r\nb")];
     assert_eq!(
-        s.accept(&Accept::new("websocket").headers(&bad_value), &mut out),
-        Err(Error::Local(LocalError::InvalidHeaderValue))
+        switch(
+            RFC6455_REQUEST,
+            &Accept::new("websocket").headers(&bad_value)
+        ),
+        Err(LocalError::InvalidHeaderValue)
     );
     // Too small a buffer: exact size named, nothing written.
+    let websocket = switch(RFC6455_REQUEST, &Accept::new("websocket")).unwrap();
     let mut small = [0xAAu8; 20];
     assert_eq!(
-        s.accept(&Accept::new("websocket"), &mut small),
+        s.accept(&websocket, &mut small),
         Err(Error::BufferTooSmall { needed: 129 })
     );
     assert_eq!(small, [0xAA; 20]);
@@ -165,7 +186,7 @@ fn local_errors_leave_state_and_output_untouched() {
         s.receive(b""),
         Err(Error::Local(LocalError::WrongState { .. }))
     ));
-    assert_eq!(s.accept(&Accept::new("websocket"), &mut out), Ok(129));
+    assert_eq!(s.accept(&websocket, &mut out), Ok(129));
     assert!(matches!(
         s.respond(&Response::new(200), &mut out),
         Err(Error::Local(LocalError::WrongState { .. }))
@@ -185,10 +206,8 @@ fn version_mismatch_gets_426_with_version_header() {
     assert_eq!(err.reply(), Reply::HttpStatus(426));
     let mut out = [0u8; 512];
     assert_eq!(
-        s.accept(&Accept::new("websocket"), &mut out),
-        Err(Error::Local(LocalError::OfferInvalid(
-            K::WebSocketVersionUnsupported
-        )))
+        r.switch(&Accept::new("websocket")),
+        Err(LocalError::OfferInvalid(K::WebSocketVersionUnsupported))
     );
     let n = s.respond(&Response::for_error(&err), &mut out).unwrap();
     let body = err.message();
@@ -284,10 +303,9 @@ fn upgrade_counts_only_with_connection_upgrade_and_http11() {
             panic!()
         };
         assert_eq!(r.upgrade_offers().count(), 0);
-        let mut out = [0u8; 256];
         assert_eq!(
-            s.accept(&Accept::new("echo/1"), &mut out),
-            Err(Error::Local(LocalError::NotOffered))
+            r.switch(&Accept::new("echo/1")),
+            Err(LocalError::NotOffered)
         );
     }
     // Comma lists, case-insensitive, several offers in order.
@@ -300,10 +318,14 @@ fn upgrade_counts_only_with_connection_upgrade_and_http11() {
     let offers: Vec<String> = r.upgrade_offers().map(|p| p.to_string()).collect();
     assert_eq!(offers, ["foo/2", "Echo/1"]);
     let mut out = [0u8; 256];
-    let n = s.accept(&Accept::new("echo/1"), &mut out).unwrap();
+    // Tokens compare ignoring case; the 101 names the protocol as the
+    // server spelled it.
+    let n = s
+        .accept(&r.switch(&Accept::new("echo/1")).unwrap(), &mut out)
+        .unwrap();
     assert_eq!(
         &out[..n],
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: Echo/1\r\nConnection: Upgrade\r\n\r\n"
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo/1\r\nConnection: Upgrade\r\n\r\n"
     );
 }
 
@@ -312,7 +334,8 @@ fn continue_goes_out_before_101_when_not_sent() {
     let req = b"POST / HTTP/1.1\r\nHost: h\r\nUpgrade: echo/1\r\nConnection: upgrade\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n";
     let mut s = received(req);
     let mut out = [0u8; 256];
-    let n = s.accept(&Accept::new("echo/1"), &mut out).unwrap();
+    let echo = switch(req, &Accept::new("echo/1")).unwrap();
+    let n = s.accept(&echo, &mut out).unwrap();
     assert_eq!(
         &out[..n],
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: echo/1\r\nConnection: Upgrade\r\n\r\n"
@@ -336,8 +359,9 @@ fn respond_without_reading_body_closes() {
     assert!(matches!(got.event, Some(ServerEvent::Request(r)) if r.expects_continue()));
     assert_eq!(s.state(), ServerState::HeadReceived);
     let mut out = [0u8; 256];
+    let echo = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n";
     assert!(matches!(
-        s.accept(&Accept::new("x"), &mut out),
+        s.accept(&switch(echo, &Accept::new("x")).unwrap(), &mut out),
         Err(Error::Local(LocalError::WrongState { .. }))
     ));
     let n = s.respond(&Response::new(413), &mut out).unwrap();
@@ -394,10 +418,9 @@ fn h2c_offer_rules() {
             panic!()
         };
         assert_eq!(r.h2c().unwrap_err().kind(), kind);
-        let mut out = [0u8; 256];
         assert_eq!(
-            s.accept(&Accept::new("h2c"), &mut out),
-            Err(Error::Local(LocalError::OfferInvalid(kind)))
+            r.switch(&Accept::new("h2c")),
+            Err(LocalError::OfferInvalid(kind))
         );
     }
 }
@@ -497,7 +520,8 @@ fn leading_empty_line_is_ignored_and_eof_is_reported() {
 fn receive_eof_after_the_answer_is_nothing() {
     let mut s = received(RFC6455_REQUEST);
     let mut out = [0u8; 512];
-    let _ = s.accept(&Accept::new("websocket"), &mut out).unwrap();
+    let websocket = switch(RFC6455_REQUEST, &Accept::new("websocket")).unwrap();
+    let _ = s.accept(&websocket, &mut out).unwrap();
     assert_eq!(s.receive_eof(), Ok(None));
     assert_eq!(s.state(), ServerState::Switched);
     let mut s = received(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -520,7 +544,8 @@ fn response_status_says_what_was_answered() {
     let mut out = [0u8; 512];
     let mut s = received(RFC6455_REQUEST);
     assert_eq!(s.response_status(), None);
-    let _ = s.accept(&Accept::new("websocket"), &mut out).unwrap();
+    let websocket = switch(RFC6455_REQUEST, &Accept::new("websocket")).unwrap();
+    let _ = s.accept(&websocket, &mut out).unwrap();
     assert_eq!(s.response_status(), Some(101));
     let mut s = received(RFC6455_REQUEST);
     let _ = s.respond(&Response::new(401), &mut out).unwrap();
@@ -539,10 +564,9 @@ fn response_status_says_what_was_answered() {
 }
 
 #[test]
-fn offers_are_remembered_once_and_only_for_their_protocol() {
-    // websocket listed twice: its subprotocols are stored once (150 bytes
-    // fit the 256-byte store once, not twice).
-    let long: Vec<String> = (0..15).map(|i| format!("proto-{i:03}")).collect();
+fn choices_are_checked_against_the_offers_of_their_protocol_only() {
+    // Many long subprotocols: nothing is stored, so nothing overflows.
+    let long: Vec<String> = (0..300).map(|i| format!("proto-{i:03}")).collect();
     let req = format!(
         "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket, websocket, h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n\
          HTTP2-Settings: AAMAAABk\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
@@ -560,20 +584,17 @@ fn offers_are_remembered_once_and_only_for_their_protocol() {
     let mut out = [0u8; 1024];
     // WebSocket's subprotocols and extensions do not belong to h2c.
     assert_eq!(
-        s.accept(
-            &Accept::new("h2c").extensions("permessage-deflate"),
-            &mut out
-        ),
-        Err(Error::Local(LocalError::ExtensionNotOffered))
+        r.switch(&Accept::new("h2c").extensions("permessage-deflate")),
+        Err(LocalError::ExtensionNotOffered)
     );
     assert_eq!(
-        s.accept(&Accept::new("h2c").subprotocol("proto-001"), &mut out),
-        Err(Error::Local(LocalError::SubprotocolNotOffered))
+        r.switch(&Accept::new("h2c").subprotocol("proto-001")),
+        Err(LocalError::SubprotocolNotOffered)
     );
-    assert!(
-        s.accept(&Accept::new("websocket").subprotocol("proto-014"), &mut out)
-            .is_ok()
-    );
+    let last = r
+        .switch(&Accept::new("websocket").subprotocol("proto-299"))
+        .unwrap();
+    assert!(s.accept(&last, &mut out).is_ok());
 }
 
 #[test]

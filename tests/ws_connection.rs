@@ -38,16 +38,19 @@ fn hand_off_with_leftover_frames_on_both_sides() {
 
     let mut server = ServerHandshake::new(Default::default());
     let got = server.receive(&to_server).unwrap();
-    assert!(matches!(got.event, Some(ServerEvent::Request(_))));
-    let mut leftover = to_server[got.consumed..].to_vec();
-    let n = server
-        .accept(&Accept::new("websocket").subprotocol("chat"), &mut out)
+    let Some(ServerEvent::Request(req)) = got.event else {
+        panic!("{:?}", got.event)
+    };
+    let switch = req
+        .switch(&Accept::new("websocket").subprotocol("chat"))
         .unwrap();
+    let mut leftover = to_server[got.consumed..].to_vec();
+    let n = server.accept(&switch, &mut out).unwrap();
     let mut to_client = out[..n].to_vec();
     to_client.extend_from_slice(b"\x81\x05Hello");
 
-    // The outcome stays with the handshake (the connection keeps none of it).
-    assert_eq!(server.negotiation().unwrap().subprotocol(), Some("chat"));
+    // The outcome is the caller's switch (the machines keep none of it).
+    assert_eq!(switch.negotiation().subprotocol(), Some("chat"));
     let mut server_ws =
         Connection::from_server_handshake(server, Config::default(), Instant::ZERO).unwrap();
     let (ev, _) = feed(&mut server_ws, &leftover, &[]);
@@ -57,9 +60,11 @@ fn hand_off_with_leftover_frames_on_both_sides() {
     );
 
     let got = client.receive(&to_client).unwrap();
-    assert!(matches!(got.event, Some(ClientEvent::Switched(_))));
+    let Some(ClientEvent::Switched { negotiation, .. }) = got.event else {
+        panic!("{:?}", got.event)
+    };
+    assert_eq!(negotiation.subprotocol(), Some("chat"));
     leftover = to_client[got.consumed..].to_vec();
-    assert_eq!(client.negotiation().unwrap().subprotocol(), Some("chat"));
     let mut client_ws =
         Connection::from_client_handshake(client, Config::default(), Instant::ZERO, || KEY)
             .unwrap();
@@ -78,11 +83,15 @@ fn hand_off_refused_without_a_websocket_switch() {
         Err(Error::Local(LocalError::WrongState { .. }))
     ));
     let mut server = ServerHandshake::new(Default::default());
-    let _ = server
+    let got = server
         .receive(b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: echo/1\r\nConnection: upgrade\r\n\r\n")
         .unwrap();
+    let Some(ServerEvent::Request(req)) = got.event else {
+        panic!("{:?}", got.event)
+    };
+    let switch = req.switch(&Accept::new("echo/1")).unwrap();
     let mut out = [0u8; 256];
-    server.accept(&Accept::new("echo/1"), &mut out).unwrap();
+    server.accept(&switch, &mut out).unwrap();
     assert_eq!(
         Connection::from_server_handshake(server, Config::default(), Instant::ZERO).err(),
         Some(Error::Local(LocalError::NotWebSocket))

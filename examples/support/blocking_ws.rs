@@ -299,12 +299,9 @@ pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<W
     loop {
         let got = client.receive(&buf).map_err(other)?;
         match got.event {
-            Some(ClientEvent::Switched(_)) => {
+            Some(ClientEvent::Switched { negotiation, .. }) => {
                 let leftover = buf[got.consumed..].to_vec();
-                let subprotocol = client
-                    .negotiation()
-                    .and_then(|n| n.subprotocol())
-                    .map(String::from);
+                let subprotocol = negotiation.subprotocol().map(String::from);
                 let conn = Connection::from_client_handshake(client, config, clock.now(), masks)
                     .map_err(other)?;
                 let mut ws = WsStream::new(stream, conn, clock, &leftover);

@@ -108,8 +108,12 @@ fn server() -> bool {
             Some(ServerEvent::Request(request)) => Some(match request.websocket() {
                 // A valid WebSocket offer that includes our subprotocol.
                 Ok(Some(offer)) if offer.offers_subprotocol("chat") => {
+                    // Checked against the request, then written.
                     let accept = Accept::new("websocket").subprotocol("chat");
-                    server.accept(&accept, &mut tx)
+                    match request.switch(&accept) {
+                        Ok(switch) => server.accept(&switch, &mut tx),
+                        Err(e) => Err(e.into()),
+                    }
                 }
                 // No WebSocket offer (or not one we like): 426.
                 Ok(_) => server.respond(&Response::upgrade_required(&["websocket"]), &mut tx),
@@ -181,11 +185,17 @@ fn client() -> bool {
         Ok(got) => got,
         Err(_) => return false, // e.g. a wrong Sec-WebSocket-Accept
     };
-    let switched = matches!(got.event, Some(ClientEvent::Switched(head)) if head.status() == 101);
-    // What was negotiated stays readable on the machine, without a borrow.
-    let chat = client
-        .negotiation()
-        .is_some_and(|s| s.subprotocol() == Some("chat"));
+    // What was negotiated comes with the event, borrowed from `rx`.
+    let (switched, chat) = match got.event {
+        Some(ClientEvent::Switched {
+            response,
+            negotiation,
+        }) => (
+            response.status() == 101,
+            negotiation.subprotocol() == Some("chat"),
+        ),
+        _ => (false, false),
+    };
     // Bytes after `consumed` already belong to WebSocket: hand them to the
     // frame decoder.
     let frames = &rx[got.consumed..filled];

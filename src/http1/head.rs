@@ -125,7 +125,10 @@ impl<'b> Headers<'b> {
     }
 
     /// The values of every field called `name`.
-    pub fn get_all<'n>(&self, name: &'n str) -> impl Iterator<Item = &'b [u8]> + use<'b, 'n> {
+    pub fn get_all<'n>(
+        &self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'b [u8]> + Clone + use<'b, 'n> {
         self.iter()
             .filter(move |h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value)
@@ -138,7 +141,7 @@ impl<'b> Headers<'b> {
 
     /// The list elements of every field called `name`, in order
     /// (RFC 9110 §5.6.1: several field lines form one list).
-    pub fn list<'n>(&self, name: &'n str) -> impl Iterator<Item = &'b [u8]> + use<'b, 'n> {
+    pub fn list<'n>(&self, name: &'n str) -> impl Iterator<Item = &'b [u8]> + Clone + use<'b, 'n> {
         self.get_all(name).flat_map(ListElements::new)
     }
 

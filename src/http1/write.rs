@@ -8,18 +8,27 @@ use super::head::Header;
 use super::token::{is_field_value, is_token};
 use crate::error::{Error, LocalError};
 
-/// A sink that either counts or writes.
+/// A sink that either counts or writes: the bytes of its output from
+/// `skip` on, as many as `out` holds.
 pub(crate) struct Writer<'a> {
     out: Option<&'a mut [u8]>,
     pos: usize,
+    skip: usize,
 }
 
 impl Writer<'_> {
     pub(crate) fn put(&mut self, bytes: &[u8]) {
-        if let Some(out) = self.out.as_deref_mut() {
-            out[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
-        }
+        let at = self.pos;
         self.pos += bytes.len();
+        let Some(out) = self.out.as_deref_mut() else {
+            return;
+        };
+        // The part of [at, pos) inside the window [skip, skip + out.len()).
+        let start = at.max(self.skip);
+        let end = self.pos.min(self.skip + out.len());
+        if start < end {
+            out[start - self.skip..end - self.skip].copy_from_slice(&bytes[start - at..end - at]);
+        }
     }
 
     pub(crate) fn put_str(&mut self, s: &str) {
@@ -79,7 +88,11 @@ impl Writer<'_> {
 
 /// Runs `write` to count, then, if `out` is large enough, to write.
 pub(crate) fn emit(out: &mut [u8], write: impl Fn(&mut Writer<'_>)) -> Result<usize, Error> {
-    let mut counter = Writer { out: None, pos: 0 };
+    let mut counter = Writer {
+        out: None,
+        pos: 0,
+        skip: 0,
+    };
     write(&mut counter);
     let needed = counter.pos;
     if needed > out.len() {
@@ -88,10 +101,26 @@ pub(crate) fn emit(out: &mut [u8], write: impl Fn(&mut Writer<'_>)) -> Result<us
     let mut writer = Writer {
         out: Some(&mut out[..needed]),
         pos: 0,
+        skip: 0,
     };
     write(&mut writer);
     debug_assert_eq!(writer.pos, needed);
     Ok(needed)
+}
+
+/// Runs `write` and copies its output from byte `skip` on into `out`, as
+/// much as fits; returns how many bytes were copied. A reply the machine
+/// owes is handed out this way over any number of calls without being
+/// stored: it is written again, and only the window is kept.
+pub(crate) fn emit_window(out: &mut [u8], skip: usize, write: impl Fn(&mut Writer<'_>)) -> usize {
+    let room = out.len();
+    let mut writer = Writer {
+        out: Some(out),
+        pos: 0,
+        skip,
+    };
+    write(&mut writer);
+    writer.pos.saturating_sub(skip).min(room)
 }
 
 /// Checks caller-supplied headers: valid names and values, and none of the

@@ -21,10 +21,10 @@
 //! (body with `Expect: 100-continue`), `SendingBody` (body without it) or
 //! `AwaitingResponse` (no body).
 //!
-//! State outside the table: the offers, key and extensions sent (what a
-//! 101 is checked against), the 100-continue deadline, whether the request
-//! was HEAD (no response body), and whether the connection may be reused
-//! after a declined response ([`ClientHandshake::keep_alive`]).
+//! State outside the table: the request sent (a copy of the
+//! [`ClientRequest`], whose strings stay borrowed: what a 101 is checked
+//! against), the 100-continue deadline, and whether the connection may be
+//! reused after a declined response ([`ClientHandshake::keep_alive`]).
 
 use core::time::Duration;
 
@@ -34,10 +34,12 @@ use crate::http1::write::{check_headers, emit};
 use crate::http1::{
     HeadReader, Header, Limits, ResponseHead, is_token, parse_response, response_framing,
 };
-use crate::time::Instant;
+use crate::time::{Deadline, Instant};
 
 use super::h2c::write_settings;
-use super::negotiation::{InlineList, Negotiation, Offers};
+use super::negotiation::{
+    ExtensionList, Negotiation, check_extensions, check_subprotocol, find_protocol,
+};
 use super::protocol::{Protocol, ProtocolKind};
 use super::websocket::{Extension, WEBSOCKET_VERSION, accept_key, websocket_key};
 use crate::Received;
@@ -100,7 +102,7 @@ pub enum ClientState {
     /// A final response other than 101 arrived; `receive` yields its body.
     ReadingBody,
     /// The server switched protocols. Bytes after the consumed 101 head
-    /// belong to the new protocol. See [`ClientHandshake::negotiation`].
+    /// belong to the new protocol. What it agreed came with [`ClientEvent::Switched`].
     Switched,
     /// The declined response is complete. See [`ClientHandshake::keep_alive`].
     Done,
@@ -388,10 +390,15 @@ pub enum ClientEvent<'b> {
     /// An interim 1xx response (100, 102, 103, ...). A 100 while
     /// `WaitingForContinue` moves to `SendingBody`.
     Interim(ResponseHead<'b>),
-    /// The server switched protocols; the 101 (this head) was verified.
-    /// Bytes after `consumed` belong to the new protocol;
-    /// [`ClientHandshake::negotiation`] says what was switched to.
-    Switched(ResponseHead<'b>),
+    /// The server switched protocols; the 101 was verified. Bytes after
+    /// `consumed` belong to the new protocol.
+    Switched {
+        /// The 101 head.
+        response: ResponseHead<'b>,
+        /// What it agrees, borrowed from the head: read it now, the
+        /// machine keeps only [`ClientHandshake::switched_to`].
+        negotiation: Negotiation<'b>,
+    },
     /// The server answered with a final status other than 101 (426
     /// included): the upgrade did not happen. When the response has a body,
     /// `Body` events and `BodyEnd` follow; otherwise the state is `Done`.
@@ -423,29 +430,32 @@ pub enum ClientEvent<'b> {
 /// let response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
 ///     Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x00";
 /// let got = client.receive(response).unwrap();
-/// assert!(matches!(got.event, Some(ClientEvent::Switched(_))));
+/// assert!(matches!(got.event, Some(ClientEvent::Switched { .. })));
 /// assert_eq!(&response[got.consumed..], b"\x81\x00"); // the first WebSocket frame
 /// assert_eq!(client.state(), ClientState::Switched);
 /// ```
 #[derive(Debug, Clone)]
-pub struct ClientHandshake {
+pub struct ClientHandshake<'a> {
+    /// The request sent: its offers, key, subprotocols and extensions are
+    /// what a 101 is checked against.
+    request: ClientRequest<'a>,
     config: ClientConfig,
     state: ClientState,
     head_reader: HeadReader,
-    head_request: bool,
-    offers: Offers,
-    continue_deadline: Option<Instant>,
+    continue_deadline: Deadline,
     body: BodyDecoder,
     keep_alive: bool,
-    negotiation: Option<Negotiation>,
-    error: Option<PeerError>,
+    switched_to: Option<ProtocolKind>,
+    error: Option<PeerErrorKind>,
 }
 
-impl ClientHandshake {
+impl<'a> ClientHandshake<'a> {
     /// Writes the request head into `out` and returns the machine with the
-    /// number of bytes written. `now` starts the 100-continue timer.
+    /// number of bytes written. `now` starts the 100-continue timer. The
+    /// machine keeps a copy of `request` (its strings stay borrowed), to
+    /// check the response against.
     pub fn start(
-        request: &ClientRequest<'_>,
+        request: &ClientRequest<'a>,
         config: ClientConfig,
         now: Instant,
         out: &mut [u8],
@@ -458,16 +468,12 @@ impl ClientHandshake {
         if r.offers.is_empty() {
             return Err(LocalError::NoOffer.into());
         }
-        let mut offers = Offers::new();
         let mut ws = false;
         let mut h2c = false;
         for o in r.offers {
             let p = Protocol::parse(o.as_bytes()).ok_or(LocalError::InvalidToken)?;
             ws |= p.kind() == ProtocolKind::WebSocket;
             h2c |= p.kind() == ProtocolKind::H2c;
-            if !offers.push_protocol(o.as_bytes()) {
-                return Err(LocalError::TooManyOffers.into());
-            }
         }
         if ws && r.key.is_none() {
             return Err(LocalError::MissingParameter("websocket_key").into());
@@ -479,15 +485,9 @@ impl ClientHandshake {
             if !is_token(sp.as_bytes()) {
                 return Err(LocalError::InvalidToken.into());
             }
-            if !offers.push_subprotocol(sp.as_bytes()) {
-                return Err(LocalError::TooManyOffers.into());
-            }
         }
         for e in r.extensions {
-            let ext = Extension::parse(e.as_bytes()).ok_or(LocalError::InvalidToken)?;
-            if !offers.push_extension(ext.name().as_bytes()) {
-                return Err(LocalError::TooManyOffers.into());
-            }
+            Extension::parse(e.as_bytes()).ok_or(LocalError::InvalidToken)?;
         }
         if let Some(origin) = r.origin {
             if !crate::http1::is_field_value(origin.as_bytes()) {
@@ -544,26 +544,24 @@ impl ClientHandshake {
             }
             w.put(b"\r\n");
         })?;
-        offers.ws_accept = key.map(|k| accept_key(&k));
         let has_body = r.body_len.is_some_and(|n| n > 0);
         let (state, continue_deadline) = match (has_body, r.expect_continue) {
-            (false, _) => (ClientState::AwaitingResponse, None),
-            (true, false) => (ClientState::SendingBody, None),
+            (false, _) => (ClientState::AwaitingResponse, Deadline::NONE),
+            (true, false) => (ClientState::SendingBody, Deadline::NONE),
             (true, true) => (
                 ClientState::WaitingForContinue,
-                Some(now + config.continue_timeout),
+                Deadline::at(now + config.continue_timeout),
             ),
         };
         let machine = ClientHandshake {
+            request: *r,
             config,
             state,
             head_reader: HeadReader::default(),
-            head_request: r.method == "HEAD",
-            offers,
             continue_deadline,
             body: BodyDecoder::new(crate::http1::Framing::None),
             keep_alive: false,
-            negotiation: None,
+            switched_to: None,
             error: None,
         };
         Ok((machine, n))
@@ -579,9 +577,10 @@ impl ClientHandshake {
         &self.config
     }
 
-    /// After a 101: what was switched to.
-    pub fn negotiation(&self) -> Option<&Negotiation> {
-        self.negotiation.as_ref()
+    /// After a 101: the kind of protocol switched to. What was agreed came
+    /// with [`ClientEvent::Switched`]; the machine does not copy it.
+    pub fn switched_to(&self) -> Option<ProtocolKind> {
+        self.switched_to
     }
 
     /// In `Done`: `true` when the connection may carry another request.
@@ -591,14 +590,14 @@ impl ClientHandshake {
 
     /// The peer error that put the machine in `Failed`.
     pub fn error(&self) -> Option<PeerError> {
-        self.error
+        self.error.map(|kind| PeerError::new(kind, Role::Client))
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            ClientState::WaitingForContinue => self.continue_deadline,
+            ClientState::WaitingForContinue => self.continue_deadline.get(),
             _ => None,
         }
     }
@@ -679,10 +678,9 @@ impl ClientHandshake {
     }
 
     fn fail(&mut self, kind: PeerErrorKind) -> PeerError {
-        let e = PeerError::new(kind, Role::Client);
         self.follow(ClientInput::PeerError);
-        self.error = Some(e);
-        e
+        self.error = Some(kind);
+        PeerError::new(kind, Role::Client)
     }
 
     fn read_head<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ClientEvent<'b>>, PeerErrorKind> {
@@ -693,9 +691,13 @@ impl ClientHandshake {
         let (head, facts) = parse_response(&buf[..len], &limits)?;
         let status = head.status();
         let event = if status == 101 {
-            self.negotiation = Some(self.verify_switch(&head)?);
+            let negotiation = self.verify_switch(&head)?;
+            self.switched_to = Some(negotiation.protocol.kind());
             self.follow(ClientInput::SwitchVerified);
-            ClientEvent::Switched(head)
+            ClientEvent::Switched {
+                response: head,
+                negotiation,
+            }
         } else if status < 200 {
             if head.minor_version() == 0 {
                 return Err(PeerErrorKind::UnexpectedInterim);
@@ -705,7 +707,8 @@ impl ClientHandshake {
             }
             ClientEvent::Interim(head)
         } else {
-            let framing = response_framing(status, self.head_request, &facts);
+            let head_request = self.request.method == "HEAD";
+            let framing = response_framing(status, head_request, &facts);
             self.body = BodyDecoder::new(framing);
             // The connection is reusable only if the request was completely
             // sent and the response body is delimited.
@@ -729,7 +732,7 @@ impl ClientHandshake {
         })
     }
 
-    fn verify_switch(&self, head: &ResponseHead<'_>) -> Result<Negotiation, PeerErrorKind> {
+    fn verify_switch<'b>(&self, head: &ResponseHead<'b>) -> Result<Negotiation<'b>, PeerErrorKind> {
         use PeerErrorKind as K;
         if head.minor_version() == 0 {
             return Err(K::SwitchInHttp10);
@@ -739,28 +742,27 @@ impl ClientHandshake {
             // (RFC 9110 §7.8: a 100 must come before the 101).
             return Err(K::SwitchBeforeBodySent);
         }
+        let r = &self.request;
         let headers = head.headers();
         let mut upgrade = headers.list("upgrade");
         let (Some(element), None) = (upgrade.next(), upgrade.next()) else {
             return Err(K::SwitchedToUnofferedProtocol);
         };
         let chosen = Protocol::parse(element).ok_or(K::SwitchedToUnofferedProtocol)?;
-        self.offers.find_protocol(&chosen)?;
+        find_protocol(r.offers.iter().map(|o| o.as_bytes()), &chosen)?;
         if !headers.list_contains("connection", "upgrade") {
             return Err(K::SwitchWithoutConnectionUpgrade);
         }
+        let mut agreed = Negotiation {
+            role: Role::Client,
+            protocol: chosen,
+            subprotocol: None,
+            extensions: ExtensionList::Value(b""),
+        };
         if chosen.kind() != ProtocolKind::WebSocket {
-            return Ok(Offers::agree(
-                Role::Client,
-                element,
-                None,
-                InlineList::new(),
-            ));
+            return Ok(agreed);
         }
-        let expected = self
-            .offers
-            .ws_accept
-            .ok_or(K::SwitchedToUnofferedProtocol)?;
+        let expected = accept_key(&websocket_key(r.key.ok_or(K::SwitchedToUnofferedProtocol)?));
         let mut accepts = headers.get_all("sec-websocket-accept");
         match (accepts.next(), accepts.next()) {
             (Some(a), None) if a == expected => {}
@@ -768,24 +770,24 @@ impl ClientHandshake {
             _ => return Err(K::AcceptMismatch),
         }
         let mut protocols = headers.list("sec-websocket-protocol");
-        let subprotocol = match (protocols.next(), protocols.next()) {
+        agreed.subprotocol = match (protocols.next(), protocols.next()) {
             (None, _) => None,
             (Some(p), None) => {
-                self.offers.check_subprotocol(p)?;
-                Some(p)
+                check_subprotocol(r.subprotocols.iter().map(|s| s.as_bytes()), p)?;
+                // Offered subprotocols are tokens: ASCII.
+                core::str::from_utf8(p).ok()
             }
             (Some(_), Some(_)) => return Err(K::SubprotocolNotOffered),
         };
         // RFC 6455 §9.1: the server selects among the offers, each once.
-        let extensions = self
-            .offers
-            .select_extensions(headers.list("sec-websocket-extensions"))?;
-        Ok(Offers::agree(
-            Role::Client,
-            element,
-            subprotocol,
-            extensions,
-        ))
+        agreed.extensions = ExtensionList::Fields(headers);
+        check_extensions(agreed.extensions.elements(), |name| {
+            r.extensions.iter().any(|offer| {
+                Extension::parse(offer.as_bytes())
+                    .is_some_and(|e| e.name().eq_ignore_ascii_case(name))
+            })
+        })?;
+        Ok(agreed)
     }
 
     fn read_body<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ClientEvent<'b>>, PeerErrorKind> {

@@ -22,20 +22,23 @@
 //! does not repeat it), whether the client allows keep-alive and sent
 //! HTTP/1.0 (the `Connection` header of a response, and
 //! [`ServerHandshake::keep_alive`]), whether the request was HEAD (no body
-//! bytes), and the stored offers (what `accept` may choose).
+//! bytes), and whether the client offered WebSocket (a 426 then names the
+//! version). The machine keeps none of the offers: [`Request::switch`]
+//! checks a choice against the request while the caller holds it.
 
 use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::http1::body::{BodyDecoder, BodyStep};
-use crate::http1::write::{Writer, check_headers, emit};
+use crate::http1::write::{Writer, check_headers, emit, emit_window};
 use crate::http1::{
     Framing, HeadReader, Header, Headers, Limits, RequestHead, parse_request, request_framing,
 };
 
-use super::drain;
 use super::h2c::{self, H2cOffer};
-use super::negotiation::{InlineList, Negotiation, OFFER_CAPACITY, Offers, list_of};
+use super::negotiation::{
+    ExtensionList, Negotiation, check_extensions, check_subprotocol, find_protocol, list_of,
+};
 use super::protocol::{Protocol, ProtocolKind};
-use super::websocket::{self, Extension, WebSocketOffer, accept_key};
+use super::websocket::{self, WebSocketOffer, accept_key};
 use crate::Received;
 use crate::table;
 
@@ -83,7 +86,7 @@ pub enum ServerState {
     /// [`ServerHandshake::respond`].
     RequestReceived,
     /// A 101 was written. Bytes not consumed by `receive` belong to the new
-    /// protocol. See [`ServerHandshake::negotiation`].
+    /// protocol. See [`ServerHandshake::switched_to`].
     Switched,
     /// A final response was written. See [`ServerHandshake::keep_alive`].
     Responded,
@@ -263,6 +266,75 @@ impl<'b> Request<'b> {
         self.expect_continue
     }
 
+    /// Checks a choice to switch against this request: the protocol must be
+    /// one of the offers (and, for WebSocket and h2c, a usable one), the
+    /// subprotocol and the extensions must have been offered, the extra
+    /// headers must be valid and not ones the machine writes. The
+    /// [`Switch`] keeps what the 101 needs and borrows nothing of the
+    /// request, so [`ServerHandshake::accept`] can write it now or after
+    /// the body (the head may be gone by then).
+    ///
+    /// ```
+    /// use protoswitch::upgrade::{Accept, ServerEvent, ServerHandshake};
+    /// use protoswitch::LocalError;
+    /// let mut server = ServerHandshake::new(Default::default());
+    /// let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+    ///     Connection: upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    ///     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
+    /// let Some(ServerEvent::Request(req)) = server.receive(request).unwrap().event else {
+    ///     panic!()
+    /// };
+    /// assert!(req.switch(&Accept::new("websocket").subprotocol("chat")).is_ok());
+    /// assert_eq!(
+    ///     req.switch(&Accept::new("websocket").subprotocol("other")),
+    ///     Err(LocalError::SubprotocolNotOffered)
+    /// );
+    /// assert_eq!(req.switch(&Accept::new("h2c")), Err(LocalError::NotOffered));
+    /// ```
+    pub fn switch<'a>(&self, accept: &Accept<'a>) -> Result<Switch<'a>, LocalError> {
+        let chosen = Protocol::parse(accept.protocol.as_bytes()).ok_or(LocalError::InvalidToken)?;
+        let counts = self.upgrade_counts;
+        let headers = self.head.headers();
+        find_protocol(headers.list("upgrade").filter(|_| counts), &chosen)?;
+        let kind = chosen.kind();
+        let usable = |offer: Offer| match offer {
+            Offer::Valid => Ok(()),
+            Offer::Invalid(k) => Err(LocalError::OfferInvalid(k)),
+            Offer::None => Err(LocalError::NotOffered),
+        };
+        match kind {
+            ProtocolKind::WebSocket => usable(self.websocket)?,
+            ProtocolKind::H2c => usable(self.h2c)?,
+            _ => {}
+        }
+        let is_ws = kind == ProtocolKind::WebSocket;
+        if let Some(sp) = accept.subprotocol {
+            if !is_ws {
+                return Err(LocalError::SubprotocolNotOffered);
+            }
+            check_subprotocol(headers.list("sec-websocket-protocol"), sp.as_bytes())?;
+        }
+        match accept.extensions {
+            Some(_) if !is_ws => return Err(LocalError::ExtensionNotOffered),
+            Some(value) => {
+                let offer = WebSocketOffer::new(headers);
+                check_extensions(list_of(value), |name| {
+                    offer
+                        .extensions()
+                        .any(|e| e.name().eq_ignore_ascii_case(name))
+                })?;
+            }
+            None => {}
+        }
+        check_headers(accept.headers, ACCEPT_RESERVED)?;
+        let ws_accept = is_ws.then(|| accept_key(headers.get("sec-websocket-key").unwrap_or(b"")));
+        Ok(Switch {
+            accept: *accept,
+            kind,
+            ws_accept,
+        })
+    }
+
     /// How the request body is framed.
     pub fn framing(&self) -> Framing {
         self.framing
@@ -311,6 +383,34 @@ impl<'a> Accept<'a> {
     pub const fn headers(mut self, headers: &'a [Header<'a>]) -> Self {
         self.headers = headers;
         self
+    }
+}
+
+/// A choice to switch, checked against the request by [`Request::switch`]:
+/// what [`ServerHandshake::accept`] writes in the 101 (for WebSocket, with
+/// the `Sec-WebSocket-Accept` the request's key implies). Borrows only the
+/// [`Accept`]'s strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Switch<'a> {
+    accept: Accept<'a>,
+    kind: ProtocolKind,
+    ws_accept: Option<[u8; 28]>,
+}
+
+impl<'a> Switch<'a> {
+    /// What the 101 agrees: the protocol, and for WebSocket the subprotocol
+    /// and extensions.
+    pub fn negotiation(&self) -> Negotiation<'a> {
+        Negotiation {
+            role: Role::Server,
+            // Checked by `Request::switch`.
+            protocol: Protocol::parse(self.accept.protocol.as_bytes()).unwrap_or(Protocol {
+                name: "",
+                version: None,
+            }),
+            subprotocol: self.accept.subprotocol,
+            extensions: ExtensionList::Value(self.accept.extensions.unwrap_or("").as_bytes()),
+        }
     }
 }
 
@@ -422,9 +522,6 @@ const ACCEPT_RESERVED: &[&str] = &[
     "transfer-encoding",
 ];
 
-/// Room for the error responses the machine writes by itself.
-const ERROR_REPLY_CAPACITY: usize = 384;
-
 /// The server handshake machine. See the [module docs](self) for the
 /// transition table and [`crate`] for the I/O loop.
 ///
@@ -440,8 +537,9 @@ const ERROR_REPLY_CAPACITY: usize = 384;
 /// let Some(ServerEvent::Request(req)) = got.event else { panic!() };
 /// assert!(req.websocket().unwrap().is_some());
 ///
+/// let switch = req.switch(&Accept::new("websocket")).unwrap();
 /// let mut out = [0u8; 256];
-/// let n = server.accept(&Accept::new("websocket"), &mut out).unwrap();
+/// let n = server.accept(&switch, &mut out).unwrap();
 /// assert_eq!(
 ///     &out[..n],
 ///     &b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -461,15 +559,15 @@ pub struct ServerHandshake {
     continue_sent: bool,
     client_keep_alive: bool,
     keep_alive: bool,
+    /// The client offered WebSocket: a 426 names the version it needs.
+    offered_websocket: bool,
     /// The status `respond` wrote.
     responded: u16,
-    offers: Offers,
-    websocket: Offer,
-    h2c: Offer,
-    negotiation: Option<Negotiation>,
-    error: Option<PeerError>,
-    reply: [u8; ERROR_REPLY_CAPACITY],
-    reply_len: usize,
+    /// What `accept` switched to.
+    switched_to: Option<ProtocolKind>,
+    error: Option<PeerErrorKind>,
+    /// How much of the error response `poll_transmit` handed out (the
+    /// response is written again from `error` at each call, not stored).
     reply_sent: usize,
 }
 
@@ -487,14 +585,10 @@ impl ServerHandshake {
             continue_sent: false,
             client_keep_alive: false,
             keep_alive: false,
+            offered_websocket: false,
             responded: 0,
-            offers: Offers::new(),
-            websocket: Offer::None,
-            h2c: Offer::None,
-            negotiation: None,
+            switched_to: None,
             error: None,
-            reply: [0; ERROR_REPLY_CAPACITY],
-            reply_len: 0,
             reply_sent: 0,
         }
     }
@@ -509,9 +603,11 @@ impl ServerHandshake {
         &self.config
     }
 
-    /// After a 101: what was switched to.
-    pub fn negotiation(&self) -> Option<&Negotiation> {
-        self.negotiation.as_ref()
+    /// After a 101: the kind of protocol switched to. What was agreed is
+    /// the caller's [`Switch`] (see [`Switch::negotiation`]): the machine
+    /// does not copy it.
+    pub fn switched_to(&self) -> Option<ProtocolKind> {
+        self.switched_to
     }
 
     /// After a final response: `true` when the connection may carry another
@@ -523,19 +619,19 @@ impl ServerHandshake {
 
     /// The peer error that put the machine in `Failed`.
     pub fn error(&self) -> Option<PeerError> {
-        self.error
+        self.error.map(|kind| PeerError::new(kind, Role::Server))
     }
 
     /// The status of the final response this machine wrote, for logging
     /// without re-reading the bytes: 101 after [`accept`](Self::accept)
-    /// (see [`negotiation`](Self::negotiation) for what was agreed), the
+    /// (what was agreed is the caller's [`Switch`]), the
     /// status given to [`respond`](Self::respond), or the status of the
     /// error reply it queued after a peer error.
     pub fn response_status(&self) -> Option<u16> {
         match self.state {
             ServerState::Switched => Some(101),
             ServerState::Responded => Some(self.responded),
-            ServerState::Failed => self.error.and_then(|e| e.status()),
+            ServerState::Failed => self.error().and_then(|e| e.status()),
             ServerState::ReadingHead
             | ServerState::HeadReceived
             | ServerState::ReadingBody
@@ -606,24 +702,28 @@ impl ServerHandshake {
     }
 
     fn fail(&mut self, kind: PeerErrorKind) -> PeerError {
-        let error = PeerError::new(kind, Role::Server);
         self.follow(ServerInput::PeerError);
-        self.error = Some(error);
-        if let Some(status) = error.status() {
-            let response = Response::for_error(&error);
-            let answering = Answering {
-                keep_alive: false,
-                http10: self.http10,
-                head_request: false,
-                offered_websocket: self.websocket != Offer::None,
-            };
-            self.reply_len = emit(&mut self.reply, |w| write_response(w, &response, answering))
-                .unwrap_or_else(|_| {
-                    debug_assert!(false, "error reply for {status} does not fit");
-                    0
-                });
+        self.error = Some(kind);
+        self.reply_sent = 0;
+        PeerError::new(kind, Role::Server)
+    }
+
+    /// The error response owed in `Failed` (none for an error without a
+    /// status, such as the transport ending).
+    fn write_error_reply(&self, w: &mut Writer<'_>) {
+        let Some(error) = self.error() else {
+            return;
+        };
+        if error.status().is_none() {
+            return;
         }
-        error
+        let answering = Answering {
+            keep_alive: false,
+            http10: self.http10,
+            head_request: false,
+            offered_websocket: self.offered_websocket,
+        };
+        write_response(w, &Response::for_error(&error), answering);
     }
 
     fn read_head<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ServerEvent<'b>>, PeerErrorKind> {
@@ -636,24 +736,20 @@ impl ServerHandshake {
         // RFC 9110 §7.8: an Upgrade counts only in HTTP/1.1 with
         // `Connection: upgrade`.
         let upgrade_counts = head.minor_version() == 1 && facts.conn_upgrade;
+        let (mut websocket, mut h2c) = (Offer::None, Offer::None);
         if upgrade_counts {
             for element in headers.list("upgrade") {
                 let p = Protocol::parse(element).ok_or(PeerErrorKind::BadUpgradeToken)?;
-                if !self.offers.push_protocol(element) {
-                    return Err(PeerErrorKind::UpgradeHeaderTooLarge {
-                        limit: OFFER_CAPACITY,
-                    });
-                }
+                // The checks are pure: a repeated offer gets the same answer.
                 match p.kind() {
-                    ProtocolKind::WebSocket if self.websocket == Offer::None => {
-                        self.websocket = match self.remember_websocket(&head) {
+                    ProtocolKind::WebSocket if websocket == Offer::None => {
+                        websocket = match websocket::check_offer(&head) {
                             Ok(()) => Offer::Valid,
                             Err(kind) => Offer::Invalid(kind),
                         };
                     }
-                    // The check is pure: a repeated h2c gives the same answer.
-                    ProtocolKind::H2c => {
-                        self.h2c = match h2c::check_offer(headers, facts.conn_http2_settings) {
+                    ProtocolKind::H2c if h2c == Offer::None => {
+                        h2c = match h2c::check_offer(headers, facts.conn_http2_settings) {
                             Ok(_) => Offer::Valid,
                             Err(kind) => Offer::Invalid(kind),
                         };
@@ -662,6 +758,7 @@ impl ServerHandshake {
                 }
             }
         }
+        self.offered_websocket = websocket != Offer::None;
         let framing = request_framing(&facts);
         self.head_request = head.method() == "HEAD";
         self.http10 = head.minor_version() == 0;
@@ -678,8 +775,8 @@ impl ServerHandshake {
         let request = Request {
             head,
             upgrade_counts,
-            websocket: self.websocket,
-            h2c: self.h2c,
+            websocket,
+            h2c,
             expect_continue: self.expect_continue,
             framing,
         };
@@ -687,29 +784,6 @@ impl ServerHandshake {
             consumed: end,
             event: Some(ServerEvent::Request(request)),
         })
-    }
-
-    fn remember_websocket(&mut self, head: &RequestHead<'_>) -> Result<(), PeerErrorKind> {
-        websocket::check_offer(head)?;
-        let headers = head.headers();
-        let too_large = PeerErrorKind::UpgradeHeaderTooLarge {
-            limit: super::negotiation::SUBPROTOCOL_CAPACITY,
-        };
-        for p in headers.list("sec-websocket-protocol") {
-            if !self.offers.push_subprotocol(p) {
-                return Err(too_large);
-            }
-        }
-        for e in headers
-            .list("sec-websocket-extensions")
-            .filter_map(Extension::parse)
-        {
-            if !self.offers.push_extension(e.name().as_bytes()) {
-                return Err(too_large);
-            }
-        }
-        self.offers.ws_accept = Some(accept_key(headers.get("sec-websocket-key").unwrap_or(b"")));
-        Ok(())
     }
 
     fn read_body<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ServerEvent<'b>>, PeerErrorKind> {
@@ -741,49 +815,24 @@ impl ServerHandshake {
         Ok(n)
     }
 
-    /// Switches protocols: writes the 101 (preceded by `100 Continue` if the
-    /// client expected one and none was sent, RFC 9110 §7.8) into `out`.
-    /// Allowed once the whole request is received.
-    pub fn accept(&mut self, accept: &Accept<'_>, out: &mut [u8]) -> Result<usize, Error> {
+    /// Switches protocols: writes the 101 for `switch` (preceded by
+    /// `100 Continue` if the client expected one and none was sent, RFC
+    /// 9110 §7.8) into `out`. Allowed once the whole request is received.
+    /// `switch` must come from [`Request::switch`] on this machine's
+    /// request: it carries the checked choice and the accept key.
+    pub fn accept(&mut self, switch: &Switch<'_>, out: &mut [u8]) -> Result<usize, Error> {
         self.check(ServerInput::Accept, "accept")?;
-        let chosen = Protocol::parse(accept.protocol.as_bytes()).ok_or(LocalError::InvalidToken)?;
-        let offered = self.offers.find_protocol(&chosen)?;
-        let kind = chosen.kind();
-        let status_of = |offer: Offer| match offer {
-            Offer::Valid => Ok(()),
-            Offer::Invalid(k) => Err(LocalError::OfferInvalid(k)),
-            Offer::None => Err(LocalError::NotOffered),
-        };
-        match kind {
-            ProtocolKind::WebSocket => status_of(self.websocket)?,
-            ProtocolKind::H2c => status_of(self.h2c)?,
-            _ => {}
-        }
-        let is_ws = kind == ProtocolKind::WebSocket;
-        let subprotocol = accept.subprotocol.map(str::as_bytes);
-        if let Some(sp) = subprotocol {
-            if !is_ws {
-                return Err(LocalError::SubprotocolNotOffered.into());
-            }
-            self.offers.check_subprotocol(sp)?;
-        }
-        let extensions = match accept.extensions {
-            Some(_) if !is_ws => return Err(LocalError::ExtensionNotOffered.into()),
-            Some(value) => self.offers.select_extensions(list_of(value))?,
-            None => InlineList::new(),
-        };
-        check_headers(accept.headers, ACCEPT_RESERVED)?;
+        let accept = &switch.accept;
         let send_continue = self.expect_continue && !self.continue_sent;
-        let ws_accept = self.offers.ws_accept.unwrap_or([0; 28]);
         let n = emit(out, |w| {
             if send_continue {
                 write_continue(w);
             }
             w.status_line(101);
-            w.header("Upgrade", offered);
+            w.header("Upgrade", accept.protocol.as_bytes());
             w.header("Connection", b"Upgrade");
-            if is_ws {
-                w.header("Sec-WebSocket-Accept", &ws_accept);
+            if let Some(key) = &switch.ws_accept {
+                w.header("Sec-WebSocket-Accept", key);
                 if let Some(sp) = accept.subprotocol {
                     w.header("Sec-WebSocket-Protocol", sp.as_bytes());
                 }
@@ -796,12 +845,7 @@ impl ServerHandshake {
             }
             w.put(b"\r\n");
         })?;
-        self.negotiation = Some(Offers::agree(
-            Role::Server,
-            offered,
-            subprotocol,
-            extensions,
-        ));
+        self.switched_to = Some(switch.kind);
         self.go(ServerInput::Accept, "accept")?;
         Ok(n)
     }
@@ -831,7 +875,7 @@ impl ServerHandshake {
             keep_alive,
             http10: self.http10,
             head_request: self.head_request,
-            offered_websocket: self.websocket != Offer::None,
+            offered_websocket: self.offered_websocket,
         };
         let n = emit(out, |w| write_response(w, response, answering))?;
         self.keep_alive = keep_alive;
@@ -845,7 +889,9 @@ impl ServerHandshake {
     /// Call until it returns 0.
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
-        drain(&self.reply[..self.reply_len], &mut self.reply_sent, out)
+        let n = emit_window(out, self.reply_sent, |w| self.write_error_reply(w));
+        self.reply_sent += n;
+        n
     }
 }
 
@@ -915,24 +961,49 @@ fn write_response(w: &mut Writer<'_>, r: &Response<'_>, a: Answering) {
 mod tests {
     use super::*;
 
+    /// Everything `poll_transmit` owes, through `size`-byte buffers.
+    fn drain_in(s: &mut ServerHandshake, size: usize) -> std::vec::Vec<u8> {
+        let mut all = std::vec::Vec::new();
+        let mut piece = std::vec![0u8; size];
+        loop {
+            let n = s.poll_transmit(&mut piece);
+            if n == 0 {
+                return all;
+            }
+            all.extend_from_slice(&piece[..n]);
+        }
+    }
+
+    /// The error reply is written again at each call, not stored: any
+    /// buffer size gets the same bytes, the longest reply included.
     #[test]
-    fn every_error_reply_fits() {
+    fn the_error_reply_is_a_byte_stream_for_any_buffer() {
         use PeerErrorKind::*;
         for kind in [
             HeadTooLarge { limit: usize::MAX },
-            TooManyHeaders { limit: usize::MAX },
             BadStartLine,
-            BadVersion,
-            UnsupportedExpectation,
-            UnsupportedTransferCoding,
             WebSocketVersionUnsupported,
-            UpgradeHeaderTooLarge { limit: usize::MAX },
-            H2cSettingsInvalid,
+            ExpectedContinuation,
+            UnsupportedTransferCoding,
         ] {
-            let mut s = ServerHandshake::new(ServerConfig::default());
-            s.websocket = Offer::Invalid(kind);
-            s.fail(kind);
-            assert!(s.reply_len > 0, "{kind:?}");
+            let failed = || {
+                let mut s = ServerHandshake::new(ServerConfig::default());
+                s.offered_websocket = true;
+                s.fail(kind);
+                s
+            };
+            let whole = drain_in(&mut failed(), 4096);
+            let error = PeerError::new(kind, Role::Server);
+            let Some(status) = error.status() else {
+                assert!(whole.is_empty(), "{kind:?}");
+                continue;
+            };
+            let status_line = std::format!("HTTP/1.1 {status} ");
+            assert!(whole.starts_with(status_line.as_bytes()), "{kind:?}");
+            assert!(whole.ends_with(error.message().as_bytes()), "{kind:?}");
+            for size in 1..=whole.len() + 1 {
+                assert_eq!(drain_in(&mut failed(), size), whole, "{kind:?}, {size}");
+            }
         }
     }
 

@@ -45,7 +45,7 @@ use crate::Received;
 use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::table;
 use crate::time::{Deadline, Instant};
-use crate::upgrade::{ClientHandshake, Negotiation, ProtocolKind, ServerHandshake};
+use crate::upgrade::{ClientHandshake, ProtocolKind, ServerHandshake};
 use core::time::Duration;
 
 /// Where the connection is. See the module docs for the table.
@@ -306,7 +306,7 @@ impl Connection<NoMask> {
         config: Config,
         now: Instant,
     ) -> Result<Self, Error> {
-        check_websocket_switch(handshake.state().name(), handshake.negotiation())?;
+        check_websocket_switch(handshake.state().name(), handshake.switched_to())?;
         Ok(Connection::server(config, now))
     }
 }
@@ -314,10 +314,10 @@ impl Connection<NoMask> {
 /// Checks that a handshake switched to WebSocket.
 fn check_websocket_switch(
     state: &'static str,
-    switch: Option<&Negotiation>,
+    switched_to: Option<ProtocolKind>,
 ) -> Result<(), LocalError> {
-    match switch {
-        Some(s) if s.protocol().kind() == ProtocolKind::WebSocket => Ok(()),
+    match switched_to {
+        Some(ProtocolKind::WebSocket) => Ok(()),
         Some(_) => Err(LocalError::NotWebSocket),
         None => Err(LocalError::WrongState {
             operation: "turn the handshake into a WebSocket connection",
@@ -336,12 +336,12 @@ impl<M: MaskSource> Connection<M> {
     /// connection. The bytes after the 101 (`receive` did not consume them)
     /// are the first frames: pass them to [`receive`](Self::receive).
     pub fn from_client_handshake(
-        handshake: ClientHandshake,
+        handshake: ClientHandshake<'_>,
         config: Config,
         now: Instant,
         masks: M,
     ) -> Result<Self, Error> {
-        check_websocket_switch(handshake.state().name(), handshake.negotiation())?;
+        check_websocket_switch(handshake.state().name(), handshake.switched_to())?;
         Ok(Connection::client(config, now, masks))
     }
 

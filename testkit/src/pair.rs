@@ -55,16 +55,13 @@ pub fn server_event(ev: &ServerEvent<'_>) -> Ev {
     }
 }
 
-pub fn client_event(ev: &ClientEvent<'_>, client: &ClientHandshake) -> Ev {
+pub fn client_event(ev: &ClientEvent<'_>) -> Ev {
     match ev {
         ClientEvent::Interim(h) => Ev::Interim(h.status()),
-        ClientEvent::Switched(_) => {
-            let s = client.negotiation().expect("a switch after Switched");
-            Ev::Switched {
-                protocol: s.protocol().to_string(),
-                subprotocol: s.subprotocol().map(str::to_string),
-            }
-        }
+        ClientEvent::Switched { negotiation, .. } => Ev::Switched {
+            protocol: negotiation.protocol().to_string(),
+            subprotocol: negotiation.subprotocol().map(str::to_string),
+        },
         ClientEvent::Declined {
             response,
             diagnosis,
@@ -150,11 +147,11 @@ pub fn feed_server(
 /// Starts a client with `request`, then feeds `response` in pieces. Sends
 /// the body when asked (as a real loop would). Returns the events and the
 /// unconsumed bytes.
-pub fn feed_client(
-    request: &ClientRequest<'_>,
+pub fn feed_client<'a>(
+    request: &ClientRequest<'a>,
     response: &[u8],
     cuts: &[usize],
-) -> (Vec<Ev>, Vec<u8>, ClientHandshake) {
+) -> (Vec<Ev>, Vec<u8>, ClientHandshake<'a>) {
     let mut out = [0u8; 1024];
     let (mut client, _) =
         ClientHandshake::start(request, ClientConfig::default(), Instant::ZERO, &mut out).unwrap();
@@ -177,7 +174,7 @@ pub fn feed_client(
                         buf.drain(..got.consumed);
                         break;
                     };
-                    push(&mut events, client_event(&ev, &client));
+                    push(&mut events, client_event(&ev));
                     buf.drain(..got.consumed);
                     if matches!(client.state(), ClientState::Switched | ClientState::Done) {
                         break 'outer;
@@ -283,6 +280,7 @@ impl<'a> Pair<'a> {
         };
         note_c(&mut t, client.state());
         note_s(&mut t, server.state());
+        let mut switch = None;
         for _round in 0..20 {
             // Client: send the body when allowed.
             if client.state() == ClientState::SendingBody {
@@ -316,7 +314,14 @@ impl<'a> Pair<'a> {
                     Ok(got) => {
                         let ev = got.event.as_ref().map(server_event);
                         let req_ws_error = match got.event {
-                            Some(ServerEvent::Request(r)) => Some(r.websocket().map(|_| ())),
+                            Some(ServerEvent::Request(r)) => {
+                                // Decide at the head; `accept` writes the
+                                // 101 once the whole request is in.
+                                if let Decision::Accept(a) = self.decision {
+                                    switch = Some(r.switch(&a).unwrap());
+                                }
+                                Some(r.websocket().map(|_| ()))
+                            }
                             _ => None,
                         };
                         c2s.drain(..got.consumed);
@@ -331,9 +336,9 @@ impl<'a> Pair<'a> {
                             (ServerState::HeadReceived, _) => {
                                 server.continue_body(&mut out).unwrap()
                             }
-                            (ServerState::RequestReceived, Decision::Accept(a)) => {
-                                server.accept(&a, &mut out).unwrap()
-                            }
+                            (ServerState::RequestReceived, Decision::Accept(_)) => server
+                                .accept(&switch.expect("switch() at the head"), &mut out)
+                                .unwrap(),
                             (
                                 ServerState::RequestReceived,
                                 Decision::Respond(r) | Decision::RespondAtHead(r),
@@ -388,7 +393,7 @@ impl<'a> Pair<'a> {
                 }
                 match client.receive(&s2c) {
                     Ok(got) => {
-                        let ev = got.event.as_ref().map(|e| client_event(e, &client));
+                        let ev = got.event.as_ref().map(|e| client_event(e));
                         s2c.drain(..got.consumed);
                         let Some(ev) = ev else { break };
                         push(&mut t.client_events, ev);
@@ -408,7 +413,7 @@ impl<'a> Pair<'a> {
             {
                 // A body delimited by close.
                 if let Ok(Some(ev)) = client.receive_eof() {
-                    push(&mut t.client_events, client_event(&ev, &client));
+                    push(&mut t.client_events, client_event(&ev));
                     note_c(&mut t, client.state());
                 }
             }

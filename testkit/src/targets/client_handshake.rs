@@ -138,7 +138,7 @@ enum Flow {
 
 struct Run {
     fixed: Fixed,
-    client: ClientHandshake,
+    client: ClientHandshake<'static>,
     decisions: Decisions,
     log: Vec<Ev>,
 }
@@ -292,12 +292,15 @@ impl Run {
                     }
                     self.log.push(Ev::Interim(status));
                 }
-                Some(ClientEvent::Switched(response)) => {
+                Some(ClientEvent::Switched {
+                    response,
+                    negotiation: switch,
+                }) => {
                     assert_eq!(before, ClientState::AwaitingResponse);
                     assert_eq!(state, ClientState::Switched);
                     assert_eq!(response.status(), 101);
                     assert_eq!(response.minor_version(), 1);
-                    let switch = *self.client.negotiation().expect("switch() after Switched");
+                    assert_eq!(self.client.switched_to(), Some(switch.protocol().kind()));
                     assert_eq!(switch.role(), Role::Client);
                     let protocol = switch.protocol();
                     assert!(
@@ -312,7 +315,8 @@ impl Run {
                     if let Some(sp) = &subprotocol {
                         assert!(self.fixed.subprotocols.contains(&sp.as_str()));
                     }
-                    let extensions: Vec<String> = switch.extensions().map(str::to_owned).collect();
+                    let extensions: Vec<String> =
+                        switch.extensions().map(|e| e.name().to_owned()).collect();
                     for e in &extensions {
                         assert!(
                             e.eq_ignore_ascii_case("permessage-deflate"),

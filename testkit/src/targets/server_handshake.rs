@@ -99,6 +99,9 @@ struct Run {
     decisions: Decisions,
     transmit_chunk: usize,
     known: Known,
+    /// The request head, kept as an application that decides after the
+    /// body keeps it (the `Switch` is made from it again).
+    head: Vec<u8>,
     requests: usize,
     log: Vec<Ev>,
 }
@@ -121,6 +124,7 @@ impl Run {
             decisions: Decisions::new(input.decisions),
             transmit_chunk: [1024, 1, 2, 7, 16, 64, 100, 384][usize::from(c >> 4 & 7)],
             known: Known::default(),
+            head: Vec::new(),
             requests: 1,
             log: Vec::new(),
         }
@@ -160,6 +164,7 @@ impl Run {
                 Some(ServerEvent::Request(req)) => {
                     assert_eq!(before, ServerState::ReadingHead);
                     self.check_request(&req, &buf[..consumed]);
+                    self.head = buf[..consumed].to_vec();
                     self.on_request(&req);
                 }
                 Some(ServerEvent::Body(data)) => {
@@ -369,8 +374,22 @@ impl Run {
         if d & 16 != 0 {
             accept = accept.headers(if d & 2 != 0 { &reserved } else { &extra });
         }
+        // The choice is checked against the request: parse the kept head
+        // again with the same configuration.
+        let mut parser = ServerHandshake::new(self.config);
+        let again = parser.receive(&self.head).expect("the head parses again");
+        let Some(ServerEvent::Request(req)) = again.event else {
+            panic!("the head parses again: {:?}", again.event);
+        };
+        let switch = match req.switch(&accept) {
+            Ok(switch) => switch,
+            Err(e) => {
+                self.log.push(Ev::Refused("accept", e));
+                return true;
+            }
+        };
         let result = write_checked(&mut self.server, ServerHandshake::state, size, |s, out| {
-            s.accept(&accept, out)
+            s.accept(&switch, out)
         });
         let bytes = match result {
             Ok(bytes) => bytes,
@@ -387,10 +406,11 @@ impl Run {
             .unwrap_or(&bytes);
         assert!(after_continue.starts_with(status_line), "{bytes:?}");
         assert!(bytes.ends_with(b"\r\n\r\n"));
-        let switch = self.server.negotiation().expect("switch() after accept");
+        let switch = switch.negotiation();
         assert_eq!(switch.role(), Role::Server);
         let chosen = Protocol::parse(protocol.as_bytes()).expect("accepted an invalid token");
         assert!(switch.protocol().matches(&chosen));
+        assert_eq!(self.server.switched_to(), Some(chosen.kind()));
         if let (Some(key), true) = (
             &known.ws_key,
             switch.protocol().name().eq_ignore_ascii_case("websocket"),
