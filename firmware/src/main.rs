@@ -82,9 +82,7 @@ mod hw {
     }
 }
 
-/// Everything that calls `protoswitch`. The server handshake API is being
-/// reworked (for instance `accept` is to take the received `Request` as its
-/// first argument); the calls marked `API:` are the ones to adapt.
+/// Everything that calls `protoswitch`, marked `API:`.
 mod app {
     use protoswitch::Instant;
     use protoswitch::upgrade::{Accept, Response, ServerEvent, ServerHandshake};
@@ -137,7 +135,10 @@ mod app {
                 None => None,
                 // API: the decision, while the request still borrows `rx`.
                 Some(ServerEvent::Request(request)) => Some(match request.websocket() {
-                    Ok(Some(_)) => server.accept(&Accept::new("websocket"), tx),
+                    Ok(Some(_)) => match request.switch(&Accept::new("websocket")) {
+                        Ok(switch) => server.accept(&switch, tx),
+                        Err(e) => Err(e.into()),
+                    },
                     Ok(None) => server.respond(&Response::upgrade_required(&["websocket"]), tx),
                     Err(e) => server.respond(&Response::for_error(&e), tx),
                 }),
