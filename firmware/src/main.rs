@@ -203,7 +203,8 @@ mod app {
                 Some(Event::Data(chunk)) => {
                     let whole = !mid_message && chunk.message_end;
                     let sent = if whole && chunk.kind == MessageKind::Binary {
-                        conn.send_binary(chunk.payload, tx).map(|n| hw::write(&tx[..n]))
+                        conn.send_binary(chunk.payload, tx)
+                            .map(|n| hw::write(&tx[..n]))
                     } else {
                         let len = chunk.payload.len() as u64;
                         conn.send_header(chunk.kind, len, chunk.message_end, tx)
