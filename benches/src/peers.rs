@@ -58,6 +58,7 @@ impl<'a> Pieces<'a> {
     pub fn done(&self) -> bool {
         self.pos == self.input.len()
     }
+    #[inline]
     fn piece(&mut self, room: usize) -> &'a [u8] {
         let limit = if self.pos < self.split {
             self.split - self.pos
@@ -67,8 +68,24 @@ impl<'a> Pieces<'a> {
         let n = limit.min(room).min(self.input.len() - self.pos);
         let piece = &self.input[self.pos..self.pos + n];
         self.pos += n;
+        READS.with(|r| {
+            let (count, bytes) = r.get();
+            r.set((count + u64::from(n > 0), bytes + n as u64));
+        });
         piece
     }
+}
+
+thread_local! {
+    /// Reads that handed out bytes, and the bytes: how big the pieces a
+    /// stream-based peer asks for really are (its buffer's free room can
+    /// be less than the read size).
+    static READS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// The (reads, bytes) counted since the last call, and a reset.
+pub fn take_reads() -> (u64, u64) {
+    READS.with(|r| r.replace((0, 0)))
 }
 
 impl Read for Pieces<'_> {

@@ -25,7 +25,7 @@ use std::time::Instant;
 use protoswitch_bench::floor::{self, Kernel};
 use protoswitch_bench::inputs::{self, ACCEPT, HOST, KEY, NONCE, PATH, REQUEST, REQUEST_SPLIT};
 use protoswitch_bench::peers::{
-    embedded_peer, fastwebsockets_peer, tokio_websockets_peer, tungstenite_peer,
+    take_reads, embedded_peer, fastwebsockets_peer, tokio_websockets_peer, tungstenite_peer,
 };
 use protoswitch_bench::{Totals, ours, receive_buffer};
 
@@ -112,6 +112,9 @@ struct Measured {
     /// ns per unit, per implementation, per round (None: n/a).
     times: Vec<Option<Vec<f64>>>,
     na: Vec<Option<String>>,
+    /// Per implementation: (reads, bytes) its in-memory stream handed out
+    /// in one warm-up run (0 for the caller-buffer implementations).
+    reads: Vec<(u64, u64)>,
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -177,12 +180,15 @@ fn measure(
     // Warm-up: twice each; the second run's time sizes `reps`.
     let mut single = 0.0;
     let mut expected: Vec<Option<Totals>> = Vec::new();
+    let mut reads = vec![(0, 0); entries.len()];
     for (i, (entry, want)) in entries.iter_mut().enumerate() {
         let Entry::Run(run) = entry else {
             expected.push(None);
             continue;
         };
+        take_reads();
         let first = run(1);
+        reads[i] = take_reads();
         if let Some(want) = want {
             assert_eq!(first, *want, "{name}: {} totals", IMPLS[i]);
         }
@@ -230,6 +236,7 @@ fn measure(
         reps,
         times,
         na,
+        reads,
     }
 }
 
@@ -646,6 +653,17 @@ fn print_plain(m: &Measured, kernel: &str) {
     }
     if let Some(b) = m.best_peer_name() {
         println!("   best peer (median): {b}");
+    }
+    if m.unit == "frame" {
+        let streams: Vec<String> = IMPLS
+            .iter()
+            .zip(&m.reads)
+            .filter(|(_, (n, _))| *n > 0)
+            .map(|(name, (n, b))| format!("{name} {n} reads of {} B avg", b / n))
+            .collect();
+        if !streams.is_empty() {
+            println!("   stream peers' reads per run: {}", streams.join(", "));
+        }
     }
 }
 
