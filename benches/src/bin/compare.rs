@@ -738,7 +738,8 @@ fn print_markdown(all: &[Measured], header: &[String]) {
     println!();
     println!(
         "Ratios are medians over rounds of per-round time ratios (below 1: faster). \
-         n/a: fastwebsockets has no handshake of its own (it uses hyper)."
+         n/a: fastwebsockets has no handshake of its own (it uses hyper); embedded-websocket \
+         0.9.5 fails when the last fragment of a message is split between two reads."
     );
 }
 
