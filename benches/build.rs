@@ -1,0 +1,36 @@
+//! Records, for the `compare` report, the rustc that builds the bench and
+//! the versions of the peers as locked in Cargo.lock.
+
+use std::process::Command;
+
+fn main() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .unwrap_or_else(|| "rustc (unknown)".into());
+    println!("cargo:rustc-env=BENCH_RUSTC_VERSION={}", version.trim());
+
+    let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
+    let mut versions = Vec::new();
+    for name in [
+        "tungstenite",
+        "tokio-websockets",
+        "fastwebsockets",
+        "embedded-websocket",
+        "simdutf8",
+        "tokio",
+    ] {
+        let needle = format!("name = \"{name}\"\nversion = \"");
+        if let Some(at) = lock.find(&needle) {
+            let rest = &lock[at + needle.len()..];
+            let v = &rest[..rest.find('"').unwrap_or(0)];
+            versions.push(format!("{name} {v}"));
+        }
+    }
+    println!("cargo:rustc-env=BENCH_PEER_VERSIONS={}", versions.join(", "));
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=Cargo.lock");
+}

@@ -1,0 +1,182 @@
+//! Every use of protoswitch's API in the `compare` program, and nothing
+//! else: when the crate's API changes, this is the only file to adapt.
+//!
+//! Calls used (keep this list current, the report quotes it):
+//! * `ws::Connection::client(Config::default(), Instant::ZERO, masks)`,
+//!   `send_binary`, `send_text`, `send_fragment(MessageKind::Text, ..)`:
+//!   the masked input frames (generation, not timed).
+//! * `ws::Connection::server(Config::default(), Instant::ZERO)` and
+//!   `receive(&mut buf[start..end], Instant::ZERO)` with
+//!   `Received { consumed, event }` / `Event::Data(DataChunk { payload,
+//!   message_end, .. })`: decoding.
+//! * `upgrade::ServerHandshake::new(Default::default())`, `receive(&buf)`
+//!   → `ServerEvent::Request(req)`, `req.websocket()`,
+//!   `accept(&Accept::new("websocket"), out)`: the server handshake.
+//!   (Being changed in /work/main: `accept` will take the received
+//!   request first, i.e. `server.accept(&req, &Accept::new("websocket"),
+//!   out)`; see [`accept`] — the one place to edit.)
+//! * `upgrade::ClientRequest::new("GET", path, host, &["websocket"])
+//!   .websocket_key(nonce)`, `ClientHandshake::start(&request,
+//!   Default::default(), Instant::ZERO, out)`, `receive(response)` →
+//!   `ClientEvent::Switched(_)`: the client side.
+
+use protoswitch::Instant;
+use protoswitch::upgrade::{
+    Accept, ClientEvent, ClientHandshake, ClientRequest, Request, ServerEvent, ServerHandshake,
+};
+use protoswitch::ws::{Config, Connection, Event, MessageKind};
+
+use crate::{Totals, refill};
+
+fn xorshift_masks(mut seed: u32) -> impl FnMut() -> [u8; 4] {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed.to_le_bytes()
+    }
+}
+
+/// Masked client frames, one message of `payload` each (text when
+/// `text`), until at least `target` bytes; random (xorshift) mask keys.
+pub fn client_frames(payload: &[u8], text: bool, target: usize, seed: u32) -> (Vec<u8>, Totals) {
+    let mut client = Connection::client(Config::default(), Instant::ZERO, xorshift_masks(seed));
+    let mut out = vec![0u8; payload.len() + 14];
+    let mut input = Vec::with_capacity(target + out.len());
+    let mut totals = Totals::default();
+    while input.len() < target {
+        let n = if text {
+            let s = std::str::from_utf8(payload).expect("text payload");
+            client.send_text(s, &mut out).expect("send_text")
+        } else {
+            client.send_binary(payload, &mut out).expect("send_binary")
+        };
+        input.extend_from_slice(&out[..n]);
+        totals.add(Totals {
+            messages: 1,
+            bytes: payload.len() as u64,
+        });
+    }
+    (input, totals)
+}
+
+/// Masked client frames: text messages of `message`, each sent as
+/// fragments cut at `cuts` (byte offsets, increasing), until at least
+/// `target` bytes.
+pub fn client_fragments(message: &str, cuts: &[usize], target: usize, seed: u32) -> (Vec<u8>, Totals) {
+    let mut client = Connection::client(Config::default(), Instant::ZERO, xorshift_masks(seed));
+    let mut out = vec![0u8; message.len() + 14];
+    let mut input = Vec::with_capacity(target + message.len() + 64 * 14);
+    let mut totals = Totals::default();
+    let bytes = message.as_bytes();
+    while input.len() < target {
+        let mut from = 0;
+        for (i, &to) in cuts.iter().chain([&bytes.len()]).enumerate() {
+            let fin = i == cuts.len();
+            let n = client
+                .send_fragment(MessageKind::Text, &bytes[from..to], fin, &mut out)
+                .expect("send_fragment");
+            input.extend_from_slice(&out[..n]);
+            from = to;
+        }
+        totals.add(Totals {
+            messages: 1,
+            bytes: bytes.len() as u64,
+        });
+    }
+    (input, totals)
+}
+
+/// Decodes all of `input` as a server, fed `read_size` bytes at a time
+/// into `buf` (from [`crate::receive_buffer`]) at `offset`; frames are
+/// unmasked (and text validated) in place by protoswitch.
+pub fn decode_all(input: &[u8], read_size: usize, offset: usize, buf: &mut [u8]) -> Totals {
+    let mut conn = Connection::server(Config::default(), Instant::ZERO);
+    let mut totals = Totals::default();
+    let (mut start, mut end, mut pos) = (offset, offset, 0);
+    loop {
+        (start, end) = refill(buf, offset, start, end, input, &mut pos, read_size);
+        loop {
+            let got = conn
+                .receive(&mut buf[start..end], Instant::ZERO)
+                .expect("valid input");
+            start += got.consumed;
+            match got.event {
+                Some(Event::Data(chunk)) => {
+                    totals.bytes += chunk.payload.len() as u64;
+                    totals.messages += u64::from(chunk.message_end);
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        if pos == input.len() {
+            assert_eq!(start, end, "protoswitch left bytes unconsumed");
+            return totals;
+        }
+    }
+}
+
+/// The 101 for a WebSocket request: the one call whose signature is
+/// changing (`accept(&req, &accept, out)` in /work/main).
+fn accept(server: &mut ServerHandshake, req: &Request<'_>, out: &mut [u8]) -> usize {
+    let _ = req; // new API: server.accept(req, &Accept::new("websocket"), out)
+    server
+        .accept(&Accept::new("websocket"), out)
+        .expect("accept")
+}
+
+/// Feeds `buf[..len]` to the machine; `Some(101 length)` once the request
+/// is complete, `None` when it needs more bytes.
+fn server_step(server: &mut ServerHandshake, buf: &[u8], out: &mut [u8]) -> Option<usize> {
+    let got = server.receive(buf).expect("valid request");
+    match got.event {
+        Some(ServerEvent::Request(req)) => {
+            assert!(matches!(req.websocket(), Ok(Some(_))), "a WebSocket offer");
+            Some(accept(server, &req, out))
+        }
+        Some(_) => panic!("unexpected server event"),
+        None => {
+            assert_eq!(got.consumed, 0, "the head is read whole");
+            None
+        }
+    }
+}
+
+/// Server handshake on a request that arrives in one read: copy it into
+/// `buf` (recv), parse + validate, write the 101 into `out`; returns its
+/// length.
+pub fn server_handshake(request: &[u8], buf: &mut [u8], out: &mut [u8]) -> usize {
+    let mut server = ServerHandshake::new(Default::default());
+    buf[..request.len()].copy_from_slice(request);
+    server_step(&mut server, &buf[..request.len()], out).expect("complete request")
+}
+
+/// The same, the request arriving in two reads split at `split`.
+pub fn server_handshake_split(request: &[u8], split: usize, buf: &mut [u8], out: &mut [u8]) -> usize {
+    let mut server = ServerHandshake::new(Default::default());
+    buf[..split].copy_from_slice(&request[..split]);
+    assert!(server_step(&mut server, &buf[..split], out).is_none());
+    buf[split..request.len()].copy_from_slice(&request[split..]);
+    server_step(&mut server, &buf[..request.len()], out).expect("complete request")
+}
+
+/// Client: write the upgrade request (key from `nonce`) into `out`, then
+/// validate the server's 101 `response` (copied into `buf`, i.e. recv).
+/// Returns the request length plus the bytes of the response consumed.
+pub fn client_validate(
+    host: &str,
+    path: &str,
+    nonce: [u8; 16],
+    response: &[u8],
+    buf: &mut [u8],
+    out: &mut [u8],
+) -> usize {
+    let request = ClientRequest::new("GET", path, host, &["websocket"]).websocket_key(nonce);
+    let (mut client, n) =
+        ClientHandshake::start(&request, Default::default(), Instant::ZERO, out).expect("start");
+    buf[..response.len()].copy_from_slice(response);
+    let got = client.receive(&buf[..response.len()]).expect("valid 101");
+    assert!(matches!(got.event, Some(ClientEvent::Switched(_))), "switched");
+    n + got.consumed
+}
