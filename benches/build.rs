@@ -30,7 +30,10 @@ fn main() {
             versions.push(format!("{name} {v}"));
         }
     }
-    println!("cargo:rustc-env=BENCH_PEER_VERSIONS={}", versions.join(", "));
+    println!(
+        "cargo:rustc-env=BENCH_PEER_VERSIONS={}",
+        versions.join(", ")
+    );
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=Cargo.lock");
 }

@@ -11,14 +11,12 @@
 //!   message_end, .. })`: decoding.
 //! * `upgrade::ServerHandshake::new(Default::default())`, `receive(&buf)`
 //!   → `ServerEvent::Request(req)`, `req.websocket()`,
-//!   `accept(&Accept::new("websocket"), out)`: the server handshake.
-//!   (Being changed in /work/main: `accept` will take the received
-//!   request first, i.e. `server.accept(&req, &Accept::new("websocket"),
-//!   out)`; see [`accept`] — the one place to edit.)
+//!   `req.switch(&Accept::new("websocket"))`, `accept(&switch, out)`: the
+//!   server handshake.
 //! * `upgrade::ClientRequest::new("GET", path, host, &["websocket"])
 //!   .websocket_key(nonce)`, `ClientHandshake::start(&request,
 //!   Default::default(), Instant::ZERO, out)`, `receive(response)` →
-//!   `ClientEvent::Switched(_)`: the client side.
+//!   `ClientEvent::Switched { .. }`: the client side.
 
 use protoswitch::Instant;
 use protoswitch::upgrade::{
@@ -117,13 +115,11 @@ pub fn decode_all(input: &[u8], read_size: usize, offset: usize, buf: &mut [u8])
     }
 }
 
-/// The 101 for a WebSocket request: the one call whose signature is
-/// changing (`accept(&req, &accept, out)` in /work/main).
+/// The 101 for a WebSocket request: the choice checked against the
+/// request, then written.
 fn accept(server: &mut ServerHandshake, req: &Request<'_>, out: &mut [u8]) -> usize {
-    let _ = req; // new API: server.accept(req, &Accept::new("websocket"), out)
-    server
-        .accept(&Accept::new("websocket"), out)
-        .expect("accept")
+    let switch = req.switch(&Accept::new("websocket")).expect("switch");
+    server.accept(&switch, out).expect("accept")
 }
 
 /// Feeds `buf[..len]` to the machine; `Some(101 length)` once the request
@@ -177,6 +173,6 @@ pub fn client_validate(
         ClientHandshake::start(&request, Default::default(), Instant::ZERO, out).expect("start");
     buf[..response.len()].copy_from_slice(response);
     let got = client.receive(&buf[..response.len()]).expect("valid 101");
-    assert!(matches!(got.event, Some(ClientEvent::Switched(_))), "switched");
+    assert!(matches!(got.event, Some(ClientEvent::Switched { .. })), "switched");
     n + got.consumed
 }

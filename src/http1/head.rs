@@ -99,13 +99,110 @@ impl<'a> Header<'a> {
     }
 }
 
+/// The fields the machines look up. Where each is in a head is noted in
+/// the one pass that parses it ([`FieldIndex`]), so a lookup goes straight
+/// to its line instead of reading the block again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Host,
+    Upgrade,
+    Connection,
+    ContentLength,
+    TransferEncoding,
+    Expect,
+    Origin,
+    Http2Settings,
+    SecWebSocketKey,
+    SecWebSocketVersion,
+    SecWebSocketProtocol,
+    SecWebSocketExtensions,
+    SecWebSocketAccept,
+}
+
+const FIELDS: [(Field, &str); 13] = [
+    (Field::Host, "host"),
+    (Field::Upgrade, "upgrade"),
+    (Field::Connection, "connection"),
+    (Field::ContentLength, "content-length"),
+    (Field::TransferEncoding, "transfer-encoding"),
+    (Field::Expect, "expect"),
+    (Field::Origin, "origin"),
+    (Field::Http2Settings, "http2-settings"),
+    (Field::SecWebSocketKey, "sec-websocket-key"),
+    (Field::SecWebSocketVersion, "sec-websocket-version"),
+    (Field::SecWebSocketProtocol, "sec-websocket-protocol"),
+    (Field::SecWebSocketExtensions, "sec-websocket-extensions"),
+    (Field::SecWebSocketAccept, "sec-websocket-accept"),
+];
+
+impl Field {
+    /// The known field called `name` (ASCII case ignored).
+    fn of(name: &[u8]) -> Option<Field> {
+        FIELDS
+            .iter()
+            .find(|(_, n)| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name))
+            .map(|(f, _)| *f)
+    }
+}
+
+/// Where the known fields are in a header block: the offset of the first
+/// line of each, and how many lines have its name (at most 255 counted;
+/// more are found by reading on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FieldIndex {
+    first: [u32; FIELDS.len()],
+    count: [u8; FIELDS.len()],
+    /// The block was too long for 32-bit offsets: lookups read it all.
+    unindexed: bool,
+}
+
+impl FieldIndex {
+    const EMPTY: FieldIndex = FieldIndex {
+        first: [0; FIELDS.len()],
+        count: [0; FIELDS.len()],
+        unindexed: false,
+    };
+
+    /// Notes a line called `name` starting at `offset`.
+    fn note(&mut self, name: &[u8], offset: usize) {
+        let Some(field) = Field::of(name) else {
+            return;
+        };
+        let Ok(offset) = u32::try_from(offset) else {
+            self.unindexed = true;
+            return;
+        };
+        let i = field as usize;
+        if self.count[i] == 0 {
+            self.first[i] = offset;
+        }
+        self.count[i] = self.count[i].saturating_add(1);
+    }
+
+    /// Where to start reading for lines called `name`, and how many there
+    /// are at most.
+    fn span(&self, name: &str) -> (usize, usize) {
+        match Field::of(name.as_bytes()) {
+            Some(_) if self.unindexed => (0, usize::MAX),
+            Some(f) => match self.count[f as usize] {
+                0 => (usize::MAX, 0),
+                u8::MAX => (self.first[f as usize] as usize, usize::MAX),
+                n => (self.first[f as usize] as usize, usize::from(n)),
+            },
+            None => (0, usize::MAX),
+        }
+    }
+}
+
 /// The header section of a received head, borrowed from the caller's buffer.
-/// Copy it freely; iterate it as often as needed.
+/// Copy it freely; iterate it as often as needed. Looking up the fields of
+/// the protocols this crate implements goes straight to their lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Headers<'b> {
     /// The field lines, each ending in LF (CRLF), and the final empty line
     /// (a line without a colon, which iteration skips).
     block: &'b [u8],
+    index: FieldIndex,
 }
 
 impl<'b> Headers<'b> {
@@ -129,9 +226,12 @@ impl<'b> Headers<'b> {
         &self,
         name: &'n str,
     ) -> impl Iterator<Item = &'b [u8]> + Clone + use<'b, 'n> {
-        self.iter()
+        let (start, lines) = self.index.span(name);
+        let rest = self.block.get(start..).unwrap_or(&[]);
+        HeaderIter { rest }
             .filter(move |h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value)
+            .take(lines)
     }
 
     /// How many fields are called `name`.
@@ -535,7 +635,18 @@ fn parse_fields<'b>(fields: &'b [u8], limits: &Limits) -> Result<Headers<'b>, Pe
     // `fields` ends with the first empty line of the head, so httparse
     // completes exactly there.
     match httparse::parse_headers(fields, &mut slots[..n]) {
-        Ok(httparse::Status::Complete(_)) => Ok(Headers { block: fields }),
+        Ok(httparse::Status::Complete((_, parsed))) => {
+            let mut index = FieldIndex::EMPTY;
+            for h in parsed {
+                // Offsets within `fields`, from the slices httparse returns.
+                let offset = h.name.as_ptr() as usize - fields.as_ptr() as usize;
+                index.note(h.name.as_bytes(), offset);
+            }
+            Ok(Headers {
+                block: fields,
+                index,
+            })
+        }
         Ok(httparse::Status::Partial) => Err(PeerErrorKind::BadLineEnding),
         Err(e) => Err(map_httparse(e, limits)),
     }
@@ -690,57 +801,53 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
     let mut f = Facts::default();
     let mut last_te_chunked = false;
     let mut other_coding = false;
-    for h in headers.iter() {
-        let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            // `Content-Length = 1*DIGIT` (RFC 9110 §8.6); a list of
-            // identical values may be tolerated (RFC 9112 §6.3 item 5), an
-            // empty element may not.
-            for element in h.value.split(|&b| b == b',') {
-                let n = parse_decimal(super::trim_ows(element))
-                    .ok_or(PeerErrorKind::BadContentLength)?;
-                match f.content_length {
-                    Some(prev) if prev != n => return Err(PeerErrorKind::BadContentLength),
-                    _ => f.content_length = Some(n),
-                }
+    for value in headers.get_all("content-length") {
+        // `Content-Length = 1*DIGIT` (RFC 9110 §8.6); a list of identical
+        // values may be tolerated (RFC 9112 §6.3 item 5), an empty element
+        // may not.
+        for element in value.split(|&b| b == b',') {
+            let n =
+                parse_decimal(super::trim_ows(element)).ok_or(PeerErrorKind::BadContentLength)?;
+            match f.content_length {
+                Some(prev) if prev != n => return Err(PeerErrorKind::BadContentLength),
+                _ => f.content_length = Some(n),
             }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            let mut any = false;
-            for e in ListElements::new(h.value) {
-                any = true;
-                if last_te_chunked {
-                    // chunked applied more than once, or not last.
-                    other_coding = true;
-                }
-                last_te_chunked = e.eq_ignore_ascii_case(b"chunked");
-                if !last_te_chunked {
-                    other_coding = true;
-                }
+        }
+    }
+    for value in headers.get_all("transfer-encoding") {
+        let mut any = false;
+        for e in ListElements::new(value) {
+            any = true;
+            if last_te_chunked {
+                // chunked applied more than once, or not last.
+                other_coding = true;
             }
-            if !any {
-                return Err(PeerErrorKind::UnsupportedTransferCoding);
+            last_te_chunked = e.eq_ignore_ascii_case(b"chunked");
+            if !last_te_chunked {
+                other_coding = true;
             }
-            f.transfer_encoding = true;
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for e in ListElements::new(h.value) {
-                if e.eq_ignore_ascii_case(b"upgrade") {
-                    f.conn_upgrade = true;
-                } else if e.eq_ignore_ascii_case(b"close") {
-                    f.conn_close = true;
-                } else if e.eq_ignore_ascii_case(b"keep-alive") {
-                    f.conn_keep_alive = true;
-                } else if e.eq_ignore_ascii_case(b"http2-settings") {
-                    f.conn_http2_settings = true;
-                }
-            }
-        } else if name.eq_ignore_ascii_case(b"expect") {
-            for e in ListElements::new(h.value) {
-                if e.eq_ignore_ascii_case(b"100-continue") {
-                    f.expect_continue = true;
-                } else {
-                    return Err(PeerErrorKind::UnsupportedExpectation);
-                }
-            }
+        }
+        if !any {
+            return Err(PeerErrorKind::UnsupportedTransferCoding);
+        }
+        f.transfer_encoding = true;
+    }
+    for e in headers.list("connection") {
+        if e.eq_ignore_ascii_case(b"upgrade") {
+            f.conn_upgrade = true;
+        } else if e.eq_ignore_ascii_case(b"close") {
+            f.conn_close = true;
+        } else if e.eq_ignore_ascii_case(b"keep-alive") {
+            f.conn_keep_alive = true;
+        } else if e.eq_ignore_ascii_case(b"http2-settings") {
+            f.conn_http2_settings = true;
+        }
+    }
+    for e in headers.list("expect") {
+        if e.eq_ignore_ascii_case(b"100-continue") {
+            f.expect_continue = true;
+        } else {
+            return Err(PeerErrorKind::UnsupportedExpectation);
         }
     }
     if f.transfer_encoding {
@@ -878,6 +985,53 @@ mod tests {
 
     fn req(s: &str) -> Result<(RequestHead<'_>, Facts), PeerErrorKind> {
         parse_request(s.as_bytes(), &Limits::default())
+    }
+
+    /// Every lookup through the index finds what reading every line finds:
+    /// known fields in any case, repeated, interleaved with others, absent,
+    /// and names the index does not know.
+    #[test]
+    fn indexed_lookups_match_a_full_read() {
+        use std::string::String;
+        use std::vec::Vec;
+        let mut head = String::from("GET / HTTP/1.1\r\n");
+        for (i, (field, name)) in FIELDS.iter().enumerate().skip(1) {
+            // Values the framing rules accept (Transfer-Encoding would
+            // conflict with Content-Length: left out).
+            let value = match field {
+                Field::ContentLength => String::from("0"),
+                Field::Expect => String::from("100-continue"),
+                Field::TransferEncoding => continue,
+                _ => std::format!("a{i}"),
+            };
+            let upper = name.to_ascii_uppercase();
+            head.push_str(&std::format!("{upper}: {value}\r\nX-Other-{i}: o\r\n"));
+            if i % 2 == 0 {
+                head.push_str(&std::format!("{name}: {value}\r\n"));
+            }
+        }
+        head.push_str("Host: h\r\nUpgrade: last\r\n\r\n");
+        let (parsed, _) = parse_request(head.as_bytes(), &Limits::default()).unwrap();
+        let headers = parsed.headers();
+        let names = FIELDS.iter().map(|(_, n)| *n).chain([
+            "x-other-3",
+            "X-OTHER-4",
+            "absent",
+            "hos",
+            "hostt",
+        ]);
+        for name in names {
+            let indexed: Vec<&[u8]> = headers.get_all(name).collect();
+            let read: Vec<&[u8]> = headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| h.value)
+                .collect();
+            assert_eq!(indexed, read, "{name}");
+            assert_eq!(headers.count(name), read.len(), "{name}");
+        }
+        assert_eq!(headers.get_all("upgrade").count(), 2);
+        assert_eq!(headers.get("sec-websocket-accept"), Some(&b"a12"[..]));
     }
 
     #[test]
