@@ -5,24 +5,32 @@
 //! since it as an [`Instant`]. With the `std` feature, [`StdClock`] does this
 //! from `std::time::Instant`.
 
+use core::fmt;
+use core::num::NonZeroU64;
 use core::ops::Add;
 pub use core::time::Duration;
 
 /// A point in time, measured as the time elapsed since an origin the caller
-/// chose, with nanosecond resolution, up to about 584 years after it
-/// (later instants saturate). Only differences between two `Instant`s given
-/// to the same machine mean anything. Eight bytes, so that the machines that
-/// keep deadlines stay small.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+/// chose, with nanosecond resolution, up to 2^64 − 2 ns (about 584 years)
+/// after it: later instants saturate there. Only differences between two
+/// `Instant`s given to the same machine mean anything. Eight bytes, and
+/// `Option<Instant>` too, so that the machines that keep deadlines stay
+/// small.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant {
-    nanos: u64,
+    /// Nanoseconds since the origin, plus one (which gives `Option` a
+    /// niche; the order is the same).
+    nanos_plus_one: NonZeroU64,
 }
 
-/// `d` in nanoseconds, saturating at `u64::MAX` (about 584 years).
-pub(crate) const fn saturating_nanos(d: Duration) -> u64 {
+/// The last instant's nanoseconds.
+const LAST: u64 = u64::MAX - 1;
+
+/// `d` in nanoseconds, saturating at the last instant.
+const fn saturating_nanos(d: Duration) -> u64 {
     let nanos = d.as_nanos();
-    if nanos > u64::MAX as u128 {
-        u64::MAX
+    if nanos > LAST as u128 {
+        LAST
     } else {
         nanos as u64
     }
@@ -30,31 +38,56 @@ pub(crate) const fn saturating_nanos(d: Duration) -> u64 {
 
 impl Instant {
     /// The origin itself.
-    pub const ZERO: Instant = Instant { nanos: 0 };
+    pub const ZERO: Instant = Instant::from_nanos(0);
+
+    /// The instant `nanos` nanoseconds after the origin (saturating).
+    const fn from_nanos(nanos: u64) -> Self {
+        let capped = if nanos > LAST { LAST } else { nanos };
+        Instant {
+            nanos_plus_one: match NonZeroU64::new(capped + 1) {
+                Some(n) => n,
+                // `capped + 1` is at least 1.
+                None => NonZeroU64::MIN,
+            },
+        }
+    }
+
+    const fn nanos(self) -> u64 {
+        self.nanos_plus_one.get() - 1
+    }
 
     /// The instant `elapsed` after the origin (saturating about 584 years
     /// after it).
     pub const fn from_elapsed(elapsed: Duration) -> Self {
-        Instant {
-            nanos: saturating_nanos(elapsed),
-        }
+        Instant::from_nanos(saturating_nanos(elapsed))
     }
 
     /// The instant `ms` milliseconds after the origin.
     pub const fn from_millis(ms: u64) -> Self {
-        Instant {
-            nanos: ms.saturating_mul(1_000_000),
-        }
+        Instant::from_nanos(ms.saturating_mul(1_000_000))
     }
 
     /// Time elapsed since the origin.
     pub const fn elapsed(self) -> Duration {
-        Duration::from_nanos(self.nanos)
+        Duration::from_nanos(self.nanos())
     }
 
     /// `self - earlier`, or zero when `earlier` is later.
     pub const fn saturating_duration_since(self, earlier: Instant) -> Duration {
-        Duration::from_nanos(self.nanos.saturating_sub(earlier.nanos))
+        Duration::from_nanos(self.nanos().saturating_sub(earlier.nanos()))
+    }
+}
+
+impl Default for Instant {
+    /// The origin.
+    fn default() -> Self {
+        Instant::ZERO
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Instant({:?})", self.elapsed())
     }
 }
 
@@ -62,32 +95,7 @@ impl Add<Duration> for Instant {
     type Output = Instant;
     /// Saturates instead of overflowing.
     fn add(self, rhs: Duration) -> Instant {
-        Instant {
-            nanos: self.nanos.saturating_add(saturating_nanos(rhs)),
-        }
-    }
-}
-
-/// An optional deadline in the eight bytes of an [`Instant`]: the last
-/// instant (about 584 years after the origin, where every later instant
-/// saturates) stands for "none", as no timer of a running machine gets
-/// there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Deadline(u64);
-
-impl Deadline {
-    pub(crate) const NONE: Deadline = Deadline(u64::MAX);
-
-    pub(crate) const fn at(when: Instant) -> Self {
-        Deadline(when.nanos)
-    }
-
-    pub(crate) const fn get(self) -> Option<Instant> {
-        if self.0 == u64::MAX {
-            None
-        } else {
-            Some(Instant { nanos: self.0 })
-        }
+        Instant::from_nanos(self.nanos().saturating_add(saturating_nanos(rhs)))
     }
 }
 
@@ -140,6 +148,25 @@ impl Default for StdClock {
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_saturate_at_the_last_one_and_keep_option_small() {
+        let end = Instant::from_elapsed(Duration::MAX);
+        assert_eq!(end + Duration::from_secs(5), end);
+        assert_eq!(Instant::from_millis(u64::MAX), end);
+        assert_eq!(end.elapsed(), Duration::from_nanos(u64::MAX - 1));
+        assert!(Instant::ZERO < Instant::from_millis(1) && Instant::from_millis(1) < end);
+        assert_eq!(
+            Instant::from_millis(7).saturating_duration_since(Instant::from_millis(2)),
+            Duration::from_millis(5)
+        );
+        assert_eq!(Instant::default(), Instant::ZERO);
+        assert_eq!(size_of::<Option<Instant>>(), 8);
+        assert_eq!(
+            std::format!("{:?}", Instant::from_millis(3)),
+            "Instant(3ms)"
+        );
+    }
 
     #[test]
     fn std_clock_converts_both_ways_from_its_origin() {

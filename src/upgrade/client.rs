@@ -34,7 +34,7 @@ use crate::http1::write::{check_headers, emit};
 use crate::http1::{
     HeadReader, Header, Limits, ResponseHead, is_token, parse_response, response_framing,
 };
-use crate::time::{Deadline, Instant};
+use crate::time::Instant;
 
 use super::h2c::write_settings;
 use super::negotiation::{
@@ -442,7 +442,7 @@ pub struct ClientHandshake<'a> {
     config: ClientConfig,
     state: ClientState,
     head_reader: HeadReader,
-    continue_deadline: Deadline,
+    continue_deadline: Option<Instant>,
     body: BodyDecoder,
     keep_alive: bool,
     switched_to: Option<ProtocolKind>,
@@ -546,11 +546,11 @@ impl<'a> ClientHandshake<'a> {
         })?;
         let has_body = r.body_len.is_some_and(|n| n > 0);
         let (state, continue_deadline) = match (has_body, r.expect_continue) {
-            (false, _) => (ClientState::AwaitingResponse, Deadline::NONE),
-            (true, false) => (ClientState::SendingBody, Deadline::NONE),
+            (false, _) => (ClientState::AwaitingResponse, None),
+            (true, false) => (ClientState::SendingBody, None),
             (true, true) => (
                 ClientState::WaitingForContinue,
-                Deadline::at(now + config.continue_timeout),
+                Some(now + config.continue_timeout),
             ),
         };
         let machine = ClientHandshake {
@@ -597,7 +597,7 @@ impl<'a> ClientHandshake<'a> {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            ClientState::WaitingForContinue => self.continue_deadline.get(),
+            ClientState::WaitingForContinue => self.continue_deadline,
             _ => None,
         }
     }

@@ -44,7 +44,7 @@ use super::utf8::Utf8Validator;
 use crate::Received;
 use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::table;
-use crate::time::{Deadline, Instant};
+use crate::time::Instant;
 use crate::upgrade::{ClientHandshake, ProtocolKind, ServerHandshake};
 use core::time::Duration;
 
@@ -287,7 +287,7 @@ pub struct Connection<M = NoMask> {
     keepalive_from: Instant,
     /// In `Open`, when the Pong is due; afterwards, when the close timeout
     /// fires.
-    deadline: Deadline,
+    deadline: Option<Instant>,
 }
 
 impl Connection<NoMask> {
@@ -368,7 +368,7 @@ impl<M: MaskSource> Connection<M> {
             close_owed: None,
             in_flight: None,
             keepalive_from: now,
-            deadline: Deadline::NONE,
+            deadline: None,
         }
     }
 
@@ -462,7 +462,7 @@ impl<M: MaskSource> Connection<M> {
         }
         match (self.role, self.ending) {
             (Role::Client, Some(Ending::Handshake(_))) => {
-                self.transport_ended || self.deadline.get().is_none()
+                self.transport_ended || self.deadline.is_none()
             }
             _ => true,
         }
@@ -583,7 +583,7 @@ impl<M: MaskSource> Connection<M> {
             }
             OpCode::Pong => {
                 if self.state == State::Open {
-                    self.deadline = Deadline::NONE;
+                    self.deadline = None;
                 }
                 Ok(Event::Pong(payload))
             }
@@ -608,8 +608,8 @@ impl<M: MaskSource> Connection<M> {
     /// close the transport, up to the close timeout.
     fn arm_client_wait(&mut self, now: Instant) {
         self.deadline = match self.role {
-            Role::Client => Deadline::at(now + self.behaviour.close_timeout()),
-            Role::Server => Deadline::NONE,
+            Role::Client => Some(now + self.behaviour.close_timeout()),
+            Role::Server => None,
         };
     }
 
@@ -620,7 +620,7 @@ impl<M: MaskSource> Connection<M> {
         self.close_owed = (!self.close_sent).then_some(OwedClose::Failure);
         self.follow(Input::Fail);
         self.ending = Some(Ending::Failed(kind));
-        self.deadline = Deadline::NONE;
+        self.deadline = None;
         self.decoder = Decoder::new();
         PeerError::new(kind, self.role)
     }
@@ -640,7 +640,7 @@ impl<M: MaskSource> Connection<M> {
         self.drop_owed_pings();
         self.close_owed = None;
         self.in_flight = None;
-        self.deadline = Deadline::NONE;
+        self.deadline = None;
         if self.go(Input::TransportEnded, "receive_eof").is_err() {
             return Ok(None);
         }
@@ -661,21 +661,19 @@ impl<M: MaskSource> Connection<M> {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match (self.state, self.behaviour.keepalive()) {
-            (State::Open, Some(k)) => Some(
-                self.deadline
-                    .get()
-                    .unwrap_or(self.keepalive_from + k.interval),
-            ),
+            (State::Open, Some(k)) => {
+                Some(self.deadline.unwrap_or(self.keepalive_from + k.interval))
+            }
             (State::Open, None) => None,
-            _ => self.deadline.get(),
+            _ => self.deadline,
         }
     }
 
     /// Advances timers: the close timeout, and the keepalive Ping / Pong.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.state != State::Open {
-            if self.deadline.get().is_some_and(|d| now >= d) {
-                self.deadline = Deadline::NONE;
+            if self.deadline.is_some_and(|d| now >= d) {
+                self.deadline = None;
                 if self.go(Input::CloseTimeout, "handle_timeout").is_ok() {
                     self.ending = Some(Ending::CloseTimedOut);
                 }
@@ -685,11 +683,11 @@ impl<M: MaskSource> Connection<M> {
         let Some(k) = self.behaviour.keepalive() else {
             return;
         };
-        match self.deadline.get() {
+        match self.deadline {
             Some(deadline) if now >= deadline => {
                 self.follow(Input::PeerUnresponsive);
                 self.ending = Some(Ending::PeerUnresponsive);
-                self.deadline = Deadline::NONE;
+                self.deadline = None;
                 self.drop_owed_pings();
             }
             None if now >= self.keepalive_from + k.interval => {
@@ -710,8 +708,8 @@ impl<M: MaskSource> Connection<M> {
         if k.mode == KeepaliveMode::Fixed {
             self.keepalive_from = self.keepalive_from.max(now);
         }
-        if self.deadline.get().is_none() {
-            self.deadline = Deadline::at(now + k.timeout);
+        if self.deadline.is_none() {
+            self.deadline = Some(now + k.timeout);
         }
     }
 
@@ -1049,7 +1047,7 @@ impl<M: MaskSource> Connection<M> {
         self.close_sent = true;
         self.drop_owed_pings();
         self.follow(Input::SendClose);
-        self.deadline = Deadline::at(now + self.behaviour.close_timeout());
+        self.deadline = Some(now + self.behaviour.close_timeout());
         Ok(n)
     }
 }
