@@ -263,7 +263,13 @@ struct Frame {
 /// Decodes all of `input` as a server, fed `read_size` bytes at a time
 /// into `buf` at `offset`, unmasking in place with `kernel`; text is
 /// validated across fragments and reads. Panics on a protocol error.
-pub fn decode_all(input: &[u8], read_size: usize, offset: usize, buf: &mut [u8], kernel: Kernel) -> Totals {
+pub fn decode_all(
+    input: &[u8],
+    read_size: usize,
+    offset: usize,
+    buf: &mut [u8],
+    kernel: Kernel,
+) -> Totals {
     match kernel {
         Kernel::U64 => decode_body(input, read_size, offset, buf, unmask_u64),
         // SAFETY: `Kernel::select` only returns kernels the CPU has.
@@ -280,14 +286,18 @@ pub fn decode_all(input: &[u8], read_size: usize, offset: usize, buf: &mut [u8],
 #[target_feature(enable = "avx2")]
 unsafe fn decode_avx2(input: &[u8], read_size: usize, offset: usize, buf: &mut [u8]) -> Totals {
     // SAFETY (of the closure's call): this function has the feature.
-    decode_body(input, read_size, offset, buf, |b, m| unsafe { unmask_avx2(b, m) })
+    decode_body(input, read_size, offset, buf, |b, m| unsafe {
+        unmask_avx2(b, m)
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn decode_avx512(input: &[u8], read_size: usize, offset: usize, buf: &mut [u8]) -> Totals {
     // SAFETY (of the closure's call): this function has the features.
-    decode_body(input, read_size, offset, buf, |b, m| unsafe { unmask_avx512(b, m) })
+    decode_body(input, read_size, offset, buf, |b, m| unsafe {
+        unmask_avx512(b, m)
+    })
 }
 
 /// The decoder, inlined into each kernel's wrapper.
@@ -441,7 +451,10 @@ fn server_step(buf: &[u8], out: &mut [u8]) -> Option<usize> {
         httparse::Status::Partial => return None,
         httparse::Status::Complete(_) => {}
     }
-    assert!(req.method == Some("GET") && req.version == Some(1), "GET HTTP/1.1");
+    assert!(
+        req.method == Some("GET") && req.version == Some(1),
+        "GET HTTP/1.1"
+    );
     let (mut upgrade, mut connection, mut version, mut key, mut host) =
         (false, false, false, None, false);
     for h in req.headers.iter() {
@@ -459,7 +472,10 @@ fn server_step(buf: &[u8], out: &mut [u8]) -> Option<usize> {
         }
     }
     let key = key.expect("Sec-WebSocket-Key");
-    assert!(upgrade && connection && version && host && key.len() == 24, "WebSocket upgrade");
+    assert!(
+        upgrade && connection && version && host && key.len() == 24,
+        "WebSocket upgrade"
+    );
     let accept = accept_key(key);
     const HEAD: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
         Connection: Upgrade\r\nSec-WebSocket-Accept: ";
@@ -478,7 +494,12 @@ pub fn server_handshake(request: &[u8], buf: &mut [u8], out: &mut [u8]) -> usize
 
 /// Server handshake, request in two reads; the head is parsed again from
 /// its start after the second read (what a simple server does).
-pub fn server_handshake_split(request: &[u8], split: usize, buf: &mut [u8], out: &mut [u8]) -> usize {
+pub fn server_handshake_split(
+    request: &[u8],
+    split: usize,
+    buf: &mut [u8],
+    out: &mut [u8],
+) -> usize {
     buf[..split].copy_from_slice(&request[..split]);
     assert!(server_step(&buf[..split], out).is_none());
     buf[split..request.len()].copy_from_slice(&request[split..]);
@@ -563,7 +584,10 @@ mod tests {
         let b = s.as_bytes();
         for cut in 0..b.len() {
             let mut v = Utf8Stream::default();
-            assert!(v.feed(&b[..cut]) && v.feed(&b[cut..]) && v.finish(), "cut {cut}");
+            assert!(
+                v.feed(&b[..cut]) && v.feed(&b[cut..]) && v.finish(),
+                "cut {cut}"
+            );
         }
         let mut v = Utf8Stream::default();
         assert!(v.feed(&"мир".as_bytes()[..3]));
@@ -576,6 +600,9 @@ mod tests {
 
     #[test]
     fn accept_rfc_example() {
-        assert_eq!(&accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            &accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 }

@@ -61,7 +61,12 @@ pub fn client_frames(payload: &[u8], text: bool, target: usize, seed: u32) -> (V
 /// Masked client frames: text messages of `message`, each sent as
 /// fragments cut at `cuts` (byte offsets, increasing), until at least
 /// `target` bytes.
-pub fn client_fragments(message: &str, cuts: &[usize], target: usize, seed: u32) -> (Vec<u8>, Totals) {
+pub fn client_fragments(
+    message: &str,
+    cuts: &[usize],
+    target: usize,
+    seed: u32,
+) -> (Vec<u8>, Totals) {
     let mut client = Connection::client(Config::default(), Instant::ZERO, xorshift_masks(seed));
     let mut out = vec![0u8; message.len() + 14];
     let mut input = Vec::with_capacity(target + message.len() + 64 * 14);
@@ -149,7 +154,12 @@ pub fn server_handshake(request: &[u8], buf: &mut [u8], out: &mut [u8]) -> usize
 }
 
 /// The same, the request arriving in two reads split at `split`.
-pub fn server_handshake_split(request: &[u8], split: usize, buf: &mut [u8], out: &mut [u8]) -> usize {
+pub fn server_handshake_split(
+    request: &[u8],
+    split: usize,
+    buf: &mut [u8],
+    out: &mut [u8],
+) -> usize {
     let mut server = ServerHandshake::new(Default::default());
     buf[..split].copy_from_slice(&request[..split]);
     assert!(server_step(&mut server, &buf[..split], out).is_none());
@@ -173,6 +183,9 @@ pub fn client_validate(
         ClientHandshake::start(&request, Default::default(), Instant::ZERO, out).expect("start");
     buf[..response.len()].copy_from_slice(response);
     let got = client.receive(&buf[..response.len()]).expect("valid 101");
-    assert!(matches!(got.event, Some(ClientEvent::Switched { .. })), "switched");
+    assert!(
+        matches!(got.event, Some(ClientEvent::Switched { .. })),
+        "switched"
+    );
     n + got.consumed
 }

@@ -257,7 +257,10 @@ pub mod tokio_websockets_peer {
     /// The response of [`server_handshake`], for checking.
     pub async fn server_response(request: &[u8]) -> Vec<u8> {
         let mut stream = Pieces::new(request, request.len());
-        let (_req, ws) = ServerBuilder::new().accept(&mut stream).await.expect("accept");
+        let (_req, ws) = ServerBuilder::new()
+            .accept(&mut stream)
+            .await
+            .expect("accept");
         drop(ws);
         stream.written
     }
@@ -268,7 +271,9 @@ pub mod tokio_websockets_peer {
     pub async fn key_for_seed(seed: u64) -> String {
         fastrand::seed(seed);
         let mut stream = Pieces::new(b"HTTP/1.1 400 Bad Request\r\n\r\n", 64);
-        let builder = ClientBuilder::new().uri(&format!("ws://{HOST}{PATH}")).unwrap();
+        let builder = ClientBuilder::new()
+            .uri(&format!("ws://{HOST}{PATH}"))
+            .unwrap();
         let _ = builder.connect_on(&mut stream).await;
         let text = String::from_utf8(stream.written).unwrap();
         let line = text
@@ -283,7 +288,9 @@ pub mod tokio_websockets_peer {
     pub async fn client_validate(seed: u64, response: &[u8]) -> usize {
         fastrand::seed(seed);
         let mut stream = Pieces::new(response, response.len());
-        let builder = ClientBuilder::new().uri(&format!("ws://{HOST}{PATH}")).unwrap();
+        let builder = ClientBuilder::new()
+            .uri(&format!("ws://{HOST}{PATH}"))
+            .unwrap();
         let (ws, _res) = builder
             .connect_on(&mut stream)
             .await

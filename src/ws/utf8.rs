@@ -75,21 +75,24 @@ impl Utf8Validator {
                 Err(_) => return Err(Utf8Error),
             }
         }
-        if valid_utf8(data) {
-            return Ok(());
+        // One SIMD pass over everything but a character cut by the end of
+        // the piece; that start (at most 3 bytes) is checked on its own and
+        // kept for the next piece.
+        let tail = incomplete_tail(data);
+        let (whole, cut) = data.split_at(data.len() - tail);
+        if !valid_utf8(whole) {
+            return Err(Utf8Error);
         }
-        // Invalid, or a character cut by the end of the piece: the slower
-        // check says which, and where.
-        match core::str::from_utf8(data) {
-            Ok(_) => Ok(()),
+        match core::str::from_utf8(cut) {
+            Ok(_) => {}
+            // A valid start of a character: wait for the rest.
             Err(e) if e.error_len().is_none() => {
-                let rest = &data[e.valid_up_to()..];
-                self.partial[..rest.len()].copy_from_slice(rest);
-                self.len = rest.len() as u8;
-                Ok(())
+                self.partial[..cut.len()].copy_from_slice(cut);
+                self.len = cut.len() as u8;
             }
-            Err(_) => Err(Utf8Error),
+            Err(_) => return Err(Utf8Error),
         }
+        Ok(())
     }
 
     /// The message ended: a character cut short is an error.
@@ -100,6 +103,20 @@ impl Utf8Validator {
             Err(Utf8Error)
         }
     }
+}
+
+/// How many bytes at the end of `data` start a character that does not end
+/// in `data` (0 to 3): the last lead byte within 3 bytes of the end, when
+/// its sequence is longer than what follows it.
+fn incomplete_tail(data: &[u8]) -> usize {
+    for back in 1..=data.len().min(3) {
+        let b = data[data.len() - back];
+        if b & 0xC0 != 0x80 {
+            // Not a continuation byte: ASCII (complete) or a lead byte.
+            return if sequence_len(b) > back { back } else { 0 };
+        }
+    }
+    0
 }
 
 /// Whether `data` is entirely valid UTF-8: `simdutf8`'s SIMD validation
@@ -129,6 +146,46 @@ mod tests {
                 v.feed(&text[a..b]).unwrap();
                 v.feed(&text[b..]).unwrap();
                 v.finish().unwrap();
+            }
+        }
+    }
+
+    /// The SIMD path agrees with `core::str::from_utf8` on every way of
+    /// cutting valid and invalid text in two, and never accepts a piece
+    /// whose bytes can no longer be completed.
+    #[test]
+    fn every_cut_agrees_with_the_standard_library() {
+        let texts: [&[u8]; 8] = [
+            "Hello-µ@ßöäüàá-UTF-8!! 𝄞 € κόσμε".as_bytes(),
+            b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited",
+            b"\xf4\x90\x80\x80",
+            b"abc\xe0\x80\xafdef",
+            b"\xf0\x9f\x8c\x8d\xf0\x9f",
+            b"\xc0\xaf",
+            b"\x80\x80\x80\x80 continuation only",
+            b"\xe2\x82\xac\xe2\x82",
+        ];
+        for text in texts {
+            let whole = core::str::from_utf8(text);
+            for cut in 0..=text.len() {
+                let mut v = Utf8Validator::new();
+                let result = v
+                    .feed(&text[..cut])
+                    .and_then(|()| v.feed(&text[cut..]))
+                    .and_then(|()| v.finish());
+                assert_eq!(result.is_ok(), whole.is_ok(), "{text:?} cut at {cut}");
+                // Failing fast: a first piece that cannot be completed
+                // into valid text is refused at once.
+                let first = core::str::from_utf8(&text[..cut]);
+                let completable = match first {
+                    Ok(_) => true,
+                    Err(e) => e.error_len().is_none(),
+                };
+                assert_eq!(
+                    Utf8Validator::new().feed(&text[..cut]).is_ok(),
+                    completable,
+                    "{text:?} first piece {cut}"
+                );
             }
         }
     }

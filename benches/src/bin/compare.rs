@@ -25,7 +25,7 @@ use std::time::Instant;
 use protoswitch_bench::floor::{self, Kernel};
 use protoswitch_bench::inputs::{self, ACCEPT, HOST, KEY, NONCE, PATH, REQUEST, REQUEST_SPLIT};
 use protoswitch_bench::peers::{
-    take_reads, embedded_peer, fastwebsockets_peer, tokio_websockets_peer, tungstenite_peer,
+    embedded_peer, fastwebsockets_peer, take_reads, tokio_websockets_peer, tungstenite_peer,
 };
 use protoswitch_bench::{Totals, ours, receive_buffer};
 
@@ -71,7 +71,10 @@ fn parse_args() -> Args {
                 args.rounds = it.next().and_then(|v| v.parse().ok()).expect("--rounds N");
             }
             "--budget-ms" => {
-                args.budget_ms = it.next().and_then(|v| v.parse().ok()).expect("--budget-ms MS");
+                args.budget_ms = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--budget-ms MS");
             }
             "--bench" => {} // passed by `cargo bench`
             "-h" | "--help" => {
@@ -86,7 +89,10 @@ fn parse_args() -> Args {
         }
     }
     if args.rounds < 15 {
-        eprintln!("note: {} rounds (the method asks for at least 15)", args.rounds);
+        eprintln!(
+            "note: {} rounds (the method asks for at least 15)",
+            args.rounds
+        );
     }
     args
 }
@@ -120,7 +126,11 @@ struct Measured {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 impl Measured {
@@ -134,7 +144,9 @@ impl Measured {
         Some(median(&mut r))
     }
     fn floor_ref(&self) -> Vec<f64> {
-        self.times[FLOOR].clone().expect("the floor runs every workload")
+        self.times[FLOOR]
+            .clone()
+            .expect("the floor runs every workload")
     }
     /// Per round: the fastest peer's time (None if no peer ran).
     fn best_peer_ref(&self) -> Option<Vec<f64>> {
@@ -159,9 +171,8 @@ impl Measured {
             .map(|(_, n)| n)
     }
     fn gbps(&self, ns_per_unit: f64) -> Option<f64> {
-        (self.payload >= (KIB as u64) * self.units).then(|| {
-            self.payload as f64 / (ns_per_unit * self.units as f64)
-        })
+        (self.payload >= (KIB as u64) * self.units)
+            .then(|| self.payload as f64 / (ns_per_unit * self.units as f64))
     }
 }
 
@@ -195,7 +206,11 @@ fn measure(
         let t0 = Instant::now();
         let second = run(1);
         single += t0.elapsed().as_secs_f64();
-        assert_eq!(second, first, "{name}: {} totals differ between runs", IMPLS[i]);
+        assert_eq!(
+            second, first,
+            "{name}: {} totals differ between runs",
+            IMPLS[i]
+        );
         expected.push(Some(first));
     }
     let reps = ((args.budget_ms / 1e3) / single).clamp(1.0, 1e7) as u64;
@@ -207,7 +222,9 @@ fn measure(
     for round in 0..args.rounds {
         for step in 0..k {
             let i = (round + step) % k;
-            let Entry::Run(run) = &mut entries[i].0 else { continue };
+            let Entry::Run(run) = &mut entries[i].0 else {
+                continue;
+            };
             let t0 = Instant::now();
             let got = run(reps);
             let ns = t0.elapsed().as_nanos() as f64;
@@ -308,7 +325,12 @@ fn size(n: usize) -> String {
     }
 }
 
-fn run_decode(spec: &DecodeSpec, rt: &tokio::runtime::Runtime, kernel: Kernel, args: &Args) -> Measured {
+fn run_decode(
+    spec: &DecodeSpec,
+    rt: &tokio::runtime::Runtime,
+    kernel: Kernel,
+    args: &Args,
+) -> Measured {
     let (frames_bytes, totals, frames) = match spec.payload {
         Payload::Binary(n) => {
             let (b, t) = ours::client_frames(&vec![0xAB; n], false, MIB, 0x9E37_79B9);
@@ -319,7 +341,8 @@ fn run_decode(spec: &DecodeSpec, rt: &tokio::runtime::Runtime, kernel: Kernel, a
             (b, t, t.messages)
         }
         Payload::Mixed(n) => {
-            let (b, t) = ours::client_frames(inputs::mixed_utf8(n).as_bytes(), true, MIB, 0x6C07_8965);
+            let (b, t) =
+                ours::client_frames(inputs::mixed_utf8(n).as_bytes(), true, MIB, 0x6C07_8965);
             (b, t, t.messages)
         }
         Payload::Fragmented(n) => {
@@ -345,7 +368,13 @@ fn run_decode(spec: &DecodeSpec, rt: &tokio::runtime::Runtime, kernel: Kernel, a
             Entry::Run(Box::new(|reps| {
                 let mut t = Totals::default();
                 for _ in 0..reps {
-                    t.add(floor::decode_all(input, read_size, offset, &mut floor_buf, kernel));
+                    t.add(floor::decode_all(
+                        input,
+                        read_size,
+                        offset,
+                        &mut floor_buf,
+                        kernel,
+                    ));
                 }
                 t
             })),
@@ -399,15 +428,19 @@ fn run_decode(spec: &DecodeSpec, rt: &tokio::runtime::Runtime, kernel: Kernel, a
             if matches!(spec.payload, Payload::Fragmented(_)) {
                 Entry::NotApplicable(embedded_peer::NO_SPLIT_FRAGMENTS.into())
             } else {
-            Entry::Run(Box::new(|reps| {
-                let mut t = Totals::default();
-                for _ in 0..reps {
-                    t.add(embedded_peer::decode_all(
-                        input, read_size, offset, &mut emb_buf, &mut emb_to,
-                    ));
-                }
-                t
-            }))
+                Entry::Run(Box::new(|reps| {
+                    let mut t = Totals::default();
+                    for _ in 0..reps {
+                        t.add(embedded_peer::decode_all(
+                            input,
+                            read_size,
+                            offset,
+                            &mut emb_buf,
+                            &mut emb_to,
+                        ));
+                    }
+                    t
+                }))
             },
             Some(totals),
         ),
@@ -423,7 +456,15 @@ fn run_decode(spec: &DecodeSpec, rt: &tokio::runtime::Runtime, kernel: Kernel, a
     if offset != 0 {
         description.push_str(&format!(", input and receive buffers at offset {offset}"));
     }
-    measure(spec.name, description, "frame", frames, totals.bytes, entries, args)
+    measure(
+        spec.name,
+        description,
+        "frame",
+        frames,
+        totals.bytes,
+        entries,
+        args,
+    )
 }
 
 fn size_approx(n: usize) -> String {
@@ -483,7 +524,10 @@ fn run_server_handshake(split: usize, rt: &tokio::runtime::Runtime, args: &Args)
         let n = ours::server_handshake(request, &mut buf, &mut out);
         check_101("protoswitch", &out[..n]);
         check_101("tungstenite", &tungstenite_peer::server_response(request));
-        check_101("tokio-websockets", &rt.block_on(tokio_websockets_peer::server_response(request)));
+        check_101(
+            "tokio-websockets",
+            &rt.block_on(tokio_websockets_peer::server_response(request)),
+        );
         let n = embedded_peer::server_handshake(request, 0, &mut buf, &mut out);
         check_101("embedded-websocket", &out[..n]);
     }
@@ -505,20 +549,33 @@ fn run_server_handshake(split: usize, rt: &tokio::runtime::Runtime, args: &Args)
             }),
             None,
         ),
-        (handshake_entry(move || tungstenite_peer::server_handshake(request, split)), None),
         (
-            async_handshake_entry(rt, move || tokio_websockets_peer::server_handshake(request, split)),
+            handshake_entry(move || tungstenite_peer::server_handshake(request, split)),
             None,
         ),
-        (Entry::NotApplicable(fastwebsockets_peer::NO_HANDSHAKE.into()), None),
         (
-            handshake_entry(move || embedded_peer::server_handshake(request, split, &mut b5, &mut o5)),
+            async_handshake_entry(rt, move || {
+                tokio_websockets_peer::server_handshake(request, split)
+            }),
+            None,
+        ),
+        (
+            Entry::NotApplicable(fastwebsockets_peer::NO_HANDSHAKE.into()),
+            None,
+        ),
+        (
+            handshake_entry(move || {
+                embedded_peer::server_handshake(request, split, &mut b5, &mut o5)
+            }),
             None,
         ),
     ];
     let (name, how) = match split {
         0 => ("hs_server", "in one read".to_string()),
-        s => ("hs_server_split", format!("in two reads ({s} + {} bytes)", request.len() - s)),
+        s => (
+            "hs_server_split",
+            format!("in two reads ({s} + {} bytes)", request.len() - s),
+        ),
     };
     let description = format!(
         "server handshake: {}-byte browser-like upgrade request {how}; parse, validate, \
@@ -542,19 +599,31 @@ fn run_client_validate(rt: &tokio::runtime::Runtime, args: &Args) -> Measured {
     let (mut b5, mut o5) = ([0u8; 1024], [0u8; 1024]);
     let entries = vec![
         (
-            handshake_entry(move || floor::client_validate(HOST, PATH, KEY, response, &mut b0, &mut o0)),
+            handshake_entry(move || {
+                floor::client_validate(HOST, PATH, KEY, response, &mut b0, &mut o0)
+            }),
             None,
         ),
         (
-            handshake_entry(move || ours::client_validate(HOST, PATH, NONCE, response, &mut b1, &mut o1)),
+            handshake_entry(move || {
+                ours::client_validate(HOST, PATH, NONCE, response, &mut b1, &mut o1)
+            }),
             None,
         ),
-        (handshake_entry(move || tungstenite_peer::client_validate(response)), None),
         (
-            async_handshake_entry(rt, move || tokio_websockets_peer::client_validate(SEED, tws_response)),
+            handshake_entry(move || tungstenite_peer::client_validate(response)),
             None,
         ),
-        (Entry::NotApplicable(fastwebsockets_peer::NO_HANDSHAKE.into()), None),
+        (
+            async_handshake_entry(rt, move || {
+                tokio_websockets_peer::client_validate(SEED, tws_response)
+            }),
+            None,
+        ),
+        (
+            Entry::NotApplicable(fastwebsockets_peer::NO_HANDSHAKE.into()),
+            None,
+        ),
         (
             handshake_entry(move || embedded_peer::client_validate(response, &mut b5, &mut o5)),
             None,
@@ -565,7 +634,15 @@ fn run_client_validate(rt: &tokio::runtime::Runtime, args: &Args) -> Measured {
          Connection, accept key)",
         response.len()
     );
-    measure("hs_client_validate", description, "handshake", 1, 0, entries, args)
+    measure(
+        "hs_client_validate",
+        description,
+        "handshake",
+        1,
+        0,
+        entries,
+        args,
+    )
 }
 
 // ---------------------------------------------------------------------
@@ -629,11 +706,18 @@ fn print_plain(m: &Measured, kernel: &str) {
     let floor_ref = m.floor_ref();
     let best = m.best_peer_ref();
     for (i, name) in IMPLS.iter().enumerate() {
-        let label = if i == FLOOR { format!("floor ({kernel})") } else { name.to_string() };
+        let label = if i == FLOOR {
+            format!("floor ({kernel})")
+        } else {
+            name.to_string()
+        };
         match m.median_ns(i) {
             None => println!("   {:<20} n/a: {}", label, m.na[i].as_deref().unwrap_or("")),
             Some(ns) => {
-                let gbps = m.gbps(ns).map(|g| format!("{g:.2}")).unwrap_or_else(|| "-".into());
+                let gbps = m
+                    .gbps(ns)
+                    .map(|g| format!("{g:.2}"))
+                    .unwrap_or_else(|| "-".into());
                 let vs_floor = m.ratio(i, &floor_ref).unwrap();
                 let vs_best = best
                     .as_ref()
@@ -733,7 +817,11 @@ fn print_markdown(all: &[Measured], header: &[String]) {
             .and_then(|b| m.ratio(OURS, &b))
             .map(|r| format!("{r:.2}× ({})", m.best_peer_name().unwrap()))
             .unwrap_or_else(|| "-".into());
-        println!(" {:.2}× | {} |", m.ratio(OURS, &floor_ref).unwrap(), vs_best);
+        println!(
+            " {:.2}× | {} |",
+            m.ratio(OURS, &floor_ref).unwrap(),
+            vs_best
+        );
     }
     println!();
     println!(
@@ -750,7 +838,13 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let header = vec![
-        format!("Machine: {} ({} CPUs online)", cpu_model(), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)),
+        format!(
+            "Machine: {} ({} CPUs online)",
+            cpu_model(),
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0)
+        ),
         format!("Compiler: {}", env!("BENCH_RUSTC_VERSION")),
         format!("Date: {}", today()),
         format!("Peers: {}", env!("BENCH_PEER_VERSIONS")),
@@ -763,7 +857,9 @@ fn main() {
     for line in &header {
         println!("{line}");
     }
-    let wanted = |name: &str| args.filters.is_empty() || args.filters.iter().any(|f| name.contains(f.as_str()));
+    let wanted = |name: &str| {
+        args.filters.is_empty() || args.filters.iter().any(|f| name.contains(f.as_str()))
+    };
     let mut all = Vec::new();
     for spec in decode_specs() {
         if wanted(spec.name) {
@@ -773,7 +869,11 @@ fn main() {
         }
     }
     for split in [0, REQUEST_SPLIT] {
-        let name = if split == 0 { "hs_server" } else { "hs_server_split" };
+        let name = if split == 0 {
+            "hs_server"
+        } else {
+            "hs_server_split"
+        };
         if wanted(name) {
             let m = run_server_handshake(split, &rt, &args);
             print_plain(&m, kernel.name());
