@@ -8,9 +8,10 @@
 #      rustup can install it;
 #   4. each fuzz target runs for FUZZ_SECONDS (default 60) from seeded
 #      corpora; any crash fails the script. FUZZ_SECONDS=0 only replays the
-#      corpora. Five targets: the two handshakes, then the WebSocket frame
-#      decoder, connection operations and encode/decode round trips, so the
-#      fuzzing takes about 5 x FUZZ_SECONDS plus the builds.
+#      corpora. Six targets: the two handshakes, then the WebSocket frame
+#      decoder, connection operations, encode/decode round trips and the
+#      masking (the crate's one unsafe call), so the fuzzing takes about
+#      6 x FUZZ_SECONDS plus the builds.
 #
 # Usage: bash .ci/nostd_and_fuzz.sh     (from anywhere in the repository)
 set -euo pipefail
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 BARE_TARGET=thumbv7em-none-eabihf
-FUZZ_TARGETS=(server_handshake client_handshake frame_decoder connection roundtrip)
+FUZZ_TARGETS=(server_handshake client_handshake frame_decoder connection roundtrip mask)
 step() { printf '\n---- %s ----\n' "$*"; }
 
 step "build without default features"

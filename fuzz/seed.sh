@@ -16,10 +16,11 @@
 # limits, bit 3 auto_pong off; byte 1 low bits: RSV allowed in the header
 # check; bytes 1-4: the client's mask key seed). connection and roundtrip
 # read their inputs differently: see the tables at the top of
-# fuzz_targets/connection.rs and fuzz_targets/roundtrip.rs.
+# fuzz_targets/connection.rs and fuzz_targets/roundtrip.rs; mask's layout
+# is at the top of testkit/src/targets/mask.rs.
 set -euo pipefail
 corpus="$(cd "$(dirname "$0")/.." && pwd)/testkit/seeds"
-targets=(server_handshake client_handshake frame_decoder connection roundtrip)
+targets=(server_handshake client_handshake frame_decoder connection roundtrip mask)
 for t in "${targets[@]}"; do mkdir -p "$corpus/$t"; done
 
 # seed TARGET NAME HEADER STREAM: both arguments use printf %b escapes.
@@ -192,6 +193,15 @@ seed roundtrip ping_pong_close '' '\x00\x00\x00\x00\x00\x00\x04ping\x01\x04pong\
 seed roundtrip empty '' '\x05\x00\x00\x00\x00\x02\x00\x00\x00\x1a\x00\x03\x00\x00\x00\x00\x87'
 # Text from invalid bytes (replaced), fragmented; Close 1011 "ok".
 seed roundtrip lossy_text_close '' '\x09\x00\x00\x00\x01\x03\x12\x04\xff\xfe\xce\xba\x01\x01\x00\xb7\x0b\x02ok'
+
+# ---- mask: key, starting offset, cuts, data (testkit/src/targets/mask.rs) ----
+# RFC 6455 §5.7's "Hello", whole.
+seed mask rfc_hello '' '\x37\xfa\x21\x3d\x00\x00Hello'
+# 300 bytes from offset 3, cut at 1, 130 and 0 (= 256): the vector path
+# (128 bytes and more) and the bytewise tail at odd offsets.
+seed mask long_cut_odd_offsets '' '\x01\x02\x03\xfa\x03\x03\x01\x82\x00'"$(printf 'abcdefghij%.0s' $(seq 30))"
+# An empty payload and a key of zeros.
+seed mask empty '' '\x00\x00\x00\x00\x02\x00'
 
 summary=""
 for t in "${targets[@]}"; do summary+=" $t=$(ls "$corpus/$t" | wc -l)"; done

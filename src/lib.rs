@@ -166,7 +166,9 @@
 //!   allocates.
 
 #![no_std]
-#![forbid(unsafe_code)]
+// One module may use `unsafe`: ws::mask::simd, which calls the masking
+// loop compiled for AVX2 after checking at run time that the CPU has it.
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "alloc")]

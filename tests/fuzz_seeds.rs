@@ -67,3 +67,8 @@ fn connection_seeds() {
 fn roundtrip_seeds() {
     replay("roundtrip", targets::roundtrip::check, 5);
 }
+
+#[test]
+fn mask_seeds() {
+    replay("mask", targets::mask::check, 3);
+}

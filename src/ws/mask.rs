@@ -30,20 +30,87 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
     for (i, b) in wide.iter_mut().enumerate() {
         *b = key[i % 4];
     }
-    let mut chunks = data.chunks_exact_mut(32);
-    for chunk in &mut chunks {
+    let whole = data.len() - data.len() % 32;
+    let (body, rest) = data.split_at_mut(whole);
+    if !simd::xor_wide(body, &wide) {
+        xor_wide(body, &wide);
+    }
+    for (i, d) in rest.iter_mut().enumerate() {
+        *d ^= key[i % 4];
+    }
+}
+
+/// XORs every 32-byte block of `data` (a multiple of 32 bytes long) with
+/// `wide`: the portable loop, vectorized for the compile-time target.
+#[inline(always)]
+fn xor_wide(data: &mut [u8], wide: &[u8; 32]) {
+    for chunk in data.chunks_exact_mut(32) {
         for (d, k) in chunk.iter_mut().zip(wide.iter()) {
             *d ^= k;
         }
     }
-    for (i, d) in chunks.into_remainder().iter_mut().enumerate() {
-        *d ^= key[i % 4];
+}
+
+/// The same loop compiled for AVX2 and chosen at run time (with `std`, on
+/// x86_64): twice the width of the baseline SSE2. The one module of the
+/// crate allowed `unsafe`: calling a function compiled for a CPU feature.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[allow(unsafe_code)]
+mod simd {
+    /// `xor_wide` with AVX2 when the CPU has it (`false`: not done).
+    #[inline]
+    pub(super) fn xor_wide(data: &mut [u8], wide: &[u8; 32]) -> bool {
+        // Short data is not worth the feature check.
+        if data.len() < 128 || !std::is_x86_feature_detected!("avx2") {
+            return false;
+        }
+        // SAFETY: `xor_wide_avx2` needs AVX2, and the CPU was just found
+        // to have it; the function itself is safe code.
+        unsafe { xor_wide_avx2(data, wide) };
+        true
+    }
+
+    #[target_feature(enable = "avx2")]
+    unsafe fn xor_wide_avx2(data: &mut [u8], wide: &[u8; 32]) {
+        super::xor_wide(data, wide);
+    }
+}
+
+/// Without `std` (no run-time detection) or off x86_64, the compile-time
+/// target's vectors only.
+#[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+mod simd {
+    #[inline(always)]
+    pub(super) fn xor_wide(_: &mut [u8], _: &[u8; 32]) -> bool {
+        false
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every length and offset (the vector path starts at 128 bytes)
+    /// against the byte-by-byte definition of RFC 6455 §5.3.
+    #[test]
+    fn every_length_and_offset_matches_bytewise() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let original: std::vec::Vec<u8> = (0..700u32).map(|i| (i * 7 + 3) as u8).collect();
+        for start in 0..8 {
+            for len in (0..300).chain([511, 512, 513, 640]) {
+                for offset in 0..4u64 {
+                    let mut data = original[start..start + len].to_vec();
+                    apply_mask(&mut data, key, offset);
+                    let expected: std::vec::Vec<u8> = original[start..start + len]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, b)| b ^ key[(i + offset as usize) % 4])
+                        .collect();
+                    assert_eq!(data, expected, "start {start} len {len} offset {offset}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn any_split_matches_bytewise() {

@@ -4,5 +4,6 @@
 pub mod client_handshake;
 pub mod connection;
 pub mod frame_decoder;
+pub mod mask;
 pub mod roundtrip;
 pub mod server_handshake;
