@@ -136,12 +136,26 @@ const FIELDS: [(Field, &str); 13] = [
 ];
 
 impl Field {
-    /// The known field called `name` (ASCII case ignored).
+    /// The known field called `name` (ASCII case ignored): the length
+    /// picks the candidates, one or two comparisons decide.
     fn of(name: &[u8]) -> Option<Field> {
-        FIELDS
+        let candidates: &[Field] = match name.len() {
+            4 => &[Field::Host],
+            6 => &[Field::Expect, Field::Origin],
+            7 => &[Field::Upgrade],
+            10 => &[Field::Connection],
+            14 => &[Field::ContentLength, Field::Http2Settings],
+            17 => &[Field::TransferEncoding, Field::SecWebSocketKey],
+            20 => &[Field::SecWebSocketAccept],
+            21 => &[Field::SecWebSocketVersion],
+            22 => &[Field::SecWebSocketProtocol],
+            24 => &[Field::SecWebSocketExtensions],
+            _ => &[],
+        };
+        candidates
             .iter()
-            .find(|(_, n)| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name))
-            .map(|(f, _)| *f)
+            .copied()
+            .find(|f| FIELDS[*f as usize].1.as_bytes().eq_ignore_ascii_case(name))
     }
 }
 
@@ -275,11 +289,7 @@ impl<'b> Iterator for HeaderIter<'b> {
             if self.rest.is_empty() {
                 return None;
             }
-            let end = self
-                .rest
-                .iter()
-                .position(|&b| b == b'\n')
-                .unwrap_or(self.rest.len());
+            let end = find_lf(self.rest).unwrap_or(self.rest.len());
             let mut line = &self.rest[..end];
             self.rest = self.rest.get(end + 1..).unwrap_or(&[]);
             if let [rest @ .., b'\r'] = line {
@@ -441,19 +451,47 @@ fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
     let start = scanned.saturating_sub(3);
     let mut i = start;
     while i < buf.len() {
-        #[cfg(test)]
-        work::step();
-        if buf[i] == b'\n' {
-            match &buf[i + 1..] {
-                [b'\n', ..] => return Some(i + 2),
-                [b'\r', b'\n', ..] => return Some(i + 3),
-                _ => {}
-            }
+        // From one line feed to the next, eight bytes at a time.
+        let Some(lf) = find_lf(&buf[i..]) else {
+            break;
+        };
+        i += lf;
+        match &buf[i + 1..] {
+            [b'\n', ..] => return Some(i + 2),
+            [b'\r', b'\n', ..] => return Some(i + 3),
+            _ => {}
         }
         i += 1;
     }
     *scanned = buf.len();
     None
+}
+
+/// The position of the first `\n` in `bytes`, reading eight bytes at a
+/// time (a byte is `\n` when XOR with `\n` makes it zero; the classic
+/// zero-byte test finds it). Every byte looked at counts as work.
+fn find_lf(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const LFS: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        #[cfg(test)]
+        work::steps(8);
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word) ^ LFS;
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            // A line feed in these eight: find which.
+            return chunk.iter().position(|&b| b == b'\n').map(|p| at + p);
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder();
+    #[cfg(test)]
+    work::steps(rest.len());
+    rest.iter().position(|&b| b == b'\n').map(|p| at + p)
 }
 
 /// Bytes of leading empty lines (CRLF or LF) a server skips before a
@@ -475,8 +513,8 @@ pub fn leading_empty_lines(buf: &[u8]) -> usize {
     }
 }
 
-/// Rejects obsolete line folding before httparse sees it, so the error says
-/// what is wrong.
+/// Finds obsolete line folding (a line starting with whitespace), to name
+/// the error httparse reports for it.
 fn check_lines(head: &[u8]) -> Result<(), PeerErrorKind> {
     for w in head.windows(2) {
         if w[0] == b'\n' && matches!(w[1], b' ' | b'\t') {
@@ -626,16 +664,40 @@ fn parse_status_line(line: &[u8]) -> Result<(u8, u16, &str), PeerErrorKind> {
 /// header block (the field lines and the final empty line, which
 /// iteration skips).
 fn parse_fields<'b>(fields: &'b [u8], limits: &Limits) -> Result<Headers<'b>, PeerErrorKind> {
-    check_lines(fields)?;
-    if matches!(fields.first(), Some(b' ' | b'\t')) {
-        return Err(PeerErrorKind::ObsoleteLineFolding);
+    let limit = limits.max_headers.min(MAX_HEADER_SLOTS);
+    // Most heads have a dozen fields: try with few slots first (less stack
+    // to clear), and with the configured limit only when they do not do.
+    match index_fields::<FEW_SLOTS>(fields, limit) {
+        Err(httparse::Error::TooManyHeaders) if limit > FEW_SLOTS => {
+            index_fields::<MAX_HEADER_SLOTS>(fields, limit)
+        }
+        done => done,
     }
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
-    let n = limits.max_headers.min(MAX_HEADER_SLOTS);
+    .map_err(|e| {
+        // A folded line is always an error for httparse (a field name
+        // cannot start with whitespace); say what it is.
+        if matches!(fields.first(), Some(b' ' | b'\t')) || check_lines(fields).is_err() {
+            PeerErrorKind::ObsoleteLineFolding
+        } else {
+            map_httparse(e, limits)
+        }
+    })
+}
+
+/// Slots of the first try at parsing the field lines.
+const FEW_SLOTS: usize = 16;
+
+/// Parses the field lines with httparse into `N` slots (at most `limit`
+/// used) and notes where the known fields are.
+fn index_fields<const N: usize>(
+    fields: &[u8],
+    limit: usize,
+) -> Result<Headers<'_>, httparse::Error> {
+    let mut slots = [httparse::EMPTY_HEADER; N];
     // `fields` ends with the first empty line of the head, so httparse
     // completes exactly there.
-    match httparse::parse_headers(fields, &mut slots[..n]) {
-        Ok(httparse::Status::Complete((_, parsed))) => {
+    match httparse::parse_headers(fields, &mut slots[..limit.min(N)])? {
+        httparse::Status::Complete((_, parsed)) => {
             let mut index = FieldIndex::EMPTY;
             for h in parsed {
                 // Offsets within `fields`, from the slices httparse returns.
@@ -647,8 +709,8 @@ fn parse_fields<'b>(fields: &'b [u8], limits: &Limits) -> Result<Headers<'b>, Pe
                 index,
             })
         }
-        Ok(httparse::Status::Partial) => Err(PeerErrorKind::BadLineEnding),
-        Err(e) => Err(map_httparse(e, limits)),
+        // A complete head always completes; a bare CR ends it early.
+        httparse::Status::Partial => Err(httparse::Error::NewLine),
     }
 }
 
@@ -970,7 +1032,11 @@ pub(crate) mod work {
     }
 
     pub(crate) fn step() {
-        STEPS.with(|s| s.set(s.get() + 1));
+        steps(1);
+    }
+
+    pub(crate) fn steps(n: usize) {
+        STEPS.with(|s| s.set(s.get() + n));
     }
 
     /// The steps since the last call.

@@ -15,8 +15,19 @@ pub const fn is_tchar(b: u8) -> bool {
 /// assert!(!protoswitch::http1::is_token(b""));
 /// ```
 pub fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+    !s.is_empty() && s.iter().all(|&b| TCHAR[usize::from(b)])
 }
+
+/// `is_tchar` for every byte, looked up instead of matched.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_tchar(b as u8);
+        b += 1;
+    }
+    table
+};
 
 /// `true` when `v` may be sent as a field value: visible characters, SP,
 /// HTAB and obs-text, with no leading or trailing whitespace.
