@@ -159,52 +159,70 @@ impl Field {
     }
 }
 
-/// Where the known fields are in a header block: the offset of the first
-/// line of each, and how many lines have its name (at most 255 counted;
-/// more are found by reading on).
+/// Where the known fields are in a header block: the first value of each
+/// (offset and length, trimmed as [`HeaderIter`] trims it) and how many
+/// lines have its name (at most 255 counted; more are found by reading
+/// on). Offsets are 16-bit: a block longer than 64 KiB is not indexed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FieldIndex {
-    first: [u32; FIELDS.len()],
+    value_at: [u16; FIELDS.len()],
+    value_len: [u16; FIELDS.len()],
     count: [u8; FIELDS.len()],
-    /// The block was too long for 32-bit offsets: lookups read it all.
+    /// Lookups read the whole block.
     unindexed: bool,
 }
 
 impl FieldIndex {
     const EMPTY: FieldIndex = FieldIndex {
-        first: [0; FIELDS.len()],
+        value_at: [0; FIELDS.len()],
+        value_len: [0; FIELDS.len()],
         count: [0; FIELDS.len()],
         unindexed: false,
     };
 
-    /// Notes a line called `name` starting at `offset`.
-    fn note(&mut self, name: &[u8], offset: usize) {
+    /// Notes a field line `name: value`, `value` at `offset` in the block.
+    fn note(&mut self, name: &[u8], value: &[u8], offset: usize) {
         let Some(field) = Field::of(name) else {
-            return;
-        };
-        let Ok(offset) = u32::try_from(offset) else {
-            self.unindexed = true;
             return;
         };
         let i = field as usize;
         if self.count[i] == 0 {
-            self.first[i] = offset;
+            match (u16::try_from(offset), u16::try_from(value.len())) {
+                (Ok(at), Ok(len)) => {
+                    self.value_at[i] = at;
+                    self.value_len[i] = len;
+                }
+                _ => self.unindexed = true,
+            }
         }
         self.count[i] = self.count[i].saturating_add(1);
     }
+}
 
-    /// Where to start reading for lines called `name`, and how many there
-    /// are at most.
-    fn span(&self, name: &str) -> (usize, usize) {
-        match Field::of(name.as_bytes()) {
-            Some(_) if self.unindexed => (0, usize::MAX),
-            Some(f) => match self.count[f as usize] {
-                0 => (usize::MAX, 0),
-                u8::MAX => (self.first[f as usize] as usize, usize::MAX),
-                n => (self.first[f as usize] as usize, usize::from(n)),
-            },
-            None => (0, usize::MAX),
+/// The values of the fields called `name`: the first straight from the
+/// index, the others (if any) by reading on from there.
+#[derive(Debug, Clone)]
+struct Values<'b, 'n> {
+    first: Option<&'b [u8]>,
+    rest: HeaderIter<'b>,
+    name: &'n str,
+    /// Values left after `first` (`usize::MAX`: read to the end).
+    left: usize,
+}
+
+impl<'b> Iterator for Values<'b, '_> {
+    type Item = &'b [u8];
+    fn next(&mut self) -> Option<&'b [u8]> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
         }
+        if self.left == 0 {
+            return None;
+        }
+        let name = self.name;
+        let value = self.rest.find(|h| h.name.eq_ignore_ascii_case(name))?.value;
+        self.left -= 1;
+        Some(value)
     }
 }
 
@@ -240,12 +258,36 @@ impl<'b> Headers<'b> {
         &self,
         name: &'n str,
     ) -> impl Iterator<Item = &'b [u8]> + Clone + use<'b, 'n> {
-        let (start, lines) = self.index.span(name);
-        let rest = self.block.get(start..).unwrap_or(&[]);
-        HeaderIter { rest }
-            .filter(move |h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
-            .take(lines)
+        let whole = Values {
+            first: None,
+            rest: self.iter(),
+            name,
+            left: usize::MAX,
+        };
+        let field = match Field::of(name.as_bytes()) {
+            Some(f) if !self.index.unindexed => f as usize,
+            _ => return whole,
+        };
+        let (at, len) = (
+            usize::from(self.index.value_at[field]),
+            usize::from(self.index.value_len[field]),
+        );
+        match self.index.count[field] {
+            0 => Values { left: 0, ..whole },
+            count => Values {
+                first: self.block.get(at..at + len),
+                // The rest of the first line has no field; the next lines
+                // are read as usual.
+                rest: HeaderIter {
+                    rest: self.block.get(at + len..).unwrap_or(&[]),
+                },
+                name,
+                left: match count {
+                    u8::MAX => usize::MAX,
+                    n => usize::from(n) - 1,
+                },
+            },
+        }
     }
 
     /// How many fields are called `name`.
@@ -699,10 +741,18 @@ fn index_fields<const N: usize>(
     match httparse::parse_headers(fields, &mut slots[..limit.min(N)])? {
         httparse::Status::Complete((_, parsed)) => {
             let mut index = FieldIndex::EMPTY;
+            let base = fields.as_ptr() as usize;
             for h in parsed {
-                // Offsets within `fields`, from the slices httparse returns.
-                let offset = h.name.as_ptr() as usize - fields.as_ptr() as usize;
-                index.note(h.name.as_bytes(), offset);
+                // Offsets within `fields`, from the slices httparse returns
+                // (a value that is not inside it, say an empty one made
+                // elsewhere, turns the index off: lookups then read all).
+                let value = trim_ows(h.value);
+                match (value.as_ptr() as usize).checked_sub(base) {
+                    Some(offset) if offset + value.len() <= fields.len() => {
+                        index.note(h.name.as_bytes(), value, offset);
+                    }
+                    _ => index.unindexed = true,
+                }
             }
             Ok(Headers {
                 block: fields,
@@ -1076,7 +1126,7 @@ mod tests {
                 head.push_str(&std::format!("{name}: {value}\r\n"));
             }
         }
-        head.push_str("Host: h\r\nUpgrade: last\r\n\r\n");
+        head.push_str("Origin:\r\nHost: h\r\nUpgrade: last \t \r\nConnection:   \r\n\r\n");
         let (parsed, _) = parse_request(head.as_bytes(), &Limits::default()).unwrap();
         let headers = parsed.headers();
         let names = FIELDS.iter().map(|(_, n)| *n).chain([
