@@ -148,6 +148,7 @@ impl Decoder {
     }
 
     /// Fragmentation and limit rules for a new data frame (RFC 6455 §5.4).
+    #[inline]
     fn begin_data_frame(
         &mut self,
         h: &FrameHeader,
@@ -190,6 +191,7 @@ impl Decoder {
     }
 
     /// UTF-8 for text, and the end of the message.
+    #[inline]
     fn finish_chunk(
         &mut self,
         data: &[u8],

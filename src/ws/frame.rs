@@ -161,6 +161,7 @@ impl FrameHeader {
     /// reserved opcodes, the mask bit for the receiving `role`, control
     /// frame size and FIN, and the 64-bit length's top bit.
     /// `Ok(None)` means more bytes are needed.
+    #[inline]
     pub fn decode(
         buf: &[u8],
         role: Role,

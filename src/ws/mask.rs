@@ -24,19 +24,29 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
         key[(shift + 2) % 4],
         key[(shift + 3) % 4],
     ];
-    // 32 bytes of key: a fixed-size inner loop the compiler turns into
-    // vector XORs.
-    let mut wide = [0u8; 32];
-    for (i, b) in wide.iter_mut().enumerate() {
-        *b = key[i % 4];
-    }
     let whole = data.len() - data.len() % 32;
     let (body, rest) = data.split_at_mut(whole);
-    if !simd::xor_wide(body, &wide) {
-        xor_wide(body, &wide);
+    if !body.is_empty() {
+        // 32 bytes of key: a fixed-size inner loop the compiler turns into
+        // vector XORs.
+        let mut wide = [0u8; 32];
+        for quarter in wide.chunks_exact_mut(4) {
+            quarter.copy_from_slice(&key);
+        }
+        if !simd::xor_wide(body, &wide) {
+            xor_wide(body, &wide);
+        }
     }
-    for (i, d) in rest.iter_mut().enumerate() {
-        *d ^= key[i % 4];
+    // Under 32 bytes: four at a time as one word, then the last few.
+    let word = u32::from_ne_bytes(key);
+    let mut quads = rest.chunks_exact_mut(4);
+    for quad in &mut quads {
+        let mut bytes = [0; 4];
+        bytes.copy_from_slice(quad);
+        quad.copy_from_slice(&(u32::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+    }
+    for (d, k) in quads.into_remainder().iter_mut().zip(key) {
+        *d ^= k;
     }
 }
 
