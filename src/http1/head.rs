@@ -202,7 +202,7 @@ impl FieldIndex {
 /// The values of the fields called `name`: the first straight from the
 /// index, the others (if any) by reading on from there.
 #[derive(Debug, Clone)]
-struct Values<'b, 'n> {
+pub(crate) struct Values<'b, 'n> {
     first: Option<&'b [u8]>,
     rest: HeaderIter<'b>,
     name: &'n str,
@@ -258,22 +258,41 @@ impl<'b> Headers<'b> {
         &self,
         name: &'n str,
     ) -> impl Iterator<Item = &'b [u8]> + Clone + use<'b, 'n> {
-        let whole = Values {
-            first: None,
-            rest: self.iter(),
-            name,
-            left: usize::MAX,
-        };
-        let field = match Field::of(name.as_bytes()) {
-            Some(f) if !self.index.unindexed => f as usize,
-            _ => return whole,
-        };
+        match Field::of(name.as_bytes()) {
+            Some(field) => self.values(field),
+            None => Values {
+                first: None,
+                rest: self.iter(),
+                name,
+                left: usize::MAX,
+            },
+        }
+    }
+
+    /// The values of the known field `field`: the first straight from the
+    /// index, the others by reading on from there.
+    pub(crate) fn values(&self, field: Field) -> Values<'b, 'static> {
+        let name = FIELDS[field as usize].1;
+        if self.index.unindexed {
+            return Values {
+                first: None,
+                rest: self.iter(),
+                name,
+                left: usize::MAX,
+            };
+        }
+        let i = field as usize;
         let (at, len) = (
-            usize::from(self.index.value_at[field]),
-            usize::from(self.index.value_len[field]),
+            usize::from(self.index.value_at[i]),
+            usize::from(self.index.value_len[i]),
         );
-        match self.index.count[field] {
-            0 => Values { left: 0, ..whole },
+        match self.index.count[i] {
+            0 => Values {
+                first: None,
+                rest: HeaderIter { rest: &[] },
+                name,
+                left: 0,
+            },
             count => Values {
                 first: self.block.get(at..at + len),
                 // The rest of the first line has no field; the next lines
@@ -288,6 +307,14 @@ impl<'b> Headers<'b> {
                 },
             },
         }
+    }
+
+    /// The list elements of the known field `field` (every line of it).
+    pub(crate) fn elements(
+        &self,
+        field: Field,
+    ) -> impl Iterator<Item = &'b [u8]> + Clone + use<'b> {
+        self.values(field).flat_map(ListElements::new)
     }
 
     /// How many fields are called `name`.
@@ -913,7 +940,7 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
     let mut f = Facts::default();
     let mut last_te_chunked = false;
     let mut other_coding = false;
-    for value in headers.get_all("content-length") {
+    for value in headers.values(Field::ContentLength) {
         // `Content-Length = 1*DIGIT` (RFC 9110 §8.6); a list of identical
         // values may be tolerated (RFC 9112 §6.3 item 5), an empty element
         // may not.
@@ -926,7 +953,7 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
             }
         }
     }
-    for value in headers.get_all("transfer-encoding") {
+    for value in headers.values(Field::TransferEncoding) {
         let mut any = false;
         for e in ListElements::new(value) {
             any = true;
@@ -944,7 +971,7 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
         }
         f.transfer_encoding = true;
     }
-    for e in headers.list("connection") {
+    for e in headers.elements(Field::Connection) {
         if e.eq_ignore_ascii_case(b"upgrade") {
             f.conn_upgrade = true;
         } else if e.eq_ignore_ascii_case(b"close") {
@@ -955,7 +982,7 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
             f.conn_http2_settings = true;
         }
     }
-    for e in headers.list("expect") {
+    for e in headers.elements(Field::Expect) {
         if e.eq_ignore_ascii_case(b"100-continue") {
             f.expect_continue = true;
         } else {
@@ -995,7 +1022,7 @@ pub(crate) fn parse_request<'b>(
     if facts.te_not_chunked {
         return Err(PeerErrorKind::ChunkedNotFinal);
     }
-    let mut hosts = headers.get_all("host");
+    let mut hosts = headers.values(Field::Host);
     match (hosts.next(), hosts.next()) {
         (None, _) if minor_version == 0 => {}
         (Some(host), None) if is_valid_host(host) => {}

@@ -12,12 +12,12 @@ pub(crate) mod write;
 
 #[cfg(test)]
 pub(crate) use head::work;
+pub(crate) use head::{
+    Field, HeadReader, parse_request, parse_response, request_framing, response_framing,
+};
 pub use head::{
     Framing, Header, HeaderIter, Headers, Limits, MAX_HEADER_SLOTS, RequestHead, ResponseHead,
     leading_empty_lines,
-};
-pub(crate) use head::{
-    HeadReader, parse_request, parse_response, request_framing, response_framing,
 };
 pub use token::{ListElements, is_field_value, is_token};
 pub(crate) use token::{skip_quoted_string, split_protocol, trim_ows};

@@ -32,7 +32,7 @@ use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::http1::body::{BodyDecoder, BodyStep};
 use crate::http1::write::{check_headers, emit};
 use crate::http1::{
-    HeadReader, Header, Limits, ResponseHead, is_token, parse_response, response_framing,
+    Field, HeadReader, Header, Limits, ResponseHead, is_token, parse_response, response_framing,
 };
 use crate::time::Instant;
 
@@ -744,7 +744,7 @@ impl<'a> ClientHandshake<'a> {
         }
         let r = &self.request;
         let headers = head.headers();
-        let mut upgrade = headers.list("upgrade");
+        let mut upgrade = headers.elements(Field::Upgrade);
         let (Some(element), None) = (upgrade.next(), upgrade.next()) else {
             return Err(K::SwitchedToUnofferedProtocol);
         };
@@ -763,13 +763,13 @@ impl<'a> ClientHandshake<'a> {
             return Ok(agreed);
         }
         let expected = accept_key(&websocket_key(r.key.ok_or(K::SwitchedToUnofferedProtocol)?));
-        let mut accepts = headers.get_all("sec-websocket-accept");
+        let mut accepts = headers.values(Field::SecWebSocketAccept);
         match (accepts.next(), accepts.next()) {
             (Some(a), None) if a == expected => {}
             (None, _) => return Err(K::AcceptMissing),
             _ => return Err(K::AcceptMismatch),
         }
-        let mut protocols = headers.list("sec-websocket-protocol");
+        let mut protocols = headers.elements(Field::SecWebSocketProtocol);
         agreed.subprotocol = match (protocols.next(), protocols.next()) {
             (None, _) => None,
             (Some(p), None) => {

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::PeerErrorKind;
-use crate::http1::{Headers, write::Writer};
+use crate::http1::{Field, Headers, write::Writer};
 
 /// Encodes settings as an `HTTP2-Settings` value into `w`.
 pub(crate) fn write_settings(settings: &[(u16, u32)], w: &mut Writer<'_>) {
@@ -58,7 +58,7 @@ pub(crate) fn check_offer<'b>(
     headers: Headers<'b>,
     connection_lists_it: bool,
 ) -> Result<H2cOffer<'b>, PeerErrorKind> {
-    let mut values = headers.get_all("http2-settings");
+    let mut values = headers.values(Field::Http2Settings);
     let value = match (values.next(), values.next()) {
         (Some(v), None) => v,
         _ => return Err(PeerErrorKind::H2cSettingsMissingOrRepeated),

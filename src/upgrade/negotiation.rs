@@ -7,7 +7,7 @@
 use super::protocol::Protocol;
 use super::websocket::Extension;
 use crate::error::{Error, LocalError, PeerErrorKind, Role};
-use crate::http1::{Headers, ListElements};
+use crate::http1::{Field, Headers, ListElements};
 
 /// The outcome of a handshake that switched protocols, borrowed: from the
 /// server's [`Switch`](super::Switch), or from the 101 a client received.
@@ -54,7 +54,7 @@ impl<'a> ExtensionList<'a> {
     pub(crate) fn elements(self) -> impl Iterator<Item = &'a [u8]> + Clone {
         let (value, fields) = match self {
             ExtensionList::Value(v) => (Some(ListElements::new(v)), None),
-            ExtensionList::Fields(h) => (None, Some(h.list("sec-websocket-extensions"))),
+            ExtensionList::Fields(h) => (None, Some(h.elements(Field::SecWebSocketExtensions))),
         };
         value
             .into_iter()

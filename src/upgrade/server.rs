@@ -30,7 +30,8 @@ use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::http1::body::{BodyDecoder, BodyStep};
 use crate::http1::write::{Writer, check_headers, emit, emit_window};
 use crate::http1::{
-    Framing, HeadReader, Header, Headers, Limits, RequestHead, parse_request, request_framing,
+    Field, Framing, HeadReader, Header, Headers, Limits, RequestHead, parse_request,
+    request_framing,
 };
 
 use super::h2c::{self, H2cOffer};
@@ -220,7 +221,7 @@ impl<'b> Request<'b> {
         let counts = self.upgrade_counts;
         let headers = self.head.headers();
         headers
-            .list("upgrade")
+            .elements(Field::Upgrade)
             .filter(move |_| counts)
             .filter_map(Protocol::parse)
     }
@@ -295,7 +296,7 @@ impl<'b> Request<'b> {
         let chosen = Protocol::parse(accept.protocol.as_bytes()).ok_or(LocalError::InvalidToken)?;
         let counts = self.upgrade_counts;
         let headers = self.head.headers();
-        find_protocol(headers.list("upgrade").filter(|_| counts), &chosen)?;
+        find_protocol(headers.elements(Field::Upgrade).filter(|_| counts), &chosen)?;
         let kind = chosen.kind();
         let usable = |offer: Offer| match offer {
             Offer::Valid => Ok(()),
@@ -312,7 +313,7 @@ impl<'b> Request<'b> {
             if !is_ws {
                 return Err(LocalError::SubprotocolNotOffered);
             }
-            check_subprotocol(headers.list("sec-websocket-protocol"), sp.as_bytes())?;
+            check_subprotocol(headers.elements(Field::SecWebSocketProtocol), sp.as_bytes())?;
         }
         match accept.extensions {
             Some(_) if !is_ws => return Err(LocalError::ExtensionNotOffered),
@@ -327,7 +328,8 @@ impl<'b> Request<'b> {
             None => {}
         }
         check_headers(accept.headers, ACCEPT_RESERVED)?;
-        let ws_accept = is_ws.then(|| accept_key(headers.get("sec-websocket-key").unwrap_or(b"")));
+        let ws_accept =
+            is_ws.then(|| accept_key(headers.values(Field::SecWebSocketKey).next().unwrap_or(b"")));
         Ok(Switch {
             accept: *accept,
             kind,
@@ -738,7 +740,7 @@ impl ServerHandshake {
         let upgrade_counts = head.minor_version() == 1 && facts.conn_upgrade;
         let (mut websocket, mut h2c) = (Offer::None, Offer::None);
         if upgrade_counts {
-            for element in headers.list("upgrade") {
+            for element in headers.elements(Field::Upgrade) {
                 let p = Protocol::parse(element).ok_or(PeerErrorKind::BadUpgradeToken)?;
                 // The checks are pure: a repeated offer gets the same answer.
                 match p.kind() {

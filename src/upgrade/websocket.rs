@@ -4,7 +4,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::error::PeerErrorKind;
-use crate::http1::{Headers, ListElements, RequestHead, is_token, skip_quoted_string, trim_ows};
+use crate::http1::{
+    Field, Headers, ListElements, RequestHead, is_token, skip_quoted_string, trim_ows,
+};
 
 /// The GUID of RFC 6455 §1.3, appended to the key before hashing.
 pub const WEBSOCKET_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -63,7 +65,10 @@ impl<'b> WebSocketOffer<'b> {
 
     /// `Sec-WebSocket-Key`.
     pub fn key(&self) -> &'b [u8] {
-        self.headers.get("sec-websocket-key").unwrap_or(b"")
+        self.headers
+            .values(Field::SecWebSocketKey)
+            .next()
+            .unwrap_or(b"")
     }
 
     /// `Origin`, if sent (browsers always send it; RFC 6455 §10.2).
@@ -74,7 +79,7 @@ impl<'b> WebSocketOffer<'b> {
     /// The subprotocols offered, in the client's preference order.
     pub fn subprotocols(&self) -> impl Iterator<Item = &'b str> + use<'b> {
         self.headers
-            .list("sec-websocket-protocol")
+            .elements(Field::SecWebSocketProtocol)
             .map(|p| core::str::from_utf8(p).unwrap_or(""))
     }
 
@@ -87,7 +92,7 @@ impl<'b> WebSocketOffer<'b> {
     /// The extensions offered, in order, with their parameters.
     pub fn extensions(&self) -> impl Iterator<Item = Extension<'b>> + use<'b> {
         self.headers
-            .list("sec-websocket-extensions")
+            .elements(Field::SecWebSocketExtensions)
             .filter_map(Extension::parse)
     }
 }
@@ -193,7 +198,7 @@ pub(crate) fn check_offer(head: &RequestHead<'_>) -> Result<(), PeerErrorKind> {
     if head.method() != "GET" {
         return Err(PeerErrorKind::WebSocketMethodNotGet);
     }
-    let mut versions = headers.get_all("sec-websocket-version");
+    let mut versions = headers.values(Field::SecWebSocketVersion);
     match (versions.next(), versions.next()) {
         (None, _) | (Some(_), Some(_)) => {
             return Err(PeerErrorKind::WebSocketVersionMissingOrRepeated);
@@ -203,7 +208,7 @@ pub(crate) fn check_offer(head: &RequestHead<'_>) -> Result<(), PeerErrorKind> {
         }
         _ => {}
     }
-    let mut keys = headers.get_all("sec-websocket-key");
+    let mut keys = headers.values(Field::SecWebSocketKey);
     match (keys.next(), keys.next()) {
         (Some(k), None) if is_valid_key(k) => {}
         (Some(_), None) => return Err(PeerErrorKind::WebSocketKeyInvalid),
@@ -214,9 +219,9 @@ pub(crate) fn check_offer(head: &RequestHead<'_>) -> Result<(), PeerErrorKind> {
 
 /// Subprotocols must be tokens; extensions must parse.
 pub(crate) fn check_negotiation(headers: Headers<'_>) -> Result<(), PeerErrorKind> {
-    let protocols_ok = headers.list("sec-websocket-protocol").all(is_token);
+    let protocols_ok = headers.elements(Field::SecWebSocketProtocol).all(is_token);
     let extensions_ok = headers
-        .get_all("sec-websocket-extensions")
+        .values(Field::SecWebSocketExtensions)
         .all(|v| ListElements::new(v).all(|e| Extension::parse(e).is_some()));
     if protocols_ok && extensions_ok {
         Ok(())
