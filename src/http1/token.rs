@@ -15,7 +15,13 @@ pub const fn is_tchar(b: u8) -> bool {
 /// assert!(!protoswitch::http1::is_token(b""));
 /// ```
 pub fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| TCHAR[usize::from(b)])
+    !s.is_empty() && s.iter().all(|&b| tchar(b))
+}
+
+/// [`is_tchar`] by table lookup (for loops over many bytes).
+#[inline]
+pub(crate) fn tchar(b: u8) -> bool {
+    TCHAR[usize::from(b)]
 }
 
 /// `is_tchar` for every byte, looked up instead of matched.

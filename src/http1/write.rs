@@ -23,6 +23,11 @@ impl Writer<'_> {
         let Some(out) = self.out.as_deref_mut() else {
             return;
         };
+        if self.skip == 0 && self.pos <= out.len() {
+            // The usual case: the whole output fits from the start.
+            out[at..self.pos].copy_from_slice(bytes);
+            return;
+        }
         // The part of [at, pos) inside the window [skip, skip + out.len()).
         let start = at.max(self.skip);
         let end = self.pos.min(self.skip + out.len());
@@ -78,6 +83,12 @@ impl Writer<'_> {
 
     /// `HTTP/1.1 <status> <reason>\r\n`
     pub(crate) fn status_line(&mut self, status: u16) {
+        match status {
+            // The lines a switch writes, whole.
+            100 => return self.put(b"HTTP/1.1 100 Continue\r\n"),
+            101 => return self.put(b"HTTP/1.1 101 Switching Protocols\r\n"),
+            _ => {}
+        }
         self.put(b"HTTP/1.1 ");
         self.put_dec(u64::from(status));
         self.put(b" ");

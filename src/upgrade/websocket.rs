@@ -155,7 +155,7 @@ fn next_param(s: &[u8]) -> Option<(&str, Option<&str>, &[u8])> {
     let s = trim_ows(s);
     let name_end = s
         .iter()
-        .position(|&b| !crate::http1::is_token(&[b]))
+        .position(|&b| !crate::http1::tchar(b))
         .unwrap_or(s.len());
     let (name, mut rest) = s.split_at(name_end);
     if name.is_empty() {
@@ -172,7 +172,7 @@ fn next_param(s: &[u8]) -> Option<(&str, Option<&str>, &[u8])> {
         } else {
             let end = after
                 .iter()
-                .position(|&b| !crate::http1::is_token(&[b]))
+                .position(|&b| !crate::http1::tchar(b))
                 .unwrap_or(after.len());
             if end == 0 {
                 return None;
