@@ -155,8 +155,34 @@ impl Field {
         candidates
             .iter()
             .copied()
-            .find(|f| FIELDS[*f as usize].1.as_bytes().eq_ignore_ascii_case(name))
+            .find(|f| same_token_ignoring_case(name, FIELDS[*f as usize].1.as_bytes()))
     }
+}
+
+/// `name` (a token) equals `lower` (a lowercase name made of letters,
+/// digits and `-`) ignoring ASCII case, eight bytes at a time: setting bit
+/// 0x20 lowercases a letter, and maps no other token character onto a
+/// letter, digit or `-` (the bytes it would take, such as CR for `-`, are
+/// not in tokens; `^` becomes `~`, which no known name has).
+fn same_token_ignoring_case(name: &[u8], lower: &[u8]) -> bool {
+    if name.len() != lower.len() {
+        return false;
+    }
+    const CASE: u64 = u64::from_ne_bytes([0x20; 8]);
+    let mut a = name.chunks_exact(8);
+    let mut b = lower.chunks_exact(8);
+    for (x, y) in (&mut a).zip(&mut b) {
+        let (mut wx, mut wy) = ([0; 8], [0; 8]);
+        wx.copy_from_slice(x);
+        wy.copy_from_slice(y);
+        if u64::from_ne_bytes(wx) | CASE != u64::from_ne_bytes(wy) {
+            return false;
+        }
+    }
+    a.remainder()
+        .iter()
+        .zip(b.remainder())
+        .all(|(x, y)| x | 0x20 == *y)
 }
 
 /// Where the known fields are in a header block: the first value of each
@@ -1128,6 +1154,28 @@ mod tests {
 
     fn req(s: &str) -> Result<(RequestHead<'_>, Facts), PeerErrorKind> {
         parse_request(s.as_bytes(), &Limits::default())
+    }
+
+    #[test]
+    fn known_names_match_in_any_case_and_nothing_else() {
+        for (field, name) in FIELDS {
+            let upper = name.to_ascii_uppercase();
+            assert_eq!(Field::of(name.as_bytes()), Some(field));
+            assert_eq!(Field::of(upper.as_bytes()), Some(field));
+            // One token character changed anywhere: not that field.
+            for i in 0..name.len() {
+                for other in [b'^', b'~', b'_', b'!', b'0', b'x'] {
+                    let mut changed = name.as_bytes().to_vec();
+                    if changed[i] == other {
+                        continue;
+                    }
+                    changed[i] = other;
+                    assert_ne!(Field::of(&changed), Some(field), "{changed:?}");
+                }
+            }
+        }
+        assert_eq!(Field::of(b"hosts"), None);
+        assert_eq!(Field::of(b""), None);
     }
 
     /// Every lookup through the index finds what reading every line finds:
