@@ -772,43 +772,34 @@ impl<M: MaskSource> Connection<M> {
 
     /// The bytes of a control frame, derived from the machine's state.
     fn encode_control(&self, flight: InFlight, out: &mut [u8; MAX_CONTROL_FRAME]) -> usize {
-        let mut payload = [0; MAX_CONTROL_PAYLOAD];
-        let (opcode, len) = match flight.control {
+        let close = |code, reason| (OpCode::Close, close_payload(code, reason));
+        let (opcode, (payload, len)) = match flight.control {
             Control::Pong { len } => {
+                let mut payload = [0; MAX_CONTROL_PAYLOAD];
                 let len = usize::from(len);
                 payload[..len].copy_from_slice(&self.pong[..len]);
-                (OpCode::Pong, len)
+                (OpCode::Pong, (payload, len))
             }
-            Control::Ping => (OpCode::Ping, 0),
-            Control::Close(OwedClose::Echo(None)) => (OpCode::Close, 0),
-            Control::Close(OwedClose::Echo(Some(code))) => {
-                payload[..2].copy_from_slice(&code.to_be_bytes());
-                (OpCode::Close, 2)
-            }
+            Control::Ping => (OpCode::Ping, ([0; MAX_CONTROL_PAYLOAD], 0)),
+            Control::Close(OwedClose::Echo(code)) => close(code, ""),
             Control::Close(OwedClose::Failure) => {
                 let error = match self.ending {
                     Some(Ending::Failed(kind)) => PeerError::new(kind, self.role),
                     _ => PeerError::new(PeerErrorKind::ClosedWithoutCloseFrame, self.role),
                 };
-                let code = error.close_code().unwrap_or(1002).to_be_bytes();
-                let reason = truncate_utf8(error.message(), MAX_CONTROL_PAYLOAD - 2);
-                payload[..2].copy_from_slice(&code);
-                payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
-                (OpCode::Close, 2 + reason.len())
+                let code = error.close_code().unwrap_or(1002);
+                close(
+                    Some(code),
+                    truncate_utf8(error.message(), MAX_CONTROL_PAYLOAD - 2),
+                )
             }
         };
         let header = FrameHeader {
             mask: (self.role == Role::Client).then_some(flight.key),
             ..self.header(opcode, true, len as u64)
         };
-        let h = header.encoded_len();
-        let encoded = header.encode(&mut out[..]);
-        debug_assert_eq!(encoded, Some(h), "a control frame fits MAX_CONTROL_FRAME");
-        out[h..h + len].copy_from_slice(&payload[..len]);
-        if let Some(key) = header.mask {
-            apply_mask(&mut out[h..h + len], key, 0);
-        }
-        h + len
+        // A control frame always fits MAX_CONTROL_FRAME.
+        encode_frame(&header, &payload[..len], out)
     }
 
     /// The last byte of a control frame was handed out.
@@ -832,21 +823,16 @@ impl<M: MaskSource> Connection<M> {
         out: &mut [u8],
     ) -> Result<usize, Error> {
         let header = self.header(opcode, fin, payload.len() as u64);
-        let h = header.encoded_len();
-        let needed = h + payload.len();
+        let needed = header.encoded_len() + payload.len();
         if out.len() < needed {
+            // Before a mask key is drawn: a refused call takes no entropy.
             return Err(Error::BufferTooSmall { needed });
         }
         let header = FrameHeader {
             mask: header.mask.map(|_| self.masks.mask_key()),
             ..header
         };
-        header.encode(out);
-        out[h..needed].copy_from_slice(payload);
-        if let Some(key) = header.mask {
-            apply_mask(&mut out[h..needed], key, 0);
-        }
-        Ok(needed)
+        Ok(encode_frame(&header, payload, out))
     }
 
     /// A header for this role (the mask key is a placeholder until used).
@@ -1027,22 +1013,18 @@ impl<M: MaskSource> Connection<M> {
         if self.state != State::Open {
             return Err(self.wrong_state("send_close"));
         }
-        let code_bytes = match code {
+        match code {
             Some(c) if !is_valid_close_code(c) => {
                 return Err(LocalError::InvalidCloseCode(c).into());
             }
-            Some(c) => Some(c.to_be_bytes()),
+            Some(_) if 2 + reason.len() > MAX_CONTROL_PAYLOAD => {
+                return Err(LocalError::ControlPayloadTooLong.into());
+            }
+            Some(_) => {}
             None if !reason.is_empty() => return Err(LocalError::CloseReasonWithoutCode.into()),
-            None => None,
-        };
-        let code_slice = code_bytes.as_ref().map_or(&[][..], |c| &c[..]);
-        if code_slice.len() + reason.len() > MAX_CONTROL_PAYLOAD {
-            return Err(LocalError::ControlPayloadTooLong.into());
+            None => {}
         }
-        let mut payload = [0; MAX_CONTROL_PAYLOAD];
-        payload[..code_slice.len()].copy_from_slice(code_slice);
-        let len = code_slice.len() + reason.len();
-        payload[code_slice.len()..len].copy_from_slice(reason.as_bytes());
+        let (payload, len) = close_payload(code, reason);
         let n = self.write_frame(OpCode::Close, true, &payload[..len], out)?;
         self.close_sent = true;
         self.drop_owed_pings();
@@ -1050,6 +1032,33 @@ impl<M: MaskSource> Connection<M> {
         self.deadline = Some(now + self.behaviour.close_timeout());
         Ok(n)
     }
+}
+
+/// Writes `header` (its mask key chosen) and `payload` into `out`, masking
+/// the payload when the header has a key; returns the frame's length.
+/// `out` must hold it (the callers check, before drawing a key).
+fn encode_frame(header: &FrameHeader, payload: &[u8], out: &mut [u8]) -> usize {
+    let h = header.encoded_len();
+    let end = h + payload.len();
+    let encoded = header.encode(out);
+    debug_assert_eq!(encoded, Some(h), "the caller checked the room");
+    out[h..end].copy_from_slice(payload);
+    if let Some(key) = header.mask {
+        apply_mask(&mut out[h..end], key, 0);
+    }
+    end
+}
+
+/// A Close payload (RFC 6455 §5.5.1): the code, then the reason; empty
+/// without a code. The callers keep it within 125 bytes.
+fn close_payload(code: Option<u16>, reason: &str) -> ([u8; MAX_CONTROL_PAYLOAD], usize) {
+    let mut payload = [0; MAX_CONTROL_PAYLOAD];
+    let Some(code) = code else {
+        return (payload, 0);
+    };
+    payload[..2].copy_from_slice(&code.to_be_bytes());
+    payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+    (payload, 2 + reason.len())
 }
 
 fn truncate_utf8(s: &str, max: usize) -> &str {
