@@ -236,6 +236,18 @@ pub(crate) struct Values<'b, 'n> {
     left: usize,
 }
 
+impl<'b, 'n> Values<'b, 'n> {
+    /// Every line of `lines` called `name`, read one by one.
+    fn reading_all(lines: HeaderIter<'b>, name: &'n str) -> Self {
+        Values {
+            first: None,
+            rest: lines,
+            name,
+            left: usize::MAX,
+        }
+    }
+}
+
 impl<'b> Iterator for Values<'b, '_> {
     type Item = &'b [u8];
     fn next(&mut self) -> Option<&'b [u8]> {
@@ -286,12 +298,7 @@ impl<'b> Headers<'b> {
     ) -> impl Iterator<Item = &'b [u8]> + Clone + use<'b, 'n> {
         match Field::of(name.as_bytes()) {
             Some(field) => self.values(field),
-            None => Values {
-                first: None,
-                rest: self.iter(),
-                name,
-                left: usize::MAX,
-            },
+            None => Values::reading_all(self.iter(), name),
         }
     }
 
@@ -300,12 +307,7 @@ impl<'b> Headers<'b> {
     pub(crate) fn values(&self, field: Field) -> Values<'b, 'static> {
         let name = FIELDS[field as usize].1;
         if self.index.unindexed {
-            return Values {
-                first: None,
-                rest: self.iter(),
-                name,
-                left: usize::MAX,
-            };
+            return Values::reading_all(self.iter(), name);
         }
         let i = field as usize;
         let (at, len) = (
