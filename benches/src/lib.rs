@@ -1,4 +1,4 @@
-//! The `compare` program (issue 9) and the criterion bench `ws_decode`.
+//! The `compare` program (issue 9).
 //!
 //! * [`ours`]: every call into protoswitch, in one small file.
 //! * [`floor`]: a minimal hand-written Sans-IO decoder and handshake, the
