@@ -332,7 +332,7 @@ impl<'b> Request<'b> {
             is_ws.then(|| accept_key(headers.values(Field::SecWebSocketKey).next().unwrap_or(b"")));
         Ok(Switch {
             accept: *accept,
-            kind,
+            protocol: chosen,
             ws_accept,
         })
     }
@@ -395,7 +395,8 @@ impl<'a> Accept<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Switch<'a> {
     accept: Accept<'a>,
-    kind: ProtocolKind,
+    /// `accept`'s protocol, parsed.
+    protocol: Protocol<'a>,
     ws_accept: Option<[u8; 28]>,
 }
 
@@ -405,11 +406,7 @@ impl<'a> Switch<'a> {
     pub fn negotiation(&self) -> Negotiation<'a> {
         Negotiation {
             role: Role::Server,
-            // Checked by `Request::switch`.
-            protocol: Protocol::parse(self.accept.protocol.as_bytes()).unwrap_or(Protocol {
-                name: "",
-                version: None,
-            }),
+            protocol: self.protocol,
             subprotocol: self.accept.subprotocol,
             extensions: ExtensionList::Value(self.accept.extensions.unwrap_or("").as_bytes()),
         }
@@ -847,7 +844,7 @@ impl ServerHandshake {
             }
             w.put(b"\r\n");
         })?;
-        self.switched_to = Some(switch.kind);
+        self.switched_to = Some(switch.protocol.kind());
         self.go(ServerInput::Accept, "accept")?;
         Ok(n)
     }
