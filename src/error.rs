@@ -167,6 +167,9 @@ pub enum PeerErrorKind {
     ExtensionNotOffered,
     /// The server's 101 names the same extension more than once.
     ExtensionRepeated,
+    /// The 101's permessage-deflate parameters answer none of the offers
+    /// (RFC 7692 §7.1).
+    DeflateResponseInvalid,
     /// A 101 arrived before the request body had been sent.
     SwitchBeforeBodySent,
     /// A 101 in an HTTP/1.0 response: such a peer cannot switch protocols.
@@ -177,6 +180,11 @@ pub enum PeerErrorKind {
     // ---- WebSocket frames (RFC 6455 §5, §7, §8) ----
     /// RSV1-3 set without an extension that defines them.
     ReservedBitsSet,
+    /// RSV1 (permessage-deflate's "compressed") on a control frame or a
+    /// continuation frame (RFC 7692 §6.1).
+    CompressedBitMisplaced,
+    /// A compressed message is not valid DEFLATE data (RFC 7692 §7.2.2).
+    InflateFailed,
     /// Opcode 3-7 or 11-15.
     ReservedOpcode,
     /// A client sent an unmasked frame (RFC 6455 §5.1).
@@ -442,6 +450,10 @@ impl PeerError {
                 Answer::CloseTransport,
                 "the server's response names the same extension twice",
             ),
+            DeflateResponseInvalid => (
+                Answer::CloseTransport,
+                "the server's permessage-deflate parameters are invalid or answer none of the client's offers (RFC 7692 §7.1)",
+            ),
             SwitchBeforeBodySent => (
                 Answer::CloseTransport,
                 "the server switched protocols before the request body was sent",
@@ -457,6 +469,14 @@ impl PeerError {
             ReservedBitsSet => (
                 Answer::CloseCode(1002),
                 "a frame has RSV bits set that no negotiated extension defines",
+            ),
+            CompressedBitMisplaced => (
+                Answer::CloseCode(1002),
+                "RSV1 (compressed) is set on a control or continuation frame; only a message's first frame may carry it",
+            ),
+            InflateFailed => (
+                Answer::CloseCode(1007),
+                "a compressed message is not valid DEFLATE data",
             ),
             ReservedOpcode => (Answer::CloseCode(1002), "a frame uses a reserved opcode"),
             UnmaskedFrame => (
@@ -634,6 +654,9 @@ pub enum LocalError {
     /// `poll_transmit` has handed out only part of a frame: drain it
     /// before sending, or the frames would interleave on the wire.
     TransmitPending,
+    /// With permessage-deflate, messages are received with
+    /// `receive_into`, which has room for the inflated bytes.
+    InflateNeedsOutput,
 }
 
 impl fmt::Display for LocalError {
@@ -682,6 +705,9 @@ impl fmt::Display for LocalError {
             ),
             LocalError::PayloadTooLarge => f.write_str("a frame payload must be shorter than 2^63 bytes"),
             LocalError::NotWebSocket => f.write_str("the handshake switched to another protocol than WebSocket"),
+            LocalError::InflateNeedsOutput => f.write_str(
+                "with permessage-deflate, receive with `receive_into` and an output buffer",
+            ),
             LocalError::FragmentationOrder => f.write_str(
                 "finish the fragmented message before starting another, and start one before continuing it",
             ),

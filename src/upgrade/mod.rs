@@ -3,6 +3,7 @@
 //! generic and left to the application).
 
 pub mod client;
+mod deflate;
 mod h2c;
 mod negotiation;
 mod protocol;
@@ -12,6 +13,7 @@ mod websocket;
 pub use client::{
     ClientConfig, ClientEvent, ClientHandshake, ClientInput, ClientRequest, ClientState, Diagnosis,
 };
+pub use deflate::{Agreed, DeflateConfig, DeflateParams, ExtensionValue, PERMESSAGE_DEFLATE};
 pub use h2c::H2cOffer;
 pub use negotiation::Negotiation;
 pub use protocol::{Protocol, ProtocolKind};

@@ -34,12 +34,13 @@ use crate::http1::{
     request_framing,
 };
 
+use super::deflate::{self, PERMESSAGE_DEFLATE};
 use super::h2c::{self, H2cOffer};
 use super::negotiation::{
     ExtensionList, Negotiation, check_extensions, check_subprotocol, find_protocol, list_of,
 };
 use super::protocol::{Protocol, ProtocolKind};
-use super::websocket::{self, WebSocketOffer, accept_key};
+use super::websocket::{self, Extension, WebSocketOffer, accept_key};
 use crate::Received;
 use crate::table;
 
@@ -324,6 +325,17 @@ impl<'b> Request<'b> {
                         .extensions()
                         .any(|e| e.name().eq_ignore_ascii_case(name))
                 })?;
+                // RFC 7692 §7.1: permessage-deflate's parameters must
+                // answer one of the offers.
+                let deflate = list_of(value)
+                    .filter_map(Extension::parse)
+                    .find(|e| e.name().eq_ignore_ascii_case(PERMESSAGE_DEFLATE));
+                if let Some(element) = deflate {
+                    let offers = headers.elements(Field::SecWebSocketExtensions);
+                    if !deflate::answers_an_offer(&element, offers) {
+                        return Err(LocalError::ExtensionNotOffered);
+                    }
+                }
             }
             None => {}
         }

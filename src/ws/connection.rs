@@ -25,15 +25,17 @@
 //! after `Closed`); for a caller's operation it is a
 //! [`LocalError::WrongState`].
 //!
-//! State outside the table: whether our Close was written (`close_sent`)
-//! and whether the transport ended (`transport_ended`), which decide
+//! State outside the table: whether our Close was written (`close_sent`),
+//! which with the close deadline decides
 //! [`Connection::should_close_transport`]; the fragmentation of the
 //! message being received and of the one being sent; the control frames
 //! owed (Pong, Close echo, keepalive Ping); the close and keepalive
-//! deadlines.
+//! deadlines; with permessage-deflate, the compression state.
 
 use super::close::is_valid_close_code;
 use super::decode::{Decoder, Step, parse_close};
+#[cfg(feature = "deflate")]
+use super::deflate::{self, Deflate};
 use super::frame::{FrameHeader, OpCode};
 use super::mask::apply_mask;
 use super::types::{
@@ -137,9 +139,9 @@ const MAX_CONTROL_FRAME: usize = 6 + MAX_CONTROL_PAYLOAD;
 /// so nothing but this tag is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OwedClose {
-    /// The echo of the peer's Close: its code, or an empty Close for an
-    /// empty one (RFC 6455 §5.5.1).
-    Echo(Option<u16>),
+    /// The echo of the peer's Close: its code (kept in `ending`), or an
+    /// empty Close for an empty one (RFC 6455 §5.5.1).
+    Echo,
     /// The Close that fails the connection: the code and reason of the
     /// error in `ending` (RFC 6455 §7.1.7).
     Failure,
@@ -262,8 +264,6 @@ pub struct Connection<M = NoMask> {
     state: State,
     /// Our Close has been handed out (by `send_close` or `poll_transmit`).
     close_sent: bool,
-    /// `receive_eof` was called.
-    transport_ended: bool,
     ending: Option<Ending>,
     // Receiving.
     decoder: Decoder,
@@ -288,6 +288,10 @@ pub struct Connection<M = NoMask> {
     /// In `Open`, when the Pong is due; afterwards, when the close timeout
     /// fires.
     deadline: Option<Instant>,
+    /// permessage-deflate, when negotiated (its state is allocated when
+    /// first used).
+    #[cfg(feature = "deflate")]
+    deflate: Option<alloc::boxed::Box<Deflate>>,
 }
 
 impl Connection<NoMask> {
@@ -356,7 +360,6 @@ impl<M: MaskSource> Connection<M> {
             behaviour: Behaviour::new(&config),
             state: State::Open,
             close_sent: false,
-            transport_ended: false,
             ending: None,
             decoder: Decoder::new(),
             masks,
@@ -369,7 +372,57 @@ impl<M: MaskSource> Connection<M> {
             in_flight: None,
             keepalive_from: now,
             deadline: None,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
+    }
+
+    /// Turns on permessage-deflate with the parameters the handshake
+    /// agreed (a server's [`Agreed::params`](crate::upgrade::Agreed), a
+    /// client's [`DeflateConfig::agreed`](crate::upgrade::DeflateConfig::agreed))
+    /// and the local settings of `config` (the compression level). Call it
+    /// before the first frame. Messages are then received with
+    /// [`receive_into`](Self::receive_into); `send_text`, `send_binary`
+    /// and `send_fragment` compress (unless the level is 0), and
+    /// [`send_header`](Self::send_header) sends uncompressed frames.
+    ///
+    /// ```
+    /// use protoswitch::upgrade::{DeflateConfig, DeflateParams};
+    /// use protoswitch::ws::{Config, Connection, Event};
+    /// use protoswitch::Instant;
+    ///
+    /// let mut server = Connection::server(Config::default(), Instant::ZERO)
+    ///     .with_deflate(&DeflateConfig::new(), DeflateParams::new());
+    /// // RFC 7692 §7.2.3.1: "Hello", compressed, from a client (mask 0).
+    /// let mut frame = *b"\xc1\x87\0\0\0\0\xf2\x48\xcd\xc9\xc9\x07\x00";
+    /// let mut text = [0u8; 64];
+    /// let got = server.receive_into(&mut frame, &mut text, Instant::ZERO).unwrap();
+    /// let Some(Event::Data(chunk)) = got.event else { panic!() };
+    /// assert_eq!(chunk.payload, b"Hello");
+    /// assert!(chunk.message_end);
+    ///
+    /// let mut out = [0u8; 128];
+    /// let n = server.send_text("Hello", &mut out).unwrap();
+    /// assert_eq!(&out[..n], b"\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00");
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(
+        mut self,
+        config: &crate::upgrade::DeflateConfig,
+        params: crate::upgrade::DeflateParams,
+    ) -> Self {
+        self.deflate = Some(alloc::boxed::Box::new(Deflate::new(
+            self.role, config, params,
+        )));
+        self
+    }
+
+    /// permessage-deflate is on.
+    fn deflate_on(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflate.is_some();
+        #[cfg(not(feature = "deflate"))]
+        return false;
     }
 
     /// The current state.
@@ -461,9 +514,9 @@ impl<M: MaskSource> Connection<M> {
             return false;
         }
         match (self.role, self.ending) {
-            (Role::Client, Some(Ending::Handshake(_))) => {
-                self.transport_ended || self.deadline.is_none()
-            }
+            // The client waits for the server to close the transport until
+            // the deadline, which `receive_eof` clears.
+            (Role::Client, Some(Ending::Handshake(_))) => self.deadline.is_none(),
             _ => true,
         }
     }
@@ -502,9 +555,49 @@ impl<M: MaskSource> Connection<M> {
     /// On a peer error the connection is `Closed`, a Close frame with the
     /// error's code waits in `poll_transmit`, and then the transport should
     /// be closed.
+    ///
+    /// With permessage-deflate on, use [`receive_into`](Self::receive_into)
+    /// (this returns [`LocalError::InflateNeedsOutput`]).
     pub fn receive<'b>(
         &mut self,
         buf: &'b mut [u8],
+        now: Instant,
+    ) -> Result<Received<Event<'b>>, Error> {
+        if self.deflate_on() {
+            return Err(LocalError::InflateNeedsOutput.into());
+        }
+        self.receive_inner(buf, &mut [], now)
+    }
+
+    /// [`receive`](Self::receive), with room for inflated data: a
+    /// compressed message (permessage-deflate) comes out inflated into
+    /// `out`, in chunks of at most `out.len()` bytes, and its chunks have
+    /// `frame_end` equal to `message_end` (its frames are not visible
+    /// once inflated). Uncompressed messages and control frames borrow
+    /// `buf` as with `receive`. A chunk may come with `consumed` 0, when
+    /// the end of a message is still being inflated. The inflated size
+    /// counts against [`Config::max_message_size`]: a message inflating
+    /// beyond it fails the connection with 1009 after at most that many
+    /// bytes plus one chunk. `out` must not be empty when permessage-deflate is on.
+    pub fn receive_into<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+        out: &'b mut [u8],
+        now: Instant,
+    ) -> Result<Received<Event<'b>>, Error> {
+        if out.is_empty() && self.deflate_on() {
+            return Err(Error::BufferTooSmall { needed: 1 });
+        }
+        self.receive_inner(buf, out, now)
+    }
+
+    // Without `deflate`, every step returns: the loop only goes on past
+    // compressed bytes.
+    #[cfg_attr(not(feature = "deflate"), allow(clippy::never_loop))]
+    fn receive_inner<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+        out: &'b mut [u8],
         now: Instant,
     ) -> Result<Received<Event<'b>>, Error> {
         if matches!(self.state, State::Closed | State::CloseReceived) {
@@ -525,36 +618,119 @@ impl<M: MaskSource> Connection<M> {
                 ..
             })
         ) && self.answers_pings();
-        let step = match self.decoder.step(buf, self.role, &self.limits, hold_pings) {
-            Ok(step) => step,
-            Err(kind) => return Err(self.fail(kind).into()),
-        };
-        match step {
-            Step::NeedMore { consumed } => Ok(Received {
-                consumed,
-                event: None,
-            }),
-            Step::Data { start, end, chunk } => Ok(Received {
-                consumed: end,
-                event: Some(Event::Data(DataChunk {
-                    kind: chunk.kind,
-                    payload: &buf[start..end],
-                    frame_end: chunk.frame_end,
-                    message_end: chunk.message_end,
-                })),
-            }),
-            Step::Control { opcode, start, end } => {
-                let payload: &'b [u8] = &buf[start..end];
-                let event = match self.control(opcode, payload, now) {
-                    Ok(event) => event,
-                    Err(kind) => return Err(self.fail(kind).into()),
-                };
-                Ok(Received {
-                    consumed: end,
-                    event: Some(event),
-                })
+        #[cfg(feature = "deflate")]
+        if let Some(kind) = self.deflate.as_deref().and_then(Deflate::finishing) {
+            // The end of a compressed message is still being inflated.
+            let got = self.inflate_chunk(buf, 0..0, kind, true, out)?;
+            return Ok(got.received(0, out));
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = out;
+        let deflate = self.deflate_on();
+        // Positions are in `buf`; a step decodes `buf[pos..]`. The loop
+        // goes on only past compressed bytes that inflated to nothing.
+        #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+        let mut pos = 0;
+        loop {
+            let step = self.decoder.step(
+                &mut buf[pos..],
+                self.role,
+                &self.limits,
+                hold_pings,
+                deflate,
+            );
+            let step = match step {
+                Ok(step) => step,
+                Err(kind) => return Err(self.fail(kind).into()),
+            };
+            match step {
+                Step::NeedMore { consumed } => {
+                    return Ok(Received {
+                        consumed: pos + consumed,
+                        event: None,
+                    });
+                }
+                #[cfg(feature = "deflate")]
+                Step::Data { start, end, chunk } if chunk.compressed => {
+                    let (start, end) = (pos + start, pos + end);
+                    let got =
+                        self.inflate_chunk(buf, start..end, chunk.kind, chunk.message_end, out)?;
+                    let consumed = start + got.used;
+                    if got.written > 0 || got.message_end || consumed < end {
+                        return Ok(got.received(consumed, out));
+                    }
+                    pos = end;
+                }
+                Step::Data { start, end, chunk } => {
+                    return Ok(Received {
+                        consumed: pos + end,
+                        event: Some(Event::Data(DataChunk {
+                            kind: chunk.kind,
+                            payload: &buf[pos + start..pos + end],
+                            frame_end: chunk.frame_end,
+                            message_end: chunk.message_end,
+                        })),
+                    });
+                }
+                Step::Control { opcode, start, end } => {
+                    let payload: &'b [u8] = &buf[pos + start..pos + end];
+                    let event = match self.control(opcode, payload, now) {
+                        Ok(event) => event,
+                        Err(kind) => return Err(self.fail(kind).into()),
+                    };
+                    return Ok(Received {
+                        consumed: pos + end,
+                        event: Some(event),
+                    });
+                }
             }
         }
+    }
+
+    /// Inflates the compressed payload `buf[input]` (all of it the
+    /// decoder just returned, unmasked) into `out`. What the inflater does
+    /// not use goes back to the decoder, masked again, to be passed again.
+    #[cfg(feature = "deflate")]
+    fn inflate_chunk(
+        &mut self,
+        buf: &mut [u8],
+        input: core::ops::Range<usize>,
+        kind: MessageKind,
+        last: bool,
+        out: &mut [u8],
+    ) -> Result<InflatedChunk, Error> {
+        let (start, end) = (input.start, input.end);
+        let limit = self.limits.max_message_size;
+        let Some(d) = self.deflate.as_deref_mut() else {
+            return Err(self.fail(PeerErrorKind::ReservedBitsSet).into());
+        };
+        let got = match d.inflate(kind, &buf[start..end], last, out, limit) {
+            Ok(got) => got,
+            Err(kind) => return Err(self.fail(kind).into()),
+        };
+        if got.used < end - start {
+            if got.written == 0 {
+                // The inflater stops only when `out` is full or the
+                // input is used up.
+                return Err(self.fail(PeerErrorKind::InflateFailed).into());
+            }
+            self.decoder
+                .give_back(&mut buf[start + got.used..end], kind);
+        }
+        if kind == MessageKind::Text {
+            if let Err(e) = self
+                .decoder
+                .check_text(&out[..got.written], got.message_end)
+            {
+                return Err(self.fail(e).into());
+            }
+        }
+        Ok(InflatedChunk {
+            kind,
+            used: got.used,
+            written: got.written,
+            message_end: got.message_end,
+        })
     }
 
     /// The machine answers Pings itself now.
@@ -592,7 +768,7 @@ impl<M: MaskSource> Connection<M> {
                 if self.state == State::Open {
                     // Echo the code (RFC 6455 §5.5.1); an empty Close gets an
                     // empty Close.
-                    self.close_owed = Some(OwedClose::Echo(code));
+                    self.close_owed = Some(OwedClose::Echo);
                     self.drop_owed_pings();
                 }
                 // Open → CloseReceived (echo pending), CloseSent → Closed.
@@ -633,7 +809,6 @@ impl<M: MaskSource> Connection<M> {
     /// timers stop. Never an event: the shape is the one every machine's
     /// `receive_eof` has.
     pub fn receive_eof(&mut self) -> Result<Option<Event<'static>>, Error> {
-        self.transport_ended = true;
         let before = self.state;
         // Whatever was owed (a frame half handed out included) is dropped:
         // the caller closes the transport now.
@@ -781,7 +956,15 @@ impl<M: MaskSource> Connection<M> {
                 (OpCode::Pong, (payload, len))
             }
             Control::Ping => (OpCode::Ping, ([0; MAX_CONTROL_PAYLOAD], 0)),
-            Control::Close(OwedClose::Echo(code)) => close(code, ""),
+            Control::Close(OwedClose::Echo) => {
+                // The peer's Close set `ending`, and nothing changes it
+                // while the echo is owed.
+                let code = match self.ending {
+                    Some(Ending::Handshake(code)) => code,
+                    _ => None,
+                };
+                close(code, "")
+            }
             Control::Close(OwedClose::Failure) => {
                 let error = match self.ending {
                     Some(Ending::Failed(kind)) => PeerError::new(kind, self.role),
@@ -893,7 +1076,96 @@ impl<M: MaskSource> Connection<M> {
     ) -> Result<usize, Error> {
         self.check_data_allowed("send a message")?;
         let opcode = self.data_opcode(kind, true)?;
+        if self.compresses() {
+            return self.write_compressed(opcode, true, data, out);
+        }
         self.write_frame(opcode, true, data, out)
+    }
+
+    /// Our messages are compressed (permessage-deflate on, level above 0).
+    fn compresses(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflate.as_deref().is_some_and(Deflate::compresses);
+        #[cfg(not(feature = "deflate"))]
+        return false;
+    }
+
+    /// The message being sent in fragments is compressed.
+    fn sending_compressed(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self
+            .deflate
+            .as_deref()
+            .is_some_and(|d| d.sending_compressed);
+        #[cfg(not(feature = "deflate"))]
+        return false;
+    }
+
+    #[cfg(feature = "deflate")]
+    fn set_sending_compressed(&mut self, on: bool) {
+        if let Some(d) = self.deflate.as_deref_mut() {
+            d.sending_compressed = on;
+        }
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn set_sending_compressed(&mut self, _on: bool) {}
+
+    /// Writes one frame of a compressed message: `data` compressed, RSV1 on
+    /// the message's first frame (RFC 7692 §6). `out` must hold the
+    /// compression bound (a little more than `data`), which
+    /// [`Error::BufferTooSmall`] states; the compressor is not touched
+    /// unless the frame is written, so a refused call leaves the shared
+    /// window as it was.
+    #[cfg(not(feature = "deflate"))]
+    fn write_compressed(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.write_frame(opcode, fin, data, out)
+    }
+
+    #[cfg(feature = "deflate")]
+    fn write_compressed(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let bound = deflate::bound(data.len());
+        let room = self.header(opcode, fin, bound as u64).encoded_len();
+        let needed = room + bound;
+        if out.len() < needed {
+            return Err(Error::BufferTooSmall { needed });
+        }
+        let key = match self.role {
+            Role::Client => Some(self.masks.mask_key()),
+            Role::Server => None,
+        };
+        let Some(d) = self.deflate.as_deref_mut() else {
+            return self.write_frame(opcode, fin, data, out);
+        };
+        let n = d.compress(data, fin, &mut out[room..needed]);
+        let header = FrameHeader {
+            rsv: if opcode == OpCode::Continuation {
+                0
+            } else {
+                0b100
+            },
+            mask: key,
+            ..self.header(opcode, fin, n as u64)
+        };
+        let h = header.encoded_len();
+        out.copy_within(room..room + n, h);
+        header.encode(out);
+        if let Some(key) = key {
+            apply_mask(&mut out[h..h + n], key, 0);
+        }
+        Ok(h + n)
     }
 
     /// Sends one fragment of a message of `kind`: the first call starts the
@@ -911,6 +1183,10 @@ impl<M: MaskSource> Connection<M> {
     ) -> Result<usize, Error> {
         self.check_data_allowed("send a fragment")?;
         let opcode = self.data_opcode(kind, false)?;
+        let compressed = match self.outgoing {
+            Some(_) => self.sending_compressed(),
+            None => self.compresses(),
+        };
         let mut utf8 = if self.outgoing.is_some() {
             self.outgoing_utf8
         } else {
@@ -923,9 +1199,14 @@ impl<M: MaskSource> Connection<M> {
             });
             valid.map_err(|_| LocalError::InvalidUtf8)?;
         }
-        let n = self.write_frame(opcode, fin, data, out)?;
+        let n = if compressed {
+            self.write_compressed(opcode, fin, data, out)?
+        } else {
+            self.write_frame(opcode, fin, data, out)?
+        };
         self.outgoing = if fin { None } else { Some(kind) };
         self.outgoing_utf8 = utf8;
+        self.set_sending_compressed(compressed && !fin);
         Ok(n)
     }
 
@@ -947,6 +1228,10 @@ impl<M: MaskSource> Connection<M> {
             return Err(LocalError::PayloadTooLarge.into());
         }
         let opcode = self.data_opcode(kind, false)?;
+        if self.outgoing.is_some() && self.sending_compressed() {
+            // A compressed message goes on compressed: `send_fragment`.
+            return Err(LocalError::FragmentationOrder.into());
+        }
         let header = self.header(opcode, fin, payload_len);
         let needed = header.encoded_len();
         if out.len() < needed {
@@ -1031,6 +1316,31 @@ impl<M: MaskSource> Connection<M> {
         self.follow(Input::SendClose);
         self.deadline = Some(now + self.behaviour.close_timeout());
         Ok(n)
+    }
+}
+
+/// What [`Connection::inflate_chunk`] did, by length (so the event can
+/// borrow `out` afterwards).
+#[cfg(feature = "deflate")]
+struct InflatedChunk {
+    kind: MessageKind,
+    used: usize,
+    written: usize,
+    message_end: bool,
+}
+
+#[cfg(feature = "deflate")]
+impl InflatedChunk {
+    /// The result of `receive_into`: a chunk when bytes came out or the
+    /// message ended.
+    fn received(self, consumed: usize, out: &[u8]) -> Received<Event<'_>> {
+        let event = (self.written > 0 || self.message_end).then_some(Event::Data(DataChunk {
+            kind: self.kind,
+            payload: &out[..self.written],
+            frame_end: self.message_end,
+            message_end: self.message_end,
+        }));
+        Received { consumed, event }
     }
 }
 

@@ -32,6 +32,10 @@ pub(crate) enum Step {
 #[derive(Clone, Copy)]
 pub(crate) struct ChunkFlags {
     pub(crate) kind: MessageKind,
+    /// The message is compressed (permessage-deflate): the payload is
+    /// DEFLATE data, and its UTF-8 is checked after inflating.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(crate) compressed: bool,
     pub(crate) frame_end: bool,
     pub(crate) message_end: bool,
 }
@@ -40,9 +44,8 @@ pub(crate) struct ChunkFlags {
 /// received. Flat, so that the connection stays within its size budget.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Decoder {
-    /// Inside a data frame's payload (else waiting for a frame header).
-    in_payload: bool,
-    /// Payload bytes of the current data frame not yet delivered.
+    /// Payload bytes of the current data frame not yet delivered: inside
+    /// a payload when not 0, else waiting for a frame header.
     remaining: u64,
     /// The current frame's mask key; all zeros when unmasked (XOR with
     /// zeros changes nothing, so such a key is skipped either way).
@@ -54,6 +57,8 @@ pub(crate) struct Decoder {
     /// The message being received: its kind (`None` between messages),
     /// size so far, fragments so far and UTF-8 state.
     incoming: Option<MessageKind>,
+    /// The message has RSV1 set on its first frame (permessage-deflate).
+    compressed: bool,
     size: u64,
     fragments: u32,
     utf8: Utf8Validator,
@@ -62,12 +67,12 @@ pub(crate) struct Decoder {
 impl Decoder {
     pub(crate) const fn new() -> Self {
         Decoder {
-            in_payload: false,
             remaining: 0,
             mask: [0; 4],
             offset: 0,
             fin: false,
             incoming: None,
+            compressed: false,
             size: 0,
             fragments: 0,
             utf8: Utf8Validator::new(),
@@ -76,19 +81,26 @@ impl Decoder {
 
     /// Decodes the next step; unmasks in place. With `hold_pings`, a Ping
     /// is left unconsumed (`NeedMore` before its header): the connection
-    /// cannot store its Pong yet.
+    /// cannot store its Pong yet. With `deflate` (permessage-deflate
+    /// negotiated), RSV1 marks a compressed message on its first frame
+    /// (RFC 7692 §6.1).
     pub(crate) fn step(
         &mut self,
         buf: &mut [u8],
         role: Role,
         limits: &FrameLimits,
         hold_pings: bool,
+        deflate: bool,
     ) -> Result<Step, PeerErrorKind> {
         let mut pos = 0;
-        if !self.in_payload {
-            let Some((h, n)) = FrameHeader::decode(buf, role, 0)? else {
+        if self.remaining == 0 {
+            let rsv1 = if deflate { RSV1 } else { 0 };
+            let Some((h, n)) = FrameHeader::decode(buf, role, rsv1)? else {
                 return Ok(Step::NeedMore { consumed: 0 });
             };
+            if h.rsv & RSV1 != 0 && (h.opcode.is_control() || h.opcode == OpCode::Continuation) {
+                return Err(PeerErrorKind::CompressedBitMisplaced);
+            }
             if h.opcode.is_control() {
                 if h.opcode == OpCode::Ping && hold_pings {
                     return Ok(Step::NeedMore { consumed: 0 });
@@ -118,7 +130,6 @@ impl Decoder {
                     chunk,
                 });
             }
-            self.in_payload = true;
             self.remaining = h.payload_len;
             self.mask = h.mask.unwrap_or([0; 4]);
             self.offset = 0;
@@ -137,9 +148,6 @@ impl Decoder {
         self.offset = ((usize::from(self.offset) + take) % 4) as u8;
         let frame_end = self.remaining == 0;
         let chunk = self.finish_chunk(data, frame_end, self.fin)?;
-        if frame_end {
-            self.in_payload = false;
-        }
         Ok(Step::Data {
             start: pos,
             end: pos + take,
@@ -169,6 +177,7 @@ impl Decoder {
                 } else {
                     MessageKind::Binary
                 });
+                self.compressed = h.rsv & RSV1 != 0;
                 self.size = 0;
                 self.fragments = 0;
                 self.utf8 = Utf8Validator::new();
@@ -202,7 +211,7 @@ impl Decoder {
             return Err(PeerErrorKind::UnexpectedContinuation);
         };
         let message_end = frame_end && fin;
-        if kind == MessageKind::Text {
+        if kind == MessageKind::Text && !self.compressed {
             self.utf8
                 .feed(data)
                 .map_err(|_| PeerErrorKind::InvalidUtf8)?;
@@ -215,11 +224,47 @@ impl Decoder {
         }
         Ok(ChunkFlags {
             kind,
+            compressed: self.compressed,
             frame_end,
             message_end,
         })
     }
+
+    /// Takes back the last `data.len()` bytes of the chunk just returned
+    /// (of a message of `kind`): they are masked again, so the caller's
+    /// buffer holds them as received, and the next step decodes them
+    /// again. For a compressed message, whose inflater used only part of
+    /// a chunk.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn give_back(&mut self, data: &mut [u8], kind: MessageKind) {
+        if data.is_empty() {
+            return;
+        }
+        let n = data.len();
+        let start = (usize::from(self.offset) + 4 - n % 4) % 4;
+        if self.mask != [0; 4] {
+            apply_mask(data, self.mask, start as u64);
+        }
+        self.offset = start as u8;
+        self.remaining += n as u64;
+        self.incoming = Some(kind);
+    }
+
+    /// Checks inflated text of a compressed message (RFC 6455 §8.1).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn check_text(&mut self, data: &[u8], end: bool) -> Result<(), PeerErrorKind> {
+        self.utf8
+            .feed(data)
+            .map_err(|_| PeerErrorKind::InvalidUtf8)?;
+        if end {
+            self.utf8.finish().map_err(|_| PeerErrorKind::InvalidUtf8)?;
+        }
+        Ok(())
+    }
 }
+
+/// RSV1 in [`FrameHeader::rsv`]: a compressed message (RFC 7692 §6).
+const RSV1: u8 = 0b100;
 
 /// Validates a Close payload (RFC 6455 §5.5.1, §7.4).
 pub(crate) fn parse_close(payload: &[u8]) -> Result<(Option<u16>, &str), PeerErrorKind> {

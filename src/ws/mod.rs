@@ -7,6 +7,8 @@
 mod close;
 mod connection;
 mod decode;
+#[cfg(feature = "deflate")]
+mod deflate;
 mod frame;
 mod mask;
 #[cfg(feature = "alloc")]
