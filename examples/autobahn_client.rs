@@ -12,6 +12,7 @@
 #[path = "support/blocking_ws.rs"]
 mod blocking_ws;
 
+use protoswitch::upgrade::DeflateConfig;
 use protoswitch::ws::{Config, Message, code};
 
 const AGENT: &str = "protoswitch";
@@ -28,8 +29,12 @@ fn main() {
 }
 
 fn run(base: &str) -> std::io::Result<()> {
-    let mut counter =
-        blocking_ws::connect(&format!("{base}/getCaseCount"), &[], Config::default())?;
+    let mut counter = blocking_ws::connect(
+        &format!("{base}/getCaseCount"),
+        &[],
+        Config::default(),
+        None,
+    )?;
     let count: u32 = match counter.read_message()? {
         Some(Message::Text(t)) => t.trim().parse().map_err(std::io::Error::other)?,
         other => {
@@ -43,7 +48,8 @@ fn run(base: &str) -> std::io::Result<()> {
     eprintln!("{count} cases");
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={AGENT}");
-        match blocking_ws::connect(&url, &[], Config::default()) {
+        // Every case offers permessage-deflate; the server decides.
+        match blocking_ws::connect(&url, &[], Config::default(), Some(&DeflateConfig::new())) {
             Ok(mut ws) => {
                 while let Ok(Some(message)) = ws.read_message() {
                     if ws.send(&message).is_err() {
@@ -58,6 +64,7 @@ fn run(base: &str) -> std::io::Result<()> {
         &format!("{base}/updateReports?agent={AGENT}"),
         &[],
         Config::default(),
+        None,
     )?;
     report.close(code::NORMAL, "")?;
     while report.read_message()?.is_some() {}

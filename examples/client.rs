@@ -2,8 +2,11 @@
 //! text message, each message received is printed on its own line.
 //!
 //! ```text
-//! cargo run --example client -- ws://127.0.0.1:9001/path [--protocol NAME]... [--quiet MS]
+//! cargo run --example client -- ws://127.0.0.1:9001/path [--protocol NAME]... [--quiet MS] [--deflate]
 //! ```
+//!
+//! `--deflate` offers permessage-deflate (RFC 7692); what the server agreed
+//! is printed on standard error (`permessage-deflate: ...`).
 //!
 //! At the end of input it waits for the replies still on their way — until
 //! nothing has arrived for a quiet period (`--quiet`, default 500 ms) —
@@ -19,6 +22,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use blocking_ws::Next;
+use protoswitch::upgrade::DeflateConfig;
 use protoswitch::ws::{CloseCause, Config, Message, code};
 
 fn main() {
@@ -26,6 +30,7 @@ fn main() {
     let mut url = None;
     let mut protocols = Vec::new();
     let mut quiet = Duration::from_millis(500);
+    let mut deflate = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--protocol" => match args.next() {
@@ -36,12 +41,13 @@ fn main() {
                 Some(ms) => quiet = Duration::from_millis(ms),
                 None => usage(),
             },
+            "--deflate" => deflate = Some(DeflateConfig::new()),
             _ if url.is_none() && arg.starts_with("ws://") => url = Some(arg),
             _ => usage(),
         }
     }
     let Some(url) = url else { usage() };
-    match run(&url, &protocols, quiet) {
+    match run(&url, &protocols, quiet, deflate.as_ref()) {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
         Err(e) => {
@@ -52,16 +58,32 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: client ws://host:port/path [--protocol NAME]... [--quiet MS]");
+    eprintln!("usage: client ws://host:port/path [--protocol NAME]... [--quiet MS] [--deflate]");
     std::process::exit(2);
 }
 
 /// `Ok(true)` after a clean close.
-fn run(url: &str, protocols: &[String], quiet: Duration) -> std::io::Result<bool> {
+fn run(
+    url: &str,
+    protocols: &[String],
+    quiet: Duration,
+    deflate: Option<&DeflateConfig>,
+) -> std::io::Result<bool> {
     let names: Vec<&str> = protocols.iter().map(String::as_str).collect();
-    let mut ws = blocking_ws::connect(url, &names, Config::default())?;
+    let mut ws = blocking_ws::connect(url, &names, Config::default(), deflate)?;
     if let Some(p) = ws.subprotocol() {
         eprintln!("subprotocol: {p}");
+    }
+    match ws.deflate() {
+        Some(p) => eprintln!(
+            "permessage-deflate: server_no_context_takeover={} client_no_context_takeover={} server_max_window_bits={} client_max_window_bits={}",
+            p.server_no_context_takeover,
+            p.client_no_context_takeover,
+            p.server_max_window_bits,
+            p.client_max_window_bits
+        ),
+        None if deflate.is_some() => eprintln!("permessage-deflate: declined"),
+        None => {}
     }
     // Standard input on its own thread; lines arrive over a channel.
     let (lines_tx, lines) = mpsc::channel::<String>();

@@ -7,6 +7,8 @@
 //! One thread per connection. `GET /` without an upgrade serves a small
 //! page whose JavaScript talks to the server; any path with a WebSocket
 //! upgrade echoes. This is the server the Autobahn fuzzingclient tests.
+//! It accepts permessage-deflate (RFC 7692) when offered, with the
+//! defaults of [`DeflateConfig`], and compresses its echoes.
 
 #[path = "support/blocking_ws.rs"]
 mod blocking_ws;
@@ -15,7 +17,9 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
 use blocking_ws::WsStream;
-use protoswitch::upgrade::{Accept, Response, ServerEvent, ServerHandshake, ServerState};
+use protoswitch::upgrade::{
+    Accept, Agreed, DeflateConfig, Response, ServerEvent, ServerHandshake, ServerState,
+};
 use protoswitch::ws::{Config, Connection};
 use protoswitch::{Error, Header, StdClock};
 
@@ -52,6 +56,10 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let mut out = vec![0u8; 4096];
+    let deflate = DeflateConfig::new();
+    // The permessage-deflate agreement, if any (the switch borrows its
+    // response element).
+    let mut agreed: Option<Agreed> = None;
     // The opening handshake.
     loop {
         match server.receive(&buf) {
@@ -60,9 +68,14 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
                 // request, or a response.
                 let decision = match got.event {
                     Some(ServerEvent::Request(request)) => match request.websocket() {
-                        Ok(Some(_)) if server.state() == ServerState::RequestReceived => {
+                        Ok(Some(offer)) if server.state() == ServerState::RequestReceived => {
+                            agreed = deflate.accept(&offer);
+                            let mut accept = Accept::new("websocket");
+                            if let Some(agreed) = &agreed {
+                                accept = accept.extensions(agreed.response());
+                            }
                             Ok(request
-                                .switch(&Accept::new("websocket"))
+                                .switch(&accept)
                                 .map_err(|e| blocking_ws::other(Error::from(e)))?)
                         }
                         Ok(Some(_)) => {
@@ -115,6 +128,9 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
     let conn = Connection::from_server_handshake(server, Config::default(), clock.now())
         .map_err(blocking_ws::other)?;
     let mut ws = WsStream::new(stream, conn, clock, &buf);
+    if let Some(agreed) = agreed {
+        ws = ws.with_deflate(&deflate, agreed.params);
+    }
     while let Some(message) = ws.read_message()? {
         ws.send(&message)?;
     }

@@ -8,7 +8,9 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use protoswitch::upgrade::{ClientEvent, ClientHandshake, ClientRequest, ClientState};
+use protoswitch::upgrade::{
+    ClientEvent, ClientHandshake, ClientRequest, ClientState, DeflateConfig, DeflateParams,
+};
 use protoswitch::ws::{
     Config, Connection, Event, MIN_TRANSMIT_BUFFER, MaskSource, Message, MessageAssembler,
     MessageKind, State, apply_mask,
@@ -73,8 +75,18 @@ pub struct WsStream<M: MaskSource> {
     end: usize,
     assembler: MessageAssembler,
     scratch: Vec<u8>,
+    /// Inflated data of compressed messages (permessage-deflate).
+    inflated: Vec<u8>,
+    /// The last `receive_into` returned an event: call it again even
+    /// with no new bytes (the end of a compressed message may still be
+    /// coming out of the inflater).
+    again: bool,
     /// The subprotocol the handshake agreed, if any.
     subprotocol: Option<String>,
+    /// permessage-deflate is on: `send` compresses.
+    compressed: bool,
+    /// What permessage-deflate agreed, when it is on.
+    deflate: Option<DeflateParams>,
 }
 
 impl<M: MaskSource> WsStream<M> {
@@ -91,8 +103,25 @@ impl<M: MaskSource> WsStream<M> {
             end: leftover.len(),
             assembler: MessageAssembler::new(),
             scratch: Vec::new(),
+            inflated: vec![0; READ_CHUNK],
+            again: false,
             subprotocol: None,
+            compressed: false,
+            deflate: None,
         }
+    }
+
+    /// What permessage-deflate agreed, when it is on.
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
+    }
+
+    /// Turns permessage-deflate on with what the handshake agreed.
+    pub fn with_deflate(mut self, config: &DeflateConfig, params: DeflateParams) -> Self {
+        self.conn = self.conn.with_deflate(config, params);
+        self.compressed = true;
+        self.deflate = Some(params);
+        self
     }
 
     pub fn connection(&self) -> &Connection<M> {
@@ -141,11 +170,13 @@ impl<M: MaskSource> WsStream<M> {
                 let _ = self.stream.shutdown(Shutdown::Both);
                 return Ok(Next::Closed);
             }
-            if self.start < self.end {
+            if self.start < self.end || self.again {
                 let now = self.clock.now();
-                match self.conn.receive(&mut self.buf[self.start..self.end], now) {
+                let input = &mut self.buf[self.start..self.end];
+                match self.conn.receive_into(input, &mut self.inflated, now) {
                     Ok(got) => {
                         self.start += got.consumed;
+                        self.again = got.event.is_some();
                         match got.event {
                             Some(Event::Data(chunk)) => {
                                 if let Some(message) = self.assembler.push(&chunk) {
@@ -223,13 +254,28 @@ impl<M: MaskSource> WsStream<M> {
         }
     }
 
-    /// Sends a message as one frame: header from the machine, payload
-    /// written untouched (server) or masked in a scratch copy (client).
+    /// Sends a message as one frame. Compressed (permessage-deflate), the
+    /// machine writes the frame into a scratch buffer; else the header
+    /// comes from the machine and the payload is written untouched
+    /// (server) or masked in a scratch copy (client).
     pub fn send(&mut self, message: &Message) -> io::Result<()> {
         let (kind, payload) = match message {
             Message::Text(t) => (MessageKind::Text, t.as_bytes()),
             Message::Binary(b) => (MessageKind::Binary, b.as_slice()),
         };
+        if self.compressed {
+            loop {
+                let sent = match message {
+                    Message::Text(t) => self.conn.send_text(t, &mut self.scratch),
+                    Message::Binary(b) => self.conn.send_binary(b, &mut self.scratch),
+                };
+                match sent {
+                    Ok(n) => return self.stream.write_all(&self.scratch[..n]),
+                    Err(Error::BufferTooSmall { needed }) => self.scratch.resize(needed, 0),
+                    Err(e) => return Err(other(e)),
+                }
+            }
+        }
         let mut header = [0u8; 14];
         let (n, mask) = self
             .conn
@@ -279,16 +325,25 @@ pub fn split_ws_url(url: &str) -> io::Result<(String, String)> {
     Ok((authority, path.to_owned()))
 }
 
-/// Connects and performs the client handshake for `url`.
-pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<WsStream<StdMasks>> {
+/// Connects and performs the client handshake for `url`, offering
+/// permessage-deflate with `deflate` when given.
+pub fn connect(
+    url: &str,
+    subprotocols: &[&str],
+    config: Config,
+    deflate: Option<&DeflateConfig>,
+) -> io::Result<WsStream<StdMasks>> {
     let (authority, path) = split_ws_url(url)?;
     let mut stream = TcpStream::connect(&authority)?;
     stream.set_nodelay(true)?;
     let clock = StdClock::new();
     let mut masks = StdMasks::default();
+    let offer = deflate.map(DeflateConfig::offer);
+    let offers: Vec<&str> = offer.iter().map(|o| o.as_str()).collect();
     let request = ClientRequest::new("GET", &path, &authority, &["websocket"])
         .websocket_key(masks.random_16())
-        .subprotocols(subprotocols);
+        .subprotocols(subprotocols)
+        .extensions(&offers);
     let mut out = [0u8; 2048];
     let (mut client, n) =
         ClientHandshake::start(&request, Default::default(), clock.now(), &mut out)
@@ -302,10 +357,14 @@ pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<W
             Some(ClientEvent::Switched { negotiation, .. }) => {
                 let leftover = buf[got.consumed..].to_vec();
                 let subprotocol = negotiation.subprotocol().map(String::from);
+                let agreed = deflate.and_then(|d| Some((d, d.agreed(&negotiation)?)));
                 let conn = Connection::from_client_handshake(client, config, clock.now(), masks)
                     .map_err(other)?;
                 let mut ws = WsStream::new(stream, conn, clock, &leftover);
                 ws.subprotocol = subprotocol;
+                if let Some((deflate, params)) = agreed {
+                    ws = ws.with_deflate(deflate, params);
+                }
                 return Ok(ws);
             }
             Some(ClientEvent::Declined {

@@ -11,8 +11,15 @@
 //! against 936 MB/s (level 1) and 1,417 against 1,590 MB/s inflating.
 //! Its memory is fixed whatever the window: 43,296 bytes to inflate and
 //! 253,614 to compress (`zlib-rs`: 47,552 and 164,992 at 12 bits / memory
-//! level 5). Windows below 32 KiB are honoured by restricting matches
-//! (RLE below 12 bits, a 4 KiB window from 12 to 14 bits).
+//! level 5).
+//!
+//! `miniz_oxide` compresses with a 32 KiB window only: asked for less, its
+//! output still reaches farther back (measured: zlib fails it with
+//! "invalid distance too far back" at 9 to 13 bits). So when the peer
+//! limits our window below 15 bits, our messages go uncompressed, which
+//! RFC 7692 §6 allows (a message without RSV1 is not compressed) and
+//! which honours any window; the peer's compressed messages are inflated
+//! as ever (the inflater's window is always 32 KiB).
 //!
 //! Memory per connection: nothing until a compressed message is received
 //! (then 43 KiB) or sent (then 248 KiB); with
@@ -107,9 +114,10 @@ impl Deflate {
         }
     }
 
-    /// Our messages are compressed (level 0 sends them as they are).
+    /// Our messages are compressed: not at level 0, and not when the
+    /// window allowed is below the only one the library honours.
     pub(crate) fn compresses(&self) -> bool {
-        self.level > 0
+        self.level > 0 && self.send_window_bits == 15
     }
 
     /// The kind of the message whose last frame was used and whose
@@ -210,6 +218,7 @@ impl Deflate {
                 bits,
             ))
         });
+        debug_assert_eq!(bits, 15, "compresses() keeps smaller windows uncompressed");
         let (status, used, mut n) = compress(c, data, out, TDEFLFlush::Sync);
         debug_assert!(
             status == TDEFLStatus::Okay && used == data.len(),
