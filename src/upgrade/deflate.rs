@@ -27,8 +27,9 @@ pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 /// The parameters in force once both sides agreed, one set per direction
 /// (RFC 7692 §7.1): who resets its window after every message, and the
 /// largest LZ77 window (2^bits bytes) each side's compressor may use.
+/// These are all the parameters RFC 7692 defines, so the fields are
+/// public.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub struct DeflateParams {
     /// The server compresses every message without the previous ones.
     pub server_no_context_takeover: bool,

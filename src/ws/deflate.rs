@@ -151,15 +151,21 @@ impl Deflate {
             .inflater
             .get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
         let (used, mut written) = if self.stream_ended {
-            // After a final block nothing but the tail may follow.
-            if !input.is_empty() {
-                return Err(PeerErrorKind::InflateFailed);
-            }
-            (0, 0)
+            // After a block with BFINAL the stream is over: what follows
+            // in the message is ignored, as RFC 7692 §7.2.3.4 shows (the
+            // sender's appended empty block, less the removed tail).
+            (input.len(), 0)
         } else if !self.input_done {
             let r = inflate(state, input, out, MZFlush::None);
             check(&r.status, &mut self.stream_ended)?;
-            (r.bytes_consumed, r.bytes_written)
+            // At the end of the stream every byte is out (miniz reports it
+            // only then), and the rest of the input is ignored.
+            let used = if self.stream_ended {
+                input.len()
+            } else {
+                r.bytes_consumed
+            };
+            (used, r.bytes_written)
         } else {
             (0, 0)
         };

@@ -1,0 +1,758 @@
+//! permessage-deflate (RFC 7692): the §7.2.3 examples byte for byte, the
+//! negotiation table in both roles, the receive rules (RSV1, bad data,
+//! UTF-8 after inflating, bombs), and the sending rules (context
+//! takeover, uncompressed messages between compressed ones, refused
+//! calls that leave the window untouched).
+#![cfg(feature = "deflate")]
+
+use protoswitch::upgrade::{
+    Accept, ClientEvent, ClientHandshake, ClientRequest, DeflateConfig, DeflateParams, ServerEvent,
+    ServerHandshake,
+};
+use protoswitch::ws::{Config, Connection, Event, MaskSource, MessageKind, NoMask};
+use protoswitch::{Error, Instant, LocalError, PeerErrorKind};
+
+/// Fixed mask keys, so client frames are reproducible.
+#[derive(Clone, Copy)]
+struct Keys(u32);
+
+impl MaskSource for Keys {
+    fn mask_key(&mut self) -> [u8; 4] {
+        self.0 = self.0.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+        self.0.to_le_bytes()
+    }
+}
+
+fn server(params: DeflateParams) -> Connection<NoMask> {
+    Connection::server(Config::default(), Instant::ZERO).with_deflate(&DeflateConfig::new(), params)
+}
+
+fn client(params: DeflateParams) -> Connection<Keys> {
+    Connection::client(Config::default(), Instant::ZERO, Keys(7))
+        .with_deflate(&DeflateConfig::new(), params)
+}
+
+/// What a receive loop saw: whole messages, control frames, the error.
+#[derive(Debug, PartialEq, Eq)]
+enum Got {
+    Message(MessageKind, Vec<u8>),
+    Ping(Vec<u8>),
+    Error(PeerErrorKind),
+}
+
+/// Feeds `input` in reads of `read` bytes, inflating into a buffer of
+/// `out_len` bytes; returns the messages and the bytes the connection
+/// wrote (`poll_transmit`).
+fn receive_all<M: MaskSource>(
+    conn: &mut Connection<M>,
+    input: &[u8],
+    read: usize,
+    out_len: usize,
+) -> (Vec<Got>, Vec<u8>) {
+    let mut log = Vec::new();
+    let mut wire = Vec::new();
+    let mut buf = Vec::new();
+    let mut out = vec![0u8; out_len];
+    let mut message: Option<(MessageKind, Vec<u8>)> = None;
+    let mut reads = input.chunks(read.max(1));
+    let drain = |conn: &mut Connection<M>, wire: &mut Vec<u8>| {
+        let mut frame = [0u8; 139];
+        loop {
+            let n = conn.poll_transmit(&mut frame);
+            if n == 0 {
+                break;
+            }
+            wire.extend_from_slice(&frame[..n]);
+        }
+    };
+    loop {
+        let got = match conn.receive_into(&mut buf, &mut out, Instant::ZERO) {
+            Ok(got) => got,
+            Err(Error::Peer(e)) => {
+                log.push(Got::Error(e.kind()));
+                drain(conn, &mut wire);
+                return (log, wire);
+            }
+            Err(e) => panic!("{e:?}"),
+        };
+        let consumed = got.consumed;
+        let more = got.event.is_some();
+        match got.event {
+            Some(Event::Data(chunk)) => {
+                let m = message.get_or_insert((chunk.kind, Vec::new()));
+                assert_eq!(m.0, chunk.kind);
+                m.1.extend_from_slice(chunk.payload);
+                if chunk.message_end {
+                    let (kind, data) = message.take().unwrap();
+                    log.push(Got::Message(kind, data));
+                }
+            }
+            Some(Event::Ping(p)) => log.push(Got::Ping(p.to_vec())),
+            Some(_) | None => {}
+        }
+        buf.drain(..consumed);
+        drain(conn, &mut wire);
+        if !more {
+            match reads.next() {
+                Some(r) => buf.extend_from_slice(r),
+                None => return (log, wire),
+            }
+        }
+    }
+}
+
+/// The code of the Close frame at the start of `wire` (masked or not).
+fn close_code(wire: &[u8]) -> u16 {
+    assert_eq!(wire[0], 0x88, "a Close: {wire:02x?}");
+    let (key, at) = if wire[1] & 0x80 != 0 {
+        ([wire[2], wire[3], wire[4], wire[5]], 6)
+    } else {
+        ([0; 4], 2)
+    };
+    u16::from_be_bytes([wire[at] ^ key[0], wire[at + 1] ^ key[1]])
+}
+
+fn text(s: &str) -> Got {
+    Got::Message(MessageKind::Text, s.as_bytes().to_vec())
+}
+
+/// Masks a server-bound frame: the RFC's examples are a server's frames;
+/// a client's carry a mask key.
+fn masked(frame: &[u8], key: [u8; 4]) -> Vec<u8> {
+    let mut out = vec![frame[0], frame[1] | 0x80];
+    let header = if frame[1] & 0x7f == 126 { 4 } else { 2 };
+    out.extend_from_slice(&frame[2..header]);
+    out.extend_from_slice(&key);
+    out.extend(
+        frame[header..]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ key[i % 4]),
+    );
+    out
+}
+
+// ---- RFC 7692 §7.2.3 ----------------------------------------------------
+
+/// §7.2.3.1: "Hello" compressed, in one frame and in two fragments.
+const HELLO: &[u8] = b"\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00";
+const HELLO_FRAGMENT_1: &[u8] = b"\x41\x03\xf2\x48\xcd";
+const HELLO_FRAGMENT_2: &[u8] = b"\x80\x04\xc9\xc9\x07\x00";
+/// §7.2.3.2: the second "Hello" with the window shared.
+const HELLO_AGAIN: &[u8] = b"\xc1\x05\xf2\x00\x11\x00\x00";
+/// §7.2.3.3: a block with no compression.
+const HELLO_STORED: &[u8] = b"\xc1\x0b\x00\x05\x00\xfa\xff\x48\x65\x6c\x6c\x6f\x00";
+/// §7.2.3.4: a block with BFINAL set.
+const HELLO_BFINAL: &[u8] = b"\xc1\x08\xf3\x48\xcd\xc9\xc9\x07\x00\x00";
+/// §7.2.3.5: two blocks in one message.
+const HELLO_TWO_BLOCKS: &[u8] = b"\xc1\x0d\xf2\x48\x05\x00\x00\x00\xff\xff\xca\xc9\xc9\x07\x00";
+
+#[test]
+fn rfc7692_examples_are_received_at_any_split_and_output_size() {
+    let cases: [(&[&[u8]], Vec<Got>); 5] = [
+        (&[HELLO, HELLO_AGAIN], vec![text("Hello"), text("Hello")]),
+        (&[HELLO_FRAGMENT_1, HELLO_FRAGMENT_2], vec![text("Hello")]),
+        (&[HELLO_STORED], vec![text("Hello")]),
+        (&[HELLO_BFINAL, HELLO], vec![text("Hello"), text("Hello")]),
+        (&[HELLO_TWO_BLOCKS], vec![text("Hello")]),
+    ];
+    for (frames, want) in cases {
+        // As a client receives them (server frames are not masked)...
+        let wire: Vec<u8> = frames.concat();
+        // ...and as a server does (the same frames masked).
+        let masked_wire: Vec<u8> = frames
+            .iter()
+            .flat_map(|f| masked(f, [0x37, 0xfa, 0x21, 0x3d]))
+            .collect();
+        for read in 1..=wire.len() {
+            for out_len in [1, 2, 3, 5, 64] {
+                let (got, _) = receive_all(&mut client(DeflateParams::new()), &wire, read, out_len);
+                assert_eq!(got, want, "{frames:02x?} read {read} out {out_len}");
+                let (got, _) = receive_all(
+                    &mut server(DeflateParams::new()),
+                    &masked_wire,
+                    read,
+                    out_len,
+                );
+                assert_eq!(got, want, "masked {frames:02x?} read {read} out {out_len}");
+            }
+        }
+    }
+}
+
+#[test]
+fn rfc7692_hello_is_sent_byte_for_byte() {
+    let mut s = server(DeflateParams::new());
+    let mut out = [0u8; 128];
+    let n = s.send_text("Hello", &mut out).unwrap();
+    assert_eq!(&out[..n], HELLO);
+    // The window is shared: the second "Hello" is a back-reference.
+    let n = s.send_text("Hello", &mut out).unwrap();
+    assert!(n < HELLO.len(), "{:02x?}", &out[..n]);
+    let (got, _) = receive_all(
+        &mut client(DeflateParams::new()),
+        &[HELLO, &out[..n]].concat(),
+        100,
+        64,
+    );
+    assert_eq!(got, [text("Hello"), text("Hello")]);
+
+    // Without context takeover, every message is compressed alone.
+    let params = DeflateParams {
+        server_no_context_takeover: true,
+        ..DeflateParams::new()
+    };
+    let mut s = server(params);
+    for _ in 0..3 {
+        let n = s.send_text("Hello", &mut out).unwrap();
+        assert_eq!(&out[..n], HELLO);
+    }
+}
+
+// ---- negotiation ------------------------------------------------------------
+
+/// The server's answer to a client's `Sec-WebSocket-Extensions` value.
+fn server_answer(config: &DeflateConfig, offers: &str) -> Option<(String, DeflateParams)> {
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Extensions: {offers}\r\n\r\n"
+    );
+    let mut s = ServerHandshake::new(Default::default());
+    let got = s.receive(request.as_bytes()).unwrap();
+    let Some(ServerEvent::Request(req)) = got.event else {
+        panic!("{:?}", got.event)
+    };
+    let offer = req.websocket().unwrap().unwrap();
+    let agreed = config.accept(&offer)?;
+    // The machine accepts its own answer.
+    req.switch(&Accept::new("websocket").extensions(agreed.response()))
+        .unwrap();
+    Some((agreed.response().to_owned(), agreed.params))
+}
+
+fn params(snct: bool, cnct: bool, sbits: u8, cbits: u8) -> DeflateParams {
+    DeflateParams {
+        server_no_context_takeover: snct,
+        client_no_context_takeover: cnct,
+        server_max_window_bits: sbits,
+        client_max_window_bits: cbits,
+    }
+}
+
+#[test]
+fn server_negotiation_table() {
+    let d = DeflateConfig::new();
+    type Row<'a> = (&'a DeflateConfig, &'a str, Option<(&'a str, DeflateParams)>);
+    let table: &[Row] = &[
+        (
+            &d,
+            "permessage-deflate",
+            Some(("permessage-deflate", params(false, false, 15, 15))),
+        ),
+        // Chromium's offer.
+        (
+            &d,
+            "permessage-deflate; client_max_window_bits",
+            Some(("permessage-deflate", params(false, false, 15, 15))),
+        ),
+        (
+            &d,
+            "permessage-deflate; server_no_context_takeover",
+            Some((
+                "permessage-deflate; server_no_context_takeover",
+                params(true, false, 15, 15),
+            )),
+        ),
+        (
+            &d,
+            "permessage-deflate; client_no_context_takeover",
+            Some((
+                "permessage-deflate; client_no_context_takeover",
+                params(false, true, 15, 15),
+            )),
+        ),
+        // A requested window is granted and named; 8 included.
+        (
+            &d,
+            "permessage-deflate; server_max_window_bits=8",
+            Some((
+                "permessage-deflate; server_max_window_bits=8",
+                params(false, false, 8, 15),
+            )),
+        ),
+        (
+            &d,
+            "permessage-deflate; server_max_window_bits=\"10\"",
+            Some((
+                "permessage-deflate; server_max_window_bits=10",
+                params(false, false, 10, 15),
+            )),
+        ),
+        // The client's promised window.
+        (
+            &d,
+            "permessage-deflate; client_max_window_bits=9",
+            Some(("permessage-deflate", params(false, false, 15, 9))),
+        ),
+        // Invalid offers are declined, the next one is taken.
+        (
+            &d,
+            "permessage-deflate; server_max_window_bits, permessage-deflate",
+            Some(("permessage-deflate", params(false, false, 15, 15))),
+        ),
+        (
+            &d,
+            "permessage-deflate; server_max_window_bits=7, permessage-deflate; server_max_window_bits=16, \
+             permessage-deflate; server_max_window_bits=08, permessage-deflate; client_max_window_bits=16, \
+             permessage-deflate; foo, permessage-deflate; server_no_context_takeover=1, \
+             permessage-deflate; client_no_context_takeover; client_no_context_takeover, \
+             permessage-deflate; server_max_window_bits=12",
+            Some((
+                "permessage-deflate; server_max_window_bits=12",
+                params(false, false, 12, 15),
+            )),
+        ),
+        (&d, "permessage-deflate; x=1", None),
+        (&d, "x-webkit-deflate-frame", None),
+        // Our configuration: what we ask of clients, and our own window.
+        (
+            &DeflateConfig::new()
+                .client_no_context_takeover(true)
+                .client_max_window_bits(10)
+                .server_max_window_bits(11),
+            "permessage-deflate; client_max_window_bits",
+            Some((
+                "permessage-deflate; client_no_context_takeover; server_max_window_bits=11; client_max_window_bits=10",
+                params(false, true, 11, 10),
+            )),
+        ),
+        (
+            // A client that did not offer client_max_window_bits gets none.
+            &DeflateConfig::new().client_max_window_bits(10),
+            "permessage-deflate",
+            Some(("permessage-deflate", params(false, false, 15, 15))),
+        ),
+        (
+            // Never more than asked: min(12, 9).
+            &DeflateConfig::new()
+                .server_max_window_bits(12)
+                .server_no_context_takeover(true),
+            "permessage-deflate; server_max_window_bits=9; client_max_window_bits=12",
+            Some((
+                "permessage-deflate; server_no_context_takeover; server_max_window_bits=9",
+                params(true, false, 9, 12),
+            )),
+        ),
+    ];
+    for (config, offers, want) in table {
+        let got = server_answer(config, offers);
+        let want = want.map(|(r, p)| (r.to_owned(), p));
+        assert_eq!(got, want, "{offers}");
+    }
+}
+
+/// The client side: our offers, a 101 with `response`; `Ok` with what
+/// `agreed` gives, or the handshake's error.
+fn client_answer(
+    config: &DeflateConfig,
+    offers: &[&str],
+    response: Option<&str>,
+) -> Result<Option<DeflateParams>, PeerErrorKind> {
+    let request = ClientRequest::new("GET", "/", "h", &["websocket"])
+        .websocket_key(*b"the sample nonce")
+        .extensions(offers);
+    let mut out = [0u8; 1024];
+    let (mut c, _) =
+        ClientHandshake::start(&request, Default::default(), Instant::ZERO, &mut out).unwrap();
+    let ext = response.map_or(String::new(), |r| {
+        format!("Sec-WebSocket-Extensions: {r}\r\n")
+    });
+    let head = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n{ext}\r\n"
+    );
+    match c.receive(head.as_bytes()) {
+        Ok(got) => match got.event {
+            Some(ClientEvent::Switched { negotiation, .. }) => Ok(config.agreed(&negotiation)),
+            other => panic!("{other:?}"),
+        },
+        Err(e) => Err(e.peer().unwrap().kind()),
+    }
+}
+
+#[test]
+fn client_checks_the_response_against_its_offers() {
+    let d = DeflateConfig::new();
+    let offer = d.offer();
+    let ours = [offer.as_str()];
+    assert_eq!(ours[0], "permessage-deflate; client_max_window_bits");
+    let bad = Err(PeerErrorKind::DeflateResponseInvalid);
+    type Row<'a> = (
+        &'a [&'a str],
+        Option<&'a str>,
+        Result<Option<DeflateParams>, PeerErrorKind>,
+    );
+    let table: &[Row] = &[
+        (&ours, None, Ok(None)),
+        (
+            &ours,
+            Some("permessage-deflate"),
+            Ok(Some(params(false, false, 15, 15))),
+        ),
+        (
+            &ours,
+            Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+            Ok(Some(params(true, true, 15, 15))),
+        ),
+        // The server may name its window unasked, and ours since we
+        // offered the parameter.
+        (
+            &ours,
+            Some("permessage-deflate; server_max_window_bits=10; client_max_window_bits=8"),
+            Ok(Some(params(false, false, 10, 8))),
+        ),
+        // A value is required in a response.
+        (
+            &ours,
+            Some("permessage-deflate; client_max_window_bits"),
+            bad,
+        ),
+        (
+            &ours,
+            Some("permessage-deflate; server_max_window_bits"),
+            bad,
+        ),
+        (
+            &ours,
+            Some("permessage-deflate; server_max_window_bits=16"),
+            bad,
+        ),
+        (&ours, Some("permessage-deflate; unknown"), bad),
+        (
+            &ours,
+            Some("permessage-deflate; server_no_context_takeover; server_no_context_takeover"),
+            bad,
+        ),
+        // client_max_window_bits only when offered.
+        (
+            &["permessage-deflate"],
+            Some("permessage-deflate; client_max_window_bits=10"),
+            bad,
+        ),
+        // A requested window must be granted, never larger.
+        (
+            &["permessage-deflate; server_max_window_bits=10"],
+            Some("permessage-deflate"),
+            bad,
+        ),
+        (
+            &["permessage-deflate; server_max_window_bits=10"],
+            Some("permessage-deflate; server_max_window_bits=11"),
+            bad,
+        ),
+        (
+            &["permessage-deflate; server_max_window_bits=10"],
+            Some("permessage-deflate; server_max_window_bits=9"),
+            Ok(Some(params(false, false, 9, 15))),
+        ),
+        // server_no_context_takeover asked must be granted.
+        (
+            &["permessage-deflate; server_no_context_takeover"],
+            Some("permessage-deflate"),
+            bad,
+        ),
+        // Several offers: the response may answer any of them.
+        (
+            &[
+                "permessage-deflate; server_max_window_bits=10",
+                "permessage-deflate",
+            ],
+            Some("permessage-deflate"),
+            Ok(Some(params(false, false, 15, 15))),
+        ),
+        // Named twice, or not offered at all.
+        (
+            &ours,
+            Some("permessage-deflate, permessage-deflate"),
+            Err(PeerErrorKind::ExtensionRepeated),
+        ),
+        (
+            &[],
+            Some("permessage-deflate"),
+            Err(PeerErrorKind::ExtensionNotOffered),
+        ),
+    ];
+    for (offers, response, want) in table {
+        assert_eq!(
+            &client_answer(&d, offers, *response),
+            want,
+            "{offers:?} → {response:?}"
+        );
+    }
+    // A value we offered binds us even when the response names none.
+    let small = DeflateConfig::new().client_max_window_bits(9);
+    let offer = small.offer();
+    assert_eq!(
+        offer.as_str(),
+        "permessage-deflate; client_max_window_bits=9"
+    );
+    assert_eq!(
+        client_answer(&small, &[offer.as_str()], Some("permessage-deflate")),
+        Ok(Some(params(false, false, 15, 9)))
+    );
+}
+
+// ---- receiving -------------------------------------------------------------
+
+#[test]
+fn rsv1_only_on_a_first_data_frame_and_only_when_negotiated() {
+    let cases: [(&[u8], PeerErrorKind); 4] = [
+        // Ping and Close with RSV1.
+        (b"\xc9\x00", PeerErrorKind::CompressedBitMisplaced),
+        (b"\xc8\x00", PeerErrorKind::CompressedBitMisplaced),
+        // A continuation with RSV1.
+        (
+            b"\x41\x03\xf2\x48\xcd\xc0\x04\xc9\xc9\x07\x00",
+            PeerErrorKind::CompressedBitMisplaced,
+        ),
+        // RSV2.
+        (b"\xa1\x00", PeerErrorKind::ReservedBitsSet),
+    ];
+    for (frames, want) in cases {
+        let (got, wire) = receive_all(&mut client(DeflateParams::new()), frames, 64, 64);
+        assert_eq!(got.last(), Some(&Got::Error(want)), "{frames:02x?}");
+        assert_eq!(close_code(&wire), 1002, "{frames:02x?}");
+    }
+    // Without permessage-deflate, RSV1 is a reserved bit.
+    let mut plain = Connection::client(Config::default(), Instant::ZERO, Keys(1));
+    let mut buf = HELLO.to_vec();
+    let e = plain.receive(&mut buf, Instant::ZERO).unwrap_err();
+    assert_eq!(e.peer().unwrap().kind(), PeerErrorKind::ReservedBitsSet);
+}
+
+#[test]
+fn bad_deflate_data_and_bad_inflated_text_fail_with_1007() {
+    // A block type of 3 is invalid DEFLATE.
+    let (got, wire) = receive_all(&mut client(DeflateParams::new()), b"\xc2\x01\xff", 64, 64);
+    assert_eq!(got, [Got::Error(PeerErrorKind::InflateFailed)]);
+    assert_eq!(close_code(&wire), 1007);
+    // Invalid UTF-8 that only shows after inflating (a stored block of
+    // 0xff), in a text message.
+    let (got, wire) = receive_all(
+        &mut client(DeflateParams::new()),
+        b"\xc1\x06\x00\x01\x00\xfe\xff\xff",
+        64,
+        64,
+    );
+    assert_eq!(got, [Got::Error(PeerErrorKind::InvalidUtf8)]);
+    assert_eq!(close_code(&wire), 1007);
+    // The same bytes as binary are fine.
+    let (got, _) = receive_all(
+        &mut client(DeflateParams::new()),
+        b"\xc2\x06\x00\x01\x00\xfe\xff\xff",
+        64,
+        64,
+    );
+    assert_eq!(got, [Got::Message(MessageKind::Binary, vec![0xff])]);
+    // After a final block the stream is over: the rest of the message is
+    // ignored (RFC 7692 §7.2.3.4 has one byte of it), and the next
+    // message starts a new stream.
+    let (got, _) = receive_all(
+        &mut client(DeflateParams::new()),
+        &[
+            b"\xc1\x0b\xf3\x48\xcd\xc9\xc9\x07\x00\xf2\x48\xcd\xc9",
+            HELLO,
+        ]
+        .concat(),
+        64,
+        64,
+    );
+    assert_eq!(got, [text("Hello"), text("Hello")]);
+}
+
+#[test]
+fn receive_without_an_output_buffer_is_a_local_error() {
+    let mut c = client(DeflateParams::new());
+    let mut buf = HELLO.to_vec();
+    assert_eq!(
+        c.receive(&mut buf, Instant::ZERO),
+        Err(Error::Local(LocalError::InflateNeedsOutput))
+    );
+    assert_eq!(buf, HELLO, "nothing consumed or unmasked");
+    assert_eq!(
+        c.receive_into(&mut buf, &mut [], Instant::ZERO),
+        Err(Error::BufferTooSmall { needed: 1 })
+    );
+}
+
+/// A compression bomb: 64 MiB of zeros in one small message, against a
+/// 1 MiB message limit. Inflating stops with 1009 after at most the limit
+/// plus one chunk of output, with no memory beyond the inflater's.
+#[test]
+fn a_bomb_is_refused_after_the_limit_plus_one_chunk() {
+    const CHUNK: usize = 16 * 1024;
+    let limit = 1 << 20;
+    let mut sender = server(DeflateParams::new());
+    let zeros = vec![0u8; 64 << 20];
+    let mut frame = vec![0u8; zeros.len() + (1 << 20)];
+    let n = sender.send_binary(&zeros, &mut frame).unwrap();
+    let frame = &frame[..n];
+    assert!(n < 512 * 1024, "64 MiB of zeros compress to {n} bytes");
+
+    let mut c = Connection::client(
+        Config::default().max_message_size(limit),
+        Instant::ZERO,
+        Keys(3),
+    )
+    .with_deflate(&DeflateConfig::new(), DeflateParams::new());
+    let mut out = vec![0u8; CHUNK];
+    let mut buf = frame.to_vec();
+    let mut produced = 0u64;
+    let mut calls = 0;
+    let error = loop {
+        calls += 1;
+        match c.receive_into(&mut buf, &mut out, Instant::ZERO) {
+            Ok(got) => {
+                let consumed = got.consumed;
+                if let Some(Event::Data(chunk)) = got.event {
+                    produced += chunk.payload.len() as u64;
+                    assert!(!chunk.message_end);
+                }
+                buf.drain(..consumed);
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(
+        error.peer().map(|e| e.kind()),
+        Some(PeerErrorKind::MessageTooLarge { limit })
+    );
+    assert!(produced <= limit, "{produced} bytes handed out");
+    assert!(
+        produced + CHUNK as u64 > limit,
+        "{produced} bytes handed out"
+    );
+    println!(
+        "bomb: {n} bytes in (64 MiB inflated), {produced} bytes handed out in {calls} calls before 1009 (limit {limit}, chunk {CHUNK})"
+    );
+}
+
+// ---- sending -----------------------------------------------------------------
+
+/// Client → server: whole messages and fragments, compressed, masked.
+#[test]
+fn client_messages_round_trip_with_and_without_context_takeover() {
+    for no_takeover in [false, true] {
+        let p = DeflateParams {
+            client_no_context_takeover: no_takeover,
+            ..DeflateParams::new()
+        };
+        let mut c = client(p);
+        let mut wire = Vec::new();
+        let mut out = vec![0u8; 4096];
+        let json = br#"{"id":1,"name":"protoswitch","tags":["a","b","c"],"ok":true}"#;
+        let mut sizes = Vec::new();
+        for _ in 0..3 {
+            let n = c.send_binary(json, &mut out).unwrap();
+            sizes.push(n);
+            wire.extend_from_slice(&out[..n]);
+        }
+        // A text message in three fragments, a character split between two.
+        let s = "héllo wörld, héllo wörld";
+        let b = s.as_bytes();
+        for (piece, fin) in [(&b[..2], false), (&b[2..10], false), (&b[10..], true)] {
+            let n = c
+                .send_fragment(MessageKind::Text, piece, fin, &mut out)
+                .unwrap();
+            wire.extend_from_slice(&out[..n]);
+        }
+        if no_takeover {
+            assert_eq!(sizes[0], sizes[1]);
+        } else {
+            assert!(sizes[1] < sizes[0], "{sizes:?}");
+        }
+        for read in [1, 7, 64, 4096] {
+            let (got, _) = receive_all(&mut server(p), &wire, read, 13);
+            let m = Got::Message(MessageKind::Binary, json.to_vec());
+            assert_eq!(
+                got,
+                [
+                    m,
+                    Got::Message(MessageKind::Binary, json.to_vec()),
+                    Got::Message(MessageKind::Binary, json.to_vec()),
+                    text(s)
+                ]
+            );
+        }
+    }
+}
+
+/// Uncompressed messages between compressed ones stay out of the window
+/// on both sides, and a refused send leaves the compressor untouched.
+#[test]
+fn uncompressed_and_refused_sends_keep_the_window_in_step() {
+    let mut s = server(DeflateParams::new());
+    let mut wire = Vec::new();
+    let mut out = vec![0u8; 4096];
+    let a = b"the same words again and again and again";
+    let n = s.send_binary(a, &mut out).unwrap();
+    wire.extend_from_slice(&out[..n]);
+    // Too small a buffer: refused, with the bound; nothing compressed.
+    let mut small = [0u8; 16];
+    let Err(Error::BufferTooSmall { needed }) = s.send_binary(b"zzzzzzzzzzzz", &mut small) else {
+        panic!()
+    };
+    assert!(needed > 16);
+    // An uncompressed frame (send_header writes RSV1 0).
+    let (h, mask) = s
+        .send_header(MessageKind::Binary, 5, true, &mut out)
+        .unwrap();
+    assert_eq!(mask, None);
+    assert_eq!(out[0], 0x82, "no RSV1");
+    wire.extend_from_slice(&out[..h]);
+    wire.extend_from_slice(b"plain");
+    let n = s.send_binary(a, &mut out).unwrap();
+    wire.extend_from_slice(&out[..n]);
+    let (got, _) = receive_all(&mut client(DeflateParams::new()), &wire, 5, 8);
+    let m = |d: &[u8]| Got::Message(MessageKind::Binary, d.to_vec());
+    assert_eq!(got, [m(a), m(b"plain"), m(a)]);
+}
+
+/// A window below 15 bits for our side: the library cannot bound its
+/// matches, so our messages go uncompressed (RSV1 0), which any window
+/// allows.
+#[test]
+fn a_smaller_window_than_the_library_honours_sends_uncompressed() {
+    let mut s = server(DeflateParams {
+        server_max_window_bits: 9,
+        ..DeflateParams::new()
+    });
+    let mut out = [0u8; 64];
+    let n = s.send_text("Hello", &mut out).unwrap();
+    assert_eq!(&out[..n], b"\x81\x05Hello");
+    // Our level 0 too.
+    let mut s = Connection::server(Config::default(), Instant::ZERO)
+        .with_deflate(&DeflateConfig::new().level(0), DeflateParams::new());
+    let n = s.send_text("Hello", &mut out).unwrap();
+    assert_eq!(&out[..n], b"\x81\x05Hello");
+}
+
+/// A compressed message cannot be continued with `send_header`.
+#[test]
+fn a_compressed_message_continues_compressed() {
+    let mut s = server(DeflateParams::new());
+    let mut out = [0u8; 128];
+    s.send_fragment(MessageKind::Text, b"Hel", false, &mut out)
+        .unwrap();
+    assert_eq!(out[0], 0x41, "RSV1 on the first frame");
+    assert_eq!(
+        s.send_header(MessageKind::Text, 2, true, &mut out),
+        Err(Error::Local(LocalError::FragmentationOrder))
+    );
+    let n = s
+        .send_fragment(MessageKind::Text, b"lo", true, &mut out)
+        .unwrap();
+    assert_eq!(out[0], 0x80, "no RSV1 on a continuation");
+    assert!(n > 2);
+}
