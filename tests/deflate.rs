@@ -756,3 +756,130 @@ fn a_compressed_message_continues_compressed() {
     assert_eq!(out[0], 0x80, "no RSV1 on a continuation");
     assert!(n > 2);
 }
+
+// ---- split invariance ------------------------------------------------------
+
+mod split {
+    use super::*;
+    use proptest::prelude::*;
+    use protoswitch::Role;
+    use protoswitch_testkit::Bytes;
+    use protoswitch_testkit::ws::{Keys as KitKeys, WsEv, feed_into};
+
+    #[derive(Debug, Clone)]
+    enum Item {
+        Message {
+            kind: MessageKind,
+            payload: Vec<u8>,
+            pieces: Vec<usize>,
+        },
+        Ping(Vec<u8>),
+    }
+
+    fn item() -> impl Strategy<Value = Item> {
+        // Compressible payloads: words from a small vocabulary, and bytes.
+        let words = prop::collection::vec(
+            prop::sample::select(vec!["héllo ", "wörld ", "{\"id\":", "42,", "ok", "\n"]),
+            0..60,
+        )
+        .prop_map(|w| w.concat().into_bytes());
+        prop_oneof![
+            4 => (any::<bool>(), words, prop::collection::vec(any::<u8>(), 0..300), prop::collection::vec(0usize..64, 0..4))
+                .prop_map(|(text, t, bytes, pieces)| if text {
+                    Item::Message { kind: MessageKind::Text, payload: t, pieces }
+                } else {
+                    Item::Message { kind: MessageKind::Binary, payload: bytes, pieces }
+                }),
+            1 => prop::collection::vec(any::<u8>(), 0..=125).prop_map(Item::Ping),
+        ]
+    }
+
+    /// Writes the items with a `sender` that compresses: whole messages,
+    /// or fragments (split anywhere: text is checked across them) with
+    /// Pings between none of them.
+    fn encode<M: MaskSource>(mut sender: Connection<M>, items: &[Item]) -> (Vec<u8>, Vec<WsEv>) {
+        let mut wire = Vec::new();
+        let mut expected = Vec::new();
+        let mut out = vec![0u8; 4096];
+        for item in items {
+            match item {
+                Item::Ping(p) => {
+                    let n = sender.send_ping(p, Instant::ZERO, &mut out).unwrap();
+                    wire.extend_from_slice(&out[..n]);
+                    expected.push(WsEv::Ping(Bytes(p.clone())));
+                }
+                Item::Message {
+                    kind,
+                    payload,
+                    pieces,
+                } => {
+                    if pieces.is_empty() {
+                        let n = match kind {
+                            MessageKind::Text => {
+                                sender.send_text(core::str::from_utf8(payload).unwrap(), &mut out)
+                            }
+                            MessageKind::Binary => sender.send_binary(payload, &mut out),
+                        }
+                        .unwrap();
+                        wire.extend_from_slice(&out[..n]);
+                    } else {
+                        let mut rest = &payload[..];
+                        for &p in pieces {
+                            let (piece, after) = rest.split_at(p.min(rest.len()));
+                            let n = sender.send_fragment(*kind, piece, false, &mut out).unwrap();
+                            wire.extend_from_slice(&out[..n]);
+                            rest = after;
+                        }
+                        let n = sender.send_fragment(*kind, rest, true, &mut out).unwrap();
+                        wire.extend_from_slice(&out[..n]);
+                    }
+                    expected.push(WsEv::Message(*kind, Bytes(payload.clone())));
+                }
+            }
+        }
+        (wire, expected)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Compressed messages come back whole and equal whatever the
+        /// reads and the output buffer's size, in both directions and
+        /// with or without context takeover.
+        #[test]
+        fn compressed_streams_decode_the_same_at_any_split(
+            items in prop::collection::vec(item(), 0..12),
+            client_sends in any::<bool>(),
+            snct in any::<bool>(),
+            cnct in any::<bool>(),
+            seed in any::<u32>(),
+            out_len in 1usize..200,
+            cuts in prop::collection::vec(0usize..4000, 0..12),
+        ) {
+            let params = DeflateParams {
+                server_no_context_takeover: snct,
+                client_no_context_takeover: cnct,
+                ..DeflateParams::new()
+            };
+            let d = DeflateConfig::new();
+            let mut cuts = cuts;
+            cuts.sort_unstable();
+            let (wire, expected, events) = if client_sends {
+                let sender = Connection::client(Config::default(), Instant::ZERO, KitKeys::new(seed))
+                    .with_deflate(&d, params);
+                let (wire, expected) = encode(sender, &items);
+                let mut rx = Connection::server(Config::default(), Instant::ZERO).with_deflate(&d, params);
+                let (events, _) = feed_into(&mut rx, &wire, &cuts, out_len);
+                (wire, expected, events)
+            } else {
+                let sender = Connection::server(Config::default(), Instant::ZERO).with_deflate(&d, params);
+                let (wire, expected) = encode(sender, &items);
+                let mut rx = Connection::client(Config::default(), Instant::ZERO, KitKeys::new(seed))
+                    .with_deflate(&d, params);
+                let (events, _) = feed_into(&mut rx, &wire, &cuts, out_len);
+                (wire, expected, events)
+            };
+            let _ = Role::Client;
+            prop_assert_eq!(events, expected, "wire {:02x?}", wire);
+        }
+    }
+}

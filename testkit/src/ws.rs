@@ -189,7 +189,19 @@ pub fn feed<M: MaskSource + Clone>(
     input: &[u8],
     cuts: &[usize],
 ) -> (Vec<WsEv>, Vec<u8>) {
-    let mut receiver = Receiver::new(conn.clone(), Instant::ZERO);
+    feed_into(conn, input, cuts, 0)
+}
+
+/// [`feed`], through `receive_into` with an output buffer of `out_len`
+/// bytes (for permessage-deflate: compressed messages come out inflated
+/// in chunks of at most that).
+pub fn feed_into<M: MaskSource + Clone>(
+    conn: &mut Connection<M>,
+    input: &[u8],
+    cuts: &[usize],
+    out_len: usize,
+) -> (Vec<WsEv>, Vec<u8>) {
+    let mut receiver = Receiver::new(conn.clone(), Instant::ZERO).with_output(out_len);
     let mut start = 0;
     for end in cuts.iter().copied().chain([input.len()]) {
         let end = end.clamp(start, input.len());
@@ -215,6 +227,8 @@ pub enum Got {
     Nothing,
     /// A data chunk.
     Data {
+        /// Inflated into the output buffer (else borrowed from the input).
+        inflated: bool,
         /// Text or binary.
         kind: MessageKind,
         /// The bytes.
@@ -234,15 +248,20 @@ pub enum Got {
 
 impl Got {
     /// Copies `event` out, checking that everything it borrows lies in
-    /// `consumed` (the addresses of the bytes `receive` consumed).
-    pub fn new(event: Option<Event<'_>>, consumed: Range<usize>) -> Self {
+    /// `consumed` (the addresses of the bytes `receive` consumed), or for
+    /// data, in `out` (the output buffer of `receive_into`).
+    pub fn new(event: Option<Event<'_>>, consumed: Range<usize>, out: Range<usize>) -> Self {
+        let within = |bytes: &[u8], r: &Range<usize>| {
+            let start = bytes.as_ptr() as usize;
+            r.start <= start && start + bytes.len() <= r.end
+        };
         let inside = |bytes: &[u8], what: &str| {
             if bytes.is_empty() {
                 return;
             }
             let start = bytes.as_ptr() as usize;
             assert!(
-                consumed.start <= start && start + bytes.len() <= consumed.end,
+                within(bytes, &consumed),
                 "{what} of {} bytes at +{} lies outside the {} bytes consumed",
                 bytes.len(),
                 start.wrapping_sub(consumed.start),
@@ -252,8 +271,12 @@ impl Got {
         match event {
             None => Got::Nothing,
             Some(Event::Data(chunk)) => {
-                inside(chunk.payload, "a data chunk");
+                let inflated = !chunk.payload.is_empty() && within(chunk.payload, &out);
+                if !inflated {
+                    inside(chunk.payload, "a data chunk");
+                }
                 Got::Data {
+                    inflated,
                     kind: chunk.kind,
                     payload: chunk.payload.to_vec(),
                     frame_end: chunk.frame_end,
@@ -297,6 +320,8 @@ pub struct Receiver<M> {
     /// The time given to `receive`.
     pub now: Instant,
     buf: Vec<u8>,
+    /// The output buffer of `receive_into`.
+    out: Vec<u8>,
     log: Vec<WsEv>,
     wire: Vec<u8>,
     partial: Option<Partial>,
@@ -309,17 +334,31 @@ impl<M: MaskSource> Receiver<M> {
             conn,
             now,
             buf: Vec::new(),
+            out: Vec::new(),
             log: Vec::new(),
             wire: Vec::new(),
             partial: None,
         }
     }
 
+    /// Receives with an output buffer of `len` bytes (`receive_into`),
+    /// which permessage-deflate needs; 0 keeps `receive`.
+    pub fn with_output(mut self, len: usize) -> Self {
+        self.out = vec![0; len];
+        self
+    }
+
     /// One read from the transport.
     pub fn feed(&mut self, read: &[u8]) {
         self.buf.extend_from_slice(read);
-        // Every event consumes at least one byte.
-        for _ in 0..self.buf.len() + 2 {
+        // Every event consumes at least one byte, or hands out inflated
+        // bytes, which the message limit bounds.
+        let inflated_chunks = match self.out.len() {
+            0 => 0,
+            n => self.conn.config().max_message_size / n as u64 + 2,
+        };
+        let budget = self.buf.len() as u64 + 2 + 2 * inflated_chunks;
+        for _ in 0..budget {
             if !self.step() {
                 return;
             }
@@ -391,10 +430,18 @@ impl<M: MaskSource> Receiver<M> {
         let before = self.conn.state();
         let len = self.buf.len();
         let at = self.buf.as_ptr() as usize;
-        let (consumed, got) = match self.conn.receive(&mut self.buf, self.now) {
+        let out_at = self.out.as_ptr() as usize;
+        let out = out_at..out_at + self.out.len();
+        let received = if self.out.is_empty() {
+            self.conn.receive(&mut self.buf, self.now)
+        } else {
+            self.conn
+                .receive_into(&mut self.buf, &mut self.out, self.now)
+        };
+        let (consumed, got) = match received {
             Ok(r) => {
                 assert!(r.consumed <= len, "consumed {} of {len} bytes", r.consumed);
-                (r.consumed, Ok(Got::new(r.event, at..at + r.consumed)))
+                (r.consumed, Ok(Got::new(r.event, at..at + r.consumed, out)))
             }
             Err(Error::Peer(e)) => (0, Err(e)),
             Err(e) => panic!("receive in {before:?} returned {e:?}"),
@@ -442,7 +489,21 @@ impl<M: MaskSource> Receiver<M> {
             self.buf.drain(..consumed);
             return false;
         }
-        assert!(consumed > 0, "an event that consumed nothing: {got:?}");
+        // Only inflated data may come without consuming: the end of a
+        // compressed message still coming out of the inflater.
+        let inflated = matches!(got, Got::Data { inflated: true, .. });
+        assert!(
+            consumed > 0
+                || inflated
+                || matches!(
+                    got,
+                    Got::Data {
+                        message_end: true,
+                        ..
+                    }
+                ),
+            "an event that consumed nothing: {got:?}"
+        );
         assert!(
             matches!(before, State::Open | State::CloseSent),
             "{got:?} in {before:?}"
@@ -451,6 +512,7 @@ impl<M: MaskSource> Receiver<M> {
         match got {
             Got::Nothing => unreachable!(),
             Got::Data {
+                inflated,
                 kind,
                 payload,
                 frame_end,
@@ -459,6 +521,9 @@ impl<M: MaskSource> Receiver<M> {
                 assert!(frames.is_empty(), "transmitted {frames:?} for data");
                 assert_eq!(state, before, "state changed by data");
                 assert!(frame_end || !message_end, "message end inside a frame");
+                if inflated {
+                    assert_eq!(frame_end, message_end, "inflated data shows no frames");
+                }
                 let p = self.partial.get_or_insert_with(|| Partial {
                     kind,
                     data: Vec::new(),
@@ -468,8 +533,10 @@ impl<M: MaskSource> Receiver<M> {
                 assert_eq!(p.kind, kind, "the kind changed inside a message");
                 p.data.extend_from_slice(&payload);
                 p.frame_bytes += payload.len() as u64;
+                // The frame limit is on the bytes on the wire; inflated
+                // data counts against the message limit only.
                 assert!(
-                    p.frame_bytes <= config.max_frame_payload,
+                    inflated || p.frame_bytes <= config.max_frame_payload,
                     "frame over the limit"
                 );
                 assert!(

@@ -223,7 +223,7 @@ impl<M: MaskSource + Debug> Side<M> {
             let result = match self.conn.receive(&mut self.rx[..len], now) {
                 Ok(r) => {
                     assert!(r.consumed <= len, "consumed {} of {len} bytes", r.consumed);
-                    Ok((r.consumed, Got::new(r.event, at..at + r.consumed)))
+                    Ok((r.consumed, Got::new(r.event, at..at + r.consumed, 0..0)))
                 }
                 Err(Error::Peer(e)) => Err(e),
                 Err(e) => panic!("receive in {before:?} returned {e:?}"),
