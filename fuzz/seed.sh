@@ -17,10 +17,11 @@
 # check; bytes 1-4: the client's mask key seed). connection and roundtrip
 # read their inputs differently: see the tables at the top of
 # fuzz_targets/connection.rs and fuzz_targets/roundtrip.rs; mask's layout
-# is at the top of testkit/src/targets/mask.rs.
+# is at the top of testkit/src/targets/mask.rs, deflate's at the top of
+# testkit/src/targets/deflate.rs.
 set -euo pipefail
 corpus="$(cd "$(dirname "$0")/.." && pwd)/testkit/seeds"
-targets=(server_handshake client_handshake frame_decoder connection roundtrip mask)
+targets=(server_handshake client_handshake frame_decoder connection roundtrip mask deflate)
 for t in "${targets[@]}"; do mkdir -p "$corpus/$t"; done
 
 # seed TARGET NAME HEADER STREAM: both arguments use printf %b escapes.
@@ -202,6 +203,28 @@ seed mask rfc_hello '' '\x37\xfa\x21\x3d\x00\x00Hello'
 seed mask long_cut_odd_offsets '' '\x01\x02\x03\xfa\x03\x03\x01\x82\x00'"$(printf 'abcdefghij%.0s' $(seq 30))"
 # An empty payload and a key of zeros.
 seed mask empty '' '\x00\x00\x00\x00\x02\x00'
+
+# ---- deflate: permessage-deflate (testkit/src/targets/deflate.rs) ----
+# Raw, to a client, output buffer 1 byte: RFC 7692 §7.2.3's examples in a
+# row ("Hello"; again with the shared window; fragmented; stored; BFINAL
+# then the extra byte; two blocks).
+rfc7692='\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00\xc1\x05\xf2\x00\x11\x00\x00\x41\x03\xf2\x48\xcd\x80\x04\xc9\xc9\x07\x00\xc1\x0b\x00\x05\x00\xfa\xff\x48\x65\x6c\x6c\x6f\x00\xc1\x08\xf3\x48\xcd\xc9\xc9\x07\x00\x00\xc1\x0d\xf2\x48\x05\x00\x00\x00\xff\xff\xca\xc9\xc9\x07\x00'
+seed deflate raw_rfc7692_client '\x81\x00\x00\x00\x00\x00' "$rfc7692"
+# The same cut in three reads, output 64 bytes.
+seed deflate raw_rfc7692_client_cut '\xc1\x00\x00\x00\x00\x03\x03\x00\x0a\x00\x1e\x00' "$rfc7692"
+# To a server: "Hello" masked with a zero key, then RSV1 on a Ping (1002).
+seed deflate raw_server_rsv1_ping '\x80\x00\x00\x00\x00\x00' '\xc1\x87\x00\x00\x00\x00\xf2\x48\xcd\xc9\xc9\x07\x00\xc9\x80\x00\x00\x00\x00'
+# A bomb against tiny limits: 64 KiB of zeros in 81 bytes (zlib level 6),
+# message limit 4 KiB: 1009. Output 7 bytes.
+seed deflate raw_bomb_tiny_limit '\xb9\x00\x00\x00\x00\x00' '\xc2\x4f''\xec\xc1\x01\x01\x00\x00\x00\x80\x90\xfe\xaf\xee\x08\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x6a\x00'
+# Invalid DEFLATE (block type 3): 1007.
+seed deflate raw_bad_block '\x81\x00\x00\x00\x00\x00' '\xc2\x01\xff'
+# Round trip to a server (masked, key seed 1): text, binary, fragmented
+# text, output 3 bytes, cut in two reads.
+seed deflate roundtrip_to_server '\x20\x01\x00\x00\x00\x01\x05\x00' '\x00\x05\x00Hello\x01\x04\x00\x00\x01\x02\x03\x0a\x0b\x00h\xc3\xa9llo w\xc3\xb6rld\x02\x00\x05\x00'
+# Round trip to a client without context takeover either way, output 1
+# byte: the same text three times (each compressed alone).
+seed deflate roundtrip_to_client_no_takeover '\x07\x00\x00\x00\x00\x00' '\x00\x05\x00Hello\x00\x05\x00Hello\x00\x05\x00Hello'
 
 summary=""
 for t in "${targets[@]}"; do summary+=" $t=$(ls "$corpus/$t" | wc -l)"; done

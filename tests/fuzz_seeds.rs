@@ -72,3 +72,8 @@ fn roundtrip_seeds() {
 fn mask_seeds() {
     replay("mask", targets::mask::check, 3);
 }
+
+#[test]
+fn deflate_seeds() {
+    replay("deflate", targets::deflate::check, 4);
+}

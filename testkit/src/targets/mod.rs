@@ -3,6 +3,7 @@
 
 pub mod client_handshake;
 pub mod connection;
+pub mod deflate;
 pub mod frame_decoder;
 pub mod mask;
 pub mod roundtrip;
