@@ -5,7 +5,7 @@
 //! no partial output.
 
 use super::head::Header;
-use super::token::{is_field_value, is_token};
+use super::token::{eq_ignore_case, is_field_value, is_token};
 use crate::error::{Error, LocalError};
 
 /// A sink that either counts or writes: the bytes of its output from
@@ -162,7 +162,10 @@ pub(crate) fn check_headers(
         if !is_field_value(h.value) {
             return Err(LocalError::InvalidHeaderValue);
         }
-        if let Some(r) = reserved.iter().find(|r| r.eq_ignore_ascii_case(h.name)) {
+        if let Some(r) = reserved
+            .iter()
+            .find(|r| eq_ignore_case(r.as_bytes(), h.name.as_bytes()))
+        {
             return Err(LocalError::ReservedHeader(r));
         }
     }
