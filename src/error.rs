@@ -282,261 +282,9 @@ impl PeerError {
         }
     }
 
-    /// The one table from error kind to what it implies and what it says:
-    /// every kind has a row, and there is no wildcard, so a new kind does
-    /// not compile until it is given an answer and a message.
-    const fn describe(&self) -> (Answer, &'static str) {
-        use PeerErrorKind::*;
-        match self.kind {
-            HeadTooLarge { .. } => (
-                Answer::Status(431),
-                "the message head is larger than the configured limit",
-            ),
-            TooManyHeaders { .. } => (
-                Answer::Status(431),
-                "the message head has more header fields than the configured limit",
-            ),
-            BadStartLine => (
-                Answer::Status(400),
-                "the request line or status line is malformed",
-            ),
-            BadVersion => (Answer::Status(505), "the HTTP major version is not 1"),
-            BadTarget => (
-                Answer::Status(400),
-                "the request target's form does not fit the method, or it has a #fragment",
-            ),
-            BadHeaderName => (
-                Answer::Status(400),
-                "a header field name has a character outside token, or whitespace before the colon",
-            ),
-            BadHeaderValue => (
-                Answer::Status(400),
-                "a header field value contains a control character",
-            ),
-            ObsoleteLineFolding => (
-                Answer::Status(400),
-                "a header line starts with whitespace (obsolete line folding)",
-            ),
-            BadLineEnding => (Answer::Status(400), "a line does not end in CRLF"),
-            BadStatus => (Answer::Status(400), "the status code is not three digits"),
-            ContentLengthWithTransferEncoding => (
-                Answer::Status(400),
-                "the message has both Content-Length and Transfer-Encoding",
-            ),
-            BadContentLength => (
-                Answer::Status(400),
-                "Content-Length is invalid or has conflicting values",
-            ),
-            ChunkedNotFinal => (
-                Answer::Status(400),
-                "Transfer-Encoding does not end in chunked",
-            ),
-            UnsupportedTransferCoding => (
-                Answer::Status(501),
-                "a transfer coding other than chunked is not supported",
-            ),
-            BadChunk => (Answer::Status(400), "the chunked body framing is malformed"),
-            HostMissingOrRepeated => (
-                Answer::Status(400),
-                "an HTTP/1.1 request needs exactly one Host header",
-            ),
-            InvalidHost => (Answer::Status(400), "the Host value is not host[:port]"),
-            TransferEncodingInHttp10 => (
-                Answer::Status(400),
-                "an HTTP/1.0 message with Transfer-Encoding has faulty framing",
-            ),
-            BadTrailer => (
-                Answer::Status(400),
-                "a trailer line is not a valid field line",
-            ),
-            ChunkExtensionsTooLarge { .. } => (
-                Answer::Status(413),
-                "the chunk extensions are larger than the configured limit",
-            ),
-            TrailersTooLarge { .. } => (
-                Answer::Status(431),
-                "the trailer section is larger than the configured limit",
-            ),
-            TooManyTrailers { .. } => (
-                Answer::Status(431),
-                "the trailer section has more fields than the configured limit",
-            ),
-            UnsupportedExpectation => (
-                Answer::Status(417),
-                "the Expect header asks for something other than 100-continue",
-            ),
-            BadUpgradeToken => (
-                Answer::Status(400),
-                "an Upgrade element is not of the form name[/version]",
-            ),
-            ClosedBeforeHead => (
-                Answer::CloseTransport,
-                "the connection closed before a complete message head arrived",
-            ),
-            ClosedInBody => (
-                Answer::CloseTransport,
-                "the connection closed in the middle of a message body",
-            ),
-            ClosedWithoutCloseFrame => (
-                Answer::CloseTransport,
-                "the connection closed without a WebSocket closing handshake (1006)",
-            ),
-            WebSocketMethodNotGet => (
-                Answer::Status(400),
-                "a WebSocket upgrade must use the GET method",
-            ),
-            WebSocketHttp10 => (Answer::Status(400), "a WebSocket upgrade needs HTTP/1.1"),
-            WebSocketKeyMissingOrRepeated => (
-                Answer::Status(400),
-                "a WebSocket upgrade needs exactly one Sec-WebSocket-Key",
-            ),
-            WebSocketKeyInvalid => (
-                Answer::Status(400),
-                "Sec-WebSocket-Key must be base64 of exactly 16 bytes",
-            ),
-            WebSocketVersionMissingOrRepeated => (
-                Answer::Status(400),
-                "a WebSocket upgrade needs exactly one Sec-WebSocket-Version",
-            ),
-            WebSocketVersionUnsupported => (
-                Answer::Status(426),
-                "the WebSocket version is not 13: answer 426 with Sec-WebSocket-Version: 13",
-            ),
-            WebSocketBadNegotiationHeader => (
-                Answer::Status(400),
-                "Sec-WebSocket-Protocol or Sec-WebSocket-Extensions is malformed",
-            ),
-            H2cSettingsMissingOrRepeated => (
-                Answer::Status(400),
-                "an h2c upgrade needs exactly one HTTP2-Settings header",
-            ),
-            H2cSettingsInvalid => (
-                Answer::Status(400),
-                "HTTP2-Settings must be base64url without padding, decoding to a multiple of 6 bytes",
-            ),
-            H2cSettingsNotInConnection => (
-                Answer::Status(400),
-                "an h2c upgrade must list HTTP2-Settings in Connection",
-            ),
-            SwitchNotOffered => (
-                Answer::CloseTransport,
-                "the server answered 101 although no upgrade was offered",
-            ),
-            SwitchedToUnofferedProtocol => (
-                Answer::CloseTransport,
-                "the 101 response must name exactly one of the protocols the client offered",
-            ),
-            SwitchWithoutConnectionUpgrade => (
-                Answer::CloseTransport,
-                "the 101 response lacks Connection: upgrade",
-            ),
-            AcceptMissing => (
-                Answer::CloseTransport,
-                "the 101 response lacks Sec-WebSocket-Accept",
-            ),
-            AcceptMismatch => (
-                Answer::CloseTransport,
-                "Sec-WebSocket-Accept does not match the key sent: the server computed it wrongly or a proxy changed the request",
-            ),
-            SubprotocolNotOffered => (
-                Answer::CloseTransport,
-                "the server selected a subprotocol the client did not offer",
-            ),
-            ExtensionNotOffered => (
-                Answer::CloseTransport,
-                "the server selected an extension the client did not offer",
-            ),
-            ExtensionRepeated => (
-                Answer::CloseTransport,
-                "the server's response names the same extension twice",
-            ),
-            DeflateResponseInvalid => (
-                Answer::CloseTransport,
-                "the server's permessage-deflate parameters are invalid or answer none of the client's offers (RFC 7692 §7.1)",
-            ),
-            SwitchBeforeBodySent => (
-                Answer::CloseTransport,
-                "the server switched protocols before the request body was sent",
-            ),
-            SwitchInHttp10 => (
-                Answer::CloseTransport,
-                "an HTTP/1.0 peer answered 101: it cannot switch protocols",
-            ),
-            UnexpectedInterim => (
-                Answer::CloseTransport,
-                "an interim (1xx) response is not allowed here",
-            ),
-            ReservedBitsSet => (
-                Answer::CloseCode(1002),
-                "a frame has RSV bits set that no negotiated extension defines",
-            ),
-            CompressedBitMisplaced => (
-                Answer::CloseCode(1002),
-                "RSV1 (compressed) is set on a control or continuation frame; only a message's first frame may carry it",
-            ),
-            InflateFailed => (
-                Answer::CloseCode(1007),
-                "a compressed message is not valid DEFLATE data",
-            ),
-            ReservedOpcode => (Answer::CloseCode(1002), "a frame uses a reserved opcode"),
-            UnmaskedFrame => (
-                Answer::CloseCode(1002),
-                "a client sent an unmasked frame; client frames must be masked",
-            ),
-            MaskedFrame => (
-                Answer::CloseCode(1002),
-                "a server sent a masked frame; server frames must not be masked",
-            ),
-            LengthMsbSet => (
-                Answer::CloseCode(1002),
-                "the most significant bit of a 64-bit frame length is set",
-            ),
-            ControlFrameTooLong => (
-                Answer::CloseCode(1002),
-                "a control frame carries more than 125 bytes",
-            ),
-            FragmentedControlFrame => (
-                Answer::CloseCode(1002),
-                "a control frame is fragmented (FIN not set)",
-            ),
-            UnexpectedContinuation => (
-                Answer::CloseCode(1002),
-                "a continuation frame arrived with no message started",
-            ),
-            ExpectedContinuation => (
-                Answer::CloseCode(1002),
-                "a new data frame arrived inside a fragmented message; a continuation was expected",
-            ),
-            CloseTooShort => (
-                Answer::CloseCode(1002),
-                "a Close frame carries a single byte; a close code needs two",
-            ),
-            InvalidCloseCode => (
-                Answer::CloseCode(1002),
-                "a Close frame carries a close code that may not be sent",
-            ),
-            InvalidUtf8 => (
-                Answer::CloseCode(1007),
-                "a text message or close reason is not valid UTF-8",
-            ),
-            FrameTooLarge { .. } => (
-                Answer::CloseCode(1009),
-                "a frame is larger than the configured limit",
-            ),
-            MessageTooLarge { .. } => (
-                Answer::CloseCode(1009),
-                "a message is larger than the configured limit",
-            ),
-            TooManyFragments { .. } => (
-                Answer::CloseCode(1009),
-                "a message has more fragments than the configured limit",
-            ),
-        }
-    }
-
     /// The WebSocket close code this error implies, for frame-level errors.
     pub const fn close_code(&self) -> Option<u16> {
-        match self.describe().0 {
+        match self.answer() {
             Answer::CloseCode(code) => Some(code),
             Answer::Status(_) | Answer::CloseTransport => None,
         }
@@ -545,7 +293,7 @@ impl PeerError {
     /// What to send because of this error. A client never answers with a
     /// status: where a server would, it closes the transport.
     pub const fn reply(&self) -> Reply {
-        match (self.describe().0, self.role) {
+        match (self.answer(), self.role) {
             (Answer::CloseCode(code), _) => Reply::CloseFrame(code),
             (Answer::Status(status), Role::Server) => Reply::HttpStatus(status),
             (Answer::Status(_), Role::Client) | (Answer::CloseTransport, _) => {
@@ -553,11 +301,282 @@ impl PeerError {
             }
         }
     }
+}
 
-    /// A short diagnosing sentence (the same text as `Display`).
-    pub const fn message(&self) -> &'static str {
-        self.describe().1
-    }
+/// The one table from error kind to what it implies and what it says:
+/// every kind has a row, and there is no wildcard, so a new kind does not
+/// compile until it is given an answer and a message.
+///
+/// It expands to two `match`es, `PeerError::answer` and
+/// `PeerError::message`, each compiled to lookup tables (issue 9: one
+/// `match` building `(Answer, &str)` pairs took 1,266 bytes of firmware
+/// code).
+macro_rules! peer_error_table {
+    ($($kind:pat => ($answer:expr, $message:expr $(,)?),)*) => {
+        impl PeerError {
+            /// What the error implies, before the role is known.
+            const fn answer(&self) -> Answer {
+                use PeerErrorKind::*;
+                match self.kind {
+                    $($kind => $answer,)*
+                }
+            }
+
+            /// A short diagnosing sentence (the same text as `Display`).
+            pub const fn message(&self) -> &'static str {
+                use PeerErrorKind::*;
+                match self.kind {
+                    $($kind => $message,)*
+                }
+            }
+        }
+    };
+}
+
+peer_error_table! {
+    HeadTooLarge { .. } => (
+        Answer::Status(431),
+        "the message head is larger than the configured limit",
+    ),
+    TooManyHeaders { .. } => (
+        Answer::Status(431),
+        "the message head has more header fields than the configured limit",
+    ),
+    BadStartLine => (
+        Answer::Status(400),
+        "the request line or status line is malformed",
+    ),
+    BadVersion => (Answer::Status(505), "the HTTP major version is not 1"),
+    BadTarget => (
+        Answer::Status(400),
+        "the request target's form does not fit the method, or it has a #fragment",
+    ),
+    BadHeaderName => (
+        Answer::Status(400),
+        "a header field name has a character outside token, or whitespace before the colon",
+    ),
+    BadHeaderValue => (
+        Answer::Status(400),
+        "a header field value contains a control character",
+    ),
+    ObsoleteLineFolding => (
+        Answer::Status(400),
+        "a header line starts with whitespace (obsolete line folding)",
+    ),
+    BadLineEnding => (Answer::Status(400), "a line does not end in CRLF"),
+    BadStatus => (Answer::Status(400), "the status code is not three digits"),
+    ContentLengthWithTransferEncoding => (
+        Answer::Status(400),
+        "the message has both Content-Length and Transfer-Encoding",
+    ),
+    BadContentLength => (
+        Answer::Status(400),
+        "Content-Length is invalid or has conflicting values",
+    ),
+    ChunkedNotFinal => (
+        Answer::Status(400),
+        "Transfer-Encoding does not end in chunked",
+    ),
+    UnsupportedTransferCoding => (
+        Answer::Status(501),
+        "a transfer coding other than chunked is not supported",
+    ),
+    BadChunk => (Answer::Status(400), "the chunked body framing is malformed"),
+    HostMissingOrRepeated => (
+        Answer::Status(400),
+        "an HTTP/1.1 request needs exactly one Host header",
+    ),
+    InvalidHost => (Answer::Status(400), "the Host value is not host[:port]"),
+    TransferEncodingInHttp10 => (
+        Answer::Status(400),
+        "an HTTP/1.0 message with Transfer-Encoding has faulty framing",
+    ),
+    BadTrailer => (
+        Answer::Status(400),
+        "a trailer line is not a valid field line",
+    ),
+    ChunkExtensionsTooLarge { .. } => (
+        Answer::Status(413),
+        "the chunk extensions are larger than the configured limit",
+    ),
+    TrailersTooLarge { .. } => (
+        Answer::Status(431),
+        "the trailer section is larger than the configured limit",
+    ),
+    TooManyTrailers { .. } => (
+        Answer::Status(431),
+        "the trailer section has more fields than the configured limit",
+    ),
+    UnsupportedExpectation => (
+        Answer::Status(417),
+        "the Expect header asks for something other than 100-continue",
+    ),
+    BadUpgradeToken => (
+        Answer::Status(400),
+        "an Upgrade element is not of the form name[/version]",
+    ),
+    ClosedBeforeHead => (
+        Answer::CloseTransport,
+        "the connection closed before a complete message head arrived",
+    ),
+    ClosedInBody => (
+        Answer::CloseTransport,
+        "the connection closed in the middle of a message body",
+    ),
+    ClosedWithoutCloseFrame => (
+        Answer::CloseTransport,
+        "the connection closed without a WebSocket closing handshake (1006)",
+    ),
+    WebSocketMethodNotGet => (
+        Answer::Status(400),
+        "a WebSocket upgrade must use the GET method",
+    ),
+    WebSocketHttp10 => (Answer::Status(400), "a WebSocket upgrade needs HTTP/1.1"),
+    WebSocketKeyMissingOrRepeated => (
+        Answer::Status(400),
+        "a WebSocket upgrade needs exactly one Sec-WebSocket-Key",
+    ),
+    WebSocketKeyInvalid => (
+        Answer::Status(400),
+        "Sec-WebSocket-Key must be base64 of exactly 16 bytes",
+    ),
+    WebSocketVersionMissingOrRepeated => (
+        Answer::Status(400),
+        "a WebSocket upgrade needs exactly one Sec-WebSocket-Version",
+    ),
+    WebSocketVersionUnsupported => (
+        Answer::Status(426),
+        "the WebSocket version is not 13: answer 426 with Sec-WebSocket-Version: 13",
+    ),
+    WebSocketBadNegotiationHeader => (
+        Answer::Status(400),
+        "Sec-WebSocket-Protocol or Sec-WebSocket-Extensions is malformed",
+    ),
+    H2cSettingsMissingOrRepeated => (
+        Answer::Status(400),
+        "an h2c upgrade needs exactly one HTTP2-Settings header",
+    ),
+    H2cSettingsInvalid => (
+        Answer::Status(400),
+        "HTTP2-Settings must be base64url without padding, decoding to a multiple of 6 bytes",
+    ),
+    H2cSettingsNotInConnection => (
+        Answer::Status(400),
+        "an h2c upgrade must list HTTP2-Settings in Connection",
+    ),
+    SwitchNotOffered => (
+        Answer::CloseTransport,
+        "the server answered 101 although no upgrade was offered",
+    ),
+    SwitchedToUnofferedProtocol => (
+        Answer::CloseTransport,
+        "the 101 response must name exactly one of the protocols the client offered",
+    ),
+    SwitchWithoutConnectionUpgrade => (
+        Answer::CloseTransport,
+        "the 101 response lacks Connection: upgrade",
+    ),
+    AcceptMissing => (
+        Answer::CloseTransport,
+        "the 101 response lacks Sec-WebSocket-Accept",
+    ),
+    AcceptMismatch => (
+        Answer::CloseTransport,
+        "Sec-WebSocket-Accept does not match the key sent: the server computed it wrongly or a proxy changed the request",
+    ),
+    SubprotocolNotOffered => (
+        Answer::CloseTransport,
+        "the server selected a subprotocol the client did not offer",
+    ),
+    ExtensionNotOffered => (
+        Answer::CloseTransport,
+        "the server selected an extension the client did not offer",
+    ),
+    ExtensionRepeated => (
+        Answer::CloseTransport,
+        "the server's response names the same extension twice",
+    ),
+    DeflateResponseInvalid => (
+        Answer::CloseTransport,
+        "the server's permessage-deflate parameters are invalid or answer none of the client's offers (RFC 7692 §7.1)",
+    ),
+    SwitchBeforeBodySent => (
+        Answer::CloseTransport,
+        "the server switched protocols before the request body was sent",
+    ),
+    SwitchInHttp10 => (
+        Answer::CloseTransport,
+        "an HTTP/1.0 peer answered 101: it cannot switch protocols",
+    ),
+    UnexpectedInterim => (
+        Answer::CloseTransport,
+        "an interim (1xx) response is not allowed here",
+    ),
+    ReservedBitsSet => (
+        Answer::CloseCode(1002),
+        "a frame has RSV bits set that no negotiated extension defines",
+    ),
+    CompressedBitMisplaced => (
+        Answer::CloseCode(1002),
+        "RSV1 (compressed) is set on a control or continuation frame; only a message's first frame may carry it",
+    ),
+    InflateFailed => (
+        Answer::CloseCode(1007),
+        "a compressed message is not valid DEFLATE data",
+    ),
+    ReservedOpcode => (Answer::CloseCode(1002), "a frame uses a reserved opcode"),
+    UnmaskedFrame => (
+        Answer::CloseCode(1002),
+        "a client sent an unmasked frame; client frames must be masked",
+    ),
+    MaskedFrame => (
+        Answer::CloseCode(1002),
+        "a server sent a masked frame; server frames must not be masked",
+    ),
+    LengthMsbSet => (
+        Answer::CloseCode(1002),
+        "the most significant bit of a 64-bit frame length is set",
+    ),
+    ControlFrameTooLong => (
+        Answer::CloseCode(1002),
+        "a control frame carries more than 125 bytes",
+    ),
+    FragmentedControlFrame => (
+        Answer::CloseCode(1002),
+        "a control frame is fragmented (FIN not set)",
+    ),
+    UnexpectedContinuation => (
+        Answer::CloseCode(1002),
+        "a continuation frame arrived with no message started",
+    ),
+    ExpectedContinuation => (
+        Answer::CloseCode(1002),
+        "a new data frame arrived inside a fragmented message; a continuation was expected",
+    ),
+    CloseTooShort => (
+        Answer::CloseCode(1002),
+        "a Close frame carries a single byte; a close code needs two",
+    ),
+    InvalidCloseCode => (
+        Answer::CloseCode(1002),
+        "a Close frame carries a close code that may not be sent",
+    ),
+    InvalidUtf8 => (
+        Answer::CloseCode(1007),
+        "a text message or close reason is not valid UTF-8",
+    ),
+    FrameTooLarge { .. } => (
+        Answer::CloseCode(1009),
+        "a frame is larger than the configured limit",
+    ),
+    MessageTooLarge { .. } => (
+        Answer::CloseCode(1009),
+        "a message is larger than the configured limit",
+    ),
+    TooManyFragments { .. } => (
+        Answer::CloseCode(1009),
+        "a message has more fragments than the configured limit",
+    ),
 }
 
 /// What a peer error implies, before the role is known.

@@ -1,7 +1,7 @@
 //! Parsing HTTP/1.1 message heads (RFC 9112 §2–§6) with `httparse`, plus the
 //! stricter checks `httparse` leaves to its caller.
 
-use super::token::{ListElements, list_contains, trim_ows};
+use super::token::{ListElements, eq_ignore_case, list_contains, trim_ows};
 use crate::error::PeerErrorKind;
 
 /// Header slots on the stack while a head is parsed. Configured limits above
@@ -258,7 +258,10 @@ impl<'b> Iterator for Values<'b, '_> {
             return None;
         }
         let name = self.name;
-        let value = self.rest.find(|h| h.name.eq_ignore_ascii_case(name))?.value;
+        let value = self
+            .rest
+            .find(|h| eq_ignore_case(h.name.as_bytes(), name.as_bytes()))?
+            .value;
         self.left -= 1;
         Some(value)
     }
@@ -304,6 +307,10 @@ impl<'b> Headers<'b> {
 
     /// The values of the known field `field`: the first straight from the
     /// index, the others by reading on from there.
+    ///
+    /// Never inlined: its callers (a dozen lookups) each carried a copy
+    /// (issue 9: 1.2 KiB of the firmware; no measurable cost per call).
+    #[inline(never)]
     pub(crate) fn values(&self, field: Field) -> Values<'b, 'static> {
         let name = FIELDS[field as usize].1;
         if self.index.unindexed {
@@ -989,7 +996,7 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
                 // chunked applied more than once, or not last.
                 other_coding = true;
             }
-            last_te_chunked = e.eq_ignore_ascii_case(b"chunked");
+            last_te_chunked = eq_ignore_case(e, b"chunked");
             if !last_te_chunked {
                 other_coding = true;
             }
@@ -1000,18 +1007,18 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
         f.transfer_encoding = true;
     }
     for e in headers.elements(Field::Connection) {
-        if e.eq_ignore_ascii_case(b"upgrade") {
+        if eq_ignore_case(e, b"upgrade") {
             f.conn_upgrade = true;
-        } else if e.eq_ignore_ascii_case(b"close") {
+        } else if eq_ignore_case(e, b"close") {
             f.conn_close = true;
-        } else if e.eq_ignore_ascii_case(b"keep-alive") {
+        } else if eq_ignore_case(e, b"keep-alive") {
             f.conn_keep_alive = true;
-        } else if e.eq_ignore_ascii_case(b"http2-settings") {
+        } else if eq_ignore_case(e, b"http2-settings") {
             f.conn_http2_settings = true;
         }
     }
     for e in headers.elements(Field::Expect) {
-        if e.eq_ignore_ascii_case(b"100-continue") {
+        if eq_ignore_case(e, b"100-continue") {
             f.expect_continue = true;
         } else {
             return Err(PeerErrorKind::UnsupportedExpectation);
@@ -1217,7 +1224,7 @@ mod tests {
             let indexed: Vec<&[u8]> = headers.get_all(name).collect();
             let read: Vec<&[u8]> = headers
                 .iter()
-                .filter(|h| h.name.eq_ignore_ascii_case(name))
+                .filter(|h| eq_ignore_case(h.name.as_bytes(), name.as_bytes()))
                 .map(|h| h.value)
                 .collect();
             assert_eq!(indexed, read, "{name}");

@@ -20,5 +20,5 @@ pub use head::{
     leading_empty_lines,
 };
 pub use token::{ListElements, is_field_value, is_token};
-pub(crate) use token::{skip_quoted_string, split_protocol, tchar, trim_ows};
+pub(crate) use token::{eq_ignore_case, skip_quoted_string, split_protocol, tchar, trim_ows};
 pub use write::reason_phrase;

@@ -32,7 +32,8 @@ use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::http1::body::{BodyDecoder, BodyStep};
 use crate::http1::write::{check_headers, emit};
 use crate::http1::{
-    Field, HeadReader, Header, Limits, ResponseHead, is_token, parse_response, response_framing,
+    Field, HeadReader, Header, Limits, ResponseHead, eq_ignore_case, is_token, parse_response,
+    response_framing,
 };
 use crate::time::Instant;
 
@@ -785,7 +786,7 @@ impl<'a> ClientHandshake<'a> {
         check_extensions(agreed.extensions.elements(), |name| {
             r.extensions.iter().any(|offer| {
                 Extension::parse(offer.as_bytes())
-                    .is_some_and(|e| e.name().eq_ignore_ascii_case(name))
+                    .is_some_and(|e| eq_ignore_case(e.name().as_bytes(), name.as_bytes()))
             })
         })?;
         // RFC 7692 §7.1: permessage-deflate's parameters must answer one

@@ -5,9 +5,7 @@
 //! 6 bytes are exactly 8 base64 characters, both directions work one entry
 //! at a time with no buffer.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
+use super::base64::{Alphabet, decode_exact, encode};
 use crate::error::PeerErrorKind;
 use crate::http1::{Field, Headers, write::Writer};
 
@@ -18,20 +16,17 @@ pub(crate) fn write_settings(settings: &[(u16, u32)], w: &mut Writer<'_>) {
         raw[..2].copy_from_slice(&id.to_be_bytes());
         raw[2..].copy_from_slice(&value.to_be_bytes());
         let mut enc = [0u8; 8];
-        let n = URL_SAFE_NO_PAD.encode_slice(raw, &mut enc).unwrap_or(0);
+        let n = encode(&raw, Alphabet::UrlNoPad, &mut enc);
         w.put(&enc[..n]);
     }
 }
 
 fn decode_entry(chars: &[u8]) -> Option<(u16, u32)> {
-    let mut raw = [0u8; 8];
-    match URL_SAFE_NO_PAD.decode_slice(chars, &mut raw) {
-        Ok(6) => Some((
-            u16::from_be_bytes([raw[0], raw[1]]),
-            u32::from_be_bytes([raw[2], raw[3], raw[4], raw[5]]),
-        )),
-        _ => None,
-    }
+    let raw = decode_exact::<6>(chars, Alphabet::UrlNoPad)?;
+    Some((
+        u16::from_be_bytes([raw[0], raw[1]]),
+        u32::from_be_bytes([raw[2], raw[3], raw[4], raw[5]]),
+    ))
 }
 
 /// The SETTINGS of an h2c offer, decoded lazily from the borrowed header.

@@ -2,12 +2,14 @@
 //! and one module per protocol rule set (WebSocket, h2c; any other token is
 //! generic and left to the application).
 
+mod base64;
 pub mod client;
 mod deflate;
 mod h2c;
 mod negotiation;
 mod protocol;
 pub mod server;
+mod sha1;
 mod websocket;
 
 pub use client::{

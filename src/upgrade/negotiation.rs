@@ -7,7 +7,7 @@
 use super::protocol::Protocol;
 use super::websocket::Extension;
 use crate::error::{Error, LocalError, PeerErrorKind, Role};
-use crate::http1::{Field, Headers, ListElements};
+use crate::http1::{Field, Headers, ListElements, eq_ignore_case};
 
 /// The outcome of a handshake that switched protocols, borrowed: from the
 /// server's [`Switch`](super::Switch), or from the 101 a client received.
@@ -148,7 +148,7 @@ pub(crate) fn check_extensions<'s>(
             .clone()
             .take(i)
             .filter_map(Extension::parse)
-            .any(|earlier| earlier.name().eq_ignore_ascii_case(e.name()));
+            .any(|earlier| eq_ignore_case(earlier.name().as_bytes(), e.name().as_bytes()));
         if repeated {
             return Err(NotOffered::ExtensionRepeated);
         }
@@ -186,7 +186,7 @@ mod tests {
             check_subprotocol(list_of("a, chat"), b"Chat"),
             Err(NotOffered::Subprotocol)
         );
-        let offered = |name: &str| name.eq_ignore_ascii_case("permessage-deflate");
+        let offered = |name: &str| eq_ignore_case(name.as_bytes(), b"permessage-deflate");
         let ext = |v: &'static str| check_extensions(list_of(v), offered);
         assert_eq!(ext("permessage-deflate; client_max_window_bits"), Ok(()));
         assert_eq!(ext("x-other"), Err(NotOffered::Extension));

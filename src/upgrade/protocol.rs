@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use crate::http1::split_protocol;
+use crate::http1::{eq_ignore_case, split_protocol};
 
 /// One element of an `Upgrade` list: a protocol name and optional version.
 ///
@@ -88,11 +88,11 @@ impl<'a> Protocol<'a> {
 
     /// Which rule set applies.
     pub fn kind(&self) -> ProtocolKind {
-        if self.name.eq_ignore_ascii_case("websocket") && self.version.is_none() {
+        if eq_ignore_case(self.name.as_bytes(), b"websocket") && self.version.is_none() {
             ProtocolKind::WebSocket
-        } else if self.name.eq_ignore_ascii_case("h2c") && self.version.is_none() {
+        } else if eq_ignore_case(self.name.as_bytes(), b"h2c") && self.version.is_none() {
             ProtocolKind::H2c
-        } else if self.name.eq_ignore_ascii_case("tls") {
+        } else if eq_ignore_case(self.name.as_bytes(), b"tls") {
             ProtocolKind::Tls
         } else {
             ProtocolKind::Other
@@ -101,10 +101,10 @@ impl<'a> Protocol<'a> {
 
     /// Equality ignoring ASCII case of name and version.
     pub fn matches(&self, other: &Protocol<'_>) -> bool {
-        self.name.eq_ignore_ascii_case(other.name)
+        eq_ignore_case(self.name.as_bytes(), other.name.as_bytes())
             && match (self.version, other.version) {
                 (None, None) => true,
-                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                (Some(a), Some(b)) => eq_ignore_case(a.as_bytes(), b.as_bytes()),
                 _ => false,
             }
     }

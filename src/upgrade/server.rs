@@ -30,8 +30,8 @@ use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::http1::body::{BodyDecoder, BodyStep};
 use crate::http1::write::{Writer, check_headers, emit, emit_window};
 use crate::http1::{
-    Field, Framing, HeadReader, Header, Headers, Limits, RequestHead, parse_request,
-    request_framing,
+    Field, Framing, HeadReader, Header, Headers, Limits, RequestHead, eq_ignore_case,
+    parse_request, request_framing,
 };
 
 use super::deflate::{self, PERMESSAGE_DEFLATE};
@@ -323,7 +323,7 @@ impl<'b> Request<'b> {
                 check_extensions(list_of(value), |name| {
                     offer
                         .extensions()
-                        .any(|e| e.name().eq_ignore_ascii_case(name))
+                        .any(|e| eq_ignore_case(e.name().as_bytes(), name.as_bytes()))
                 })?;
                 // RFC 7692 §7.1: permessage-deflate's parameters must
                 // answer one of the offers.
@@ -941,7 +941,7 @@ fn write_response(w: &mut Writer<'_>, r: &Response<'_>, a: Answering) {
     let lists_ws = r
         .upgrade
         .iter()
-        .any(|p| p.eq_ignore_ascii_case("websocket"));
+        .any(|p| eq_ignore_case(p.as_bytes(), b"websocket"));
     if r.status == 426 && (lists_ws || a.offered_websocket) {
         w.header(
             "Sec-WebSocket-Version",

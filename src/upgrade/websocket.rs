@@ -1,8 +1,7 @@
 //! The WebSocket opening handshake rules (RFC 6455 §4, §11).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
+use super::base64::{Alphabet, decode_exact, encode};
+use super::sha1::sha1;
 use crate::error::PeerErrorKind;
 use crate::http1::{
     Field, Headers, ListElements, RequestHead, is_token, skip_quoted_string, trim_ows,
@@ -21,13 +20,10 @@ pub const WEBSOCKET_VERSION: &str = "13";
 /// assert_eq!(&accept, b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
 pub fn accept_key(key: &[u8]) -> [u8; 28] {
-    let mut sha = sha1_smol::Sha1::new();
-    sha.update(key);
-    sha.update(WEBSOCKET_GUID);
-    let digest = sha.digest().bytes();
+    let digest = sha1(&[key, WEBSOCKET_GUID]);
     let mut out = [0u8; 28];
     // 20 bytes always encode to exactly 28 characters.
-    let n = STANDARD.encode_slice(digest, &mut out).unwrap_or(0);
+    let n = encode(&digest, Alphabet::Standard, &mut out);
     debug_assert_eq!(n, 28);
     out
 }
@@ -41,15 +37,14 @@ pub fn accept_key(key: &[u8]) -> [u8; 28] {
 /// ```
 pub fn websocket_key(entropy: [u8; 16]) -> [u8; 24] {
     let mut out = [0u8; 24];
-    let n = STANDARD.encode_slice(entropy, &mut out).unwrap_or(0);
+    let n = encode(&entropy, Alphabet::Standard, &mut out);
     debug_assert_eq!(n, 24);
     out
 }
 
 /// `true` when `key` is base64 of exactly 16 bytes (RFC 6455 §4.2.1 item 5).
 pub fn is_valid_key(key: &[u8]) -> bool {
-    let mut decoded = [0u8; 18];
-    key.len() == 24 && matches!(STANDARD.decode_slice(key, &mut decoded), Ok(16))
+    decode_exact::<16>(key, Alphabet::Standard).is_some()
 }
 
 /// A WebSocket offer in a request, validated, borrowed from the buffer.
