@@ -5,13 +5,13 @@
 #   2. nostd-check/ (a #![no_std] #![no_main] binary with no allocator)
 #      links and completes a server and a client WebSocket handshake;
 #   3. the core builds for a bare-metal target (thumbv7em-none-eabihf) when
-#      rustup can install it;
+#      rustup can install it, also with the deflate feature (alloc, no std);
 #   4. each fuzz target runs for FUZZ_SECONDS (default 60) from seeded
 #      corpora; any crash fails the script. FUZZ_SECONDS=0 only replays the
-#      corpora. Six targets: the two handshakes, then the WebSocket frame
-#      decoder, connection operations, encode/decode round trips and the
-#      masking (the crate's one unsafe call), so the fuzzing takes about
-#      6 x FUZZ_SECONDS plus the builds.
+#      corpora. Seven targets: the two handshakes, then the WebSocket frame
+#      decoder, connection operations, encode/decode round trips, the
+#      masking (the crate's one unsafe call) and permessage-deflate, so the
+#      fuzzing takes about 7 x FUZZ_SECONDS plus the builds.
 #
 # Usage: bash .ci/nostd_and_fuzz.sh     (from anywhere in the repository)
 set -euo pipefail
@@ -39,6 +39,9 @@ step "bare-metal target: $BARE_TARGET"
 if timeout 120 rustup target add "$BARE_TARGET"; then
   cargo build -p protoswitch --no-default-features --target "$BARE_TARGET"
   echo "built protoswitch for $BARE_TARGET"
+  # permessage-deflate needs an allocator, not std.
+  cargo build -p protoswitch --no-default-features --features deflate --target "$BARE_TARGET"
+  echo "built protoswitch with deflate (alloc, no std) for $BARE_TARGET"
 else
   echo "skipped: target unavailable ($BARE_TARGET could not be installed)"
 fi
