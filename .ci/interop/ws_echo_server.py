@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """A Python `websockets` (PyPI) echo server for testing the `client` example.
 
-    python3 ws_echo_server.py PORT
+    python3 ws_echo_server.py PORT [--deflate-windows 15]
 
 Listens on 127.0.0.1:PORT, any path. Every message comes back as it came
 (text as text, binary as binary). Selects the subprotocol `chat` when the
 client offers it, and none otherwise. Prints `listening on 127.0.0.1:PORT`
 once ready; runs until killed.
+
+permessage-deflate is on, as websockets has it by default: the server
+compresses with a 4 KiB window and asks clients that accept a limit to use
+one too (`server_max_window_bits=12; client_max_window_bits=12`, memory
+level 5). With `--deflate-windows 15` it puts no limit on either window
+(a bare `permessage-deflate` answers a bare offer).
 """
 
 import asyncio
 import sys
 
 from websockets.asyncio.server import serve
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.exceptions import ConnectionClosed
 
 
@@ -32,7 +39,13 @@ async def echo(ws):
         pass
 
 
-async def main(port):
+async def main(port, full_windows):
+    deflate = {}
+    if full_windows:
+        deflate = {
+            "compression": None,
+            "extensions": [ServerPerMessageDeflateFactory(compress_settings={"memLevel": 5})],
+        }
     async with serve(
         echo,
         "127.0.0.1",
@@ -40,13 +53,14 @@ async def main(port):
         select_subprotocol=select_chat,
         max_size=None,
         ping_interval=None,
+        **deflate,
     ) as server:
         print(f"listening on 127.0.0.1:{port}", flush=True)
         await server.serve_forever()
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 4) or (len(sys.argv) == 4 and sys.argv[2:] != ["--deflate-windows", "15"]):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    asyncio.run(main(int(sys.argv[1])))
+    asyncio.run(main(int(sys.argv[1]), len(sys.argv) == 4))
