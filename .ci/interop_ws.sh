@@ -104,7 +104,8 @@ done
 start 19201 "$BIN/echo_server" 127.0.0.1:19201
 start 19202 "$BIN/upgrade_server" 127.0.0.1:19202
 # Python websockets: its default permessage-deflate (12-bit windows both
-# ways) on 19203, no window limits on 19207. Node ws: perMessageDeflate
+# ways) on 19203, no window limits on 19207 (which also echoes large
+# messages in 16 KiB fragments). Node ws: perMessageDeflate
 # true on 19204, with no context takeover both ways on 19208.
 start 19203 python3 "$HERE/ws_echo_server.py" 19203
 start 19204 node "$HERE/ws_echo_server.js" 19204
@@ -189,7 +190,7 @@ check_client_deflate "python websockets server (default deflate)" 19213 \
     --compressed s2c --plain c2s
 check_client_deflate "python websockets server (15-bit windows)" 19217 \
     "server_no_context_takeover=false client_no_context_takeover=false server_max_window_bits=15 client_max_window_bits=15" \
-    --compressed c2s,s2c
+    --compressed c2s,s2c --fragmented s2c
 check_client_deflate "node ws server (perMessageDeflate)" 19214 \
     "server_no_context_takeover=false client_no_context_takeover=false server_max_window_bits=15 client_max_window_bits=15" \
     --compressed c2s,s2c

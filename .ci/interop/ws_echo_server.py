@@ -12,7 +12,9 @@ permessage-deflate is on, as websockets has it by default: the server
 compresses with a 4 KiB window and asks clients that accept a limit to use
 one too (`server_max_window_bits=12; client_max_window_bits=12`, memory
 level 5). With `--deflate-windows 15` it puts no limit on either window
-(a bare `permessage-deflate` answers a bare offer).
+(a bare `permessage-deflate` answers a bare offer), and echoes messages of
+64 KiB or more in 16 KiB fragments (compressed, RSV1 on the first frame
+only), so that a client's inflation across frames is exercised too.
 """
 
 import asyncio
@@ -29,10 +31,18 @@ def select_chat(connection, offered):
     return "chat" if "chat" in offered else None
 
 
+FRAGMENT = 16 * 1024
+fragment_large = False
+
+
 async def echo(ws):
     try:
         async for message in ws:
-            await ws.send(message)
+            if fragment_large and len(message) >= 4 * FRAGMENT:
+                # An iterable: websockets sends one frame per item.
+                await ws.send([message[i : i + FRAGMENT] for i in range(0, len(message), FRAGMENT)])
+            else:
+                await ws.send(message)
     except ConnectionClosed:
         # The client's Close overtook an echo: websockets answers a Close at
         # once, and no data may follow it. Nothing to report.
@@ -63,4 +73,5 @@ if __name__ == "__main__":
     if len(sys.argv) not in (2, 4) or (len(sys.argv) == 4 and sys.argv[2:] != ["--deflate-windows", "15"]):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    asyncio.run(main(int(sys.argv[1]), len(sys.argv) == 4))
+    fragment_large = len(sys.argv) == 4
+    asyncio.run(main(int(sys.argv[1]), fragment_large))

@@ -12,10 +12,11 @@ goes through: the HTTP request and response heads, then, after a 101, every
 WebSocket frame's header. Each message's frames are gathered; a message with
 RSV1 set (compressed) is unmasked and inflated here, with Python's zlib
 (an implementation independent of both peers), a raw inflater of the window
-the handshake agreed for that direction (`*_max_window_bits`: zlib refuses a
-distance beyond its window, so a sender that overruns the agreed window is
-caught) and a fresh inflater per message when that direction agreed
-`*_no_context_takeover` (so a sender that keeps its window is caught). When
+the handshake agreed for that direction (`*_max_window_bits`; output taken a
+window at a time, so a sender that reaches back more than twice the agreed
+window is caught) and a fresh inflater per message when that direction
+agreed `*_no_context_takeover` (so a sender that keeps its window is
+caught). When
 a connection ends, one JSON line about it is appended to LOG: the listen
 port, the status, both Sec-WebSocket-Extensions headers, the parameters,
 and per direction (c2s, s2c) each data message's opcode, RSV1, number of
@@ -196,7 +197,17 @@ class Direction:
         data = b"".join(self.parts) + b"\x00\x00\xff\xff"
         self.parts = []
         try:
-            out = self.inflater.decompress(data)
+            # zlib checks a distance against its window only for history
+            # kept from earlier calls (within one call the whole output is
+            # reachable), so the output is taken a window at a time: a
+            # distance beyond twice the agreed window fails.
+            out, step = bytearray(), 1 << self.window_bits
+            while True:
+                piece = self.inflater.decompress(data, step)
+                out += piece
+                data = self.inflater.unconsumed_tail
+                if not data and len(piece) < step:
+                    break
             m["size"] = len(out)
             if m["op"] == 1:
                 out.decode("utf-8")
