@@ -8,13 +8,23 @@
 # `ws` and `playwright-core` (npm, into $PROTOSWITCH_NODE_DIR, default
 # ~/.cache/protoswitch/node), Debian `chromium` (apt).
 #
-#  1. Python websockets client  → echo_server, upgrade_server /ws, tokio_echo
-#  2. our `client`              → Python websockets and Node ws echo servers
-#  3. Node ws client            → echo_server, upgrade_server /ws, tokio_echo
-#  4. headless Chromium         → echo_server's page (text, binary, close 1000/4001)
+#  1. Python websockets client  → echo_server, upgrade_server /ws, tokio_echo;
+#                                 permessage-deflate → echo_server (2 offers)
+#  2. our `client`              → Python websockets and Node ws echo servers;
+#                                 `client --deflate` → the same, compression on
+#  3. Node ws client            → echo_server, upgrade_server /ws, tokio_echo;
+#                                 permessage-deflate → echo_server (2 offers)
+#  4. headless Chromium         → echo_server's page (text, binary, 1 MiB,
+#                                 40 small, ws.extensions, close 1000/4001)
 #  5. `probe`                   → upgrade_server (successes and failures) and
 #                                 .ci/interop/bad_server.py (broken servers)
-# Every listener is on 127.0.0.1 (ports 19201-19206) and is killed on exit.
+# permessage-deflate (RFC 7692) is proved on the wire: those checks go
+# through .ci/interop/ws_tap.py, a relay that parses every frame, inflates
+# each compressed message with Python's zlib in the window and context mode
+# the 101 agreed, and then requires per connection that large messages went
+# compressed in the directions expected (see `verify_wire`).
+# Every listener is on 127.0.0.1 (ports 19201-19208 and the taps' 19211,
+# 19213, 19214, 19217, 19218) and is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -84,23 +94,54 @@ wait_port() {
     done
     fail "nothing listens on 127.0.0.1:$1"
 }
-for port in 19201 19202 19203 19204 19205 19206; do
+PORTS="19201 19202 19203 19204 19205 19206 19207 19208"
+TAPS="19211 19213 19214 19217 19218" # the tap on 1921N relays to 1920N
+for port in $PORTS $TAPS; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         fail "127.0.0.1:$port is already in use: stop whatever listens there"
     fi
 done
 start 19201 "$BIN/echo_server" 127.0.0.1:19201
 start 19202 "$BIN/upgrade_server" 127.0.0.1:19202
+# Python websockets: its default permessage-deflate (12-bit windows both
+# ways) on 19203, no window limits on 19207 (which also echoes large
+# messages in 16 KiB fragments). Node ws: perMessageDeflate
+# true on 19204, with no context takeover both ways on 19208.
 start 19203 python3 "$HERE/ws_echo_server.py" 19203
 start 19204 node "$HERE/ws_echo_server.js" 19204
 start 19205 python3 "$HERE/bad_server.py" 19205
 start 19206 "$BIN/tokio_echo" 127.0.0.1:19206
-for port in 19201 19202 19203 19204 19205 19206; do wait_port "$port"; done
+start 19207 python3 "$HERE/ws_echo_server.py" 19207 --deflate-windows 15
+start 19208 node "$HERE/ws_echo_server.js" 19208 --no-context-takeover
+# One tap process relays all five: 19211 → echo_server, 19213 → 19203, ...
+TAP_LOG="$LOGS/tap.jsonl"
+: >"$TAP_LOG"
+start 19211 python3 "$HERE/ws_tap.py" serve "$TAP_LOG" 19211:19201 19213:19203 19214:19204 19217:19207 19218:19208
+for port in $PORTS; do wait_port "$port"; done
+for port in $TAPS; do pid_of[$port]=${pid_of[19211]}; wait_port "$port"; done
+
+# verify_wire WHAT PORT ARGS...: the connections through the tap on PORT
+# since the last call (see ws_tap.py verify for ARGS), then a fresh log.
+verify_wire() {
+    local what=$1 port=$2
+    shift 2
+    python3 "$HERE/ws_tap.py" verify "$TAP_LOG" --port "$port" "$@" || fail "$what: on the wire"
+    : >"$TAP_LOG"
+}
 
 # ---- 1. Python websockets client ----
 python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19201/echo || fail "python websockets → echo_server"
 python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19202/ws --subprotocol chat || fail "python websockets → upgrade_server /ws"
 python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19206/ || fail "python websockets → tokio_echo"
+# permessage-deflate: websockets' own offer, then one asking for no context
+# takeover both ways (the tap then inflates every message on its own, so
+# a side that kept its window would fail there). Both directions must
+# compress the large messages; the client's fragmented ones stay in frames.
+for offer in default no-context-takeover; do
+    python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19211/echo --deflate $offer ||
+        fail "python websockets → echo_server, permessage-deflate ($offer)"
+    verify_wire "python websockets → echo_server ($offer)" 19211 --compressed c2s,s2c --fragmented c2s
+done
 
 # ---- 2. our client against other servers ----
 check_client() {
@@ -123,13 +164,55 @@ check_client "node ws server" ws://127.0.0.1:19204/
 check_client "node ws server" ws://127.0.0.1:19204/ --protocol chat
 check_client "upgrade_server /ws" ws://127.0.0.1:19202/ws --protocol chat
 
+# `client --deflate`: the agreed parameters on stderr, every line echoed —
+# among them two copies of a 300 KB JSON line, which must go compressed
+# (the second copy can refer to the first only under context takeover: with
+# no context takeover agreed, the tap inflates each on its own).
+big_line=$(python3 -c 'import json; print(json.dumps([{"id": i, "user": f"user{i % 97}", "active": i % 3 == 0} for i in range(7000)]))')
+check_client_deflate() { # NAME PORT "PARAMS" VERIFY-ARGS...
+    local name=$1 port=$2 params=$3
+    shift 3
+    local input out err="$LOGS/client.stderr"
+    input=$(printf 'one\ntwo\n%s\n%s\nthree' "$big_line" "$big_line")
+    out=$(timeout 20 "$BIN/client" "ws://127.0.0.1:$port/" --deflate <<<"$input" 2>"$err") ||
+        fail "client --deflate → $name exited $?: $(cat "$err")"
+    [ "$out" = "$input" ] || fail "client --deflate → $name: the echo differs (${#out} bytes for ${#input}): $(head -c 300 <<<"$out")"
+    grep -qx "permessage-deflate: $params" "$err" ||
+        fail "client --deflate → $name: expected 'permessage-deflate: $params' on stderr: $(cat "$err")"
+    echo "ok: client --deflate → $name: 5 lines echoed (2 of ${#big_line} bytes), agreed $params"
+    verify_wire "client --deflate → $name" "$port" "$@"
+}
+# websockets limits our window to 12 bits: the crate then sends
+# uncompressed (src/ws/deflate.rs: miniz_oxide compresses with 32 KiB
+# windows only), which the tap checks; websockets still compresses to us.
+check_client_deflate "python websockets server (default deflate)" 19213 \
+    "server_no_context_takeover=false client_no_context_takeover=false server_max_window_bits=12 client_max_window_bits=12" \
+    --compressed s2c --plain c2s
+check_client_deflate "python websockets server (15-bit windows)" 19217 \
+    "server_no_context_takeover=false client_no_context_takeover=false server_max_window_bits=15 client_max_window_bits=15" \
+    --compressed c2s,s2c --fragmented s2c
+check_client_deflate "node ws server (perMessageDeflate)" 19214 \
+    "server_no_context_takeover=false client_no_context_takeover=false server_max_window_bits=15 client_max_window_bits=15" \
+    --compressed c2s,s2c
+check_client_deflate "node ws server (no context takeover)" 19218 \
+    "server_no_context_takeover=true client_no_context_takeover=true server_max_window_bits=15 client_max_window_bits=15" \
+    --compressed c2s,s2c
+
 # ---- 3. Node ws client ----
 node "$HERE/ws_client_check.js" ws://127.0.0.1:19201/echo || fail "node ws → echo_server"
 node "$HERE/ws_client_check.js" ws://127.0.0.1:19202/ws --subprotocol chat || fail "node ws → upgrade_server /ws"
 node "$HERE/ws_client_check.js" ws://127.0.0.1:19206/ || fail "node ws → tokio_echo"
+for offer in default no-context-takeover; do
+    node "$HERE/ws_client_check.js" ws://127.0.0.1:19211/echo --deflate $offer ||
+        fail "node ws → echo_server, permessage-deflate ($offer)"
+    verify_wire "node ws → echo_server ($offer)" 19211 --compressed c2s,s2c --fragmented c2s
+done
 
 # ---- 4. headless Chromium ----
-node "$HERE/browser_check.js" http://127.0.0.1:19201/ "$(command -v chromium)" || fail "chromium → echo_server page"
+# Through the tap: the page's WebSocket goes to the page's host. Two
+# sessions (close 1000, then 4001), each with its 1 MiB messages.
+node "$HERE/browser_check.js" http://127.0.0.1:19211/ "$(command -v chromium)" || fail "chromium → echo_server page"
+verify_wire "chromium → echo_server page" 19211 --conns 2 --compressed c2s,s2c
 
 # ---- 5. probe ----
 # probe_ok leaves the probe's output in $out for a further look.

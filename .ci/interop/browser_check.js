@@ -3,9 +3,15 @@
 //
 //   NODE_PATH=<dir>/node_modules node browser_check.js http://127.0.0.1:PORT/ [CHROMIUM]
 //
-// Loads the page, waits for "open", clicks "send text" and "send binary",
-// waits for both echoes in the page's log, closes with 1000 and requires the
-// status "closed 1000 clean"; then reloads and does the same with 4001.
+// Loads the page, waits for "open", requires the page's `ws.extensions` to
+// name permessage-deflate (Chromium offers it; echo_server accepts it),
+// clicks "send text" and "send binary", waits for both echoes in the page's
+// log; clicks "send 1 MiB ×3" (compressible text, the same as binary,
+// random bytes) and "send 40 small" (similar JSON: the shared window at
+// work), which the page compares with their echoes; closes with 1000 and
+// requires the status "closed 1000 clean"; then reloads and does the same
+// with 4001. (A page cannot choose frames: Chromium decides how a message
+// is fragmented; run through ws_tap.py to see the frames.)
 // Everything is read from the page DOM. Prints one `ok: ...` line per
 // check; exits 1 with `FAIL: ...` on the first failure.
 'use strict';
@@ -61,6 +67,17 @@ async function session(page, code) {
   await page.click('#send-binary');
   await waitLog(page, 'binary echo: 1,2,3,250');
   console.log(`ok: chromium ${url}: text and binary echoes in the page log`);
+  const extensions = await text(page, '#extensions');
+  if (!/^permessage-deflate(;|$)/.test(extensions)) throw new Error(`ws.extensions is '${extensions}', not permessage-deflate`);
+  console.log(`ok: chromium ${url}: ws.extensions = '${extensions}'`);
+  await page.click('#send-large');
+  for (const label of ['1 MiB text', '1 MiB binary', '1 MiB random']) await waitLog(page, `${label} echo: identical`);
+  await page.click('#send-burst');
+  await waitLog(page, 'small 39 echo: identical');
+  const log = await page.locator('#log li').allTextContents();
+  const bad = log.filter((l) => l.includes('DIFFERS'));
+  if (bad.length) throw new Error(`echoes differ: ${bad.join('; ')}`);
+  console.log(`ok: chromium ${url}: 1 MiB text, binary and random, then 40 small JSON messages echo identical`);
   await page.fill('#code', String(code));
   await page.click('#close');
   await waitStatus(page, `closed ${code} clean`);

@@ -1,6 +1,7 @@
 // Node `ws` (npm) as the client of a protoswitch echo server.
 //
 //   NODE_PATH=<dir>/node_modules node ws_client_check.js ws://127.0.0.1:PORT/PATH [--subprotocol NAME]
+//   NODE_PATH=<dir>/node_modules node ws_client_check.js ws://127.0.0.1:PORT/PATH --deflate OFFER
 //
 // Checks on the echo server at the URL: a text message, a binary message,
 // a 1 MiB binary message (must come back identical), a Ping (its Pong must
@@ -10,6 +11,18 @@
 // select it.
 // Prints one `ok: ...` line per check; exits 1 with `FAIL: ...` on the first
 // failure.
+//
+// With --deflate OFFER it checks permessage-deflate (RFC 7692) instead, on
+// one connection: the client offers OFFER — `default` (`perMessageDeflate:
+// true`, ws's own offer `permessage-deflate; client_max_window_bits`) or
+// `no-context-takeover` (both `*_no_context_takeover` parameters too) — and
+// the 101 must agree to permessage-deflate with what was asked. Then text,
+// binary, random 1 MiB, compressible 1 MiB text and binary, 40 similar small
+// JSON messages, and a text and a binary message sent in fragments
+// (`send(data, { fin: false })` ... `{ fin: true }`) must all echo intact.
+// ws compresses only messages of 1024 bytes or more (its `threshold`), and
+// decides on the first fragment, so the fragments are 64 KiB. Whether the
+// frames went compressed is for the wire: run it through ws_tap.py.
 'use strict';
 
 const crypto = require('crypto');
@@ -17,9 +30,11 @@ const WebSocket = require('ws');
 
 const LABEL = 'node ws';
 const TIMEOUT_MS = 10000;
-const [url, flag, subprotocol] = process.argv.slice(2);
-if (!url || !url.startsWith('ws://') || (flag !== undefined && (flag !== '--subprotocol' || !subprotocol))) {
-  console.error('usage: node ws_client_check.js ws://127.0.0.1:PORT/PATH [--subprotocol NAME]');
+const [url, flag, flagValue] = process.argv.slice(2);
+const subprotocol = flag === '--subprotocol' ? flagValue : undefined;
+const deflateOffer = flag === '--deflate' ? flagValue : undefined;
+if (!url || !url.startsWith('ws://') || (flag !== undefined && (!['--subprotocol', '--deflate'].includes(flag) || !flagValue))) {
+  console.error('usage: node ws_client_check.js ws://127.0.0.1:PORT/PATH [--subprotocol NAME | --deflate default|no-context-takeover]');
   process.exit(2);
 }
 
@@ -49,8 +64,11 @@ function next(ws, event, what) {
   });
 }
 
-async function open(protocols = []) {
-  const ws = new WebSocket(url, protocols, { handshakeTimeout: TIMEOUT_MS });
+async function open(protocols = [], perMessageDeflate = true) {
+  const ws = new WebSocket(url, protocols, { handshakeTimeout: TIMEOUT_MS, perMessageDeflate });
+  // The 101's Sec-WebSocket-Extensions as sent (ws.extensions only names
+  // the extensions).
+  ws.on('upgrade', (res) => { ws.agreedExtensions = res.headers['sec-websocket-extensions'] || ''; });
   await next(ws, 'open', 'open');
   return ws;
 }
@@ -109,7 +127,69 @@ async function checkSubprotocol(name) {
   console.log(`ok: ${LABEL} ${url}: protocols ['${name}'] -> negotiated '${name}'`);
 }
 
+// `size` bytes of JSON-like text: deflate shrinks it several times.
+function compressible(size) {
+  const rows = [];
+  let n = 0;
+  while (n < size) {
+    const i = rows.length;
+    const row = JSON.stringify({ id: i, user: `user${i % 97}`, active: i % 3 === 0, tags: ['alpha', 'beta', 'gamma'].slice(0, i % 4) });
+    rows.push(row);
+    n += row.length + 1;
+  }
+  return rows.join('\n').slice(0, size);
+}
+
+async function checkDeflate(offer) {
+  const params = { 'default': [true, []], 'no-context-takeover': [
+    { serverNoContextTakeover: true, clientNoContextTakeover: true },
+    ['server_no_context_takeover', 'client_no_context_takeover'],
+  ] }[offer];
+  if (!params) fail(`unknown --deflate offer '${offer}'`);
+  const [option, want] = params;
+  const ws = await open([], option);
+  const agreed = ws.agreedExtensions;
+  if (!agreed.startsWith('permessage-deflate') || ws.extensions !== 'permessage-deflate') {
+    fail(`offer ${offer}: the 101 agreed to '${agreed}', ws runs '${ws.extensions}'`);
+  }
+  for (const key of want) {
+    if (!agreed.includes(key)) fail(`offer ${offer}: the 101 ('${agreed}') lacks ${key}`);
+  }
+  console.log(`ok: ${LABEL} ${url}: offer ${offer}: 101 agreed '${agreed}'`);
+
+  // Sends `parts` (one message, in fragments when several) and requires
+  // the echo to be their concatenation, of the same type.
+  async function echo(what, binary, ...parts) {
+    parts.forEach((p, i) => ws.send(p, { binary, fin: i === parts.length - 1 }));
+    const [data, isBinary] = await next(ws, 'message', what);
+    const sent = Buffer.concat(parts.map((p) => Buffer.from(p)));
+    if (isBinary !== binary || !sent.equals(data)) {
+      fail(`offer ${offer}: ${what}: echo differs (sent ${sent.length} bytes binary=${binary}, got ${data.length} binary=${isBinary})`);
+    }
+  }
+  await echo('text', false, 'hello, compressed ✓');
+  await echo('binary', true, Buffer.from([0, 1, 2, 250, 255]));
+  console.log(`ok: ${LABEL} ${url}: offer ${offer}: text and binary echo`);
+  await echo('random 1 MiB', true, crypto.randomBytes(1 << 20));
+  const text = compressible(1 << 20);
+  await echo('compressible 1 MiB text', false, text);
+  await echo('compressible 1 MiB binary', true, Buffer.from(text));
+  console.log(`ok: ${LABEL} ${url}: offer ${offer}: 1 MiB random, text and binary echo identical`);
+  for (let i = 0; i < 40; i++) {
+    await echo(`small JSON ${i}`, false, JSON.stringify({ seq: i, event: 'tick', payload: 'x'.repeat(i % 7) }));
+  }
+  const window = offer === 'default' ? 'shared window' : 'a fresh window each';
+  console.log(`ok: ${LABEL} ${url}: offer ${offer}: 40 small JSON messages echo (${window})`);
+  const chunk = compressible(64 * 1024);
+  await echo('fragmented text', false, chunk, '✓ middle ✓', chunk);
+  await echo('fragmented binary', true, Buffer.from(chunk), Buffer.alloc(0), crypto.randomBytes(1000), Buffer.from(chunk));
+  console.log(`ok: ${LABEL} ${url}: offer ${offer}: text in 3 fragments and binary in 4 echo intact`);
+  ws.close(1000);
+  await next(ws, 'close', 'close');
+}
+
 (async () => {
+  if (deflateOffer) return checkDeflate(deflateOffer);
   await checkMessages();
   await checkClose(1000, '');
   await checkClose(4001, 'bye');

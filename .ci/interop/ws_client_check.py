@@ -2,6 +2,7 @@
 """Python `websockets` (PyPI) as the client of a protoswitch echo server.
 
     python3 ws_client_check.py ws://127.0.0.1:PORT/PATH [--subprotocol chat]
+    python3 ws_client_check.py ws://127.0.0.1:PORT/PATH --deflate OFFER
 
 Checks, each on the echo server at URL: a text message, a binary message, a
 1 MiB binary message (must come back identical), a Ping (its Pong must
@@ -10,12 +11,25 @@ server's Close frame must echo the code, and the connection must end
 promptly). With --subprotocol NAME it also offers NAME and requires the
 server to select it. Prints one `ok: ...` line per check; exits 1 with a
 `FAIL: ...` line on the first failure.
+
+With --deflate OFFER it checks permessage-deflate (RFC 7692) instead, on one
+connection: the client offers OFFER — `default` (what websockets offers on
+its own: `permessage-deflate; client_max_window_bits`) or
+`no-context-takeover` (both `*_no_context_takeover` parameters too) — and
+the server's 101 must agree to permessage-deflate with the parameters
+asked for. Then text, binary, random 1 MiB, compressible 1 MiB text and
+binary, 40 similar small JSON messages (the shared window at work), and a
+text and a binary message the client sends in fragments (an iterable:
+websockets makes one frame of each item) must all echo intact. Whether the
+frames really went compressed is for the wire: run it through ws_tap.py.
 """
 
+import json
 import os
 import sys
 import time
 
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.sync.client import connect
 
 LABEL = "python websockets"
@@ -27,7 +41,7 @@ def fail(what):
     sys.exit(1)
 
 
-def open_ws(url, subprotocols=None):
+def open_ws(url, subprotocols=None, **more):
     # proxy=None: never go through a proxy from the environment (the server
     # is on the loopback interface). max_size=None: the default cap is 1 MiB,
     # exactly the size of the large echo; lift it. No keepalive pings: the
@@ -40,7 +54,71 @@ def open_ws(url, subprotocols=None):
         open_timeout=TIMEOUT,
         close_timeout=TIMEOUT,
         ping_interval=None,
+        **more,
     )
+
+
+def compressible(size):
+    """`size` bytes of JSON-like text: deflate shrinks it ten times or more."""
+    rows, n = [], 0
+    while n < size:
+        row = json.dumps({"id": len(rows), "user": f"user{len(rows) % 97}", "active": len(rows) % 3 == 0,
+                          "tags": ["alpha", "beta", "gamma"][: len(rows) % 4]})
+        rows.append(row)
+        n += len(row) + 1
+    return "\n".join(rows)[:size]
+
+
+def check_deflate(url, offer):
+    if offer == "default":
+        # compression="deflate" is websockets' default: its own offer.
+        more, want = {}, {}
+    elif offer == "no-context-takeover":
+        more = {
+            "compression": None,
+            "extensions": [ClientPerMessageDeflateFactory(
+                server_no_context_takeover=True, client_no_context_takeover=True,
+                compress_settings={"memLevel": 5})],
+        }
+        want = {"server_no_context_takeover": True, "client_no_context_takeover": True}
+    else:
+        fail(f"unknown --deflate offer {offer!r}")
+    with open_ws(url, **more) as ws:
+        agreed = ws.response.headers.get("Sec-WebSocket-Extensions")
+        if not agreed or not agreed.startswith("permessage-deflate"):
+            fail(f"offer {offer}: the 101 agreed to {agreed!r}, not permessage-deflate")
+        names = [e.name for e in ws.protocol.extensions]
+        if names != ["permessage-deflate"]:
+            fail(f"offer {offer}: websockets runs the extensions {names}")
+        for key in want:
+            if key not in agreed:
+                fail(f"offer {offer}: the 101 ({agreed!r}) lacks {key}")
+        print(f"ok: {LABEL} {url}: offer {offer}: 101 agreed {agreed!r}")
+
+        def echo(what, data):
+            ws.send(data)
+            got = ws.recv(timeout=TIMEOUT)
+            joined = data if isinstance(data, (str, bytes)) else type(data[0])().join(data)
+            if type(got) is not type(joined) or got != joined:
+                fail(f"offer {offer}: {what}: echo differs "
+                     f"(sent {type(joined).__name__} of {len(joined)}, got {type(got).__name__} of {len(got)})")
+
+        echo("text", "hello, compressed ✓")
+        echo("binary", bytes([0, 1, 2, 250, 255]))
+        print(f"ok: {LABEL} {url}: offer {offer}: text and binary echo")
+        echo("random 1 MiB", os.urandom(1 << 20))
+        text = compressible(1 << 20)
+        echo("compressible 1 MiB text", text)
+        echo("compressible 1 MiB binary", text.encode())
+        print(f"ok: {LABEL} {url}: offer {offer}: 1 MiB random, text and binary echo identical")
+        for i in range(40):
+            echo(f"small JSON {i}", json.dumps({"seq": i, "event": "tick", "payload": "x" * (i % 7)}))
+        window = "shared window" if offer == "default" else "a fresh window each"
+        print(f"ok: {LABEL} {url}: offer {offer}: 40 small JSON messages echo ({window})")
+        chunk = compressible(64 * 1024)
+        echo("fragmented text", [chunk, "✓ middle ✓", chunk])
+        echo("fragmented binary", [chunk.encode(), b"", os.urandom(1000), chunk.encode()])
+        print(f"ok: {LABEL} {url}: offer {offer}: text in 3 fragments and binary in 4 echo intact")
 
 
 def check_messages(url):
@@ -109,6 +187,14 @@ def check_subprotocol(url, name):
 
 def main():
     args = sys.argv[1:]
+    if len(args) == 3 and args[1] == "--deflate":
+        try:
+            check_deflate(args[0], args[2])
+        except SystemExit:
+            raise
+        except Exception as e:  # noqa: BLE001 - any error is a failed check
+            fail(f"{args[0]}: {type(e).__name__}: {e}")
+        return
     if not args or len(args) not in (1, 3) or (len(args) == 3 and args[1] != "--subprotocol"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
