@@ -4,6 +4,7 @@
 //! cargo run --example probe -- ws://host:port/path
 //!     [--upgrade TOKEN]...        offer h2c or any token instead of websocket
 //!     [--protocol NAME]...        WebSocket subprotocols to offer
+//!     [--deflate]                 offer permessage-deflate (RFC 7692), as browsers do
 //!     [--header 'Name: value']... extra request headers
 //!     [--expect-continue]         send a small body with Expect: 100-continue
 //!     [--timeout SECONDS]         how long to wait for the response (default 10)
@@ -19,7 +20,9 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant as StdInstant};
 
-use protoswitch::upgrade::{ClientEvent, ClientHandshake, ClientRequest, ClientState, Diagnosis};
+use protoswitch::upgrade::{
+    ClientEvent, ClientHandshake, ClientRequest, ClientState, DeflateConfig, Diagnosis,
+};
 use protoswitch::{Error, Header, Headers, PeerErrorKind, StdClock};
 
 const BODY: &[u8] = b"probe\n";
@@ -30,13 +33,14 @@ struct Args {
     protocols: Vec<String>,
     headers: Vec<(String, String)>,
     expect_continue: bool,
+    deflate: bool,
     timeout: Duration,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: probe ws://host:port/path [--upgrade TOKEN]... [--protocol NAME]... \
-         [--header 'Name: value']... [--expect-continue] [--timeout SECONDS]"
+         [--header 'Name: value']... [--expect-continue] [--deflate] [--timeout SECONDS]"
     );
     std::process::exit(2);
 }
@@ -49,6 +53,7 @@ fn parse_args() -> Args {
         protocols: Vec::new(),
         headers: Vec::new(),
         expect_continue: false,
+        deflate: false,
         timeout: Duration::from_secs(10),
     };
     while let Some(arg) = args.next() {
@@ -56,6 +61,7 @@ fn parse_args() -> Args {
         match arg.as_str() {
             "--upgrade" => a.offers.push(value()),
             "--protocol" => a.protocols.push(value()),
+            "--deflate" => a.deflate = true,
             "--header" => {
                 let h = value();
                 let Some((name, v)) = h.split_once(':') else {
@@ -137,9 +143,17 @@ fn probe(args: &Args) -> bool {
         .iter()
         .map(|(n, v)| Header::new(n, v.as_bytes()))
         .collect();
+    let deflate = DeflateConfig::new();
+    let deflate_offer = deflate.offer();
+    let extensions: &[&str] = if args.deflate {
+        &[deflate_offer.as_str()]
+    } else {
+        &[]
+    };
     let mut request = ClientRequest::new("GET", &path, &authority, &offers)
         .websocket_key(masks.random_16())
         .subprotocols(&protocols)
+        .extensions(extensions)
         .h2c_settings(&[(3, 100), (4, 65535)])
         .headers(&headers);
     if args.expect_continue {
@@ -199,6 +213,21 @@ fn probe(args: &Args) -> bool {
                                 Some(p) => line.push_str(&format!("; subprotocol {p}")),
                                 None if !args.protocols.is_empty() => line.push_str(
                                     "; the server selected none of the offered subprotocols",
+                                ),
+                                None => {}
+                            }
+                            // What permessage-deflate agreed (the machine
+                            // has checked it against the offer).
+                            match deflate.agreed(&switch) {
+                                Some(p) => line.push_str(&format!(
+                                    "; permessage-deflate: server {} window {} bits, client {} window {} bits",
+                                    if p.server_no_context_takeover { "resets its" } else { "keeps its" },
+                                    p.server_max_window_bits,
+                                    if p.client_no_context_takeover { "resets its" } else { "keeps its" },
+                                    p.client_max_window_bits,
+                                )),
+                                None if args.deflate => line.push_str(
+                                    "; the server did not accept permessage-deflate (messages go uncompressed)",
                                 ),
                                 None => {}
                             }
