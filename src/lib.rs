@@ -8,6 +8,11 @@
 //! The crate owns no socket, thread, clock or random source. You hand it
 //! bytes, time and entropy; it hands back events and bytes to write. The
 //! core is `#![no_std]`, needs no allocator, and never panics on input.
+//! permessage-deflate (RFC 7692, feature `deflate`, on by default) needs an
+//! allocator but not `std`: [`upgrade::DeflateConfig`] negotiates it,
+//! [`ws::Connection::with_deflate`] turns it on, and compressed messages
+//! are received with [`ws::Connection::receive_into`], which inflates into
+//! a buffer you pass.
 //!
 //! ## The I/O loop
 //!
