@@ -110,10 +110,17 @@ pub struct DeflateConfig {
     /// bare (the server may pick any window). Server: asked of clients
     /// that accept a limit, when below 15. Default 15.
     pub client_max_window_bits: u8,
-    /// Compression level of our messages, 0 (stored, no compression) to
-    /// 10 (slowest). Default 1: about 4× faster than 6 for 5 % larger
-    /// output on JSON (see the `ws` module docs for the figures).
-    pub level: u8,
+    /// Compress our messages (default). Off, the connection still
+    /// inflates the peer's but sends its own uncompressed, which RFC 7692
+    /// allows, and holds no compressor.
+    pub compress: bool,
+    /// The window our compressor uses, 8 to 15 (never more than was
+    /// agreed): `2^(bits + 1)` bytes of memory. Default 12 (8 KiB), as
+    /// Python `websockets` uses on servers.
+    pub window_bits: u8,
+    /// The compressor's hash table: `2^(memory_level + 8)` bytes, 1 to 9.
+    /// Default 5 (8 KiB).
+    pub memory_level: u8,
 }
 
 impl Default for DeflateConfig {
@@ -123,14 +130,17 @@ impl Default for DeflateConfig {
 }
 
 impl DeflateConfig {
-    /// The defaults: context takeover, 32 KiB windows, level 1.
+    /// The defaults: context takeover and 32 KiB windows negotiated; our
+    /// compressor uses a 4 KiB window and an 8 KiB hash table.
     pub const fn new() -> Self {
         DeflateConfig {
             server_no_context_takeover: false,
             client_no_context_takeover: false,
             server_max_window_bits: 15,
             client_max_window_bits: 15,
-            level: 1,
+            compress: true,
+            window_bits: 12,
+            memory_level: 5,
         }
     }
     /// Sets [`DeflateConfig::server_no_context_takeover`].
@@ -153,9 +163,25 @@ impl DeflateConfig {
         self.client_max_window_bits = clamp_bits(bits);
         self
     }
-    /// Sets [`DeflateConfig::level`] (at most 10).
-    pub const fn level(mut self, level: u8) -> Self {
-        self.level = if level > 10 { 10 } else { level };
+    /// Sets [`DeflateConfig::compress`].
+    pub const fn compress(mut self, on: bool) -> Self {
+        self.compress = on;
+        self
+    }
+    /// Sets [`DeflateConfig::window_bits`] (clamped to 8..=15).
+    pub const fn window_bits(mut self, bits: u8) -> Self {
+        self.window_bits = clamp_bits(bits);
+        self
+    }
+    /// Sets [`DeflateConfig::memory_level`] (clamped to 1..=9).
+    pub const fn memory_level(mut self, level: u8) -> Self {
+        self.memory_level = if level < 1 {
+            1
+        } else if level > 9 {
+            9
+        } else {
+            level
+        };
         self
     }
 

@@ -1,40 +1,36 @@
 //! permessage-deflate on a connection (RFC 7692 §6, §7.2), feature
-//! `deflate`: the inflater for the peer's messages and the compressor for
-//! ours, built on `miniz_oxide`, allocated when first used.
+//! `deflate`: the inflater for the peer's messages (`miniz_oxide`) and
+//! the compressor for ours (`compress.rs`, this crate's), each allocated
+//! when first used.
 //!
-//! Why `miniz_oxide` (measured on this machine, 2026-11-30, JSON messages,
-//! context takeover, sync flush per message; `zlib-rs` 0.6.8 beside it):
-//! it is the only candidate that builds without `std` with an allocator
-//! (`zlib-rs` allocates through `std::alloc`) and is safe Rust. It is
-//! slower: at 300-byte messages it compresses at 141 MB/s (level 1)
-//! against 1,609, and inflates at 129 MB/s against 423; at 64 KiB, 518
-//! against 936 MB/s (level 1) and 1,417 against 1,590 MB/s inflating.
-//! Its memory is fixed whatever the window: 43,296 bytes to inflate and
-//! 253,614 to compress (`zlib-rs`: 47,552 and 164,992 at 12 bits / memory
-//! level 5).
+//! The library was chosen by measurement (this machine, 2026-11-30, JSON
+//! messages, context takeover, sync flush per message; `zlib-rs` 0.6.8
+//! beside it): `miniz_oxide` is the only candidate that builds without
+//! `std` with an allocator (`zlib-rs` allocates through `std::alloc`) and
+//! is safe Rust. It inflates 300-byte messages at 129 MB/s against 423,
+//! and 64 KiB ones at 1,417 MB/s against 1,590; its inflater takes 43,296
+//! bytes whatever the window (`zlib-rs`: 47,552).
 //!
-//! `miniz_oxide` compresses with a 32 KiB window only: asked for less, its
-//! output still reaches farther back (measured: zlib fails it with
-//! "invalid distance too far back" at 9 to 13 bits). So when the peer
-//! limits our window below 15 bits, our messages go uncompressed, which
-//! RFC 7692 §6 allows (a message without RSV1 is not compressed) and
-//! which honours any window; the peer's compressed messages are inflated
-//! as ever (the inflater's window is always 32 KiB).
+//! Its compressor could not be used: asked for a window below 32 KiB, its
+//! output still reaches farther back (zlib rejected it at 9 to 13 bits,
+//! "invalid distance too far back"), and it takes 253,614 bytes whatever
+//! the settings (`zlib-rs`: 164,992 at 12 bits / memory level 5). The
+//! crate's own compressor honours every window from 8 to 15 bits and takes
+//! `2^(window_bits + 1) + 2^(memory_level + 8)` bytes: 16 KiB with the
+//! defaults ([`DeflateConfig`]: 12 bits, memory level 5).
 //!
 //! Memory per connection: nothing until a compressed message is received
-//! (then 43 KiB) or sent (then 248 KiB); with
-//! [`DeflateConfig::level`](crate::upgrade::DeflateConfig) 0 the
-//! connection never compresses, so only the inflater is ever allocated.
+//! (then 43 KiB) or sent (then 16 KiB with the defaults); with
+//! [`DeflateConfig::compress`] off the connection never compresses, so
+//! only the inflater is ever allocated.
 
 use alloc::boxed::Box;
 
 use miniz_oxide::DataFormat;
-use miniz_oxide::deflate::core::{
-    CompressionStrategy, CompressorOxide, TDEFLFlush, TDEFLStatus, compress,
-};
 use miniz_oxide::inflate::stream::{InflateState, inflate};
 use miniz_oxide::{MZError, MZFlush, MZStatus};
 
+use super::compress::Compressor;
 use super::types::MessageKind;
 use crate::error::{PeerErrorKind, Role};
 use crate::upgrade::{DeflateConfig, DeflateParams};
@@ -47,11 +43,14 @@ pub(crate) const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 #[derive(Clone)]
 pub(crate) struct Deflate {
     inflater: Option<Box<InflateState>>,
-    compressor: Option<Box<CompressorOxide>>,
+    compressor: Option<Box<Compressor>>,
     /// Our direction: reset the compressor after every message.
     send_no_context_takeover: bool,
+    /// Our compressor's window (what was agreed, at most the
+    /// configuration's) and hash table.
     send_window_bits: u8,
-    level: u8,
+    memory_level: u8,
+    compress: bool,
     /// The message being received (`None` between messages): its kind,
     /// inflated bytes so far, how much of
     /// the tail has been fed, whether its last frame has been consumed,
@@ -72,7 +71,8 @@ impl core::fmt::Debug for Deflate {
             .field("compressor", &self.compressor.is_some())
             .field("send_no_context_takeover", &self.send_no_context_takeover)
             .field("send_window_bits", &self.send_window_bits)
-            .field("level", &self.level)
+            .field("memory_level", &self.memory_level)
+            .field("compress", &self.compress)
             .finish_non_exhaustive()
     }
 }
@@ -103,8 +103,9 @@ impl Deflate {
             inflater: None,
             compressor: None,
             send_no_context_takeover: no_context_takeover,
-            send_window_bits: window_bits.clamp(8, 15),
-            level: config.level.min(10),
+            send_window_bits: window_bits.min(config.window_bits).clamp(8, 15),
+            memory_level: config.memory_level,
+            compress: config.compress,
             receiving: None,
             inflated: 0,
             tail_fed: 0,
@@ -114,10 +115,9 @@ impl Deflate {
         }
     }
 
-    /// Our messages are compressed: not at level 0, and not when the
-    /// window allowed is below the only one the library honours.
+    /// Our messages are compressed.
     pub(crate) fn compresses(&self) -> bool {
-        self.level > 0 && self.send_window_bits == 15
+        self.compress
     }
 
     /// The kind of the message whose last frame was used and whose
@@ -215,26 +215,14 @@ impl Deflate {
     /// tail is removed (RFC 7692 §7.2.1) and, without context takeover,
     /// the window is reset.
     pub(crate) fn compress(&mut self, data: &[u8], fin: bool, out: &mut [u8]) -> usize {
-        let (level, bits) = (self.level, self.send_window_bits);
-        let c = self.compressor.get_or_insert_with(|| {
-            Box::new(CompressorOxide::with_params(
-                DataFormat::Raw,
-                level,
-                CompressionStrategy::Default,
-                bits,
-            ))
-        });
-        debug_assert_eq!(bits, 15, "compresses() keeps smaller windows uncompressed");
-        let (status, used, mut n) = compress(c, data, out, TDEFLFlush::Sync);
-        debug_assert!(
-            status == TDEFLStatus::Okay && used == data.len(),
-            "bound() leaves room: {status:?} {used}/{}",
-            data.len()
-        );
+        let (bits, level) = (self.send_window_bits, self.memory_level);
+        let c = self
+            .compressor
+            .get_or_insert_with(|| Box::new(Compressor::new(bits, level)));
+        let mut n = c.compress(data, out);
         if fin {
-            if out[..n].ends_with(&TAIL) {
-                n -= TAIL.len();
-            }
+            debug_assert!(out[..n].ends_with(&TAIL));
+            n -= TAIL.len();
             if self.send_no_context_takeover {
                 c.reset();
             }
@@ -243,11 +231,9 @@ impl Deflate {
     }
 }
 
-/// The most bytes [`Deflate::compress`] writes for `len` input bytes:
-/// stored blocks cost 5 bytes per 64 KiB at worst, the sync flush 5 more,
-/// plus a block header and bits left over.
+/// The most bytes [`Deflate::compress`] writes for `len` input bytes.
 pub(crate) fn bound(len: usize) -> usize {
-    len.saturating_add(len / 1024).saturating_add(64)
+    super::compress::bound(len)
 }
 
 fn check(status: &Result<MZStatus, MZError>, ended: &mut bool) -> Result<(), PeerErrorKind> {

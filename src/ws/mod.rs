@@ -5,6 +5,8 @@
 //! (`types.rs`), and (with `alloc`) message assembly.
 
 mod close;
+#[cfg(feature = "deflate")]
+mod compress;
 mod connection;
 mod decode;
 #[cfg(feature = "deflate")]
