@@ -225,9 +225,24 @@ fn server_answer(config: &DeflateConfig, offers: &str) -> Option<(String, Deflat
     };
     let offer = req.websocket().unwrap().unwrap();
     let agreed = config.accept(&offer)?;
-    // The machine accepts its own answer.
-    req.switch(&Accept::new("websocket").extensions(agreed.response()))
+    // The machine accepts its own answer, and the switch's outcome states
+    // the same parameters.
+    let switch = req
+        .switch(&Accept::new("websocket").extensions(agreed.response()))
         .unwrap();
+    let stated = switch.negotiation().deflate().unwrap();
+    assert_eq!(
+        (
+            stated.server_no_context_takeover,
+            stated.client_no_context_takeover,
+            stated.server_max_window_bits
+        ),
+        (
+            agreed.params.server_no_context_takeover,
+            agreed.params.client_no_context_takeover,
+            agreed.params.server_max_window_bits
+        )
+    );
     Some((agreed.response().to_owned(), agreed.params))
 }
 

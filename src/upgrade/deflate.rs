@@ -267,10 +267,7 @@ impl DeflateConfig {
     /// window by what we offered (RFC 7692 §7.1.2.2: a value in the offer
     /// binds the client even when the response names none).
     pub fn agreed(&self, negotiation: &Negotiation<'_>) -> Option<DeflateParams> {
-        let element = negotiation
-            .extensions()
-            .find(|e| e.name().eq_ignore_ascii_case(PERMESSAGE_DEFLATE))?;
-        let mut params = DeflateParams::from_response(&element)?;
+        let mut params = negotiation.deflate()?;
         params.client_max_window_bits = params
             .client_max_window_bits
             .min(self.client_max_window_bits);

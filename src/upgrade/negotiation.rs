@@ -4,6 +4,7 @@
 //! code that speaks the new protocol. Nothing here copies: offers and
 //! outcomes stay borrowed from the request, the response or the caller.
 
+use super::deflate::{DeflateParams, PERMESSAGE_DEFLATE};
 use super::protocol::Protocol;
 use super::websocket::Extension;
 use crate::error::{Error, LocalError, PeerErrorKind, Role};
@@ -39,6 +40,16 @@ impl<'a> Negotiation<'a> {
     /// the 101 lists them (none when no extension was agreed).
     pub fn extensions(&self) -> impl Iterator<Item = Extension<'a>> + use<'a> {
         self.extensions.elements().filter_map(Extension::parse)
+    }
+
+    /// The permessage-deflate parameters the 101 states, if it agreed to
+    /// permessage-deflate (RFC 7692). A client that offered a
+    /// `client_max_window_bits` value is also bound by it:
+    /// [`DeflateConfig::agreed`](super::DeflateConfig::agreed) applies it.
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.extensions()
+            .find(|e| e.name().eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
+            .and_then(|e| DeflateParams::from_response(&e))
     }
 }
 
