@@ -34,6 +34,8 @@
 #   AUTOBAHN_TIMEOUT      seconds allowed for one mode's run (default 2400)
 #   AUTOBAHN_SERVER_BIN / AUTOBAHN_CLIENT_BIN   the binaries under test
 #   AUTOBAHN_SERVER_PORT / AUTOBAHN_FUZZ_PORT   9001 / 9002
+#   AUTOBAHN_SERIAL       1: with 'all', run the roles one after the other
+#                         (default: in parallel, one wstest per core)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -401,10 +403,33 @@ install_wstest
 case "$WHAT" in
     server) run_server ;;
     client) run_client ;;
-    all)
+    all) if [[ "${AUTOBAHN_SERIAL:-0}" == 1 ]]; then
         run_server
         run_client
-        ;;
+    else
+        # The two roles in parallel (one wstest process each, CPU-bound;
+        # separate ports and files), each a run of this script; their
+        # outputs are shown in order, and their counts added up.
+        "${BASH_SOURCE[0]}" server >"$OUT/run-server.txt" 2>&1 &
+        server_pid=$!
+        PIDS+=("$server_pid")
+        client_rc=0
+        "${BASH_SOURCE[0]}" client >"$OUT/run-client.txt" 2>&1 || client_rc=$?
+        server_rc=0
+        wait "$server_pid" || server_rc=$?
+        for role in server client; do
+            cat "$OUT/run-$role.txt"
+            line="$(grep -E "^$role: [0-9]+ passed, [0-9]+ failed$" "$OUT/run-$role.txt" | tail -n 1 || true)"
+            if [[ "$line" =~ ^$role:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+                TOTAL_PASSED=$((TOTAL_PASSED + BASH_REMATCH[1]))
+                TOTAL_FAILED=$((TOTAL_FAILED + BASH_REMATCH[2]))
+            else
+                say "$role: no count in its output"
+                STATUS=1
+            fi
+        done
+        [[ $server_rc -eq 0 && $client_rc -eq 0 ]] || STATUS=1
+    fi ;;
 esac
 say "done in $(($(date +%s) - START)) s; reports in ${OUT#"$ROOT"/}/{servers,clients}/index.html"
 if [[ "$WHAT" == all ]]; then
