@@ -3,7 +3,11 @@
 #
 #   1. the core builds without default features;
 #   2. nostd-check/ (a #![no_std] #![no_main] binary with no allocator)
-#      links and completes a server and a client WebSocket handshake;
+#      links and completes a server and a client WebSocket handshake; its
+#      sibling nostd-deflate (no_std, its own bump allocator over a static
+#      arena, protoswitch's deflate feature without default features)
+#      negotiates permessage-deflate through both handshake machines and
+#      exchanges compressed messages both ways; the arena's peak is printed;
 #   3. the core builds for a bare-metal target (thumbv7em-none-eabihf) when
 #      rustup can install it, also with the deflate feature (alloc, no std);
 #   4. each fuzz target runs for FUZZ_SECONDS (default 60) from seeded
@@ -26,7 +30,9 @@ step "build without default features"
 cargo build --no-default-features
 
 step "no_std binary: build and run"
-(cd nostd-check && cargo build --release)
+# --bin: each binary is built on its own, since the deflate feature links
+# `alloc`, which the allocator-free nostd-check must not have.
+(cd nostd-check && cargo build --release --bin nostd-check)
 status=0
 ./nostd-check/target/release/nostd-check || status=$?
 if [ "$status" -ne 0 ]; then
@@ -34,6 +40,18 @@ if [ "$status" -ne 0 ]; then
   exit 1
 fi
 echo "nostd-check: server and client handshakes OK (exit 0)"
+
+step "no_std binary with permessage-deflate and its own allocator: build and run"
+(cd nostd-check && cargo build --release --features deflate --bin nostd-deflate)
+status=0
+# It prints the arena's peak use; a non-zero status names the failed
+# check (see the Fail enum in nostd-check/src/bin/deflate.rs).
+./nostd-check/target/release/nostd-deflate || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "FAIL: nostd-deflate exited with $status (expected 0)" >&2
+  exit 1
+fi
+echo "nostd-deflate: permessage-deflate negotiated and used both ways OK (exit 0)"
 
 step "bare-metal target: $BARE_TARGET"
 if timeout 120 rustup target add "$BARE_TARGET"; then

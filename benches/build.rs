@@ -1,5 +1,6 @@
 //! Records, for the `compare` report, the rustc that builds the bench and
-//! the versions of the peers as locked in Cargo.lock.
+//! the versions of the peers as locked in Cargo.lock (and, for the
+//! `deflate` report, miniz_oxide's).
 
 use std::process::Command;
 
@@ -34,6 +35,13 @@ fn main() {
         "cargo:rustc-env=BENCH_PEER_VERSIONS={}",
         versions.join(", ")
     );
+    // The `deflate` program's reference library.
+    let needle = "name = \"miniz_oxide\"\nversion = \"";
+    let miniz = lock.find(needle).map_or("unknown".to_string(), |at| {
+        let rest = &lock[at + needle.len()..];
+        rest[..rest.find('"').unwrap_or(0)].to_string()
+    });
+    println!("cargo:rustc-env=BENCH_MINIZ_VERSION=miniz_oxide {miniz}");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=Cargo.lock");
 }

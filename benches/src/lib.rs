@@ -9,11 +9,18 @@
 //!   client, see [`ours::client_frames`]).
 //!
 //! `src/bin/compare.rs` is the harness: rounds, rotation, medians, tables.
+//!
+//! The `deflate` program (issue 10, `src/bin/deflate.rs`) measures
+//! permessage-deflate against `miniz_oxide` itself: [`deflate`] has its
+//! JSON-like messages and the raw library calls; protoswitch's calls are
+//! in [`ours`] as well.
 
+pub mod deflate;
 pub mod floor;
 pub mod inputs;
 pub mod ours;
 pub mod peers;
+pub mod report;
 
 /// What a decoder saw: every implementation must report the same totals
 /// for the same input (the harness asserts it each round).

@@ -17,12 +17,22 @@
 //!   .websocket_key(nonce)`, `ClientHandshake::start(&request,
 //!   Default::default(), Instant::ZERO, out)`, `receive(response)` →
 //!   `ClientEvent::Switched { .. }`: the client side.
+//!
+//! And in the `deflate` program (permessage-deflate, issue 10):
+//! * `Connection::server(..)` / `Connection::client(..)` with
+//!   `.with_deflate(&DeflateConfig::new().level(level),
+//!   DeflateParams::new())` (context takeover both ways, 15-bit windows);
+//! * `send_binary` / `send_text`: compressed frames (generation and the
+//!   timed send);
+//! * `receive_into(&mut buf[start..end], out, Instant::ZERO)`: the timed
+//!   receive, inflating into `out`.
 
 use protoswitch::Instant;
 use protoswitch::upgrade::{
     Accept, ClientEvent, ClientHandshake, ClientRequest, Request, ServerEvent, ServerHandshake,
 };
-use protoswitch::ws::{Config, Connection, Event, MessageKind};
+use protoswitch::upgrade::{DeflateConfig, DeflateParams};
+use protoswitch::ws::{Config, Connection, Event, MaskSource, MessageKind, NoMask};
 
 use crate::{Totals, refill};
 
@@ -188,4 +198,92 @@ pub fn client_validate(
         "switched"
     );
     n + got.consumed
+}
+
+// ---- permessage-deflate (the `deflate` program) ----------------------------
+
+fn deflate_config(level: u8) -> DeflateConfig {
+    DeflateConfig::new().level(level)
+}
+
+/// A server connection with permessage-deflate agreed as a bare
+/// `permessage-deflate` (context takeover, 15-bit windows).
+pub fn deflate_server(level: u8) -> Connection<NoMask> {
+    Connection::server(Config::default(), Instant::ZERO)
+        .with_deflate(&deflate_config(level), DeflateParams::new())
+}
+
+/// The same for a client, with xorshift mask keys from `seed`.
+pub fn deflate_client(level: u8, seed: u32) -> Connection<impl MaskSource> {
+    Connection::client(Config::default(), Instant::ZERO, xorshift_masks(seed))
+        .with_deflate(&deflate_config(level), DeflateParams::new())
+}
+
+/// Compressed frames, one per message, as `conn` sends them (binary, or
+/// text when `text`): masked for a client, not for a server.
+pub fn deflate_frames<M: MaskSource>(
+    mut conn: Connection<M>,
+    messages: &[Vec<u8>],
+    text: bool,
+) -> Vec<u8> {
+    let longest = messages.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out = vec![0u8; 2 * longest + 256];
+    let mut wire = Vec::new();
+    for m in messages {
+        let n = if text {
+            let s = std::str::from_utf8(m).expect("text payload");
+            conn.send_text(s, &mut out).expect("send_text")
+        } else {
+            conn.send_binary(m, &mut out).expect("send_binary")
+        };
+        wire.extend_from_slice(&out[..n]);
+    }
+    wire
+}
+
+/// Receives all of `input` with `conn` (permessage-deflate on), fed
+/// `read_size` bytes at a time into `buf` (from
+/// [`crate::receive_buffer`]), inflating into `out`; `sink` gets every
+/// data chunk and whether it ends its message.
+pub fn deflate_receive<M: MaskSource>(
+    mut conn: Connection<M>,
+    input: &[u8],
+    read_size: usize,
+    buf: &mut [u8],
+    out: &mut [u8],
+    mut sink: impl FnMut(&[u8], bool),
+) {
+    let (mut start, mut end, mut pos) = (0, 0, 0);
+    loop {
+        (start, end) = refill(buf, 0, start, end, input, &mut pos, read_size);
+        loop {
+            let got = conn
+                .receive_into(&mut buf[start..end], out, Instant::ZERO)
+                .expect("valid input");
+            start += got.consumed;
+            match got.event {
+                Some(Event::Data(chunk)) => sink(chunk.payload, chunk.message_end),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        if pos == input.len() {
+            assert_eq!(start, end, "protoswitch left bytes unconsumed");
+            return;
+        }
+    }
+}
+
+/// Sends every message with `conn` (`send_binary`, compressed) into
+/// `out`, which holds the largest frame; `sink` gets each frame.
+pub fn deflate_send<M: MaskSource>(
+    mut conn: Connection<M>,
+    messages: &[Vec<u8>],
+    out: &mut [u8],
+    mut sink: impl FnMut(&[u8]),
+) {
+    for m in messages {
+        let n = conn.send_binary(m, out).expect("send_binary");
+        sink(&out[..n]);
+    }
 }

@@ -4,15 +4,22 @@
 //!
 //! This binary is the proof that the crate's core is `no_std`: it links no
 //! `std` (a second `panic_impl` would clash with ours below) and defines no
-//! global allocator (anything that allocates would fail to link). It is also
-//! a usage example for embedded code: replace `FakeSocket` with your UART,
-//! TCP stack or radio driver.
+//! global allocator (anything that allocates would fail to link; the
+//! `alloc` crate is not even in the build, since protoswitch comes without
+//! default features). It is also a usage example for embedded code:
+//! replace `FakeSocket` with your UART, TCP stack or radio driver.
 //!
 //! Build and run (exit status 0 on success):
 //!
 //! ```text
-//! cargo build --release && ./target/release/nostd-check; echo $?
+//! cargo build --release --bin nostd-check && ./target/release/nostd-check; echo $?
 //! ```
+//!
+//! Its sibling `nostd-deflate` (`src/bin/deflate.rs`, cargo feature
+//! `deflate`) is the proof for permessage-deflate, the one feature that
+//! needs an allocator: `no_std` too, with its own global allocator over a
+//! static arena. Build it alone, `--features deflate --bin nostd-deflate`:
+//! with the feature on, this binary would not link (by design).
 
 #![no_std]
 #![no_main]

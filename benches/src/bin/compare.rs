@@ -27,6 +27,7 @@ use protoswitch_bench::inputs::{self, ACCEPT, HOST, KEY, NONCE, PATH, REQUEST, R
 use protoswitch_bench::peers::{
     embedded_peer, fastwebsockets_peer, take_reads, tokio_websockets_peer, tungstenite_peer,
 };
+use protoswitch_bench::report::{cpu_model, median, today};
 use protoswitch_bench::{Totals, ours, receive_buffer};
 
 const IMPLS: [&str; 6] = [
@@ -121,16 +122,6 @@ struct Measured {
     /// Per implementation: (reads, bytes) its in-memory stream handed out
     /// in one warm-up run (0 for the caller-buffer implementations).
     reads: Vec<(u64, u64)>,
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 impl Measured {
@@ -648,37 +639,6 @@ fn run_client_validate(rt: &tokio::runtime::Runtime, args: &Args) -> Measured {
 // ---------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
-/// Today (UTC) as YYYY-MM-DD, from the system clock.
-fn today() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    // Days to civil date (proleptic Gregorian).
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
 
 fn fmt_ns(ns: f64) -> String {
     if ns >= 100_000.0 {
