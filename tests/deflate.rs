@@ -570,20 +570,34 @@ fn bad_deflate_data_and_bad_inflated_text_fail_with_1007() {
         64,
     );
     assert_eq!(got, [Got::Message(MessageKind::Binary, vec![0xff])]);
-    // After a final block the stream is over: the rest of the message is
-    // ignored (RFC 7692 §7.2.3.4 has one byte of it), and the next
-    // message starts a new stream.
+    // After a final block the next block follows the padding, with the
+    // window kept (RFC 7692 §7.2.1): "Hel" with BFINAL, then "lo" in the
+    // same message; then "Hello" again as a back-reference (§7.2.3.2),
+    // which needs the window.
+    for read in [1, 3, 64] {
+        for out_len in [1, 4, 64] {
+            let (got, _) = receive_all(
+                &mut client(DeflateParams::new()),
+                &[b"\xc1\x09\xf3\x48\xcd\x01\x00\xca\xc9\x07\x00", HELLO_AGAIN].concat(),
+                read,
+                out_len,
+            );
+            assert_eq!(
+                got,
+                [text("Hello"), text("Hello")],
+                "read {read} out {out_len}"
+            );
+        }
+    }
+    // An empty compressed payload is an empty message, and leaves the
+    // inflater as it was (no half-read block from the tail alone).
     let (got, _) = receive_all(
         &mut client(DeflateParams::new()),
-        &[
-            b"\xc1\x0b\xf3\x48\xcd\xc9\xc9\x07\x00\xf2\x48\xcd\xc9",
-            HELLO,
-        ]
-        .concat(),
+        &[b"\xc1\x00", HELLO, b"\xc1\x01\x00", HELLO_AGAIN].concat(),
         64,
         64,
     );
-    assert_eq!(got, [text("Hello"), text("Hello")]);
+    assert_eq!(got, [text(""), text("Hello"), text(""), text("Hello")]);
 }
 
 #[test]
@@ -901,4 +915,81 @@ mod split {
             prop_assert_eq!(events, expected, "wire {:02x?}", wire);
         }
     }
+}
+
+/// Inflated bytes come out as soon as the input holding them is in: a
+/// non-final fragment inflating to more than `out` is handed out whole
+/// before any further byte arrives (the peer may be waiting for us).
+#[test]
+fn inflated_data_is_not_held_back_waiting_for_more_input() {
+    let mut s = server(DeflateParams::new());
+    let mut frame = vec![0u8; 4096];
+    let text = "Hello".repeat(100);
+    let n = s
+        .send_fragment(MessageKind::Text, text.as_bytes(), false, &mut frame)
+        .unwrap();
+    let mut c = client(DeflateParams::new());
+    let mut buf = frame[..n].to_vec();
+    let mut out = [0u8; 64];
+    let mut got = Vec::new();
+    loop {
+        let r = c.receive_into(&mut buf, &mut out, Instant::ZERO).unwrap();
+        let consumed = r.consumed;
+        match r.event {
+            Some(Event::Data(chunk)) => {
+                assert!(!chunk.message_end);
+                got.extend_from_slice(chunk.payload);
+            }
+            Some(other) => panic!("{other:?}"),
+            None => break,
+        }
+        buf.drain(..consumed);
+    }
+    assert!(buf.is_empty());
+    assert_eq!(got, text.as_bytes());
+}
+
+/// The bomb, masked, to a server: the same bound.
+#[test]
+fn a_masked_bomb_to_a_server_is_refused_at_the_limit() {
+    let limit = 1 << 20;
+    let mut sender = client(DeflateParams::new());
+    let zeros = vec![0u8; 16 << 20];
+    let mut frame = vec![0u8; zeros.len() + (1 << 20)];
+    let n = sender.send_binary(&zeros, &mut frame).unwrap();
+    let mut s = Connection::server(Config::default().max_message_size(limit), Instant::ZERO)
+        .with_deflate(&DeflateConfig::new(), DeflateParams::new());
+    let mut buf = frame[..n].to_vec();
+    let mut out = vec![0u8; 4096];
+    let mut produced = 0u64;
+    let error = loop {
+        match s.receive_into(&mut buf, &mut out, Instant::ZERO) {
+            Ok(got) => {
+                let consumed = got.consumed;
+                if let Some(Event::Data(chunk)) = got.event {
+                    produced += chunk.payload.len() as u64;
+                }
+                buf.drain(..consumed);
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(
+        error.peer().map(|e| e.kind()),
+        Some(PeerErrorKind::MessageTooLarge { limit })
+    );
+    assert!(produced <= limit && produced + 4096 > limit, "{produced}");
+}
+
+/// The configuration's fields are public: values set directly out of
+/// range are clamped where they are used.
+#[test]
+fn out_of_range_config_fields_are_clamped() {
+    let mut c = DeflateConfig::new();
+    c.client_max_window_bits = 20;
+    c.server_max_window_bits = 3;
+    assert_eq!(
+        c.offer().as_str(),
+        "permessage-deflate; server_max_window_bits=8; client_max_window_bits"
+    );
 }

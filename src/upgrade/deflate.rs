@@ -118,8 +118,9 @@ pub struct DeflateConfig {
     /// agreed): `2^(bits + 1)` bytes of memory. Default 12 (8 KiB), as
     /// Python `websockets` uses on servers.
     pub window_bits: u8,
-    /// The compressor's hash table: `2^(memory_level + 8)` bytes, 1 to 9.
-    /// Default 5 (8 KiB).
+    /// The compressor's hash table: `2^(memory_level + 8)` bytes, 1 to 9,
+    /// at most twice the window's bytes and 64 KiB (so 9 is 8). Default 5
+    /// (8 KiB).
     pub memory_level: u8,
 }
 
@@ -196,10 +197,12 @@ impl DeflateConfig {
         if self.client_no_context_takeover {
             v.push("; client_no_context_takeover");
         }
-        if self.server_max_window_bits < 15 {
-            v.push_bits("; server_max_window_bits=", self.server_max_window_bits);
+        // The fields are public: a value set directly is clamped here.
+        let server_bits = clamp_bits(self.server_max_window_bits);
+        if server_bits < 15 {
+            v.push_bits("; server_max_window_bits=", server_bits);
         }
-        match self.client_max_window_bits {
+        match clamp_bits(self.client_max_window_bits) {
             15 => v.push("; client_max_window_bits"),
             bits => v.push_bits("; client_max_window_bits=", bits),
         }
@@ -221,12 +224,14 @@ impl DeflateConfig {
     fn accept_one(&self, offer: &Params) -> Option<Agreed> {
         // Offers name server_max_window_bits with a value, and the
         // client_max_window_bits they name is a value or bare.
+        // The fields are public: values set directly are clamped here.
+        let ours_server = clamp_bits(self.server_max_window_bits);
         let server_bits = match offer.server_max_window_bits {
-            Some(Bits::Value(n)) => Some(n.min(self.server_max_window_bits)),
+            Some(Bits::Value(n)) => Some(n.min(ours_server)),
             Some(_) => return None,
-            None => (self.server_max_window_bits < 15).then_some(self.server_max_window_bits),
+            None => (ours_server < 15).then_some(ours_server),
         };
-        let ours = self.client_max_window_bits;
+        let ours = clamp_bits(self.client_max_window_bits);
         let (client_window, client_named) = match offer.client_max_window_bits {
             None => (15, None),
             // The client uses at most n anyway; name ours only if smaller.
@@ -270,7 +275,7 @@ impl DeflateConfig {
         let mut params = negotiation.deflate()?;
         params.client_max_window_bits = params
             .client_max_window_bits
-            .min(self.client_max_window_bits);
+            .min(clamp_bits(self.client_max_window_bits));
         params.client_no_context_takeover |= self.client_no_context_takeover;
         Some(params)
     }
@@ -426,11 +431,29 @@ impl Params {
     }
 }
 
-/// A window value: `8` to `15`, optionally quoted, no leading zero.
+/// A window value: `8` to `15`, no leading zero; quoted, it is read
+/// after unescaping (RFC 6455 §9.1: `"1\5"` is 15).
 fn window_bits(value: &str) -> Option<u8> {
     let v = value.as_bytes();
+    let mut digits = [0u8; 2];
+    let mut n = 0;
     let v = match v {
-        [b'"', inner @ .., b'"'] => inner,
+        [b'"', inner @ .., b'"'] => {
+            let mut escaped = false;
+            for &b in inner {
+                if b == b'\\' && !escaped {
+                    escaped = true;
+                    continue;
+                }
+                escaped = false;
+                *digits.get_mut(n)? = b;
+                n += 1;
+            }
+            if escaped {
+                return None;
+            }
+            &digits[..n]
+        }
         _ => v,
     };
     match *v {
@@ -480,6 +503,10 @@ mod tests {
             ("1", None),
             ("\"\"", None),
             ("+9", None),
+            ("\"1\\5\"", Some(15)),
+            ("\"\\9\"", Some(9)),
+            ("\"1\\\"", None),
+            ("\"123\"", None),
         ] {
             assert_eq!(window_bits(v), want, "{v:?}");
         }

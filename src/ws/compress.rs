@@ -7,10 +7,11 @@
 //! Written here rather than taken from `miniz_oxide` (which inflates):
 //! `miniz_oxide` compresses with a 32 KiB window whatever it is asked
 //! (zlib rejected its output at 9 to 13 bits, "invalid distance too far
-//! back") and needs 248 KiB per compressor; this one never reaches back
+//! back") and needs 319,326 bytes (312 KiB) per compressor; this one never reaches back
 //! further than `2^window_bits` bytes and needs `2^(window_bits + 1)` bytes
-//! of window plus `2^(memory_level + 8)` bytes of hash table (16 KiB at 12
-//! bits and memory level 5, the defaults of a server).
+//! of window plus `2^(memory_level + 8)` bytes of hash table, at most
+//! `2^(window_bits + 2)` and 64 KiB (16 KiB at 12 bits and memory level 5,
+//! the defaults of a server).
 //!
 //! State between calls (context takeover): the last `2^window_bits` bytes
 //! and the hash table. Every call ends byte-aligned with an empty stored
@@ -44,10 +45,14 @@ pub(crate) struct Compressor {
 impl Compressor {
     /// A compressor whose matches reach back at most `2^window_bits`
     /// bytes (8 to 15), with `2^(memory_level + 7)` hash entries (memory
-    /// level 1 to 9; 15 bits at most).
+    /// level 1 to 9), at most twice the window and 2^15: a larger table
+    /// would only cost time at every slide, which walks it.
     pub(crate) fn new(window_bits: u8, memory_level: u8) -> Self {
-        let window_size = 1usize << window_bits.clamp(8, 15);
-        let hash_bits = (u32::from(memory_level.clamp(1, 9)) + 7).min(15);
+        let window_bits = window_bits.clamp(8, 15);
+        let window_size = 1usize << window_bits;
+        let hash_bits = (u32::from(memory_level.clamp(1, 9)) + 7)
+            .min(u32::from(window_bits) + 1)
+            .min(15);
         Compressor {
             window_size,
             window: vec![0; 2 * window_size].into_boxed_slice(),
@@ -562,5 +567,7 @@ mod tests {
         assert_eq!(Compressor::new(12, 5).memory(), 8192 + 8192);
         assert_eq!(Compressor::new(15, 8).memory(), 65536 + 65536);
         assert_eq!(Compressor::new(8, 1).memory(), 512 + 512);
+        // The table is capped at twice the window's entries.
+        assert_eq!(Compressor::new(8, 9).memory(), 512 + 1024);
     }
 }

@@ -619,10 +619,14 @@ impl<M: MaskSource> Connection<M> {
             })
         ) && self.answers_pings();
         #[cfg(feature = "deflate")]
-        if let Some(kind) = self.deflate.as_deref().and_then(Deflate::finishing) {
-            // The end of a compressed message is still being inflated.
-            let got = self.inflate_chunk(buf, 0..0, kind, true, out)?;
-            return Ok(got.received(0, out));
+        if let Some((kind, last)) = self.deflate.as_deref().and_then(Deflate::draining) {
+            // Inflated bytes may be waiting (the last call filled `out`, or
+            // the end of a message is being inflated): hand them out before
+            // decoding more.
+            let got = self.inflate_chunk(buf, 0..0, kind, last, out)?;
+            if got.written > 0 || got.message_end {
+                return Ok(got.received(0, out));
+            }
         }
         #[cfg(not(feature = "deflate"))]
         let _ = out;

@@ -139,7 +139,12 @@ impl Decoder {
         if available == 0 {
             return Ok(Step::NeedMore { consumed: pos });
         }
-        let take = usize::try_from(self.remaining).map_or(available, |r| r.min(available));
+        let mut take = usize::try_from(self.remaining).map_or(available, |r| r.min(available));
+        if self.compressed {
+            // The inflater may use only part of a chunk, and what it
+            // leaves is masked again: a bounded chunk bounds that work.
+            take = take.min(MAX_COMPRESSED_CHUNK);
+        }
         let data = &mut buf[pos..pos + take];
         if self.mask != [0; 4] {
             apply_mask(data, self.mask, u64::from(self.offset));
@@ -262,6 +267,9 @@ impl Decoder {
         Ok(())
     }
 }
+
+/// The most compressed payload one step hands out (see `step`).
+const MAX_COMPRESSED_CHUNK: usize = 16 * 1024;
 
 /// RSV1 in [`FrameHeader::rsv`]: a compressed message (RFC 7692 §6).
 const RSV1: u8 = 0b100;

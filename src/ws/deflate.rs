@@ -13,7 +13,7 @@
 //!
 //! Its compressor could not be used: asked for a window below 32 KiB, its
 //! output still reaches farther back (zlib rejected it at 9 to 13 bits,
-//! "invalid distance too far back"), and it takes 253,614 bytes whatever
+//! "invalid distance too far back"), and it takes 319,326 bytes (boxed) whatever
 //! the settings (`zlib-rs`: 164,992 at 12 bits / memory level 5). The
 //! crate's own compressor honours every window from 8 to 15 bits and takes
 //! `2^(window_bits + 1) + 2^(memory_level + 8)` bytes: 16 KiB with the
@@ -52,14 +52,18 @@ pub(crate) struct Deflate {
     memory_level: u8,
     compress: bool,
     /// The message being received (`None` between messages): its kind,
-    /// inflated bytes so far, how much of
-    /// the tail has been fed, whether its last frame has been consumed,
-    /// and whether the stream ended (a block with BFINAL).
+    /// inflated bytes so far, how much of the tail has been fed, whether
+    /// its last frame has been consumed.
     receiving: Option<MessageKind>,
     inflated: u64,
     tail_fed: u8,
     input_done: bool,
+    /// Some compressed byte of the message has been fed.
+    input_seen: bool,
+    /// A block with BFINAL ended the stream and no byte followed yet.
     stream_ended: bool,
+    /// The last call filled the caller's buffer: more may be waiting.
+    out_full: bool,
     /// The message being sent in fragments is compressed.
     pub(crate) sending_compressed: bool,
 }
@@ -103,14 +107,18 @@ impl Deflate {
             inflater: None,
             compressor: None,
             send_no_context_takeover: no_context_takeover,
-            send_window_bits: window_bits.min(config.window_bits).clamp(8, 15),
-            memory_level: config.memory_level,
+            send_window_bits: window_bits
+                .clamp(8, 15)
+                .min(config.window_bits.clamp(8, 15)),
+            memory_level: config.memory_level.clamp(1, 9),
             compress: config.compress,
             receiving: None,
             inflated: 0,
             tail_fed: 0,
             input_done: false,
+            input_seen: false,
             stream_ended: false,
+            out_full: false,
             sending_compressed: false,
         }
     }
@@ -120,17 +128,21 @@ impl Deflate {
         self.compress
     }
 
-    /// The kind of the message whose last frame was used and whose
-    /// inflated bytes still have to be handed out.
-    pub(crate) fn finishing(&self) -> Option<MessageKind> {
-        self.receiving.filter(|_| self.input_done)
+    /// Inflated bytes may be waiting in the inflater: the message's last
+    /// frame was used (its tail and output still to come), or the last
+    /// call filled `out`. The message's kind, and whether its input is
+    /// all in.
+    pub(crate) fn draining(&self) -> Option<(MessageKind, bool)> {
+        let kind = self.receiving?;
+        (self.input_done || self.out_full).then_some((kind, self.input_done))
     }
 
     /// Inflates what it can of `input` (payload of the current message,
     /// unmasked; `last` when it ends the message) into `out`, counting the
     /// output against `limit`. Once the message's input is all used, the
     /// tail is fed and the output drained, over as many calls as `out`
-    /// needs (with empty `input`).
+    /// needs (with empty `input`); an empty `input` also hands out what
+    /// the inflater holds.
     pub(crate) fn inflate(
         &mut self,
         kind: MessageKind,
@@ -145,63 +157,75 @@ impl Deflate {
             self.inflated = 0;
             self.tail_fed = 0;
             self.input_done = false;
+            self.input_seen = false;
             self.stream_ended = false;
         }
         let state = self
             .inflater
             .get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
-        let (used, mut written) = if self.stream_ended {
-            // After a block with BFINAL the stream is over: what follows
-            // in the message is ignored, as RFC 7692 §7.2.3.4 shows (the
-            // sender's appended empty block, less the removed tail).
-            (input.len(), 0)
-        } else if !self.input_done {
-            let r = inflate(state, input, out, MZFlush::None);
-            check(&r.status, &mut self.stream_ended)?;
-            // At the end of the stream every byte is out (miniz reports it
-            // only then), and the rest of the input is ignored.
-            let used = if self.stream_ended {
-                input.len()
-            } else {
-                r.bytes_consumed
-            };
-            (used, r.bytes_written)
-        } else {
-            (0, 0)
-        };
-        if last && used == input.len() {
-            self.input_done = true;
-        }
-        if self.input_done && !self.stream_ended {
-            // Feed what is left of the tail, then drain.
-            loop {
-                let tail = &TAIL[usize::from(self.tail_fed)..];
-                let r = inflate(state, tail, &mut out[written..], MZFlush::None);
-                check(&r.status, &mut self.stream_ended)?;
-                self.tail_fed += r.bytes_consumed as u8;
-                written += r.bytes_written;
-                let progress = r.bytes_consumed + r.bytes_written > 0;
-                if !progress || written == out.len() || self.stream_ended {
-                    break;
-                }
+        let (mut used, mut written) = (0, 0);
+        loop {
+            if last && used == input.len() {
+                self.input_done = true;
             }
+            // An empty message (RFC 7692 §7.2.3.6 sends it as one byte;
+            // none at all is accepted too), or a stream ended by a final
+            // block with nothing after it, has no block for the tail to
+            // complete: feeding it would leave a stored block half read.
+            let skip_tail = !self.input_seen || self.stream_ended;
+            let (src, tail) = if used < input.len() {
+                (&input[used..], false)
+            } else if self.input_done && !skip_tail && self.tail_fed < 4 {
+                (&TAIL[usize::from(self.tail_fed)..], true)
+            } else {
+                (&[][..], false)
+            };
+            let r = inflate(state, src, &mut out[written..], MZFlush::None);
+            let consumed = r.bytes_consumed;
+            if tail {
+                self.tail_fed += consumed as u8;
+            } else {
+                used += consumed;
+                self.input_seen |= consumed > 0;
+            }
+            if consumed > 0 {
+                // Bytes after a final block begin a new stream.
+                self.stream_ended = false;
+            }
+            written += r.bytes_written;
+            match r.status {
+                Ok(MZStatus::StreamEnd) => {
+                    // A block with BFINAL ended the stream (RFC 7692
+                    // §7.2.3.4); the next block follows the padding, with
+                    // the window kept (§7.2.1).
+                    state.decompressor().init();
+                    self.stream_ended = true;
+                }
+                Ok(_) | Err(MZError::Buf) => {}
+                Err(_) => return Err(PeerErrorKind::InflateFailed),
+            }
+            if written == out.len() || consumed + r.bytes_written == 0 {
+                break;
+            }
+        }
+        if last && used == input.len() {
+            // The message's input is all in, even when `out` filled up
+            // first: the tail follows at the next call.
+            self.input_done = true;
         }
         self.inflated += written as u64;
         if self.inflated > limit {
             return Err(PeerErrorKind::MessageTooLarge { limit });
         }
-        // Done when the tail is in and the output did not fill up (it
-        // stops only when it cannot go on, or when `out` is full).
-        let message_end =
-            self.input_done && (self.tail_fed == 4 || self.stream_ended) && written < out.len();
+        // Done when the tail is in (or has no block to complete) and the
+        // output did not fill up (the inflater stops only when it cannot
+        // go on, or when `out` is full).
+        let tail_done = self.tail_fed == 4 || !self.input_seen || self.stream_ended;
+        let message_end = self.input_done && tail_done && written < out.len();
+        self.out_full = written == out.len() && !message_end;
         if message_end {
             self.receiving = None;
             self.input_done = false;
-            if self.stream_ended {
-                // A final block ended the stream: the next message starts
-                // a new one.
-                state.reset_as(miniz_oxide::inflate::stream::MinReset);
-            }
         }
         Ok(Inflated {
             used,
@@ -234,15 +258,4 @@ impl Deflate {
 /// The most bytes [`Deflate::compress`] writes for `len` input bytes.
 pub(crate) fn bound(len: usize) -> usize {
     super::compress::bound(len)
-}
-
-fn check(status: &Result<MZStatus, MZError>, ended: &mut bool) -> Result<(), PeerErrorKind> {
-    match status {
-        Ok(MZStatus::StreamEnd) => {
-            *ended = true;
-            Ok(())
-        }
-        Ok(_) | Err(MZError::Buf) => Ok(()),
-        Err(_) => Err(PeerErrorKind::InflateFailed),
-    }
 }
