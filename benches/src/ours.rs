@@ -20,8 +20,9 @@
 //!
 //! And in the `deflate` program (permessage-deflate, issue 10):
 //! * `Connection::server(..)` / `Connection::client(..)` with
-//!   `.with_deflate(&DeflateConfig::new().level(level),
-//!   DeflateParams::new())` (context takeover both ways, 15-bit windows);
+//!   `.with_deflate(&DeflateConfig::new().window_bits(15).memory_level(8),
+//!   DeflateParams::new())` (context takeover both ways, 15-bit windows,
+//!   the crate's own compressor at its largest hash table);
 //! * `send_binary` / `send_text`: compressed frames (generation and the
 //!   timed send);
 //! * `receive_into(&mut buf[start..end], out, Instant::ZERO)`: the timed
@@ -202,21 +203,21 @@ pub fn client_validate(
 
 // ---- permessage-deflate (the `deflate` program) ----------------------------
 
-fn deflate_config(level: u8) -> DeflateConfig {
-    DeflateConfig::new().level(level)
+fn deflate_config() -> DeflateConfig {
+    DeflateConfig::new().window_bits(15).memory_level(8)
 }
 
 /// A server connection with permessage-deflate agreed as a bare
 /// `permessage-deflate` (context takeover, 15-bit windows).
-pub fn deflate_server(level: u8) -> Connection<NoMask> {
+pub fn deflate_server() -> Connection<NoMask> {
     Connection::server(Config::default(), Instant::ZERO)
-        .with_deflate(&deflate_config(level), DeflateParams::new())
+        .with_deflate(&deflate_config(), DeflateParams::new())
 }
 
 /// The same for a client, with xorshift mask keys from `seed`.
-pub fn deflate_client(level: u8, seed: u32) -> Connection<impl MaskSource> {
+pub fn deflate_client(seed: u32) -> Connection<impl MaskSource> {
     Connection::client(Config::default(), Instant::ZERO, xorshift_masks(seed))
-        .with_deflate(&deflate_config(level), DeflateParams::new())
+        .with_deflate(&deflate_config(), DeflateParams::new())
 }
 
 /// Compressed frames, one per message, as `conn` sends them (binary, or

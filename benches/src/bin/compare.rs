@@ -307,9 +307,9 @@ fn describe(p: Payload) -> String {
 }
 
 fn size(n: usize) -> String {
-    if n >= MIB && n % MIB == 0 {
+    if n >= MIB && n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
-    } else if n >= KIB && n % KIB == 0 {
+    } else if n >= KIB && n.is_multiple_of(KIB) {
         format!("{} KiB", n / KIB)
     } else {
         format!("{n} B")
@@ -641,9 +641,7 @@ fn run_client_validate(rt: &tokio::runtime::Runtime, args: &Args) -> Measured {
 // ---------------------------------------------------------------------
 
 fn fmt_ns(ns: f64) -> String {
-    if ns >= 100_000.0 {
-        format!("{:.0}", ns)
-    } else if ns >= 100.0 {
+    if ns >= 100.0 {
         format!("{:.0}", ns)
     } else if ns >= 10.0 {
         format!("{:.1}", ns)
@@ -715,8 +713,8 @@ fn print_summary(all: &[Measured]) {
     println!();
     println!("== summary: protoswitch per workload (medians over rounds of per-round ratios)");
     println!(
-        "   {:<26} {:>12} {:>12} {:>12} {:>9} {:>12}  {}",
-        "workload", "floor", "protoswitch", "best peer", "x floor", "x best peer", "best peer"
+        "   {:<26} {:>12} {:>12} {:>12} {:>9} {:>12}  best peer",
+        "workload", "floor", "protoswitch", "best peer", "x floor", "x best peer"
     );
     for m in all {
         let floor_ref = m.floor_ref();

@@ -34,8 +34,8 @@
 //! and the median over rounds of the per-round ratio against the raw
 //! library (lower is better; 1.00 = no overhead). Before timing, a
 //! verification run checks every implementation's output against the
-//! messages (inflated bytes equal, compressed payloads byte for byte
-//! equal to the library's); each timed run asserts the message count and
+//! messages (inflated bytes equal; protoswitch's compressed stream
+//! inflates back to the messages); each timed run asserts the message count and
 //! the byte total of the verification run.
 
 use std::time::Instant;
@@ -249,9 +249,9 @@ fn run_receive(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
     let payload: u64 = messages.iter().map(|m| m.len() as u64).sum();
     // Masked client frames, as a server receives them; the same messages
     // as text; unmasked server frames (same compressed bytes).
-    let wire = ours::deflate_frames(ours::deflate_client(LEVEL, 0x9e37_79b9), messages, false);
-    let wire_text = ours::deflate_frames(ours::deflate_client(LEVEL, 0x9e37_79b9), messages, true);
-    let wire_server = ours::deflate_frames(ours::deflate_server(LEVEL), messages, false);
+    let wire = ours::deflate_frames(ours::deflate_client(0x9e37_79b9), messages, false);
+    let wire_text = ours::deflate_frames(ours::deflate_client(0x9e37_79b9), messages, true);
+    let wire_server = ours::deflate_frames(ours::deflate_server(), messages, false);
     let raw = RawStream::from_frames(&wire);
     assert_eq!(
         raw.data,
@@ -264,7 +264,7 @@ fn run_receive(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
     let mut out = vec![0u8; OUT];
     verify_received("protoswitch server", messages, |sink| {
         ours::deflate_receive(
-            ours::deflate_server(LEVEL),
+            ours::deflate_server(),
             &wire,
             READ,
             &mut buf,
@@ -274,7 +274,7 @@ fn run_receive(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
     });
     verify_received("protoswitch server, text", messages, |sink| {
         ours::deflate_receive(
-            ours::deflate_server(LEVEL),
+            ours::deflate_server(),
             &wire_text,
             READ,
             &mut buf,
@@ -284,7 +284,7 @@ fn run_receive(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
     });
     verify_received("protoswitch client", messages, |sink| {
         ours::deflate_receive(
-            ours::deflate_client(LEVEL, 1),
+            ours::deflate_client(1),
             &wire_server,
             READ,
             &mut buf,
@@ -314,7 +314,7 @@ fn run_receive(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
         row("protoswitch receive_into (server)", false, || {
             let mut t = Totals::default();
             ours::deflate_receive(
-                ours::deflate_server(LEVEL),
+                ours::deflate_server(),
                 &wire,
                 READ,
                 &mut b1,
@@ -331,7 +331,7 @@ fn run_receive(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
         row("  client: unmasked frames", true, || {
             let mut t = Totals::default();
             ours::deflate_receive(
-                ours::deflate_client(LEVEL, 1),
+                ours::deflate_client(1),
                 &wire_server,
                 READ,
                 &mut b2,
@@ -343,7 +343,7 @@ fn run_receive(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
         row("  server: as text (UTF-8)", true, || {
             let mut t = Totals::default();
             ours::deflate_receive(
-                ours::deflate_server(LEVEL),
+                ours::deflate_server(),
                 &wire_text,
                 READ,
                 &mut b3,
@@ -379,11 +379,12 @@ fn run_send(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
     let frame_room = bound(longest) + 14;
     let big = MINIZ_OUT_BUF.max(bound(longest));
 
-    // Verification: protoswitch's payloads are the library's output,
-    // byte for byte, less the 4-byte tail.
+    // Verification: the library's output ends with the sync flush; the
+    // crate's compressor is its own (the stream must inflate back, below),
+    // and a client compresses as a server does.
     let mut out = vec![0u8; frame_room];
     let mut ours_payloads = Vec::new();
-    ours::deflate_send(ours::deflate_server(LEVEL), messages, &mut out, |f| {
+    ours::deflate_send(ours::deflate_server(), messages, &mut out, |f| {
         let (p, next) = frame(f, 0);
         assert_eq!(next, f.len());
         ours_payloads.push(p);
@@ -394,10 +395,6 @@ fn run_send(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
         assert!(c.ends_with(&[0, 0, 0xff, 0xff]), "sync flush tail");
         raw_payloads.push(c[..c.len() - 4].to_vec());
     });
-    assert!(
-        ours_payloads == raw_payloads,
-        "{name}: protoswitch's payloads differ from miniz_oxide's"
-    );
     let mut big_payloads = Vec::new();
     raw_compress(
         messages,
@@ -413,17 +410,18 @@ fn run_send(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
         "{name}: output depends on the buffer"
     );
     let mut client_payloads = Vec::new();
-    ours::deflate_send(ours::deflate_client(LEVEL, 5), messages, &mut out, |f| {
+    ours::deflate_send(ours::deflate_client(5), messages, &mut out, |f| {
         client_payloads.push(frame(f, 0).0);
     });
     assert!(
-        client_payloads == raw_payloads,
+        client_payloads == ours_payloads,
         "{name}: the client compresses alike"
     );
+    let ours_compressed: u64 = ours_payloads.iter().map(|p| p.len() as u64).sum();
     // The compressed stream inflates back to the messages.
     let stream = RawStream::from_frames(&{
         let mut w = Vec::new();
-        ours::deflate_send(ours::deflate_server(LEVEL), messages, &mut out, |f| {
+        ours::deflate_send(ours::deflate_server(), messages, &mut out, |f| {
             w.extend_from_slice(f)
         });
         w
@@ -447,7 +445,7 @@ fn run_send(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
     let impls = vec![
         row("protoswitch send_binary (server)", false, || {
             let mut t = Totals::default();
-            ours::deflate_send(ours::deflate_server(LEVEL), messages, &mut o1, |f| {
+            ours::deflate_send(ours::deflate_server(), messages, &mut o1, |f| {
                 sent(&mut t, f)
             });
             t
@@ -464,17 +462,18 @@ fn run_send(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
         }),
         row("  client: masked", true, || {
             let mut t = Totals::default();
-            ours::deflate_send(ours::deflate_client(LEVEL, 5), messages, &mut o4, |f| {
+            ours::deflate_send(ours::deflate_client(5), messages, &mut o4, |f| {
                 sent(&mut t, f)
             });
             t
         }),
     ];
     let description = format!(
-        "{n} distinct messages, {} B on average, {} in all; {} compressed (level {LEVEL}, context takeover, sync flush per message)",
+        "{n} distinct messages, {} B on average, {} in all; compressed by miniz_oxide (level {LEVEL}) to {}, by protoswitch (15-bit window, memory level 8, fixed codes) to {}; context takeover, sync flush per message",
         payload / n,
         size(payload),
         size(compressed),
+        size(ours_compressed),
     );
     measure(name, description, n, payload, impls, args)
 }
