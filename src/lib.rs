@@ -176,11 +176,12 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(feature = "alloc")]
+#[cfg(any(feature = "alloc", test))]
 extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod buffer;
 pub mod error;
 pub mod http1;
 mod table;
@@ -193,6 +194,7 @@ pub mod ws;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+pub use buffer::RecvBuffer;
 pub use error::{Error, LocalError, PeerError, PeerErrorKind, Reply, Role};
 pub use http1::{Header, Headers};
 #[cfg(feature = "std")]

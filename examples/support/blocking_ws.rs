@@ -15,7 +15,7 @@ use protoswitch::ws::{
     Config, Connection, Event, MIN_TRANSMIT_BUFFER, MaskSource, Message, MessageAssembler,
     MessageKind, State, apply_mask,
 };
-use protoswitch::{Error, StdClock};
+use protoswitch::{Error, RecvBuffer, StdClock};
 
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
@@ -70,9 +70,8 @@ pub struct WsStream<M: MaskSource> {
     stream: TcpStream,
     conn: Connection<M>,
     clock: StdClock,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    /// What the transport delivered and the machine has not consumed.
+    buf: RecvBuffer<Vec<u8>>,
     assembler: MessageAssembler,
     scratch: Vec<u8>,
     /// Inflated data of compressed messages (permessage-deflate).
@@ -92,15 +91,16 @@ pub struct WsStream<M: MaskSource> {
 impl<M: MaskSource> WsStream<M> {
     /// Wraps a connection; `leftover` are the bytes after the handshake.
     pub fn new(stream: TcpStream, conn: Connection<M>, clock: StdClock, leftover: &[u8]) -> Self {
-        let mut buf = vec![0u8; READ_CHUNK.max(leftover.len()) + MIN_TRANSMIT_BUFFER];
-        buf[..leftover.len()].copy_from_slice(leftover);
+        let mut buf =
+            RecvBuffer::with_capacity(READ_CHUNK.max(leftover.len()) + MIN_TRANSMIT_BUFFER);
+        buf.spare_mut()[..leftover.len()].copy_from_slice(leftover);
+        buf.filled(leftover.len());
         WsStream {
             stream,
             conn,
             clock,
             buf,
-            start: 0,
-            end: leftover.len(),
+
             assembler: MessageAssembler::new(),
             scratch: Vec::new(),
             inflated: vec![0; READ_CHUNK],
@@ -170,24 +170,26 @@ impl<M: MaskSource> WsStream<M> {
                 let _ = self.stream.shutdown(Shutdown::Both);
                 return Ok(Next::Closed);
             }
-            if self.start < self.end || self.again {
+            if !self.buf.is_empty() || self.again {
                 let now = self.clock.now();
-                let input = &mut self.buf[self.start..self.end];
+                let input = self.buf.data_mut();
                 match self.conn.receive_into(input, &mut self.inflated, now) {
                     Ok(got) => {
-                        self.start += got.consumed;
+                        let consumed = got.consumed;
                         self.again = got.event.is_some();
-                        match got.event {
-                            Some(Event::Data(chunk)) => {
-                                if let Some(message) = self.assembler.push(&chunk) {
-                                    return Ok(Next::Message(message));
-                                }
-                                continue;
-                            }
-                            Some(_) => continue,
-                            // More bytes are needed.
-                            None => {}
+                        // Copied out of the buffers before they move on.
+                        let message = match got.event {
+                            Some(Event::Data(chunk)) => self.assembler.push(&chunk),
+                            _ => None,
+                        };
+                        self.buf.consume(consumed);
+                        if let Some(message) = message {
+                            return Ok(Next::Message(message));
                         }
+                        if self.again {
+                            continue;
+                        }
+                        // More bytes are needed.
                     }
                     // The machine queued the Close with the error's code;
                     // the next turn sends it and closes.
@@ -207,14 +209,6 @@ impl<M: MaskSource> WsStream<M> {
     /// Reads more bytes, or runs the timers when a deadline passes.
     /// `false` when `max_wait` passed with nothing to do.
     fn fill(&mut self, max_wait: Duration) -> io::Result<bool> {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        } else if self.end == self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
         let timer = self.conn.poll_timeout().map(|deadline| {
             self.clock
                 .to_std(deadline)
@@ -223,14 +217,20 @@ impl<M: MaskSource> WsStream<M> {
         let wait = timer.map_or(max_wait, |t| t.min(max_wait));
         self.stream
             .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
-        match self.stream.read(&mut self.buf[self.end..]) {
+        if self.buf.is_full() {
+            // A control frame is at most MIN_RECEIVE_BUFFER bytes, and the
+            // buffer is larger: only an incomplete frame header or payload
+            // chunk waits here, which the machine consumes as it goes.
+            return Err(io::Error::other("receive buffer full"));
+        }
+        match self.stream.read(self.buf.spare_mut()) {
             Ok(0) => match self.conn.receive_eof() {
                 // The transport ended before the closing handshake.
                 Err(e) => Err(io::Error::new(ErrorKind::UnexpectedEof, e)),
                 Ok(_) => Ok(true),
             },
             Ok(n) => {
-                self.end += n;
+                self.buf.filled(n);
                 Ok(true)
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {

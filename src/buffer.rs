@@ -1,0 +1,217 @@
+//! [`RecvBuffer`]: the receive side of the I/O loop, so that no caller
+//! writes start/end/compact again.
+
+/// A receive buffer over storage the caller owns (an array, a slice, a
+/// `Vec` with `alloc`): the transport writes at the end, the machines read
+/// from the front.
+///
+/// One turn of the loop of the [crate docs](crate):
+///
+/// ```
+/// use protoswitch::RecvBuffer;
+/// use protoswitch::ws::{Config, Connection, Event};
+/// use protoswitch::Instant;
+///
+/// let mut buf = RecvBuffer::new([0u8; 256]);
+/// let mut ws = Connection::server(Config::default(), Instant::ZERO);
+/// // A read from the transport: what fits in `spare_mut()`, then `filled`.
+/// let frame = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"; // "Hello", masked
+/// let spare = buf.spare_mut();
+/// spare[..frame.len()].copy_from_slice(frame);
+/// buf.filled(frame.len());
+/// // The machine reads from the front; the consumed bytes are dropped.
+/// loop {
+///     let got = ws.receive(buf.data_mut(), Instant::ZERO).unwrap();
+///     let consumed = got.consumed;
+///     match got.event {
+///         Some(Event::Data(chunk)) => assert_eq!(chunk.payload, b"Hello"),
+///         Some(_) => {}
+///         None => break,
+///     }
+///     buf.consume(consumed);
+/// }
+/// assert!(buf.is_empty());
+/// ```
+///
+/// `spare_mut` moves the unread bytes to the front when that makes room,
+/// so the whole capacity is usable; a full buffer (`is_full`) means the
+/// machine needs more bytes than it holds (a head or control frame larger
+/// than the storage): grow it (`reserve`, with `alloc`) or give up.
+#[derive(Debug, Clone)]
+pub struct RecvBuffer<S> {
+    storage: S,
+    start: usize,
+    end: usize,
+}
+
+impl<S: AsRef<[u8]> + AsMut<[u8]>> RecvBuffer<S> {
+    /// An empty buffer over `storage` (its bytes are not read).
+    pub const fn new(storage: S) -> Self {
+        RecvBuffer {
+            storage,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The bytes received and not yet consumed.
+    pub fn data(&self) -> &[u8] {
+        &self.storage.as_ref()[self.start..self.end]
+    }
+
+    /// The same, mutable (a WebSocket connection unmasks in place).
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.storage.as_mut()[self.start..self.end]
+    }
+
+    /// Drops the first `n` bytes of [`data`](Self::data) (what a
+    /// `receive` consumed); at most all of them.
+    pub fn consume(&mut self, n: usize) {
+        self.start += n.min(self.end - self.start);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Room for the next read, after the unread bytes (moved to the front
+    /// first when the end is full and the front is free); empty when the
+    /// buffer is full.
+    pub fn spare_mut(&mut self) -> &mut [u8] {
+        let capacity = self.storage.as_ref().len();
+        if self.end == capacity && self.start > 0 {
+            self.storage.as_mut().copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        &mut self.storage.as_mut()[self.end..]
+    }
+
+    /// `n` bytes were written at the start of [`spare_mut`](Self::spare_mut)
+    /// (at most its length).
+    pub fn filled(&mut self, n: usize) {
+        let capacity = self.storage.as_ref().len();
+        self.end += n.min(capacity - self.end);
+    }
+
+    /// How many bytes are unread.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// No byte is unread.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// The storage's size.
+    pub fn capacity(&self) -> usize {
+        self.storage.as_ref().len()
+    }
+
+    /// Every byte of the storage is unread: no room for a read.
+    pub fn is_full(&self) -> bool {
+        self.len() == self.capacity()
+    }
+
+    /// The storage back.
+    pub fn into_inner(self) -> S {
+        self.storage
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl RecvBuffer<alloc::vec::Vec<u8>> {
+    /// A buffer over a `Vec` of `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        RecvBuffer::new(alloc::vec![0; capacity])
+    }
+
+    /// Grows the storage by `additional` bytes (zeroed once, here), for a
+    /// head or a frame larger than the buffer.
+    pub fn reserve(&mut self, additional: usize) {
+        let capacity = self.storage.len().saturating_add(additional);
+        self.storage.resize(capacity, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::collections::VecDeque;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn fills_consumes_and_compacts() {
+        let mut b = RecvBuffer::new([0u8; 8]);
+        assert_eq!((b.len(), b.capacity(), b.is_empty()), (0, 8, true));
+        b.spare_mut()[..6].copy_from_slice(b"abcdef");
+        b.filled(6);
+        b.consume(4);
+        assert_eq!(b.data(), b"ef");
+        // Two bytes of room at the end: no move yet.
+        assert_eq!(b.spare_mut().len(), 2);
+        b.spare_mut().copy_from_slice(b"gh");
+        b.filled(2);
+        // The end is full and the front free: the unread bytes move.
+        assert_eq!(b.spare_mut().len(), 4);
+        assert_eq!(b.data(), b"efgh");
+        b.filled(100); // clamped to the room
+        assert!(b.is_full());
+        assert!(b.spare_mut().is_empty());
+        b.consume(100); // clamped to what is unread
+        assert!(b.is_empty());
+        assert_eq!(b.spare_mut().len(), 8);
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn grows_with_alloc() {
+        let mut b = RecvBuffer::with_capacity(2);
+        b.spare_mut().copy_from_slice(b"ab");
+        b.filled(2);
+        assert!(b.is_full());
+        b.reserve(3);
+        assert_eq!(b.spare_mut().len(), 3);
+        assert_eq!(b.data(), b"ab");
+    }
+
+    /// Against a model (a queue): any sequence of reads and consumes keeps
+    /// the same unread bytes.
+    #[test]
+    fn behaves_like_a_queue() {
+        let mut x = 12345u32;
+        let mut next = |n: u32| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x % n
+        };
+        let mut b = RecvBuffer::new([0u8; 37]);
+        let mut model = VecDeque::new();
+        let mut byte = 0u8;
+        for _ in 0..10_000 {
+            if next(2) == 0 {
+                let spare = b.spare_mut();
+                let n = (next(40) as usize).min(spare.len());
+                for s in &mut spare[..n] {
+                    byte = byte.wrapping_add(1);
+                    *s = byte;
+                    model.push_back(byte);
+                }
+                b.filled(n);
+            } else {
+                let n = next(40) as usize;
+                b.consume(n);
+                for _ in 0..n.min(model.len()) {
+                    model.pop_front();
+                }
+            }
+            assert_eq!(b.data(), model.iter().copied().collect::<Vec<_>>());
+            // Room whenever not full (compacting when the end is reached).
+            let room = b.spare_mut().len();
+            assert!(room <= 37 - model.len());
+            assert_eq!(room == 0, model.len() == 37);
+        }
+    }
+}
