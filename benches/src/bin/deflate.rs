@@ -359,7 +359,7 @@ fn run_receive(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
         }),
     ];
     let description = format!(
-        "{n} distinct messages, {} B on average, {} in all; {} compressed (level {LEVEL}, context takeover), {} of masked frames; 64 KiB reads, 16 KiB output",
+        "{n} distinct messages, {} B on average, {} in all; {} compressed by protoswitch (context takeover), {} of masked frames; 64 KiB reads, 16 KiB output",
         payload / n,
         size(payload),
         size(compressed),
