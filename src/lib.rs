@@ -184,6 +184,8 @@ extern crate std;
 mod buffer;
 pub mod error;
 pub mod http1;
+#[cfg(feature = "getrandom")]
+mod random;
 mod table;
 pub mod time;
 pub mod upgrade;
@@ -197,6 +199,8 @@ pub struct ReadmeDoctests;
 pub use buffer::RecvBuffer;
 pub use error::{Error, LocalError, PeerError, PeerErrorKind, Reply, Role};
 pub use http1::{Header, Headers};
+#[cfg(feature = "getrandom")]
+pub use random::OsRandom;
 #[cfg(feature = "std")]
 pub use time::StdClock;
 pub use time::{Duration, Instant};

@@ -9,7 +9,7 @@ mod h2c;
 mod negotiation;
 mod protocol;
 pub mod server;
-mod sha1;
+pub(crate) mod sha1;
 mod websocket;
 
 pub use client::{
