@@ -574,8 +574,11 @@ impl<M: MaskSource> Connection<M> {
     /// `out`, in chunks of at most `out.len()` bytes, and its chunks have
     /// `frame_end` equal to `message_end` (its frames are not visible
     /// once inflated). Uncompressed messages and control frames borrow
-    /// `buf` as with `receive`. A chunk may come with `consumed` 0, when
-    /// the end of a message is still being inflated. The inflated size
+    /// `buf` as with `receive`. A chunk may come with `consumed` 0: the
+    /// inflater still held bytes (the previous chunk filled `out`, or the
+    /// end of the message is being inflated); call again after every
+    /// event, even with no new bytes, as the loop of the crate docs does
+    /// (`event: None` is the only "needs more bytes"). The inflated size
     /// counts against [`Config::max_message_size`]: a message inflating
     /// beyond it fails the connection with 1009 after at most that many
     /// bytes plus one chunk. `out` must not be empty when permessage-deflate is on.
