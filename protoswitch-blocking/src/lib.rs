@@ -554,7 +554,9 @@ where
 /// The client side of a switch to any protocol: writes `request` as
 /// given (for h2c, with [`ClientRequest::h2c_settings`]), reads the
 /// response; the stream and the bytes after the 101, or
-/// [`Error::Declined`]. See [`accept_raw`] for an example.
+/// [`Error::Declined`]. See [`accept_raw`] for an example. A request
+/// with a body ([`ClientRequest::body`]) is not supported here: the
+/// adapter has no body to write, and the machine reports the local error.
 pub fn connect_raw<S>(
     mut stream: S,
     request: &ClientRequest<'_>,

@@ -20,11 +20,12 @@ const INFLATE_CHUNK: usize = 64 * 1024;
 const SCRATCH_KEEP: usize = 256 * 1024;
 
 /// The connection machine of either role (a server never masks; a client
-/// masks with keys from the operating system).
+/// masks with keys from the operating system; its random pool is large,
+/// so it is boxed).
 #[derive(Debug)]
 enum Conn {
     Server(Connection<NoMask>),
-    Client(Connection<OsRandom>),
+    Client(Box<Connection<OsRandom>>),
 }
 
 /// Calls the same method on either role's machine.
@@ -147,7 +148,7 @@ impl<S: Read + Write + Transport> WebSocket<S> {
         clock: StdClock,
         agreement: Agreement<'_>,
     ) -> Self {
-        Self::new(stream, Conn::Client(conn), clock, agreement)
+        Self::new(stream, Conn::Client(Box::new(conn)), clock, agreement)
     }
 
     fn new(stream: S, conn: Conn, clock: StdClock, agreement: Agreement<'_>) -> Self {
@@ -159,7 +160,7 @@ impl<S: Read + Write + Transport> WebSocket<S> {
             Some((config, params)) => {
                 let conn = match conn {
                     Conn::Server(c) => Conn::Server(c.with_deflate(config, params)),
-                    Conn::Client(c) => Conn::Client(c.with_deflate(config, params)),
+                    Conn::Client(c) => Conn::Client(Box::new((*c).with_deflate(config, params))),
                 };
                 (conn, vec![0; INFLATE_CHUNK], Some(params))
             }
