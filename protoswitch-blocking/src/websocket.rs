@@ -1,0 +1,436 @@
+//! A WebSocket over a blocking stream: the I/O loop of protoswitch's
+//! crate docs, once.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::time::Duration;
+
+use protoswitch::upgrade::{DeflateConfig, DeflateParams};
+use protoswitch::ws::{
+    CloseCause, Connection, Event, MIN_TRANSMIT_BUFFER, Message, MessageAssembler, NoMask, State,
+};
+use protoswitch::{OsRandom, RecvBuffer, StdClock};
+
+use crate::{Error, Transport};
+
+/// Bytes read per `read` call (the receive buffer's size).
+const READ_CHUNK: usize = 64 * 1024;
+/// Room for inflated data per `receive_into` call (permessage-deflate).
+const INFLATE_CHUNK: usize = 64 * 1024;
+/// A send buffer grown beyond this by a large message is freed after it.
+const SCRATCH_KEEP: usize = 256 * 1024;
+
+/// The connection machine of either role (a server never masks; a client
+/// masks with keys from the operating system). One per connection, never
+/// switched between roles: the client's larger variant (its random pool)
+/// costs no more than boxing it would.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Conn {
+    Server(Connection<NoMask>),
+    Client(Connection<OsRandom>),
+}
+
+/// Calls the same method on either role's machine.
+macro_rules! on {
+    ($conn:expr, $c:ident => $call:expr) => {
+        match $conn {
+            Conn::Server($c) => $call,
+            Conn::Client($c) => $call,
+        }
+    };
+}
+
+/// A frame to send.
+enum Outgoing<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+    Ping(&'a [u8]),
+    Close(u16, &'a str),
+}
+
+/// A WebSocket connection over a blocking stream `S`, from
+/// [`accept`](crate::accept) or [`connect`](crate::connect).
+///
+/// * [`read`](Self::read) returns the next complete message. On the way
+///   it answers Pings, echoes the peer's Close, runs the keepalive and the
+///   close timeout (on read timeouts, see [`Transport`]), and shuts the
+///   transport down when the connection is over. The end is an error:
+///   [`Error::Closed`] after a clean closing handshake (test with
+///   [`Error::is_closed`]), another variant otherwise; every later call
+///   returns the same end.
+/// * [`send`](Self::send), [`send_text`](Self::send_text),
+///   [`send_binary`](Self::send_binary): one message as one frame, in one
+///   write, compressed when permessage-deflate was agreed.
+/// * [`close`](Self::close) starts the closing handshake; keep calling
+///   [`read`](Self::read) (messages already on their way still arrive)
+///   until it returns [`Error::Closed`] with the peer's answer.
+///
+/// The stream belongs to the connection: a `WebSocket` is used from one
+/// thread (read and send alternate), as with `std`'s own streams.
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use protoswitch::ws::Message;
+/// use protoswitch::upgrade::ClientRequest;
+/// use protoswitch_blocking::{Decision, Error};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let server = std::thread::spawn(move || -> Result<(), Error> {
+///     let (stream, _) = listener.accept()?;
+///     let mut ws = protoswitch_blocking::accept(stream, |_| Decision::accept())?;
+///     ws.send_text("hello")?;
+///     ws.close(1000, "done")?;
+///     loop {
+///         match ws.read() {
+///             Ok(_) => {}
+///             Err(e) if e.is_closed() => return Ok(()),
+///             Err(e) => return Err(e),
+///         }
+///     }
+/// });
+/// let host = addr.to_string();
+/// let request = ClientRequest::new("GET", "/", &host, &["websocket"]);
+/// let mut ws = protoswitch_blocking::connect(TcpStream::connect(addr)?, &request)?;
+/// assert_eq!(ws.read()?, Message::Text("hello".into()));
+/// match ws.read() {
+///     Err(Error::Closed { code, reason }) => assert_eq!((code, reason.as_str()), (Some(1000), "done")),
+///     other => panic!("{other:?}"),
+/// }
+/// server.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    stream: S,
+    conn: Conn,
+    clock: StdClock,
+    /// What the transport delivered and the machine has not consumed.
+    buf: RecvBuffer<Vec<u8>>,
+    /// Inflated data (empty without permessage-deflate).
+    inflated: Vec<u8>,
+    /// The last `receive_into` returned an event: call again even with no
+    /// new bytes (the inflater may hold more of the message).
+    again: bool,
+    assembler: MessageAssembler,
+    /// Where frames are written before their one write.
+    scratch: Vec<u8>,
+    subprotocol: Option<String>,
+    deflate: Option<DeflateParams>,
+    /// The reason in the peer's Close.
+    close_reason: String,
+    /// The read timeout last set (`None`: never set).
+    timeout: Option<Option<Duration>>,
+    /// The stream has no read timeouts.
+    untimed: bool,
+    /// The transport ended (end of stream, or shut down by us).
+    ended: bool,
+}
+
+/// What the handshake agreed, for [`WebSocket::new`].
+pub(crate) struct Agreement<'a> {
+    pub leftover: &'a [u8],
+    pub subprotocol: Option<String>,
+    pub deflate: Option<(&'a DeflateConfig, DeflateParams)>,
+}
+
+impl<S: Read + Write + Transport> WebSocket<S> {
+    pub(crate) fn server(
+        stream: S,
+        conn: Connection<NoMask>,
+        clock: StdClock,
+        agreement: Agreement<'_>,
+    ) -> Self {
+        Self::new(stream, Conn::Server(conn), clock, agreement)
+    }
+
+    pub(crate) fn client(
+        stream: S,
+        conn: Connection<OsRandom>,
+        clock: StdClock,
+        agreement: Agreement<'_>,
+    ) -> Self {
+        Self::new(stream, Conn::Client(conn), clock, agreement)
+    }
+
+    fn new(stream: S, conn: Conn, clock: StdClock, agreement: Agreement<'_>) -> Self {
+        let leftover = agreement.leftover;
+        let mut buf = RecvBuffer::with_capacity(READ_CHUNK.max(leftover.len()));
+        buf.spare_mut()[..leftover.len()].copy_from_slice(leftover);
+        buf.filled(leftover.len());
+        let (conn, inflated, deflate) = match agreement.deflate {
+            Some((config, params)) => {
+                let conn = match conn {
+                    Conn::Server(c) => Conn::Server(c.with_deflate(config, params)),
+                    Conn::Client(c) => Conn::Client(c.with_deflate(config, params)),
+                };
+                (conn, vec![0; INFLATE_CHUNK], Some(params))
+            }
+            None => (conn, Vec::new(), None),
+        };
+        WebSocket {
+            stream,
+            conn,
+            clock,
+            buf,
+            inflated,
+            again: false,
+            assembler: MessageAssembler::new(),
+            scratch: Vec::new(),
+            subprotocol: agreement.subprotocol,
+            deflate,
+            close_reason: String::new(),
+            timeout: None,
+            untimed: false,
+            ended: false,
+        }
+    }
+
+    /// The next complete message. Pings are answered, the peer's Close is
+    /// echoed, and the timers run while waiting. The end of the connection
+    /// is an error: [`Error::Closed`] after the closing handshake (the
+    /// normal end), [`Error::Protocol`] when the peer broke a rule (a
+    /// Close with the code was sent) or the transport ended without a
+    /// Close, [`Error::PeerUnresponsive`] or [`Error::CloseTimedOut`] from
+    /// the timers, [`Error::Io`] from the transport. Once the connection is
+    /// over every call returns its end again.
+    pub fn read(&mut self) -> Result<Message, Error> {
+        loop {
+            self.flush_owed()?;
+            if on!(&self.conn, c => c.should_close_transport()) {
+                if !self.ended {
+                    self.ended = true;
+                    let _ = self.stream.shutdown();
+                }
+                return Err(self.ending());
+            }
+            if !self.buf.is_empty() || self.again {
+                let now = self.clock.now();
+                let data = self.buf.data_mut();
+                let got = on!(&mut self.conn, c => c.receive_into(data, &mut self.inflated, now));
+                match got {
+                    Ok(got) => {
+                        let consumed = got.consumed;
+                        self.again = got.event.is_some();
+                        let message = match got.event {
+                            Some(Event::Data(chunk)) => self.assembler.push(&chunk),
+                            Some(Event::Close { reason, .. }) => {
+                                reason.clone_into(&mut self.close_reason);
+                                None
+                            }
+                            _ => None,
+                        };
+                        self.buf.consume(consumed);
+                        if let Some(message) = message {
+                            return Ok(message);
+                        }
+                        if self.again {
+                            continue;
+                        }
+                    }
+                    // The machine queued a Close with the error's code: the
+                    // next turn sends it and ends the connection.
+                    Err(protoswitch::Error::Peer(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if self.ended {
+                // No more bytes will come and the machine is not done: the
+                // transport went away under it.
+                return Err(io::Error::from(ErrorKind::UnexpectedEof).into());
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Why the connection is over.
+    fn ending(&self) -> Error {
+        let cause = on!(&self.conn, c => c.close_cause());
+        match cause {
+            Some(CloseCause::Handshake { code }) => Error::Closed {
+                code,
+                reason: self.close_reason.clone(),
+            },
+            Some(CloseCause::Failed(e)) => e.into(),
+            Some(CloseCause::PeerUnresponsive) => Error::PeerUnresponsive,
+            Some(CloseCause::CloseTimedOut) => Error::CloseTimedOut,
+            // The transport ended before the closing handshake (and any
+            // cause a later protoswitch adds): the machine's error says it.
+            _ => match on!(&self.conn, c => c.error()) {
+                Some(e) => e.into(),
+                None => io::Error::from(ErrorKind::UnexpectedEof).into(),
+            },
+        }
+    }
+
+    /// Reads more bytes, waiting at most until the next timer; runs the
+    /// timers.
+    fn fill(&mut self) -> Result<(), Error> {
+        let deadline = on!(&self.conn, c => c.poll_timeout());
+        if !self.untimed {
+            let wait = deadline.map(|d| {
+                self.clock
+                    .to_std(d)
+                    .saturating_duration_since(std::time::Instant::now())
+                    .max(Duration::from_millis(1))
+            });
+            if self.timeout != Some(wait) {
+                self.untimed = !self.stream.set_timeout(wait)?;
+                self.timeout = Some(wait);
+            }
+        }
+        if self.buf.is_full() {
+            // The machine consumes data as it comes; only a head larger than
+            // the buffer waits whole. Grow rather than fail.
+            self.buf.reserve(self.buf.capacity());
+        }
+        let read = self.stream.read(self.buf.spare_mut());
+        let now = self.clock.now();
+        match read {
+            Ok(0) => self.transport_ended(),
+            Ok(n) => self.buf.filled(n),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // A peer that resets instead of closing after the closing
+            // handshake still ended the connection cleanly.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+                ) && on!(&self.conn, c => c.state()) == State::CloseReceived =>
+            {
+                self.transport_ended()
+            }
+            Err(e) => return Err(e.into()),
+        }
+        on!(&mut self.conn, c => c.handle_timeout(now));
+        Ok(())
+    }
+
+    fn transport_ended(&mut self) {
+        self.ended = true;
+        // An error here (no closing handshake) is the machine's ending,
+        // which `read` returns next.
+        let _ = on!(&mut self.conn, c => c.receive_eof());
+    }
+
+    /// Writes every frame the machine owes (Pongs, Close echo, keepalive
+    /// Pings, error Close).
+    fn flush_owed(&mut self) -> Result<(), Error> {
+        let mut frame = [0u8; MIN_TRANSMIT_BUFFER];
+        let mut wrote = false;
+        loop {
+            let n = on!(&mut self.conn, c => c.poll_transmit(&mut frame));
+            if n == 0 {
+                break;
+            }
+            if self.ended && on!(&self.conn, c => c.state()) == State::Closed {
+                continue;
+            }
+            self.stream.write_all(&frame[..n])?;
+            wrote = true;
+        }
+        if wrote {
+            self.stream.flush()?;
+        }
+        Ok(())
+    }
+
+    fn send_frame(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        self.flush_owed()?;
+        let now = self.clock.now();
+        loop {
+            let out = &mut self.scratch;
+            let sent = on!(&mut self.conn, c => match frame {
+                Outgoing::Text(t) => c.send_text(t, out),
+                Outgoing::Binary(b) => c.send_binary(b, out),
+                Outgoing::Ping(p) => c.send_ping(p, now, out),
+                Outgoing::Close(code, reason) => c.send_close(Some(code), reason, now, out),
+            });
+            match sent {
+                Ok(n) => {
+                    self.stream.write_all(&self.scratch[..n])?;
+                    self.stream.flush()?;
+                    if self.scratch.len() > SCRATCH_KEEP {
+                        self.scratch = Vec::new();
+                    }
+                    return Ok(());
+                }
+                Err(protoswitch::Error::BufferTooSmall { needed }) => {
+                    self.scratch.resize(needed, 0);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Sends a message as one frame (one write; compressed when
+    /// permessage-deflate was agreed).
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        match &message {
+            Message::Text(text) => self.send_text(text),
+            Message::Binary(data) => self.send_binary(data),
+        }
+    }
+
+    /// Sends a text message as one frame.
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.send_frame(Outgoing::Text(text))
+    }
+
+    /// Sends a binary message as one frame.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.send_frame(Outgoing::Binary(data))
+    }
+
+    /// Sends a Ping (at most 125 bytes). The Pong is consumed by
+    /// [`read`](Self::read); with a keepalive configured, it is due within
+    /// the keepalive's timeout like the keepalive's own Pings.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.send_frame(Outgoing::Ping(payload))
+    }
+
+    /// Starts the closing handshake with `code` and `reason` (at most 123
+    /// bytes). Then call [`read`](Self::read) until it returns
+    /// [`Error::Closed`] (the peer's Close) — or [`Error::CloseTimedOut`]
+    /// after [`ws::Config::close_timeout`](protoswitch::ws::Config::close_timeout).
+    /// Messages the peer sent before its Close still come out of `read`
+    /// first. A code that may not be sent (1005, 1006, 1015, below 1000)
+    /// is a local [`Error::Protocol`] and nothing is sent.
+    pub fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
+        self.send_frame(Outgoing::Close(code, reason))
+    }
+
+    /// The subprotocol the handshake agreed, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// What permessage-deflate agreed, when it is on.
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
+    }
+
+    /// Where the connection is ([`State::Open`] until a Close is sent or
+    /// received).
+    pub fn state(&self) -> State {
+        on!(&self.conn, c => c.state())
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The stream, mutable. Bytes written or read here bypass the
+    /// connection: meant for socket options, not for data.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// The stream back, with the bytes received and not yet consumed.
+    pub fn into_inner(self) -> (S, Vec<u8>) {
+        let unread = self.buf.data().to_vec();
+        (self.stream, unread)
+    }
+}
