@@ -223,7 +223,11 @@ where
             Err(e) => return Err(e.into()),
         };
         match outcome {
-            Some(Answer::Switch { n, subprotocol, deflate }) => {
+            Some(Answer::Switch {
+                n,
+                subprotocol,
+                deflate,
+            }) => {
                 stream.write_all(&out[..n]).await?;
                 let conn = Connection::from_server_handshake(server, options.config, clock.now())?;
                 let parts = Parts {
@@ -449,7 +453,8 @@ where
         }
         recv.consume(consumed);
         if let Some((subprotocol, deflate)) = switched {
-            let conn = Connection::from_client_handshake(client, options.config, clock.now(), masks)?;
+            let conn =
+                Connection::from_client_handshake(client, options.config, clock.now(), masks)?;
             let parts = Parts {
                 machine: Machine::Client(conn),
                 clock,

@@ -205,7 +205,10 @@ pub(crate) struct Parts {
     pub(crate) machine: Machine,
     pub(crate) clock: Clock,
     pub(crate) recv: RecvBuffer<Vec<u8>>,
-    pub(crate) deflate: Option<(protoswitch::upgrade::DeflateConfig, protoswitch::upgrade::DeflateParams)>,
+    pub(crate) deflate: Option<(
+        protoswitch::upgrade::DeflateConfig,
+        protoswitch::upgrade::DeflateParams,
+    )>,
     pub(crate) subprotocol: Option<String>,
     pub(crate) write_limit: usize,
     pub(crate) inflate_chunk: usize,
@@ -443,7 +446,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             if !self.recv.is_empty() || self.again {
                 let now = self.clock.now();
                 let input = self.recv.data_mut();
-                let got = on!(&mut self.machine, c => c.receive_into(input, &mut self.inflated, now));
+                let got =
+                    on!(&mut self.machine, c => c.receive_into(input, &mut self.inflated, now));
                 match got {
                     Ok(got) => {
                         let consumed = got.consumed;
@@ -560,9 +564,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             apply_mask(&mut payload, key, 0);
         }
         if payload.len() < LARGE_PAYLOAD {
-            self.out
-                .room(payload.len())
-                .copy_from_slice(&payload);
+            self.out.room(payload.len()).copy_from_slice(&payload);
             self.out.commit(payload.len());
         } else {
             self.out.large = Some(payload);
