@@ -456,7 +456,7 @@ where
             let conn =
                 Connection::from_client_handshake(client, options.config, clock.now(), masks)?;
             let parts = Parts {
-                machine: Machine::Client(conn),
+                machine: Machine::Client(Box::new(conn)),
                 clock,
                 recv,
                 deflate,

@@ -22,11 +22,14 @@ use crate::Error;
 const LARGE_PAYLOAD: usize = 4096;
 
 /// The core machine of either role (a server's never masks; a client's
-/// masks with keys from the operating system).
+/// masks with keys from the operating system). The client's is boxed: its
+/// key pool would double every server's size.
+// The server's machine stays inline: servers hold thousands of them.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Machine {
     Server(Connection<NoMask>),
-    Client(Connection<OsRandom>),
+    Client(Box<Connection<OsRandom>>),
 }
 
 /// Calls the same method on either role's machine.
@@ -230,7 +233,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         if let Some((config, params)) = &deflate {
             machine = match machine {
                 Machine::Server(c) => Machine::Server(c.with_deflate(config, *params)),
-                Machine::Client(c) => Machine::Client(c.with_deflate(config, *params)),
+                Machine::Client(c) => Machine::Client(Box::new(c.with_deflate(config, *params))),
             };
             inflated = vec![0; inflate_chunk.max(1)];
             compress = config.compress;
