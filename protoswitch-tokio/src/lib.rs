@@ -52,11 +52,17 @@
 //!
 //! ## Splitting
 //!
-//! This crate has no `split` of its own yet: the connection machine is one
-//! state (the closing handshake, owed Pongs, the compressor and the
-//! inflater live together), and splitting it without a lock needs a core
-//! change (see the crate README). [`futures_util::StreamExt::split`] works
-//! on a `WebSocketStream` (with its `BiLock`).
+//! This crate has no `split` of its own yet. The connection machine is one
+//! state shared by both directions: the closing handshake (a Close read
+//! stops sending; a Close sent changes what reading expects), the Pong
+//! owed after a Ping read, the keepalive, and the compressor beside the
+//! inflater. A lock-free split where the reader owns the machine and
+//! forwards owed control frames to the writer through a channel still
+//! needs the writer to frame (and compress) data with the same machine;
+//! doing that soundly needs the core to split its sending half off (a
+//! sender state, the closing flags shared by message), which is core work,
+//! not adapter glue. Until then [`futures_util::StreamExt::split`] works on
+//! a `WebSocketStream` (with its `BiLock`).
 //!
 //! [`futures_util::StreamExt::split`]: https://docs.rs/futures-util/latest/futures_util/stream/trait.StreamExt.html#method.split
 
