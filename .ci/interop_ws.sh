@@ -8,11 +8,11 @@
 # `ws` and `playwright-core` (npm, into $PROTOSWITCH_NODE_DIR, default
 # ~/.cache/protoswitch/node), Debian `chromium` (apt).
 #
-#  1. Python websockets client  → echo_server, upgrade_server /ws, tokio_echo;
+#  1. Python websockets client  → echo_server, upgrade_server /ws, tokio_echo_sans_io;
 #                                 permessage-deflate → echo_server (2 offers)
 #  2. our `client`              → Python websockets and Node ws echo servers;
 #                                 `client --deflate` → the same, compression on
-#  3. Node ws client            → echo_server, upgrade_server /ws, tokio_echo;
+#  3. Node ws client            → echo_server, upgrade_server /ws, tokio_echo_sans_io;
 #                                 permessage-deflate → echo_server (2 offers)
 #  4. headless Chromium         → echo_server's page (text, binary, 1 MiB,
 #                                 40 small, ws.extensions, close 1000/4001)
@@ -35,7 +35,7 @@ fail() {
     echo "interop-ws: FAIL: $*" >&2
     exit 1
 }
-for b in echo_server upgrade_server client probe tokio_echo; do
+for b in echo_server upgrade_server client probe tokio_echo_sans_io; do
     [ -x "$BIN/$b" ] || fail "$BIN/$b is missing: run cargo build --release --examples"
 done
 
@@ -110,7 +110,7 @@ start 19202 "$BIN/upgrade_server" 127.0.0.1:19202
 start 19203 python3 "$HERE/ws_echo_server.py" 19203
 start 19204 node "$HERE/ws_echo_server.js" 19204
 start 19205 python3 "$HERE/bad_server.py" 19205
-start 19206 "$BIN/tokio_echo" 127.0.0.1:19206
+start 19206 "$BIN/tokio_echo_sans_io" 127.0.0.1:19206
 start 19207 python3 "$HERE/ws_echo_server.py" 19207 --deflate-windows 15
 start 19208 node "$HERE/ws_echo_server.js" 19208 --no-context-takeover
 # One tap process relays all five: 19211 → echo_server, 19213 → 19203, ...
@@ -132,7 +132,7 @@ verify_wire() {
 # ---- 1. Python websockets client ----
 python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19201/echo || fail "python websockets → echo_server"
 python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19202/ws --subprotocol chat || fail "python websockets → upgrade_server /ws"
-python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19206/ || fail "python websockets → tokio_echo"
+python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19206/ || fail "python websockets → tokio_echo_sans_io"
 # permessage-deflate: websockets' own offer, then one asking for no context
 # takeover both ways (the tap then inflates every message on its own, so
 # a side that kept its window would fail there). Both directions must
@@ -200,7 +200,7 @@ check_client_deflate "node ws server (no context takeover)" 19218 \
 # ---- 3. Node ws client ----
 node "$HERE/ws_client_check.js" ws://127.0.0.1:19201/echo || fail "node ws → echo_server"
 node "$HERE/ws_client_check.js" ws://127.0.0.1:19202/ws --subprotocol chat || fail "node ws → upgrade_server /ws"
-node "$HERE/ws_client_check.js" ws://127.0.0.1:19206/ || fail "node ws → tokio_echo"
+node "$HERE/ws_client_check.js" ws://127.0.0.1:19206/ || fail "node ws → tokio_echo_sans_io"
 for offer in default no-context-takeover; do
     node "$HERE/ws_client_check.js" ws://127.0.0.1:19211/echo --deflate $offer ||
         fail "node ws → echo_server, permessage-deflate ($offer)"

@@ -1,7 +1,8 @@
-//! The WebSocket echo server on tokio: the crate's Sans-IO loop, async.
+//! The WebSocket echo server on tokio: the crate's Sans-IO loop, async, by
+//! hand (the same server on the adapter is `protoswitch-tokio`'s `tokio_echo`).
 //!
 //! ```text
-//! cargo run --release --example tokio_echo -- 127.0.0.1:9002
+//! cargo run --release --example tokio_echo_sans_io -- 127.0.0.1:9002
 //! ```
 //!
 //! * reads feed `receive`, which consumes a prefix of the buffer;
@@ -171,7 +172,7 @@ async fn serve(mut stream: TcpStream) -> io::Result<()> {
                         // Before the closing handshake this is the abnormal
                         // closure (1006); the loop ends on `Closed` either way.
                         if let Err(e) = conn.receive_eof() {
-                            eprintln!("tokio_echo: {e}");
+                            eprintln!("tokio_echo_sans_io: {e}");
                         }
                     }
                     n => buf.end += n,

@@ -1,0 +1,502 @@
+//! The opening handshakes: [`accept`] (server) and [`connect`] (client).
+
+use std::io;
+
+use protoswitch::upgrade::{
+    Accept, ClientEvent, ClientHandshake, ClientRequest, ClientState, DeflateConfig, Diagnosis,
+    Request, Response, ServerEvent, ServerHandshake, ServerState,
+};
+use protoswitch::ws::{Config, Connection};
+use protoswitch::{Header, OsRandom, RecvBuffer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::Error;
+use crate::stream::{Clock, Machine, Parts, WebSocketStream};
+
+/// How a connection is set up and run.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// The connection's limits and timers (keepalive, close timeout).
+    pub config: Config,
+    /// permessage-deflate to offer (client) or accept (server); `None`
+    /// turns it off. Default: [`DeflateConfig::new`].
+    pub deflate: Option<DeflateConfig>,
+    /// `poll_ready` is pending while more bytes than this are queued.
+    /// Default 64 KiB.
+    pub write_buffer_limit: usize,
+    /// The receive buffer's initial size (it grows only for a handshake
+    /// head or control frame larger than it). Default 16 KiB.
+    pub read_buffer_size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            config: Config::new(),
+            deflate: Some(DeflateConfig::new()),
+            write_buffer_limit: 64 * 1024,
+            read_buffer_size: 16 * 1024,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults.
+    pub fn new() -> Self {
+        Options::default()
+    }
+    /// Sets [`Options::config`].
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+    /// Sets [`Options::deflate`].
+    pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
+        self.deflate = deflate;
+        self
+    }
+    /// Sets [`Options::write_buffer_limit`].
+    pub fn write_buffer_limit(mut self, bytes: usize) -> Self {
+        self.write_buffer_limit = bytes;
+        self
+    }
+    /// Sets [`Options::read_buffer_size`] (at least 256 bytes).
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes.max(256);
+        self
+    }
+}
+
+/// The server's yes, from the [`accept`] callback: a subprotocol the client
+/// offered, and extra headers for the 101.
+#[derive(Debug, Clone, Default)]
+pub struct Accepted {
+    subprotocol: Option<String>,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Accepted {
+    /// Switch with no subprotocol and no extra header.
+    pub fn new() -> Self {
+        Accepted::default()
+    }
+    /// Select `name`, which the client must have offered.
+    pub fn subprotocol(mut self, name: &str) -> Self {
+        self.subprotocol = Some(name.to_owned());
+        self
+    }
+    /// An extra header in the 101.
+    pub fn header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+}
+
+/// The server's no, from the [`accept`] callback: any final response
+/// other than 101 (a 401 with a body, a 403, a 426 naming protocols).
+///
+/// ```
+/// use protoswitch_tokio::Rejected;
+/// let unauthorized = Rejected::new(401)
+///     .header("WWW-Authenticate", "Bearer")
+///     .body("a token is required\n");
+/// let upgrade = Rejected::upgrade_required(&["websocket"]);
+/// # let _ = (unauthorized, upgrade);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+    upgrade: Vec<String>,
+}
+
+impl Rejected {
+    /// A response with `status` (200 to 599) and no body.
+    pub fn new(status: u16) -> Self {
+        Rejected {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            upgrade: Vec::new(),
+        }
+    }
+    /// `426 Upgrade Required` listing `protocols`.
+    pub fn upgrade_required(protocols: &[&str]) -> Self {
+        let mut r = Rejected::new(426);
+        r.upgrade = protocols.iter().map(|p| (*p).to_owned()).collect();
+        r
+    }
+    /// An extra header (not `Content-Length`, `Connection` or `Upgrade`).
+    pub fn header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+    /// The body (`Content-Length` is set from it).
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+    /// The status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+}
+
+fn headers(owned: &[(String, Vec<u8>)]) -> Vec<Header<'_>> {
+    owned.iter().map(|(n, v)| Header::new(n, v)).collect()
+}
+
+/// Runs `write` into `out`, growing it to the size the core asks for.
+fn emit(
+    out: &mut Vec<u8>,
+    mut write: impl FnMut(&mut [u8]) -> Result<usize, protoswitch::Error>,
+) -> Result<usize, Error> {
+    if out.len() < 1024 {
+        out.resize(1024, 0);
+    }
+    loop {
+        match write(out) {
+            Err(protoswitch::Error::BufferTooSmall { needed }) if needed > out.len() => {
+                out.resize(needed, 0);
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// [`accept_with`] with the default [`Options`] (permessage-deflate
+/// accepted when offered).
+pub async fn accept<S, F>(stream: S, decide: F) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request<'_>) -> Result<Accepted, Rejected>,
+{
+    accept_with(stream, Options::default(), decide).await
+}
+
+/// The server handshake: reads the request and, when it is a valid
+/// WebSocket upgrade, asks `decide` (authentication, subprotocol choice,
+/// extra headers — or any rejection, written as the response, and then
+/// [`Error::Rejected`]). A request that is not a WebSocket upgrade gets
+/// 426 (`Upgrade: websocket`); a malformed one the status its error
+/// implies, with the diagnosis as the body ([`Error::Protocol`]).
+///
+/// Cancel safety: not cancel safe (a half-read request is lost); wrap it in
+/// a timeout and drop the stream if it fires.
+pub async fn accept_with<S, F>(
+    mut stream: S,
+    options: Options,
+    decide: F,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request<'_>) -> Result<Accepted, Rejected>,
+{
+    let clock = Clock::new();
+    let mut recv = RecvBuffer::with_capacity(options.read_buffer_size);
+    let mut server = ServerHandshake::new(Default::default());
+    let mut out = Vec::new();
+    let mut decide = Some(decide);
+    loop {
+        let outcome = match server.receive(recv.data()) {
+            Ok(got) => {
+                let consumed = got.consumed;
+                let outcome = match got.event {
+                    Some(ServerEvent::Request(request)) => {
+                        let decide = decide.take().ok_or(Error::AlreadyClosed)?;
+                        Some(answer(&mut server, &request, &options, decide, &mut out)?)
+                    }
+                    _ => None,
+                };
+                recv.consume(consumed);
+                outcome
+            }
+            Err(protoswitch::Error::Peer(e)) => {
+                // The machine owes the error response (400, 431, ...).
+                let n = emit(&mut out, |o| Ok(server.poll_transmit(o)))?;
+                stream.write_all(&out[..n]).await?;
+                let _ = stream.shutdown().await;
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match outcome {
+            Some(Answer::Switch {
+                n,
+                subprotocol,
+                deflate,
+            }) => {
+                stream.write_all(&out[..n]).await?;
+                let conn = Connection::from_server_handshake(server, options.config, clock.now())?;
+                let parts = Parts {
+                    machine: Machine::Server(conn),
+                    clock,
+                    recv,
+                    deflate,
+                    subprotocol,
+                    write_limit: options.write_buffer_limit,
+                    inflate_chunk: options.read_buffer_size,
+                };
+                return Ok(WebSocketStream::new(stream, parts));
+            }
+            Some(Answer::Respond { n, error }) => {
+                stream.write_all(&out[..n]).await?;
+                let _ = stream.shutdown().await;
+                return Err(error);
+            }
+            None if decide.is_some() => {}
+            // A request with a body was answered at its head.
+            None => return Err(Error::Rejected { status: 400 }),
+        }
+        if recv.is_full() {
+            let grow = recv.capacity();
+            recv.reserve(grow);
+        }
+        let n = stream.read(recv.spare_mut()).await?;
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+        }
+        recv.filled(n);
+    }
+}
+
+/// What the server answered.
+enum Answer {
+    Switch {
+        n: usize,
+        subprotocol: Option<String>,
+        deflate: Option<(DeflateConfig, protoswitch::upgrade::DeflateParams)>,
+    },
+    Respond {
+        n: usize,
+        error: Error,
+    },
+}
+
+fn answer(
+    server: &mut ServerHandshake,
+    request: &Request<'_>,
+    options: &Options,
+    decide: impl FnOnce(&Request<'_>) -> Result<Accepted, Rejected>,
+    out: &mut Vec<u8>,
+) -> Result<Answer, Error> {
+    let respond = |server: &mut ServerHandshake, r: &Response<'_>, out: &mut Vec<u8>, error| {
+        let n = emit(out, |o| server.respond(r, o))?;
+        Ok(Answer::Respond { n, error })
+    };
+    let offer = match request.websocket() {
+        Err(e) => return respond(server, &Response::for_error(&e), out, e.into()),
+        Ok(None) => {
+            let r = Response::upgrade_required(&["websocket"]);
+            return respond(server, &r, out, Error::Rejected { status: 426 });
+        }
+        Ok(Some(offer)) => offer,
+    };
+    if server.state() != ServerState::RequestReceived {
+        let r = Response::new(400).body(b"an upgrade request with a body is not supported\n");
+        return respond(server, &r, out, Error::Rejected { status: 400 });
+    }
+    match decide(request) {
+        Err(rejected) => {
+            let extra = headers(&rejected.headers);
+            let upgrade: Vec<&str> = rejected.upgrade.iter().map(String::as_str).collect();
+            let r = Response::new(rejected.status)
+                .headers(&extra)
+                .body(&rejected.body)
+                .upgrade(&upgrade);
+            let status = rejected.status;
+            respond(server, &r, out, Error::Rejected { status })
+        }
+        Ok(accepted) => {
+            let agreed = options.deflate.as_ref().and_then(|d| d.accept(&offer));
+            let extra = headers(&accepted.headers);
+            let mut accept = Accept::new("websocket").headers(&extra);
+            if let Some(name) = &accepted.subprotocol {
+                accept = accept.subprotocol(name);
+            }
+            if let Some(agreed) = &agreed {
+                accept = accept.extensions(agreed.response());
+            }
+            let switch = request.switch(&accept)?;
+            let n = emit(out, |o| server.accept(&switch, o))?;
+            Ok(Answer::Switch {
+                n,
+                subprotocol: accepted.subprotocol,
+                deflate: options
+                    .deflate
+                    .zip(agreed)
+                    .map(|(config, agreed)| (config, agreed.params)),
+            })
+        }
+    }
+}
+
+/// What [`connect`] asks for: the `Host` and target, subprotocols, extra
+/// headers, `Origin`, and the [`Options`].
+///
+/// ```
+/// use protoswitch_tokio::Connect;
+/// let request = Connect::new("example.com", "/chat")
+///     .subprotocol("chat")
+///     .header("Authorization", "Bearer abc");
+/// # let _ = request;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Connect {
+    host: String,
+    target: String,
+    subprotocols: Vec<String>,
+    headers: Vec<(String, Vec<u8>)>,
+    origin: Option<String>,
+    options: Options,
+}
+
+impl Connect {
+    /// `GET target` with `Host: host`.
+    pub fn new(host: &str, target: &str) -> Self {
+        Connect {
+            host: host.to_owned(),
+            target: target.to_owned(),
+            subprotocols: Vec::new(),
+            headers: Vec::new(),
+            origin: None,
+            options: Options::default(),
+        }
+    }
+    /// Offers a subprotocol (in preference order over repeated calls).
+    pub fn subprotocol(mut self, name: &str) -> Self {
+        self.subprotocols.push(name.to_owned());
+        self
+    }
+    /// An extra request header.
+    pub fn header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+    /// `Origin`.
+    pub fn origin(mut self, origin: &str) -> Self {
+        self.origin = Some(origin.to_owned());
+        self
+    }
+    /// The connection's [`Options`].
+    pub fn options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+/// The client handshake over `stream` (already connected; TLS, if any,
+/// already established): offers permessage-deflate unless
+/// [`Options::deflate`] is `None`. A server that declines gives
+/// [`Error::Declined`] with its status, the core's diagnosis and the
+/// response body.
+///
+/// Cancel safety: not cancel safe; wrap it in a timeout and drop the
+/// stream if it fires.
+pub async fn connect<S>(mut stream: S, request: Connect) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let clock = Clock::new();
+    let options = &request.options;
+    let mut masks = OsRandom::new().map_err(|e| io::Error::other(e.to_string()))?;
+    let offer = options.deflate.as_ref().map(DeflateConfig::offer);
+    let offers: Vec<&str> = offer.iter().map(|o| o.as_str()).collect();
+    let subprotocols: Vec<&str> = request.subprotocols.iter().map(String::as_str).collect();
+    let extra = headers(&request.headers);
+    let mut client_request =
+        ClientRequest::new("GET", &request.target, &request.host, &["websocket"])
+            .websocket_key(masks.nonce())
+            .subprotocols(&subprotocols)
+            .extensions(&offers)
+            .headers(&extra);
+    if let Some(origin) = &request.origin {
+        client_request = client_request.origin(origin);
+    }
+    let mut out = vec![0; 1024];
+    let (mut client, n) = loop {
+        match ClientHandshake::start(&client_request, Default::default(), clock.now(), &mut out) {
+            Err(protoswitch::Error::BufferTooSmall { needed }) => out.resize(needed, 0),
+            other => break other?,
+        }
+    };
+    stream.write_all(&out[..n]).await?;
+    let mut recv = RecvBuffer::with_capacity(options.read_buffer_size);
+    let mut declined: Option<(u16, Diagnosis, Vec<u8>)> = None;
+    loop {
+        let got = client.receive(recv.data())?;
+        let consumed = got.consumed;
+        let had_event = got.event.is_some();
+        let mut switched = None;
+        let mut declined_done = false;
+        match got.event {
+            Some(ClientEvent::Switched { negotiation, .. }) => {
+                let subprotocol = negotiation.subprotocol().map(str::to_owned);
+                let deflate = options
+                    .deflate
+                    .and_then(|d| Some((d, d.agreed(&negotiation)?)));
+                switched = Some((subprotocol, deflate));
+            }
+            Some(ClientEvent::Declined {
+                response,
+                diagnosis,
+            }) => declined = Some((response.status(), diagnosis, Vec::new())),
+            Some(ClientEvent::Body(bytes)) => {
+                if let Some((_, _, body)) = &mut declined {
+                    body.extend_from_slice(bytes);
+                }
+            }
+            Some(ClientEvent::BodyEnd) => declined_done = true,
+            _ => {}
+        }
+        recv.consume(consumed);
+        if let Some((subprotocol, deflate)) = switched {
+            let conn =
+                Connection::from_client_handshake(client, options.config, clock.now(), masks)?;
+            let parts = Parts {
+                machine: Machine::Client(Box::new(conn)),
+                clock,
+                recv,
+                deflate,
+                subprotocol,
+                write_limit: options.write_buffer_limit,
+                inflate_chunk: options.read_buffer_size,
+            };
+            return Ok(WebSocketStream::new(stream, parts));
+        }
+        if declined.is_some() && (declined_done || client.state() == ClientState::Done) {
+            return Err(declined_error(declined));
+        }
+        if !had_event {
+            // More bytes are needed.
+            if recv.is_full() {
+                let grow = recv.capacity();
+                recv.reserve(grow);
+            }
+            let n = stream.read(recv.spare_mut()).await?;
+            if n == 0 {
+                // A body delimited by the end of the stream ends here.
+                let last = client.receive_eof()?;
+                if declined.is_some() {
+                    let _ = last;
+                    return Err(declined_error(declined));
+                }
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
+            recv.filled(n);
+        }
+    }
+}
+
+fn declined_error(declined: Option<(u16, Diagnosis, Vec<u8>)>) -> Error {
+    match declined {
+        Some((status, diagnosis, body)) => Error::Declined {
+            status,
+            diagnosis,
+            body,
+        },
+        None => Error::AlreadyClosed,
+    }
+}

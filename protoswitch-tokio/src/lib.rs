@@ -1,0 +1,82 @@
+//! # protoswitch-tokio
+//!
+//! A thin tokio driver for the Sans-IO [`protoswitch`] machines: the
+//! opening handshake ([`accept`], [`connect`]) and a [`WebSocketStream`]
+//! that is a [`futures_core::Stream`] of [`Message`]s and a
+//! [`futures_sink::Sink`] of them. The protocol (frames, masking,
+//! fragmentation, UTF-8, Ping/Pong, the closing handshake, timers,
+//! permessage-deflate) is the core's; this crate only moves bytes, time and
+//! entropy between the core and an `AsyncRead + AsyncWrite` transport.
+//!
+//! ```no_run
+//! use futures_util::{SinkExt, StreamExt};
+//! use protoswitch_tokio::{Accepted, accept};
+//!
+//! # async fn run() -> Result<(), protoswitch_tokio::Error> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9002").await?;
+//! let (tcp, _) = listener.accept().await?;
+//! let mut ws = accept(tcp, |_request| Ok(Accepted::new())).await?;
+//! while let Some(message) = ws.next().await {
+//!     ws.send(message?).await?;
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## What the adapter does for you
+//!
+//! * Pings are answered, Pongs consumed, the peer's Close echoed; the
+//!   stream ends with `None` after a clean closing handshake.
+//! * The keepalive of [`Config::keepalive`] and the close timeout run on a
+//!   `tokio::time::Sleep` polled by `poll_next` (and `poll_flush`).
+//! * permessage-deflate is offered ([`connect`]) and accepted ([`accept`])
+//!   by default ([`Options::deflate`]).
+//! * Writes are bounded: [`Sink::poll_ready`](futures_sink::Sink::poll_ready)
+//!   is pending while more than [`Options::write_buffer_limit`] bytes wait.
+//!
+//! ## The write path
+//!
+//! Every frame is written once: small frames (control frames, short or
+//! compressed messages) are coalesced into one reused buffer and leave in
+//! one `poll_write`; a large uncompressed payload is not copied — its
+//! header goes at the end of that buffer and the two leave together in one
+//! `poll_write_vectored` (a client masks the payload in place: the message
+//! was moved into the sink). The buffers are zero-filled only when they
+//! grow, never per message.
+//!
+//! ## The read path
+//!
+//! One [`RecvBuffer`](protoswitch::RecvBuffer) per connection, reused for
+//! every read; frames are unmasked in place and copied once, into the
+//! owned [`Message`].
+//!
+//! ## Splitting
+//!
+//! This crate has no `split` of its own yet. The connection machine is one
+//! state shared by both directions: the closing handshake (a Close read
+//! stops sending; a Close sent changes what reading expects), the Pong
+//! owed after a Ping read, the keepalive, and the compressor beside the
+//! inflater. A lock-free split where the reader owns the machine and
+//! forwards owed control frames to the writer through a channel still
+//! needs the writer to frame (and compress) data with the same machine;
+//! doing that soundly needs the core to split its sending half off (a
+//! sender state, the closing flags shared by message), which is core work,
+//! not adapter glue. Until then [`futures_util::StreamExt::split`] works on
+//! a `WebSocketStream` (with its `BiLock`).
+//!
+//! [`futures_util::StreamExt::split`]: https://docs.rs/futures-util/latest/futures_util/stream/trait.StreamExt.html#method.split
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod error;
+mod handshake;
+mod stream;
+
+pub use error::Error;
+pub use handshake::{Accepted, Connect, Options, Rejected, accept, accept_with, connect};
+pub use stream::{CloseFrame, WebSocketStream};
+
+pub use protoswitch;
+pub use protoswitch::upgrade::{DeflateConfig, DeflateParams, Diagnosis, Request};
+pub use protoswitch::ws::{CloseCause, Config, Keepalive, Message};

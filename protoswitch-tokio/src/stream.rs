@@ -1,0 +1,630 @@
+//! [`WebSocketStream`]: the core's I/O loop as a `Stream` + `Sink`.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use futures_core::Stream;
+use futures_sink::Sink;
+use protoswitch::ws::{
+    CloseCause, Connection, Event, MIN_TRANSMIT_BUFFER, Message, MessageAssembler, MessageKind,
+    NoMask, State, apply_mask,
+};
+use protoswitch::{OsRandom, RecvBuffer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
+
+use crate::Error;
+
+/// Uncompressed payloads from this size on are written from the message
+/// itself (vectored with their header); smaller ones are copied into the
+/// coalescing buffer, where a copy is cheaper than a second iovec.
+const LARGE_PAYLOAD: usize = 4096;
+
+/// The core machine of either role (a server's never masks; a client's
+/// masks with keys from the operating system). The client's is boxed: its
+/// key pool would double every server's size.
+// The server's machine stays inline: servers hold thousands of them.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum Machine {
+    Server(Connection<NoMask>),
+    Client(Box<Connection<OsRandom>>),
+}
+
+/// Calls the same method on either role's machine.
+macro_rules! on {
+    ($machine:expr, $c:ident => $e:expr) => {
+        match $machine {
+            Machine::Server($c) => $e,
+            Machine::Client($c) => $e,
+        }
+    };
+}
+
+/// The core's clock on tokio's (which `tokio::time::pause` controls).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    origin: tokio::time::Instant,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        Clock {
+            origin: tokio::time::Instant::now(),
+        }
+    }
+
+    pub(crate) fn now(&self) -> protoswitch::Instant {
+        protoswitch::Instant::from_elapsed(
+            tokio::time::Instant::now().saturating_duration_since(self.origin),
+        )
+    }
+
+    fn to_tokio(self, t: protoswitch::Instant) -> tokio::time::Instant {
+        self.origin + t.elapsed()
+    }
+}
+
+/// The outgoing bytes: frames coalesced in `buf[start..end]`, then at most
+/// one large payload written after them without a copy.
+#[derive(Debug, Default)]
+struct WriteQueue {
+    /// Initialized storage, grown (zero-filled) only when a frame does not
+    /// fit; never shrunk here.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// A large payload whose header ends `buf[..end]`.
+    large: Option<Vec<u8>>,
+    large_at: usize,
+}
+
+impl WriteQueue {
+    /// Bytes waiting.
+    fn len(&self) -> usize {
+        self.end - self.start + self.large.as_ref().map_or(0, |l| l.len() - self.large_at)
+    }
+
+    /// `n` writable bytes at the end (moving unsent bytes to the front
+    /// when that makes room, growing the storage otherwise).
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        debug_assert!(self.large.is_none(), "nothing goes after a large payload");
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if self.end + n > self.buf.len() && self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+        }
+        if self.end + n > self.buf.len() {
+            let grown = (self.end + n).max(self.buf.len() * 2);
+            self.buf.resize(grown, 0);
+        }
+        &mut self.buf[self.end..self.end + n]
+    }
+
+    /// `n` bytes of [`room`](Self::room) were written.
+    fn commit(&mut self, n: usize) {
+        self.end += n;
+    }
+
+    /// `n` bytes were written to the transport.
+    fn advance(&mut self, n: usize) {
+        let head = (self.end - self.start).min(n);
+        self.start += head;
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+        if let Some(large) = &self.large {
+            self.large_at += n - head;
+            if self.large_at == large.len() {
+                self.large = None;
+                self.large_at = 0;
+            }
+        }
+    }
+}
+
+/// The peer's Close: its code (absent in an empty Close) and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseFrame {
+    /// The close code, e.g. 1000.
+    pub code: Option<u16>,
+    /// The reason (valid UTF-8, at most 123 bytes).
+    pub reason: String,
+}
+
+/// A WebSocket connection over `S`: a [`Stream`] of received [`Message`]s
+/// and a [`Sink`] of messages to send. Built by [`accept`](crate::accept)
+/// or [`connect`](crate::connect).
+///
+/// # Driving it
+///
+/// `poll_next` is the engine: it reads, answers Pings, echoes the peer's
+/// Close, runs the keepalive and close timers, and writes what the
+/// connection owes. Keep polling the stream (for example `next()` in a
+/// `select!` loop) even when you only send, or Pings go unanswered.
+/// `poll_flush` also writes owed frames and runs the timers.
+///
+/// # Close semantics
+///
+/// * The peer closes: its Close is echoed, [`close_frame`](Self::close_frame)
+///   holds its code and reason, and the stream ends with `None` once the
+///   transport is shut down (a server shuts down right after the echo; a
+///   client waits for the server to, at most the close timeout).
+/// * You close: [`Sink::poll_close`] (`SinkExt::close`) sends Close 1000,
+///   or [`close`](Self::close) a code and reason of yours; both then
+///   complete the handshake inside — messages the peer sends before its
+///   Close are dropped — and shut the transport down. To read those
+///   messages instead, call [`start_close`](Self::start_close) and poll the
+///   stream until `None`.
+/// * Abnormal ends (transport ended without a Close, a protocol error,
+///   keepalive or close timeout) come out of the stream as one
+///   `Some(Err(_))` ([`Error::Closed`] or [`Error::Protocol`]), then `None`.
+///   A protocol error still sends the Close with the error's code first.
+/// * After the stream ended, sending is [`Error::AlreadyClosed`].
+///
+/// # Cancel safety
+///
+/// Every poll method keeps its progress in the stream, never in the
+/// future: dropping a `next()`, `send()` or `flush()` future at an
+/// `.await` point loses nothing. A message half received stays in the
+/// receive buffer and the assembler and comes out of the next `next()`;
+/// a message accepted by `start_send` is queued and goes out with the
+/// next flush. (`SinkExt::send` that is dropped before `poll_ready`
+/// returned ready has not taken its message: it is dropped with the
+/// future, as for every `Sink`.)
+#[derive(Debug)]
+pub struct WebSocketStream<S> {
+    io: S,
+    machine: Machine,
+    clock: Clock,
+    recv: RecvBuffer<Vec<u8>>,
+    /// Room for inflated data (empty without permessage-deflate).
+    inflated: Vec<u8>,
+    /// The last receive returned an event: call again even without new
+    /// bytes (an inflater may hold more).
+    again: bool,
+    assembler: MessageAssembler,
+    out: WriteQueue,
+    write_limit: usize,
+    /// Our messages are compressed: `send_text` / `send_binary`.
+    compress: bool,
+    deflate: Option<protoswitch::upgrade::DeflateParams>,
+    subprotocol: Option<String>,
+    sleep: Pin<Box<Sleep>>,
+    armed: Option<protoswitch::Instant>,
+    close_frame: Option<CloseFrame>,
+    /// An I/O error that ended the connection, reported once.
+    io_error: Option<io::Error>,
+    /// The transport was shut down.
+    shut: bool,
+    /// The stream returned its last item.
+    finished: bool,
+}
+
+/// What the handshake hands to the stream.
+pub(crate) struct Parts {
+    pub(crate) machine: Machine,
+    pub(crate) clock: Clock,
+    pub(crate) recv: RecvBuffer<Vec<u8>>,
+    pub(crate) deflate: Option<(
+        protoswitch::upgrade::DeflateConfig,
+        protoswitch::upgrade::DeflateParams,
+    )>,
+    pub(crate) subprotocol: Option<String>,
+    pub(crate) write_limit: usize,
+    pub(crate) inflate_chunk: usize,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
+    pub(crate) fn new(io: S, parts: Parts) -> Self {
+        let Parts {
+            mut machine,
+            clock,
+            recv,
+            deflate,
+            subprotocol,
+            write_limit,
+            inflate_chunk,
+        } = parts;
+        let mut inflated = Vec::new();
+        let mut compress = false;
+        if let Some((config, params)) = &deflate {
+            machine = match machine {
+                Machine::Server(c) => Machine::Server(c.with_deflate(config, *params)),
+                Machine::Client(c) => Machine::Client(Box::new(c.with_deflate(config, *params))),
+            };
+            inflated = vec![0; inflate_chunk.max(1)];
+            compress = config.compress;
+        }
+        let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
+        WebSocketStream {
+            io,
+            machine,
+            clock,
+            recv,
+            inflated,
+            again: false,
+            assembler: MessageAssembler::new(),
+            out: WriteQueue::default(),
+            write_limit,
+            compress,
+            deflate: deflate.map(|(_, p)| p),
+            subprotocol,
+            sleep: Box::pin(tokio::time::sleep_until(far)),
+            armed: None,
+            close_frame: None,
+            io_error: None,
+            shut: false,
+            finished: false,
+        }
+    }
+
+    /// The subprotocol the handshake agreed, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// What permessage-deflate agreed, when it is on.
+    pub fn deflate(&self) -> Option<protoswitch::upgrade::DeflateParams> {
+        self.deflate
+    }
+
+    /// The peer's Close, once it arrived.
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.close_frame.as_ref()
+    }
+
+    /// Why the connection closed, once it did.
+    pub fn close_cause(&self) -> Option<CloseCause> {
+        on!(&self.machine, c => c.close_cause())
+    }
+
+    /// The connection machine's state.
+    pub fn state(&self) -> State {
+        on!(&self.machine, c => c.state())
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Queues our Close with `code` and `reason` (at most 123 bytes) and
+    /// returns: poll the stream to read what the peer still sends, until
+    /// `None` (the handshake complete). Sending afterwards is
+    /// [`Error::AlreadyClosed`]. Nothing is written until the stream or the
+    /// sink is polled.
+    pub fn start_close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
+        if self.out.large.is_some() {
+            // A large payload ends the queue: let it go first (the Close
+            // is queued by `close`/`poll_close` after it).
+            return Err(io::Error::other("a large payload is still queued: flush first").into());
+        }
+        if self.state() != State::Open {
+            return Err(Error::AlreadyClosed);
+        }
+        let now = self.clock.now();
+        let room = self.out.room(MIN_TRANSMIT_BUFFER);
+        let n = on!(&mut self.machine, c => c.send_close(Some(code), reason, now, room))?;
+        self.out.commit(n);
+        Ok(())
+    }
+
+    /// Closes with `code` and `reason`: flushes what is queued, sends the
+    /// Close, completes the closing handshake (dropping messages that
+    /// arrive meanwhile) and shuts the transport down.
+    pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.poll_write_out(cx)).await?;
+        if self.state() == State::Open {
+            self.start_close(code, reason)?;
+        }
+        std::future::poll_fn(|cx| self.poll_close_inner(cx)).await
+    }
+
+    /// Moves the frames the machine owes into the queue (not behind a
+    /// large payload: they wait in the machine until it is written).
+    fn queue_owed(&mut self) {
+        if self.out.large.is_some() {
+            return;
+        }
+        loop {
+            let room = self.out.room(MIN_TRANSMIT_BUFFER);
+            let n = on!(&mut self.machine, c => c.poll_transmit(room));
+            if n == 0 {
+                return;
+            }
+            self.out.commit(n);
+        }
+    }
+
+    /// Writes the queue (and what the machine owes) until it is empty.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            self.queue_owed();
+            let q = &self.out;
+            let head = &q.buf[q.start..q.end];
+            let written = match &q.large {
+                None if head.is_empty() => return Poll::Ready(Ok(())),
+                None => Pin::new(&mut self.io).poll_write(cx, head),
+                Some(large) if head.is_empty() => {
+                    Pin::new(&mut self.io).poll_write(cx, &large[q.large_at..])
+                }
+                Some(large) => {
+                    let parts = [IoSlice::new(head), IoSlice::new(&large[q.large_at..])];
+                    Pin::new(&mut self.io).poll_write_vectored(cx, &parts)
+                }
+            };
+            match ready!(written)? {
+                0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                n => self.out.advance(n),
+            }
+        }
+    }
+
+    /// Polls the machine's next deadline; at it, runs `handle_timeout`.
+    /// `Ready` when a timer fired.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(deadline) = on!(&self.machine, c => c.poll_timeout()) else {
+            return Poll::Pending;
+        };
+        if self.armed != Some(deadline) {
+            self.sleep.as_mut().reset(self.clock.to_tokio(deadline));
+            self.armed = Some(deadline);
+        }
+        ready!(self.sleep.as_mut().poll(cx));
+        self.armed = None;
+        // The sleep ended at the deadline: never earlier than it, even if
+        // the clocks round differently.
+        let now = self.clock.now().max(deadline);
+        on!(&mut self.machine, c => c.handle_timeout(now));
+        Poll::Ready(())
+    }
+
+    fn should_close_transport(&self) -> bool {
+        on!(&self.machine, c => c.should_close_transport())
+    }
+
+    /// The error that ended the connection, if it did not end cleanly.
+    fn end_error(&mut self) -> Option<Error> {
+        if let Some(e) = self.io_error.take() {
+            return Some(Error::Io(e));
+        }
+        match self.close_cause()? {
+            CloseCause::Handshake { .. } => None,
+            CloseCause::Failed(e) => Some(e.into()),
+            cause => Some(Error::Closed(cause)),
+        }
+    }
+
+    /// The transport ended (or broke): the machine decides whether that
+    /// was the end of a clean handshake.
+    fn transport_ended(&mut self, error: Option<io::Error>) {
+        let clean_so_far = on!(&mut self.machine, c => c.receive_eof()).is_ok();
+        if !clean_so_far && self.io_error.is_none() {
+            self.io_error = error;
+        }
+        if self.state() != State::Closed {
+            // Not expected from the core; end anyway.
+            self.io_error
+                .get_or_insert_with(|| io::ErrorKind::UnexpectedEof.into());
+        }
+        self.shut = true;
+    }
+
+    /// The I/O loop of the core's docs, once per message.
+    fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            if self.finished {
+                return Poll::Ready(None);
+            }
+            // 1. What the machine owes goes out; a slow transport does not
+            //    stop reading (the machine bounds what it owes).
+            let flushed = match self.poll_write_out(cx) {
+                Poll::Ready(Ok(())) => true,
+                Poll::Ready(Err(e)) => {
+                    self.transport_ended(Some(e));
+                    self.out = WriteQueue::default();
+                    true
+                }
+                Poll::Pending => false,
+            };
+            // 2. The end: shut the transport down, report how it ended.
+            if self.shut || (flushed && self.should_close_transport()) {
+                if !self.shut {
+                    // Errors here do not change how the connection ended.
+                    let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                    self.shut = true;
+                }
+                self.finished = true;
+                return Poll::Ready(self.end_error().map(Err));
+            }
+            // 3. Bytes buffered: one receive.
+            if !self.recv.is_empty() || self.again {
+                let now = self.clock.now();
+                let input = self.recv.data_mut();
+                let got =
+                    on!(&mut self.machine, c => c.receive_into(input, &mut self.inflated, now));
+                match got {
+                    Ok(got) => {
+                        let consumed = got.consumed;
+                        self.again = got.event.is_some();
+                        let message = match got.event {
+                            Some(Event::Data(chunk)) => self.assembler.push(&chunk),
+                            Some(Event::Close { code, reason }) => {
+                                self.close_frame = Some(CloseFrame {
+                                    code,
+                                    reason: reason.to_owned(),
+                                });
+                                None
+                            }
+                            _ => None,
+                        };
+                        self.recv.consume(consumed);
+                        if let Some(message) = message {
+                            return Poll::Ready(Some(Ok(message)));
+                        }
+                        if self.again {
+                            continue;
+                        }
+                    }
+                    // The machine is Closed and owes the Close with the
+                    // error's code: the next turn sends it.
+                    Err(protoswitch::Error::Peer(_)) => {
+                        self.again = false;
+                        continue;
+                    }
+                    Err(e) => {
+                        self.finished = true;
+                        return Poll::Ready(Some(Err(e.into())));
+                    }
+                }
+            }
+            // 4. Timers.
+            if self.poll_timer(cx).is_ready() {
+                continue;
+            }
+            // 5. More bytes, into the one buffer.
+            if self.recv.is_full() {
+                // Only a control frame or a handshake head can need more
+                // than the buffer holds.
+                let grow = self.recv.capacity();
+                self.recv.reserve(grow);
+            }
+            let mut read = ReadBuf::new(self.recv.spare_mut());
+            match ready!(Pin::new(&mut self.io).poll_read(cx, &mut read)) {
+                Ok(()) => match read.filled().len() {
+                    0 => self.transport_ended(None),
+                    n => self.recv.filled(n),
+                },
+                Err(e) => self.transport_ended(Some(e)),
+            }
+        }
+    }
+
+    /// `poll_close`: our Close (1000 unless one was sent), the handshake
+    /// completed inside, the transport shut down.
+    fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if !self.finished && self.state() == State::Open {
+            ready!(self.poll_write_out(cx))?;
+            self.start_close(protoswitch::ws::code::NORMAL, "")?;
+        }
+        loop {
+            match ready!(self.poll_next_inner(cx)) {
+                // Messages after our Close are dropped (documented).
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Poll::Ready(Err(e)),
+                None => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+
+    /// Queues one message: compressed by the machine into the queue, or
+    /// header from the machine and the payload copied (small) or kept as
+    /// is (large).
+    fn queue_message(&mut self, message: Message) -> Result<(), Error> {
+        if self.finished || self.state() != State::Open {
+            return Err(Error::AlreadyClosed);
+        }
+        if self.out.large.is_some() {
+            return Err(io::Error::other("start_send without poll_ready").into());
+        }
+        if self.compress {
+            let mut room = message_len(&message) + 64;
+            loop {
+                let out = self.out.room(room);
+                let sent = on!(&mut self.machine, c => match &message {
+                    Message::Text(t) => c.send_text(t, out),
+                    Message::Binary(b) => c.send_binary(b, out),
+                });
+                match sent {
+                    Ok(n) => {
+                        self.out.commit(n);
+                        return Ok(());
+                    }
+                    Err(protoswitch::Error::BufferTooSmall { needed }) if needed > room => {
+                        room = needed;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        let (kind, mut payload) = match message {
+            Message::Text(t) => (MessageKind::Text, t.into_bytes()),
+            Message::Binary(b) => (MessageKind::Binary, b),
+        };
+        let len = payload.len() as u64;
+        let header = self.out.room(protoswitch::ws::MAX_HEADER_LEN);
+        let (n, mask) = on!(&mut self.machine, c => c.send_header(kind, len, true, header))?;
+        self.out.commit(n);
+        if let Some(key) = mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        if payload.len() < LARGE_PAYLOAD {
+            self.out.room(payload.len()).copy_from_slice(&payload);
+            self.out.commit(payload.len());
+        } else {
+            self.out.large = Some(payload);
+            self.out.large_at = 0;
+        }
+        Ok(())
+    }
+}
+
+fn message_len(message: &Message) -> usize {
+    match message {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) => b.len(),
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_inner(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
+    type Error = Error;
+
+    /// Ready when the queue holds at most
+    /// [`Options::write_buffer_limit`](crate::Options::write_buffer_limit)
+    /// bytes and no large payload; otherwise writes, and is pending while
+    /// the transport does not take the bytes.
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if this.finished || this.state() != State::Open {
+            return Poll::Ready(Err(Error::AlreadyClosed));
+        }
+        if this.out.large.is_some() || this.out.len() > this.write_limit {
+            ready!(this.poll_write_out(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        self.get_mut().queue_message(message)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        while !this.finished && this.poll_timer(cx).is_ready() {}
+        ready!(this.poll_write_out(cx))?;
+        ready!(Pin::new(&mut this.io).poll_flush(cx))?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Sends Close 1000 (unless a Close was sent), completes the closing
+    /// handshake and shuts the transport down; see the type's docs.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_close_inner(cx)
+    }
+}
