@@ -35,7 +35,7 @@ fail() {
     echo "interop-ws: FAIL: $*" >&2
     exit 1
 }
-for b in echo_server upgrade_server client probe tokio_echo_sans_io; do
+for b in echo_server upgrade_server client probe tokio_echo_sans_io tokio_echo blocking_echo; do
     [ -x "$BIN/$b" ] || fail "$BIN/$b is missing: run cargo build --release --examples"
 done
 
@@ -94,7 +94,7 @@ wait_port() {
     done
     fail "nothing listens on 127.0.0.1:$1"
 }
-PORTS="19201 19202 19203 19204 19205 19206 19207 19208"
+PORTS="19201 19202 19203 19204 19205 19206 19207 19208 19219 19220"
 TAPS="19211 19213 19214 19217 19218" # the tap on 1921N relays to 1920N
 for port in $PORTS $TAPS; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -111,6 +111,9 @@ start 19203 python3 "$HERE/ws_echo_server.py" 19203
 start 19204 node "$HERE/ws_echo_server.js" 19204
 start 19205 python3 "$HERE/bad_server.py" 19205
 start 19206 "$BIN/tokio_echo_sans_io" 127.0.0.1:19206
+# The adapters' echo servers (issue 11): protoswitch-tokio, protoswitch-blocking.
+start 19219 "$BIN/tokio_echo" 127.0.0.1:19219
+start 19220 "$BIN/blocking_echo" 127.0.0.1:19220
 start 19207 python3 "$HERE/ws_echo_server.py" 19207 --deflate-windows 15
 start 19208 node "$HERE/ws_echo_server.js" 19208 --no-context-takeover
 # One tap process relays all five: 19211 → echo_server, 19213 → 19203, ...
@@ -133,6 +136,8 @@ verify_wire() {
 python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19201/echo || fail "python websockets → echo_server"
 python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19202/ws --subprotocol chat || fail "python websockets → upgrade_server /ws"
 python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19206/ || fail "python websockets → tokio_echo_sans_io"
+python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19219/ || fail "python websockets → protoswitch-tokio tokio_echo"
+python3 "$HERE/ws_client_check.py" ws://127.0.0.1:19220/ || fail "python websockets → protoswitch-blocking blocking_echo"
 # permessage-deflate: websockets' own offer, then one asking for no context
 # takeover both ways (the tap then inflates every message on its own, so
 # a side that kept its window would fail there). Both directions must
@@ -201,6 +206,8 @@ check_client_deflate "node ws server (no context takeover)" 19218 \
 node "$HERE/ws_client_check.js" ws://127.0.0.1:19201/echo || fail "node ws → echo_server"
 node "$HERE/ws_client_check.js" ws://127.0.0.1:19202/ws --subprotocol chat || fail "node ws → upgrade_server /ws"
 node "$HERE/ws_client_check.js" ws://127.0.0.1:19206/ || fail "node ws → tokio_echo_sans_io"
+node "$HERE/ws_client_check.js" ws://127.0.0.1:19219/ || fail "node ws → protoswitch-tokio tokio_echo"
+node "$HERE/ws_client_check.js" ws://127.0.0.1:19220/ || fail "node ws → protoswitch-blocking blocking_echo"
 for offer in default no-context-takeover; do
     node "$HERE/ws_client_check.js" ws://127.0.0.1:19211/echo --deflate $offer ||
         fail "node ws → echo_server, permessage-deflate ($offer)"

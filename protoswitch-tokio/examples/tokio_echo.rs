@@ -1,5 +1,5 @@
 //! The WebSocket echo server on the tokio adapter (compare the crate's
-//! `examples/tokio_echo.rs`, which drives the core by hand).
+//! `examples/tokio_echo_sans_io.rs`, which drives the core by hand).
 //!
 //! ```text
 //! cargo run --release -p protoswitch-tokio --example tokio_echo -- 127.0.0.1:9002
