@@ -37,7 +37,7 @@ use crate::http1::{
 };
 use crate::time::Instant;
 
-use super::deflate::{self, PERMESSAGE_DEFLATE};
+use super::deflate;
 use super::h2c::write_settings;
 use super::negotiation::{
     ExtensionList, Negotiation, check_extensions, check_subprotocol, find_protocol,
@@ -791,14 +791,9 @@ impl<'a> ClientHandshake<'a> {
         })?;
         // RFC 7692 §7.1: permessage-deflate's parameters must answer one
         // of the offers.
-        let deflate = agreed
-            .extensions()
-            .find(|e| e.name().eq_ignore_ascii_case(PERMESSAGE_DEFLATE));
-        if let Some(element) = deflate {
-            let offers = r.extensions.iter().map(|o| o.as_bytes());
-            if !deflate::answers_an_offer(&element, offers) {
-                return Err(K::DeflateResponseInvalid);
-            }
+        let offers = r.extensions.iter().map(|o| o.as_bytes());
+        if !deflate::selection_answers_offers(agreed.extensions(), offers) {
+            return Err(K::DeflateResponseInvalid);
         }
         Ok(agreed)
     }

@@ -463,14 +463,19 @@ fn window_bits(value: &str) -> Option<u8> {
     }
 }
 
-/// Client: the 101's `permessage-deflate` element answers one of the
-/// `permessage-deflate` offers in `offers` (each an element string the
-/// client sent). Other extensions in `offers` are skipped.
-pub(crate) fn answers_an_offer<'o>(
-    response: &Extension<'_>,
+/// The `permessage-deflate` element of a selection (a 101's extensions, or
+/// the server's `Accept`), if any, answers one of the `permessage-deflate`
+/// offers in `offers` (elements as the client sent them; other extensions
+/// are skipped). `true` when the selection has no such element.
+pub(crate) fn selection_answers_offers<'s, 'o>(
+    mut selected: impl Iterator<Item = Extension<'s>>,
     offers: impl Iterator<Item = &'o [u8]>,
 ) -> bool {
-    let Some(got) = Params::parse(response) else {
+    let Some(response) = selected.find(|e| e.name().eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
+    else {
+        return true;
+    };
+    let Some(got) = Params::parse(&response) else {
         return false;
     };
     offers

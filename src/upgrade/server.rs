@@ -34,7 +34,7 @@ use crate::http1::{
     parse_request, request_framing,
 };
 
-use super::deflate::{self, PERMESSAGE_DEFLATE};
+use super::deflate;
 use super::h2c::{self, H2cOffer};
 use super::negotiation::{
     ExtensionList, Negotiation, check_extensions, check_subprotocol, find_protocol, list_of,
@@ -327,14 +327,10 @@ impl<'b> Request<'b> {
                 })?;
                 // RFC 7692 §7.1: permessage-deflate's parameters must
                 // answer one of the offers.
-                let deflate = list_of(value)
-                    .filter_map(Extension::parse)
-                    .find(|e| e.name().eq_ignore_ascii_case(PERMESSAGE_DEFLATE));
-                if let Some(element) = deflate {
-                    let offers = headers.elements(Field::SecWebSocketExtensions);
-                    if !deflate::answers_an_offer(&element, offers) {
-                        return Err(LocalError::ExtensionNotOffered);
-                    }
+                let selected = list_of(value).filter_map(Extension::parse);
+                let offers = headers.elements(Field::SecWebSocketExtensions);
+                if !deflate::selection_answers_offers(selected, offers) {
+                    return Err(LocalError::ExtensionNotOffered);
                 }
             }
             None => {}
