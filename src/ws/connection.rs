@@ -33,9 +33,12 @@
 //! deadlines; with permessage-deflate, the compression state.
 
 use super::close::is_valid_close_code;
+#[cfg(feature = "deflate")]
+#[cfg(feature = "deflate")]
+use super::compress;
 use super::decode::{Decoder, Step, parse_close};
 #[cfg(feature = "deflate")]
-use super::deflate::{self, Deflate};
+use super::deflate::{Deflate, Inflated};
 use super::frame::{FrameHeader, OpCode};
 use super::mask::apply_mask;
 use super::types::{
@@ -628,7 +631,7 @@ impl<M: MaskSource> Connection<M> {
             // decoding more.
             let got = self.inflate_chunk(buf, 0..0, kind, last, out)?;
             if got.written > 0 || got.message_end {
-                return Ok(got.received(0, out));
+                return Ok(got.received(kind, 0, out));
             }
         }
         #[cfg(not(feature = "deflate"))]
@@ -664,7 +667,7 @@ impl<M: MaskSource> Connection<M> {
                         self.inflate_chunk(buf, start..end, chunk.kind, chunk.message_end, out)?;
                     let consumed = start + got.used;
                     if got.written > 0 || got.message_end || consumed < end {
-                        return Ok(got.received(consumed, out));
+                        return Ok(got.received(chunk.kind, consumed, out));
                     }
                     pos = end;
                 }
@@ -705,7 +708,7 @@ impl<M: MaskSource> Connection<M> {
         kind: MessageKind,
         last: bool,
         out: &mut [u8],
-    ) -> Result<InflatedChunk, Error> {
+    ) -> Result<Inflated, Error> {
         let (start, end) = (input.start, input.end);
         let limit = self.limits.max_message_size;
         let Some(d) = self.deflate.as_deref_mut() else {
@@ -732,12 +735,7 @@ impl<M: MaskSource> Connection<M> {
                 return Err(self.fail(e).into());
             }
         }
-        Ok(InflatedChunk {
-            kind,
-            used: got.used,
-            written: got.written,
-            message_end: got.message_end,
-        })
+        Ok(got)
     }
 
     /// The machine answers Pings itself now.
@@ -1118,12 +1116,8 @@ impl<M: MaskSource> Connection<M> {
     #[cfg(not(feature = "deflate"))]
     fn set_sending_compressed(&mut self, _on: bool) {}
 
-    /// Writes one frame of a compressed message: `data` compressed, RSV1 on
-    /// the message's first frame (RFC 7692 §6). `out` must hold the
-    /// compression bound (a little more than `data`), which
-    /// [`Error::BufferTooSmall`] states; the compressor is not touched
-    /// unless the frame is written, so a refused call leaves the shared
-    /// window as it was.
+    /// Without `deflate` nothing is compressed (`compresses()` is false):
+    /// a plain frame.
     #[cfg(not(feature = "deflate"))]
     fn write_compressed(
         &mut self,
@@ -1135,6 +1129,12 @@ impl<M: MaskSource> Connection<M> {
         self.write_frame(opcode, fin, data, out)
     }
 
+    /// Writes one frame of a compressed message: `data` compressed, RSV1 on
+    /// the message's first frame (RFC 7692 §6). `out` must hold the
+    /// compression bound (a little more than `data`), which
+    /// [`Error::BufferTooSmall`] states; the compressor is not touched
+    /// unless the frame is written, so a refused call leaves the shared
+    /// window as it was.
     #[cfg(feature = "deflate")]
     fn write_compressed(
         &mut self,
@@ -1143,33 +1143,32 @@ impl<M: MaskSource> Connection<M> {
         data: &[u8],
         out: &mut [u8],
     ) -> Result<usize, Error> {
-        let bound = deflate::bound(data.len());
+        let bound = compress::bound(data.len());
         let room = self.header(opcode, fin, bound as u64).encoded_len();
         let needed = room + bound;
         if out.len() < needed {
             return Err(Error::BufferTooSmall { needed });
         }
-        let key = match self.role {
-            Role::Client => Some(self.masks.mask_key()),
-            Role::Server => None,
-        };
         let Some(d) = self.deflate.as_deref_mut() else {
             return self.write_frame(opcode, fin, data, out);
         };
         let n = d.compress(data, fin, &mut out[room..needed]);
+        // The mask key is drawn as `write_frame` draws it, once the frame
+        // is certain to be written.
+        let header = self.header(opcode, fin, n as u64);
         let header = FrameHeader {
             rsv: if opcode == OpCode::Continuation {
                 0
             } else {
                 0b100
             },
-            mask: key,
-            ..self.header(opcode, fin, n as u64)
+            mask: header.mask.map(|_| self.masks.mask_key()),
+            ..header
         };
         let h = header.encoded_len();
         out.copy_within(room..room + n, h);
         header.encode(out);
-        if let Some(key) = key {
+        if let Some(key) = header.mask {
             apply_mask(&mut out[h..h + n], key, 0);
         }
         Ok(h + n)
@@ -1323,31 +1322,6 @@ impl<M: MaskSource> Connection<M> {
         self.follow(Input::SendClose);
         self.deadline = Some(now + self.behaviour.close_timeout());
         Ok(n)
-    }
-}
-
-/// What [`Connection::inflate_chunk`] did, by length (so the event can
-/// borrow `out` afterwards).
-#[cfg(feature = "deflate")]
-struct InflatedChunk {
-    kind: MessageKind,
-    used: usize,
-    written: usize,
-    message_end: bool,
-}
-
-#[cfg(feature = "deflate")]
-impl InflatedChunk {
-    /// The result of `receive_into`: a chunk when bytes came out or the
-    /// message ended.
-    fn received(self, consumed: usize, out: &[u8]) -> Received<Event<'_>> {
-        let event = (self.written > 0 || self.message_end).then_some(Event::Data(DataChunk {
-            kind: self.kind,
-            payload: &out[..self.written],
-            frame_end: self.message_end,
-            message_end: self.message_end,
-        }));
-        Received { consumed, event }
     }
 }
 

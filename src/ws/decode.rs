@@ -217,12 +217,7 @@ impl Decoder {
         };
         let message_end = frame_end && fin;
         if kind == MessageKind::Text && !self.compressed {
-            self.utf8
-                .feed(data)
-                .map_err(|_| PeerErrorKind::InvalidUtf8)?;
-            if message_end {
-                self.utf8.finish().map_err(|_| PeerErrorKind::InvalidUtf8)?;
-            }
+            self.check_text(data, message_end)?;
         }
         if message_end {
             self.incoming = None;
@@ -255,8 +250,10 @@ impl Decoder {
         self.incoming = Some(kind);
     }
 
-    /// Checks inflated text of a compressed message (RFC 6455 §8.1).
-    #[cfg(feature = "deflate")]
+    /// Checks the next piece of a text message as UTF-8 (RFC 6455 §8.1),
+    /// `end` when it ends the message: the payload of an uncompressed one,
+    /// the inflated bytes of a compressed one.
+    #[inline]
     pub(crate) fn check_text(&mut self, data: &[u8], end: bool) -> Result<(), PeerErrorKind> {
         self.utf8
             .feed(data)

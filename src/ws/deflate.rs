@@ -31,7 +31,8 @@ use miniz_oxide::inflate::stream::{InflateState, inflate};
 use miniz_oxide::{MZError, MZFlush, MZStatus};
 
 use super::compress::Compressor;
-use super::types::MessageKind;
+use super::types::{DataChunk, Event, MessageKind};
+use crate::Received;
 use crate::error::{PeerErrorKind, Role};
 use crate::upgrade::{DeflateConfig, DeflateParams};
 
@@ -81,7 +82,8 @@ impl core::fmt::Debug for Deflate {
     }
 }
 
-/// What one call to [`Deflate::inflate`] did.
+/// What one call to [`Deflate::inflate`] did, by length (so the event can
+/// borrow the output buffer afterwards).
 pub(crate) struct Inflated {
     /// Input bytes used.
     pub(crate) used: usize,
@@ -89,6 +91,26 @@ pub(crate) struct Inflated {
     pub(crate) written: usize,
     /// The message is complete: its tail fed and every byte handed out.
     pub(crate) message_end: bool,
+}
+
+impl Inflated {
+    /// What `receive_into` returns for it: a chunk of a `kind` message
+    /// when bytes came out or the message ended (inflated data shows no
+    /// frames: `frame_end` is `message_end`).
+    pub(crate) fn received(
+        self,
+        kind: MessageKind,
+        consumed: usize,
+        out: &[u8],
+    ) -> Received<Event<'_>> {
+        let event = (self.written > 0 || self.message_end).then_some(Event::Data(DataChunk {
+            kind,
+            payload: &out[..self.written],
+            frame_end: self.message_end,
+            message_end: self.message_end,
+        }));
+        Received { consumed, event }
+    }
 }
 
 impl Deflate {
@@ -235,7 +257,7 @@ impl Deflate {
     }
 
     /// Compresses `data` as (part of) a message into `out`, which must hold
-    /// [`bound`] bytes; returns the length. With `fin`, the sync flush's
+    /// [`compress::bound`](super::compress::bound) bytes; returns the length. With `fin`, the sync flush's
     /// tail is removed (RFC 7692 §7.2.1) and, without context takeover,
     /// the window is reset.
     pub(crate) fn compress(&mut self, data: &[u8], fin: bool, out: &mut [u8]) -> usize {
@@ -253,9 +275,4 @@ impl Deflate {
         }
         n
     }
-}
-
-/// The most bytes [`Deflate::compress`] writes for `len` input bytes.
-pub(crate) fn bound(len: usize) -> usize {
-    super::compress::bound(len)
 }
