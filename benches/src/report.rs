@@ -1,4 +1,5 @@
-//! What both programs' reports share: the machine, the date, medians.
+//! What both programs share: their command line, and in their reports the
+//! machine, the date, medians.
 
 /// The median of `v` (sorted in place).
 pub fn median(v: &mut [f64]) -> f64 {
@@ -41,4 +42,64 @@ pub fn today() -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The command line both programs take:
+/// `[--quick] [--rounds N] [--budget-ms MS] [FILTER...]`.
+pub struct Args {
+    /// Rounds (every implementation once per round; 21 by default, 15
+    /// with `--quick`).
+    pub rounds: usize,
+    /// Time one measurement aims at (300 ms; 10 ms with `--quick`).
+    pub budget_ms: f64,
+    /// Substrings of workload names; none runs every workload.
+    pub filters: Vec<String>,
+}
+
+impl Args {
+    /// Parses the process's arguments; `help` is printed for `-h`.
+    pub fn parse(help: &str) -> Args {
+        let mut args = Args {
+            rounds: 21,
+            budget_ms: 300.0,
+            filters: Vec::new(),
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--quick" => {
+                    args.rounds = 15;
+                    args.budget_ms = 10.0;
+                }
+                "--rounds" => {
+                    args.rounds = it.next().and_then(|v| v.parse().ok()).expect("--rounds N");
+                }
+                "--budget-ms" => {
+                    args.budget_ms = it
+                        .next()
+                        .and_then(|v| v.parse().ok())
+                        .expect("--budget-ms MS");
+                }
+                "--bench" => {} // passed by `cargo bench`
+                "-h" | "--help" => {
+                    println!("{help}");
+                    std::process::exit(0);
+                }
+                f if f.starts_with("--") => panic!("unknown flag {f}"),
+                f => args.filters.push(f.to_string()),
+            }
+        }
+        if args.rounds < 15 {
+            eprintln!(
+                "note: {} rounds (the method asks for at least 15)",
+                args.rounds
+            );
+        }
+        args
+    }
+
+    /// `name` is selected by the filters.
+    pub fn selects(&self, name: &str) -> bool {
+        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+    }
 }

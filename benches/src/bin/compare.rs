@@ -27,7 +27,7 @@ use protoswitch_bench::inputs::{self, ACCEPT, HOST, KEY, NONCE, PATH, REQUEST, R
 use protoswitch_bench::peers::{
     embedded_peer, fastwebsockets_peer, take_reads, tokio_websockets_peer, tungstenite_peer,
 };
-use protoswitch_bench::report::{cpu_model, median, today};
+use protoswitch_bench::report::{Args, cpu_model, median, today};
 use protoswitch_bench::{Totals, ours, receive_buffer};
 
 const IMPLS: [&str; 6] = [
@@ -45,58 +45,6 @@ const OURS: usize = 1;
 
 const MIB: usize = 1 << 20;
 const KIB: usize = 1 << 10;
-
-struct Args {
-    rounds: usize,
-    budget_ms: f64,
-    filters: Vec<String>,
-    quick: bool,
-}
-
-fn parse_args() -> Args {
-    let mut args = Args {
-        rounds: 21,
-        budget_ms: 300.0,
-        filters: Vec::new(),
-        quick: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--quick" => {
-                args.quick = true;
-                args.rounds = 15;
-                args.budget_ms = 10.0;
-            }
-            "--rounds" => {
-                args.rounds = it.next().and_then(|v| v.parse().ok()).expect("--rounds N");
-            }
-            "--budget-ms" => {
-                args.budget_ms = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--budget-ms MS");
-            }
-            "--bench" => {} // passed by `cargo bench`
-            "-h" | "--help" => {
-                println!(
-                    "compare [--quick] [--rounds N] [--budget-ms MS] [FILTER...]\n\
-                     FILTER: substrings of workload names (see the first column)."
-                );
-                std::process::exit(0);
-            }
-            f if f.starts_with("--") => panic!("unknown flag {f}"),
-            f => args.filters.push(f.to_string()),
-        }
-    }
-    if args.rounds < 15 {
-        eprintln!(
-            "note: {} rounds (the method asks for at least 15)",
-            args.rounds
-        );
-    }
-    args
-}
 
 /// One implementation of a workload: runs it `reps` times, returns the
 /// summed totals.
@@ -790,7 +738,10 @@ fn print_markdown(all: &[Measured], header: &[String]) {
 }
 
 fn main() {
-    let args = parse_args();
+    let args = Args::parse(
+        "compare [--quick] [--rounds N] [--budget-ms MS] [FILTER...]\n\
+                     FILTER: substrings of workload names (see the first column).",
+    );
     let kernel = Kernel::select();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -815,9 +766,7 @@ fn main() {
     for line in &header {
         println!("{line}");
     }
-    let wanted = |name: &str| {
-        args.filters.is_empty() || args.filters.iter().any(|f| name.contains(f.as_str()))
-    };
+    let wanted = |name: &str| args.selects(name);
     let mut all = Vec::new();
     for spec in decode_specs() {
         if wanted(spec.name) {

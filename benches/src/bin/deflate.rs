@@ -43,7 +43,7 @@ use std::time::Instant;
 use protoswitch_bench::deflate::{
     FNV_START, Feed, RawStream, bound, fnv, frame, json_messages, raw_compress, raw_inflate,
 };
-use protoswitch_bench::report::{cpu_model, median, today};
+use protoswitch_bench::report::{Args, cpu_model, median, today};
 use protoswitch_bench::{Totals, ours, receive_buffer};
 
 const KIB: usize = 1 << 10;
@@ -54,52 +54,6 @@ const LEVEL: u8 = 1;
 /// has at least this much room (miniz_oxide's `OUT_BUF_SIZE`), else into
 /// its own buffer, then copies.
 const MINIZ_OUT_BUF: usize = 85_196;
-
-struct Args {
-    rounds: usize,
-    budget_ms: f64,
-    filters: Vec<String>,
-}
-
-fn parse_args() -> Args {
-    let mut args = Args {
-        rounds: 21,
-        budget_ms: 300.0,
-        filters: Vec::new(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--quick" => {
-                args.rounds = 15;
-                args.budget_ms = 10.0;
-            }
-            "--rounds" => {
-                args.rounds = it.next().and_then(|v| v.parse().ok()).expect("--rounds N");
-            }
-            "--budget-ms" => {
-                args.budget_ms = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--budget-ms MS");
-            }
-            "--bench" => {}
-            "-h" | "--help" => {
-                println!("deflate [--quick] [--rounds N] [--budget-ms MS] [FILTER...]");
-                std::process::exit(0);
-            }
-            f if f.starts_with("--") => panic!("unknown flag {f}"),
-            f => args.filters.push(f.to_string()),
-        }
-    }
-    if args.rounds < 15 {
-        eprintln!(
-            "note: {} rounds (the method asks for at least 15)",
-            args.rounds
-        );
-    }
-    args
-}
 
 /// One implementation: a name, whether it is a diagnostic row, and the
 /// run (one pass over the workload, returning its totals).
@@ -527,7 +481,7 @@ fn print_summary(all: &[Measured]) {
 }
 
 fn main() {
-    let args = parse_args();
+    let args = Args::parse("deflate [--quick] [--rounds N] [--budget-ms MS] [FILTER...]");
     println!(
         "Machine: {} ({} CPUs online)",
         cpu_model(),
@@ -544,9 +498,7 @@ fn main() {
     );
     let small = json_messages(500, 300, 0x5eed_0001);
     let large = json_messages(300, 64 * KIB, 0x5eed_0002);
-    let wanted = |name: &str| {
-        args.filters.is_empty() || args.filters.iter().any(|f| name.contains(f.as_str()))
-    };
+    let wanted = |name: &str| args.selects(name);
     let mut all = Vec::new();
     for (name, messages) in [("recv_json_300B", &small), ("recv_json_64KiB", &large)] {
         if !wanted(name) {
