@@ -513,17 +513,5 @@ pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
     status
 }
 
-/// Without std there is no default panic handler. The crate never panics
-/// on input, so reaching this is a bug: stop at once.
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    unsafe extern "C" {
-        fn abort() -> !;
-    }
-    // SAFETY: libc's abort takes no arguments and never returns.
-    unsafe { abort() }
-}
-
-/// See `main.rs`: only satisfies the linker, since nothing unwinds.
-#[unsafe(no_mangle)]
-pub extern "C" fn rust_eh_personality() {}
+#[path = "../rt.rs"]
+mod rt;
