@@ -181,6 +181,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod backoff;
 mod buffer;
 pub mod error;
 pub mod http1;
@@ -196,6 +197,7 @@ pub mod ws;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+pub use backoff::Backoff;
 pub use buffer::RecvBuffer;
 pub use error::{Error, LocalError, PeerError, PeerErrorKind, Reply, Role};
 pub use http1::{Header, Headers};

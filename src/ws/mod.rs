@@ -2,7 +2,8 @@
 //! masking, close codes, incremental UTF-8 validation, the message decoder
 //! (`decode.rs`, the codec seam), the connection state machine
 //! (`connection.rs`: closing, timers, sending), its public types
-//! (`types.rs`), and (with `alloc`) message assembly.
+//! (`types.rs`), policies beside the machine (`policy.rs`: idle timeout,
+//! incoming rate limit), and (with `alloc`) message assembly.
 
 mod close;
 #[cfg(feature = "deflate")]
@@ -15,6 +16,7 @@ mod frame;
 mod mask;
 #[cfg(feature = "alloc")]
 mod message;
+mod policy;
 mod types;
 mod utf8;
 
@@ -24,6 +26,7 @@ pub use frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ReservedOpCode};
 pub use mask::apply_mask;
 #[cfg(feature = "alloc")]
 pub use message::{Message, MessageAssembler};
+pub use policy::{IdleTimer, OnExceeded, RateLimit, RateLimiter, RateVerdict};
 pub use types::{
     CloseCause, Config, DataChunk, Event, Keepalive, KeepaliveMode, MAX_CONTROL_PAYLOAD,
     MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, NoMask,
