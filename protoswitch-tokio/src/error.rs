@@ -38,6 +38,15 @@ pub enum Error {
     Closed(CloseCause),
     /// Sending after the closing handshake started, or after the end.
     AlreadyClosed,
+    /// [`Options::idle_timeout`](crate::Options::idle_timeout): no data
+    /// message moved for that long; Close 1001 was sent. Reported once by
+    /// the stream, which then completes the closing handshake.
+    IdleTimeout,
+    /// [`Options::rate_limit`](crate::Options::rate_limit) with
+    /// [`OnExceeded::Close`](protoswitch::ws::OnExceeded::Close): the peer
+    /// sent too fast; Close 1008 was sent. Reported once, then the
+    /// closing handshake completes.
+    RateLimited,
 }
 
 impl fmt::Display for Error {
@@ -60,6 +69,8 @@ impl fmt::Display for Error {
             }
             Error::Closed(cause) => write!(f, "the connection closed: {cause:?}"),
             Error::AlreadyClosed => f.write_str("the connection is closing or closed"),
+            Error::IdleTimeout => f.write_str("idle timeout: closed with 1001"),
+            Error::RateLimited => f.write_str("the peer exceeded the rate limit: closed with 1008"),
         }
     }
 }

@@ -1,12 +1,13 @@
 //! The opening handshakes: [`accept`] (server) and [`connect`] (client).
 
 use std::io;
+use std::time::Duration;
 
 use protoswitch::upgrade::{
     Accept, ClientEvent, ClientHandshake, ClientRequest, ClientState, DeflateConfig, Diagnosis,
     Request, Response, ServerEvent, ServerHandshake, ServerState,
 };
-use protoswitch::ws::{Config, Connection};
+use protoswitch::ws::{Config, Connection, RateLimit};
 use protoswitch::{Header, OsRandom, RecvBuffer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -28,6 +29,13 @@ pub struct Options {
     /// The receive buffer's initial size (it grows only for a handshake
     /// head or control frame larger than it). Default 16 KiB.
     pub read_buffer_size: usize,
+    /// Close with 1001 (Going Away) after this long without a data
+    /// message either way (Pings do not count). Default none.
+    pub idle_timeout: Option<Duration>,
+    /// Limits on incoming messages and bytes per second, and what to do
+    /// over them (stop reading for a while, or close with 1008). Default
+    /// none.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for Options {
@@ -37,6 +45,8 @@ impl Default for Options {
             deflate: Some(DeflateConfig::new()),
             write_buffer_limit: 64 * 1024,
             read_buffer_size: 16 * 1024,
+            idle_timeout: None,
+            rate_limit: None,
         }
     }
 }
@@ -59,6 +69,16 @@ impl Options {
     /// Sets [`Options::write_buffer_limit`].
     pub fn write_buffer_limit(mut self, bytes: usize) -> Self {
         self.write_buffer_limit = bytes;
+        self
+    }
+    /// Sets [`Options::idle_timeout`].
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+    /// Sets [`Options::rate_limit`].
+    pub fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.rate_limit = limit;
         self
     }
     /// Sets [`Options::read_buffer_size`] (at least 256 bytes).
@@ -238,6 +258,8 @@ where
                     subprotocol,
                     write_limit: options.write_buffer_limit,
                     inflate_chunk: options.read_buffer_size,
+                    idle_timeout: options.idle_timeout,
+                    rate_limit: options.rate_limit,
                 };
                 return Ok(WebSocketStream::new(stream, parts));
             }
@@ -463,6 +485,8 @@ where
                 subprotocol,
                 write_limit: options.write_buffer_limit,
                 inflate_chunk: options.read_buffer_size,
+                idle_timeout: options.idle_timeout,
+                rate_limit: options.rate_limit,
             };
             return Ok(WebSocketStream::new(stream, parts));
         }

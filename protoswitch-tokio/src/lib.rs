@@ -29,6 +29,14 @@
 //!   stream ends with `None` after a clean closing handshake.
 //! * The keepalive of [`Config::keepalive`] and the close timeout run on a
 //!   `tokio::time::Sleep` polled by `poll_next` (and `poll_flush`).
+//! * Policies for long-lived connections, off by default:
+//!   [`Options::idle_timeout`] closes with 1001 after a time without data
+//!   messages (Pings do not count: the keepalive detects dead peers, the
+//!   idle timeout ends silent ones), and [`Options::rate_limit`] bounds
+//!   incoming messages and bytes per second — over it, the stream stops
+//!   reading until the rate is back (TCP backpressure), or closes with
+//!   1008. Both report once through the stream ([`Error::IdleTimeout`],
+//!   [`Error::RateLimited`]) and then complete the closing handshake.
 //! * permessage-deflate is offered ([`connect`]) and accepted ([`accept`])
 //!   by default ([`Options::deflate`]).
 //! * Writes are bounded: [`Sink::poll_ready`](futures_sink::Sink::poll_ready)

@@ -7,8 +7,8 @@ use std::task::{Context, Poll, ready};
 use futures_core::Stream;
 use futures_sink::Sink;
 use protoswitch::ws::{
-    CloseCause, Connection, Event, MIN_TRANSMIT_BUFFER, Message, MessageAssembler, MessageKind,
-    NoMask, State, apply_mask,
+    CloseCause, Connection, Event, IdleTimer, MIN_TRANSMIT_BUFFER, Message, MessageAssembler,
+    MessageKind, NoMask, OnExceeded, RateLimit, RateLimiter, RateVerdict, State, apply_mask, code,
 };
 use protoswitch::{OsRandom, RecvBuffer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -201,6 +201,18 @@ pub struct WebSocketStream<S> {
     shut: bool,
     /// The stream returned its last item.
     finished: bool,
+    /// [`Options::idle_timeout`](crate::Options::idle_timeout).
+    idle: Option<IdleTimer>,
+    /// [`Options::rate_limit`](crate::Options::rate_limit).
+    limiter: Option<RateLimiter>,
+    /// Over the rate limit with backpressure: nothing is read or
+    /// processed until then.
+    paused_until: Option<protoswitch::Instant>,
+    /// A policy (idle timeout, rate limit) closed the connection: reported
+    /// once by the stream, which then completes the closing handshake.
+    policy_error: Option<Error>,
+    /// A policy Close that waits for a large payload to be written.
+    pending_policy_close: Option<(u16, &'static str, Error)>,
 }
 
 /// What the handshake hands to the stream.
@@ -215,6 +227,8 @@ pub(crate) struct Parts {
     pub(crate) subprotocol: Option<String>,
     pub(crate) write_limit: usize,
     pub(crate) inflate_chunk: usize,
+    pub(crate) idle_timeout: Option<std::time::Duration>,
+    pub(crate) rate_limit: Option<RateLimit>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
@@ -227,6 +241,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             subprotocol,
             write_limit,
             inflate_chunk,
+            idle_timeout,
+            rate_limit,
         } = parts;
         let mut inflated = Vec::new();
         let mut compress = false;
@@ -239,6 +255,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             compress = config.compress;
         }
         let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
+        let now = clock.now();
         WebSocketStream {
             io,
             machine,
@@ -258,6 +275,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             io_error: None,
             shut: false,
             finished: false,
+            idle: idle_timeout.map(|limit| IdleTimer::new(limit, now)),
+            limiter: rate_limit.map(|limit| RateLimiter::new(limit, now)),
+            paused_until: None,
+            policy_error: None,
+            pending_policy_close: None,
         }
     }
 
@@ -368,10 +390,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
-    /// Polls the machine's next deadline; at it, runs `handle_timeout`.
-    /// `Ready` when a timer fired.
+    /// The earliest of the machine's deadline, the idle timeout's (while
+    /// open) and the end of a rate-limit pause.
+    fn next_deadline(&self) -> Option<protoswitch::Instant> {
+        let machine = on!(&self.machine, c => c.poll_timeout());
+        let idle = self
+            .idle
+            .filter(|_| self.state() == State::Open)
+            .map(|idle| idle.deadline());
+        [machine, idle, self.paused_until]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Polls the next deadline; at it, runs what is due: the machine's
+    /// `handle_timeout`, the idle timeout's Close 1001, the end of a
+    /// pause. `Ready` when something was due.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = on!(&self.machine, c => c.poll_timeout()) else {
+        let Some(deadline) = self.next_deadline() else {
             return Poll::Pending;
         };
         if self.armed != Some(deadline) {
@@ -383,8 +420,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         // The sleep ended at the deadline: never earlier than it, even if
         // the clocks round differently.
         let now = self.clock.now().max(deadline);
-        on!(&mut self.machine, c => c.handle_timeout(now));
+        if on!(&self.machine, c => c.poll_timeout()).is_some_and(|t| t <= now) {
+            on!(&mut self.machine, c => c.handle_timeout(now));
+        }
+        if self.paused_until.is_some_and(|t| t <= now) {
+            self.paused_until = None;
+        }
+        if self.idle.is_some_and(|idle| idle.is_expired(now)) && self.state() == State::Open {
+            // Once: the Close is queued (or waits for a large payload).
+            self.idle = None;
+            self.close_for_policy(code::GOING_AWAY, "idle timeout", Error::IdleTimeout);
+        }
         Poll::Ready(())
+    }
+
+    /// Data received: activity for the idle timeout, a charge against the
+    /// rate limit (a message at its last chunk).
+    fn account(&mut self, bytes: usize, message_end: bool, now: protoswitch::Instant) {
+        if let Some(idle) = &mut self.idle {
+            idle.activity(now);
+        }
+        let Some(limiter) = &mut self.limiter else {
+            return;
+        };
+        let verdict = limiter.record(u32::from(message_end), bytes as u64, now);
+        if let RateVerdict::Exceeded { resume_at } = verdict {
+            match limiter.limit().on_exceeded {
+                OnExceeded::Close if self.state() == State::Open => self.close_for_policy(
+                    code::POLICY,
+                    "message rate limit exceeded",
+                    Error::RateLimited,
+                ),
+                OnExceeded::Close => {}
+                _ => self.paused_until = Some(resume_at),
+            }
+        }
+    }
+
+    /// Starts the closing handshake with `code` because of a policy, and
+    /// keeps `error` for the stream to report.
+    fn close_for_policy(&mut self, code: u16, reason: &'static str, error: Error) {
+        self.paused_until = None;
+        if self.start_close(code, reason).is_ok() {
+            self.policy_error = Some(error);
+        } else if self.out.large.is_some() {
+            // A large payload is still queued: the Close waits for it.
+            self.pending_policy_close = Some((code, reason, error));
+        }
     }
 
     fn should_close_transport(&self) -> bool {
@@ -445,8 +527,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 self.finished = true;
                 return Poll::Ready(self.end_error().map(Err));
             }
-            // 3. Bytes buffered: one receive.
-            if !self.recv.is_empty() || self.again {
+            // 3. A policy closed the connection: say so once, then go on
+            //    with the closing handshake.
+            if self.out.large.is_none() {
+                if let Some((code, reason, error)) = self.pending_policy_close.take() {
+                    self.close_for_policy(code, reason, error);
+                    continue;
+                }
+            }
+            if let Some(error) = self.policy_error.take() {
+                return Poll::Ready(Some(Err(error)));
+            }
+            // 4. Bytes buffered: one receive (none while a rate-limit
+            //    pause lasts).
+            if (!self.recv.is_empty() || self.again) && self.paused_until.is_none() {
                 let now = self.clock.now();
                 let input = self.recv.data_mut();
                 let got =
@@ -455,8 +549,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     Ok(got) => {
                         let consumed = got.consumed;
                         self.again = got.event.is_some();
+                        let mut data = None;
                         let message = match got.event {
-                            Some(Event::Data(chunk)) => self.assembler.push(&chunk),
+                            Some(Event::Data(chunk)) => {
+                                data = Some((chunk.payload.len(), chunk.message_end));
+                                self.assembler.push(&chunk)
+                            }
                             Some(Event::Close { code, reason }) => {
                                 self.close_frame = Some(CloseFrame {
                                     code,
@@ -466,6 +564,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                             }
                             _ => None,
                         };
+                        if let Some((len, message_end)) = data {
+                            self.account(len, message_end, now);
+                        }
                         self.recv.consume(consumed);
                         if let Some(message) = message {
                             return Poll::Ready(Some(Ok(message)));
@@ -486,11 +587,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     }
                 }
             }
-            // 4. Timers.
+            // 5. Timers.
             if self.poll_timer(cx).is_ready() {
                 continue;
             }
-            // 5. More bytes, into the one buffer.
+            if self.paused_until.is_some() {
+                // The timer above wakes us at the pause's end.
+                return Poll::Pending;
+            }
+            // 6. More bytes, into the one buffer.
             if self.recv.is_full() {
                 // Only a control frame or a handshake head can need more
                 // than the buffer holds.
@@ -534,6 +639,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
         if self.out.large.is_some() {
             return Err(io::Error::other("start_send without poll_ready").into());
+        }
+        if let Some(idle) = &mut self.idle {
+            idle.activity(self.clock.now());
         }
         if self.compress {
             let mut room = message_len(&message) + 64;
