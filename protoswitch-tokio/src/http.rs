@@ -12,7 +12,9 @@
 //! send. So a request gets the same answer here as from `accept`: an
 //! HTTP/1.0 request or a missing `Connection: upgrade` gets 426, a method
 //! other than GET or a missing key 400 with the reason, version 8 a 426
-//! with `Sec-WebSocket-Version: 13`.
+//! with `Sec-WebSocket-Version: 13`. WebSocket over HTTP/2 (RFC 8441) is
+//! not supported: an HTTP/2 request's head reads as `HTTP/2.0`, which the
+//! core answers with 505.
 //!
 //! ```no_run
 //! use std::convert::Infallible;

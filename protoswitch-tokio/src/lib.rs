@@ -42,6 +42,12 @@
 //! and turns hyper's upgraded connection into a [`WebSocketStream`]. See
 //! the module's docs and `examples/axum_echo.rs`.
 //!
+//! ## TLS
+//!
+//! `accept` and `connect` take any `AsyncRead + AsyncWrite`: for wss://,
+//! hand them the TLS stream (`examples/tls_echo.rs`: tokio-rustls, server
+//! and client, a certificate generated at start).
+//!
 //! ## The write path
 //!
 //! Every frame is written once: small frames (control frames, short or

@@ -12,7 +12,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use protoswitch_tokio::{Accepted, Connect, Error, Message, Rejected, Request, accept, connect};
+use protoswitch_tokio::{
+    Accepted, Connect, Error, Message, Options, Rejected, Request, accept, connect,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -60,19 +62,58 @@ async fn handle(
     Ok(response)
 }
 
+/// The same through `answer` and `Switched::into_stream`: hyper's upgraded
+/// connection taken apart into the TCP stream and the bytes hyper read
+/// past the head.
+async fn handle_parts(
+    mut request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let (response, switched) = protoswitch_tokio::http::answer(
+        request.method(),
+        request.uri(),
+        request.version(),
+        request.headers(),
+        Options::new(),
+        decide,
+    );
+    if let Ok(switched) = switched {
+        let on = hyper::upgrade::on(&mut request);
+        tokio::spawn(async move {
+            let upgraded = on.await.unwrap();
+            let parts = upgraded.downcast::<TokioIo<TcpStream>>().unwrap();
+            let tcp = parts.io.into_inner();
+            let mut ws = switched.into_stream(tcp, &parts.read_buf).unwrap();
+            while let Some(Ok(message)) = ws.next().await {
+                if ws.send(message).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Ok(response)
+}
+
 /// A hyper server running [`handle`] for every connection.
 async fn hyper_server() -> SocketAddr {
+    serve_with(false).await
+}
+
+/// A hyper server running [`handle`], or [`handle_parts`].
+async fn serve_with(parts: bool) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
-            tokio::spawn(
-                http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .serve_connection(TokioIo::new(tcp), service_fn(handle))
-                    .with_upgrades(),
-            );
+            let builder = http1::Builder::new().timer(TokioTimer::new()).clone();
+            let io = TokioIo::new(tcp);
+            if parts {
+                let conn = builder.serve_connection(io, service_fn(handle_parts));
+                tokio::spawn(conn.with_upgrades());
+            } else {
+                let conn = builder.serve_connection(io, service_fn(handle));
+                tokio::spawn(conn.with_upgrades());
+            }
         }
     });
     addr
@@ -217,6 +258,59 @@ async fn switches_with_the_accept_key_and_reads_bytes_hyper_read_past_the_head()
     let mut rest = Vec::new();
     tcp.read_to_end(&mut rest).await.unwrap();
     assert_eq!(rest, b"\x88\x02\x03\xe8");
+}
+
+#[tokio::test]
+async fn into_stream_takes_the_bytes_read_past_the_head() {
+    let addr = serve_with(true).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    // Two frames with the head: both are in hyper's read buffer.
+    let mut bytes = request("/", "").into_bytes();
+    bytes.extend(client_frame(0x1, b"one"));
+    bytes.extend(client_frame(0x2, b"two"));
+    tcp.write_all(&bytes).await.unwrap();
+    let wire = read_response(&mut tcp, &mut Vec::new()).await;
+    assert_eq!(wire.status(), 101);
+    assert_eq!(wire.header("sec-websocket-accept"), Some(ACCEPT));
+    let mut echo = [0u8; 10];
+    tcp.read_exact(&mut echo).await.unwrap();
+    assert_eq!(&echo, b"\x81\x03one\x82\x03two");
+    tcp.write_all(&client_frame(0x8, &[0x03, 0xe8]))
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    tcp.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(rest, b"\x88\x02\x03\xe8");
+}
+
+#[tokio::test]
+async fn an_http2_head_is_answered_as_the_core_answers_it() {
+    // An HTTP/2 request (RFC 8441's extended CONNECT is not supported):
+    // its head, written as HTTP/2.0, is not one the core switches.
+    let request = hyper::Request::builder()
+        .method("GET")
+        .uri("/")
+        .version(hyper::Version::HTTP_2)
+        .header("Host", "a")
+        .header("Upgrade", "websocket")
+        .header("Connection", "Upgrade")
+        .header("Sec-WebSocket-Key", KEY)
+        .header("Sec-WebSocket-Version", "13")
+        .body(())
+        .unwrap();
+    let (response, switched): (hyper::Response<Vec<u8>>, _) = protoswitch_tokio::http::answer(
+        request.method(),
+        request.uri(),
+        request.version(),
+        request.headers(),
+        Options::new(),
+        decide,
+    );
+    eprintln!(
+        "DBG {response:?} {:?}",
+        String::from_utf8_lossy(response.body())
+    );
+    assert!(switched.is_err());
 }
 
 #[tokio::test]
