@@ -25,9 +25,10 @@ pub enum Error {
         /// The response body (a 401's explanation, a 426's text).
         body: Vec<u8>,
     },
-    /// [`accept`](crate::accept): the request was answered with this status
-    /// instead of 101 (the callback's [`Rejected`](crate::Rejected), or a
-    /// 426 / 400 for a request that was not a usable WebSocket upgrade).
+    /// [`accept`](crate::accept) (or `http::upgrade`, feature `http`): the
+    /// request was answered with this status instead of 101 (the callback's
+    /// [`Rejected`](crate::Rejected), or a 426 / 400 for a request that was
+    /// not a usable WebSocket upgrade).
     Rejected {
         /// The status sent.
         status: u16,

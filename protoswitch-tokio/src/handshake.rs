@@ -169,7 +169,7 @@ fn headers(owned: &[(String, Vec<u8>)]) -> Vec<Header<'_>> {
 }
 
 /// Runs `write` into `out`, growing it to the size the core asks for.
-fn emit(
+pub(crate) fn emit(
     out: &mut Vec<u8>,
     mut write: impl FnMut(&mut [u8]) -> Result<usize, protoswitch::Error>,
 ) -> Result<usize, Error> {
@@ -285,7 +285,7 @@ where
 }
 
 /// What the server answered.
-enum Answer {
+pub(crate) enum Answer {
     Switch {
         n: usize,
         subprotocol: Option<String>,
@@ -297,7 +297,7 @@ enum Answer {
     },
 }
 
-fn answer(
+pub(crate) fn answer(
     server: &mut ServerHandshake,
     request: &Request<'_>,
     options: &Options,

@@ -42,6 +42,20 @@
 //! * Writes are bounded: [`Sink::poll_ready`](futures_sink::Sink::poll_ready)
 //!   is pending while more than [`Options::write_buffer_limit`] bytes wait.
 //!
+//! ## hyper and axum (feature `http`)
+//!
+//! `protoswitch_tokio::http::upgrade` answers an `http::Request` inside a hyper or axum
+//! handler with the same callback and the same decisions as [`accept`],
+//! returns the `http::Response` (101, 426, 4xx) for the handler to return,
+//! and turns hyper's upgraded connection into a [`WebSocketStream`]. See
+//! the module's docs and `examples/axum_echo.rs`.
+//!
+//! ## TLS
+//!
+//! `accept` and `connect` take any `AsyncRead + AsyncWrite`: for wss://,
+//! hand them the TLS stream (`examples/tls_echo.rs`: tokio-rustls, server
+//! and client, a certificate generated at start).
+//!
 //! ## The write path
 //!
 //! Every frame is written once: small frames (control frames, short or
@@ -79,6 +93,8 @@
 
 mod error;
 mod handshake;
+#[cfg(feature = "http")]
+pub mod http;
 mod stream;
 
 pub use error::Error;

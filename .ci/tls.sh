@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# wss:// through protoswitch-tokio: examples/tls_echo.rs (tokio-rustls,
+# ring; a CA and a server certificate generated at start).
+#
+#   bash .ci/tls.sh
+#
+#  1. `tls_echo --selftest`: server and client in one process over
+#     127.0.0.1 (text, binary, 1 MiB, close 1000; by IP and by name), and a
+#     client trusting no authority refused.
+#  2. `tls_echo server 127.0.0.1:19231 --cert-out CA` in the background;
+#     `tls_echo client wss://127.0.0.1:19231/ --cafile CA` against it.
+#  3. Python `websockets` as a wss client, its ssl context trusting CA:
+#     text, binary, 1 MiB echo, a Ping, a clean close 1000 echoed; a
+#     context without CA must fail the certificate check.
+# The server is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT=19231
+BIN=target/release/examples/tls_echo
+fail() {
+    echo "tls: FAIL: $*" >&2
+    exit 1
+}
+
+python3 -c 'import websockets.sync.client' 2>/dev/null ||
+    python3 -m pip install --quiet --upgrade 'websockets>=13' || fail "pip could not install websockets"
+cargo build --release -p protoswitch-tokio --example tls_echo
+
+# ---- 1. one process ----
+timeout 60 "$BIN" --selftest || fail "tls_echo --selftest"
+
+# ---- 2. two processes ----
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    fail "127.0.0.1:$PORT is already in use: stop whatever listens there"
+fi
+DIR=$(mktemp -d)
+CA=$DIR/ca.pem
+"$BIN" server "127.0.0.1:$PORT" --cert-out "$CA" >/dev/null 2>"$DIR/server.err" &
+pid=$!
+passed=no
+cleanup() {
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    if [ "$passed" != yes ] && [ -s "$DIR/server.err" ]; then
+        echo "---- tls_echo server stderr (last 30 lines) ----" >&2
+        tail -n 30 "$DIR/server.err" >&2
+    fi
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || fail "tls_echo server exited at start"
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+    sleep 0.1
+done
+(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || fail "nothing listens on 127.0.0.1:$PORT"
+[ -s "$CA" ] || fail "the server wrote no certificate to $CA"
+
+timeout 60 "$BIN" client "wss://127.0.0.1:$PORT/" --cafile "$CA" || fail "tls_echo client → tls_echo server"
+
+# ---- 3. Python websockets over TLS ----
+timeout 60 python3 - "wss://127.0.0.1:$PORT/" "$CA" <<'PY' || fail "python websockets (wss) → tls_echo server"
+import os, ssl, sys
+from websockets.sync.client import connect
+
+url, cafile = sys.argv[1], sys.argv[2]
+context = ssl.create_default_context(cafile=cafile)
+# As Python 3.13 has it by default: the certificates must pass strict checks.
+context.verify_flags |= ssl.VERIFY_X509_STRICT
+with connect(url, ssl=context, proxy=None, max_size=None, open_timeout=10,
+             close_timeout=10, ping_interval=None) as ws:
+    print(f"ok: python websockets {url}: TLS {ws.socket.version()}, cipher {ws.socket.cipher()[0]}")
+    for what, data in [("text", "hello over TLS ✓"), ("binary", bytes([0, 1, 2, 255])),
+                       ("1 MiB binary", os.urandom(1 << 20))]:
+        ws.send(data)
+        got = ws.recv(timeout=10)
+        assert type(got) is type(data) and got == data, f"{what}: the echo differs"
+        print(f"ok: python websockets {url}: {what} echoed")
+    assert ws.ping(b"tls-ping").wait(10), "no Pong within 10 s"
+    print(f"ok: python websockets {url}: ping answered by pong")
+    ws.close(1000, "done")
+rcvd = ws.protocol.close_rcvd
+assert rcvd is not None and rcvd.code == 1000, f"close: the server answered {rcvd!r}"
+assert ws.protocol.close_rcvd_then_sent is False, "the server closed first"
+print(f"ok: python websockets {url}: close 1000 clean, server echoed {rcvd.code}")
+
+try:
+    with connect(url, ssl=ssl.create_default_context(), proxy=None, open_timeout=10):
+        pass
+except ssl.SSLCertVerificationError as e:
+    print(f"ok: python websockets {url}: without the CA the certificate is refused ({e.reason})")
+else:
+    raise AssertionError("a client without the CA got through")
+PY
+
+kill -0 "$pid" 2>/dev/null || fail "tls_echo server died during the checks"
+if grep -q panicked "$DIR/server.err"; then
+    fail "tls_echo server panicked"
+fi
+passed=yes
+echo "tls: all checks passed"
