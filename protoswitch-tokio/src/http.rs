@@ -342,6 +342,8 @@ impl Switched {
             subprotocol: self.subprotocol,
             write_limit: self.options.write_buffer_limit,
             inflate_chunk: self.options.read_buffer_size,
+            idle_timeout: self.options.idle_timeout,
+            rate_limit: self.options.rate_limit,
         };
         Ok(WebSocketStream::new(io, parts))
     }
