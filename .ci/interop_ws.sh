@@ -15,7 +15,8 @@
 #  3. Node ws client            → echo_server, upgrade_server /ws, tokio_echo_sans_io;
 #                                 permessage-deflate → echo_server (2 offers)
 #  4. headless Chromium         → echo_server's page (text, binary, 1 MiB,
-#                                 40 small, ws.extensions, close 1000/4001)
+#                                 40 small, ws.extensions, close 1000/4001),
+#                                 and the same page against tokio_echo
 #  5. `probe`                   → upgrade_server (successes and failures) and
 #                                 .ci/interop/bad_server.py (broken servers)
 # permessage-deflate (RFC 7692) is proved on the wire: those checks go
@@ -95,7 +96,7 @@ wait_port() {
     fail "nothing listens on 127.0.0.1:$1"
 }
 PORTS="19201 19202 19203 19204 19205 19206 19207 19208 19219 19220"
-TAPS="19211 19213 19214 19217 19218" # the tap on 1921N relays to 1920N
+TAPS="19211 19213 19214 19217 19218 19229" # the tap on 1921N relays to 1920N, 19229 to 19219
 for port in $PORTS $TAPS; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         fail "127.0.0.1:$port is already in use: stop whatever listens there"
@@ -119,7 +120,7 @@ start 19208 node "$HERE/ws_echo_server.js" 19208 --no-context-takeover
 # One tap process relays all five: 19211 → echo_server, 19213 → 19203, ...
 TAP_LOG="$LOGS/tap.jsonl"
 : >"$TAP_LOG"
-start 19211 python3 "$HERE/ws_tap.py" serve "$TAP_LOG" 19211:19201 19213:19203 19214:19204 19217:19207 19218:19208
+start 19211 python3 "$HERE/ws_tap.py" serve "$TAP_LOG" 19211:19201 19213:19203 19214:19204 19217:19207 19218:19208 19229:19219
 for port in $PORTS; do wait_port "$port"; done
 for port in $TAPS; do pid_of[$port]=${pid_of[19211]}; wait_port "$port"; done
 
@@ -219,6 +220,11 @@ done
 # sessions (close 1000, then 4001), each with its 1 MiB messages.
 node "$HERE/browser_check.js" http://127.0.0.1:19211/ "$(command -v chromium)" || fail "chromium → echo_server page"
 verify_wire "chromium → echo_server page" 19211 --conns 2 --compressed c2s,s2c
+# The same page (served by echo_server), its WebSocket pointed at
+# protoswitch-tokio's tokio_echo through the tap.
+node "$HERE/browser_check.js" "http://127.0.0.1:19201/?ws=ws://127.0.0.1:19229/" "$(command -v chromium)" ||
+    fail "chromium → protoswitch-tokio tokio_echo"
+verify_wire "chromium → protoswitch-tokio tokio_echo" 19229 --conns 2 --compressed c2s,s2c
 
 # ---- 5. probe ----
 # probe_ok leaves the probe's output in $out for a further look.

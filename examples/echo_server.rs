@@ -81,7 +81,10 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
                         Ok(Some(_)) => {
                             Err(Response::new(400).body(b"a WebSocket handshake has no body\n"))
                         }
-                        Ok(None) if request.method() == "GET" && request.target() == "/" => {
+                        Ok(None)
+                            if request.method() == "GET"
+                                && request.target().split('?').next() == Some("/") =>
+                        {
                             Err(Response::new(200).headers(HTML).body(PAGE))
                         }
                         Ok(None) => Err(Response::upgrade_required(&["websocket"])),
