@@ -76,6 +76,22 @@ impl fmt::Display for Error {
     }
 }
 
+impl Error {
+    /// A failure that trying again later may not meet: the transport
+    /// failed, or the server declined with 408 (Request Timeout), 429 (Too
+    /// Many Requests), 500, 502, 503 or 504. What
+    /// [`connect_with_retry`](crate::connect_with_retry) retries.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Io(_) => true,
+            Error::Declined { status, .. } => {
+                matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+            }
+            _ => false,
+        }
+    }
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

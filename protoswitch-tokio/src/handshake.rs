@@ -7,11 +7,13 @@ use protoswitch::upgrade::{
     Accept, ClientEvent, ClientHandshake, ClientRequest, ClientState, DeflateConfig, Diagnosis,
     Request, Response, ServerEvent, ServerHandshake, ServerState,
 };
+use protoswitch::ws::MaskSource;
 use protoswitch::ws::{Config, Connection, RateLimit};
-use protoswitch::{Header, OsRandom, RecvBuffer};
+use protoswitch::{Backoff, Header, OsRandom, RecvBuffer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Error;
+use crate::log::log;
 use crate::stream::{Clock, Machine, Parts, WebSocketStream};
 
 /// How a connection is set up and run.
@@ -234,6 +236,7 @@ where
                 outcome
             }
             Err(protoswitch::Error::Peer(e)) => {
+                log!(info, error = %e, "bad upgrade request");
                 // The machine owes the error response (400, 431, ...).
                 let n = emit(&mut out, |o| Ok(server.poll_transmit(o)))?;
                 stream.write_all(&out[..n]).await?;
@@ -297,7 +300,50 @@ pub(crate) enum Answer {
     },
 }
 
+/// Answers `request` (see [`decide_answer`]) and logs the outcome.
 pub(crate) fn answer(
+    server: &mut ServerHandshake,
+    request: &Request<'_>,
+    options: &Options,
+    decide: impl FnOnce(&Request<'_>) -> Result<Accepted, Rejected>,
+    out: &mut Vec<u8>,
+) -> Result<Answer, Error> {
+    let answered = decide_answer(server, request, options, decide, out);
+    #[cfg(feature = "tracing")]
+    match &answered {
+        Ok(Answer::Switch {
+            subprotocol,
+            deflate,
+            ..
+        }) => log!(
+            info,
+            method = request.method(),
+            target = request.target(),
+            subprotocol = ?subprotocol,
+            deflate = ?deflate.as_ref().map(|(_, params)| params),
+            "upgrade accepted: 101 Switching Protocols"
+        ),
+        Ok(Answer::Respond { error, .. }) => log!(
+            info,
+            method = request.method(),
+            target = request.target(),
+            %error,
+            "upgrade refused"
+        ),
+        Err(error) => log!(
+            warn,
+            method = request.method(),
+            target = request.target(),
+            %error,
+            "upgrade failed"
+        ),
+    }
+    answered
+}
+
+/// The core's answer to a request, after `decide` when it is a valid
+/// WebSocket upgrade: the 101 or a refusal, written into `out`.
+fn decide_answer(
     server: &mut ServerHandshake,
     request: &Request<'_>,
     options: &Options,
@@ -475,6 +521,14 @@ where
         }
         recv.consume(consumed);
         if let Some((subprotocol, deflate)) = switched {
+            log!(
+                info,
+                host = %request.host,
+                target = %request.target,
+                subprotocol = ?subprotocol,
+                deflate = ?deflate.as_ref().map(|(_, params)| params),
+                "connected: 101 Switching Protocols"
+            );
             let conn =
                 Connection::from_client_handshake(client, options.config, clock.now(), masks)?;
             let parts = Parts {
@@ -514,13 +568,78 @@ where
     }
 }
 
+/// [`connect`] over a fresh transport from `open` (a TCP connect, a TLS
+/// connect, ...), retried with `backoff` while the failure is transient
+/// ([`Error::is_transient`]: the transport failed, or the server answered
+/// 408, 429, 500, 502, 503 or 504). A refusal that retrying cannot change
+/// (401, 403, 426, a broken 101, ...) returns at once; so does the last
+/// error when the backoff gives up. Call [`Backoff::reset`] yourself
+/// before reusing one after a connection that worked. The jitter comes
+/// from the operating system.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use protoswitch_tokio::{Backoff, Connect, connect_with_retry};
+///
+/// # async fn run() -> Result<(), protoswitch_tokio::Error> {
+/// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(30))
+///     .max_attempts(Some(10));
+/// let ws = connect_with_retry(
+///     || tokio::net::TcpStream::connect("127.0.0.1:9002"),
+///     Connect::new("127.0.0.1:9002", "/"),
+///     backoff,
+/// )
+/// .await?;
+/// # let _ = ws;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn connect_with_retry<S, F, Fut>(
+    mut open: F,
+    request: Connect,
+    mut backoff: Backoff,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = io::Result<S>>,
+{
+    let mut entropy = OsRandom::new().map_err(|e| io::Error::other(e.to_string()))?;
+    loop {
+        let error = match open().await {
+            Ok(stream) => match connect(stream, request.clone()).await {
+                Ok(ws) => return Ok(ws),
+                Err(e) => e,
+            },
+            Err(e) => Error::Io(e),
+        };
+        if !error.is_transient() {
+            return Err(error);
+        }
+        let Some(delay) = backoff.next_delay(u32::from_le_bytes(entropy.mask_key())) else {
+            return Err(error);
+        };
+        log!(
+            info,
+            attempt = backoff.attempts(),
+            delay = ?delay,
+            %error,
+            "connect failed; retrying"
+        );
+        tokio::time::sleep(delay).await;
+    }
+}
+
 fn declined_error(declined: Option<(u16, Diagnosis, Vec<u8>)>) -> Error {
     match declined {
-        Some((status, diagnosis, body)) => Error::Declined {
-            status,
-            diagnosis,
-            body,
-        },
+        Some((status, diagnosis, body)) => {
+            log!(warn, status, %diagnosis, "upgrade declined");
+            Error::Declined {
+                status,
+                diagnosis,
+                body,
+            }
+        }
         None => Error::AlreadyClosed,
     }
 }

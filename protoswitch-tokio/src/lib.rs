@@ -37,6 +37,12 @@
 //!   reading until the rate is back (TCP backpressure), or closes with
 //!   1008. Both report once through the stream ([`Error::IdleTimeout`],
 //!   [`Error::RateLimited`]) and then complete the closing handshake.
+//! * [`connect_with_retry`] reconnects with exponential backoff and
+//!   jitter ([`Backoff`]) while failures are transient.
+//! * Feature `tracing`: handshake and close events (accepted, refused,
+//!   declined with the diagnosis, Close frames, how the connection ended,
+//!   retries) as `tracing` events under the target `protoswitch_tokio`;
+//!   installing a subscriber is the one line of set-up.
 //! * permessage-deflate is offered ([`connect`]) and accepted ([`accept`])
 //!   by default ([`Options::deflate`]).
 //! * Writes are bounded: [`Sink::poll_ready`](futures_sink::Sink::poll_ready)
@@ -95,12 +101,16 @@ mod error;
 mod handshake;
 #[cfg(feature = "http")]
 pub mod http;
+mod log;
 mod stream;
 
 pub use error::Error;
-pub use handshake::{Accepted, Connect, Options, Rejected, accept, accept_with, connect};
+pub use handshake::{
+    Accepted, Connect, Options, Rejected, accept, accept_with, connect, connect_with_retry,
+};
 pub use stream::{CloseFrame, WebSocketStream};
 
 pub use protoswitch;
+pub use protoswitch::Backoff;
 pub use protoswitch::upgrade::{DeflateConfig, DeflateParams, Diagnosis, Request};
 pub use protoswitch::ws::{CloseCause, Config, Keepalive, Message};

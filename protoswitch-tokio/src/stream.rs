@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use crate::Error;
+use crate::log::log;
 
 /// Uncompressed payloads from this size on are written from the message
 /// itself (vectored with their header); smaller ones are copied into the
@@ -336,6 +337,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let room = self.out.room(MIN_TRANSMIT_BUFFER);
         let n = on!(&mut self.machine, c => c.send_close(Some(code), reason, now, room))?;
         self.out.commit(n);
+        log!(debug, code, reason, "our Close queued");
         Ok(())
     }
 
@@ -460,6 +462,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Starts the closing handshake with `code` because of a policy, and
     /// keeps `error` for the stream to report.
     fn close_for_policy(&mut self, code: u16, reason: &'static str, error: Error) {
+        log!(info, code, reason, "closing by policy");
         self.paused_until = None;
         if self.start_close(code, reason).is_ok() {
             self.policy_error = Some(error);
@@ -525,6 +528,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     self.shut = true;
                 }
                 self.finished = true;
+                log!(info, cause = ?self.close_cause(), "connection closed");
                 return Poll::Ready(self.end_error().map(Err));
             }
             // 3. A policy closed the connection: say so once, then go on
@@ -556,6 +560,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                                 self.assembler.push(&chunk)
                             }
                             Some(Event::Close { code, reason }) => {
+                                log!(debug, code = ?code, reason, "the peer's Close");
                                 self.close_frame = Some(CloseFrame {
                                     code,
                                     reason: reason.to_owned(),

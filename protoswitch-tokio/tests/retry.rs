@@ -1,0 +1,108 @@
+//! `connect_with_retry`: transient failures retried with the backoff's
+//! delays (paused time), permanent ones returned at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use protoswitch_tokio::{Accepted, Backoff, Connect, Error, Rejected, accept, connect_with_retry};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
+
+/// A transport whose server end answers the handshake with `respond`
+/// (a raw response head), or accepts when `respond` is `None`.
+fn transport(respond: Option<&'static str>) -> DuplexStream {
+    let (a, mut b) = duplex(64 * 1024);
+    tokio::spawn(async move {
+        match respond {
+            None => {
+                let _ws = accept(b, |_| Ok(Accepted::new())).await;
+            }
+            Some(head) => {
+                let mut request = Vec::new();
+                while !request.ends_with(b"\r\n\r\n") {
+                    request.push(b.read_u8().await.unwrap());
+                }
+                b.write_all(head.as_bytes()).await.unwrap();
+            }
+        }
+    });
+    a
+}
+
+const UNAVAILABLE: &str = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+
+#[tokio::test(start_paused = true)]
+async fn refused_connections_and_503s_are_retried_with_the_backoff() {
+    let attempts = Arc::new(AtomicU32::new(0));
+    let counter = attempts.clone();
+    let open = move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            match n {
+                0 | 1 => Err(std::io::ErrorKind::ConnectionRefused.into()),
+                2 => Ok(transport(Some(UNAVAILABLE))),
+                _ => Ok(transport(None)),
+            }
+        }
+    };
+    let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+    let start = tokio::time::Instant::now();
+    let ws = connect_with_retry(open, Connect::new("test", "/"), backoff).await;
+    assert!(ws.is_ok(), "{:?}", ws.err());
+    assert_eq!(attempts.load(Ordering::SeqCst), 4);
+    // Three delays: within [0.5, 1] + [1, 2] + [2, 4] seconds.
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(3_500) && waited <= Duration::from_secs(7),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_401_is_not_retried() {
+    let attempts = Arc::new(AtomicU32::new(0));
+    let counter = attempts.clone();
+    let open = move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let (a, b) = duplex(64 * 1024);
+        tokio::spawn(accept(b, |_| Err(Rejected::new(401).body("no"))));
+        async move { Ok(a) }
+    };
+    let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+    let ws = connect_with_retry(open, Connect::new("test", "/"), backoff).await;
+    assert!(matches!(ws, Err(Error::Declined { status: 401, .. })));
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_last_error_is_returned_when_the_backoff_gives_up() {
+    let attempts = Arc::new(AtomicU32::new(0));
+    let counter = attempts.clone();
+    let open = move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { Ok(transport(Some(UNAVAILABLE))) }
+    };
+    let backoff =
+        Backoff::new(Duration::from_secs(1), Duration::from_secs(60)).max_attempts(Some(2));
+    let ws = connect_with_retry(open, Connect::new("test", "/"), backoff).await;
+    assert!(matches!(ws, Err(Error::Declined { status: 503, .. })));
+    // The first try and two retries.
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn transient_errors() {
+    let declined = |status| Error::Declined {
+        status,
+        diagnosis: protoswitch_tokio::Diagnosis::Other,
+        body: Vec::new(),
+    };
+    for status in [408, 429, 500, 502, 503, 504] {
+        assert!(declined(status).is_transient(), "{status}");
+    }
+    for status in [400, 401, 403, 404, 426, 501, 505] {
+        assert!(!declined(status).is_transient(), "{status}");
+    }
+    assert!(Error::Io(std::io::ErrorKind::ConnectionReset.into()).is_transient());
+    assert!(!Error::Rejected { status: 400 }.is_transient());
+}
