@@ -11,6 +11,7 @@ use protoswitch::upgrade::{
 use protoswitch::{PeerError, StdClock};
 
 use crate::Error;
+use crate::log::log;
 
 /// Bytes read per handshake read.
 const CHUNK: usize = 4096;
@@ -162,6 +163,13 @@ pub(crate) fn serve<'d, S: Read + Write>(
             read_body(stream, &mut server, &mut buf, &mut body)?;
         }
         write_with(stream, |out| server.accept(&switch, out))?;
+        log!(
+            info,
+            protocol = %protocol,
+            subprotocol = ?subprotocol,
+            deflate = ?agreed.as_ref().map(|a| a.params),
+            "upgrade accepted: 101 Switching Protocols"
+        );
         return Ok(ServerSwitched {
             handshake: server,
             leftover: buf,
@@ -215,6 +223,7 @@ fn failed<S: Write>(stream: &mut S, server: &mut ServerHandshake, e: protoswitch
     let Some(peer) = e.peer() else {
         return e.into();
     };
+    log!(info, error = %peer, "bad upgrade request");
     let mut out = [0u8; 1024];
     loop {
         let n = server.poll_transmit(&mut out);
@@ -242,6 +251,7 @@ fn respond<S: Write>(
     response: &Response<'_>,
     cause: Option<PeerError>,
 ) -> Error {
+    log!(info, status = response.status(), "upgrade refused");
     match write_with(stream, |out| server.respond(response, out)) {
         Ok(()) => Error::Responded {
             status: response.status(),
@@ -291,12 +301,20 @@ pub(crate) fn request<'r, S: Read + Write>(
                     subprotocol: negotiation.subprotocol().map(String::from),
                     deflate: deflate.and_then(|d| d.agreed(&negotiation)),
                 };
+                log!(
+                    info,
+                    protocol = %switched.protocol,
+                    subprotocol = ?switched.subprotocol,
+                    deflate = ?switched.deflate,
+                    "connected: 101 Switching Protocols"
+                );
                 return Ok((client, switched));
             }
             Some(ClientEvent::Declined {
                 response,
                 diagnosis,
             }) => {
+                log!(warn, status = response.status(), %diagnosis, "upgrade declined");
                 declined = Some((response.status(), diagnosis));
             }
             Some(ClientEvent::Body(data)) => {

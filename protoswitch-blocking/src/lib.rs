@@ -97,12 +97,22 @@
 //! before [`Error::Responded`] came back; a peer breaking a WebSocket rule
 //! was sent a Close with the code. A clean closing handshake ends
 //! [`WebSocket::read`] with [`Error::Closed`] ([`Error::is_closed`]).
+//!
+//! ## Logging
+//!
+//! Feature `tracing`: the handshake (accepted with protocol, subprotocol
+//! and permessage-deflate parameters; refused with its status; a bad
+//! request; declined with the core's diagnosis) and the close (the peer's
+//! Close, how the connection ended) as `tracing` events under the target
+//! `protoswitch_blocking`. Installing a subscriber is the one line of
+//! set-up.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod error;
 mod handshake;
+mod log;
 mod transport;
 mod websocket;
 

@@ -10,6 +10,7 @@ use protoswitch::ws::{
 };
 use protoswitch::{OsRandom, RecvBuffer, StdClock};
 
+use crate::log::log;
 use crate::{Error, Transport};
 
 /// Bytes read per `read` call (the receive buffer's size).
@@ -200,6 +201,7 @@ impl<S: Read + Write + Transport> WebSocket<S> {
             if on!(&self.conn, c => c.should_close_transport()) {
                 if !self.ended {
                     self.ended = true;
+                    log!(info, cause = ?on!(&self.conn, c => c.close_cause()), "connection closed");
                     let _ = self.stream.shutdown();
                 }
                 return Err(self.ending());
@@ -214,7 +216,11 @@ impl<S: Read + Write + Transport> WebSocket<S> {
                         self.again = got.event.is_some();
                         let message = match got.event {
                             Some(Event::Data(chunk)) => self.assembler.push(&chunk),
-                            Some(Event::Close { reason, .. }) => {
+                            Some(Event::Close {
+                                code: _code,
+                                reason,
+                            }) => {
+                                log!(debug, code = ?_code, reason, "the peer's Close");
                                 reason.clone_into(&mut self.close_reason);
                                 None
                             }
