@@ -137,7 +137,8 @@ enum Page {
     Home,
     Upload,
     NotFound,
-    UpgradeRequired,
+    /// `/ws` without a usable offer: 426, and the body says what arrived.
+    UpgradeRequired(Arrived),
     /// The WebSocket handshake is broken: 400, or 426 for a wrong version.
     Refused(PeerError),
 }
@@ -149,7 +150,7 @@ impl Plan {
     fn needs_body(&self) -> bool {
         !matches!(
             self,
-            Plan::Page(Page::NotFound | Page::UpgradeRequired | Page::Refused(_))
+            Plan::Page(Page::NotFound | Page::UpgradeRequired(_) | Page::Refused(_))
         )
     }
 
@@ -176,6 +177,61 @@ struct Pending {
     /// Something worth logging about the decision.
     note: Option<String>,
     body_bytes: u64,
+}
+
+/// Why a request to `/ws` carried no usable WebSocket offer, as far as
+/// the request shows: what a client (or `probe`) behind proxies needs to
+/// hear, since hop-by-hop headers are what intermediaries drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrived {
+    /// HTTP/1.0 cannot upgrade (RFC 9110 §7.8): a hop speaks 1.0.
+    Http10,
+    /// No `Upgrade` header at all.
+    NoUpgrade,
+    /// `Upgrade` without the `upgrade` option in `Connection`.
+    NoConnectionUpgrade,
+    /// An offer, but not of WebSocket.
+    OtherOffer,
+}
+
+impl Arrived {
+    fn of(req: &Request<'_>) -> Self {
+        let headers = req.headers();
+        if req.head().minor_version() == 0 {
+            Arrived::Http10
+        } else if headers.get("upgrade").is_none() {
+            Arrived::NoUpgrade
+        } else if !headers.list_contains("connection", "upgrade") {
+            Arrived::NoConnectionUpgrade
+        } else {
+            Arrived::OtherOffer
+        }
+    }
+
+    /// The 426's body.
+    fn explain(self) -> &'static str {
+        match self {
+            Arrived::Http10 => {
+                "this endpoint needs a WebSocket upgrade, but the request arrived as HTTP/1.0, \
+                 which cannot upgrade: a proxy on the way speaks HTTP/1.0 to this server \
+                 (nginx: proxy_http_version 1.1)\n"
+            }
+            Arrived::NoUpgrade => {
+                "this endpoint needs a WebSocket upgrade, but the request arrived without an \
+                 Upgrade header: an intermediary removed it (Upgrade and Connection are \
+                 hop-by-hop; nginx: proxy_set_header Upgrade $http_upgrade; \
+                 proxy_set_header Connection \"upgrade\")\n"
+            }
+            Arrived::NoConnectionUpgrade => {
+                "this endpoint needs a WebSocket upgrade, but the request's Connection header \
+                 arrived without \"upgrade\": an intermediary rewrote it \
+                 (nginx: proxy_set_header Connection \"upgrade\")\n"
+            }
+            Arrived::OtherOffer => {
+                "this endpoint needs a WebSocket upgrade; the request offered another protocol\n"
+            }
+        }
+    }
 }
 
 /// The path of a request target, without query or fragment.
@@ -222,7 +278,7 @@ fn plan_for(req: &Request<'_>) -> (Plan, Option<String>) {
     if path == "/ws" {
         let page = match websocket {
             Err(e) => Page::Refused(e),
-            Ok(_) => Page::UpgradeRequired,
+            Ok(_) => Page::UpgradeRequired(Arrived::of(req)),
         };
         return (Plan::Page(page), note);
     }
@@ -305,9 +361,9 @@ fn finish(
                         .body(upload_text.as_bytes())
                 }
                 Page::NotFound => Response::new(404).headers(TEXT).body(b"not found\n"),
-                Page::UpgradeRequired => Response::upgrade_required(&["websocket"])
+                Page::UpgradeRequired(arrived) => Response::upgrade_required(&["websocket"])
                     .headers(TEXT)
-                    .body(b"this endpoint needs a WebSocket upgrade\n"),
+                    .body(arrived.explain().as_bytes()),
                 Page::Refused(e) => Response::for_error(e),
             };
             let mut outcome = response.status().to_string();

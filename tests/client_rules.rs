@@ -378,3 +378,67 @@ fn a_declined_connection_is_reused_only_when_every_condition_holds() {
     assert!(!keep(put, ok, false));
     assert!(keep(put, ok, true));
 }
+
+/// A 426 that demands exactly what was offered means the offer never
+/// reached the server (stripped hop-by-hop headers, an HTTP/1.0 hop);
+/// one that demands something else is a genuine requirement.
+#[test]
+fn a_426_demanding_the_offer_is_a_stripped_offer() {
+    use protoswitch::upgrade::ClientEvent;
+    let rows: [(&[&str], &str, Diagnosis); 9] = [
+        (
+            &["websocket"],
+            "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+            Diagnosis::OfferStripped,
+        ),
+        (
+            &["websocket"],
+            "Upgrade: WebSocket\r\n",
+            Diagnosis::OfferStripped,
+        ),
+        (
+            &["websocket"],
+            "Upgrade: websocket\r\nSec-WebSocket-Version: 8, 13\r\n",
+            Diagnosis::OfferStripped,
+        ),
+        (
+            &["websocket"],
+            "Upgrade: websocket\r\nSec-WebSocket-Version: 8\r\n",
+            Diagnosis::UpgradeRequired,
+        ),
+        (&["h2c"], "Upgrade: h2c\r\n", Diagnosis::OfferStripped),
+        (
+            &["echo/1", "h2c"],
+            "Upgrade: foo, h2c\r\n",
+            Diagnosis::OfferStripped,
+        ),
+        (
+            &["echo/1"],
+            "Upgrade: echo/2\r\n",
+            Diagnosis::UpgradeRequired,
+        ),
+        (&["echo/1"], "Upgrade: echo\r\n", Diagnosis::UpgradeRequired),
+        (&["websocket"], "", Diagnosis::UpgradeRequired),
+    ];
+    for (offers, headers, want) in rows {
+        let mut out = [0u8; 512];
+        let request = ClientRequest::new("GET", "/", "h", offers)
+            .websocket_key(*b"0123456789abcdef")
+            .h2c_settings(&[(3, 100)]);
+        let (mut c, _) =
+            ClientHandshake::start(&request, ClientConfig::default(), Instant::ZERO, &mut out)
+                .unwrap();
+        let response =
+            format!("HTTP/1.1 426 Upgrade Required\r\n{headers}Content-Length: 0\r\n\r\n");
+        let got = c.receive(response.as_bytes()).unwrap();
+        let Some(ClientEvent::Declined { diagnosis, .. }) = got.event else {
+            panic!("{offers:?} {headers:?}")
+        };
+        assert_eq!(diagnosis, want, "{offers:?} {headers:?}");
+    }
+    assert!(
+        Diagnosis::OfferStripped
+            .to_string()
+            .contains("proxy_http_version 1.1")
+    );
+}

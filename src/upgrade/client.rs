@@ -327,6 +327,11 @@ pub enum Diagnosis {
     /// 426: the server requires another protocol or version; see its
     /// `Upgrade` (and `Sec-WebSocket-Version`).
     UpgradeRequired,
+    /// 426 naming a protocol the request offered (for WebSocket, with
+    /// version 13 or no version): the server never saw the offer. An
+    /// intermediary removed the hop-by-hop `Upgrade`/`Connection` headers,
+    /// or forwarded the request as HTTP/1.0.
+    OfferStripped,
     /// 502, 503 or 504: a proxy or gateway could not reach the server, or
     /// does not support upgrades.
     GatewayProblem,
@@ -335,9 +340,10 @@ pub enum Diagnosis {
 }
 
 impl Diagnosis {
-    fn of(head: &ResponseHead<'_>) -> Self {
+    fn of(head: &ResponseHead<'_>, request: &ClientRequest<'_>) -> Self {
         match head.status() {
             _ if head.minor_version() == 0 => Diagnosis::Http10Peer,
+            426 if demands_the_offer(head, request) => Diagnosis::OfferStripped,
             200..=299 => Diagnosis::UpgradeIgnored,
             300..=399 => Diagnosis::Redirected,
             400 => Diagnosis::Rejected,
@@ -371,12 +377,30 @@ impl Diagnosis {
             Diagnosis::UpgradeRequired => {
                 "the server requires a protocol or version listed in its Upgrade header"
             }
+            Diagnosis::OfferStripped => {
+                "the server requires exactly what was offered, so the offer never reached it: an intermediary removed the hop-by-hop Upgrade/Connection headers or forwarded the request as HTTP/1.0 (nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\")"
+            }
             Diagnosis::GatewayProblem => {
                 "a proxy or gateway failed to reach the server, or does not support protocol upgrades"
             }
             Diagnosis::Other => "the server declined to switch protocols",
         }
     }
+}
+
+/// A 426 whose `Upgrade` names a protocol `request` offered — and, when
+/// that protocol is WebSocket, whose `Sec-WebSocket-Version` (if any)
+/// lists the 13 the request sent.
+fn demands_the_offer(head: &ResponseHead<'_>, request: &ClientRequest<'_>) -> bool {
+    let headers = head.headers();
+    headers.list("upgrade").any(|required| {
+        request.offers.iter().any(|offer| {
+            eq_ignore_case(required, offer.as_bytes())
+                && (!offer.eq_ignore_ascii_case("websocket")
+                    || headers.get("sec-websocket-version").is_none()
+                    || headers.list("sec-websocket-version").any(|v| v == b"13"))
+        })
+    })
 }
 
 impl core::fmt::Display for Diagnosis {
@@ -725,7 +749,7 @@ impl<'a> ClientHandshake<'a> {
             });
             ClientEvent::Declined {
                 response: head,
-                diagnosis: Diagnosis::of(&head),
+                diagnosis: Diagnosis::of(&head, &self.request),
             }
         };
         Ok(Received {
