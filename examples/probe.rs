@@ -8,10 +8,17 @@
 //!     [--header 'Name: value']... extra request headers
 //!     [--expect-continue]         send a small body with Expect: 100-continue
 //!     [--timeout SECONDS]         how long to wait for the response (default 10)
+//!     [--hold SECONDS]            after a WebSocket switch, keep the connection open
+//!                                 that long and report whether (and how) it was ended
+//!     [--ping-every SECONDS]      while holding, send a Ping at that interval
 //! ```
 //!
-//! Exit status 0 only for a verified switch; 1 when the server did not
-//! switch (or switched wrongly); 2 for bad arguments.
+//! Every run ends with a `VERDICT:` line naming the likely culprit (stripped
+//! hop-by-hop headers, an HTTP/1.0 hop, an idle timeout, a WAF or proxy
+//! reset, a bad accept key, ...) and the fix. Exit status 0 only for a
+//! verified switch (held open for `--hold` when given); 1 when the server
+//! did not switch, switched wrongly, or the connection was ended while
+//! held; 2 for bad arguments.
 
 #[path = "support/blocking_ws.rs"]
 mod blocking_ws;
@@ -23,7 +30,8 @@ use std::time::{Duration, Instant as StdInstant};
 use protoswitch::upgrade::{
     ClientEvent, ClientHandshake, ClientRequest, ClientState, DeflateConfig, Diagnosis,
 };
-use protoswitch::{Error, Header, Headers, PeerErrorKind, StdClock};
+use protoswitch::ws::{self, Config, Connection, Event, MIN_TRANSMIT_BUFFER};
+use protoswitch::{Error, Header, Headers, PeerErrorKind, RecvBuffer, StdClock};
 
 const BODY: &[u8] = b"probe\n";
 
@@ -35,12 +43,15 @@ struct Args {
     expect_continue: bool,
     deflate: bool,
     timeout: Duration,
+    hold: Option<Duration>,
+    ping_every: Option<Duration>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: probe ws://host:port/path [--upgrade TOKEN]... [--protocol NAME]... \
-         [--header 'Name: value']... [--expect-continue] [--deflate] [--timeout SECONDS]"
+         [--header 'Name: value']... [--expect-continue] [--deflate] [--timeout SECONDS] \
+         [--hold SECONDS] [--ping-every SECONDS]"
     );
     std::process::exit(2);
 }
@@ -55,6 +66,8 @@ fn parse_args() -> Args {
         expect_continue: false,
         deflate: false,
         timeout: Duration::from_secs(10),
+        hold: None,
+        ping_every: None,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
@@ -71,9 +84,9 @@ fn parse_args() -> Args {
                     .push((name.trim().to_owned(), v.trim().to_owned()));
             }
             "--expect-continue" => a.expect_continue = true,
-            "--timeout" => {
-                a.timeout = Duration::from_secs_f64(value().parse().unwrap_or_else(|_| usage()))
-            }
+            "--timeout" => a.timeout = seconds(&value()),
+            "--hold" => a.hold = Some(seconds(&value())),
+            "--ping-every" => a.ping_every = Some(seconds(&value())),
             _ if a.url.is_empty() && (arg.starts_with("ws://") || arg.starts_with("http://")) => {
                 a.url = arg
             }
@@ -89,6 +102,14 @@ fn parse_args() -> Args {
     a
 }
 
+/// A positive number of seconds.
+fn seconds(text: &str) -> Duration {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s.is_finite() => Duration::from_secs_f64(s),
+        _ => usage(),
+    }
+}
+
 fn main() {
     let args = parse_args();
     let verified = probe(&args);
@@ -102,6 +123,11 @@ fn step(n: u32, title: &str) {
 fn fail(why: &str) -> bool {
     println!("   FAIL: {why}");
     false
+}
+
+/// The one-line conclusion: the likely culprit and the fix.
+fn verdict(line: &str) {
+    println!("   VERDICT: {line}");
 }
 
 fn print_head(prefix: &str, bytes: &[u8]) {
@@ -129,7 +155,13 @@ fn probe(args: &Args) -> bool {
     step(1, &format!("connect to {authority}"));
     let mut stream = match TcpStream::connect(&authority) {
         Ok(s) => s,
-        Err(e) => return fail(&format!("cannot connect: {e}")),
+        Err(e) => {
+            fail(&format!("cannot connect: {e}"));
+            verdict(&format!(
+                "nothing accepts connections at {authority}: check the address, that the server (or proxy) runs, and firewalls"
+            ));
+            return false;
+        }
     };
     println!("   connected");
 
@@ -239,7 +271,17 @@ fn probe(args: &Args) -> bool {
                                 buf.len() - consumed
                             );
                         }
-                        return true;
+                        let websocket = protocol.eq_ignore_ascii_case("websocket");
+                        return match args.hold {
+                            Some(hold) if websocket => {
+                                buf.drain(..consumed);
+                                hold_open(stream, client, &buf, hold, args.ping_every)
+                            }
+                            _ => {
+                                verdict("the upgrade works through whatever sits on the way");
+                                true
+                            }
+                        };
                     }
                     Some(ClientEvent::Declined {
                         response,
@@ -279,7 +321,13 @@ fn probe(args: &Args) -> bool {
                             Ok(()) => continue,
                             Err(why) => {
                                 step(4, "diagnosis");
-                                return fail(&why);
+                                fail(&why);
+                                verdict(if why.starts_with("timeout") {
+                                    "no response in time: a proxy holding the request (or not an HTTP server); raise --timeout or check the proxy's logs"
+                                } else {
+                                    "a WAF or proxy reset (or the server dropped) the request before any response: check the WAF or proxy logs for this request"
+                                });
+                                return false;
                             }
                         }
                     }
@@ -295,10 +343,20 @@ fn probe(args: &Args) -> bool {
                     PeerErrorKind::SwitchInHttp10 => " (an HTTP/1.0 peer or proxy sits in between)",
                     _ => "",
                 };
-                return fail(&format!(
+                fail(&format!(
                     "the server switched wrongly: {}{hint}",
                     e.message()
                 ));
+                verdict(match e.kind() {
+                    PeerErrorKind::AcceptMismatch | PeerErrorKind::AcceptMissing => {
+                        "a bad Sec-WebSocket-Accept: the server computes it wrongly, or a proxy answered or rewrote the handshake; test the server directly"
+                    }
+                    PeerErrorKind::SwitchInHttp10 => {
+                        "an HTTP/1.0 hop: use HTTP/1.1 on every hop (nginx: proxy_http_version 1.1)"
+                    }
+                    _ => "the server's handshake is broken: see the failure above",
+                });
+                return false;
             }
             Err(e) => return fail(&e.to_string()),
         }
@@ -413,7 +471,188 @@ fn explain_declined(
                 String::from_utf8_lossy(body).trim()
             )
         }
+        Diagnosis::OfferStripped if !body.is_empty() => {
+            format!(
+                "{}; the server says: {}",
+                diagnosis.explain(),
+                String::from_utf8_lossy(body).trim()
+            )
+        }
         _ => diagnosis.explain().to_owned(),
     };
-    fail(&detail)
+    fail(&detail);
+    let said = String::from_utf8_lossy(body);
+    verdict(&match diagnosis {
+        Diagnosis::OfferStripped if said.contains("HTTP/1.0") => {
+            "an HTTP/1.0 hop: a proxy forwarded the upgrade as HTTP/1.0, which cannot switch protocols; fix: HTTP/1.1 to the upstream (nginx: proxy_http_version 1.1)".to_owned()
+        }
+        Diagnosis::OfferStripped => {
+            "stripped hop-by-hop headers: an intermediary removed Upgrade/Connection before the server (or spoke HTTP/1.0 to it); fix: forward them (nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\")".to_owned()
+        }
+        Diagnosis::Http10Peer => {
+            "an HTTP/1.0 hop or server answered: use HTTP/1.1 end to end".to_owned()
+        }
+        Diagnosis::UpgradeIgnored => {
+            "stripped hop-by-hop headers, or a server that does not upgrade at this path: forward Upgrade/Connection on every proxy, check the path".to_owned()
+        }
+        Diagnosis::GatewayProblem => format!(
+            "the gateway ({status}): the proxy could not reach the server or does not pass upgrades; check the upstream and the proxy's upgrade settings"
+        ),
+        Diagnosis::NotAuthorized => format!(
+            "refused with {status}: authentication, or a WAF rule; send the credentials or check the WAF log"
+        ),
+        Diagnosis::UpgradeRequired => {
+            "a protocol or version mismatch: offer what the server's Upgrade (and Sec-WebSocket-Version) name".to_owned()
+        }
+        _ => format!("the server declined with {status}: {}", diagnosis.explain()),
+    });
+    false
+}
+
+/// After a WebSocket switch: keeps the connection open for `hold`,
+/// sending a Ping every `ping_every` when given, and reports whether the
+/// connection survived — and if not, when and how it ended: a Close from
+/// the server, or the transport cut without one (an intermediary's idle
+/// timeout). `true` when it stayed open.
+fn hold_open(
+    mut stream: TcpStream,
+    client: ClientHandshake<'_>,
+    leftover: &[u8],
+    hold: Duration,
+    ping_every: Option<Duration>,
+) -> bool {
+    let pinging = match ping_every {
+        Some(p) => format!(", a Ping every {:.1} s", p.as_secs_f64()),
+        None => ", silent".to_owned(),
+    };
+    step(5, &format!("hold for {:.1} s{pinging}", hold.as_secs_f64()));
+    let clock = StdClock::new();
+    let masks = blocking_ws::StdMasks::default();
+    let mut conn =
+        match Connection::from_client_handshake(client, Config::new(), clock.now(), masks) {
+            Ok(c) => c,
+            Err(e) => return fail(&e.to_string()),
+        };
+    let start = StdInstant::now();
+    let end = start + hold;
+    let mut next_ping = ping_every.map(|p| start + p);
+    let (mut pings, mut pongs) = (0u32, 0u32);
+    let mut buf = RecvBuffer::with_capacity(4096);
+    buf.spare_mut()[..leftover.len()].copy_from_slice(leftover);
+    buf.filled(leftover.len());
+    let mut out = [0u8; MIN_TRANSMIT_BUFFER];
+    let ended = loop {
+        // What the machine owes (Pongs, a Close echo) goes out first.
+        loop {
+            let n = conn.poll_transmit(&mut out);
+            if n == 0 {
+                break;
+            }
+            if stream.write_all(&out[..n]).is_err() {
+                break;
+            }
+        }
+        // Frames received so far.
+        while !buf.is_empty() {
+            match conn.receive(buf.data_mut(), clock.now()) {
+                Ok(got) => {
+                    let consumed = got.consumed;
+                    let event = got.event.map(|e| match e {
+                        Event::Pong(_) => None,
+                        Event::Close { code, reason } => Some(format!("Close {code:?} {reason:?}")),
+                        _ => Some(String::new()),
+                    });
+                    buf.consume(consumed);
+                    match event {
+                        None => break,
+                        Some(None) => pongs += 1,
+                        Some(Some(close)) if !close.is_empty() => {
+                            let at = start.elapsed().as_secs_f64();
+                            println!("   the server sent {close} after {at:.1} s");
+                            break;
+                        }
+                        Some(Some(_)) => {}
+                    }
+                }
+                Err(e) => return fail(&format!("the server broke the protocol: {e}")),
+            }
+        }
+        if conn.state() != ws::State::Open {
+            let at = start.elapsed().as_secs_f64();
+            break Some(format!(
+                "the server closed the connection after {at:.1} s with a Close frame"
+            ));
+        }
+        let now = StdInstant::now();
+        if now >= end {
+            break None;
+        }
+        if next_ping.is_some_and(|t| now >= t) {
+            match conn.send_ping(b"probe", clock.now(), &mut out) {
+                Ok(n) if stream.write_all(&out[..n]).is_ok() => pings += 1,
+                _ => {}
+            }
+            next_ping = next_ping.zip(ping_every).map(|(t, p)| t + p);
+            continue;
+        }
+        let until = next_ping.map_or(end, |t| t.min(end));
+        let _ = stream.set_read_timeout(Some((until - now).max(Duration::from_millis(1))));
+        match stream.read(buf.spare_mut()) {
+            Ok(0) => {
+                let at = start.elapsed().as_secs_f64();
+                break Some(format!(
+                    "the connection was closed after {at:.1} s without a Close frame"
+                ));
+            }
+            Ok(n) => buf.filled(n),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => {
+                let at = start.elapsed().as_secs_f64();
+                break Some(format!("the connection was reset after {at:.1} s ({e})"));
+            }
+        }
+    };
+    println!("   {pings} Pings sent, {pongs} Pongs received");
+    match ended {
+        None => {
+            println!(
+                "   OK: the connection stayed open for {:.1} s",
+                hold.as_secs_f64()
+            );
+            let n = conn
+                .send_close(Some(1000), "", clock.now(), &mut out)
+                .unwrap_or(0);
+            let _ = stream.write_all(&out[..n]);
+            verdict(&match ping_every {
+                Some(p) => format!(
+                    "the upgrade works, and Pings every {:.1} s keep the connection open",
+                    p.as_secs_f64()
+                ),
+                None => "the upgrade works, and the connection survives silence".to_owned(),
+            });
+            true
+        }
+        Some(how) => {
+            fail(&how);
+            let silent = if ping_every.is_some() {
+                ""
+            } else {
+                " of silence"
+            };
+            verdict(
+                &if how.contains("Close frame") && !how.contains("without") {
+                    "the server ended the connection: see its Close code and reason".to_owned()
+                } else {
+                    format!(
+                        "an idle timeout: an intermediary ended the connection after {}{silent} without a Close from the server; send Pings more often than that (probe --ping-every), or raise the proxy's timeout (nginx: proxy_read_timeout; HAProxy: timeout tunnel)",
+                        how.split(" after ")
+                            .nth(1)
+                            .and_then(|t| t.split(' ').next())
+                            .map_or("a while".to_owned(), |t| format!("{t} s"))
+                    )
+                },
+            );
+            false
+        }
+    }
 }

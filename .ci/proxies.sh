@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Real reverse proxies in front of the examples, and what `probe` says
+# about each deployment (issue 12):
+#
+#   bash .ci/proxies.sh
+#
+# nginx (Debian package) in front of upgrade_server, one server block per
+# deployment:
+#   19250 the documented WebSocket configuration     → probe exit 0
+#   19251 without the Upgrade/Connection passthrough → exit 1, stripped headers
+#   19252 proxy_http_version 1.0                     → exit 1, HTTP/1.0 hop
+#   19253 proxy_read_timeout 3s                      → --hold 6: idle timeout;
+#                                                      --hold 6 --ping-every 1: survives
+#   19254 the documented configuration before echo_server: headless Chromium's
+#         WebSocket through nginx (.ci/interop/browser_check.js)
+# HAProxy (Debian package) in front of upgrade_server on 19260, `timeout
+# tunnel 3s`: WebSocket and the custom token echo/1 pass; --hold 6 is
+# diagnosed as an idle timeout, --ping-every 1 survives.
+#
+# Needs the release examples (cargo build --release --examples) and, for
+# the browser, the Node/Chromium set-up of .ci/interop_ws.sh (run first).
+# Every listener is on 127.0.0.1; everything started is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=target/release/examples
+HERE=.ci/interop
+NODE_DIR="${PROTOSWITCH_NODE_DIR:-$HOME/.cache/protoswitch/node}"
+fail() {
+    echo "proxies: FAIL: $*" >&2
+    exit 1
+}
+for b in upgrade_server echo_server probe; do
+    [ -x "$BIN/$b" ] || fail "$BIN/$b is missing: run cargo build --release --examples"
+done
+need=()
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+if [ ${#need[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y "${need[@]}" >/dev/null ||
+        { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; } ||
+        fail "apt-get could not install ${need[*]}"
+fi
+echo "proxies: $(nginx -v 2>&1), $(haproxy -v | head -1 | cut -d' ' -f1-3)"
+
+WORK=$(mktemp -d)
+pids=()
+passed=no
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    if [ "$passed" != yes ]; then
+        for log in "$WORK"/*.log; do
+            [ -s "$log" ] || continue
+            echo "---- $(basename "$log") (last 20 lines) ----" >&2
+            tail -n 20 "$log" >&2
+        done
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+start() { # NAME COMMAND...
+    local name=$1
+    shift
+    "$@" >"$WORK/$name.log" 2>&1 &
+    pids+=($!)
+}
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "nothing listens on 127.0.0.1:$1"
+}
+for port in 19249 19248 19250 19251 19252 19253 19254 19260; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        fail "127.0.0.1:$port is already in use: stop whatever listens there"
+    fi
+done
+
+start upgrade_server "$BIN/upgrade_server" 127.0.0.1:19249
+start echo_server "$BIN/echo_server" 127.0.0.1:19248
+
+# ---- nginx ----
+mkdir -p "$WORK/nginx/tmp"
+documented='proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";'
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx.log info;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/tmp/body;
+    proxy_temp_path $WORK/nginx/tmp/proxy;
+    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+    scgi_temp_path $WORK/nginx/tmp/scgi;
+    # (a) the documented WebSocket proxy configuration
+    server {
+        listen 127.0.0.1:19250;
+        location / { proxy_pass http://127.0.0.1:19249; $documented }
+    }
+    # (b) the same without the Upgrade/Connection passthrough
+    server {
+        listen 127.0.0.1:19251;
+        location / { proxy_pass http://127.0.0.1:19249; proxy_http_version 1.1; }
+    }
+    # (c) the headers passed, but HTTP/1.0 to the upstream
+    server {
+        listen 127.0.0.1:19252;
+        location / {
+            proxy_pass http://127.0.0.1:19249;
+            proxy_http_version 1.0;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection "upgrade";
+        }
+    }
+    # (d) documented, but an upgraded connection silent for 3 s is closed
+    server {
+        listen 127.0.0.1:19253;
+        location / { proxy_pass http://127.0.0.1:19249; $documented proxy_read_timeout 3s; }
+    }
+    # (a) for the browser: echo_server's page and /echo
+    server {
+        listen 127.0.0.1:19254;
+        location / { proxy_pass http://127.0.0.1:19248; $documented }
+    }
+}
+EOF
+nginx -t -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx-t.log" 2>&1 ||
+    fail "nginx -t: $(cat "$WORK/nginx-t.log")"
+start nginx-main nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;'
+
+# ---- HAProxy ----
+cat >"$WORK/haproxy.cfg" <<EOF
+global
+    maxconn 256
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    # An upgraded connection silent for 3 s is closed.
+    timeout tunnel 3s
+frontend upgrades
+    bind 127.0.0.1:19260
+    default_backend app
+backend app
+    server upgrade_server 127.0.0.1:19249
+EOF
+haproxy -c -f "$WORK/haproxy.cfg" >"$WORK/haproxy-c.log" 2>&1 || fail "haproxy -c: $(cat "$WORK/haproxy-c.log")"
+start haproxy haproxy -db -f "$WORK/haproxy.cfg"
+
+for port in 19249 19248 19250 19251 19252 19253 19254 19260; do wait_port "$port"; done
+
+# probe_expect EXIT 'VERDICT text' ARGS...: runs probe, checks its exit
+# status and that its VERDICT line contains the text; prints the line.
+probe_expect() {
+    local want_rc=$1 want=$2 out rc=0 line
+    shift 2
+    out=$("$BIN/probe" "$@" 2>&1) || rc=$?
+    line=$(grep -m1 'VERDICT:' <<<"$out" | sed 's/^ *//') || true
+    [ "$rc" = "$want_rc" ] || fail "probe $*: exit $rc, expected $want_rc:
+$out"
+    grep -qF -- "$want" <<<"$line" || fail "probe $*: expected '$want' in the verdict:
+$out"
+    echo "ok: probe $* → exit $rc; $line"
+}
+
+echo "== nginx"
+probe_expect 0 "the upgrade works" ws://127.0.0.1:19250/ws
+probe_expect 0 "the upgrade works" ws://127.0.0.1:19250/ws --deflate --protocol chat
+probe_expect 1 "stripped hop-by-hop headers" ws://127.0.0.1:19251/ws
+probe_expect 1 "an HTTP/1.0 hop" ws://127.0.0.1:19252/ws
+probe_expect 1 "an idle timeout" ws://127.0.0.1:19253/ws --hold 6
+probe_expect 0 "Pings every 1.0 s keep the connection open" ws://127.0.0.1:19253/ws --hold 6 --ping-every 1
+if [ -d "$NODE_DIR/node_modules/playwright-core" ] && command -v chromium >/dev/null 2>&1; then
+    NODE_PATH="$NODE_DIR/node_modules" node "$HERE/browser_check.js" http://127.0.0.1:19254/ "$(command -v chromium)" ||
+        fail "chromium → nginx → echo_server"
+else
+    fail "Node's playwright-core or chromium is missing: run .ci/interop_ws.sh first"
+fi
+
+echo "== HAProxy"
+probe_expect 0 "the upgrade works" ws://127.0.0.1:19260/ws
+probe_expect 0 "the upgrade works" ws://127.0.0.1:19260/any --upgrade echo/1
+probe_expect 1 "an idle timeout" ws://127.0.0.1:19260/ws --hold 6
+probe_expect 0 "Pings every 1.0 s keep the connection open" ws://127.0.0.1:19260/ws --hold 6 --ping-every 1
+
+for p in "${pids[@]}"; do
+    kill -0 "$p" 2>/dev/null || fail "a server or proxy exited during the run"
+done
+passed=yes
+echo "proxies: all checks passed"
