@@ -676,6 +676,12 @@ pub enum LocalError {
     /// With permessage-deflate, messages are received with
     /// `receive_into`, which has room for the inflated bytes.
     InflateNeedsOutput,
+    /// A CONNECT request names `host:port` (RFC 9110 §9.3.6) and carries
+    /// no upgrade offer and no body: nothing goes before the tunnel
+    /// (RFC 9931).
+    InvalidConnect,
+    /// `tunnel` answers only a CONNECT request.
+    NotConnect,
 }
 
 impl fmt::Display for LocalError {
@@ -730,6 +736,10 @@ impl fmt::Display for LocalError {
             LocalError::FragmentationOrder => f.write_str(
                 "finish the fragmented message before starting another, and start one before continuing it",
             ),
+            LocalError::InvalidConnect => f.write_str(
+                "a CONNECT request names host:port and carries no upgrade offer and no body",
+            ),
+            LocalError::NotConnect => f.write_str("only a CONNECT request can be tunnelled"),
         }
     }
 }

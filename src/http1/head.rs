@@ -708,7 +708,7 @@ fn parse_request_line(line: &[u8]) -> Result<(&str, &str, u8), PeerErrorKind> {
 /// takes only the authority-form `host:port` (RFC 9110 §9.3.6); OPTIONS
 /// may use `*`; every method may use the origin-form (`/path?query`) and
 /// the absolute-form (`scheme:…`).
-fn target_form_allowed(method: &str, target: &str) -> bool {
+pub(crate) fn target_form_allowed(method: &str, target: &str) -> bool {
     if target.contains('#') {
         return false;
     }

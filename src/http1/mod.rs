@@ -14,6 +14,7 @@ pub(crate) mod write;
 pub(crate) use head::work;
 pub(crate) use head::{
     Field, HeadReader, parse_request, parse_response, request_framing, response_framing,
+    target_form_allowed,
 };
 pub use head::{
     Framing, Header, HeaderIter, Headers, Limits, MAX_HEADER_SLOTS, RequestHead, ResponseHead,

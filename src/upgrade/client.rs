@@ -11,6 +11,7 @@
 //! | `WaitingForContinue` | 100-continue timeout        | `SendingBody`        |
 //! | `SendingBody`        | `body_sent`                 | `AwaitingResponse`   |
 //! | `AwaitingResponse`   | 101 verified                | `Switched`           |
+//! | `AwaitingResponse`   | 2xx to CONNECT              | `Switched`           |
 //! | `WaitingForContinue`, `SendingBody`, `AwaitingResponse` | final status with body | `ReadingBody` |
 //! | `WaitingForContinue`, `SendingBody`, `AwaitingResponse` | final status, no body | `Done` |
 //! | `ReadingBody`        | body end                    | `Done`               |
@@ -139,6 +140,8 @@ pub enum ClientInput {
     BodySent,
     /// A 101 arrived and passed every check.
     SwitchVerified,
+    /// A 2xx answered a CONNECT: the tunnel is open.
+    TunnelEstablished,
     /// A final status other than 101, with a body.
     FinalWithBody,
     /// A final status other than 101, without a body.
@@ -157,6 +160,7 @@ impl ClientInput {
             ClientInput::ContinueTimeout => "100-continue timeout",
             ClientInput::BodySent => "`body_sent`",
             ClientInput::SwitchVerified => "101 verified",
+            ClientInput::TunnelEstablished => "2xx to CONNECT",
             ClientInput::FinalWithBody => "final status with body",
             ClientInput::FinalWithoutBody => "final status, no body",
             ClientInput::BodyEnd => "body end",
@@ -175,6 +179,7 @@ pub const TRANSITIONS: &[(ClientState, ClientInput, ClientState)] = {
         (S::WaitingForContinue, I::ContinueTimeout, S::SendingBody),
         (S::SendingBody, I::BodySent, S::AwaitingResponse),
         (S::AwaitingResponse, I::SwitchVerified, S::Switched),
+        (S::AwaitingResponse, I::TunnelEstablished, S::Switched),
         (S::WaitingForContinue, I::FinalWithBody, S::ReadingBody),
         (S::SendingBody, I::FinalWithBody, S::ReadingBody),
         (S::AwaitingResponse, I::FinalWithBody, S::ReadingBody),
@@ -243,6 +248,27 @@ impl<'a> ClientRequest<'a> {
             body_len: None,
             expect_continue: false,
         }
+    }
+    /// `CONNECT authority HTTP/1.1` (RFC 9110 §9.3.6): asks a proxy for a
+    /// tunnel to `authority` (`host:port`). No upgrade offer and no body;
+    /// [`ClientHandshake::receive`] yields [`ClientEvent::Tunnel`] on a
+    /// 2xx, after which the connection carries the tunnel. Extra headers
+    /// (e.g. `Proxy-Authorization`) with [`headers`](Self::headers).
+    ///
+    /// ```
+    /// use protoswitch::Instant;
+    /// use protoswitch::upgrade::{ClientEvent, ClientHandshake, ClientRequest, ClientState};
+    /// let request = ClientRequest::connect("example.com:443");
+    /// let mut out = [0u8; 128];
+    /// let (mut client, n) =
+    ///     ClientHandshake::start(&request, Default::default(), Instant::ZERO, &mut out).unwrap();
+    /// assert_eq!(&out[..n], b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
+    /// let got = client.receive(b"HTTP/1.1 200 Connection Established\r\n\r\n").unwrap();
+    /// assert!(matches!(got.event, Some(ClientEvent::Tunnel { .. })));
+    /// assert_eq!(client.state(), ClientState::Switched);
+    /// ```
+    pub const fn connect(authority: &'a str) -> Self {
+        ClientRequest::new("CONNECT", authority, authority, &[])
     }
     /// 16 random bytes for `Sec-WebSocket-Key` (needed to offer websocket).
     pub const fn websocket_key(mut self, entropy: [u8; 16]) -> Self {
@@ -425,6 +451,12 @@ pub enum ClientEvent<'b> {
         /// machine keeps only [`ClientHandshake::switched_to`].
         negotiation: Negotiation<'b>,
     },
+    /// A proxy answered a CONNECT with a 2xx: the tunnel is open, and the
+    /// bytes after `consumed` come from the requested destination.
+    Tunnel {
+        /// The 2xx head.
+        response: ResponseHead<'b>,
+    },
     /// The server answered with a final status other than 101 (426
     /// included): the upgrade did not happen. When the response has a body,
     /// `Body` events and `BodyEnd` follow; otherwise the state is `Done`.
@@ -491,7 +523,15 @@ impl<'a> ClientHandshake<'a> {
         if !is_token(r.method.as_bytes()) || !line_ok(r.target) || !line_ok(r.host) {
             return Err(LocalError::InvalidRequestLine.into());
         }
-        if r.offers.is_empty() {
+        let connect = r.method == "CONNECT";
+        if connect {
+            // RFC 9110 §9.3.6 (authority-form, no meaning for content)
+            // and RFC 9931 (nothing sent before the proxy's answer).
+            let authority_form = crate::http1::target_form_allowed("CONNECT", r.target);
+            if !r.offers.is_empty() || r.body_len.is_some() || !authority_form {
+                return Err(LocalError::InvalidConnect.into());
+            }
+        } else if r.offers.is_empty() {
             return Err(LocalError::NoOffer.into());
         }
         let mut ws = false;
@@ -528,15 +568,17 @@ impl<'a> ClientHandshake<'a> {
             w.put_str(r.target);
             w.put(b" HTTP/1.1\r\n");
             w.header("Host", r.host.as_bytes());
-            w.list("Upgrade", r.offers.iter().map(|o| o.as_bytes()));
-            w.header(
-                "Connection",
-                if h2c {
-                    b"Upgrade, HTTP2-Settings"
-                } else {
-                    b"Upgrade"
-                },
-            );
+            if !connect {
+                w.list("Upgrade", r.offers.iter().map(|o| o.as_bytes()));
+                w.header(
+                    "Connection",
+                    if h2c {
+                        b"Upgrade, HTTP2-Settings"
+                    } else {
+                        b"Upgrade"
+                    },
+                );
+            }
             if let (true, Some(settings)) = (h2c, r.h2c_settings) {
                 w.put(b"HTTP2-Settings: ");
                 write_settings(settings, w);
@@ -716,7 +758,16 @@ impl<'a> ClientHandshake<'a> {
         };
         let (head, facts) = parse_response(&buf[..len], &limits)?;
         let status = head.status();
-        let event = if status == 101 {
+        let connect = self.request.method == "CONNECT";
+        let event = if connect && (200..300).contains(&status) {
+            // RFC 9110 §9.3.6: a 2xx to CONNECT has no content (its
+            // Content-Length or Transfer-Encoding is ignored); the bytes
+            // after the head are the tunnel's. HTTP/1.0 proxies answer
+            // CONNECT too ("HTTP/1.0 200 Connection established").
+            self.switched_to = Some(ProtocolKind::Tunnel);
+            self.follow(ClientInput::TunnelEstablished);
+            ClientEvent::Tunnel { response: head }
+        } else if status == 101 {
             let negotiation = self.verify_switch(&head)?;
             self.switched_to = Some(negotiation.protocol.kind());
             self.follow(ClientInput::SwitchVerified);
@@ -738,7 +789,10 @@ impl<'a> ClientHandshake<'a> {
             self.body = BodyDecoder::new(framing);
             // The connection is reusable only if the request was completely
             // sent and the response body is delimited.
+            // A refused CONNECT closes (RFC 9931): the proxy may have
+            // taken bytes after the request as the tunnel's.
             self.keep_alive = self.state == ClientState::AwaitingResponse
+                && !connect
                 && framing != crate::http1::Framing::UntilClose
                 && !facts.conn_close
                 && (head.minor_version() == 1 || facts.conn_keep_alive);

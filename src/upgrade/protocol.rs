@@ -60,6 +60,9 @@ pub enum ProtocolKind {
     Tls,
     /// Any other token: the application owns its rules.
     Other,
+    /// Not a token: a CONNECT tunnel (RFC 9110 §9.3.6), bytes relayed
+    /// unchanged to the requested `host:port`.
+    Tunnel,
 }
 
 impl<'a> Protocol<'a> {

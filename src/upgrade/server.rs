@@ -12,6 +12,7 @@
 //! | `HeadReceived`    | `continue_body`  | `ReadingBody`     |
 //! | `ReadingBody`     | body end         | `RequestReceived` |
 //! | `RequestReceived` | `accept`         | `Switched`        |
+//! | `RequestReceived` | `tunnel`         | `Switched`        |
 //! | `HeadReceived`, `ReadingBody`, `RequestReceived` | `respond` | `Responded` |
 //! | `ReadingHead`, `ReadingBody` | peer error | `Failed`     |
 //!
@@ -126,6 +127,8 @@ pub enum ServerInput {
     BodyEnd,
     /// The application calls `accept`.
     Accept,
+    /// The application calls `tunnel` (a CONNECT answered 2xx).
+    Tunnel,
     /// The application calls `respond`.
     Respond,
     /// The request broke a rule (or the transport ended early).
@@ -141,6 +144,7 @@ impl ServerInput {
             ServerInput::ContinueBody => "`continue_body`",
             ServerInput::BodyEnd => "body end",
             ServerInput::Accept => "`accept`",
+            ServerInput::Tunnel => "`tunnel`",
             ServerInput::Respond => "`respond`",
             ServerInput::PeerError => "peer error",
         }
@@ -158,6 +162,7 @@ pub const TRANSITIONS: &[(ServerState, ServerInput, ServerState)] = {
         (S::HeadReceived, I::ContinueBody, S::ReadingBody),
         (S::ReadingBody, I::BodyEnd, S::RequestReceived),
         (S::RequestReceived, I::Accept, S::Switched),
+        (S::RequestReceived, I::Tunnel, S::Switched),
         (S::HeadReceived, I::Respond, S::Responded),
         (S::ReadingBody, I::Respond, S::Responded),
         (S::RequestReceived, I::Respond, S::Responded),
@@ -261,6 +266,12 @@ impl<'b> Request<'b> {
                 .map_err(|k| PeerError::new(k, Role::Server)),
             Offer::Invalid(kind) => Err(PeerError::new(kind, Role::Server)),
         }
+    }
+
+    /// For a CONNECT request, the `host:port` it asks a tunnel to
+    /// (authority-form, checked by the parser); `None` for other methods.
+    pub fn connect_target(&self) -> Option<&'b str> {
+        (self.head.method() == "CONNECT").then(|| self.head.target())
     }
 
     /// `true` when the client sent `Expect: 100-continue` (HTTP/1.1).
@@ -568,6 +579,9 @@ pub struct ServerHandshake {
     keep_alive: bool,
     /// The client offered WebSocket: a 426 names the version it needs.
     offered_websocket: bool,
+    /// The request is a CONNECT: `tunnel` may answer it, and a refusal
+    /// closes the connection (RFC 9931).
+    connect: bool,
     /// The status `respond` wrote.
     responded: u16,
     /// What `accept` switched to.
@@ -593,6 +607,7 @@ impl ServerHandshake {
             client_keep_alive: false,
             keep_alive: false,
             offered_websocket: false,
+            connect: false,
             responded: 0,
             switched_to: None,
             error: None,
@@ -768,6 +783,7 @@ impl ServerHandshake {
         self.offered_websocket = websocket != Offer::None;
         let framing = request_framing(&facts);
         self.head_request = head.method() == "HEAD";
+        self.connect = head.method() == "CONNECT";
         self.http10 = head.minor_version() == 0;
         self.expect_continue = facts.expect_continue && head.minor_version() == 1;
         self.client_keep_alive =
@@ -829,6 +845,10 @@ impl ServerHandshake {
     /// request: it carries the checked choice and the accept key.
     pub fn accept(&mut self, switch: &Switch<'_>, out: &mut [u8]) -> Result<usize, Error> {
         self.check(ServerInput::Accept, "accept")?;
+        if self.connect {
+            // A CONNECT is answered by `tunnel` or `respond`, never a 101.
+            return Err(LocalError::InvalidConnect.into());
+        }
         let accept = &switch.accept;
         let send_continue = self.expect_continue && !self.continue_sent;
         let n = emit(out, |w| {
@@ -857,6 +877,42 @@ impl ServerHandshake {
         Ok(n)
     }
 
+    /// Answers a CONNECT request (RFC 9110 §9.3.6) with `200 Connection
+    /// Established` and `headers`, and writes it into `out`: the
+    /// connection is now a tunnel to [`Request::connect_target`], and the
+    /// bytes after the request head are the tunnel's. Refuse a CONNECT
+    /// with [`respond`](Self::respond) (403, 407 with
+    /// `Proxy-Authenticate`, ...): the connection then closes.
+    ///
+    /// ```
+    /// use protoswitch::upgrade::{ServerEvent, ServerHandshake, ServerState};
+    /// let mut server = ServerHandshake::new(Default::default());
+    /// let got = server.receive(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n").unwrap();
+    /// let Some(ServerEvent::Request(request)) = got.event else { panic!() };
+    /// assert_eq!(request.connect_target(), Some("example.com:443"));
+    /// let mut out = [0u8; 64];
+    /// let n = server.tunnel(&[], &mut out).unwrap();
+    /// assert_eq!(&out[..n], b"HTTP/1.1 200 Connection Established\r\n\r\n");
+    /// assert_eq!(server.state(), ServerState::Switched);
+    /// ```
+    pub fn tunnel(&mut self, headers: &[Header<'_>], out: &mut [u8]) -> Result<usize, Error> {
+        self.check(ServerInput::Tunnel, "tunnel")?;
+        if !self.connect {
+            return Err(LocalError::NotConnect.into());
+        }
+        check_headers(headers, RESPONSE_RESERVED)?;
+        let n = emit(out, |w| {
+            w.put(b"HTTP/1.1 200 Connection Established\r\n");
+            for h in headers {
+                w.header(h.name, h.value);
+            }
+            w.put(b"\r\n");
+        })?;
+        self.switched_to = Some(ProtocolKind::Tunnel);
+        self.go(ServerInput::Tunnel, "tunnel")?;
+        Ok(n)
+    }
+
     /// Answers with a final status other than 101 and writes it into `out`.
     /// Allowed after the head (the body is then not read and the connection
     /// must close), while reading the body, or after it.
@@ -877,7 +933,10 @@ impl ServerHandshake {
             return Err(LocalError::InvalidToken.into());
         }
         check_headers(response.headers, RESPONSE_RESERVED)?;
-        let keep_alive = self.state == ServerState::RequestReceived && self.client_keep_alive;
+        // A refused CONNECT closes (RFC 9931): bytes the client sent after
+        // its request may be meant for the tunnel, never for us.
+        let keep_alive =
+            self.state == ServerState::RequestReceived && self.client_keep_alive && !self.connect;
         let answering = Answering {
             keep_alive,
             http10: self.http10,
