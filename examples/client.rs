@@ -3,7 +3,11 @@
 //!
 //! ```text
 //! cargo run --example client -- ws://127.0.0.1:9001/path [--protocol NAME]... [--quiet MS] [--deflate]
+//!     [--proxy http://HOST:PORT]
 //! ```
+//!
+//! `--proxy` reaches the server through an HTTP proxy: a CONNECT tunnel
+//! (RFC 9110 §9.3.6), then the WebSocket handshake inside it.
 //!
 //! `--deflate` offers permessage-deflate (RFC 7692); what the server agreed
 //! is printed on standard error (`permessage-deflate: ...`).
@@ -31,6 +35,7 @@ fn main() {
     let mut protocols = Vec::new();
     let mut quiet = Duration::from_millis(500);
     let mut deflate = None;
+    let mut proxy = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--protocol" => match args.next() {
@@ -42,12 +47,16 @@ fn main() {
                 None => usage(),
             },
             "--deflate" => deflate = Some(DeflateConfig::new()),
+            "--proxy" => match args.next() {
+                Some(p) => proxy = Some(p),
+                None => usage(),
+            },
             _ if url.is_none() && arg.starts_with("ws://") => url = Some(arg),
             _ => usage(),
         }
     }
     let Some(url) = url else { usage() };
-    match run(&url, &protocols, quiet, deflate.as_ref()) {
+    match run(&url, proxy.as_deref(), &protocols, quiet, deflate.as_ref()) {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
         Err(e) => {
@@ -58,19 +67,23 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: client ws://host:port/path [--protocol NAME]... [--quiet MS] [--deflate]");
+    eprintln!(
+        "usage: client ws://host:port/path [--protocol NAME]... [--quiet MS] [--deflate] \
+         [--proxy http://HOST:PORT]"
+    );
     std::process::exit(2);
 }
 
 /// `Ok(true)` after a clean close.
 fn run(
     url: &str,
+    proxy: Option<&str>,
     protocols: &[String],
     quiet: Duration,
     deflate: Option<&DeflateConfig>,
 ) -> std::io::Result<bool> {
     let names: Vec<&str> = protocols.iter().map(String::as_str).collect();
-    let mut ws = blocking_ws::connect(url, &names, Config::default(), deflate)?;
+    let mut ws = blocking_ws::connect_via(url, proxy, &names, Config::default(), deflate)?;
     if let Some(p) = ws.subprotocol() {
         eprintln!("subprotocol: {p}");
     }

@@ -11,6 +11,7 @@
 //!     [--hold SECONDS]            after a WebSocket switch, keep the connection open
 //!                                 that long and report whether (and how) it was ended
 //!     [--ping-every SECONDS]      while holding, send a Ping at that interval
+//!     [--proxy http://HOST:PORT]  through an HTTP proxy: a CONNECT tunnel first
 //! ```
 //!
 //! Every run ends with a `VERDICT:` line naming the likely culprit (stripped
@@ -45,13 +46,14 @@ struct Args {
     timeout: Duration,
     hold: Option<Duration>,
     ping_every: Option<Duration>,
+    proxy: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: probe ws://host:port/path [--upgrade TOKEN]... [--protocol NAME]... \
          [--header 'Name: value']... [--expect-continue] [--deflate] [--timeout SECONDS] \
-         [--hold SECONDS] [--ping-every SECONDS]"
+         [--hold SECONDS] [--ping-every SECONDS] [--proxy http://HOST:PORT]"
     );
     std::process::exit(2);
 }
@@ -68,6 +70,7 @@ fn parse_args() -> Args {
         timeout: Duration::from_secs(10),
         hold: None,
         ping_every: None,
+        proxy: None,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
@@ -87,6 +90,7 @@ fn parse_args() -> Args {
             "--timeout" => a.timeout = seconds(&value()),
             "--hold" => a.hold = Some(seconds(&value())),
             "--ping-every" => a.ping_every = Some(seconds(&value())),
+            "--proxy" => a.proxy = Some(value()),
             _ if a.url.is_empty() && (arg.starts_with("ws://") || arg.starts_with("http://")) => {
                 a.url = arg
             }
@@ -152,16 +156,28 @@ fn probe(args: &Args) -> bool {
         Ok(v) => v,
         Err(e) => return fail(&e.to_string()),
     };
-    step(1, &format!("connect to {authority}"));
-    let mut stream = match TcpStream::connect(&authority) {
-        Ok(s) => s,
-        Err(e) => {
-            fail(&format!("cannot connect: {e}"));
-            verdict(&format!(
-                "nothing accepts connections at {authority}: check the address, that the server (or proxy) runs, and firewalls"
-            ));
-            return false;
+    let mut early = Vec::new();
+    let mut stream = match &args.proxy {
+        None => {
+            step(1, &format!("connect to {authority}"));
+            match TcpStream::connect(&authority) {
+                Ok(s) => s,
+                Err(e) => {
+                    fail(&format!("cannot connect: {e}"));
+                    verdict(&format!(
+                        "nothing accepts connections at {authority}: check the address, that the server (or proxy) runs, and firewalls"
+                    ));
+                    return false;
+                }
+            }
         }
+        Some(proxy) => match through_proxy(proxy, &authority) {
+            Some((stream, bytes)) => {
+                early = bytes;
+                stream
+            }
+            None => return false,
+        },
     };
     println!("   connected");
 
@@ -204,7 +220,7 @@ fn probe(args: &Args) -> bool {
 
     step(3, "response");
     let deadline = StdInstant::now() + args.timeout;
-    let mut buf: Vec<u8> = Vec::new();
+    let mut buf: Vec<u8> = early;
     loop {
         // The body goes out when allowed: after 100 Continue, or after the
         // client's wait for it ran out.
@@ -359,6 +375,67 @@ fn probe(args: &Args) -> bool {
                 return false;
             }
             Err(e) => return fail(&e.to_string()),
+        }
+    }
+}
+
+/// Step 1 through an HTTP proxy: connect to it and ask for a tunnel to
+/// `authority`; prints both heads. `None` (with the verdict printed) when
+/// the proxy cannot be reached or refuses.
+fn through_proxy(proxy: &str, authority: &str) -> Option<(TcpStream, Vec<u8>)> {
+    step(
+        1,
+        &format!("connect to {authority} through the proxy {proxy}"),
+    );
+    let proxy_at = match blocking_ws::proxy_authority(proxy) {
+        Ok(a) => a,
+        Err(e) => {
+            fail(&e.to_string());
+            verdict("give the proxy as http://HOST:PORT");
+            return None;
+        }
+    };
+    let mut stream = match TcpStream::connect(&proxy_at) {
+        Ok(s) => s,
+        Err(e) => {
+            fail(&format!("cannot connect to the proxy: {e}"));
+            verdict(&format!(
+                "nothing accepts connections at the proxy {proxy_at}: check its address and that it runs"
+            ));
+            return None;
+        }
+    };
+    println!("   > CONNECT {authority} HTTP/1.1");
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    match blocking_ws::open_tunnel(&mut stream, authority) {
+        Ok(Ok(early)) => {
+            println!("   < 2xx: tunnel to {authority} open");
+            let _ = stream.set_read_timeout(None);
+            Some((stream, early))
+        }
+        Ok(Err(refused)) => {
+            println!("   < {} {}", refused.status, refused.reason);
+            let body = String::from_utf8_lossy(&refused.body);
+            fail(&format!(
+                "the proxy refused the tunnel with {}{}",
+                refused.status,
+                match body.trim() {
+                    "" => String::new(),
+                    text => format!(": {text}"),
+                }
+            ));
+            verdict(&match refused.status {
+                407 => "the proxy wants credentials (407) for CONNECT: check its authentication settings".to_owned(),
+                403 => format!("the proxy does not allow tunnels to {authority} (403): add it to the proxy's allowed destinations"),
+                502 | 504 => format!("the proxy could not reach {authority} ({}): check the server and the proxy's route to it", refused.status),
+                status => format!("the proxy refused the tunnel ({status}): see its answer above"),
+            });
+            None
+        }
+        Err(e) => {
+            fail(&format!("CONNECT failed: {e}"));
+            verdict("the proxy did not answer CONNECT: is it an HTTP proxy that allows CONNECT?");
+            None
         }
     }
 }

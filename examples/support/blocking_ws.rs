@@ -325,6 +325,122 @@ pub fn split_ws_url(url: &str) -> io::Result<(String, String)> {
     Ok((authority, path.to_owned()))
 }
 
+/// `http://host:port[/]` → `host:port` (port 80 when absent).
+pub fn proxy_authority(url: &str) -> io::Result<String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        io::Error::new(
+            ErrorKind::InvalidInput,
+            "a proxy is given as http://host:port",
+        )
+    })?;
+    let authority = rest.trim_end_matches('/');
+    if authority.is_empty() || authority.contains('/') {
+        return Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            "a proxy is given as http://host:port",
+        ));
+    }
+    Ok(match authority.contains(':') {
+        true => authority.to_owned(),
+        false => format!("{authority}:80"),
+    })
+}
+
+/// How a proxy answered a CONNECT it did not grant.
+#[derive(Debug)]
+pub struct TunnelRefused {
+    pub status: u16,
+    pub reason: String,
+    pub body: Vec<u8>,
+}
+
+/// Asks the HTTP proxy on `stream` for a tunnel to `authority` (CONNECT,
+/// RFC 9110 §9.3.6); nothing else is sent before its answer (RFC 9931).
+/// `Ok(Ok(bytes))`: the tunnel is open, `bytes` already came through it.
+pub fn open_tunnel(
+    stream: &mut TcpStream,
+    authority: &str,
+) -> io::Result<Result<Vec<u8>, TunnelRefused>> {
+    let request = ClientRequest::connect(authority);
+    let mut out = [0u8; 512];
+    let (mut client, n) = ClientHandshake::start(
+        &request,
+        Default::default(),
+        StdClock::new().now(),
+        &mut out,
+    )
+    .map_err(other)?;
+    stream.write_all(&out[..n])?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut refused: Option<TunnelRefused> = None;
+    loop {
+        let got = client.receive(&buf).map_err(other)?;
+        let consumed = got.consumed;
+        match got.event {
+            Some(ClientEvent::Tunnel { .. }) => return Ok(Ok(buf[consumed..].to_vec())),
+            Some(ClientEvent::Declined { response, .. }) => {
+                refused = Some(TunnelRefused {
+                    status: response.status(),
+                    reason: response.reason().to_owned(),
+                    body: Vec::new(),
+                });
+            }
+            Some(ClientEvent::Body(data)) => {
+                if let Some(r) = &mut refused {
+                    r.body.extend_from_slice(data);
+                }
+            }
+            Some(_) => {}
+            None => {}
+        }
+        buf.drain(..consumed);
+        if client.state() == ClientState::Done {
+            if let Some(r) = refused.take() {
+                return Ok(Err(r));
+            }
+        }
+        if got_more_needed(consumed, &client) {
+            let n = stream.read(&mut chunk)?;
+            if n == 0 {
+                let _ = client.receive_eof();
+                if let Some(r) = refused.take() {
+                    return Ok(Err(r));
+                }
+                return Err(io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "the proxy closed the connection without answering CONNECT",
+                ));
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// After a `receive` that consumed nothing, more bytes are needed.
+fn got_more_needed(consumed: usize, client: &ClientHandshake<'_>) -> bool {
+    consumed == 0 && client.state() != ClientState::Done
+}
+
+/// A TCP connection to `authority`, through the HTTP proxy `proxy`
+/// (`http://host:port`) when given; and the bytes that already came
+/// through the tunnel.
+pub fn open(authority: &str, proxy: Option<&str>) -> io::Result<(TcpStream, Vec<u8>)> {
+    let Some(proxy) = proxy else {
+        return Ok((TcpStream::connect(authority)?, Vec::new()));
+    };
+    let mut stream = TcpStream::connect(proxy_authority(proxy)?)?;
+    match open_tunnel(&mut stream, authority)? {
+        Ok(early) => Ok((stream, early)),
+        Err(r) => Err(io::Error::other(format!(
+            "the proxy refused the tunnel to {authority}: {} {}: {}",
+            r.status,
+            r.reason,
+            String::from_utf8_lossy(&r.body).trim()
+        ))),
+    }
+}
+
 /// Connects and performs the client handshake for `url`, offering
 /// permessage-deflate with `deflate` when given.
 pub fn connect(
@@ -333,8 +449,20 @@ pub fn connect(
     config: Config,
     deflate: Option<&DeflateConfig>,
 ) -> io::Result<WsStream<StdMasks>> {
+    connect_via(url, None, subprotocols, config, deflate)
+}
+
+/// [`connect`] through the HTTP proxy `proxy` (`http://host:port`) when
+/// given (a CONNECT tunnel).
+pub fn connect_via(
+    url: &str,
+    proxy: Option<&str>,
+    subprotocols: &[&str],
+    config: Config,
+    deflate: Option<&DeflateConfig>,
+) -> io::Result<WsStream<StdMasks>> {
     let (authority, path) = split_ws_url(url)?;
-    let mut stream = TcpStream::connect(&authority)?;
+    let (mut stream, early) = open(&authority, proxy)?;
     stream.set_nodelay(true)?;
     let clock = StdClock::new();
     let mut masks = StdMasks::default();
@@ -349,7 +477,7 @@ pub fn connect(
         ClientHandshake::start(&request, Default::default(), clock.now(), &mut out)
             .map_err(other)?;
     stream.write_all(&out[..n])?;
-    let mut buf = Vec::new();
+    let mut buf = early;
     let mut chunk = [0u8; 4096];
     loop {
         let got = client.receive(&buf).map_err(other)?;
