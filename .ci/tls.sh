@@ -7,7 +7,8 @@
 #  1. `tls_echo --selftest`: server and client in one process over
 #     127.0.0.1 (text, binary, 1 MiB, close 1000; by IP and by name), and a
 #     client trusting no authority refused.
-#  2. `tls_echo server 127.0.0.1:19231 --cert-out CA` in the background;
+#  2. `tls_echo server 127.0.0.1:19231 --cert-out CA` in the background
+#     (also probed over wss:// with and without --cafile, and over ws://);
 #     `tls_echo client wss://127.0.0.1:19231/ --cafile CA` against it.
 #  3. Python `websockets` as a wss client, its ssl context trusting CA:
 #     text, binary, 1 MiB echo, a Ping, a clean close 1000 echoed; a
@@ -93,6 +94,23 @@ except ssl.SSLCertVerificationError as e:
 else:
     raise AssertionError("a client without the CA got through")
 PY
+
+# ---- 4. probe over TLS (issue 12): verified, and diagnosed without the CA ----
+PROBE=target/release/examples/probe
+[ -x "$PROBE" ] || fail "$PROBE is missing: run cargo build --release --examples"
+out=$("$PROBE" "wss://127.0.0.1:$PORT/" --cafile "$CA" --deflate) || fail "probe wss:// --cafile: $out"
+grep -q "OK: switched to websocket" <<<"$out" || fail "probe wss:// --cafile: $out"
+echo "ok: probe wss://127.0.0.1:$PORT/ --cafile: $(grep 'VERDICT' <<<"$out" | sed 's/^ *//')"
+rc=0
+out=$("$PROBE" "wss://127.0.0.1:$PORT/") || rc=$?
+[ "$rc" = 1 ] && grep -q "VERDICT: a TLS failure: the server's certificate is not trusted" <<<"$out" ||
+    fail "probe wss:// without the CA: exit $rc: $out"
+echo "ok: probe wss://127.0.0.1:$PORT/ (no CA) → exit 1, $(grep 'VERDICT' <<<"$out" | sed 's/^ *//' | cut -c1-90)..."
+rc=0
+out=$("$PROBE" "ws://127.0.0.1:$PORT/" --timeout 5) || rc=$?
+[ "$rc" = 1 ] && grep -q "VERDICT: this port speaks TLS" <<<"$out" ||
+    fail "probe ws:// to a TLS port: exit $rc: $out"
+echo "ok: probe ws://127.0.0.1:$PORT/ (a TLS port) → exit 1, $(grep 'VERDICT' <<<"$out" | sed 's/^ *//')"
 
 kill -0 "$pid" 2>/dev/null || fail "tls_echo server died during the checks"
 if grep -q panicked "$DIR/server.err"; then

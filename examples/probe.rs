@@ -1,7 +1,7 @@
 //! Performs an upgrade handshake and explains, step by step, what happened.
 //!
 //! ```text
-//! cargo run --example probe -- ws://host:port/path
+//! cargo run --example probe -- ws://host:port/path   (or wss://, http://, https://)
 //!     [--upgrade TOKEN]...        offer h2c or any token instead of websocket
 //!     [--protocol NAME]...        WebSocket subprotocols to offer
 //!     [--deflate]                 offer permessage-deflate (RFC 7692), as browsers do
@@ -12,6 +12,8 @@
 //!                                 that long and report whether (and how) it was ended
 //!     [--ping-every SECONDS]      while holding, send a Ping at that interval
 //!     [--proxy http://HOST:PORT]  through an HTTP proxy: a CONNECT tunnel first
+//!     [--cafile FILE]             wss://: trust the PEM certificates in FILE
+//!                                 (default: the system's roots)
 //! ```
 //!
 //! Every run ends with a `VERDICT:` line naming the likely culprit (stripped
@@ -47,13 +49,14 @@ struct Args {
     hold: Option<Duration>,
     ping_every: Option<Duration>,
     proxy: Option<String>,
+    cafile: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: probe ws://host:port/path [--upgrade TOKEN]... [--protocol NAME]... \
          [--header 'Name: value']... [--expect-continue] [--deflate] [--timeout SECONDS] \
-         [--hold SECONDS] [--ping-every SECONDS] [--proxy http://HOST:PORT]"
+         [--hold SECONDS] [--ping-every SECONDS] [--proxy http://HOST:PORT] [--cafile FILE]"
     );
     std::process::exit(2);
 }
@@ -71,6 +74,7 @@ fn parse_args() -> Args {
         hold: None,
         ping_every: None,
         proxy: None,
+        cafile: None,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
@@ -91,7 +95,12 @@ fn parse_args() -> Args {
             "--hold" => a.hold = Some(seconds(&value())),
             "--ping-every" => a.ping_every = Some(seconds(&value())),
             "--proxy" => a.proxy = Some(value()),
-            _ if a.url.is_empty() && (arg.starts_with("ws://") || arg.starts_with("http://")) => {
+            "--cafile" => a.cafile = Some(value()),
+            _ if a.url.is_empty()
+                && ["ws://", "wss://", "http://", "https://"]
+                    .iter()
+                    .any(|s| arg.starts_with(s)) =>
+            {
                 a.url = arg
             }
             _ => usage(),
@@ -151,13 +160,22 @@ fn print_response(version: u8, status: u16, reason: &str, headers: Headers<'_>) 
 
 /// Returns `true` only for a verified switch.
 fn probe(args: &Args) -> bool {
-    let url = args.url.replacen("http://", "ws://", 1);
-    let (authority, path) = match blocking_ws::split_ws_url(&url) {
+    let (tls, rest) = match args.url.split_once("://") {
+        Some(("wss" | "https", rest)) => (true, rest),
+        Some((_, rest)) => (false, rest),
+        None => return fail("a URL starts with ws://, wss://, http:// or https://"),
+    };
+    let (authority, path) = match blocking_ws::split_ws_url(&format!("ws://{rest}")) {
         Ok(v) => v,
         Err(e) => return fail(&e.to_string()),
     };
+    // split_ws_url puts port 80 where none was given.
+    let authority = match (tls, rest.split('/').next().is_some_and(|a| a.contains(':'))) {
+        (true, false) => authority.replacen(":80", ":443", 1),
+        _ => authority,
+    };
     let mut early = Vec::new();
-    let mut stream = match &args.proxy {
+    let tcp = match &args.proxy {
         None => {
             step(1, &format!("connect to {authority}"));
             match TcpStream::connect(&authority) {
@@ -180,6 +198,17 @@ fn probe(args: &Args) -> bool {
         },
     };
     println!("   connected");
+    let mut stream = if tls {
+        if !early.is_empty() {
+            return fail("the proxy sent bytes before the TLS handshake");
+        }
+        match tls_handshake(tcp, &authority, args.cafile.as_deref()) {
+            Some(s) => Transport::Tls(Box::new(s)),
+            None => return false,
+        }
+    } else {
+        Transport::Plain(tcp)
+    };
 
     step(2, "request");
     let clock = StdClock::new();
@@ -338,7 +367,13 @@ fn probe(args: &Args) -> bool {
                             Err(why) => {
                                 step(4, "diagnosis");
                                 fail(&why);
-                                verdict(if why.starts_with("timeout") {
+                                // A TLS record (alert or handshake) where an
+                                // HTTP response was expected.
+                                let tls_answer = matches!(buf.first(), Some(0x15 | 0x16))
+                                    && buf.get(1) == Some(&0x03);
+                                verdict(if tls_answer {
+                                    "this port speaks TLS: use wss:// (or https://)"
+                                } else if why.starts_with("timeout") {
                                     "no response in time: a proxy holding the request (or not an HTTP server); raise --timeout or check the proxy's logs"
                                 } else {
                                     "a WAF or proxy reset (or the server dropped) the request before any response: check the WAF or proxy logs for this request"
@@ -377,6 +412,131 @@ fn probe(args: &Args) -> bool {
             Err(e) => return fail(&e.to_string()),
         }
     }
+}
+
+/// The connection probed: TCP, or TLS over it (wss://).
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Transport {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Transport::Plain(s) => s.set_read_timeout(timeout),
+            Transport::Tls(s) => s.sock.set_read_timeout(timeout),
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.read(buf),
+            Transport::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write(buf),
+            Transport::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Transport::Plain(s) => s.flush(),
+            Transport::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// The TLS handshake for wss:// (rustls, ring), trusting `cafile`'s
+/// certificates or the system's roots; prints what was agreed. `None`
+/// (with the verdict printed) when it fails.
+fn tls_handshake(
+    mut tcp: TcpStream,
+    authority: &str,
+    cafile: Option<&str>,
+) -> Option<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    println!("   TLS handshake with {host}");
+    let mut roots = rustls::RootCertStore::empty();
+    match cafile {
+        Some(file) => match CertificateDer::pem_file_iter(file) {
+            Ok(certs) => {
+                for cert in certs.flatten() {
+                    let _ = roots.add(cert);
+                }
+            }
+            Err(e) => {
+                fail(&format!("cannot read {file}: {e}"));
+                verdict("give --cafile a PEM file of the certificates to trust");
+                return None;
+            }
+        },
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = match rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+    {
+        Ok(b) => b.with_root_certificates(roots).with_no_client_auth(),
+        Err(e) => {
+            fail(&format!("TLS set-up: {e}"));
+            return None;
+        }
+    };
+    let Ok(name) = ServerName::try_from(host.to_owned()) else {
+        fail(&format!("{host} is not a valid TLS server name"));
+        return None;
+    };
+    let mut conn = match rustls::ClientConnection::new(std::sync::Arc::new(config), name) {
+        Ok(c) => c,
+        Err(e) => {
+            fail(&format!("TLS set-up: {e}"));
+            return None;
+        }
+    };
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut tcp) {
+            fail(&format!("TLS handshake failed: {e}"));
+            let text = e.to_string();
+            verdict(
+                &if text.contains("UnknownIssuer") || text.contains("certificate") {
+                    format!(
+                        "a TLS failure: the server's certificate is not trusted ({text}); give its authority with --cafile, or fix the certificate chain"
+                    )
+                } else {
+                    format!(
+                        "a TLS failure ({text}): is the port speaking TLS? does a proxy terminate TLS here?"
+                    )
+                },
+            );
+            return None;
+        }
+    }
+    let _ = tcp.set_read_timeout(None);
+    println!(
+        "   TLS: {:?}, {:?}, certificate verified",
+        conn.protocol_version()
+            .unwrap_or(rustls::ProtocolVersion::Unknown(0)),
+        conn.negotiated_cipher_suite().map(|s| s.suite())
+    );
+    Some(rustls::StreamOwned::new(conn, tcp))
 }
 
 /// Step 1 through an HTTP proxy: connect to it and ask for a tunnel to
@@ -442,7 +602,7 @@ fn through_proxy(proxy: &str, authority: &str) -> Option<(TcpStream, Vec<u8>)> {
 
 /// Reads more response bytes, running the 100-continue timer.
 fn read_more(
-    stream: &mut TcpStream,
+    stream: &mut Transport,
     buf: &mut Vec<u8>,
     client: &mut ClientHandshake<'_>,
     clock: &StdClock,
@@ -487,7 +647,7 @@ fn read_more(
 /// Reads up to 4 KiB of a declined response's body.
 fn read_body(
     client: &mut ClientHandshake<'_>,
-    stream: &mut TcpStream,
+    stream: &mut Transport,
     buf: &mut Vec<u8>,
     deadline: StdInstant,
 ) -> Vec<u8> {
@@ -592,7 +752,7 @@ fn explain_declined(
 /// the server, or the transport cut without one (an intermediary's idle
 /// timeout). `true` when it stayed open.
 fn hold_open(
-    mut stream: TcpStream,
+    mut stream: Transport,
     client: ClientHandshake<'_>,
     leftover: &[u8],
     hold: Duration,
