@@ -160,6 +160,8 @@
 //! * [`http1`]: head parsing (strict RFC 9112 over `httparse`), writing,
 //!   token lists, body framing.
 //! * [`upgrade`]: the client and server machines, WebSocket and h2c rules.
+//! * [`relay`]: the upgrade-aware relay of a reverse proxy, between a
+//!   downstream and an upstream connection (RFC 9110 §7.6.1, RFC 9931).
 //! * [`ws`]: after the switch: frames, masking, UTF-8, the connection
 //!   machine, message assembly (`alloc`).
 //! * [`error`], [`time`]: shared types.
@@ -186,6 +188,7 @@ pub mod error;
 pub mod http1;
 #[cfg(feature = "getrandom")]
 mod random;
+pub mod relay;
 mod table;
 pub mod time;
 pub mod upgrade;

@@ -13,7 +13,7 @@ pub(crate) mod write;
 #[cfg(test)]
 pub(crate) use head::work;
 pub(crate) use head::{
-    Field, HeadReader, parse_request, parse_response, request_framing, response_framing,
+    Facts, Field, HeadReader, parse_request, parse_response, request_framing, response_framing,
 };
 pub use head::{
     Framing, Header, HeaderIter, Headers, Limits, MAX_HEADER_SLOTS, RequestHead, ResponseHead,
