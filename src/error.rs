@@ -197,7 +197,8 @@ pub enum PeerErrorKind {
     UpstreamSwitchNotRequested,
     /// The upstream closed the connection before a complete response head.
     UpstreamClosedBeforeResponse,
-    /// The upstream sent bytes while no request was waiting for an answer.
+    /// The upstream sent bytes while no request was waiting for an answer
+    /// (they would be taken for the answer to the next request): close.
     UpstreamUnsolicited,
     /// A CONNECT request reached the relay, which does not open tunnels to
     /// a destination the client names.
@@ -555,7 +556,7 @@ peer_error_table! {
         "the upstream closed the connection before a complete response head: is the upstream up, and does it speak HTTP/1.1 on that port?",
     ),
     UpstreamUnsolicited => (
-        Answer::Status(502),
+        Answer::CloseTransport,
         "the upstream sent bytes while no request was waiting for an answer",
     ),
     ConnectNotRelayed => (

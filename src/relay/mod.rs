@@ -139,7 +139,9 @@
 //!
 //! The downstream is read in `RequestHead`, `RequestBody` and
 //! `UpgradeBody`; the upstream in every state before `Tunnel` (in
-//! `RequestHead` any upstream byte is [`PeerErrorKind::UpstreamUnsolicited`]).
+//! `RequestHead` any upstream byte is [`PeerErrorKind::UpstreamUnsolicited`]:
+//! no request waits for it, and it would be taken for the answer to the
+//! next one).
 //! A `receive_*` call in `Tunnel`, `Closed` or `Failed` is a
 //! [`LocalError::WrongState`].
 //!
@@ -1019,7 +1021,6 @@ impl<'a> Relay<'a> {
         self.head_request = head.method() == "HEAD";
         self.client_http10 = head.minor_version() == 0;
         self.client_close = facts.conn_close || (self.client_http10 && !facts.conn_keep_alive);
-        self.final_forwarded = false;
         self.body = BodyDecoder::new(framing);
         let with_body = !self.body.is_done();
         self.follow(match (request.upgrades(), with_body) {
@@ -1125,7 +1126,7 @@ impl<'a> Relay<'a> {
     ) -> Result<Received<Event<'b>>, PeerErrorKind> {
         let (consumed, piece) = self.read_body(buf, self.dechunk)?;
         if let Some((_, true)) = piece {
-            self.follow(self.response_end());
+            self.end_response();
         }
         Ok(Received {
             consumed,
@@ -1140,7 +1141,32 @@ impl<'a> Relay<'a> {
         buf: &'b [u8],
         data_only: bool,
     ) -> Result<(usize, Option<(&'b [u8], bool)>), PeerErrorKind> {
-        let (consumed, step) = self.body.decode(buf, &self.config.limits)?;
+        let limits = self.config.limits;
+        let before = self.body;
+        let (consumed, step) = match self.body.decode(buf, &limits) {
+            Ok(done) => done,
+            Err(kind) if data_only => return Err(kind),
+            Err(kind) => {
+                // The framing bytes before the error were accepted: had they
+                // come in an earlier read, they would have been forwarded.
+                // Forward them now, and fail on the next call, so that every
+                // split tells the same story. Only this error path decodes
+                // again (a byte at a time: the bytes before an error in one
+                // call are framing, never data).
+                self.body = before;
+                let mut valid = 0;
+                while let Some(byte) = buf.get(valid..valid + 1) {
+                    match self.body.decode(byte, &limits) {
+                        Ok((1, _)) => valid += 1,
+                        _ => break,
+                    }
+                }
+                if valid == 0 {
+                    return Err(kind);
+                }
+                return Ok((valid, Some((&buf[..valid], false))));
+            }
+        };
         let bytes = match (data_only, step) {
             (false, _) => &buf[..consumed],
             (true, Some(BodyStep::Data(data))) => data,
@@ -1153,12 +1179,14 @@ impl<'a> Relay<'a> {
         Ok((consumed, Some((bytes, end))))
     }
 
-    /// The input that ends the current response.
-    fn response_end(&self) -> RelayInput {
+    /// The response is complete: close, or wait for the next request (a
+    /// new exchange, whose errors can be answered again).
+    fn end_response(&mut self) {
         if self.close_after_response() {
-            RelayInput::ResponseEndClose
+            self.follow(RelayInput::ResponseEndClose);
         } else {
-            RelayInput::ResponseEndKeepAlive
+            self.follow(RelayInput::ResponseEndKeepAlive);
+            self.final_forwarded = false;
         }
     }
 
@@ -1255,11 +1283,11 @@ impl<'a> Relay<'a> {
         }
         self.final_forwarded = true;
         self.body = BodyDecoder::new(framing);
-        self.follow(if !self.body.is_done() {
-            RelayInput::ResponseHeadWithBody
+        if self.body.is_done() {
+            self.end_response();
         } else {
-            self.response_end()
-        });
+            self.follow(RelayInput::ResponseHeadWithBody);
+        }
         ForwardResponse {
             head,
             kind: Kind::Final {
