@@ -178,20 +178,14 @@ pub enum PeerErrorKind {
     UnexpectedInterim,
 
     // ---- the relay between a downstream and an upstream (RFC 9110 §7.6.1, RFC 9931) ----
-    /// The upstream's response head is malformed (`cause` names the rule);
-    /// the relay answers 502 and closes both connections.
-    BadUpstreamResponse {
-        /// The rule the upstream broke, as the client machine words it.
-        cause: &'static str,
-    },
+    /// The upstream's response head is malformed; the relay answers 502
+    /// and closes both connections. `relay::Relay::cause` names the rule.
+    BadUpstreamResponse,
     /// The upstream's 101 cannot be tunnelled: it names a protocol the
     /// relay did not forward, lacks `Connection: upgrade`, carries a wrong
     /// `Sec-WebSocket-Accept`, comes in HTTP/1.0 or before the request body
-    /// was sent (`cause` says which). The relay answers 502.
-    BadUpstreamSwitch {
-        /// What is wrong with the 101.
-        cause: &'static str,
-    },
+    /// was sent (`relay::Relay::cause` says which). The relay answers 502.
+    BadUpstreamSwitch,
     /// The upstream answered 101 to a request whose upgrade the relay did
     /// not forward (RFC 9931: never tunnel on it). The relay answers 502.
     UpstreamSwitchNotRequested,
@@ -539,11 +533,11 @@ peer_error_table! {
         Answer::CloseTransport,
         "an interim (1xx) response is not allowed here",
     ),
-    BadUpstreamResponse { .. } => (
+    BadUpstreamResponse => (
         Answer::Status(502),
         "the upstream's response is not valid HTTP/1.1, so the relay answers 502 instead",
     ),
-    BadUpstreamSwitch { .. } => (
+    BadUpstreamSwitch => (
         Answer::Status(502),
         "the upstream's 101 cannot be tunnelled, so the relay answers 502 instead",
     ),
@@ -654,8 +648,6 @@ impl fmt::Display for PeerError {
                 write!(f, " ({limit} bytes)")?
             }
             PeerErrorKind::TooManyFragments { limit } => write!(f, " ({limit} fragments)")?,
-            PeerErrorKind::BadUpstreamResponse { cause }
-            | PeerErrorKind::BadUpstreamSwitch { cause } => write!(f, ": {cause}")?,
             _ => {}
         }
         match self.reply() {

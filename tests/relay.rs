@@ -44,7 +44,15 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
 /// The failure of a transcript, if any.
 fn failure(t: &Transcript) -> Option<(PeerErrorKind, Reply)> {
     t.log.iter().find_map(|e| match e {
-        Ev::Failed(kind, reply) => Some((*kind, *reply)),
+        Ev::Failed(kind, reply, _) => Some((*kind, *reply)),
+        _ => None,
+    })
+}
+
+/// The upstream's broken rule behind a 502, if any.
+fn cause(t: &Transcript) -> Option<PeerErrorKind> {
+    t.log.iter().find_map(|e| match e {
+        Ev::Failed(_, _, cause) => *cause,
         _ => None,
     })
 }
@@ -56,10 +64,6 @@ fn reply(status: &str, body: &str) -> String {
          Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
-}
-
-fn bad_switch(cause: &'static str) -> PeerErrorKind {
-    PeerErrorKind::BadUpstreamSwitch { cause }
 }
 
 // The causes, as the client machine words them (error.rs).
@@ -271,8 +275,9 @@ fn only_the_allowed_tokens_of_an_offer_are_forwarded() {
     );
     assert_eq!(
         failure(&t),
-        Some((bad_switch(UNOFFERED), Reply::HttpStatus(502)))
+        Some((PeerErrorKind::BadUpstreamSwitch, Reply::HttpStatus(502)))
     );
+    assert_eq!(cause(&t), Some(PeerErrorKind::SwitchedToUnofferedProtocol));
 }
 
 #[test]
@@ -457,8 +462,11 @@ fn an_http10_upstream_is_named_in_the_diagnosis() {
     );
     assert_eq!(
         failure(&t),
-        Some((bad_switch(SWITCH_IN_HTTP10), Reply::HttpStatus(502)))
+        Some((PeerErrorKind::BadUpstreamSwitch, Reply::HttpStatus(502)))
     );
+    assert_eq!(cause(&t), Some(PeerErrorKind::SwitchInHttp10));
+    let body = format!("{BAD_SWITCH}: {SWITCH_IN_HTTP10}");
+    assert_eq!(text(&t.sent(Side::Down)), reply("502 Bad Gateway", &body));
 }
 
 #[test]
@@ -518,7 +526,7 @@ fn a_malformed_101_is_a_502() {
         let t = relay(&down, answer.as_bytes());
         assert_eq!(
             failure(&t),
-            Some((bad_switch(cause), Reply::HttpStatus(502))),
+            Some((PeerErrorKind::BadUpstreamSwitch, Reply::HttpStatus(502))),
             "{answer}"
         );
         assert_eq!(t.end, RelayState::Failed);
@@ -538,10 +546,13 @@ fn a_malformed_101_is_a_502() {
     };
     assert_eq!(
         e.to_string(),
-        "the upstream's 101 cannot be tunnelled, so the relay answers 502 instead: \
-         Sec-WebSocket-Accept does not match the key sent: the server computed it wrongly \
-         or a proxy changed the request; reply 502"
+        "the upstream's 101 cannot be tunnelled, so the relay answers 502 instead; reply 502"
     );
+    assert_eq!(
+        relay.cause().map(|c| c.kind()),
+        Some(PeerErrorKind::AcceptMismatch)
+    );
+    assert_eq!(relay.cause().unwrap().message(), ACCEPT_MISMATCH);
 }
 
 #[test]
@@ -552,12 +563,16 @@ fn a_malformed_response_is_a_502_and_one_cut_short_closes() {
     );
     assert_eq!(
         failure(&t),
-        Some((
-            PeerErrorKind::BadUpstreamResponse {
-                cause: "the status code is not three digits"
-            },
-            Reply::HttpStatus(502)
-        ))
+        Some((PeerErrorKind::BadUpstreamResponse, Reply::HttpStatus(502)))
+    );
+    assert_eq!(cause(&t), Some(PeerErrorKind::BadStatus));
+    assert_eq!(
+        text(&t.sent(Side::Down)),
+        reply(
+            "502 Bad Gateway",
+            "the upstream's response is not valid HTTP/1.1, so the relay answers 502 instead: \
+             the status code is not three digits"
+        )
     );
     let t = relay(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", b"HTTP/1.1 200 OK\r\n");
     assert_eq!(

@@ -719,6 +719,20 @@ fn write_via(w: &mut Writer<'_>, via: Option<&str>) {
     }
 }
 
+/// Why the upstream's bytes were refused: a rule of HTTP/1.1, or a 101
+/// the relay will not tunnel on.
+#[derive(Debug, Clone, Copy)]
+enum Upstream {
+    Rule(PeerErrorKind),
+    Switch(PeerErrorKind),
+}
+
+impl From<PeerErrorKind> for Upstream {
+    fn from(kind: PeerErrorKind) -> Self {
+        Upstream::Rule(kind)
+    }
+}
+
 /// The relay machine. See the [module docs](self) for the call order and
 /// the transition table.
 #[derive(Debug, Clone)]
@@ -744,6 +758,8 @@ pub struct Relay<'a> {
     /// A final response head (or a 101) went downstream.
     final_forwarded: bool,
     error: Option<PeerError>,
+    /// The rule behind a `BadUpstreamResponse` or `BadUpstreamSwitch`.
+    cause: Option<PeerErrorKind>,
     /// How much of the error reply `poll_transmit_downstream` handed out.
     reply_sent: usize,
 }
@@ -767,6 +783,7 @@ impl<'a> Relay<'a> {
             partial_head: false,
             final_forwarded: false,
             error: None,
+            cause: None,
             reply_sent: 0,
         }
     }
@@ -788,6 +805,14 @@ impl<'a> Relay<'a> {
     /// way.
     pub fn error(&self) -> Option<PeerError> {
         self.error
+    }
+
+    /// For [`PeerErrorKind::BadUpstreamResponse`] and
+    /// [`PeerErrorKind::BadUpstreamSwitch`]: the rule the upstream broke,
+    /// as a client would report it (`AcceptMismatch`, `BadStatus`, …). The
+    /// 502 the relay queued names it too.
+    pub fn cause(&self) -> Option<PeerError> {
+        self.cause.map(|kind| PeerError::new(kind, Role::Client))
     }
 
     /// `true` while the relay reads the downstream; otherwise it holds it:
@@ -868,12 +893,12 @@ impl<'a> Relay<'a> {
     {
         let result = match self.state {
             RelayState::RequestHead if buf.is_empty() => return Ok(Received::nothing()),
-            RelayState::RequestHead => Err(PeerErrorKind::UpstreamUnsolicited),
+            RelayState::RequestHead => Err(PeerErrorKind::UpstreamUnsolicited.into()),
             RelayState::RequestBody
             | RelayState::UpgradeBody
             | RelayState::AwaitingResponse
             | RelayState::AwaitingSwitch => self.read_response_head(buf),
-            RelayState::ResponseBody => self.read_response_body(buf),
+            RelayState::ResponseBody => self.read_response_body(buf).map_err(Upstream::Rule),
             RelayState::Tunnel | RelayState::Closed | RelayState::Failed => {
                 return Err(self.wrong_state("receive_upstream"));
             }
@@ -931,7 +956,7 @@ impl<'a> Relay<'a> {
             },
             RelayState::Tunnel | RelayState::Closed | RelayState::Failed => return Ok(None),
         };
-        Err(self.fail_upstream(kind).into())
+        Err(self.fail_upstream(kind.into()).into())
     }
 
     /// Copies the reply the relay owes the downstream after a peer error
@@ -963,19 +988,24 @@ impl<'a> Relay<'a> {
 
     /// An upstream error: before a final response went downstream, the
     /// client gets a 502 naming the upstream's mistake.
-    fn fail_upstream(&mut self, kind: PeerErrorKind) -> PeerError {
-        let relay_kind = match kind {
-            PeerErrorKind::BadUpstreamResponse { .. }
-            | PeerErrorKind::BadUpstreamSwitch { .. }
-            | PeerErrorKind::UpstreamSwitchNotRequested
-            | PeerErrorKind::UpstreamClosedBeforeResponse
-            | PeerErrorKind::UpstreamUnsolicited => kind,
-            _ if self.final_forwarded => kind,
-            _ => PeerErrorKind::BadUpstreamResponse {
-                cause: PeerError::new(kind, Role::Client).message(),
-            },
+    fn fail_upstream(&mut self, error: Upstream) -> PeerError {
+        let kind = match error {
+            Upstream::Switch(cause) => {
+                self.cause = Some(cause);
+                PeerErrorKind::BadUpstreamSwitch
+            }
+            Upstream::Rule(kind) if self.final_forwarded => kind,
+            Upstream::Rule(
+                kind @ (PeerErrorKind::UpstreamSwitchNotRequested
+                | PeerErrorKind::UpstreamClosedBeforeResponse
+                | PeerErrorKind::UpstreamUnsolicited),
+            ) => kind,
+            Upstream::Rule(cause) => {
+                self.cause = Some(cause);
+                PeerErrorKind::BadUpstreamResponse
+            }
         };
-        self.fail(relay_kind, Role::Server)
+        self.fail(kind, Role::Server)
     }
 
     fn write_error_reply(&self, w: &mut Writer<'_>) {
@@ -985,11 +1015,7 @@ impl<'a> Relay<'a> {
         let Some(status) = error.status() else {
             return;
         };
-        let cause = match error.kind() {
-            PeerErrorKind::BadUpstreamResponse { cause }
-            | PeerErrorKind::BadUpstreamSwitch { cause } => cause,
-            _ => "",
-        };
+        let cause = self.cause().map_or("", |c| c.message());
         let message = error.message();
         w.status_line(status);
         w.put(b"Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n");
@@ -1195,10 +1221,7 @@ impl<'a> Relay<'a> {
         !self.config.keep_alive || self.client_close || self.downstream_ended
     }
 
-    fn read_response_head<'b>(
-        &mut self,
-        buf: &'b [u8],
-    ) -> Result<Received<Event<'b>>, PeerErrorKind>
+    fn read_response_head<'b>(&mut self, buf: &'b [u8]) -> Result<Received<Event<'b>>, Upstream>
     where
         'a: 'b,
     {
@@ -1226,7 +1249,7 @@ impl<'a> Relay<'a> {
             }
             if status < 200 {
                 if head.minor_version() == 0 {
-                    return Err(PeerErrorKind::UnexpectedInterim);
+                    return Err(PeerErrorKind::UnexpectedInterim.into());
                 }
                 if self.client_http10 {
                     // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
@@ -1310,18 +1333,16 @@ impl<'a> Relay<'a> {
         &self,
         head: ResponseHead<'b>,
         facts: &Facts,
-    ) -> Result<ForwardResponse<'b>, PeerErrorKind>
+    ) -> Result<ForwardResponse<'b>, Upstream>
     where
         'a: 'b,
     {
         use PeerErrorKind as K;
-        let bad = |kind: PeerErrorKind| K::BadUpstreamSwitch {
-            cause: PeerError::new(kind, Role::Client).message(),
-        };
+        let bad = Upstream::Switch;
         match self.state {
             RelayState::AwaitingSwitch => {}
             RelayState::UpgradeBody => return Err(bad(K::SwitchBeforeBodySent)),
-            _ => return Err(K::UpstreamSwitchNotRequested),
+            _ => return Err(K::UpstreamSwitchNotRequested.into()),
         }
         if head.minor_version() == 0 {
             return Err(bad(K::SwitchInHttp10));
@@ -1334,7 +1355,9 @@ impl<'a> Relay<'a> {
         let (Some(element), None) = (elements.next(), elements.next()) else {
             return Err(bad(K::SwitchedToUnofferedProtocol));
         };
-        let protocol = Protocol::parse(element).ok_or(bad(K::SwitchedToUnofferedProtocol))?;
+        let Some(protocol) = Protocol::parse(element) else {
+            return Err(bad(K::SwitchedToUnofferedProtocol));
+        };
         let forwarded = self
             .config
             .allow

@@ -70,8 +70,9 @@ pub enum Ev {
     ToUp(Bytes),
     /// Body bytes (or the error reply) the relay had written to the downstream.
     ToDown(Bytes),
-    /// A peer error and the reply it implies.
-    Failed(PeerErrorKind, Reply),
+    /// A peer error, the reply it implies, and the upstream's broken rule
+    /// behind a 502 ([`Relay::cause`]).
+    Failed(PeerErrorKind, Reply, Option<PeerErrorKind>),
     /// A local error of a `receive_*` call (a driver bug, or a machine one).
     Local(String),
 }
@@ -236,7 +237,11 @@ fn record_error(relay: &mut Relay<'_>, log: &mut Vec<Ev>, e: Error) {
         Error::Peer(p) => {
             assert_eq!(relay.state(), RelayState::Failed, "{p:?}");
             assert_eq!(relay.error(), Some(p));
-            log.push(Ev::Failed(p.kind(), p.reply()));
+            log.push(Ev::Failed(
+                p.kind(),
+                p.reply(),
+                relay.cause().map(|c| c.kind()),
+            ));
             let mut reply = Vec::new();
             let mut piece = [0u8; 7];
             loop {
