@@ -28,7 +28,7 @@
 //!   hop-by-hop fields too. The relay tunnels only on a 101 that names one
 //!   token the relay forwarded, with `Connection: upgrade`, and for
 //!   WebSocket the `Sec-WebSocket-Accept` of the client's key
-//!   ([`accept_key`](crate::upgrade::accept_key)). A 101 to a request whose
+//!   ([`accept_key`]). A 101 to a request whose
 //!   upgrade was not forwarded, or a malformed 101, is answered with 502
 //!   downstream, and both connections are closed. Any other final response
 //!   is relayed as HTTP; then the connection closes
@@ -708,6 +708,11 @@ fn removed(name: &[u8], headers: crate::http1::Headers<'_>) -> bool {
         .any(|e| eq_ignore_case(e, name))
 }
 
+/// `true` when `got` ends a body.
+fn ends(got: &Received<Event<'_>>) -> bool {
+    matches!(got.event, Some(Event::Body { end: true, .. }))
+}
+
 fn write_via(w: &mut Writer<'_>, via: Option<&str>) {
     if let Some(pseudonym) = via {
         let v = pseudonym.as_bytes();
@@ -1136,28 +1141,22 @@ impl<'a> Relay<'a> {
         &mut self,
         buf: &'b [u8],
     ) -> Result<Received<Event<'b>>, PeerErrorKind> {
-        let (consumed, piece) = self.read_body(buf, false)?;
-        if let Some((_, true)) = piece {
+        let got = self.read_body(buf, false)?;
+        if ends(&got) {
             self.follow(RelayInput::RequestBodyEnd);
         }
-        Ok(Received {
-            consumed,
-            event: piece.map(|(bytes, end)| Event::Body { bytes, end }),
-        })
+        Ok(got)
     }
 
     fn read_response_body<'b>(
         &mut self,
         buf: &'b [u8],
     ) -> Result<Received<Event<'b>>, PeerErrorKind> {
-        let (consumed, piece) = self.read_body(buf, self.dechunk)?;
-        if let Some((_, true)) = piece {
+        let got = self.read_body(buf, self.dechunk)?;
+        if ends(&got) {
             self.end_response();
         }
-        Ok(Received {
-            consumed,
-            event: piece.map(|(bytes, end)| Event::Body { bytes, end }),
-        })
+        Ok(got)
     }
 
     /// One step of the body decoder: the bytes to forward (all consumed
@@ -1166,7 +1165,7 @@ impl<'a> Relay<'a> {
         &mut self,
         buf: &'b [u8],
         data_only: bool,
-    ) -> Result<(usize, Option<(&'b [u8], bool)>), PeerErrorKind> {
+    ) -> Result<Received<Event<'b>>, PeerErrorKind> {
         let limits = self.config.limits;
         let before = self.body;
         let (consumed, step) = match self.body.decode(buf, &limits) {
@@ -1190,7 +1189,13 @@ impl<'a> Relay<'a> {
                 if valid == 0 {
                     return Err(kind);
                 }
-                return Ok((valid, Some((&buf[..valid], false))));
+                return Ok(Received {
+                    consumed: valid,
+                    event: Some(Event::Body {
+                        bytes: &buf[..valid],
+                        end: false,
+                    }),
+                });
             }
         };
         let bytes = match (data_only, step) {
@@ -1199,10 +1204,10 @@ impl<'a> Relay<'a> {
             (true, _) => &[],
         };
         let end = matches!(step, Some(BodyStep::End)) || self.body.is_done();
-        if bytes.is_empty() && !end {
-            return Ok((consumed, None));
-        }
-        Ok((consumed, Some((bytes, end))))
+        Ok(Received {
+            consumed,
+            event: (end || !bytes.is_empty()).then_some(Event::Body { bytes, end }),
+        })
     }
 
     /// The response is complete: close, or wait for the next request (a
