@@ -1398,6 +1398,73 @@ impl<'a> Relay<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// Feeds `head` to one side in reads of `step` bytes (consumed bytes
+    /// dropped, as a caller does) until its event; returns the head
+    /// search's work.
+    fn work_to_read(head: &[u8], step: usize, response: bool) -> usize {
+        let limits = Limits::new().max_head_bytes(1 << 16).max_headers(128);
+        let mut relay = Relay::new(RelayConfig::new().limits(limits));
+        if response {
+            let got = relay.receive_downstream(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+            assert!(got.is_ok_and(|g| g.event.is_some()));
+        }
+        let mut buf = Vec::new();
+        crate::http1::work::take();
+        for piece in head.chunks(step) {
+            buf.extend_from_slice(piece);
+            let got = if response {
+                relay.receive_upstream(&buf)
+            } else {
+                relay.receive_downstream(&buf)
+            };
+            let got = got.unwrap();
+            let (consumed, done) = (got.consumed, got.event.is_some());
+            buf.drain(..consumed);
+            if done {
+                return crate::http1::work::take();
+            }
+        }
+        panic!("no head in {} bytes", head.len());
+    }
+
+    /// Heads near the limit (empty lines before a request, many fields, a
+    /// long value), fed one byte per read, cost at most a constant times
+    /// the work of one read: the same bound as the server's.
+    #[test]
+    fn reading_heads_is_linear_however_they_are_split() {
+        let limit = 1 << 16;
+        let mut heads: Vec<(String, bool)> = Vec::new();
+        let mut empty_lines = "\r\n".repeat((limit - 64) / 2);
+        empty_lines.push_str("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        heads.push((empty_lines, false));
+        let mut many_fields = String::from("GET / HTTP/1.1\r\nHost: h\r\n");
+        let mut response = String::from("HTTP/1.1 204 No Content\r\n");
+        for i in 0..120 {
+            many_fields.push_str(&std::format!("X-{i}: v\r\n"));
+            response.push_str(&std::format!("X-{i}: v\r\n"));
+        }
+        many_fields.push_str("\r\n");
+        response.push_str("\r\n");
+        heads.push((many_fields, false));
+        heads.push((response, true));
+        let mut long_value = String::from("HTTP/1.1 204 No Content\r\nX: ");
+        long_value.push_str(&"v".repeat(limit - 64));
+        long_value.push_str("\r\n\r\n");
+        heads.push((long_value, true));
+        for (head, response) in heads {
+            let whole = work_to_read(head.as_bytes(), head.len(), response);
+            let bytewise = work_to_read(head.as_bytes(), 1, response);
+            assert!(whole >= head.len() / 2, "the counter counts: {whole}");
+            assert!(
+                bytewise <= 6 * whole + 64,
+                "{} bytes: {bytewise} steps byte by byte, {whole} whole",
+                head.len()
+            );
+        }
+    }
 
     #[test]
     fn doc_table_is_the_table() {
