@@ -961,3 +961,31 @@ proptest! {
         protoswitch_testkit::targets::relay::check(&data);
     }
 }
+
+#[test]
+fn an_http10_client_is_answered_then_closed_and_its_expect_dropped() {
+    let t = run_whole(
+        RelayConfig::new().keep_alive(true),
+        b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(
+        text(&t.sent(Side::Up)),
+        "POST / HTTP/1.1\r\nContent-Length: 1\r\nHost: \r\nConnection: close\r\n\r\nx"
+    );
+    assert_eq!(
+        text(&t.sent(Side::Down)),
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    // An HTTP/1.0 upstream's Transfer-Encoding is faulty framing: its body
+    // runs to the close, and the client is not told to decode chunks.
+    let t = relay(
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n",
+    );
+    assert_eq!(
+        text(&t.sent(Side::Down)),
+        "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n2\r\nhi\r\n"
+    );
+    assert_eq!(t.end, RelayState::Closed);
+}

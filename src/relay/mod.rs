@@ -551,7 +551,13 @@ impl<'b> ForwardRequest<'b> {
         for h in headers.iter() {
             let name = h.name.as_bytes();
             let keep_h2c = self.h2c && eq_ignore_case(name, b"http2-settings");
-            if !keep_h2c && (removed(name, headers) || eq_ignore_case(name, b"http2-settings")) {
+            // The request goes out as HTTP/1.1, where an HTTP/1.0 client's
+            // Expect would start meaning something (RFC 9110 §10.1.1: it
+            // is ignored in HTTP/1.0).
+            let http10_expect = head.minor_version() == 0 && eq_ignore_case(name, b"expect");
+            if !keep_h2c && (removed(name, headers) || eq_ignore_case(name, b"http2-settings"))
+                || http10_expect
+            {
                 continue;
             }
             host |= eq_ignore_case(name, b"host");
@@ -654,7 +660,11 @@ impl<'b> ForwardResponse<'b> {
         });
         w.put(b"\r\n");
         let headers = head.headers();
-        let dechunk = matches!(self.kind, Kind::Final { dechunk: true, .. });
+        // A chunked body de-chunked for an HTTP/1.0 client, or an HTTP/1.0
+        // upstream's Transfer-Encoding (faulty framing, RFC 9112 §6.1: its
+        // body is read until the close): the client must not decode chunks.
+        let dechunk = matches!(self.kind, Kind::Final { dechunk: true, .. })
+            || (head.minor_version() == 0 && head.headers().count("transfer-encoding") > 0);
         for h in headers.iter() {
             let name = h.name.as_bytes();
             if removed(name, headers) || (dechunk && eq_ignore_case(name, b"transfer-encoding")) {
@@ -1051,7 +1061,9 @@ impl<'a> Relay<'a> {
         let request = self.decide(head, &facts, framing)?;
         self.head_request = head.method() == "HEAD";
         self.client_http10 = head.minor_version() == 0;
-        self.client_close = facts.conn_close || (self.client_http10 && !facts.conn_keep_alive);
+        // An HTTP/1.0 client gets its response delimited by the close
+        // (RFC 9112 §9.3: no keep-alive negotiation here).
+        self.client_close = facts.conn_close || self.client_http10;
         self.body = BodyDecoder::new(framing);
         let with_body = !self.body.is_done();
         self.follow(match (request.upgrades(), with_body) {
@@ -1082,9 +1094,7 @@ impl<'a> Relay<'a> {
             forwarded: 0,
             h2c: false,
             refusal: None,
-            close: !self.config.keep_alive
-                || facts.conn_close
-                || (head.minor_version() == 0 && !facts.conn_keep_alive),
+            close: !self.config.keep_alive || facts.conn_close || head.minor_version() == 0,
             via: self.config.via,
         };
         self.forwarded = 0;
