@@ -85,7 +85,7 @@ pub struct Transcript {
     /// Where the relay ended.
     pub end: RelayState,
     /// The client's bytes the relay never consumed (tunnel bytes after a
-    /// 101; bytes dropped when it closed).
+    /// 101; bytes dropped when it closed); empty after a failure.
     pub down_rest: Bytes,
     /// The upstream's bytes the relay never consumed.
     pub up_rest: Bytes,
@@ -378,11 +378,16 @@ pub fn run(config: RelayConfig<'_>, down: &[&[u8]], up: &[&[u8]], out_size: usiz
         }
         break;
     }
+    // After a failure both connections close: what was left unconsumed is
+    // no part of the story (an HTTP/1.0 client's skipped 1xx, say, is
+    // consumed by one read and not by another before the error).
+    let failed = relay.state() == RelayState::Failed;
+    let rest = |s: &Stream<'_>| if failed { Bytes::default() } else { s.rest() };
     Transcript {
         log,
         end: relay.state(),
-        down_rest: d.rest(),
-        up_rest: u.rest(),
+        down_rest: rest(&d),
+        up_rest: rest(&u),
     }
 }
 
