@@ -118,4 +118,60 @@ pub fn check_rules(t: &Transcript) {
         switched,
         "a tunnel exactly when a 101 was verified"
     );
+    for e in &t.log {
+        match e {
+            Ev::Request { upgrades, head, .. } => check_head(&head.0, *upgrades, true),
+            Ev::Switched { head, .. } => check_head(&head.0, true, false),
+            Ev::Interim { head, .. } | Ev::Response { head, .. } => {
+                check_head(&head.0, false, false)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A head the relay wrote: no hop-by-hop field but the ones it adds
+/// itself, at the end (`Upgrade` and `Connection: upgrade` only when it
+/// switches or offers to, `HTTP2-Settings` only in a request offering `h2c`).
+fn check_head(head: &[u8], upgrade: bool, request: bool) {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n").skip(1);
+    let mut upgrade_lines = Vec::new();
+    let mut connection = Vec::new();
+    let mut settings = false;
+    for line in lines.by_ref() {
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').expect("a field line");
+        let name = name.to_ascii_lowercase();
+        match name.as_str() {
+            "upgrade" => upgrade_lines.push(value.trim().to_ascii_lowercase()),
+            "connection" => connection.push(value.trim().to_ascii_lowercase()),
+            "http2-settings" => settings = true,
+            "keep-alive"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "proxy-authenticate"
+            | "proxy-authorization" => panic!("hop-by-hop field forwarded: {text}"),
+            _ => {}
+        }
+    }
+    assert_eq!(lines.collect::<Vec<_>>(), [""], "one head: {text}");
+    if upgrade {
+        assert_eq!(upgrade_lines.len(), 1, "{text}");
+        let h2c = request && upgrade_lines[0].split(", ").any(|t| t == "h2c");
+        let want = if h2c {
+            "upgrade, http2-settings"
+        } else {
+            "upgrade"
+        };
+        assert_eq!(connection, [want], "{text}");
+        assert_eq!(settings, h2c, "{text}");
+    } else {
+        assert!(upgrade_lines.is_empty() && !settings, "{text}");
+        assert!(connection.iter().all(|c| c == "close"), "{text}");
+        assert!(connection.len() <= 1, "{text}");
+    }
 }
