@@ -989,3 +989,23 @@ fn an_http10_client_is_answered_then_closed_and_its_expect_dropped() {
     );
     assert_eq!(t.end, RelayState::Closed);
 }
+
+#[test]
+fn a_framing_error_tells_the_same_story_for_every_split() {
+    // The framing before the error is forwarded, then the error: the same
+    // bytes and the same error (the trailer limit, at the seventh trailer
+    // byte) in one read and byte by byte.
+    let config = RelayConfig::new().limits(protoswitch::http1::Limits::new().max_trailer_bytes(6));
+    let down = b"POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nT: 1234\rX";
+    let whole = run_whole(config, down, b"");
+    let d: Vec<&[u8]> = down.chunks(1).collect();
+    assert_eq!(run(config, &d, &[b""], 4096), whole);
+    assert_eq!(
+        failure(&whole),
+        Some((
+            PeerErrorKind::TrailersTooLarge { limit: 6 },
+            Reply::HttpStatus(431)
+        ))
+    );
+    assert!(text(&whole.sent(Side::Up)).ends_with("\r\n\r\n1\r\nx\r\n0\r\nT: 123"));
+}

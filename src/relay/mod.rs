@@ -1191,8 +1191,13 @@ impl<'a> Relay<'a> {
                 self.body = before;
                 let mut valid = 0;
                 while let Some(byte) = buf.get(valid..valid + 1) {
-                    match self.body.decode(byte, &limits) {
-                        Ok((1, _)) => valid += 1,
+                    // On a copy: a failing byte may have moved the decoder.
+                    let mut next = self.body;
+                    match next.decode(byte, &limits) {
+                        Ok((1, _)) => {
+                            self.body = next;
+                            valid += 1;
+                        }
                         _ => break,
                     }
                 }
