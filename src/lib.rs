@@ -46,6 +46,13 @@
 //! | `state()`, `config()`, `error()` | `Copy` views | where it is, how it is set up, why it failed |
 //! | `switched_to()` (handshakes) | `Option<ProtocolKind>` | what a 101 switched to; what it agreed is the caller's `Switch` (server) or came with `Switched` (client) |
 //!
+//! [`relay::Relay`] sits between two connections and has each of these
+//! per side, with the same shapes: `receive_downstream(buf)` /
+//! `receive_upstream(buf)`, `receive_eof_downstream()` /
+//! `receive_eof_upstream()`, `poll_transmit_downstream(out)` (the 4xx or
+//! 502 it owes the client); the heads it forwards are written by its
+//! events' `write(out)` into your buffer, like the handshakes' decisions.
+//!
 //! The machines copy nothing the caller holds: offers, outcomes and
 //! requests stay borrowed, which keeps every machine small (a
 //! `ws::Connection` is at most 256 bytes, each handshake at most 512).
