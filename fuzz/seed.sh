@@ -18,10 +18,11 @@
 # read their inputs differently: see the tables at the top of
 # fuzz_targets/connection.rs and fuzz_targets/roundtrip.rs; mask's layout
 # is at the top of testkit/src/targets/mask.rs, deflate's at the top of
-# testkit/src/targets/deflate.rs.
+# testkit/src/targets/deflate.rs, relay's at the top of
+# testkit/src/targets/relay.rs.
 set -euo pipefail
 corpus="$(cd "$(dirname "$0")/.." && pwd)/testkit/seeds"
-targets=(server_handshake client_handshake frame_decoder connection roundtrip mask deflate)
+targets=(server_handshake client_handshake frame_decoder connection roundtrip mask deflate relay)
 for t in "${targets[@]}"; do mkdir -p "$corpus/$t"; done
 
 # seed TARGET NAME HEADER STREAM: both arguments use printf %b escapes.
@@ -225,6 +226,48 @@ seed deflate roundtrip_to_server '\x20\x01\x00\x00\x00\x01\x05\x00' '\x00\x05\x0
 # Round trip to a client without context takeover either way, output 1
 # byte: the same text three times (each compressed alone).
 seed deflate roundtrip_to_client_no_takeover '\x07\x00\x00\x00\x00\x00' '\x00\x05\x00Hello\x00\x05\x00Hello\x00\x05\x00Hello'
+
+# ---- relay: a client's stream and an upstream's (testkit/src/targets/relay.rs) ----
+
+# relay_seed NAME HEADER DOWN UP: the header (configuration, output size,
+# cut counts, cut lengths), then the client's stream's length (16 bits,
+# little-endian), the client's stream, the upstream's.
+relay_seed() {
+  local n
+  n=$(printf '%b' "$3" | wc -c)
+  seed relay "$1" "$2$(printf '\\x%02x\\x%02x' $((n & 255)) $((n >> 8)))" "$3$4"
+}
+ws_req='GET /chat HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
+ws_101='HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n'
+frame='\x81\x80\x00\x00\x00\x00'
+# The tunnel: a frame sent early is held until the verified 101.
+relay_seed ws_switch '\x00\x00\x00\x00' "$ws_req$frame" "$ws_101"'\x81\x02hi'
+# The same in reads of 16 and 64 (client), 7 and 33 (upstream), output 19 bytes.
+relay_seed ws_switch_cut '\x00\x03\x02\x02\x10\x40\x07\x21' "$ws_req$frame" "$ws_101"
+# A refused upgrade, then a request the client hoped to smuggle.
+relay_seed ws_refused_426 '\x00\x00\x00\x00' "$ws_req"'GET /admin HTTP/1.1\r\nHost: internal\r\n\r\n' 'HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n'
+# The same with keep-alive: the held bytes are read as strict HTTP/1.1.
+relay_seed ws_refused_keep_alive '\x01\x00\x00\x00' "$ws_req$frame"'\r\n\r\n' 'HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n'
+# A 101 with a wrong accept key: 502.
+relay_seed ws_bad_accept '\x00\x00\x00\x00' "$ws_req" 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n'
+# h2c smuggling: not forwarded by default; a 101 anyway is a 502.
+h2c_req='GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n'
+h2c_101='HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n'
+relay_seed h2c_smuggle '\x00\x00\x00\x00' "$h2c_req"'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' "$h2c_101"
+# h2c allowed (configuration bits 1-2 = 1), with Via (bit 3).
+relay_seed h2c_allowed '\x0a\x00\x00\x00' "$h2c_req" "$h2c_101"
+# A 101 to a request that asked for nothing.
+relay_seed not_requested '\x00\x00\x00\x00' 'GET / HTTP/1.1\r\nHost: a\r\n\r\n' 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n'
+# Keep-alive: a chunked POST with 100-continue, then a second request.
+relay_seed chunked_keep_alive '\x01\x01\x01\x01\x30\x30' 'POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n4\r\nWiki\r\n5;e\r\npedia\r\n0\r\nT: 1\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n' 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n'
+# An HTTP/1.0 client: no upgrade, no interim, the chunked body de-chunked.
+relay_seed http10 '\x00\x00\x00\x00' 'GET / HTTP/1.0\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n' 'HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n'
+# echo/1 on a POST with a body (bits 1-2 = 2, bits 4 and 5 on).
+relay_seed echo_post_body '\x34\x00\x00\x00' 'POST /e HTTP/1.1\r\nHost: a\r\nUpgrade: echo/1\r\nConnection: upgrade\r\nContent-Length: 3\r\n\r\nabcxyz' 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo/1\r\nConnection: upgrade\r\n\r\nzyx'
+# Hop-by-hop and Connection-nominated fields both ways, small limits (bit 6).
+relay_seed hop_by_hop '\x40\x00\x00\x00' 'GET /x HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Foo\r\nX-Foo: 1\r\nTE: trailers\r\n\r\n' 'HTTP/1.1 200 OK\r\nConnection: X-Up\r\nX-Up: 1\r\nContent-Length: 2\r\n\r\nhi'
+# An early final answer while the request body is still coming.
+relay_seed early_answer '\x01\x00\x01\x00\x40' 'POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello' 'HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n'
 
 summary=""
 for t in "${targets[@]}"; do summary+=" $t=$(ls "$corpus/$t" | wc -l)"; done

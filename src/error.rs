@@ -177,6 +177,27 @@ pub enum PeerErrorKind {
     /// A 1xx response that is not allowed here (for example to HTTP/1.0).
     UnexpectedInterim,
 
+    // ---- the relay between a downstream and an upstream (RFC 9110 §7.6.1, RFC 9931) ----
+    /// The upstream's response head is malformed; the relay answers 502
+    /// and closes both connections. `relay::Relay::cause` names the rule.
+    BadUpstreamResponse,
+    /// The upstream's 101 cannot be tunnelled: it names a protocol the
+    /// relay did not forward, lacks `Connection: upgrade`, carries a wrong
+    /// `Sec-WebSocket-Accept`, comes in HTTP/1.0 or before the request body
+    /// was sent (`relay::Relay::cause` says which). The relay answers 502.
+    BadUpstreamSwitch,
+    /// The upstream answered 101 to a request whose upgrade the relay did
+    /// not forward (RFC 9931: never tunnel on it). The relay answers 502.
+    UpstreamSwitchNotRequested,
+    /// The upstream closed the connection before a complete response head.
+    UpstreamClosedBeforeResponse,
+    /// The upstream sent bytes while no request was waiting for an answer
+    /// (they would be taken for the answer to the next request): close.
+    UpstreamUnsolicited,
+    /// A CONNECT request reached the relay, which does not open tunnels to
+    /// a destination the client names.
+    ConnectNotRelayed,
+
     // ---- WebSocket frames (RFC 6455 §5, §7, §8) ----
     /// RSV1-3 set without an extension that defines them.
     ReservedBitsSet,
@@ -511,6 +532,30 @@ peer_error_table! {
     UnexpectedInterim => (
         Answer::CloseTransport,
         "an interim (1xx) response is not allowed here",
+    ),
+    BadUpstreamResponse => (
+        Answer::Status(502),
+        "the upstream's response is not valid HTTP/1.1, so the relay answers 502 instead",
+    ),
+    BadUpstreamSwitch => (
+        Answer::Status(502),
+        "the upstream's 101 cannot be tunnelled, so the relay answers 502 instead",
+    ),
+    UpstreamSwitchNotRequested => (
+        Answer::Status(502),
+        "the upstream answered 101 to a request whose upgrade the relay did not forward (a misbehaving or compromised upstream: RFC 9931); the relay refuses to tunnel",
+    ),
+    UpstreamClosedBeforeResponse => (
+        Answer::Status(502),
+        "the upstream closed the connection before a complete response head: is the upstream up, and does it speak HTTP/1.1 on that port?",
+    ),
+    UpstreamUnsolicited => (
+        Answer::CloseTransport,
+        "the upstream sent bytes while no request was waiting for an answer",
+    ),
+    ConnectNotRelayed => (
+        Answer::Status(501),
+        "the relay does not forward CONNECT requests",
     ),
     ReservedBitsSet => (
         Answer::CloseCode(1002),

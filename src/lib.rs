@@ -46,6 +46,13 @@
 //! | `state()`, `config()`, `error()` | `Copy` views | where it is, how it is set up, why it failed |
 //! | `switched_to()` (handshakes) | `Option<ProtocolKind>` | what a 101 switched to; what it agreed is the caller's `Switch` (server) or came with `Switched` (client) |
 //!
+//! [`relay::Relay`] sits between two connections and has each of these
+//! per side, with the same shapes: `receive_downstream(buf)` /
+//! `receive_upstream(buf)`, `receive_eof_downstream()` /
+//! `receive_eof_upstream()`, `poll_transmit_downstream(out)` (the 4xx or
+//! 502 it owes the client); the heads it forwards are written by its
+//! events' `write(out)` into your buffer, like the handshakes' decisions.
+//!
 //! The machines copy nothing the caller holds: offers, outcomes and
 //! requests stay borrowed, which keeps every machine small (a
 //! `ws::Connection` is at most 256 bytes, each handshake at most 512).
@@ -160,6 +167,8 @@
 //! * [`http1`]: head parsing (strict RFC 9112 over `httparse`), writing,
 //!   token lists, body framing.
 //! * [`upgrade`]: the client and server machines, WebSocket and h2c rules.
+//! * [`relay`]: the upgrade-aware relay of a reverse proxy, between a
+//!   downstream and an upstream connection (RFC 9110 §7.6.1, RFC 9931).
 //! * [`ws`]: after the switch: frames, masking, UTF-8, the connection
 //!   machine, message assembly (`alloc`).
 //! * [`error`], [`time`]: shared types.
@@ -187,6 +196,7 @@ pub mod error;
 pub mod http1;
 #[cfg(feature = "getrandom")]
 mod random;
+pub mod relay;
 mod table;
 pub mod time;
 pub mod upgrade;

@@ -7,6 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use protoswitch::Instant;
+use protoswitch::relay::{Event as RelayEvent, Relay, RelayConfig};
 use protoswitch::upgrade::{
     Accept, ClientEvent, ClientHandshake, ClientRequest, ServerEvent, ServerHandshake,
 };
@@ -61,6 +62,7 @@ fn state_sizes_are_within_budget() {
             size_of::<ClientHandshake>(),
             512,
         ),
+        ("relay::Relay", size_of::<Relay<'static>>(), 512),
     ];
     for (name, size, budget) in sizes {
         println!("size_of::<{name}>() = {size} bytes (budget {budget})");
@@ -158,5 +160,32 @@ fn no_allocation_per_handshake() {
         assert!(matches!(got.event, Some(ClientEvent::Switched { .. })));
         let _ = Connection::from_server_handshake(server, Config::default(), Instant::ZERO);
     });
+    assert_eq!(count, 0);
+}
+
+#[test]
+fn no_allocation_per_relayed_upgrade() {
+    let request =
+        b"GET /chat HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let response =
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    let mut out = [0u8; 512];
+    let (written, count) = allocations(|| {
+        let mut relay = Relay::new(RelayConfig::new().via("edge"));
+        let mut written = 0;
+        let got = relay.receive_downstream(request).unwrap();
+        if let Some(RelayEvent::Request(r)) = got.event {
+            written += r.write(&mut out).unwrap();
+        }
+        let got = relay.receive_upstream(response).unwrap();
+        if let Some(RelayEvent::Switched(r)) = got.event {
+            written += r.write(&mut out).unwrap();
+        }
+        assert_eq!(relay.state(), protoswitch::relay::RelayState::Tunnel);
+        written
+    });
+    assert!(written > request.len());
     assert_eq!(count, 0);
 }

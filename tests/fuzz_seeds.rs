@@ -77,3 +77,8 @@ fn mask_seeds() {
 fn deflate_seeds() {
     replay("deflate", targets::deflate::check, 4);
 }
+
+#[test]
+fn relay_seeds() {
+    replay("relay", targets::relay::check, 10);
+}

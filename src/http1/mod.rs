@@ -13,7 +13,7 @@ pub(crate) mod write;
 #[cfg(test)]
 pub(crate) use head::work;
 pub(crate) use head::{
-    Field, HeadReader, parse_request, parse_response, request_framing, response_framing,
+    Facts, Field, HeadReader, parse_request, parse_response, request_framing, response_framing,
     target_form_allowed,
 };
 pub use head::{

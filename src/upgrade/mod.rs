@@ -23,6 +23,7 @@ pub use server::{
     Accept, Request, Response, ServerConfig, ServerEvent, ServerHandshake, ServerInput,
     ServerState, Switch,
 };
+pub(crate) use websocket::check_offer as check_websocket_offer;
 pub use websocket::{
     Extension, WEBSOCKET_GUID, WEBSOCKET_VERSION, WebSocketOffer, accept_key, is_valid_key,
     websocket_key,

@@ -29,6 +29,7 @@
 use protoswitch::Error;
 
 pub mod pair;
+pub mod relay;
 pub mod targets;
 pub mod ws;
 

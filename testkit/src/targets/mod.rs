@@ -6,5 +6,6 @@ pub mod connection;
 pub mod deflate;
 pub mod frame_decoder;
 pub mod mask;
+pub mod relay;
 pub mod roundtrip;
 pub mod server_handshake;
