@@ -16,6 +16,12 @@
 # HAProxy (Debian package) in front of upgrade_server on 19260, `timeout
 # tunnel 3s`: WebSocket and the custom token echo/1 pass; --hold 6 is
 # diagnosed as an idle timeout, --ping-every 1 survives.
+# upgrade_proxy (the crate's relay): in reverse mode on 19261 before
+# upgrade_server (probe passes; echo/1 only with --allow), in forward mode
+# on 19264 allowing upgrade_server only (probe and client --proxy pass, a
+# CONNECT elsewhere gets 403); and .ci/interop/proxy_attacks.py attacks a
+# reverse upgrade_proxy on 19262 (19267 allows echo/1 too) (before its own scripted upstream on 19263;
+# the forward proxy 19266 allows its destination 19265) on the wire.
 #
 # Needs the release examples (cargo build --release --examples) and, for
 # the browser, the Node/Chromium set-up of .ci/interop_ws.sh (run first).
@@ -30,7 +36,7 @@ fail() {
     echo "proxies: FAIL: $*" >&2
     exit 1
 }
-for b in upgrade_server echo_server probe; do
+for b in upgrade_server echo_server probe client upgrade_proxy; do
     [ -x "$BIN/$b" ] || fail "$BIN/$b is missing: run cargo build --release --examples"
 done
 need=()
@@ -73,7 +79,7 @@ wait_port() {
     done
     fail "nothing listens on 127.0.0.1:$1"
 }
-for port in 19249 19248 19250 19251 19252 19253 19254 19260; do
+for port in 19249 19248 19250 19251 19252 19253 19254 19260 19261 19262 19263 19264 19265 19266 19267; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         fail "127.0.0.1:$port is already in use: stop whatever listens there"
     fi
@@ -155,7 +161,14 @@ EOF
 haproxy -c -f "$WORK/haproxy.cfg" >"$WORK/haproxy-c.log" 2>&1 || fail "haproxy -c: $(cat "$WORK/haproxy-c.log")"
 start haproxy haproxy -db -f "$WORK/haproxy.cfg"
 
-for port in 19249 19248 19250 19251 19252 19253 19254 19260; do wait_port "$port"; done
+# ---- upgrade_proxy ----
+start upgrade_proxy-reverse "$BIN/upgrade_proxy" 127.0.0.1:19261 127.0.0.1:19249
+start upgrade_proxy-echo "$BIN/upgrade_proxy" 127.0.0.1:19267 127.0.0.1:19249 --allow echo/1
+start upgrade_proxy-forward "$BIN/upgrade_proxy" 127.0.0.1:19264 --forward 127.0.0.1:19249
+start upgrade_proxy-attacked "$BIN/upgrade_proxy" 127.0.0.1:19262 127.0.0.1:19263
+start upgrade_proxy-attacked-forward "$BIN/upgrade_proxy" 127.0.0.1:19266 --forward 127.0.0.1:19265
+
+for port in 19249 19248 19250 19251 19252 19253 19254 19260 19261 19262 19264 19266 19267; do wait_port "$port"; done
 
 # probe_expect EXIT 'VERDICT text' ARGS...: runs probe, checks its exit
 # status and that its VERDICT line contains the text; prints the line.
@@ -190,6 +203,20 @@ probe_expect 0 "the upgrade works" ws://127.0.0.1:19260/ws
 probe_expect 0 "the upgrade works" ws://127.0.0.1:19260/any --upgrade echo/1
 probe_expect 1 "an idle timeout" ws://127.0.0.1:19260/ws --hold 6
 probe_expect 0 "Pings every 1.0 s keep the connection open" ws://127.0.0.1:19260/ws --hold 6 --ping-every 1
+
+echo "== upgrade_proxy"
+probe_expect 0 "the upgrade works" ws://127.0.0.1:19261/ws --deflate
+# echo/1 is not in the reverse proxy's allowlist: the upgrade is dropped
+# and upgrade_server's 426 says the request arrived without Upgrade.
+probe_expect 1 "stripped hop-by-hop headers" ws://127.0.0.1:19261/ws --upgrade echo/1
+probe_expect 0 "the upgrade works" ws://127.0.0.1:19267/any --upgrade echo/1
+probe_expect 0 "the upgrade works" ws://127.0.0.1:19249/ws --proxy http://127.0.0.1:19264
+probe_expect 1 "the proxy does not allow tunnels to 127.0.0.1:19248 (403)" ws://127.0.0.1:19248/echo --proxy http://127.0.0.1:19264
+out=$(printf 'through the tunnel\n' | "$BIN/client" ws://127.0.0.1:19249/ws --proxy http://127.0.0.1:19264 2>&1) ||
+    fail "client --proxy: $out"
+grep -qx "through the tunnel" <<<"$out" || fail "client --proxy: no echo in: $out"
+echo "ok: client --proxy http://127.0.0.1:19264 → a line echoed through the CONNECT tunnel"
+python3 "$HERE/proxy_attacks.py" 19262 19263 19266 19265 || fail "attacks on upgrade_proxy"
 
 for p in "${pids[@]}"; do
     kill -0 "$p" 2>/dev/null || fail "a server or proxy exited during the run"

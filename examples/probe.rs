@@ -719,11 +719,15 @@ fn explain_declined(
     };
     fail(&detail);
     let said = String::from_utf8_lossy(body);
+    // A server built on this crate says in its 426 what arrived.
+    let arrived_stripped = status == 426 && said.contains("arrived without");
     verdict(&match diagnosis {
-        Diagnosis::OfferStripped if said.contains("HTTP/1.0") => {
+        Diagnosis::OfferStripped | Diagnosis::UpgradeRequired
+            if status == 426 && said.contains("arrived as HTTP/1.0") =>
+        {
             "an HTTP/1.0 hop: a proxy forwarded the upgrade as HTTP/1.0, which cannot switch protocols; fix: HTTP/1.1 to the upstream (nginx: proxy_http_version 1.1)".to_owned()
         }
-        Diagnosis::OfferStripped => {
+        _ if arrived_stripped || diagnosis == Diagnosis::OfferStripped => {
             "stripped hop-by-hop headers: an intermediary removed Upgrade/Connection before the server (or spoke HTTP/1.0 to it); fix: forward them (nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\")".to_owned()
         }
         Diagnosis::Http10Peer => {
