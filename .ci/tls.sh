@@ -8,7 +8,9 @@
 #     127.0.0.1 (text, binary, 1 MiB, close 1000; by IP and by name), and a
 #     client trusting no authority refused.
 #  2. `tls_echo server 127.0.0.1:19231 --cert-out CA` in the background
-#     (also probed over wss:// with and without --cafile, and over ws://);
+#     (also probed over wss:// with and without --cafile, and over ws://;
+#     and reached through upgrade_proxy --forward on 19232 by probe and
+#     client over wss://);
 #     `tls_echo client wss://127.0.0.1:19231/ --cafile CA` against it.
 #  3. Python `websockets` as a wss client, its ssl context trusting CA:
 #     text, binary, 1 MiB echo, a Ping, a clean close 1000 echoed; a
@@ -111,6 +113,25 @@ out=$("$PROBE" "ws://127.0.0.1:$PORT/" --timeout 5) || rc=$?
 [ "$rc" = 1 ] && grep -q "VERDICT: this port speaks TLS" <<<"$out" ||
     fail "probe ws:// to a TLS port: exit $rc: $out"
 echo "ok: probe ws://127.0.0.1:$PORT/ (a TLS port) → exit 1, $(grep 'VERDICT' <<<"$out" | sed 's/^ *//')"
+
+# ---- 5. wss:// through a CONNECT proxy (upgrade_proxy --forward) ----
+PROXY_PORT=19232
+"target/release/examples/upgrade_proxy" "127.0.0.1:$PROXY_PORT" --forward "127.0.0.1:$PORT" 2>"$DIR/proxy.err" &
+proxy_pid=$!
+for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null && break
+    sleep 0.1
+done
+out=$("$PROBE" "wss://127.0.0.1:$PORT/" --cafile "$CA" --proxy "http://127.0.0.1:$PROXY_PORT") ||
+    { kill "$proxy_pid"; fail "probe wss:// --proxy: $out"; }
+echo "ok: probe wss://127.0.0.1:$PORT/ --proxy http://127.0.0.1:$PROXY_PORT --cafile: $(grep 'VERDICT' <<<"$out" | sed 's/^ *//')"
+out=$(printf 'hello through a tunnel and TLS\n' |
+    target/release/examples/client "wss://127.0.0.1:$PORT/" --cafile "$CA" --proxy "http://127.0.0.1:$PROXY_PORT" 2>&1) ||
+    { kill "$proxy_pid"; fail "client wss:// --proxy: $out"; }
+grep -qx "hello through a tunnel and TLS" <<<"$out" || { kill "$proxy_pid"; fail "client wss:// --proxy: no echo in: $out"; }
+echo "ok: client wss://127.0.0.1:$PORT/ --proxy http://127.0.0.1:$PROXY_PORT --cafile: the line came back"
+kill "$proxy_pid" 2>/dev/null || true
+wait "$proxy_pid" 2>/dev/null || true
 
 kill -0 "$pid" 2>/dev/null || fail "tls_echo server died during the checks"
 if grep -q panicked "$DIR/server.err"; then

@@ -3,11 +3,13 @@
 //!
 //! ```text
 //! cargo run --example client -- ws://127.0.0.1:9001/path [--protocol NAME]... [--quiet MS] [--deflate]
-//!     [--proxy http://HOST:PORT]
+//!     [--proxy http://HOST:PORT] [--cafile FILE]
 //! ```
 //!
-//! `--proxy` reaches the server through an HTTP proxy: a CONNECT tunnel
-//! (RFC 9110 §9.3.6), then the WebSocket handshake inside it.
+//! `wss://` URLs run TLS (rustls) trusting the system's roots or the PEM
+//! certificates of `--cafile`. `--proxy` reaches the server through an
+//! HTTP proxy: a CONNECT tunnel (RFC 9110 §9.3.6), then TLS and the
+//! WebSocket handshake inside it.
 //!
 //! `--deflate` offers permessage-deflate (RFC 7692); what the server agreed
 //! is printed on standard error (`permessage-deflate: ...`).
@@ -36,6 +38,7 @@ fn main() {
     let mut quiet = Duration::from_millis(500);
     let mut deflate = None;
     let mut proxy = None;
+    let mut cafile = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--protocol" => match args.next() {
@@ -51,12 +54,19 @@ fn main() {
                 Some(p) => proxy = Some(p),
                 None => usage(),
             },
-            _ if url.is_none() && arg.starts_with("ws://") => url = Some(arg),
+            "--cafile" => match args.next() {
+                Some(f) => cafile = Some(f),
+                None => usage(),
+            },
+            _ if url.is_none() && (arg.starts_with("ws://") || arg.starts_with("wss://")) => {
+                url = Some(arg)
+            }
             _ => usage(),
         }
     }
     let Some(url) = url else { usage() };
-    match run(&url, proxy.as_deref(), &protocols, quiet, deflate.as_ref()) {
+    let via = (proxy.as_deref(), cafile.as_deref());
+    match run(&url, via, &protocols, quiet, deflate.as_ref()) {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
         Err(e) => {
@@ -69,7 +79,7 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: client ws://host:port/path [--protocol NAME]... [--quiet MS] [--deflate] \
-         [--proxy http://HOST:PORT]"
+         [--proxy http://HOST:PORT] [--cafile FILE]"
     );
     std::process::exit(2);
 }
@@ -77,13 +87,13 @@ fn usage() -> ! {
 /// `Ok(true)` after a clean close.
 fn run(
     url: &str,
-    proxy: Option<&str>,
+    (proxy, cafile): (Option<&str>, Option<&str>),
     protocols: &[String],
     quiet: Duration,
     deflate: Option<&DeflateConfig>,
 ) -> std::io::Result<bool> {
     let names: Vec<&str> = protocols.iter().map(String::as_str).collect();
-    let mut ws = blocking_ws::connect_via(url, proxy, &names, Config::default(), deflate)?;
+    let mut ws = blocking_ws::connect_via(url, proxy, cafile, &names, Config::default(), deflate)?;
     if let Some(p) = ws.subprotocol() {
         eprintln!("subprotocol: {p}");
     }

@@ -30,6 +30,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant as StdInstant};
 
+use blocking_ws::Transport;
 use protoswitch::upgrade::{
     ClientEvent, ClientHandshake, ClientRequest, ClientState, DeflateConfig, Diagnosis,
 };
@@ -203,7 +204,7 @@ fn probe(args: &Args) -> bool {
             return fail("the proxy sent bytes before the TLS handshake");
         }
         match tls_handshake(tcp, &authority, args.cafile.as_deref()) {
-            Some(s) => Transport::Tls(Box::new(s)),
+            Some(s) => s,
             None => return false,
         }
     } else {
@@ -414,107 +415,28 @@ fn probe(args: &Args) -> bool {
     }
 }
 
-/// The connection probed: TCP, or TLS over it (wss://).
-enum Transport {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
-}
-
-impl Transport {
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
-        match self {
-            Transport::Plain(s) => s.set_read_timeout(timeout),
-            Transport::Tls(s) => s.sock.set_read_timeout(timeout),
-        }
-    }
-}
-
-impl Read for Transport {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.read(buf),
-            Transport::Tls(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Transport {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.write(buf),
-            Transport::Tls(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Transport::Plain(s) => s.flush(),
-            Transport::Tls(s) => s.flush(),
-        }
-    }
-}
-
-/// The TLS handshake for wss:// (rustls, ring), trusting `cafile`'s
-/// certificates or the system's roots; prints what was agreed. `None`
+/// The TLS handshake for wss://, with what was agreed printed. `None`
 /// (with the verdict printed) when it fails.
-fn tls_handshake(
-    mut tcp: TcpStream,
-    authority: &str,
-    cafile: Option<&str>,
-) -> Option<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, ServerName};
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(h, _)| h)
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    println!("   TLS handshake with {host}");
-    let mut roots = rustls::RootCertStore::empty();
-    match cafile {
-        Some(file) => match CertificateDer::pem_file_iter(file) {
-            Ok(certs) => {
-                for cert in certs.flatten() {
-                    let _ = roots.add(cert);
-                }
-            }
-            Err(e) => {
-                fail(&format!("cannot read {file}: {e}"));
-                verdict("give --cafile a PEM file of the certificates to trust");
-                return None;
-            }
-        },
-        None => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
+fn tls_handshake(tcp: TcpStream, authority: &str, cafile: Option<&str>) -> Option<Transport> {
+    println!("   TLS handshake with {}", blocking_ws::host_of(authority));
+    match blocking_ws::tls_connect(tcp, authority, cafile) {
+        Ok(tls) => {
+            let conn = &tls.conn;
+            println!(
+                "   TLS: {:?}, {:?}, certificate verified",
+                conn.protocol_version()
+                    .unwrap_or(rustls::ProtocolVersion::Unknown(0)),
+                conn.negotiated_cipher_suite().map(|s| s.suite())
+            );
+            Some(Transport::Tls(Box::new(tls)))
         }
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = match rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-    {
-        Ok(b) => b.with_root_certificates(roots).with_no_client_auth(),
-        Err(e) => {
-            fail(&format!("TLS set-up: {e}"));
-            return None;
+        Err(blocking_ws::TlsFailure::CaFile(text)) => {
+            fail(&text);
+            verdict("give --cafile a PEM file of the certificates to trust");
+            None
         }
-    };
-    let Ok(name) = ServerName::try_from(host.to_owned()) else {
-        fail(&format!("{host} is not a valid TLS server name"));
-        return None;
-    };
-    let mut conn = match rustls::ClientConnection::new(std::sync::Arc::new(config), name) {
-        Ok(c) => c,
-        Err(e) => {
-            fail(&format!("TLS set-up: {e}"));
-            return None;
-        }
-    };
-    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
-    while conn.is_handshaking() {
-        if let Err(e) = conn.complete_io(&mut tcp) {
-            fail(&format!("TLS handshake failed: {e}"));
-            let text = e.to_string();
+        Err(blocking_ws::TlsFailure::Handshake(text)) => {
+            fail(&format!("TLS handshake failed: {text}"));
             verdict(
                 &if text.contains("UnknownIssuer") || text.contains("certificate") {
                     format!(
@@ -526,17 +448,9 @@ fn tls_handshake(
                     )
                 },
             );
-            return None;
+            None
         }
     }
-    let _ = tcp.set_read_timeout(None);
-    println!(
-        "   TLS: {:?}, {:?}, certificate verified",
-        conn.protocol_version()
-            .unwrap_or(rustls::ProtocolVersion::Unknown(0)),
-        conn.negotiated_cipher_suite().map(|s| s.suite())
-    );
-    Some(rustls::StreamOwned::new(conn, tcp))
 }
 
 /// Step 1 through an HTTP proxy: connect to it and ask for a tunnel to

@@ -67,7 +67,7 @@ pub enum Next {
 
 /// A WebSocket over a blocking `TcpStream`.
 pub struct WsStream<M: MaskSource> {
-    stream: TcpStream,
+    stream: Transport,
     conn: Connection<M>,
     clock: StdClock,
     /// What the transport delivered and the machine has not consumed.
@@ -91,6 +91,16 @@ pub struct WsStream<M: MaskSource> {
 impl<M: MaskSource> WsStream<M> {
     /// Wraps a connection; `leftover` are the bytes after the handshake.
     pub fn new(stream: TcpStream, conn: Connection<M>, clock: StdClock, leftover: &[u8]) -> Self {
+        Self::new_on(Transport::Plain(stream), conn, clock, leftover)
+    }
+
+    /// [`new`](Self::new) over TCP or TLS.
+    pub fn new_on(
+        stream: Transport,
+        conn: Connection<M>,
+        clock: StdClock,
+        leftover: &[u8],
+    ) -> Self {
         let mut buf =
             RecvBuffer::with_capacity(READ_CHUNK.max(leftover.len()) + MIN_TRANSMIT_BUFFER);
         buf.spare_mut()[..leftover.len()].copy_from_slice(leftover);
@@ -167,7 +177,7 @@ impl<M: MaskSource> WsStream<M> {
         loop {
             self.flush_control()?;
             if self.conn.should_close_transport() {
-                let _ = self.stream.shutdown(Shutdown::Both);
+                self.stream.shutdown();
                 return Ok(Next::Closed);
             }
             if !self.buf.is_empty() || self.again {
@@ -306,6 +316,143 @@ impl<M: MaskSource> WsStream<M> {
 
 pub fn other(e: Error) -> io::Error {
     io::Error::other(e.to_string())
+}
+
+/// The connection probed: TCP, or TLS over it (wss://).
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Transport {
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Transport::Plain(s) => s.set_read_timeout(timeout),
+            Transport::Tls(s) => s.sock.set_read_timeout(timeout),
+        }
+    }
+}
+
+impl Transport {
+    /// Shuts the connection down (TLS: close_notify first).
+    pub fn shutdown(&mut self) {
+        match self {
+            Transport::Plain(s) => {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+            Transport::Tls(s) => {
+                s.conn.send_close_notify();
+                let _ = s.conn.complete_io(&mut s.sock);
+                let _ = s.sock.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.read(buf),
+            Transport::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write(buf),
+            Transport::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Transport::Plain(s) => s.flush(),
+            Transport::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Why [`tls_connect`] failed.
+#[derive(Debug)]
+pub enum TlsFailure {
+    /// The `--cafile` could not be read.
+    CaFile(String),
+    /// The handshake failed (an untrusted certificate, not TLS, ...).
+    Handshake(String),
+}
+
+/// `host` of `host:port` (brackets of an IPv6 literal removed).
+pub fn host_of(authority: &str) -> &str {
+    authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+}
+
+/// The TLS handshake for wss:// over `tcp` (rustls with ring), trusting
+/// `cafile`'s PEM certificates or the system's roots.
+pub fn tls_connect(
+    mut tcp: TcpStream,
+    authority: &str,
+    cafile: Option<&str>,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, TlsFailure> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    match cafile {
+        Some(file) => {
+            let certs = CertificateDer::pem_file_iter(file)
+                .map_err(|e| TlsFailure::CaFile(format!("cannot read {file}: {e}")))?;
+            for cert in certs.flatten() {
+                let _ = roots.add(cert);
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsFailure::Handshake(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let host = host_of(authority);
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|_| TlsFailure::Handshake(format!("{host} is not a valid TLS server name")))?;
+    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
+        .map_err(|e| TlsFailure::Handshake(e.to_string()))?;
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp)
+            .map_err(|e| TlsFailure::Handshake(e.to_string()))?;
+    }
+    let _ = tcp.set_read_timeout(None);
+    Ok(rustls::StreamOwned::new(conn, tcp))
+}
+
+/// `ws://` or `wss://host[:port]/path` → (TLS?, `host:port`, `/path`),
+/// the port 80 or 443 by default.
+pub fn split_url(url: &str) -> io::Result<(bool, String, String)> {
+    match url.strip_prefix("wss://") {
+        Some(rest) => {
+            let (authority, path) = split_ws_url(&format!("ws://{rest}"))?;
+            let explicit = rest.split('/').next().is_some_and(|a| a.contains(':'));
+            let authority = match explicit {
+                true => authority,
+                false => authority.replacen(":80", ":443", 1),
+            };
+            Ok((true, authority, path))
+        }
+        None => {
+            let (authority, path) = split_ws_url(url)?;
+            Ok((false, authority, path))
+        }
+    }
 }
 
 /// `ws://host:port/path` → (`host:port`, `/path`).
@@ -449,21 +596,38 @@ pub fn connect(
     config: Config,
     deflate: Option<&DeflateConfig>,
 ) -> io::Result<WsStream<StdMasks>> {
-    connect_via(url, None, subprotocols, config, deflate)
+    connect_via(url, None, None, subprotocols, config, deflate)
 }
 
-/// [`connect`] through the HTTP proxy `proxy` (`http://host:port`) when
-/// given (a CONNECT tunnel).
+/// [`connect`] to a ws:// or wss:// URL (TLS trusting `cafile`'s
+/// certificates, or the system's roots), through the HTTP proxy `proxy`
+/// (`http://host:port`, a CONNECT tunnel) when given.
 pub fn connect_via(
     url: &str,
     proxy: Option<&str>,
+    cafile: Option<&str>,
     subprotocols: &[&str],
     config: Config,
     deflate: Option<&DeflateConfig>,
 ) -> io::Result<WsStream<StdMasks>> {
-    let (authority, path) = split_ws_url(url)?;
-    let (mut stream, early) = open(&authority, proxy)?;
-    stream.set_nodelay(true)?;
+    let (tls, authority, path) = split_url(url)?;
+    let (tcp, early) = open(&authority, proxy)?;
+    tcp.set_nodelay(true)?;
+    let mut stream = match tls {
+        false => Transport::Plain(tcp),
+        true if !early.is_empty() => {
+            return Err(io::Error::other(
+                "the proxy sent bytes before the TLS handshake",
+            ));
+        }
+        true => Transport::Tls(Box::new(tls_connect(tcp, &authority, cafile).map_err(
+            |e| match e {
+                TlsFailure::CaFile(t) | TlsFailure::Handshake(t) => {
+                    io::Error::other(format!("TLS: {t}"))
+                }
+            },
+        )?)),
+    };
     let clock = StdClock::new();
     let mut masks = StdMasks::default();
     let offer = deflate.map(DeflateConfig::offer);
@@ -488,7 +652,7 @@ pub fn connect_via(
                 let agreed = deflate.and_then(|d| Some((d, d.agreed(&negotiation)?)));
                 let conn = Connection::from_client_handshake(client, config, clock.now(), masks)
                     .map_err(other)?;
-                let mut ws = WsStream::new(stream, conn, clock, &leftover);
+                let mut ws = WsStream::new_on(stream, conn, clock, &leftover);
                 ws.subprotocol = subprotocol;
                 if let Some((deflate, params)) = agreed {
                     ws = ws.with_deflate(deflate, params);
