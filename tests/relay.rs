@@ -249,6 +249,20 @@ fn h2c_is_not_forwarded_by_default_and_its_settings_go_with_it() {
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n"
     );
     assert_eq!(t.end, RelayState::Tunnel);
+    // An h2c offer without its settings is answered as an h2c server would.
+    let t = run_whole(
+        RelayConfig::new().allow(&["h2c"]),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+        b"",
+    );
+    assert_eq!(
+        failure(&t),
+        Some((
+            PeerErrorKind::H2cSettingsMissingOrRepeated,
+            Reply::HttpStatus(400)
+        ))
+    );
+    assert!(t.sent(Side::Up).is_empty());
 }
 
 #[test]

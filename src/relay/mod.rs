@@ -15,7 +15,8 @@
 //!   message ends). `Upgrade` is written again with only the offered tokens
 //!   [`RelayConfig::allow`] lists (`websocket` by default), with
 //!   `Connection: upgrade`; `h2c` only when listed, and `HTTP2-Settings`
-//!   goes with it or not at all. Upgrades are forwarded only for HTTP/1.1
+//!   goes with it or not at all (an unusable h2c offer gets the 400 an h2c
+//!   server would send). Upgrades are forwarded only for HTTP/1.1
 //!   GET requests without a body unless configured otherwise; a WebSocket
 //!   offer must be valid (RFC 6455 §4.2.1), or the relay answers as a
 //!   WebSocket server would (400, 426). `Via` is added when configured.
@@ -1136,6 +1137,11 @@ impl<'a> Relay<'a> {
         if request.forwarded == 0 {
             request.refusal = Some(Refusal::NotAllowed);
             return Ok(request);
+        }
+        if request.h2c {
+            // RFC 7540 §3.2.1: one HTTP2-Settings, nominated by Connection;
+            // an unusable offer is answered as an h2c server would (400).
+            upgrade::check_h2c_offer(headers, facts.conn_http2_settings)?;
         }
         if websocket {
             // The relay answers an unusable offer as the server would, and
