@@ -87,7 +87,8 @@ fn hop_by_hop_and_nominated_fields_are_removed_both_ways() {
           Keep-Alive: timeout=5\r\nTE: trailers\r\nTrailer: X-T\r\nProxy-Connection: keep-alive\r\n\
           Proxy-Authorization: Basic eDp5\r\nX-Bar: 2\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nConnection: X-Up\r\nX-Up: 1\r\nContent-Length: 2\r\n\
-          Keep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\nUpgrade: websocket\r\n\r\nhi",
+          Keep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\nUpgrade: websocket\r\n\
+          HTTP2-Settings: AAMAAABk\r\n\r\nhi",
     );
     assert_eq!(
         text(&t.sent(Side::Up)),

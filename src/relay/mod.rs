@@ -26,7 +26,8 @@
 //!   before the upstream's answer is parsed. What the client sent early
 //!   stays in the caller's buffer.
 //! * **Response head** (upstream → downstream): rewritten without the
-//!   hop-by-hop fields too. The relay tunnels only on a 101 that names one
+//!   hop-by-hop fields too (and `HTTP2-Settings`, which is
+//!   connection-specific). The relay tunnels only on a 101 that names one
 //!   token the relay forwarded, with `Connection: upgrade`, and for
 //!   WebSocket the `Sec-WebSocket-Accept` of the client's key
 //!   ([`accept_key`]). A 101 to a request whose
@@ -668,7 +669,12 @@ impl<'b> ForwardResponse<'b> {
             || (head.minor_version() == 0 && head.headers().count("transfer-encoding") > 0);
         for h in headers.iter() {
             let name = h.name.as_bytes();
-            if removed(name, headers) || (dechunk && eq_ignore_case(name, b"transfer-encoding")) {
+            // HTTP2-Settings is connection-specific (RFC 7540 §3.2.1), and
+            // means nothing in a response: never forwarded down.
+            if removed(name, headers)
+                || eq_ignore_case(name, b"http2-settings")
+                || (dechunk && eq_ignore_case(name, b"transfer-encoding"))
+            {
                 continue;
             }
             w.header(h.name, h.value);
