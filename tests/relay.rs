@@ -87,7 +87,8 @@ fn hop_by_hop_and_nominated_fields_are_removed_both_ways() {
           Keep-Alive: timeout=5\r\nTE: trailers\r\nTrailer: X-T\r\nProxy-Connection: keep-alive\r\n\
           Proxy-Authorization: Basic eDp5\r\nX-Bar: 2\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nConnection: X-Up\r\nX-Up: 1\r\nContent-Length: 2\r\n\
-          Keep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\nUpgrade: websocket\r\n\r\nhi",
+          Keep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\nUpgrade: websocket\r\n\
+          HTTP2-Settings: AAMAAABk\r\n\r\nhi",
     );
     assert_eq!(
         text(&t.sent(Side::Up)),
@@ -249,6 +250,20 @@ fn h2c_is_not_forwarded_by_default_and_its_settings_go_with_it() {
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n"
     );
     assert_eq!(t.end, RelayState::Tunnel);
+    // An h2c offer without its settings is answered as an h2c server would.
+    let t = run_whole(
+        RelayConfig::new().allow(&["h2c"]),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+        b"",
+    );
+    assert_eq!(
+        failure(&t),
+        Some((
+            PeerErrorKind::H2cSettingsMissingOrRepeated,
+            Reply::HttpStatus(400)
+        ))
+    );
+    assert!(t.sent(Side::Up).is_empty());
 }
 
 #[test]

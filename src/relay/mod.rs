@@ -15,7 +15,8 @@
 //!   message ends). `Upgrade` is written again with only the offered tokens
 //!   [`RelayConfig::allow`] lists (`websocket` by default), with
 //!   `Connection: upgrade`; `h2c` only when listed, and `HTTP2-Settings`
-//!   goes with it or not at all. Upgrades are forwarded only for HTTP/1.1
+//!   goes with it or not at all (an unusable h2c offer gets the 400 an h2c
+//!   server would send). Upgrades are forwarded only for HTTP/1.1
 //!   GET requests without a body unless configured otherwise; a WebSocket
 //!   offer must be valid (RFC 6455 §4.2.1), or the relay answers as a
 //!   WebSocket server would (400, 426). `Via` is added when configured.
@@ -25,7 +26,8 @@
 //!   before the upstream's answer is parsed. What the client sent early
 //!   stays in the caller's buffer.
 //! * **Response head** (upstream → downstream): rewritten without the
-//!   hop-by-hop fields too. The relay tunnels only on a 101 that names one
+//!   hop-by-hop fields too (and `HTTP2-Settings`, which is
+//!   connection-specific). The relay tunnels only on a 101 that names one
 //!   token the relay forwarded, with `Connection: upgrade`, and for
 //!   WebSocket the `Sec-WebSocket-Accept` of the client's key
 //!   ([`accept_key`]). A 101 to a request whose
@@ -667,7 +669,12 @@ impl<'b> ForwardResponse<'b> {
             || (head.minor_version() == 0 && head.headers().count("transfer-encoding") > 0);
         for h in headers.iter() {
             let name = h.name.as_bytes();
-            if removed(name, headers) || (dechunk && eq_ignore_case(name, b"transfer-encoding")) {
+            // HTTP2-Settings is connection-specific (RFC 7540 §3.2.1), and
+            // means nothing in a response: never forwarded down.
+            if removed(name, headers)
+                || eq_ignore_case(name, b"http2-settings")
+                || (dechunk && eq_ignore_case(name, b"transfer-encoding"))
+            {
                 continue;
             }
             w.header(h.name, h.value);
@@ -1137,6 +1144,11 @@ impl<'a> Relay<'a> {
         if request.forwarded == 0 {
             request.refusal = Some(Refusal::NotAllowed);
             return Ok(request);
+        }
+        if request.h2c {
+            // RFC 7540 §3.2.1: one HTTP2-Settings, nominated by Connection;
+            // an unusable offer is answered as an h2c server would (400).
+            upgrade::check_h2c_offer(headers, facts.conn_http2_settings)?;
         }
         if websocket {
             // The relay answers an unusable offer as the server would, and

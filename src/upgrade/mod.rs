@@ -17,6 +17,7 @@ pub use client::{
 };
 pub use deflate::{Agreed, DeflateConfig, DeflateParams, ExtensionValue, PERMESSAGE_DEFLATE};
 pub use h2c::H2cOffer;
+pub(crate) use h2c::check_offer as check_h2c_offer;
 pub use negotiation::Negotiation;
 pub use protocol::{Protocol, ProtocolKind};
 pub use server::{
