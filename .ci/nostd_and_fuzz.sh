@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 BARE_TARGET=thumbv7em-none-eabihf
-FUZZ_TARGETS=(server_handshake client_handshake frame_decoder connection roundtrip mask deflate)
+FUZZ_TARGETS=(server_handshake client_handshake frame_decoder connection roundtrip mask deflate relay)
 step() { printf '\n---- %s ----\n' "$*"; }
 
 step "build without default features"
