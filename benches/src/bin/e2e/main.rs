@@ -29,7 +29,8 @@ cargo run --release --manifest-path benches/Cargo.toml --bin e2e -- [FLAGS] [FIL
   --no-memory        skip the memory-per-connection runs
   --memory-only      only the memory-per-connection runs
   --mem-conns N,N    connection counts for memory (default 2000,10000)
-  FILTER             substrings of workload or server names";
+  FILTER             substrings of workload names (100x20B, 16KiB, deflate, ...)
+                     and of server names (protoswitch, fastwebsockets, ...)";
 
 struct Opts {
     duration: f64,
@@ -84,12 +85,22 @@ impl Opts {
         o
     }
 
+    /// Filter words naming a workload restrict the workloads, words
+    /// naming a server the servers.
     fn selects(&self, workload: &str, server: &str) -> bool {
-        self.filters.is_empty()
-            || self
-                .filters
-                .iter()
-                .any(|f| workload.contains(f.as_str()) || server.contains(f.as_str()))
+        self.pick(true, workload) && self.pick(false, server)
+    }
+
+    /// `name` is picked by the filter words about workloads
+    /// (`of_workloads`) or about servers: all are when there is none.
+    fn pick(&self, of_workloads: bool, name: &str) -> bool {
+        let names_workload = |f: &&String| workloads().iter().any(|w| w.name.contains(f.as_str()));
+        let mut words = self
+            .filters
+            .iter()
+            .filter(|f| names_workload(f) == of_workloads)
+            .peekable();
+        words.peek().is_none() || words.any(|f| name.contains(f.as_str()))
     }
 }
 
@@ -263,6 +274,7 @@ fn throughput(
     let mut rates = vec![Vec::new(); n];
     let mut cpu_use = vec![Vec::new(); n];
     let mut load_use = vec![Vec::new(); n];
+    let mut cost = vec![Vec::new(); n];
     let mut ratios = vec![Vec::new(); n];
     let mut failures = Vec::new();
     let warmup = Duration::from_millis(500);
@@ -278,6 +290,7 @@ fn throughput(
                     rates[i].push(m.msgs_per_s);
                     cpu_use[i].push(m.server_cpu);
                     load_use[i].push(m.load_cpu);
+                    cost[i].push(1e6 * m.server_cpu / m.msgs_per_s);
                 }
                 Err(e) => failures.push(format!("round {round}, {}: {e}", servers[i])),
             }
@@ -298,7 +311,7 @@ fn throughput(
         }
     }
     println!(
-        "   server                  msgs/s   x best other peer   CPU server/load   msgs/s per round"
+        "   server                  msgs/s   x best other peer   CPU server/load   server CPU us/msg   msgs/s per round"
     );
     let mut medians = vec![None; n];
     for i in 0..n {
@@ -308,8 +321,9 @@ fn throughput(
         let ratio = (!ratios[i].is_empty()).then(|| median(&mut ratios[i]));
         let cpu = (!cpu_use[i].is_empty()).then(|| median(&mut cpu_use[i]));
         let load = (!load_use[i].is_empty()).then(|| median(&mut load_use[i]));
+        let us = (!cost[i].is_empty()).then(|| median(&mut cost[i]));
         println!(
-            "   {:<20} {:>11} {:>19} {:>17}   {}",
+            "   {:<20} {:>11} {:>19} {:>17} {:>19}   {}",
             servers[i],
             m.map_or("failed".into(), thousands),
             ratio.map_or("n/a".into(), |r| format!("{r:.2}")),
@@ -317,6 +331,7 @@ fn throughput(
                 (Some(c), Some(l)) => format!("{:.0} / {:.0} %", 100.0 * c, 100.0 * l),
                 _ => "?".into(),
             },
+            us.map_or("?".into(), |u| format!("{u:.2}")),
             per_round.join(" / "),
         );
     }
@@ -360,7 +375,7 @@ fn memory(opts: &Opts, nofile: u64, cpu: usize) {
             } else {
                 name.to_owned()
             };
-            if !opts.selects("memory", name) {
+            if !opts.pick(false, name) {
                 continue;
             }
             let server = Server::start(name, cpu);
