@@ -358,7 +358,7 @@ fn memory(opts: &Opts, nofile: u64, cpu: usize) {
         "\n== memory per connection: (peak RSS with N connections echoing 1 KiB messages - \
          RSS before the first connection) / N; KiB = 1024 B"
     );
-    println!("   server                    conns   base KiB   peak KiB   KiB/conn      msgs/s");
+    println!("   server                       conns   base KiB   peak KiB   KiB/conn      msgs/s");
     for &conns in &opts.mem_conns {
         if (conns as u64) + 64 > nofile {
             println!(
@@ -397,11 +397,11 @@ fn memory(opts: &Opts, nofile: u64, cpu: usize) {
             drop(server);
             match r {
                 Ok(m) => println!(
-                    "   {label:<24} {conns:>6} {base:>10} {peak:>10} {:>10.1} {:>11}",
+                    "   {label:<27} {conns:>6} {base:>10} {peak:>10} {:>10.1} {:>11}",
                     (peak.saturating_sub(base)) as f64 / conns as f64,
                     thousands(m.msgs_per_s)
                 ),
-                Err(e) => println!("   {label:<24} {conns:>6} FAILED {e}"),
+                Err(e) => println!("   {label:<27} {conns:>6} FAILED {e}"),
             }
         }
     }
