@@ -37,7 +37,10 @@ pub struct Measured {
     /// The server's CPU time over the window, as a share of the window
     /// (1.0 = its core was busy all the time).
     pub server_cpu: f64,
-    /// The same for the load generator (this process).
+    /// The server's time in user space (its own code, not the kernel's),
+    /// same unit.
+    pub server_user: f64,
+    /// The same as `server_cpu` for the load generator (this process).
     pub load_cpu: f64,
 }
 
@@ -317,14 +320,16 @@ async fn echo_deflate(
     }
 }
 
-/// CPU time (user + system) of process `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
+/// CPU time (user + system, and user alone) of process `pid`, in clock
+/// ticks.
+fn cpu_ticks(pid: u32) -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The fields after the command (which may hold spaces) in parentheses.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    let user = fields.get(11)?.parse::<u64>().ok()?;
+    Some((user + fields.get(12)?.parse::<u64>().ok()?, user))
 }
 
 fn ticks_per_second() -> f64 {
@@ -389,14 +394,16 @@ pub fn run(
             ));
         }
         let secs = (t1 - t0).as_secs_f64();
-        let share = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (Some(a), Some(b)) => (b - a) as f64 / ticks_per_second() / secs,
+        let share = |a: Option<(u64, u64)>, b: Option<(u64, u64)>, user: bool| match (a, b) {
+            (Some(a), Some(b)) if user => (b.1 - a.1) as f64 / ticks_per_second() / secs,
+            (Some(a), Some(b)) => (b.0 - a.0) as f64 / ticks_per_second() / secs,
             _ => f64::NAN,
         };
         Ok(Measured {
             msgs_per_s: (m1 - m0) as f64 / secs,
-            server_cpu: share(cpu0, cpu1),
-            load_cpu: share(own0, own1),
+            server_cpu: share(cpu0, cpu1, false),
+            server_user: share(cpu0, cpu1, true),
+            load_cpu: share(own0, own1, false),
         })
     })
 }

@@ -275,6 +275,7 @@ fn throughput(
     let mut cpu_use = vec![Vec::new(); n];
     let mut load_use = vec![Vec::new(); n];
     let mut cost = vec![Vec::new(); n];
+    let mut user_cost = vec![Vec::new(); n];
     let mut ratios = vec![Vec::new(); n];
     let mut failures = Vec::new();
     let warmup = Duration::from_millis(500);
@@ -291,6 +292,7 @@ fn throughput(
                     cpu_use[i].push(m.server_cpu);
                     load_use[i].push(m.load_cpu);
                     cost[i].push(1e6 * m.server_cpu / m.msgs_per_s);
+                    user_cost[i].push(1e6 * m.server_user / m.msgs_per_s);
                 }
                 Err(e) => failures.push(format!("round {round}, {}: {e}", servers[i])),
             }
@@ -311,7 +313,7 @@ fn throughput(
         }
     }
     println!(
-        "   server                  msgs/s   x best other peer   CPU server/load   server CPU us/msg   msgs/s per round"
+        "   server                  msgs/s   x best other peer   CPU server/load   server CPU us/msg (user)   msgs/s per round"
     );
     let mut medians = vec![None; n];
     for i in 0..n {
@@ -322,8 +324,9 @@ fn throughput(
         let cpu = (!cpu_use[i].is_empty()).then(|| median(&mut cpu_use[i]));
         let load = (!load_use[i].is_empty()).then(|| median(&mut load_use[i]));
         let us = (!cost[i].is_empty()).then(|| median(&mut cost[i]));
+        let user = (!user_cost[i].is_empty()).then(|| median(&mut user_cost[i]));
         println!(
-            "   {:<20} {:>11} {:>19} {:>17} {:>19}   {}",
+            "   {:<20} {:>11} {:>19} {:>17} {:>26}   {}",
             servers[i],
             m.map_or("failed".into(), thousands),
             ratio.map_or("n/a".into(), |r| format!("{r:.2}")),
@@ -331,7 +334,10 @@ fn throughput(
                 (Some(c), Some(l)) => format!("{:.0} / {:.0} %", 100.0 * c, 100.0 * l),
                 _ => "?".into(),
             },
-            us.map_or("?".into(), |u| format!("{u:.2}")),
+            match (us, user) {
+                (Some(u), Some(v)) => format!("{u:.2} ({v:.2})"),
+                _ => "?".into(),
+            },
             per_round.join(" / "),
         );
     }
