@@ -35,6 +35,23 @@ fn main() {
         "cargo:rustc-env=BENCH_PEER_VERSIONS={}",
         versions.join(", ")
     );
+    // The `e2e` program's servers.
+    let mut e2e = Vec::new();
+    for name in [
+        "tokio-tungstenite",
+        "tokio-websockets",
+        "fastwebsockets",
+        "hyper",
+        "tokio",
+    ] {
+        let needle = format!("name = \"{name}\"\nversion = \"");
+        if let Some(at) = lock.find(&needle) {
+            let rest = &lock[at + needle.len()..];
+            let v = &rest[..rest.find('"').unwrap_or(0)];
+            e2e.push(format!("{name} {v}"));
+        }
+    }
+    println!("cargo:rustc-env=BENCH_E2E_VERSIONS={}", e2e.join(", "));
     // The `deflate` program's reference library.
     let needle = "name = \"miniz_oxide\"\nversion = \"";
     let miniz = lock.find(needle).map_or("unknown".to_string(), |at| {

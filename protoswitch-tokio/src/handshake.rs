@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Error;
 use crate::log::log;
+use crate::sizing::INITIAL_READ;
 use crate::stream::{Clock, Machine, Parts, WebSocketStream};
 
 /// How a connection is set up and run.
@@ -28,8 +29,12 @@ pub struct Options {
     /// `poll_ready` is pending while more bytes than this are queued.
     /// Default 64 KiB.
     pub write_buffer_limit: usize,
-    /// The receive buffer's initial size (it grows only for a handshake
-    /// head or control frame larger than it). Default 16 KiB.
+    /// The largest the receive buffer grows to for data (and the inflate
+    /// buffer, with permessage-deflate). Both start at 2 KiB (or this, if
+    /// smaller), double while reads (inflated chunks) fill them, and the
+    /// receive buffer halves again once the traffic drops; a handshake
+    /// head or control frame larger than it still grows it. Default
+    /// 64 KiB.
     pub read_buffer_size: usize,
     /// Close with 1001 (Going Away) after this long without a data
     /// message either way (Pings do not count). Default none.
@@ -46,7 +51,7 @@ impl Default for Options {
             config: Config::new(),
             deflate: Some(DeflateConfig::new()),
             write_buffer_limit: 64 * 1024,
-            read_buffer_size: 16 * 1024,
+            read_buffer_size: 64 * 1024,
             idle_timeout: None,
             rate_limit: None,
         }
@@ -217,7 +222,7 @@ where
     F: FnOnce(&Request<'_>) -> Result<Accepted, Rejected>,
 {
     let clock = Clock::new();
-    let mut recv = RecvBuffer::with_capacity(options.read_buffer_size);
+    let mut recv = RecvBuffer::with_capacity(INITIAL_READ.min(options.read_buffer_size));
     let mut server = ServerHandshake::new(Default::default());
     let mut out = Vec::new();
     let mut decide = Some(decide);
@@ -260,7 +265,7 @@ where
                     deflate,
                     subprotocol,
                     write_limit: options.write_buffer_limit,
-                    inflate_chunk: options.read_buffer_size,
+                    read_max: options.read_buffer_size,
                     idle_timeout: options.idle_timeout,
                     rate_limit: options.rate_limit,
                 };
@@ -491,7 +496,7 @@ where
         }
     };
     stream.write_all(&out[..n]).await?;
-    let mut recv = RecvBuffer::with_capacity(options.read_buffer_size);
+    let mut recv = RecvBuffer::with_capacity(INITIAL_READ.min(options.read_buffer_size));
     let mut declined: Option<(u16, Diagnosis, Vec<u8>)> = None;
     loop {
         let got = client.receive(recv.data())?;
@@ -538,7 +543,7 @@ where
                 deflate,
                 subprotocol,
                 write_limit: options.write_buffer_limit,
-                inflate_chunk: options.read_buffer_size,
+                read_max: options.read_buffer_size,
                 idle_timeout: options.idle_timeout,
                 rate_limit: options.rate_limit,
             };

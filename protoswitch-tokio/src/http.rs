@@ -329,7 +329,8 @@ impl Switched {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let clock = Clock::new();
-        let mut recv = RecvBuffer::with_capacity(self.options.read_buffer_size.max(read.len()));
+        let initial = crate::sizing::INITIAL_READ.min(self.options.read_buffer_size);
+        let mut recv = RecvBuffer::with_capacity(initial.max(read.len()));
         recv.spare_mut()[..read.len()].copy_from_slice(read);
         recv.filled(read.len());
         let conn =
@@ -341,7 +342,7 @@ impl Switched {
             deflate: self.deflate,
             subprotocol: self.subprotocol,
             write_limit: self.options.write_buffer_limit,
-            inflate_chunk: self.options.read_buffer_size,
+            read_max: self.options.read_buffer_size,
             idle_timeout: self.options.idle_timeout,
             rate_limit: self.options.rate_limit,
         };

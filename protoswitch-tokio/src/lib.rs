@@ -78,6 +78,15 @@
 //! every read; frames are unmasked in place and copied once, into the
 //! owned [`Message`].
 //!
+//! ## Memory
+//!
+//! Buffers are sized to the traffic, not fixed: the receive buffer starts
+//! at 2 KiB, doubles while reads fill it (up to
+//! [`Options::read_buffer_size`], 64 KiB by default) and halves again when
+//! the connection goes quiet after a run of small reads; the write queue
+//! grows to the frames queued and lets go of more than 16 KiB once
+//! drained. A connection exchanging small messages holds a few KiB.
+//!
 //! ## Splitting
 //!
 //! This crate has no `split` of its own yet. The connection machine is one
@@ -102,6 +111,7 @@ mod handshake;
 #[cfg(feature = "http")]
 pub mod http;
 mod log;
+mod sizing;
 mod stream;
 
 pub use error::Error;

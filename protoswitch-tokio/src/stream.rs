@@ -16,6 +16,7 @@ use tokio::time::Sleep;
 
 use crate::Error;
 use crate::log::log;
+use crate::sizing::{self, ReadSizing};
 
 /// Uncompressed payloads from this size on are written from the message
 /// itself (vectored with their header); smaller ones are copied into the
@@ -72,7 +73,7 @@ impl Clock {
 #[derive(Debug, Default)]
 struct WriteQueue {
     /// Initialized storage, grown (zero-filled) only when a frame does not
-    /// fit; never shrunk here.
+    /// fit; freed once drained when larger than [`sizing::KEEP_WRITE`].
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -115,6 +116,9 @@ impl WriteQueue {
         self.start += head;
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
+            if self.buf.len() > sizing::KEEP_WRITE {
+                self.buf = Vec::new();
+            }
         }
         if let Some(large) = &self.large {
             self.large_at += n - head;
@@ -181,8 +185,12 @@ pub struct WebSocketStream<S> {
     machine: Machine,
     clock: Clock,
     recv: RecvBuffer<Vec<u8>>,
-    /// Room for inflated data (empty without permessage-deflate).
+    /// How `recv` is sized to the traffic.
+    read_sizing: ReadSizing,
+    /// Room for inflated data (empty without permessage-deflate), grown
+    /// up to `inflate_max`.
     inflated: Vec<u8>,
+    inflate_max: usize,
     /// The last receive returned an event: call again even without new
     /// bytes (an inflater may hold more).
     again: bool,
@@ -227,7 +235,9 @@ pub(crate) struct Parts {
     )>,
     pub(crate) subprotocol: Option<String>,
     pub(crate) write_limit: usize,
-    pub(crate) inflate_chunk: usize,
+    /// The largest read and inflate buffers
+    /// ([`Options::read_buffer_size`](crate::Options::read_buffer_size)).
+    pub(crate) read_max: usize,
     pub(crate) idle_timeout: Option<std::time::Duration>,
     pub(crate) rate_limit: Option<RateLimit>,
 }
@@ -241,7 +251,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             deflate,
             subprotocol,
             write_limit,
-            inflate_chunk,
+            read_max,
             idle_timeout,
             rate_limit,
         } = parts;
@@ -252,7 +262,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 Machine::Server(c) => Machine::Server(c.with_deflate(config, *params)),
                 Machine::Client(c) => Machine::Client(Box::new(c.with_deflate(config, *params))),
             };
-            inflated = vec![0; inflate_chunk.max(1)];
+            inflated = vec![0; sizing::INITIAL_READ.min(read_max).max(1)];
             compress = config.compress;
         }
         let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
@@ -262,7 +272,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             machine,
             clock,
             recv,
+            read_sizing: ReadSizing::new(read_max),
             inflated,
+            inflate_max: read_max.max(1),
             again: false,
             assembler: MessageAssembler::new(),
             out: WriteQueue::default(),
@@ -505,6 +517,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// The I/O loop of the core's docs, once per message.
     fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        // The clock is read once per batch of bytes, not per event.
+        let clock = self.clock;
+        let mut now = None;
         loop {
             if self.finished {
                 return Poll::Ready(None);
@@ -545,17 +560,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             // 4. Bytes buffered: one receive (none while a rate-limit
             //    pause lasts).
             if (!self.recv.is_empty() || self.again) && self.paused_until.is_none() {
-                let now = self.clock.now();
+                let now = *now.get_or_insert_with(|| clock.now());
+                let held = self.recv.len();
                 let input = self.recv.data_mut();
+                let inflated_len = self.inflated.len();
                 let got =
                     on!(&mut self.machine, c => c.receive_into(input, &mut self.inflated, now));
                 match got {
                     Ok(got) => {
                         let consumed = got.consumed;
-                        self.again = got.event.is_some();
+                        let had_event = got.event.is_some();
+                        // Without an inflater, an event with no bytes left
+                        // is the last one: no empty call after it.
+                        self.again = had_event && (inflated_len > 0 || consumed < held);
+                        let mut filled_inflated = false;
                         let mut data = None;
                         let message = match got.event {
                             Some(Event::Data(chunk)) => {
+                                filled_inflated =
+                                    inflated_len > 0 && chunk.payload.len() == inflated_len;
                                 data = Some((chunk.payload.len(), chunk.message_end));
                                 self.assembler.push(&chunk)
                             }
@@ -573,10 +596,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                             self.account(len, message_end, now);
                         }
                         self.recv.consume(consumed);
+                        if filled_inflated {
+                            sizing::grow_inflated(
+                                &mut self.inflated,
+                                inflated_len,
+                                self.inflate_max,
+                            );
+                        }
                         if let Some(message) = message {
                             return Poll::Ready(Some(Ok(message)));
                         }
-                        if self.again {
+                        if had_event {
+                            // What it owes (a Pong, a Close) goes out next.
                             continue;
                         }
                     }
@@ -600,18 +631,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 // The timer above wakes us at the pause's end.
                 return Poll::Pending;
             }
-            // 6. More bytes, into the one buffer.
-            if self.recv.is_full() {
-                // Only a control frame or a handshake head can need more
-                // than the buffer holds.
-                let grow = self.recv.capacity();
-                self.recv.reserve(grow);
-            }
+            // 6. More bytes, into the one buffer (sized to the traffic:
+            //    `sizing`).
+            self.read_sizing.before_read(&mut self.recv);
             let mut read = ReadBuf::new(self.recv.spare_mut());
-            match ready!(Pin::new(&mut self.io).poll_read(cx, &mut read)) {
+            let Poll::Ready(result) = Pin::new(&mut self.io).poll_read(cx, &mut read) else {
+                self.read_sizing.idle(&mut self.recv);
+                return Poll::Pending;
+            };
+            match result {
                 Ok(()) => match read.filled().len() {
                     0 => self.transport_ended(None),
-                    n => self.recv.filled(n),
+                    n => {
+                        self.recv.filled(n);
+                        self.read_sizing.after_read(&mut self.recv);
+                        now = None;
+                    }
                 },
                 Err(e) => self.transport_ended(Some(e)),
             }
