@@ -136,53 +136,70 @@ const FIELDS: [(Field, &str); 13] = [
 ];
 
 impl Field {
-    /// The known field called `name` (ASCII case ignored): the length
-    /// picks the candidates, one or two comparisons decide.
+    /// The known field called `name` (ASCII case ignored): the length and
+    /// the first letter pick the one candidate, one comparison decides.
     fn of(name: &[u8]) -> Option<Field> {
-        let candidates: &[Field] = match name.len() {
-            4 => &[Field::Host],
-            6 => &[Field::Expect, Field::Origin],
-            7 => &[Field::Upgrade],
-            10 => &[Field::Connection],
-            14 => &[Field::ContentLength, Field::Http2Settings],
-            17 => &[Field::TransferEncoding, Field::SecWebSocketKey],
-            20 => &[Field::SecWebSocketAccept],
-            21 => &[Field::SecWebSocketVersion],
-            22 => &[Field::SecWebSocketProtocol],
-            24 => &[Field::SecWebSocketExtensions],
-            _ => &[],
+        let first = *name.first()? | 0x20;
+        let field = match (name.len(), first) {
+            (4, b'h') => Field::Host,
+            (6, b'e') => Field::Expect,
+            (6, b'o') => Field::Origin,
+            (7, b'u') => Field::Upgrade,
+            (10, b'c') => Field::Connection,
+            (14, b'c') => Field::ContentLength,
+            (14, b'h') => Field::Http2Settings,
+            (17, b't') => Field::TransferEncoding,
+            (17, b's') => Field::SecWebSocketKey,
+            (20, b's') => Field::SecWebSocketAccept,
+            (21, b's') => Field::SecWebSocketVersion,
+            (22, b's') => Field::SecWebSocketProtocol,
+            (24, b's') => Field::SecWebSocketExtensions,
+            _ => return None,
         };
-        candidates
-            .iter()
-            .copied()
-            .find(|f| same_token_ignoring_case(name, FIELDS[*f as usize].1.as_bytes()))
+        same_token_ignoring_case(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
     }
 }
 
 /// `name` (a token) equals `lower` (a lowercase name made of letters,
-/// digits and `-`) ignoring ASCII case, eight bytes at a time: setting bit
-/// 0x20 lowercases a letter, and maps no other token character onto a
-/// letter, digit or `-` (the bytes it would take, such as CR for `-`, are
-/// not in tokens; `^` becomes `~`, which no known name has).
+/// digits and `-`) ignoring ASCII case, a word at a time: setting bit 0x20
+/// lowercases a letter, and maps no other token character onto a letter,
+/// digit or `-` (the bytes it would take, such as CR for `-`, are not in
+/// tokens; `^` becomes `~`, which no known name has). The last word
+/// overlaps the one before when the length is not a multiple of its size.
 fn same_token_ignoring_case(name: &[u8], lower: &[u8]) -> bool {
-    if name.len() != lower.len() {
+    fn word8(s: &[u8], at: usize) -> u64 {
+        let mut w = [0; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
+    }
+    fn word4(s: &[u8], at: usize) -> u32 {
+        let mut w = [0; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_ne_bytes(w)
+    }
+    const CASE8: u64 = u64::from_ne_bytes([0x20; 8]);
+    const CASE4: u32 = u32::from_ne_bytes([0x20; 4]);
+    let n = name.len();
+    if n != lower.len() {
         return false;
     }
-    const CASE: u64 = u64::from_ne_bytes([0x20; 8]);
-    let mut a = name.chunks_exact(8);
-    let mut b = lower.chunks_exact(8);
-    for (x, y) in (&mut a).zip(&mut b) {
-        let (mut wx, mut wy) = ([0; 8], [0; 8]);
-        wx.copy_from_slice(x);
-        wy.copy_from_slice(y);
-        if u64::from_ne_bytes(wx) | CASE != u64::from_ne_bytes(wy) {
-            return false;
+    match n {
+        0..4 => name.iter().zip(lower).all(|(x, y)| x | 0x20 == *y),
+        4..8 => {
+            word4(name, 0) | CASE4 == word4(lower, 0)
+                && word4(name, n - 4) | CASE4 == word4(lower, n - 4)
+        }
+        _ => {
+            let mut at = 0;
+            while at + 8 < n {
+                if word8(name, at) | CASE8 != word8(lower, at) {
+                    return false;
+                }
+                at += 8;
+            }
+            word8(name, n - 8) | CASE8 == word8(lower, n - 8)
         }
     }
-    a.remainder()
-        .iter()
-        .zip(b.remainder())
-        .all(|(x, y)| x | 0x20 == *y)
 }
 
 /// Where the known fields are in a header block: the first value of each
@@ -879,15 +896,43 @@ fn is_reg_name(v: &[u8]) -> bool {
                 i += 3;
                 continue;
             }
-            b if b.is_ascii_alphanumeric() => {}
-            b'-' | b'.' | b'_' | b'~' => {}
-            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b';' | b'=' => {}
+            b if REG_NAME[usize::from(b)] => {}
             _ => return false,
         }
         i += 1;
     }
     true
 }
+
+/// The characters of a reg-name other than `%`: unreserved and
+/// sub-delims but `,` (one lookup per byte; the host is checked on every
+/// request).
+const REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b';'
+                    | b'='
+            );
+        b += 1;
+    }
+    table
+};
 
 /// `IP-literal` without its brackets: `IPv6address / IPvFuture`.
 fn is_ip_literal(v: &[u8]) -> bool {
@@ -1185,6 +1230,35 @@ mod tests {
         }
         assert_eq!(Field::of(b"hosts"), None);
         assert_eq!(Field::of(b""), None);
+    }
+
+    /// The word-at-a-time comparison agrees with a byte-by-byte one at
+    /// every length and position, for every token character.
+    #[test]
+    fn case_blind_comparison_agrees_with_the_byte_by_byte_one() {
+        let tchars: std::vec::Vec<u8> = (0..=255u8)
+            .filter(|&b| crate::http1::token::is_tchar(b))
+            .collect();
+        for len in 0..=24 {
+            let lower: std::vec::Vec<u8> =
+                (0..len).map(|i| b"sec-websocket-extensions"[i]).collect();
+            assert!(same_token_ignoring_case(
+                &lower.to_ascii_uppercase(),
+                &lower
+            ));
+            assert!(!same_token_ignoring_case(&lower[..len.saturating_sub(1)], &lower) || len == 0);
+            for i in 0..len {
+                for &c in &tchars {
+                    let mut name = lower.clone();
+                    name[i] = c;
+                    assert_eq!(
+                        same_token_ignoring_case(&name, &lower),
+                        name.eq_ignore_ascii_case(&lower),
+                        "{name:?}"
+                    );
+                }
+            }
+        }
     }
 
     /// Every lookup through the index finds what reading every line finds:

@@ -86,21 +86,13 @@ impl<'a> Iterator for ListElements<'a> {
             if self.rest.is_empty() {
                 return None;
             }
-            let mut in_quote = false;
-            let mut escaped = false;
-            let mut end = self.rest.len();
-            for (i, &b) in self.rest.iter().enumerate() {
-                if escaped {
-                    escaped = false;
-                } else if in_quote && b == b'\\' {
-                    escaped = true;
-                } else if b == b'"' {
-                    in_quote = !in_quote;
-                } else if b == b',' && !in_quote {
-                    end = i;
-                    break;
-                }
-            }
+            // Most elements have no quoted string: up to the first comma
+            // unless a quote comes first.
+            let end = match self.rest.iter().position(|&b| b == b',' || b == b'"') {
+                Some(i) if self.rest[i] == b',' => i,
+                Some(_) => end_outside_quotes(self.rest),
+                None => self.rest.len(),
+            };
             let element = trim_ows(&self.rest[..end]);
             self.rest = if end < self.rest.len() {
                 &self.rest[end + 1..]
@@ -112,6 +104,25 @@ impl<'a> Iterator for ListElements<'a> {
             }
         }
     }
+}
+
+/// Where the element at the start of `rest` ends: the first comma outside
+/// a quoted string (with its escapes), or the end.
+fn end_outside_quotes(rest: &[u8]) -> usize {
+    let mut in_quote = false;
+    let mut escaped = false;
+    for (i, &b) in rest.iter().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if in_quote && b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            in_quote = !in_quote;
+        } else if b == b',' && !in_quote {
+            return i;
+        }
+    }
+    rest.len()
 }
 
 /// `true` when the list in `value` has an element equal to `token`, ignoring

@@ -44,6 +44,21 @@ impl Alphabet {
     }
 }
 
+/// `true` when `c` is a character of the standard alphabet (not `=`).
+pub(crate) fn is_standard_char(c: u8) -> bool {
+    STANDARD_CHARS[usize::from(c)]
+}
+
+const STANDARD_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[STANDARD[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// Encodes `input` into the start of `out`, which must hold
 /// [`encoded_len`] bytes; returns that length.
 pub(crate) fn encode(input: &[u8], alphabet: Alphabet, out: &mut [u8]) -> usize {

@@ -165,7 +165,10 @@ mod tests {
     use super::{sha1, software_sha1};
 
     /// Both implementations: the one in use and the software one.
-    const BOTH: [fn(&[&[u8]]) -> [u8; 20]; 2] = [sha1, software_sha1];
+    const BOTH: [Hash; 2] = [sha1, software_sha1];
+
+    /// A SHA-1 implementation.
+    type Hash = fn(&[&[u8]]) -> [u8; 20];
 
     fn hex(d: [u8; 20]) -> std::string::String {
         d.iter().map(|b| std::format!("{b:02x}")).collect()
@@ -179,7 +182,7 @@ mod tests {
         }
     }
 
-    fn standard_vectors_of(sha1: fn(&[&[u8]]) -> [u8; 20]) {
+    fn standard_vectors_of(sha1: Hash) {
         assert_eq!(
             hex(sha1(&[b"abc"])),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
@@ -214,7 +217,7 @@ mod tests {
         }
     }
 
-    fn matches_sha1_smol_of(sha1: fn(&[&[u8]]) -> [u8; 20]) {
+    fn matches_sha1_smol_of(sha1: Hash) {
         let data: std::vec::Vec<u8> = (0..200u32).map(|i| (i * 167 + 13) as u8).collect();
         for len in 0..data.len() {
             let msg = &data[..len];

@@ -1,6 +1,6 @@
 //! The WebSocket opening handshake rules (RFC 6455 §4, §11).
 
-use super::base64::{Alphabet, decode_exact, encode};
+use super::base64::{Alphabet, encode, is_standard_char};
 use super::sha1::sha1;
 use crate::error::PeerErrorKind;
 use crate::http1::{
@@ -42,9 +42,16 @@ pub fn websocket_key(entropy: [u8; 16]) -> [u8; 24] {
     out
 }
 
-/// `true` when `key` is base64 of exactly 16 bytes (RFC 6455 §4.2.1 item 5).
+/// `true` when `key` is base64 of exactly 16 bytes (RFC 6455 §4.2.1 item 5),
+/// canonically encoded: 22 characters and `==`, the 22nd carrying two bits
+/// of data and four zero bits (so `A`, `Q`, `g` or `w`).
 pub fn is_valid_key(key: &[u8]) -> bool {
-    decode_exact::<16>(key, Alphabet::Standard).is_some()
+    match key {
+        [data @ .., last, b'=', b'='] if data.len() == 21 => {
+            data.iter().all(|&c| is_standard_char(c)) && matches!(last, b'A' | b'Q' | b'g' | b'w')
+        }
+        _ => false,
+    }
 }
 
 /// A WebSocket offer in a request, validated, borrowed from the buffer.
@@ -102,26 +109,11 @@ pub struct Extension<'b> {
 impl<'b> Extension<'b> {
     /// Parses one list element; `None` when malformed.
     pub fn parse(element: &'b [u8]) -> Option<Self> {
-        let end = element
-            .iter()
-            .position(|&b| b == b';')
-            .unwrap_or(element.len());
-        let name = trim_ows(&element[..end]);
-        if !is_token(name) {
-            return None;
-        }
-        let params = element.get(end..).unwrap_or(&[]);
-        let ext = Extension {
+        let (name, params) = split_extension(element)?;
+        Some(Extension {
             name: core::str::from_utf8(name).ok()?,
             params,
-        };
-        // Validate every parameter once, so iteration can trust them.
-        let mut rest = params;
-        while !rest.is_empty() {
-            let (_, _, after) = next_param(rest)?;
-            rest = after;
-        }
-        Some(ext)
+        })
     }
 
     /// The extension name, e.g. `permessage-deflate`.
@@ -143,8 +135,48 @@ impl<'b> Extension<'b> {
     }
 }
 
+/// Splits a well-formed extension element into its name and its
+/// parameters (every one validated once, so iteration can trust them: a
+/// token name, a token or quoted-string value in UTF-8); `None` when
+/// malformed.
+fn split_extension(element: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = element
+        .iter()
+        .position(|&b| b == b';')
+        .unwrap_or(element.len());
+    let name = trim_ows(&element[..end]);
+    if !is_token(name) {
+        return None;
+    }
+    let params = element.get(end..).unwrap_or(&[]);
+    let mut rest = params;
+    while !rest.is_empty() {
+        let (_, value, after) = next_param_bytes(rest)?;
+        // Names are tokens (ASCII); a quoted value may hold other bytes.
+        if value.is_some_and(|v| !v.is_ascii() && core::str::from_utf8(v).is_err()) {
+            return None;
+        }
+        rest = after;
+    }
+    Some((name, params))
+}
+
 /// Parses `; name[=value]` at the start of `s` (after optional whitespace).
 fn next_param(s: &[u8]) -> Option<(&str, Option<&str>, &[u8])> {
+    let (name, value, rest) = next_param_bytes(s)?;
+    let value = match value {
+        Some(v) => Some(core::str::from_utf8(v).ok()?),
+        None => None,
+    };
+    Some((core::str::from_utf8(name).ok()?, value, rest))
+}
+
+/// A parameter's name, its value if any, and the bytes after it.
+type Param<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8]);
+
+/// [`next_param`] on bytes: a token name, a token or quoted-string value
+/// (quotes kept), and the rest.
+fn next_param_bytes(s: &[u8]) -> Option<Param<'_>> {
     let s = trim_ows(s);
     let [b';', s @ ..] = s else { return None };
     let s = trim_ows(s);
@@ -156,7 +188,6 @@ fn next_param(s: &[u8]) -> Option<(&str, Option<&str>, &[u8])> {
     if name.is_empty() {
         return None;
     }
-    let name = core::str::from_utf8(name).ok()?;
     rest = trim_ows(rest);
     let mut value = None;
     if let [b'=', after @ ..] = rest {
@@ -174,7 +205,7 @@ fn next_param(s: &[u8]) -> Option<(&str, Option<&str>, &[u8])> {
             }
             after.split_at(end)
         };
-        value = Some(core::str::from_utf8(v).ok()?);
+        value = Some(v);
         rest = trim_ows(tail);
     }
     if !rest.is_empty() && rest[0] != b';' {
@@ -217,7 +248,7 @@ pub(crate) fn check_negotiation(headers: Headers<'_>) -> Result<(), PeerErrorKin
     let protocols_ok = headers.elements(Field::SecWebSocketProtocol).all(is_token);
     let extensions_ok = headers
         .values(Field::SecWebSocketExtensions)
-        .all(|v| ListElements::new(v).all(|e| Extension::parse(e).is_some()));
+        .all(|v| ListElements::new(v).all(|e| split_extension(e).is_some()));
     if protocols_ok && extensions_ok {
         Ok(())
     } else {
@@ -240,6 +271,28 @@ mod tests {
         assert!(!is_valid_key(b"dGhlIHNhbXBsZSBub25jZXg="));
     }
 
+    /// The key check agrees with decoding exactly 16 bytes for every byte
+    /// value at every position of a valid key, and for other lengths.
+    #[test]
+    fn key_check_agrees_with_decoding() {
+        use super::super::base64::decode_exact;
+        let valid = *b"dGhlIHNhbXBsZSBub25jZQ==";
+        let decodes = |k: &[u8]| decode_exact::<16>(k, Alphabet::Standard).is_some();
+        for i in 0..valid.len() {
+            for c in 0..=255u8 {
+                let mut key = valid;
+                key[i] = c;
+                assert_eq!(is_valid_key(&key), decodes(&key), "{key:?}");
+            }
+        }
+        for len in 0..30 {
+            let key: std::vec::Vec<u8> = valid.iter().copied().cycle().take(len).collect();
+            assert_eq!(is_valid_key(&key), decodes(&key), "{key:?}");
+        }
+        assert!(is_valid_key(b"AAAAAAAAAAAAAAAAAAAAAw=="));
+        assert!(!is_valid_key(b"AAAAAAAAAAAAAAAAAAAAAB=="));
+    }
+
     #[test]
     fn extension_params() {
         let e = Extension::parse(
@@ -258,5 +311,9 @@ mod tests {
         assert!(Extension::parse(b"x; =1").is_none());
         assert!(Extension::parse(b"x; a=").is_none());
         assert!(Extension::parse(b"x y").is_none());
+        // A quoted value may hold any UTF-8, nothing else.
+        assert!(Extension::parse(b"x; a=\"\xc3\xa9\"").is_some());
+        assert!(Extension::parse(b"x; a=\"\xff\"").is_none());
+        assert!(Extension::parse(b"x; a=\"\xc3\"").is_none());
     }
 }
