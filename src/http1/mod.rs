@@ -20,6 +20,8 @@ pub use head::{
     Framing, Header, HeaderIter, Headers, Limits, MAX_HEADER_SLOTS, RequestHead, ResponseHead,
     leading_empty_lines,
 };
+pub(crate) use token::{
+    ByteSet, eq_ignore_case, skip_quoted_string, split_protocol, tchar, trim_ows,
+};
 pub use token::{ListElements, is_field_value, is_token};
-pub(crate) use token::{eq_ignore_case, skip_quoted_string, split_protocol, tchar, trim_ows};
 pub use write::reason_phrase;

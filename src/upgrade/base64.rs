@@ -6,6 +6,8 @@
 //! decoding is strict like the `base64` crate's engines were: canonical
 //! padding, no trailing bits set.
 
+use crate::http1::ByteSet;
+
 /// The standard alphabet; base64url replaces its last two characters.
 const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -46,17 +48,17 @@ impl Alphabet {
 
 /// `true` when `c` is a character of the standard alphabet (not `=`).
 pub(crate) fn is_standard_char(c: u8) -> bool {
-    STANDARD_CHARS[usize::from(c)]
+    STANDARD_CHARS.contains(c)
 }
 
-const STANDARD_CHARS: [bool; 256] = {
+const STANDARD_CHARS: ByteSet = {
     let mut table = [false; 256];
     let mut i = 0;
     while i < 64 {
         table[STANDARD[i] as usize] = true;
         i += 1;
     }
-    table
+    ByteSet::of(&table)
 };
 
 /// Encodes `input` into the start of `out`, which must hold
