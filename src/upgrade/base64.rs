@@ -10,6 +10,8 @@ use crate::http1::ByteSet;
 
 /// The standard alphabet; base64url replaces its last two characters.
 const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// The URL-safe alphabet.
+const URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Which alphabet and whether to pad.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -21,12 +23,11 @@ pub(crate) enum Alphabet {
 }
 
 impl Alphabet {
-    fn char(self, sextet: u32) -> u8 {
-        let i = (sextet & 63) as usize;
-        match (self, i) {
-            (Alphabet::UrlNoPad, 62) => b'-',
-            (Alphabet::UrlNoPad, 63) => b'_',
-            _ => STANDARD[i],
+    /// The 64 characters.
+    fn chars(self) -> &'static [u8; 64] {
+        match self {
+            Alphabet::Standard => STANDARD,
+            Alphabet::UrlNoPad => URL,
         }
     }
 
@@ -64,23 +65,36 @@ const STANDARD_CHARS: ByteSet = {
 /// Encodes `input` into the start of `out`, which must hold
 /// [`encoded_len`] bytes; returns that length.
 pub(crate) fn encode(input: &[u8], alphabet: Alphabet, out: &mut [u8]) -> usize {
+    let chars = alphabet.chars();
+    let char = |bits: u32, shift: u32| chars[(bits >> shift & 63) as usize];
     let mut n = 0;
-    for group in input.chunks(3) {
-        let bits = group
+    let mut groups = input.chunks_exact(3);
+    for group in &mut groups {
+        let bits = u32::from(group[0]) << 16 | u32::from(group[1]) << 8 | u32::from(group[2]);
+        out[n..n + 4].copy_from_slice(&[
+            char(bits, 18),
+            char(bits, 12),
+            char(bits, 6),
+            char(bits, 0),
+        ]);
+        n += 4;
+    }
+    // One or two bytes left: two or three characters, then the padding.
+    let rest = groups.remainder();
+    if !rest.is_empty() {
+        let bits = rest
             .iter()
             .enumerate()
             .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
-        // 2, 3 or 4 characters for 1, 2 or 3 bytes.
-        let chars = group.len() + 1;
-        for (k, slot) in out[n..n + chars].iter_mut().enumerate() {
-            *slot = alphabet.char(bits >> (18 - 6 * k));
+        for (k, slot) in out[n..n + rest.len() + 1].iter_mut().enumerate() {
+            *slot = char(bits, 18 - 6 * k as u32);
         }
-        n += chars;
+        n += rest.len() + 1;
         if alphabet == Alphabet::Standard {
-            for slot in &mut out[n..n + 3 - group.len()] {
+            for slot in &mut out[n..n + 3 - rest.len()] {
                 *slot = b'=';
             }
-            n += 3 - group.len();
+            n += 3 - rest.len();
         }
     }
     n

@@ -308,17 +308,24 @@ impl<'b> Request<'b> {
         let chosen = Protocol::parse(accept.protocol.as_bytes()).ok_or(LocalError::InvalidToken)?;
         let counts = self.upgrade_counts;
         let headers = self.head.headers();
-        find_protocol(headers.elements(Field::Upgrade).filter(|_| counts), &chosen)?;
         let kind = chosen.kind();
-        let usable = |offer: Offer| match offer {
-            Offer::Valid => Ok(()),
-            Offer::Invalid(k) => Err(LocalError::OfferInvalid(k)),
-            Offer::None => Err(LocalError::NotOffered),
+        // WebSocket and h2c offers were found when the request was read
+        // (`websocket` and `h2c` without a version, in an Upgrade that
+        // counts); other protocols are looked up.
+        let offer = match kind {
+            ProtocolKind::WebSocket => self.websocket,
+            ProtocolKind::H2c => self.h2c,
+            _ => Offer::None,
         };
-        match kind {
-            ProtocolKind::WebSocket => usable(self.websocket)?,
-            ProtocolKind::H2c => usable(self.h2c)?,
-            _ => {}
+        match offer {
+            Offer::Valid => {}
+            Offer::Invalid(k) => return Err(LocalError::OfferInvalid(k)),
+            Offer::None => {
+                find_protocol(headers.elements(Field::Upgrade).filter(|_| counts), &chosen)?;
+                if matches!(kind, ProtocolKind::WebSocket | ProtocolKind::H2c) {
+                    return Err(LocalError::NotOffered);
+                }
+            }
         }
         let is_ws = kind == ProtocolKind::WebSocket;
         if let Some(sp) = accept.subprotocol {
