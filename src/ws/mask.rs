@@ -16,38 +16,60 @@
 /// apply_mask(b, key, 2);
 /// assert_eq!(&data, b"Hello");
 /// ```
+#[inline]
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
-    let shift = (offset % 4) as usize;
-    let key = [
-        key[shift],
-        key[(shift + 1) % 4],
-        key[(shift + 2) % 4],
-        key[(shift + 3) % 4],
-    ];
-    let whole = data.len() - data.len() % 32;
-    let (body, rest) = data.split_at_mut(whole);
-    if !body.is_empty() {
-        // 32 bytes of key: a fixed-size inner loop the compiler turns into
-        // vector XORs.
-        let mut wide = [0u8; 32];
-        for quarter in wide.chunks_exact_mut(4) {
-            quarter.copy_from_slice(&key);
-        }
-        if !simd::xor_wide(body, &wide) {
-            xor_wide(body, &wide);
-        }
+    let shift = (offset % 4) as u32;
+    // The key as the payload meets it at `offset`: rotated by the phase.
+    let word = u32::from_le_bytes(key).rotate_right(8 * shift);
+    if data.len() < 32 {
+        xor_short(data, word);
+    } else {
+        xor_long(data, word);
     }
-    // Under 32 bytes: four at a time as one word, then the last few.
-    let word = u32::from_ne_bytes(key);
+}
+
+/// Fewer than 32 bytes (small frames, control frames, chunk edges): eight
+/// at a time, then four, then the last few; inlined into the decoder.
+#[inline]
+fn xor_short(data: &mut [u8], word: u32) {
+    let key = word.to_le_bytes();
+    let wide = u64::from(word) | u64::from(word) << 32;
+    let wide = u64::from_ne_bytes(wide.to_le_bytes());
+    let mut eights = data.chunks_exact_mut(8);
+    for eight in &mut eights {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(eight);
+        eight.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ wide).to_ne_bytes());
+    }
+    let rest = eights.into_remainder();
     let mut quads = rest.chunks_exact_mut(4);
     for quad in &mut quads {
         let mut bytes = [0; 4];
         bytes.copy_from_slice(quad);
-        quad.copy_from_slice(&(u32::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+        quad.copy_from_slice(&(u32::from_ne_bytes(bytes) ^ u32::from_ne_bytes(key)).to_ne_bytes());
     }
     for (d, k) in quads.into_remainder().iter_mut().zip(key) {
         *d ^= k;
     }
+}
+
+/// 32 bytes and more: whole 32-byte blocks with a vector loop, then the
+/// rest.
+#[inline(never)]
+fn xor_long(data: &mut [u8], word: u32) {
+    let key = word.to_le_bytes();
+    let whole = data.len() - data.len() % 32;
+    let (body, rest) = data.split_at_mut(whole);
+    // 32 bytes of key: a fixed-size inner loop the compiler turns into
+    // vector XORs.
+    let mut wide = [0u8; 32];
+    for quarter in wide.chunks_exact_mut(4) {
+        quarter.copy_from_slice(&key);
+    }
+    if !simd::xor_wide(body, &wide) {
+        xor_wide(body, &wide);
+    }
+    xor_short(rest, word);
 }
 
 /// XORs every 32-byte block of `data` (a multiple of 32 bytes long) with
