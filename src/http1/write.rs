@@ -16,7 +16,12 @@ pub(crate) struct Writer<'a> {
     skip: usize,
 }
 
+// `put`, `put_str` and `header` are inlined on 64-bit targets: most
+// pieces of a head are constants, copied without a call (the client
+// handshake 985 -> 850 ns on x86_64); on the Cortex-M firmware that took
+// 1.6 KiB of .text, so there they stay calls.
 impl Writer<'_> {
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub(crate) fn put(&mut self, bytes: &[u8]) {
         let at = self.pos;
         self.pos += bytes.len();
@@ -26,9 +31,18 @@ impl Writer<'_> {
         if self.skip == 0 && self.pos <= out.len() {
             // The usual case: the whole output fits from the start.
             out[at..self.pos].copy_from_slice(bytes);
-            return;
+        } else {
+            self.put_in_window(at, bytes);
         }
-        // The part of [at, pos) inside the window [skip, skip + out.len()).
+    }
+
+    /// The part of `bytes` (written at `at`) inside the window
+    /// `[skip, skip + out.len())`.
+    #[inline(never)]
+    fn put_in_window(&mut self, at: usize, bytes: &[u8]) {
+        let Some(out) = self.out.as_deref_mut() else {
+            return;
+        };
         let start = at.max(self.skip);
         let end = self.pos.min(self.skip + out.len());
         if start < end {
@@ -36,6 +50,7 @@ impl Writer<'_> {
         }
     }
 
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub(crate) fn put_str(&mut self, s: &str) {
         self.put(s.as_bytes());
     }
@@ -70,6 +85,7 @@ impl Writer<'_> {
     }
 
     /// `name: value\r\n`
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub(crate) fn header(&mut self, name: &str, value: &[u8]) {
         self.put_str(name);
         self.put(b": ");
