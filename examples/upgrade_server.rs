@@ -48,9 +48,13 @@ use protoswitch::{Error, Header, PeerError};
 
 #[path = "support/blocking_ws.rs"]
 mod blocking_ws;
+/// The caller-buffer loop shared with the other HTTP examples.
+#[path = "support/emit.rs"]
+mod emit;
 /// Just enough HTTP/2 to answer the request that arrived over h2c.
 #[path = "support/h2c.rs"]
 mod h2c;
+use emit::emit;
 
 /// How long a connection may stay silent before it is dropped.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -288,22 +292,6 @@ fn plan_for(req: &Request<'_>) -> (Plan, Option<String>) {
         _ => Page::NotFound,
     };
     (Plan::Page(page), note)
-}
-
-/// Runs a machine call that writes into a caller buffer. If the buffer is
-/// too small the machine wrote nothing and said how much it needs: grow
-/// and call again.
-fn emit(mut write: impl FnMut(&mut [u8]) -> Result<usize, Error>) -> Result<Vec<u8>, Error> {
-    let mut out = vec![0u8; 512];
-    let n = match write(&mut out) {
-        Err(Error::BufferTooSmall { needed }) => {
-            out.resize(needed, 0);
-            write(&mut out)?
-        }
-        other => other?,
-    };
-    out.truncate(n);
-    Ok(out)
 }
 
 /// What became of a request once answered.
