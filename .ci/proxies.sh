@@ -174,7 +174,8 @@ probe_expect 0 "Pings every 1.0 s keep the connection open" ws://127.0.0.1:19260
 echo "== upgrade_proxy"
 probe_expect 0 "the upgrade works" ws://127.0.0.1:19261/ws --deflate
 # echo/1 is not in the reverse proxy's allowlist: the upgrade is dropped
-# and upgrade_server's 426 says the request arrived without Upgrade.
+# and upgrade_server's 426 says the request arrived without Upgrade
+# (Protoswitch-Missing-Upgrade: no-upgrade, which probe reads).
 probe_expect 1 "stripped hop-by-hop headers" ws://127.0.0.1:19261/ws --upgrade echo/1
 probe_expect 0 "the upgrade works" ws://127.0.0.1:19267/any --upgrade echo/1
 probe_expect 0 "the upgrade works" ws://127.0.0.1:19249/ws --proxy http://127.0.0.1:19264

@@ -17,6 +17,13 @@ use protoswitch::ws::{
 };
 use protoswitch::{Error, RecvBuffer, StdClock};
 
+/// The response field in which `upgrade_server` names, by the token of
+/// `protoswitch::upgrade::MissingUpgrade`, what a request to its WebSocket
+/// endpoint lacked; `probe` reads it from a 426. A field rather than a
+/// line of the body: it arrives with the head (no body to wait for or to
+/// cap), and the body stays prose for people.
+pub const MISSING_UPGRADE_FIELD: &str = "Protoswitch-Missing-Upgrade";
+
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
 /// How long to wait for bytes when no timer is due.
