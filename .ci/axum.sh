@@ -17,38 +17,17 @@ cd "$(dirname "$0")/.."
 PORT=19230
 BIN=target/release/examples/axum_echo
 URL=ws://127.0.0.1:$PORT/ws
-fail() {
-    echo "axum: FAIL: $*" >&2
-    exit 1
-}
+CI_NAME=axum
+# shellcheck source=.ci/lib.sh
+. .ci/lib.sh
 
 python3 -c 'import websockets.sync.client' 2>/dev/null ||
     python3 -m pip install --quiet --upgrade 'websockets>=13' || fail "pip could not install websockets"
 cargo build --release -p protoswitch-tokio --features http --example axum_echo
 
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-    fail "127.0.0.1:$PORT is already in use: stop whatever listens there"
-fi
-LOG=$(mktemp)
-"$BIN" "127.0.0.1:$PORT" >/dev/null 2>"$LOG" &
-pid=$!
-passed=no
-cleanup() {
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    if [ "$passed" != yes ] && [ -s "$LOG" ]; then
-        echo "---- axum_echo stderr (last 30 lines) ----" >&2
-        tail -n 30 "$LOG" >&2
-    fi
-    rm -f "$LOG"
-}
-trap cleanup EXIT
-for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || fail "axum_echo exited at start"
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.1
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || fail "nothing listens on 127.0.0.1:$PORT"
+ports_free "$PORT"
+start axum_echo "$BIN" "127.0.0.1:$PORT"
+wait_port "$PORT" axum_echo
 
 python3 .ci/interop/ws_client_check.py "$URL" || fail "python websockets → axum_echo"
 python3 .ci/interop/ws_client_check.py "$URL" --deflate default ||
@@ -72,8 +51,8 @@ assert status == 200 and b"/ws" in body, (status, body)
 print("ok: GET /ws without an upgrade → 426 Upgrade: websocket, Sec-WebSocket-Version: 13; GET / → 200")
 PY
 
-kill -0 "$pid" 2>/dev/null || fail "axum_echo died during the checks"
-if grep -q panicked "$LOG"; then
+kill -0 "${pid_of[axum_echo]}" 2>/dev/null || fail "axum_echo died during the checks"
+if grep -q panicked "$CI_DIR/axum_echo.log"; then
     fail "axum_echo panicked"
 fi
 passed=yes

@@ -32,10 +32,9 @@ cd "$(dirname "$0")/.."
 BIN=target/release/examples
 NODE_DIR="${PROTOSWITCH_NODE_DIR:-$HOME/.cache/protoswitch/node}"
 HERE=.ci/interop
-fail() {
-    echo "interop-ws: FAIL: $*" >&2
-    exit 1
-}
+CI_NAME=interop-ws
+# shellcheck source=.ci/lib.sh
+. .ci/lib.sh
 for b in echo_server upgrade_server client probe tokio_echo_sans_io tokio_echo blocking_echo; do
     [ -x "$BIN/$b" ] || fail "$BIN/$b is missing: run cargo build --release --examples"
 done
@@ -60,48 +59,15 @@ echo "interop-ws: node $(node --version), ws $(node -p 'require("ws/package.json
 echo "interop-ws: $(chromium --version 2>/dev/null | head -1)"
 
 # ---- servers ----
-# Each server's stderr goes to $LOGS/<port>.err; on failure the trap shows
-# the end of every log that has something in it.
+# Each server's output goes to $LOGS/<port>.log (the servers are started
+# under their port's name); on failure the trap shows the end of every log
+# that has something in it.
 started=$SECONDS
-LOGS=$(mktemp -d)
-pids=()
-passed=no
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    if [ "$passed" != yes ]; then
-        for log in "$LOGS"/*.err; do
-            [ -s "$log" ] || continue
-            echo "---- server log $(basename "$log" .err) (last 30 lines) ----" >&2
-            tail -n 30 "$log" >&2
-        done
-    fi
-    rm -rf "$LOGS"
-}
-trap cleanup EXIT
-declare -A pid_of=()
-start() { # PORT COMMAND...
-    local port=$1
-    shift
-    "$@" >/dev/null 2>"$LOGS/$port.err" &
-    pids+=($!)
-    pid_of[$port]=$!
-}
-wait_port() {
-    for _ in $(seq 100); do
-        kill -0 "${pid_of[$1]}" 2>/dev/null || fail "the server for 127.0.0.1:$1 exited at start: $(cat "$LOGS/$1.err")"
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    fail "nothing listens on 127.0.0.1:$1"
-}
+LOGS=$CI_DIR
 PORTS="19201 19202 19203 19204 19205 19206 19207 19208 19219 19220"
 TAPS="19211 19213 19214 19217 19218 19229" # the tap on 1921N relays to 1920N, 19229 to 19219
-for port in $PORTS $TAPS; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        fail "127.0.0.1:$port is already in use: stop whatever listens there"
-    fi
-done
+# shellcheck disable=SC2086 # the lists are split into ports
+ports_free $PORTS $TAPS
 start 19201 "$BIN/echo_server" 127.0.0.1:19201
 start 19202 "$BIN/upgrade_server" 127.0.0.1:19202
 # Python websockets: its default permessage-deflate (12-bit windows both
@@ -265,8 +231,8 @@ probe_fails_with "cannot connect" ws://127.0.0.1:1/
 for port in "${!pid_of[@]}"; do
     kill -0 "${pid_of[$port]}" 2>/dev/null || fail "the server on 127.0.0.1:$port died during the checks"
 done
-if grep -l "panicked" "$LOGS"/*.err >/dev/null 2>&1; then
-    fail "a server panicked: $(grep -l panicked "$LOGS"/*.err)"
+if grep -l "panicked" "$LOGS"/*.log >/dev/null 2>&1; then
+    fail "a server panicked: $(grep -l panicked "$LOGS"/*.log)"
 fi
 echo "ok: every server still running, none panicked"
 

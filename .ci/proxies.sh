@@ -32,10 +32,9 @@ cd "$(dirname "$0")/.."
 BIN=target/release/examples
 HERE=.ci/interop
 NODE_DIR="${PROTOSWITCH_NODE_DIR:-$HOME/.cache/protoswitch/node}"
-fail() {
-    echo "proxies: FAIL: $*" >&2
-    exit 1
-}
+CI_NAME=proxies
+# shellcheck source=.ci/lib.sh
+. .ci/lib.sh
 for b in upgrade_server echo_server probe client upgrade_proxy; do
     [ -x "$BIN/$b" ] || fail "$BIN/$b is missing: run cargo build --release --examples"
 done
@@ -50,40 +49,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 echo "proxies: $(nginx -v 2>&1), $(haproxy -v | head -1 | cut -d' ' -f1-3)"
 
-WORK=$(mktemp -d)
-pids=()
-passed=no
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    if [ "$passed" != yes ]; then
-        for log in "$WORK"/*.log; do
-            [ -s "$log" ] || continue
-            echo "---- $(basename "$log") (last 20 lines) ----" >&2
-            tail -n 20 "$log" >&2
-        done
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-start() { # NAME COMMAND...
-    local name=$1
-    shift
-    "$@" >"$WORK/$name.log" 2>&1 &
-    pids+=($!)
-}
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    fail "nothing listens on 127.0.0.1:$1"
-}
-for port in 19249 19248 19250 19251 19252 19253 19254 19260 19261 19262 19263 19264 19265 19266 19267; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        fail "127.0.0.1:$port is already in use: stop whatever listens there"
-    fi
-done
+WORK=$CI_DIR
+ports_free 19249 19248 19250 19251 19252 19253 19254 19260 19261 19262 19263 19264 19265 19266 19267
 
 start upgrade_server "$BIN/upgrade_server" 127.0.0.1:19249
 start echo_server "$BIN/echo_server" 127.0.0.1:19248
@@ -207,7 +174,8 @@ probe_expect 0 "Pings every 1.0 s keep the connection open" ws://127.0.0.1:19260
 echo "== upgrade_proxy"
 probe_expect 0 "the upgrade works" ws://127.0.0.1:19261/ws --deflate
 # echo/1 is not in the reverse proxy's allowlist: the upgrade is dropped
-# and upgrade_server's 426 says the request arrived without Upgrade.
+# and upgrade_server's 426 says the request arrived without Upgrade
+# (Protoswitch-Missing-Upgrade: no-upgrade, which probe reads).
 probe_expect 1 "stripped hop-by-hop headers" ws://127.0.0.1:19261/ws --upgrade echo/1
 probe_expect 0 "the upgrade works" ws://127.0.0.1:19267/any --upgrade echo/1
 probe_expect 0 "the upgrade works" ws://127.0.0.1:19249/ws --proxy http://127.0.0.1:19264

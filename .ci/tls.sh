@@ -21,10 +21,9 @@ cd "$(dirname "$0")/.."
 
 PORT=19231
 BIN=target/release/examples/tls_echo
-fail() {
-    echo "tls: FAIL: $*" >&2
-    exit 1
-}
+CI_NAME=tls
+# shellcheck source=.ci/lib.sh
+. .ci/lib.sh
 
 python3 -c 'import websockets.sync.client' 2>/dev/null ||
     python3 -m pip install --quiet --upgrade 'websockets>=13' || fail "pip could not install websockets"
@@ -34,30 +33,10 @@ cargo build --release -p protoswitch-tokio --example tls_echo
 timeout 60 "$BIN" --selftest || fail "tls_echo --selftest"
 
 # ---- 2. two processes ----
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-    fail "127.0.0.1:$PORT is already in use: stop whatever listens there"
-fi
-DIR=$(mktemp -d)
-CA=$DIR/ca.pem
-"$BIN" server "127.0.0.1:$PORT" --cert-out "$CA" >/dev/null 2>"$DIR/server.err" &
-pid=$!
-passed=no
-cleanup() {
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    if [ "$passed" != yes ] && [ -s "$DIR/server.err" ]; then
-        echo "---- tls_echo server stderr (last 30 lines) ----" >&2
-        tail -n 30 "$DIR/server.err" >&2
-    fi
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || fail "tls_echo server exited at start"
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.1
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || fail "nothing listens on 127.0.0.1:$PORT"
+ports_free "$PORT"
+CA=$CI_DIR/ca.pem
+start tls_echo "$BIN" server "127.0.0.1:$PORT" --cert-out "$CA"
+wait_port "$PORT" tls_echo
 [ -s "$CA" ] || fail "the server wrote no certificate to $CA"
 
 timeout 60 "$BIN" client "wss://127.0.0.1:$PORT/" --cafile "$CA" || fail "tls_echo client → tls_echo server"
@@ -116,25 +95,20 @@ echo "ok: probe ws://127.0.0.1:$PORT/ (a TLS port) → exit 1, $(grep 'VERDICT' 
 
 # ---- 5. wss:// through a CONNECT proxy (upgrade_proxy --forward) ----
 PROXY_PORT=19232
-"target/release/examples/upgrade_proxy" "127.0.0.1:$PROXY_PORT" --forward "127.0.0.1:$PORT" 2>"$DIR/proxy.err" &
-proxy_pid=$!
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null && break
-    sleep 0.1
-done
+start upgrade_proxy "target/release/examples/upgrade_proxy" "127.0.0.1:$PROXY_PORT" --forward "127.0.0.1:$PORT"
+wait_port "$PROXY_PORT" upgrade_proxy
 out=$("$PROBE" "wss://127.0.0.1:$PORT/" --cafile "$CA" --proxy "http://127.0.0.1:$PROXY_PORT") ||
-    { kill "$proxy_pid"; fail "probe wss:// --proxy: $out"; }
+    fail "probe wss:// --proxy: $out"
 echo "ok: probe wss://127.0.0.1:$PORT/ --proxy http://127.0.0.1:$PROXY_PORT --cafile: $(grep 'VERDICT' <<<"$out" | sed 's/^ *//')"
 out=$(printf 'hello through a tunnel and TLS\n' |
     target/release/examples/client "wss://127.0.0.1:$PORT/" --cafile "$CA" --proxy "http://127.0.0.1:$PROXY_PORT" 2>&1) ||
-    { kill "$proxy_pid"; fail "client wss:// --proxy: $out"; }
-grep -qx "hello through a tunnel and TLS" <<<"$out" || { kill "$proxy_pid"; fail "client wss:// --proxy: no echo in: $out"; }
+    fail "client wss:// --proxy: $out"
+grep -qx "hello through a tunnel and TLS" <<<"$out" || fail "client wss:// --proxy: no echo in: $out"
 echo "ok: client wss://127.0.0.1:$PORT/ --proxy http://127.0.0.1:$PROXY_PORT --cafile: the line came back"
-kill "$proxy_pid" 2>/dev/null || true
-wait "$proxy_pid" 2>/dev/null || true
+stop upgrade_proxy
 
-kill -0 "$pid" 2>/dev/null || fail "tls_echo server died during the checks"
-if grep -q panicked "$DIR/server.err"; then
+kill -0 "${pid_of[tls_echo]}" 2>/dev/null || fail "tls_echo server died during the checks"
+if grep -q panicked "$CI_DIR/tls_echo.log"; then
     fail "tls_echo server panicked"
 fi
 passed=yes

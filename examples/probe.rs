@@ -33,6 +33,7 @@ use std::time::{Duration, Instant as StdInstant};
 use blocking_ws::Transport;
 use protoswitch::upgrade::{
     ClientEvent, ClientHandshake, ClientRequest, ClientState, DeflateConfig, Diagnosis,
+    MissingUpgrade,
 };
 use protoswitch::ws::{self, Config, Connection, Event, MIN_TRANSMIT_BUFFER};
 use protoswitch::{Error, Header, Headers, PeerErrorKind, RecvBuffer, StdClock};
@@ -348,6 +349,12 @@ fn probe(args: &Args) -> bool {
                             .headers()
                             .get_str("sec-websocket-version")
                             .map(str::to_owned);
+                        // What a server built on this crate says the
+                        // request lacked (upgrade_server's 426).
+                        let missing = response
+                            .headers()
+                            .get_str(blocking_ws::MISSING_UPGRADE_FIELD)
+                            .and_then(|token| MissingUpgrade::parse(token.trim()));
                         let status = response.status();
                         buf.drain(..consumed);
                         let body = read_body(&mut client, &mut stream, &mut buf, deadline);
@@ -357,6 +364,7 @@ fn probe(args: &Args) -> bool {
                             diagnosis,
                             &requires,
                             version.as_deref(),
+                            missing,
                             &body,
                         );
                     }
@@ -604,6 +612,7 @@ fn explain_declined(
     diagnosis: Diagnosis,
     requires: &[String],
     version: Option<&str>,
+    missing: Option<MissingUpgrade>,
     body: &[u8],
 ) -> bool {
     println!("   no 101: the server answered {status}");
@@ -632,12 +641,16 @@ fn explain_declined(
         _ => diagnosis.explain().to_owned(),
     };
     fail(&detail);
-    let said = String::from_utf8_lossy(body);
-    // A server built on this crate says in its 426 what arrived.
-    let arrived_stripped = status == 426 && said.contains("arrived without");
+    // A server built on this crate names in its 426 what the request
+    // lacked when it arrived.
+    let missing = missing.filter(|_| status == 426);
+    let arrived_stripped = matches!(
+        missing,
+        Some(MissingUpgrade::NoUpgrade | MissingUpgrade::NoConnectionUpgrade)
+    );
     verdict(&match diagnosis {
         Diagnosis::OfferStripped | Diagnosis::UpgradeRequired
-            if status == 426 && said.contains("arrived as HTTP/1.0") =>
+            if missing == Some(MissingUpgrade::Http10) =>
         {
             "an HTTP/1.0 hop: a proxy forwarded the upgrade as HTTP/1.0, which cannot switch protocols; fix: HTTP/1.1 to the upstream (nginx: proxy_http_version 1.1)".to_owned()
         }

@@ -32,6 +32,11 @@ use protoswitch::{Error, Header};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The caller-buffer loop shared with the other HTTP examples.
+#[path = "support/emit.rs"]
+mod emit;
+use emit::emit;
+
 const USAGE: &str =
     "usage: upgrade_proxy LISTEN UPSTREAM [--allow TOKEN]... [--allow-h2c] [--via NAME]
        upgrade_proxy LISTEN --forward HOST:PORT...";
@@ -107,19 +112,10 @@ async fn main() -> io::Result<()> {
     }
 }
 
-/// Calls `write` with a buffer that grows until the bytes fit.
-fn emit(mut write: impl FnMut(&mut [u8]) -> Result<usize, Error>) -> io::Result<Vec<u8>> {
-    let mut out = vec![0; 1024];
-    loop {
-        match write(&mut out) {
-            Ok(n) => {
-                out.truncate(n);
-                return Ok(out);
-            }
-            Err(Error::BufferTooSmall { needed }) => out.resize(needed, 0),
-            Err(e) => return Err(io::Error::other(e.to_string())),
-        }
-    }
+/// [`emit`], with a local error (a bug in this file) as an I/O error that
+/// drops the connection.
+fn emit_io(write: impl FnMut(&mut [u8]) -> Result<usize, Error>) -> io::Result<Vec<u8>> {
+    emit(write).map_err(|e| io::Error::other(e.to_string()))
 }
 
 /// Reads more bytes into `buf`; `false` at the end of the stream.
@@ -162,7 +158,7 @@ async fn reverse(
                                         (false, None) => String::new(),
                                     }
                                 ));
-                                up.write_all(&emit(|o| request.write(o))?).await?;
+                                up.write_all(&emit_io(|o| request.write(o))?).await?;
                             }
                             Some(Event::Body { bytes, .. }) => up.write_all(bytes).await?,
                             _ => {}
@@ -188,7 +184,7 @@ async fn reverse(
                                     Some(why) => format!("{status} ({why})"),
                                     None => status.to_string(),
                                 });
-                                down.write_all(&emit(|o| response.write(o))?).await?;
+                                down.write_all(&emit_io(|o| response.write(o))?).await?;
                             }
                             Some(Event::Body { bytes, .. }) => down.write_all(bytes).await?,
                             _ => {}
@@ -301,12 +297,12 @@ async fn forward(mut down: TcpStream, allowed: &[String]) -> io::Result<String> 
     let target = match target {
         Err(method) => {
             let r = refuse(405, b"this proxy only opens CONNECT tunnels\n");
-            down.write_all(&emit(|o| server.respond(&r, o))?).await?;
+            down.write_all(&emit_io(|o| server.respond(&r, o))?).await?;
             return Ok(format!("{method}: 405"));
         }
         Ok(t) if !allowed.contains(&t) => {
             let r = refuse(403, b"this destination is not allowed\n");
-            down.write_all(&emit(|o| server.respond(&r, o))?).await?;
+            down.write_all(&emit_io(|o| server.respond(&r, o))?).await?;
             return Ok(format!("CONNECT {t}: 403 (not in the allowlist)"));
         }
         Ok(t) => t,
@@ -315,11 +311,11 @@ async fn forward(mut down: TcpStream, allowed: &[String]) -> io::Result<String> 
         Ok(up) => up,
         Err(e) => {
             let r = refuse(502, b"the destination cannot be reached\n");
-            down.write_all(&emit(|o| server.respond(&r, o))?).await?;
+            down.write_all(&emit_io(|o| server.respond(&r, o))?).await?;
             return Ok(format!("CONNECT {target}: 502 ({e})"));
         }
     };
-    down.write_all(&emit(|o| server.tunnel(&[], o))?).await?;
+    down.write_all(&emit_io(|o| server.tunnel(&[], o))?).await?;
     // Bytes sent before the 200 (RFC 9931 says a client sends none) are
     // the tunnel's.
     up.write_all(&buf[consumed..]).await?;

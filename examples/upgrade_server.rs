@@ -9,7 +9,7 @@
 //! | request                                   | answer                                  |
 //! |-------------------------------------------|-----------------------------------------|
 //! | `GET /ws`, valid WebSocket offer          | 101 (subprotocol `chat` when offered), then echo |
-//! | `GET /ws`, no usable offer                | 426 `Upgrade: websocket`                |
+//! | `GET /ws`, no WebSocket offer             | 426 `Upgrade: websocket`, what was missing |
 //! | `GET /ws`, `Sec-WebSocket-Version` not 13 | 426 with `Sec-WebSocket-Version: 13`    |
 //! | `GET /ws`, other broken handshake         | 400 with the reason                     |
 //! | `Upgrade: echo/1`, any path               | 101, then every byte is echoed          |
@@ -18,6 +18,12 @@
 //! | `POST` any path                           | 200 `received N bytes`                  |
 //! | `GET /`                                   | 200 text page                           |
 //! | anything else                             | 404                                     |
+//!
+//! The 426 for `/ws` without a WebSocket offer says what the request
+//! lacked (HTTP/1.1, `Upgrade`, `upgrade` in `Connection`, or WebSocket
+//! among the offers): as the core's `MissingUpgrade` token in the field
+//! `Protoswitch-Missing-Upgrade`, for programs (`probe` reads it), and in
+//! prose in the body, for people.
 //!
 //! `Expect: 100-continue` works everywhere: the body is read (after a
 //! `100 Continue`) when the answer needs it, and the decision is carried out
@@ -40,17 +46,21 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use protoswitch::upgrade::{
-    Accept, Protocol, ProtocolKind, Request, Response, ServerEvent, ServerHandshake, ServerState,
-    Switch,
+    Accept, MissingUpgrade, Protocol, ProtocolKind, Request, Response, ServerEvent,
+    ServerHandshake, ServerState, Switch,
 };
 use protoswitch::ws::{Config, Connection};
 use protoswitch::{Error, Header, PeerError};
 
 #[path = "support/blocking_ws.rs"]
 mod blocking_ws;
+/// The caller-buffer loop shared with the other HTTP examples.
+#[path = "support/emit.rs"]
+mod emit;
 /// Just enough HTTP/2 to answer the request that arrived over h2c.
 #[path = "support/h2c.rs"]
 mod h2c;
+use emit::emit;
 
 /// How long a connection may stay silent before it is dropped.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -137,8 +147,9 @@ enum Page {
     Home,
     Upload,
     NotFound,
-    /// `/ws` without a usable offer: 426, and the body says what arrived.
-    UpgradeRequired(Arrived),
+    /// `/ws` without a WebSocket offer: 426, saying what the request lacks
+    /// (a token in a field, and prose in the body).
+    UpgradeRequired(MissingUpgrade),
     /// The WebSocket handshake is broken: 400, or 426 for a wrong version.
     Refused(PeerError),
 }
@@ -179,58 +190,33 @@ struct Pending {
     body_bytes: u64,
 }
 
-/// Why a request to `/ws` carried no usable WebSocket offer, as far as
-/// the request shows: what a client (or `probe`) behind proxies needs to
-/// hear, since hop-by-hop headers are what intermediaries drop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Arrived {
-    /// HTTP/1.0 cannot upgrade (RFC 9110 §7.8): a hop speaks 1.0.
-    Http10,
-    /// No `Upgrade` header at all.
-    NoUpgrade,
-    /// `Upgrade` without the `upgrade` option in `Connection`.
-    NoConnectionUpgrade,
-    /// An offer, but not of WebSocket.
-    OtherOffer,
-}
-
-impl Arrived {
-    fn of(req: &Request<'_>) -> Self {
-        let headers = req.headers();
-        if req.head().minor_version() == 0 {
-            Arrived::Http10
-        } else if headers.get("upgrade").is_none() {
-            Arrived::NoUpgrade
-        } else if !headers.list_contains("connection", "upgrade") {
-            Arrived::NoConnectionUpgrade
-        } else {
-            Arrived::OtherOffer
+/// The 426's body for a request to `/ws` without a WebSocket offer: what
+/// a person behind proxies needs to hear, since hop-by-hop fields are what
+/// intermediaries drop. (The same reason goes out as a token in the
+/// `Protoswitch-Missing-Upgrade` field, for programs such as `probe`.)
+fn explain(missing: MissingUpgrade) -> &'static str {
+    match missing {
+        MissingUpgrade::Http10 => {
+            "this endpoint needs a WebSocket upgrade, but the request arrived as HTTP/1.0, \
+             which cannot upgrade: a proxy on the way speaks HTTP/1.0 to this server \
+             (nginx: proxy_http_version 1.1)\n"
         }
-    }
-
-    /// The 426's body.
-    fn explain(self) -> &'static str {
-        match self {
-            Arrived::Http10 => {
-                "this endpoint needs a WebSocket upgrade, but the request arrived as HTTP/1.0, \
-                 which cannot upgrade: a proxy on the way speaks HTTP/1.0 to this server \
-                 (nginx: proxy_http_version 1.1)\n"
-            }
-            Arrived::NoUpgrade => {
-                "this endpoint needs a WebSocket upgrade, but the request arrived without an \
-                 Upgrade header: an intermediary removed it (Upgrade and Connection are \
-                 hop-by-hop; nginx: proxy_set_header Upgrade $http_upgrade; \
-                 proxy_set_header Connection \"upgrade\")\n"
-            }
-            Arrived::NoConnectionUpgrade => {
-                "this endpoint needs a WebSocket upgrade, but the request's Connection header \
-                 arrived without \"upgrade\": an intermediary rewrote it \
-                 (nginx: proxy_set_header Connection \"upgrade\")\n"
-            }
-            Arrived::OtherOffer => {
-                "this endpoint needs a WebSocket upgrade; the request offered another protocol\n"
-            }
+        MissingUpgrade::NoUpgrade => {
+            "this endpoint needs a WebSocket upgrade, but the request arrived without an \
+             Upgrade header: an intermediary removed it (Upgrade and Connection are \
+             hop-by-hop; nginx: proxy_set_header Upgrade $http_upgrade; \
+             proxy_set_header Connection \"upgrade\")\n"
         }
+        MissingUpgrade::NoConnectionUpgrade => {
+            "this endpoint needs a WebSocket upgrade, but the request's Connection header \
+             arrived without \"upgrade\": an intermediary rewrote it \
+             (nginx: proxy_set_header Connection \"upgrade\")\n"
+        }
+        MissingUpgrade::OtherProtocol => {
+            "this endpoint needs a WebSocket upgrade; the request offered another protocol\n"
+        }
+        // A reason added to the crate after this example was written.
+        _ => "this endpoint needs a WebSocket upgrade\n",
     }
 }
 
@@ -276,9 +262,11 @@ fn plan_for(req: &Request<'_>) -> (Plan, Option<String>) {
         Ok(_) => None,
     };
     if path == "/ws" {
-        let page = match websocket {
-            Err(e) => Page::Refused(e),
-            Ok(_) => Page::UpgradeRequired(Arrived::of(req)),
+        let page = match (websocket, req.missing_websocket_upgrade()) {
+            (Err(e), _) => Page::Refused(e),
+            (Ok(_), Some(missing)) => Page::UpgradeRequired(missing),
+            // A usable offer of WebSocket at /ws was taken above.
+            (Ok(_), None) => unreachable!("a usable WebSocket offer is switched to"),
         };
         return (Plan::Page(page), note);
     }
@@ -288,22 +276,6 @@ fn plan_for(req: &Request<'_>) -> (Plan, Option<String>) {
         _ => Page::NotFound,
     };
     (Plan::Page(page), note)
-}
-
-/// Runs a machine call that writes into a caller buffer. If the buffer is
-/// too small the machine wrote nothing and said how much it needs: grow
-/// and call again.
-fn emit(mut write: impl FnMut(&mut [u8]) -> Result<usize, Error>) -> Result<Vec<u8>, Error> {
-    let mut out = vec![0u8; 512];
-    let n = match write(&mut out) {
-        Err(Error::BufferTooSmall { needed }) => {
-            out.resize(needed, 0);
-            write(&mut out)?
-        }
-        other => other?,
-    };
-    out.truncate(n);
-    Ok(out)
 }
 
 /// What became of a request once answered.
@@ -323,6 +295,7 @@ fn finish(
     p: Pending,
 ) -> io::Result<Done> {
     let upload_text;
+    let missing_headers;
     let mut accept = |switch: &Option<Result<Switch<'static>, Error>>| match switch {
         Some(Ok(switch)) => emit(|out| server.accept(switch, out)),
         Some(Err(e)) => Err(*e),
@@ -361,9 +334,18 @@ fn finish(
                         .body(upload_text.as_bytes())
                 }
                 Page::NotFound => Response::new(404).headers(TEXT).body(b"not found\n"),
-                Page::UpgradeRequired(arrived) => Response::upgrade_required(&["websocket"])
-                    .headers(TEXT)
-                    .body(arrived.explain().as_bytes()),
+                Page::UpgradeRequired(missing) => {
+                    missing_headers = [
+                        TEXT[0],
+                        Header::new(
+                            blocking_ws::MISSING_UPGRADE_FIELD,
+                            missing.as_str().as_bytes(),
+                        ),
+                    ];
+                    Response::upgrade_required(&["websocket"])
+                        .headers(&missing_headers)
+                        .body(explain(*missing).as_bytes())
+                }
                 Page::Refused(e) => Response::for_error(e),
             };
             let mut outcome = response.status().to_string();

@@ -3,7 +3,8 @@
 
 use protoswitch::http1::{Limits, reason_phrase};
 use protoswitch::upgrade::{
-    Accept, ProtocolKind, Response, ServerConfig, ServerEvent, ServerHandshake, ServerState, Switch,
+    Accept, MissingUpgrade, ProtocolKind, Response, ServerConfig, ServerEvent, ServerHandshake,
+    ServerState, Switch,
 };
 use protoswitch::{Error, Header, LocalError, PeerErrorKind as K, Reply};
 use protoswitch_testkit::pair::{Ev, feed_server};
@@ -327,6 +328,135 @@ fn upgrade_counts_only_with_connection_upgrade_and_http11() {
         &out[..n],
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo/1\r\nConnection: Upgrade\r\n\r\n"
     );
+}
+
+/// `Request::missing_websocket_upgrade` of the head `input`, and whether
+/// `Request::websocket` found an offer (usable or not).
+fn missing_of(input: &[u8]) -> (Option<MissingUpgrade>, bool) {
+    let mut s = ServerHandshake::new(ServerConfig::default());
+    let got = s.receive(input).unwrap();
+    let Some(ServerEvent::Request(req)) = got.event else {
+        panic!("no request in {:?}", String::from_utf8_lossy(input))
+    };
+    (
+        req.missing_websocket_upgrade(),
+        !matches!(req.websocket(), Ok(None)),
+    )
+}
+
+#[test]
+fn missing_websocket_upgrade_names_what_the_request_lacks() {
+    use MissingUpgrade::*;
+    const KEY: &str =
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+    let cases: &[(&str, Option<MissingUpgrade>)] = &[
+        // HTTP/1.0 cannot upgrade, whatever it carries.
+        ("GET /ws HTTP/1.0\r\n\r\n", Some(Http10)),
+        (
+            &format!("GET /ws HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{KEY}\r\n"),
+            Some(Http10),
+        ),
+        // No Upgrade field, or one naming no protocol.
+        ("GET /ws HTTP/1.1\r\nHost: h\r\n\r\n", Some(NoUpgrade)),
+        (
+            "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n\r\n",
+            Some(NoUpgrade),
+        ),
+        (
+            "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: \r\nConnection: Upgrade\r\n\r\n",
+            Some(NoUpgrade),
+        ),
+        // Upgrade without `upgrade` in Connection: the offer does not count.
+        (
+            &format!("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n{KEY}\r\n"),
+            Some(NoConnectionUpgrade),
+        ),
+        (
+            &format!(
+                "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n{KEY}\r\n"
+            ),
+            Some(NoConnectionUpgrade),
+        ),
+        (
+            "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: echo/1\r\nConnection: close\r\n\r\n",
+            Some(NoConnectionUpgrade),
+        ),
+        // A valid upgrade offer, of other protocols only.
+        (
+            "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: echo/1, foo\r\nConnection: Upgrade\r\n\r\n",
+            Some(OtherProtocol),
+        ),
+        // WebSocket offered: nothing missing, in any case or list position,
+        // several Connection lines included.
+        (
+            &format!(
+                "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{KEY}\r\n"
+            ),
+            None,
+        ),
+        (
+            &format!(
+                "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: echo/1, WebSocket\r\n\
+                 Connection: keep-alive\r\nConnection: UPGRADE\r\n{KEY}\r\n"
+            ),
+            None,
+        ),
+        // Offered but unusable (no key, version 8): not missing; websocket()
+        // says what is wrong.
+        (
+            "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            None,
+        ),
+        (
+            "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+            None,
+        ),
+    ];
+    for (input, want) in cases {
+        let (missing, offered) = missing_of(input.as_bytes());
+        assert_eq!(missing, *want, "{input:?}");
+        // Missing exactly when no WebSocket offer was found.
+        assert_eq!(missing.is_none(), offered, "{input:?}");
+    }
+}
+
+#[test]
+fn missing_upgrade_tokens_are_stable_and_parse_back() {
+    use MissingUpgrade::*;
+    let all = [
+        (Http10, "http-1.0"),
+        (NoUpgrade, "no-upgrade"),
+        (NoConnectionUpgrade, "no-connection-upgrade"),
+        (OtherProtocol, "other-protocol"),
+    ];
+    for (missing, token) in all {
+        assert_eq!(missing.as_str(), token);
+        assert_eq!(missing.to_string(), token);
+        assert_eq!(MissingUpgrade::parse(token), Some(missing));
+        assert_eq!(
+            MissingUpgrade::parse(&token.to_ascii_uppercase()),
+            Some(missing)
+        );
+        // Usable as a field value: no whitespace, no control bytes.
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        );
+    }
+    for bad in [
+        "",
+        " no-upgrade",
+        "no-upgrade ",
+        "no_upgrade",
+        "http10",
+        "noupgrade",
+        "no-upgrade-field",
+        "arrived without",
+    ] {
+        assert_eq!(MissingUpgrade::parse(bad), None, "{bad:?}");
+    }
 }
 
 #[test]

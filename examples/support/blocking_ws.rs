@@ -17,6 +17,13 @@ use protoswitch::ws::{
 };
 use protoswitch::{Error, RecvBuffer, StdClock};
 
+/// The response field in which `upgrade_server` names, by the token of
+/// `protoswitch::upgrade::MissingUpgrade`, what a request to its WebSocket
+/// endpoint lacked; `probe` reads it from a 426. A field rather than a
+/// line of the body: it arrives with the head (no body to wait for or to
+/// cap), and the body stays prose for people.
+pub const MISSING_UPGRADE_FIELD: &str = "Protoswitch-Missing-Upgrade";
+
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
 /// How long to wait for bytes when no timer is due.
@@ -518,55 +525,78 @@ pub fn open_tunnel(
     )
     .map_err(other)?;
     stream.write_all(&out[..n])?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
     let mut refused: Option<TunnelRefused> = None;
-    loop {
-        let got = client.receive(&buf).map_err(other)?;
-        let consumed = got.consumed;
-        match got.event {
-            Some(ClientEvent::Tunnel { .. }) => return Ok(Ok(buf[consumed..].to_vec())),
-            Some(ClientEvent::Declined { response, .. }) => {
+    let answer = read_answer(&mut client, stream, Vec::new(), |event, rest, state| {
+        match event {
+            ClientEvent::Tunnel { .. } => return Some(Ok(rest.to_vec())),
+            ClientEvent::Declined { response, .. } => {
                 refused = Some(TunnelRefused {
                     status: response.status(),
                     reason: response.reason().to_owned(),
                     body: Vec::new(),
                 });
             }
-            Some(ClientEvent::Body(data)) => {
+            ClientEvent::Body(data) => {
                 if let Some(r) = &mut refused {
                     r.body.extend_from_slice(data);
                 }
             }
-            Some(_) => {}
-            None => {}
+            _ => {}
         }
-        buf.drain(..consumed);
-        if client.state() == ClientState::Done {
-            if let Some(r) = refused.take() {
-                return Ok(Err(r));
+        // The refusal is complete (with its body, if it had one).
+        match state {
+            ClientState::Done => refused.take().map(Err),
+            _ => None,
+        }
+    })?;
+    if let Some(answer) = answer {
+        return Ok(answer);
+    }
+    // The proxy closed the connection: a refusal whose body ran to the
+    // end, or no answer at all.
+    let _ = client.receive_eof();
+    match refused {
+        Some(r) => Ok(Err(r)),
+        None => Err(io::Error::new(
+            ErrorKind::UnexpectedEof,
+            "the proxy closed the connection without answering CONNECT",
+        )),
+    }
+}
+
+/// The one read loop over a client handshake's answer, for a CONNECT
+/// ([`open_tunnel`]) and an upgrade ([`connect_via`]): feeds `client` the
+/// bytes in `buf` (already received), then what `stream` delivers, and
+/// hands every event to `on_event` with the bytes after it (a tunnel's or
+/// the new protocol's first bytes) and the machine's state after it, until
+/// `on_event` returns `Some`. `Ok(None)`: the stream ended first (the
+/// caller tells the machine, `receive_eof`, and says what that means).
+fn read_answer<T>(
+    client: &mut ClientHandshake<'_>,
+    stream: &mut impl Read,
+    mut buf: Vec<u8>,
+    mut on_event: impl FnMut(ClientEvent<'_>, &[u8], ClientState) -> Option<T>,
+) -> io::Result<Option<T>> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let got = client.receive(&buf).map_err(other)?;
+        let consumed = got.consumed;
+        let idle = got.event.is_none();
+        if let Some(event) = got.event {
+            if let Some(done) = on_event(event, &buf[consumed..], client.state()) {
+                return Ok(Some(done));
             }
         }
-        if got_more_needed(consumed, &client) {
+        buf.drain(..consumed);
+        // Nothing complete and nothing used: the machine needs more bytes.
+        if idle && consumed == 0 {
             let n = stream.read(&mut chunk)?;
             if n == 0 {
-                let _ = client.receive_eof();
-                if let Some(r) = refused.take() {
-                    return Ok(Err(r));
-                }
-                return Err(io::Error::new(
-                    ErrorKind::UnexpectedEof,
-                    "the proxy closed the connection without answering CONNECT",
-                ));
+                return Ok(None);
             }
             buf.extend_from_slice(&chunk[..n]);
         }
     }
-}
-
-/// After a `receive` that consumed nothing, more bytes are needed.
-fn got_more_needed(consumed: usize, client: &ClientHandshake<'_>) -> bool {
-    consumed == 0 && client.state() != ClientState::Done
 }
 
 /// A TCP connection to `authority`, through the HTTP proxy `proxy`
@@ -641,49 +671,39 @@ pub fn connect_via(
         ClientHandshake::start(&request, Default::default(), clock.now(), &mut out)
             .map_err(other)?;
     stream.write_all(&out[..n])?;
-    let mut buf = early;
-    let mut chunk = [0u8; 4096];
-    loop {
-        let got = client.receive(&buf).map_err(other)?;
-        match got.event {
-            Some(ClientEvent::Switched { negotiation, .. }) => {
-                let leftover = buf[got.consumed..].to_vec();
+    let answer = read_answer(
+        &mut client,
+        &mut stream,
+        early,
+        |event, rest, _| match event {
+            ClientEvent::Switched { negotiation, .. } => {
                 let subprotocol = negotiation.subprotocol().map(String::from);
                 let agreed = deflate.and_then(|d| Some((d, d.agreed(&negotiation)?)));
-                let conn = Connection::from_client_handshake(client, config, clock.now(), masks)
-                    .map_err(other)?;
-                let mut ws = WsStream::new_on(stream, conn, clock, &leftover);
-                ws.subprotocol = subprotocol;
-                if let Some((deflate, params)) = agreed {
-                    ws = ws.with_deflate(deflate, params);
-                }
-                return Ok(ws);
+                Some(Ok((rest.to_vec(), subprotocol, agreed)))
             }
-            Some(ClientEvent::Declined {
+            ClientEvent::Declined {
                 response,
                 diagnosis,
-            }) => {
-                return Err(io::Error::other(format!(
-                    "server answered {}: {diagnosis}",
-                    response.status()
-                )));
-            }
-            Some(_) => {
-                buf.drain(..got.consumed);
-                continue;
-            }
-            None => buf.drain(..got.consumed),
-        };
-        if client.state() == ClientState::Failed {
-            return Err(ErrorKind::InvalidData.into());
-        }
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            return Err(match client.receive_eof() {
-                Err(e) => other(e),
-                Ok(_) => ErrorKind::UnexpectedEof.into(),
-            });
-        }
-        buf.extend_from_slice(&chunk[..n]);
+            } => Some(Err(io::Error::other(format!(
+                "server answered {}: {diagnosis}",
+                response.status()
+            )))),
+            _ => None,
+        },
+    )?;
+    let Some(answer) = answer else {
+        return Err(match client.receive_eof() {
+            Err(e) => other(e),
+            Ok(_) => ErrorKind::UnexpectedEof.into(),
+        });
+    };
+    let (leftover, subprotocol, agreed) = answer?;
+    let conn =
+        Connection::from_client_handshake(client, config, clock.now(), masks).map_err(other)?;
+    let mut ws = WsStream::new_on(stream, conn, clock, &leftover);
+    ws.subprotocol = subprotocol;
+    if let Some((deflate, params)) = agreed {
+        ws = ws.with_deflate(deflate, params);
     }
+    Ok(ws)
 }

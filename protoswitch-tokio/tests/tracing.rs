@@ -1,56 +1,11 @@
 //! Feature `tracing`: the handshake and close events a subscriber sees
-//! (a recording subscriber of the test's own; any subscriber works).
+//! (the recording subscriber of protoswitch-testkit; any subscriber works).
 #![cfg(feature = "tracing")]
 
-use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
-
 use futures_util::StreamExt;
+use protoswitch_testkit::tracing::Recorder;
 use protoswitch_tokio::{Accepted, Connect, Error, Options, Rejected, accept_with, connect};
 use tokio::io::duplex;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
-
-/// Every event as "LEVEL target: message field=value ...".
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-struct Line(String);
-
-impl Visit for Line {
-    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}{}", self.0);
-        } else {
-            self.0.push_str(&format!(" {}={value:?}", field.name()));
-        }
-    }
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut line = Line(String::new());
-        event.record(&mut line);
-        let meta = event.metadata();
-        let text = format!("{} {}: {}", meta.level(), meta.target(), line.0);
-        self.0.lock().unwrap().push(text);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-fn lines(recorder: &Recorder) -> Vec<String> {
-    recorder.0.lock().unwrap().clone()
-}
 
 #[tokio::test(flavor = "current_thread")]
 async fn handshake_and_close_events_reach_the_subscriber() {
@@ -79,13 +34,7 @@ async fn handshake_and_close_events_reach_the_subscriber() {
     assert!(matches!(declined, Err(Error::Declined { status: 401, .. })));
     assert!(server.await.unwrap().is_err());
 
-    let lines = lines(&recorder);
-    let has = |want: &str| {
-        assert!(
-            lines.iter().any(|l| l.contains(want)),
-            "no event with {want:?} in {lines:#?}"
-        )
-    };
+    let has = |want: &str| recorder.assert_has(want);
     has(
         r#"INFO protoswitch_tokio: upgrade accepted: 101 Switching Protocols method="GET" target="/room" subprotocol=Some("chat") deflate=Some("#,
     );

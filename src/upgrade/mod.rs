@@ -21,8 +21,8 @@ pub(crate) use h2c::check_offer as check_h2c_offer;
 pub use negotiation::Negotiation;
 pub use protocol::{Protocol, ProtocolKind};
 pub use server::{
-    Accept, Request, Response, ServerConfig, ServerEvent, ServerHandshake, ServerInput,
-    ServerState, Switch,
+    Accept, MissingUpgrade, Request, Response, ServerConfig, ServerEvent, ServerHandshake,
+    ServerInput, ServerState, Switch,
 };
 pub(crate) use websocket::check_offer as check_websocket_offer;
 pub use websocket::{

@@ -255,6 +255,55 @@ impl<'b> Request<'b> {
         }
     }
 
+    /// Why this request offers no WebSocket upgrade, as far as its head
+    /// shows: `None` when it offers one (usable or not: [`websocket`]
+    /// says which, and why not). For an endpoint that requires WebSocket,
+    /// this is what its 426 can tell a client behind proxies, since the
+    /// usual culprit is an intermediary that dropped the hop-by-hop fields
+    /// or spoke HTTP/1.0 to the server. The checks go in this order:
+    ///
+    /// | the request                                         | answer                      |
+    /// |-----------------------------------------------------|-----------------------------|
+    /// | HTTP/1.0 (whatever its fields)                      | `Some(Http10)`              |
+    /// | no `Upgrade` field, or one naming no protocol       | `Some(NoUpgrade)`           |
+    /// | `Upgrade`, but `Connection` does not list `upgrade` | `Some(NoConnectionUpgrade)` |
+    /// | both, but no `websocket` among the offers           | `Some(OtherProtocol)`       |
+    /// | both, `websocket` offered (usable or not)           | `None`                      |
+    ///
+    /// ```
+    /// use protoswitch::upgrade::{MissingUpgrade, ServerEvent, ServerHandshake};
+    ///
+    /// let head = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+    ///     Connection: keep-alive\r\n\r\n";
+    /// let mut server = ServerHandshake::new(Default::default());
+    /// let Some(ServerEvent::Request(req)) = server.receive(head).unwrap().event else {
+    ///     panic!()
+    /// };
+    /// let missing = req.missing_websocket_upgrade();
+    /// assert_eq!(missing, Some(MissingUpgrade::NoConnectionUpgrade));
+    /// // A short token for the 426, which a client parses back.
+    /// assert_eq!(missing.unwrap().as_str(), "no-connection-upgrade");
+    /// assert_eq!(MissingUpgrade::parse("no-connection-upgrade"), missing);
+    /// ```
+    ///
+    /// [`websocket`]: Self::websocket
+    pub fn missing_websocket_upgrade(&self) -> Option<MissingUpgrade> {
+        let headers = self.head.headers();
+        if self.head.minor_version() == 0 {
+            Some(MissingUpgrade::Http10)
+        } else if self.websocket != Offer::None {
+            None
+        } else if headers.elements(Field::Upgrade).next().is_none() {
+            Some(MissingUpgrade::NoUpgrade)
+        } else if !self.upgrade_counts {
+            // HTTP/1.1 here: the Upgrade did not count for want of
+            // `Connection: upgrade`.
+            Some(MissingUpgrade::NoConnectionUpgrade)
+        } else {
+            Some(MissingUpgrade::OtherProtocol)
+        }
+    }
+
     /// The h2c offer: `Ok(None)` when not offered, `Err` when unusable (the
     /// server must then not upgrade, RFC 7540 §3.2.1). Advisory, like
     /// [`websocket`](Self::websocket): nothing was queued.
@@ -366,6 +415,75 @@ impl<'b> Request<'b> {
     /// How the request body is framed.
     pub fn framing(&self) -> Framing {
         self.framing
+    }
+}
+
+/// Why a request offers no WebSocket upgrade:
+/// [`Request::missing_websocket_upgrade`]. Each has a stable short token
+/// ([`as_str`](Self::as_str), [`parse`](Self::parse)) that a server can
+/// put in its 426 for clients to read by machine instead of by prose.
+///
+/// ```
+/// use protoswitch::upgrade::MissingUpgrade;
+///
+/// for missing in [
+///     MissingUpgrade::Http10,
+///     MissingUpgrade::NoUpgrade,
+///     MissingUpgrade::NoConnectionUpgrade,
+///     MissingUpgrade::OtherProtocol,
+/// ] {
+///     assert_eq!(MissingUpgrade::parse(missing.as_str()), Some(missing));
+/// }
+/// assert_eq!(MissingUpgrade::Http10.as_str(), "http-1.0");
+/// assert_eq!(MissingUpgrade::parse("No-Upgrade"), Some(MissingUpgrade::NoUpgrade));
+/// assert_eq!(MissingUpgrade::parse("arrived without"), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MissingUpgrade {
+    /// `http-1.0`: an HTTP/1.0 request, which cannot switch protocols
+    /// (RFC 9110 §7.8): a hop on the way speaks HTTP/1.0 to the server.
+    Http10,
+    /// `no-upgrade`: no `Upgrade` field (or one naming no protocol): an
+    /// intermediary removed it (it is hop-by-hop), or the client sent none.
+    NoUpgrade,
+    /// `no-connection-upgrade`: `Upgrade` without `upgrade` in `Connection`,
+    /// so the offer does not count: an intermediary rewrote `Connection`.
+    NoConnectionUpgrade,
+    /// `other-protocol`: a valid upgrade offer, but not of WebSocket.
+    OtherProtocol,
+}
+
+impl MissingUpgrade {
+    /// The token: lowercase ASCII letters, digits, `-` and `.`, valid as a
+    /// field value and a line of text.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MissingUpgrade::Http10 => "http-1.0",
+            MissingUpgrade::NoUpgrade => "no-upgrade",
+            MissingUpgrade::NoConnectionUpgrade => "no-connection-upgrade",
+            MissingUpgrade::OtherProtocol => "other-protocol",
+        }
+    }
+
+    /// The reason a token names, ignoring ASCII case; `None` for anything
+    /// else (surrounding whitespace included: trim it first).
+    pub fn parse(token: &str) -> Option<Self> {
+        [
+            MissingUpgrade::Http10,
+            MissingUpgrade::NoUpgrade,
+            MissingUpgrade::NoConnectionUpgrade,
+            MissingUpgrade::OtherProtocol,
+        ]
+        .into_iter()
+        .find(|m| eq_ignore_case(m.as_str().as_bytes(), token.as_bytes()))
+    }
+}
+
+impl core::fmt::Display for MissingUpgrade {
+    /// The token.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

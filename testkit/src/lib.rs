@@ -3,7 +3,8 @@
 //! [`targets`] (each `fuzz/fuzz_targets/*.rs` is one line calling them, and
 //! `cargo test` replays their seed corpora on stable), the checked
 //! WebSocket receive loop in [`ws`], the in-memory client/server pair in
-//! [`pair`].
+//! [`pair`], and (feature `tracing`) the recording subscriber of the
+//! adapters' tracing tests in `tracing`.
 //!
 //! Plumbing shared by the fuzz targets: how an input is laid out, the ways
 //! of cutting the peer's byte stream into reads, the decisions the
@@ -31,6 +32,8 @@ use protoswitch::Error;
 pub mod pair;
 pub mod relay;
 pub mod targets;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 pub mod ws;
 
 /// Bytes before the cut lengths.
