@@ -527,18 +527,44 @@ impl HeadReader {
 /// a bounded number of times. Returns the head length including the final
 /// empty line.
 fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
-    let start = scanned.saturating_sub(3);
-    let mut i = start;
+    // An empty line ends the head: a LF followed by LF or by CR LF. Eight
+    // bytes at a time (the zero-byte test on the word XOR LF flags every
+    // LF, and sometimes a byte just above one: each flag is checked), one
+    // pass however many lines.
+    let ends_head = |i: usize| match &buf[i + 1..] {
+        [b'\n', ..] => Some(i + 2),
+        [b'\r', b'\n', ..] => Some(i + 3),
+        _ => None,
+    };
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const LFS: u64 = u64::from_le_bytes([b'\n'; 8]);
+    let mut i = scanned.saturating_sub(3);
+    while i + 8 <= buf.len() {
+        #[cfg(test)]
+        work::steps(8);
+        let mut word = [0; 8];
+        word.copy_from_slice(&buf[i..i + 8]);
+        let x = u64::from_le_bytes(word) ^ LFS;
+        let mut flags = x.wrapping_sub(ONES) & !x & HIGHS;
+        while flags != 0 {
+            let at = i + (flags.trailing_zeros() / 8) as usize;
+            if buf[at] == b'\n' {
+                if let Some(end) = ends_head(at) {
+                    return Some(end);
+                }
+            }
+            flags &= flags - 1;
+        }
+        i += 8;
+    }
     while i < buf.len() {
-        // From one line feed to the next, eight bytes at a time.
-        let Some(lf) = find_lf(&buf[i..]) else {
-            break;
-        };
-        i += lf;
-        match &buf[i + 1..] {
-            [b'\n', ..] => return Some(i + 2),
-            [b'\r', b'\n', ..] => return Some(i + 3),
-            _ => {}
+        #[cfg(test)]
+        work::step();
+        if buf[i] == b'\n' {
+            if let Some(end) = ends_head(i) {
+                return Some(end);
+            }
         }
         i += 1;
     }

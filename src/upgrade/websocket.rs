@@ -140,15 +140,21 @@ impl<'b> Extension<'b> {
 /// token name, a token or quoted-string value in UTF-8); `None` when
 /// malformed.
 fn split_extension(element: &[u8]) -> Option<(&[u8], &[u8])> {
-    let end = element
+    // `OWS token OWS` up to the first `;` (or the end), in one pass.
+    let start = element
         .iter()
-        .position(|&b| b == b';')
+        .position(|&b| b != b' ' && b != b'\t')
         .unwrap_or(element.len());
-    let name = trim_ows(&element[..end]);
-    if !is_token(name) {
+    let name_len = element[start..]
+        .iter()
+        .position(|&b| !crate::http1::tchar(b))
+        .unwrap_or(element.len() - start);
+    let name = &element[start..start + name_len];
+    let after = trim_ows(&element[start + name_len..]);
+    if name.is_empty() || !matches!(after.first(), None | Some(b';')) {
         return None;
     }
-    let params = element.get(end..).unwrap_or(&[]);
+    let params = after;
     let mut rest = params;
     while !rest.is_empty() {
         let (_, value, after) = next_param_bytes(rest)?;
@@ -291,6 +297,36 @@ mod tests {
         }
         assert!(is_valid_key(b"AAAAAAAAAAAAAAAAAAAAAw=="));
         assert!(!is_valid_key(b"AAAAAAAAAAAAAAAAAAAAAB=="));
+    }
+
+    /// The one-pass name check agrees with "the part before the first `;`,
+    /// trimmed, is a token" on every string of up to six characters over
+    /// the characters that matter.
+    #[test]
+    fn extension_name_check_agrees_with_the_definition() {
+        let alphabet = b"a ;\t=\"x";
+        for len in 0..=6u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                let element: std::vec::Vec<u8> = (0..len)
+                    .map(|_| {
+                        let c = alphabet[n % alphabet.len()];
+                        n /= alphabet.len();
+                        c
+                    })
+                    .collect();
+                let end = element
+                    .iter()
+                    .position(|&b| b == b';')
+                    .unwrap_or(element.len());
+                let name_ok = is_token(trim_ows(&element[..end]));
+                let got = split_extension(&element);
+                if !name_ok {
+                    assert_eq!(got, None, "{element:?}");
+                } else if let Some((name, _)) = got {
+                    assert_eq!(name, trim_ows(&element[..end]), "{element:?}");
+                }
+            }
+        }
     }
 
     #[test]
