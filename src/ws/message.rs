@@ -50,11 +50,17 @@ impl MessageAssembler {
 
     /// Adds a chunk; returns the message when it is complete.
     pub fn push(&mut self, chunk: &DataChunk<'_>) -> Option<Message> {
-        self.bytes.extend_from_slice(chunk.payload);
-        if !chunk.message_end {
-            return None;
-        }
-        let bytes = core::mem::take(&mut self.bytes);
+        let bytes = if chunk.message_end && self.bytes.is_empty() {
+            // A message in one chunk (the usual case): one allocation of
+            // its size, no growth.
+            chunk.payload.to_vec()
+        } else {
+            self.bytes.extend_from_slice(chunk.payload);
+            if !chunk.message_end {
+                return None;
+            }
+            core::mem::take(&mut self.bytes)
+        };
         Some(match chunk.kind {
             // The connection validated the text; a failure here would be a
             // bug, reported as binary rather than a panic.
