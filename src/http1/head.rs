@@ -528,25 +528,18 @@ impl HeadReader {
 /// empty line.
 fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
     // An empty line ends the head: a LF followed by LF or by CR LF. Eight
-    // bytes at a time (the zero-byte test on the word XOR LF flags every
-    // LF, and sometimes a byte just above one: each flag is checked), one
-    // pass however many lines.
+    // bytes at a time ([`lf_flags`]; each flag is checked, as one above a
+    // LF may be another byte), one pass however many lines.
     let ends_head = |i: usize| match &buf[i + 1..] {
         [b'\n', ..] => Some(i + 2),
         [b'\r', b'\n', ..] => Some(i + 3),
         _ => None,
     };
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    const LFS: u64 = u64::from_le_bytes([b'\n'; 8]);
     let mut i = scanned.saturating_sub(3);
     while i + 8 <= buf.len() {
         #[cfg(test)]
         work::steps(8);
-        let mut word = [0; 8];
-        word.copy_from_slice(&buf[i..i + 8]);
-        let x = u64::from_le_bytes(word) ^ LFS;
-        let mut flags = x.wrapping_sub(ONES) & !x & HIGHS;
+        let mut flags = lf_flags(&buf[i..i + 8]);
         while flags != 0 {
             let at = i + (flags.trailing_zeros() / 8) as usize;
             if buf[at] == b'\n' {
@@ -572,24 +565,32 @@ fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
     None
 }
 
+/// Bit 7 of byte `k` set for every `\n` among the eight bytes of `chunk`
+/// (byte `k` of the chunk is byte `k` of the word, so the lowest flag is
+/// the first), by the classic zero-byte test on the word XOR `\n`: every
+/// LF is flagged, and the lowest flag is always one; a flag above a LF may
+/// be another byte (a borrow), so callers looking past the first check.
+fn lf_flags(chunk: &[u8]) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const LFS: u64 = u64::from_le_bytes([b'\n'; 8]);
+    let mut word = [0; 8];
+    word.copy_from_slice(chunk);
+    let x = u64::from_le_bytes(word) ^ LFS;
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
 /// The position of the first `\n` in `bytes`, reading eight bytes at a
-/// time (a byte is `\n` when XOR with `\n` makes it zero; the classic
-/// zero-byte test finds it). Every byte looked at counts as work.
+/// time ([`lf_flags`]). Every byte looked at counts as work.
 fn find_lf(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const LFS: u64 = u64::from_ne_bytes([b'\n'; 8]);
     let mut chunks = bytes.chunks_exact(8);
     let mut at = 0;
     for chunk in &mut chunks {
         #[cfg(test)]
         work::steps(8);
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_ne_bytes(word) ^ LFS;
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            // A line feed in these eight: find which.
-            return chunk.iter().position(|&b| b == b'\n').map(|p| at + p);
+        let flags = lf_flags(chunk);
+        if flags != 0 {
+            return Some(at + (flags.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
