@@ -33,24 +33,38 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
 #[inline]
 fn xor_short(data: &mut [u8], word: u32) {
     let key = word.to_le_bytes();
-    let wide = u64::from(word) | u64::from(word) << 32;
-    let wide = u64::from_ne_bytes(wide.to_le_bytes());
-    let mut eights = data.chunks_exact_mut(8);
-    for eight in &mut eights {
-        let mut bytes = [0; 8];
-        bytes.copy_from_slice(eight);
-        eight.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ wide).to_ne_bytes());
-    }
-    let rest = eights.into_remainder();
+    let rest = xor_eights(data, word);
+    let lane = u32::from_ne_bytes(key);
     let mut quads = rest.chunks_exact_mut(4);
     for quad in &mut quads {
         let mut bytes = [0; 4];
         bytes.copy_from_slice(quad);
-        quad.copy_from_slice(&(u32::from_ne_bytes(bytes) ^ u32::from_ne_bytes(key)).to_ne_bytes());
+        quad.copy_from_slice(&(u32::from_ne_bytes(bytes) ^ lane).to_ne_bytes());
     }
     for (d, k) in quads.into_remainder().iter_mut().zip(key) {
         *d ^= k;
     }
+}
+
+/// XORs `data` eight bytes at a time with the key `word` repeated (one
+/// 64-bit lane, in a register), one flat loop over words; returns the
+/// last `data.len() % 8` bytes, not XORed. The short path's loop, and the
+/// AVX-512 kernel's: the compiler vectorizes this flat loop 64 bytes wide
+/// (the 32-byte-block loop stays 32 wide there, and a loop nested in
+/// 64-byte blocks became gathers).
+#[inline(always)]
+fn xor_eights(data: &mut [u8], word: u32) -> &mut [u8] {
+    let key = word.to_le_bytes();
+    let lane = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut eights = data.chunks_exact_mut(8);
+    for eight in &mut eights {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(eight);
+        eight.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ lane).to_ne_bytes());
+    }
+    eights.into_remainder()
 }
 
 /// 32 bytes and more: whole 32-byte blocks with a vector loop, then the
@@ -78,24 +92,6 @@ fn xor_wide(data: &mut [u8], word: u32) {
         for (d, k) in chunk.iter_mut().zip(wide.iter()) {
             *d ^= k;
         }
-    }
-}
-
-/// XORs `data` (a multiple of 32 bytes long) eight bytes at a time with
-/// the key repeated, one flat loop over words: the AVX-512 kernel's loop
-/// (the compiler vectorizes it 64 bytes wide; the 32-byte-block loop stays
-/// 32 wide there, and a loop nested in 64-byte blocks became gathers).
-#[cfg(all(feature = "std", target_arch = "x86_64", protoswitch_avx512))]
-#[inline(always)]
-fn xor_words(data: &mut [u8], word: u32) {
-    let key = word.to_le_bytes();
-    let lane = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
-    for eight in data.chunks_exact_mut(8) {
-        let mut bytes = [0; 8];
-        bytes.copy_from_slice(eight);
-        eight.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ lane).to_ne_bytes());
     }
 }
 
@@ -138,7 +134,8 @@ mod simd {
     #[cfg(protoswitch_avx512)]
     #[target_feature(enable = "avx512f")]
     unsafe fn xor_wide_avx512(data: &mut [u8], word: u32) {
-        super::xor_words(data, word);
+        // `data` is a multiple of 32 bytes long: nothing is left over.
+        super::xor_eights(data, word);
     }
 }
 
