@@ -497,14 +497,7 @@ impl HeadReader {
         skip_empty_lines: bool,
         limits: &Limits,
     ) -> Result<Option<(usize, usize)>, PeerErrorKind> {
-        if skip_empty_lines {
-            let more = leading_empty_lines(buf.get(self.skipped..).unwrap_or(&[]));
-            if more > 0 {
-                self.skipped += more;
-                self.scanned = 0;
-            }
-        }
-        let start = self.skipped.min(buf.len());
+        let start = self.skip_empty_lines(buf, skip_empty_lines);
         let too_large = PeerErrorKind::HeadTooLarge {
             limit: limits.max_head_bytes,
         };
@@ -519,6 +512,85 @@ impl HeadReader {
         }
         *self = HeadReader::default();
         Ok(Some((start, start + len)))
+    }
+
+    /// Where the head starts: after the empty lines before it, skipped
+    /// (and remembered) when `skip_empty_lines`.
+    fn skip_empty_lines(&mut self, buf: &[u8], skip_empty_lines: bool) -> usize {
+        if skip_empty_lines {
+            let more = leading_empty_lines(buf.get(self.skipped..).unwrap_or(&[]));
+            if more > 0 {
+                self.skipped += more;
+                self.scanned = 0;
+            }
+        }
+        self.skipped.min(buf.len())
+    }
+
+    /// Reads a complete request head at the start of `buf` (the same
+    /// buffer as last time, possibly longer), after the empty lines a
+    /// server skips: where it starts and ends, and what it says.
+    pub(crate) fn read_request<'b>(
+        &mut self,
+        buf: &'b [u8],
+        limits: &Limits,
+    ) -> Result<Option<(usize, usize, RequestHead<'b>, Facts)>, PeerErrorKind> {
+        let found = self.read(buf, true, limits, |head| {
+            parse_request(head, limits).map(|(head, facts, len)| ((head, facts), len))
+        })?;
+        Ok(found.map(|(start, end, (head, facts))| (start, end, head, facts)))
+    }
+
+    /// Reads a complete response head at the start of `buf` (the same
+    /// buffer as last time, possibly longer): its length and what it says.
+    pub(crate) fn read_response<'b>(
+        &mut self,
+        buf: &'b [u8],
+        limits: &Limits,
+    ) -> Result<Option<(usize, ResponseHead<'b>, Facts)>, PeerErrorKind> {
+        let found = self.read(buf, false, limits, |head| {
+            parse_response(head, limits).map(|(head, facts, len)| ((head, facts), len))
+        })?;
+        Ok(found.map(|(_, end, (head, facts))| (end, head, facts)))
+    }
+
+    /// A complete head found and parsed by `parse`, which is given the
+    /// bytes from the head's start and returns what it parsed and the
+    /// head's length (it stops at the first empty line, as httparse does).
+    ///
+    /// The common case is a head that arrived whole with nothing after it:
+    /// the buffer ends with an empty line, so a complete head is there and
+    /// `parse` alone finds where it ends — one pass instead of a search for
+    /// the end followed by the parse. Anything else (the buffer does not
+    /// end with an empty line, is longer than a head may be, or does not
+    /// parse) takes the exact path: [`HeadReader::find`], then `parse` on
+    /// exactly the head, which names the error.
+    fn read<'b, T>(
+        &mut self,
+        buf: &'b [u8],
+        skip_empty_lines: bool,
+        limits: &Limits,
+        parse: impl Fn(&'b [u8]) -> Result<(T, usize), PeerErrorKind>,
+    ) -> Result<Option<(usize, usize, T)>, PeerErrorKind> {
+        let start = self.skip_empty_lines(buf, skip_empty_lines);
+        let rest = &buf[start..];
+        let ends_with_empty_line = rest.ends_with(b"\n\n") || rest.ends_with(b"\n\r\n");
+        if ends_with_empty_line && buf.len() <= limits.max_head_bytes {
+            // A head is complete (its first empty line is at the latest the
+            // one at the end), so this is tried at most once per head.
+            #[cfg(test)]
+            work::steps(rest.len());
+            if let Ok((parsed, len)) = parse(rest) {
+                *self = HeadReader::default();
+                return Ok(Some((start, start + len, parsed)));
+            }
+        }
+        let Some((start, end)) = self.find(buf, skip_empty_lines, limits)? else {
+            return Ok(None);
+        };
+        let (parsed, len) = parse(&buf[start..end])?;
+        debug_assert_eq!(len, end - start, "the parser stops at the head's end");
+        Ok(Some((start, end, parsed)))
     }
 }
 
@@ -800,10 +872,10 @@ fn index_fields<const N: usize>(
     limit: usize,
 ) -> Result<Headers<'_>, httparse::Error> {
     let mut slots = [httparse::EMPTY_HEADER; N];
-    // `fields` ends with the first empty line of the head, so httparse
-    // completes exactly there.
+    // httparse completes at the first empty line: the end of `fields`
+    // when it is exactly a head's, or earlier when more bytes follow.
     match httparse::parse_headers(fields, &mut slots[..limit.min(N)])? {
-        httparse::Status::Complete((_, parsed)) => {
+        httparse::Status::Complete((len, parsed)) => {
             let mut index = FieldIndex::EMPTY;
             let base = fields.as_ptr() as usize;
             for h in parsed {
@@ -819,7 +891,7 @@ fn index_fields<const N: usize>(
                 }
             }
             Ok(Headers {
-                block: fields,
+                block: &fields[..len],
                 index,
             })
         }
@@ -1069,11 +1141,12 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
     Ok(f)
 }
 
-/// Parses a complete request head (`head` ends with the empty line).
+/// Parses a complete request head at the start of `head` (which ends with
+/// its first empty line, or goes on after it); returns its length too.
 pub(crate) fn parse_request<'b>(
     head: &'b [u8],
     limits: &Limits,
-) -> Result<(RequestHead<'b>, Facts), PeerErrorKind> {
+) -> Result<(RequestHead<'b>, Facts, usize), PeerErrorKind> {
     let (line, fields) = split_start_line(head)?;
     let (method, target, minor_version) = parse_request_line(line)?;
     let headers = parse_fields(fields, limits)?;
@@ -1094,6 +1167,7 @@ pub(crate) fn parse_request<'b>(
         (Some(_), None) => return Err(PeerErrorKind::InvalidHost),
         _ => return Err(PeerErrorKind::HostMissingOrRepeated),
     }
+    let len = head.len() - fields.len() + headers.block.len();
     Ok((
         RequestHead {
             method,
@@ -1102,14 +1176,16 @@ pub(crate) fn parse_request<'b>(
             headers,
         },
         facts,
+        len,
     ))
 }
 
-/// Parses a complete response head (`head` ends with the empty line).
+/// Parses a complete response head at the start of `head` (which ends
+/// with its first empty line, or goes on after it); returns its length too.
 pub(crate) fn parse_response<'b>(
     head: &'b [u8],
     limits: &Limits,
-) -> Result<(ResponseHead<'b>, Facts), PeerErrorKind> {
+) -> Result<(ResponseHead<'b>, Facts, usize), PeerErrorKind> {
     let (line, fields) = split_start_line(head)?;
     let (minor_version, status, reason) = parse_status_line(line)?;
     let headers = parse_fields(fields, limits)?;
@@ -1122,6 +1198,7 @@ pub(crate) fn parse_response<'b>(
         facts.te_not_chunked = true;
         facts.conn_close = true;
     }
+    let len = head.len() - fields.len() + headers.block.len();
     Ok((
         ResponseHead {
             status,
@@ -1130,6 +1207,7 @@ pub(crate) fn parse_response<'b>(
             headers,
         },
         facts,
+        len,
     ))
 }
 
@@ -1192,7 +1270,9 @@ mod tests {
     use super::*;
 
     fn req(s: &str) -> Result<(RequestHead<'_>, Facts), PeerErrorKind> {
-        parse_request(s.as_bytes(), &Limits::default())
+        let (head, facts, len) = parse_request(s.as_bytes(), &Limits::default())?;
+        assert_eq!(len, s.len(), "a whole head is read to its end");
+        Ok((head, facts))
     }
 
     #[test]
@@ -1241,7 +1321,7 @@ mod tests {
             }
         }
         head.push_str("Origin:\r\nHost: h\r\nUpgrade: last \t \r\nConnection:   \r\n\r\n");
-        let (parsed, _) = parse_request(head.as_bytes(), &Limits::default()).unwrap();
+        let (parsed, _, _) = parse_request(head.as_bytes(), &Limits::default()).unwrap();
         let headers = parsed.headers();
         let names = FIELDS.iter().map(|(_, n)| *n).chain([
             "x-other-3",
@@ -1275,6 +1355,104 @@ mod tests {
             }
         }
         panic!("no end found");
+    }
+
+    /// What the exact path makes of `buf`: the head found by the search
+    /// for its end, then parsed on exactly its bytes.
+    fn read_exactly(buf: &[u8], request: bool) -> Result<Option<(usize, usize)>, PeerErrorKind> {
+        let limits = Limits::default();
+        let Some((start, end)) = HeadReader::default().find(buf, request, &limits)? else {
+            return Ok(None);
+        };
+        let len = if request {
+            parse_request(&buf[start..end], &limits)?.2
+        } else {
+            parse_response(&buf[start..end], &limits)?.2
+        };
+        assert_eq!(len, end - start);
+        Ok(Some((start, end)))
+    }
+
+    /// The one-pass read of a head that ends its buffer (the parser finds
+    /// the end) agrees with the search-then-parse path on where the head
+    /// starts and ends, what it holds and which error it is, whatever
+    /// follows the head (more empty lines, a body, a second head) and
+    /// whichever line endings it uses.
+    #[test]
+    fn reading_in_one_pass_agrees_with_the_exact_path() {
+        let requests = [
+            "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET / HTTP/1.1\nHost: h\nUpgrade: websocket\n\n",
+            "\r\n\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n\n",
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nX : a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1, 2\r\n\r\n",
+            "GET /  HTTP/1.1\r\nHost: h\r\n\r\n",
+        ];
+        let responses = [
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+            "HTTP/1.1 100 Continue\n\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nX\r\n\r\n",
+            "HTTP/1.1 2000 OK\r\n\r\n",
+        ];
+        let after = [
+            "",
+            "\r\n",
+            "\n",
+            "body\r\n\r\n",
+            "X: y\n\n",
+            "GET / HTTP/1.1\r\n\r\n",
+        ];
+        let limits = Limits::default();
+        for (heads, request) in [(&requests[..], true), (&responses[..], false)] {
+            for head in heads {
+                for tail in after {
+                    let buf = std::format!("{head}{tail}");
+                    let buf = buf.as_bytes();
+                    let exact = read_exactly(buf, request);
+                    let mut reader = HeadReader::default();
+                    let (one_pass, fields) = if request {
+                        match reader.read_request(buf, &limits) {
+                            Ok(Some((s, e, h, _))) => (Ok(Some((s, e))), Some(h.headers())),
+                            Ok(None) => (Ok(None), None),
+                            Err(e) => (Err(e), None),
+                        }
+                    } else {
+                        match reader.read_response(buf, &limits) {
+                            Ok(Some((e, h, _))) => (Ok(Some((0, e))), Some(h.headers())),
+                            Ok(None) => (Ok(None), None),
+                            Err(e) => (Err(e), None),
+                        }
+                    };
+                    assert_eq!(one_pass, exact, "{buf:?}");
+                    if let (Some(headers), Ok(Some((start, end)))) = (fields, exact) {
+                        let all: std::vec::Vec<_> = headers.iter().collect();
+                        let limits = Limits::default();
+                        let whole = &buf[start..end];
+                        let expected: std::vec::Vec<_> = if request {
+                            parse_request(whole, &limits)
+                                .unwrap()
+                                .0
+                                .headers()
+                                .iter()
+                                .collect()
+                        } else {
+                            parse_response(whole, &limits)
+                                .unwrap()
+                                .0
+                                .headers()
+                                .iter()
+                                .collect()
+                        };
+                        assert_eq!(all, expected, "{buf:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -1420,7 +1598,7 @@ mod tests {
         );
         assert_eq!(status(b"HTTP/1.1"), Err(PeerErrorKind::BadStartLine));
         assert_eq!(status(b"HTTP/2.0 200 OK"), Err(PeerErrorKind::BadVersion));
-        let (head, _) = parse_response(
+        let (head, _, _) = parse_response(
             b"HTTP/1.1 101 Switching Protocols\r\nA: 1\r\n\r\n",
             &Limits::new(),
         )

@@ -10,16 +10,15 @@ mod head;
 mod token;
 pub(crate) mod write;
 
-#[cfg(test)]
-pub(crate) use head::work;
 pub(crate) use head::{
-    Facts, Field, HeadReader, parse_request, parse_response, request_framing, response_framing,
-    target_form_allowed,
+    Facts, Field, HeadReader, request_framing, response_framing, target_form_allowed,
 };
 pub use head::{
     Framing, Header, HeaderIter, Headers, Limits, MAX_HEADER_SLOTS, RequestHead, ResponseHead,
     leading_empty_lines,
 };
+#[cfg(test)]
+pub(crate) use head::{parse_request, work};
 pub(crate) use token::{
     ByteSet, eq_ignore_case, skip_quoted_string, split_protocol, tchar, trim_ows,
 };

@@ -33,8 +33,7 @@ use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::http1::body::{BodyDecoder, BodyStep};
 use crate::http1::write::{check_headers, emit};
 use crate::http1::{
-    Field, HeadReader, Header, Limits, ResponseHead, eq_ignore_case, is_token, parse_response,
-    response_framing,
+    Field, HeadReader, Header, Limits, ResponseHead, eq_ignore_case, is_token, response_framing,
 };
 use crate::time::Instant;
 
@@ -753,10 +752,9 @@ impl<'a> ClientHandshake<'a> {
 
     fn read_head<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ClientEvent<'b>>, PeerErrorKind> {
         let limits = self.config.limits;
-        let Some((_, len)) = self.head_reader.find(buf, false, &limits)? else {
+        let Some((len, head, facts)) = self.head_reader.read_response(buf, &limits)? else {
             return Ok(Received::nothing());
         };
-        let (head, facts) = parse_response(&buf[..len], &limits)?;
         let status = head.status();
         let connect = self.request.method == "CONNECT";
         let event = if connect && (200..300).contains(&status) {

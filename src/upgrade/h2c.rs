@@ -85,7 +85,7 @@ mod tests {
     /// Runs the real check on a request with `fields`.
     fn check(fields: &str, listed: bool) -> Result<usize, PeerErrorKind> {
         let head = std::format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n");
-        let (request, _) =
+        let (request, _, _) =
             crate::http1::parse_request(head.as_bytes(), &crate::http1::Limits::new()).unwrap();
         check_offer(request.headers(), listed).map(|offer| offer.settings().count())
     }

@@ -32,7 +32,7 @@ use crate::http1::body::{BodyDecoder, BodyStep};
 use crate::http1::write::{Writer, check_headers, emit, emit_window};
 use crate::http1::{
     Field, Framing, HeadReader, Header, Headers, Limits, RequestHead, eq_ignore_case,
-    parse_request, request_framing,
+    request_framing,
 };
 
 use super::deflate;
@@ -875,10 +875,9 @@ impl ServerHandshake {
 
     fn read_head<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ServerEvent<'b>>, PeerErrorKind> {
         let limits = self.config.limits;
-        let Some((start, end)) = self.head_reader.find(buf, true, &limits)? else {
+        let Some((_, end, head, facts)) = self.head_reader.read_request(buf, &limits)? else {
             return Ok(Received::nothing());
         };
-        let (head, facts) = parse_request(&buf[start..end], &limits)?;
         let headers = head.headers();
         // RFC 9110 §7.8: an Upgrade counts only in HTTP/1.1 with
         // `Connection: upgrade`.
@@ -1219,9 +1218,10 @@ mod tests {
 
     /// RFC 9112 §2.2 empty lines, many fields, long values: a maximal
     /// head fed one byte per read costs at most a constant times the work
-    /// (each call re-reads at most 3 bytes of the end search and looks at
-    /// one byte for more empty lines, so 6 is a bound, not a measurement)
-    /// of reading it whole.
+    /// of reading it whole (one parse). Each call before the head is
+    /// complete re-reads at most 3 bytes of the end search and looks at
+    /// one byte for more empty lines, so 6 per byte is a bound, not a
+    /// measurement; the call that completes it parses it once more: 7.
     #[test]
     fn reading_a_head_is_linear_however_it_is_split() {
         use std::string::String;
@@ -1251,7 +1251,7 @@ mod tests {
             let bytewise = work_to_read(head.as_bytes(), 1, limits);
             assert!(whole >= head.len() / 2, "the counter counts: {whole}");
             assert!(
-                bytewise <= 6 * whole + 64,
+                bytewise <= 7 * whole + 64,
                 "{} bytes: {bytewise} steps byte by byte, {whole} whole",
                 head.len()
             );
