@@ -67,17 +67,13 @@ const STANDARD_CHARS: ByteSet = {
 pub(crate) fn encode(input: &[u8], alphabet: Alphabet, out: &mut [u8]) -> usize {
     let chars = alphabet.chars();
     let char = |bits: u32, shift: u32| chars[(bits >> shift & 63) as usize];
-    let mut n = 0;
+    // Whole groups: three bytes in, four characters out, the output cut
+    // into its quads up front so the loop has no bounds to check.
+    let mut n = input.len() / 3 * 4;
     let mut groups = input.chunks_exact(3);
-    for group in &mut groups {
+    for (group, quad) in (&mut groups).zip(out[..n].chunks_exact_mut(4)) {
         let bits = u32::from(group[0]) << 16 | u32::from(group[1]) << 8 | u32::from(group[2]);
-        out[n..n + 4].copy_from_slice(&[
-            char(bits, 18),
-            char(bits, 12),
-            char(bits, 6),
-            char(bits, 0),
-        ]);
-        n += 4;
+        quad.copy_from_slice(&[char(bits, 18), char(bits, 12), char(bits, 6), char(bits, 0)]);
     }
     // One or two bytes left: two or three characters, then the padding.
     let rest = groups.remainder();

@@ -239,6 +239,9 @@ fn decode_specs() -> Vec<DecodeSpec> {
         d("text_utf8_64KiB_frag64", Fragmented(64 * KIB), 64 * KIB, 0),
         d("read4K_bin_125B", Binary(125), 4 * KIB, 0),
         d("read4K_bin_64KiB", Binary(64 * KIB), 4 * KIB, 0),
+        // The read size tokio-websockets picks for 16 KiB frames (it reads
+        // one frame at a time into its buffer, which stays in L1).
+        d("read16K_bin_16KiB", Binary(16 * KIB), 16 * KIB, 0),
         d("read4K_text_utf8_64KiB", Mixed(64 * KIB), 4 * KIB, 0),
         d("unaligned_bin_1021B_off3", Binary(1021), 64 * KIB, 3),
         d("unaligned_bin_64KiB_off1", Binary(64 * KIB), 64 * KIB, 1),
