@@ -8,11 +8,12 @@ use super::connection::FrameLimits;
 use super::frame::{FrameHeader, OpCode};
 use super::mask::apply_mask;
 use super::types::MessageKind;
-use super::utf8::Utf8Validator;
+use super::utf8::{Utf8Validator, valid_utf8};
 use crate::error::{PeerErrorKind, Role};
 
 /// What one step of decoding found, by index (so the event can borrow the
 /// buffer afterwards).
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) enum Step {
     NeedMore {
         consumed: usize,
@@ -30,6 +31,7 @@ pub(crate) enum Step {
 }
 
 #[derive(Clone, Copy)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) struct ChunkFlags {
     pub(crate) kind: MessageKind,
     /// The message is compressed (permessage-deflate): the payload is
@@ -85,6 +87,22 @@ impl Decoder {
     /// negotiated), RSV1 marks a compressed message on its first frame
     /// (RFC 7692 §6.1).
     pub(crate) fn step(
+        &mut self,
+        buf: &mut [u8],
+        role: Role,
+        limits: &FrameLimits,
+        hold_pings: bool,
+        deflate: bool,
+    ) -> Result<Step, PeerErrorKind> {
+        if let Some(step) = self.whole_message(buf, role, limits) {
+            return step;
+        }
+        self.step_any(buf, role, limits, hold_pings, deflate)
+    }
+
+    /// [`step`](Self::step) for every frame shape and every place in a
+    /// frame or message.
+    fn step_any(
         &mut self,
         buf: &mut [u8],
         role: Role,
@@ -158,6 +176,78 @@ impl Decoder {
             end: pos + take,
             chunk,
         })
+    }
+
+    /// The common frame, between messages, in one go: a whole text or
+    /// binary message in one frame (FIN set, no RSV bit, a 7- or 16-bit
+    /// length within the limits, masked as `role` requires) whose payload
+    /// is all in `buf`. `None` for anything else, before touching `buf`:
+    /// the general path then decodes it, and names the error if it breaks
+    /// a rule. What this returns is what the general path returns for the
+    /// same bytes (a test compares them on every header shape), leaving
+    /// the decoder between messages as the general path does.
+    #[inline(always)]
+    fn whole_message(
+        &mut self,
+        buf: &mut [u8],
+        role: Role,
+        limits: &FrameLimits,
+    ) -> Option<Result<Step, PeerErrorKind>> {
+        if self.remaining != 0 || self.incoming.is_some() {
+            return None;
+        }
+        let [b0, b1, ..] = *buf else { return None };
+        let kind = match b0 {
+            0x81 => MessageKind::Text,
+            0x82 => MessageKind::Binary,
+            _ => return None,
+        };
+        let masked = b1 & 0x80 != 0;
+        if masked != (role == Role::Server) {
+            return None;
+        }
+        let (len, at) = match b1 & 0x7F {
+            127 => return None,
+            126 => match buf.get(2..4) {
+                Some(&[hi, lo]) => (usize::from(u16::from_be_bytes([hi, lo])), 4),
+                _ => return None,
+            },
+            n => (usize::from(n), 2),
+        };
+        let start = if masked { at + 4 } else { at };
+        let end = start + len;
+        let size = len as u64;
+        if end > buf.len()
+            || size > limits.max_frame_payload
+            || size > limits.max_message_size
+            || limits.max_fragments == 0
+        {
+            return None;
+        }
+        let (head, payload) = buf[..end].split_at_mut(start);
+        if masked {
+            apply_mask(
+                payload,
+                [head[at], head[at + 1], head[at + 2], head[at + 3]],
+                0,
+            );
+        }
+        // The whole message is here: valid as a whole is what feeding it
+        // and finishing would say.
+        if kind == MessageKind::Text && !valid_utf8(payload) {
+            return Some(Err(PeerErrorKind::InvalidUtf8));
+        }
+        self.compressed = false;
+        Some(Ok(Step::Data {
+            start,
+            end,
+            chunk: ChunkFlags {
+                kind,
+                compressed: false,
+                frame_end: true,
+                message_end: true,
+            },
+        }))
     }
 
     /// Fragmentation and limit rules for a new data frame (RFC 6455 §5.4).
@@ -284,5 +374,111 @@ pub(crate) fn parse_close(payload: &[u8]) -> Result<(Option<u16>, &str), PeerErr
             let reason = core::str::from_utf8(reason).map_err(|_| PeerErrorKind::InvalidUtf8)?;
             Ok((Some(code), reason))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    /// A frame: the two header bytes `b0`, `b1` (its 7-bit length field
+    /// included), the 16-bit length when that field is 126, the key when
+    /// masked, then `payload` masked with it.
+    fn frame(b0: u8, b1: u8, payload: &[u8]) -> Vec<u8> {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let mut f = std::vec![b0, b1];
+        if b1 & 0x7F == 126 {
+            f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        }
+        if b1 & 0x80 != 0 {
+            f.extend_from_slice(&key);
+            f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        } else {
+            f.extend_from_slice(payload);
+        }
+        f
+    }
+
+    /// The one-go path for a whole message in one frame returns what the
+    /// general path returns — the same step or error, the same bytes
+    /// unmasked, the decoder left between messages alike — for every
+    /// first byte (opcodes, FIN, RSV bits), both mask bits and roles,
+    /// 7-bit and 16-bit lengths (and the 64-bit form, which it leaves to
+    /// the general path), valid, invalid and cut UTF-8, frames cut short
+    /// and limits just below and at the frame's size.
+    #[test]
+    fn a_whole_message_in_one_go_is_what_the_general_path_says() {
+        let payloads: [&[u8]; 6] = [
+            b"",
+            b"Hello",
+            "h\u{e9}llo \u{20ac}".as_bytes(),
+            b"bad \xff byte",
+            b"cut \xe2\x82",
+            &[b'x'; 300],
+        ];
+        let mut checked = 0;
+        let mut one_go = 0;
+        for role in [Role::Server, Role::Client] {
+            for b0 in 0..=255u8 {
+                for masked in [0, 0x80] {
+                    for payload in payloads {
+                        let len_field = match payload.len() {
+                            n if n <= 125 => n as u8,
+                            _ => 126,
+                        };
+                        let whole = frame(b0, masked | len_field, payload);
+                        let size = payload.len() as u64;
+                        let limits = [
+                            (u64::MAX, u64::MAX, u32::MAX),
+                            (size, size, 1),
+                            (size.saturating_sub(1), u64::MAX, 1),
+                            (u64::MAX, size.saturating_sub(1), 1),
+                            (u64::MAX, u64::MAX, 0),
+                        ];
+                        for (max_frame_payload, max_message_size, max_fragments) in limits {
+                            let limits = FrameLimits {
+                                max_frame_payload,
+                                max_message_size,
+                                max_fragments,
+                            };
+                            for cut in [0, 1, whole.len() - 1, whole.len()] {
+                                for deflate in [false, true] {
+                                    let mut a = whole[..cut].to_vec();
+                                    let mut b = a.clone();
+                                    let (mut fast, mut general) = (Decoder::new(), Decoder::new());
+                                    let got = fast.step(&mut a, role, &limits, false, deflate);
+                                    let want =
+                                        general.step_any(&mut b, role, &limits, false, deflate);
+                                    let case =
+                                        (role, b0, masked, payload, limits.max_frame_payload, cut);
+                                    assert_eq!(got, want, "{case:?}");
+                                    assert_eq!(a, b, "{case:?}");
+                                    if want.is_ok() {
+                                        assert_eq!(fast.remaining, general.remaining, "{case:?}");
+                                        assert_eq!(fast.incoming, general.incoming, "{case:?}");
+                                        assert_eq!(fast.compressed, general.compressed, "{case:?}");
+                                    }
+                                    one_go += usize::from(
+                                        Decoder::new()
+                                            .whole_message(
+                                                &mut whole[..cut].to_vec(),
+                                                role,
+                                                &limits,
+                                            )
+                                            .is_some(),
+                                    );
+                                    checked += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The one-go path took at least every whole text or binary frame
+        // masked as its role wants under limits it fits: 2 roles x 2
+        // opcodes x 6 payloads x 2 limits x 2 deflate settings.
+        assert!(one_go >= 96, "{one_go} of {checked}");
     }
 }

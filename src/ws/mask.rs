@@ -29,29 +29,18 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
 }
 
 /// Fewer than 32 bytes (small frames, control frames, chunk edges): eight
-/// at a time, then four, then the last few; inlined into the decoder.
-#[inline]
+/// at a time, then the last few one by one (the phase is unchanged after
+/// whole words); always inlined, as the decoder calls it for every small
+/// frame and a call costs as much as the work.
+#[inline(always)]
 fn xor_short(data: &mut [u8], word: u32) {
     let key = word.to_le_bytes();
     let rest = xor_eights(data, word);
-    let lane = u32::from_ne_bytes(key);
-    let mut quads = rest.chunks_exact_mut(4);
-    for quad in &mut quads {
-        let mut bytes = [0; 4];
-        bytes.copy_from_slice(quad);
-        quad.copy_from_slice(&(u32::from_ne_bytes(bytes) ^ lane).to_ne_bytes());
-    }
-    for (d, k) in quads.into_remainder().iter_mut().zip(key) {
-        *d ^= k;
+    for (i, d) in rest.iter_mut().enumerate() {
+        *d ^= key[i & 3];
     }
 }
 
-/// XORs `data` eight bytes at a time with the key `word` repeated (one
-/// 64-bit lane, in a register), one flat loop over words; returns the
-/// last `data.len() % 8` bytes, not XORed. The short path's loop, and the
-/// AVX-512 kernel's: the compiler vectorizes this flat loop 64 bytes wide
-/// (the 32-byte-block loop stays 32 wide there, and a loop nested in
-/// 64-byte blocks became gathers).
 #[inline(always)]
 fn xor_eights(data: &mut [u8], word: u32) -> &mut [u8] {
     let key = word.to_le_bytes();

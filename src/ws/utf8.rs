@@ -122,7 +122,7 @@ fn incomplete_tail(data: &[u8]) -> usize {
 /// Whether `data` is entirely valid UTF-8: `simdutf8`'s SIMD validation
 /// (selected at run time with `std`, at compile time without), about 7×
 /// `core::str::from_utf8` on mixed text on the benchmark machine.
-fn valid_utf8(data: &[u8]) -> bool {
+pub(crate) fn valid_utf8(data: &[u8]) -> bool {
     simdutf8::basic::from_utf8(data).is_ok()
 }
 
