@@ -9,14 +9,11 @@
 //! the server handshake is about a fifth of that time faster.
 //!
 //! Elsewhere (the firmware's Cortex-M, for one) the crate's own code
-//! hashes instead of a dependency: the firmware of issue 9 carried
-//! 2.4 KiB of a fully unrolled implementation. The 80 rounds here are four
-//! loops of five rounds (one loop per round function), as fast as
-//! `sha1_smol` on x86_64 (within 3 %); the compression function is 1.9 KiB
-//! on a Cortex-M4 (opt-level "s"). Measured alternatives: a loop of single
-//! rounds, 0.6 KiB but 45 % slower on x86_64 (LLVM does not unroll it); all
-//! 80 schedule words in an array (constant offsets), 1.4 KiB but 10 %
-//! slower; a schedule ring without the branch, 1.8 KiB, no faster.
+//! hashes instead of a dependency, written for size: one loop of single
+//! rounds. On the issue 9 firmware (Cortex-M4F, opt-level "s") it costs
+//! 1.5 KiB less flash than four loops of five rounds did (which were as
+//! fast as `sha1_smol` on x86_64, where the `sha1` crate now hashes), and
+//! a handshake hashes two blocks.
 
 /// Hashes `parts` as one message, with the processor's SHA-1 instructions
 /// when it has them.
@@ -123,38 +120,27 @@ fn compress(state: &mut [u32; 5], block: &[u8; 64]) {
         *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     }
     let [mut a, mut b, mut c, mut d, mut e] = *state;
-    // One round, with the five working variables renamed instead of moved:
-    // the new `a` is written into `e`'s register. The sum starts with what
-    // does not depend on the previous round's `a`, which is added last.
-    macro_rules! round {
-        ($i:expr, $k:expr, $f:ident, $a:ident, $b:ident, $c:ident, $d:ident, $e:ident) => {
-            $e = $e
-                .wrapping_add($k)
-                .wrapping_add(schedule(&mut w, $i))
-                .wrapping_add($f($b, $c, $d))
-                .wrapping_add($a.rotate_left(5));
-            $b = $b.rotate_left(30);
+    // One loop of single rounds: the smallest form (this code runs only
+    // where the processor has no SHA-1 instructions, on small targets).
+    for i in 0..80 {
+        let (f, k) = match i / 20 {
+            0 => (choose(b, c, d), 0x5A82_7999),
+            1 => (parity(b, c, d), 0x6ED9_EBA1),
+            2 => (majority(b, c, d), 0x8F1B_BCDC),
+            _ => (parity(b, c, d), 0xCA62_C1D6),
         };
+        let t = a
+            .rotate_left(5)
+            .wrapping_add(f)
+            .wrapping_add(e)
+            .wrapping_add(k)
+            .wrapping_add(schedule(&mut w, i));
+        e = d;
+        d = c;
+        c = b.rotate_left(30);
+        b = a;
+        a = t;
     }
-    // Twenty rounds with one function and constant, five per iteration
-    // (after five the names are back in place).
-    macro_rules! twenty_rounds {
-        ($from:literal, $k:literal, $f:ident) => {
-            let mut i = $from;
-            while i < $from + 20 {
-                round!(i, $k, $f, a, b, c, d, e);
-                round!(i + 1, $k, $f, e, a, b, c, d);
-                round!(i + 2, $k, $f, d, e, a, b, c);
-                round!(i + 3, $k, $f, c, d, e, a, b);
-                round!(i + 4, $k, $f, b, c, d, e, a);
-                i += 5;
-            }
-        };
-    }
-    twenty_rounds!(0, 0x5A82_7999, choose);
-    twenty_rounds!(20, 0x6ED9_EBA1, parity);
-    twenty_rounds!(40, 0x8F1B_BCDC, majority);
-    twenty_rounds!(60, 0xCA62_C1D6, parity);
     for (s, x) in state.iter_mut().zip([a, b, c, d, e]) {
         *s = s.wrapping_add(x);
     }
