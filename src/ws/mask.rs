@@ -141,8 +141,13 @@ mod simd {
     #[cfg(protoswitch_avx512)]
     #[target_feature(enable = "avx512f")]
     unsafe fn xor_wide_avx512(data: &mut [u8], word: u32) {
-        // `data` is a multiple of 32 bytes long: nothing is left over.
-        super::xor_eights(data, word);
+        // The flat loop becomes four 64-byte vectors a turn; what is left
+        // (under 256 bytes, whole 32-byte blocks: `data` is a multiple of
+        // 32 long) goes by blocks rather than through its scalar remainder.
+        let turns = data.len() - data.len() % 256;
+        let (head, tail) = data.split_at_mut(turns);
+        super::xor_eights(head, word);
+        super::xor_wide(tail, word);
     }
 }
 
