@@ -86,6 +86,7 @@ impl Decoder {
     /// cannot store its Pong yet. With `deflate` (permessage-deflate
     /// negotiated), RSV1 marks a compressed message on its first frame
     /// (RFC 7692 §6.1).
+    #[inline]
     pub(crate) fn step(
         &mut self,
         buf: &mut [u8],
@@ -101,7 +102,9 @@ impl Decoder {
     }
 
     /// [`step`](Self::step) for every frame shape and every place in a
-    /// frame or message.
+    /// frame or message; kept out of line, so that `step` (the one-go path
+    /// and this call) inlines into the connection.
+    #[inline(never)]
     fn step_any(
         &mut self,
         buf: &mut [u8],
