@@ -54,6 +54,17 @@ impl<'a> Pieces<'a> {
             written: Vec::with_capacity(1024),
         }
     }
+    /// `input` in a first read of `first` bytes (say a request head),
+    /// then reads of at most `read_size`.
+    pub fn first_then(input: &'a [u8], first: usize, read_size: usize) -> Self {
+        Pieces {
+            input,
+            pos: 0,
+            read_size,
+            split: first,
+            written: Vec::with_capacity(1024),
+        }
+    }
     /// All of the input was handed out.
     pub fn done(&self) -> bool {
         self.pos == self.input.len()

@@ -370,10 +370,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         if self.out.large.is_some() {
             return;
         }
-        loop {
+        // Asked first: this runs at every write, and preparing room costs
+        // more than the question.
+        while on!(&self.machine, c => c.transmit_pending()) {
             let room = self.out.room(MIN_TRANSMIT_BUFFER);
             let n = on!(&mut self.machine, c => c.poll_transmit(room));
             if n == 0 {
+                // Not expected (`room` is never empty): do not spin.
                 return;
             }
             self.out.commit(n);

@@ -929,6 +929,32 @@ impl<M: MaskSource> Connection<M> {
         written
     }
 
+    /// Whether [`poll_transmit`](Self::poll_transmit) has bytes to hand
+    /// out (a control frame owed or half handed out): a loop that sends
+    /// often can skip preparing room for it when this is `false`.
+    ///
+    /// ```
+    /// use protoswitch::ws::{Config, Connection};
+    /// use protoswitch::Instant;
+    ///
+    /// let mut server = Connection::server(Config::default(), Instant::ZERO);
+    /// assert!(!server.transmit_pending());
+    /// // A masked Ping with payload "hi": its Pong is owed.
+    /// let mut ping = *b"\x89\x82\x01\x02\x03\x04\x69\x6b";
+    /// let _ = server.receive(&mut ping, Instant::ZERO).unwrap();
+    /// assert!(server.transmit_pending());
+    /// let mut out = [0u8; 8];
+    /// assert_eq!(server.poll_transmit(&mut out), 4);
+    /// assert_eq!(&out[..4], b"\x8a\x02hi");
+    /// assert!(!server.transmit_pending());
+    /// ```
+    pub fn transmit_pending(&self) -> bool {
+        self.in_flight.is_some()
+            || self.pong_owed.is_some()
+            || self.ping_owed
+            || self.close_owed.is_some()
+    }
+
     /// Takes the next control frame owed (Pong, then Ping, then Close) and
     /// picks its mask key; `None` when nothing is owed.
     fn next_control(&mut self) -> Option<InFlight> {
@@ -1366,6 +1392,61 @@ fn truncate_utf8(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `transmit_pending` says exactly whether `poll_transmit` hands out
+    /// bytes, at every step of Pongs, keepalive Pings, a Close echo and a
+    /// failure, with frames handed out one byte at a time.
+    #[test]
+    fn transmit_pending_is_what_poll_transmit_does() {
+        use super::super::types::{Keepalive, KeepaliveMode};
+        type Key = fn() -> [u8; 4];
+        fn key() -> [u8; 4] {
+            [9, 8, 7, 6]
+        }
+        let agrees = |c: &Connection<Key>| {
+            let hands_out = c.clone().poll_transmit(&mut [0; 1]) > 0;
+            assert_eq!(c.transmit_pending(), hands_out, "{c:?}");
+        };
+        let drain = |c: &mut Connection<Key>| {
+            let mut n = 0;
+            loop {
+                agrees(c);
+                if c.poll_transmit(&mut [0; 1]) == 0 {
+                    return n;
+                }
+                n += 1;
+            }
+        };
+        let keepalive = Keepalive {
+            mode: KeepaliveMode::Fixed,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+        };
+        let config = Config::new().keepalive(Some(keepalive));
+        let mut c = Connection::client(config, Instant::ZERO, key as Key);
+        agrees(&c);
+        // An unmasked Ping from the server: a masked Pong of 6 + 2 bytes.
+        let _ = c
+            .receive(&mut b"\x89\x02hi".clone(), Instant::ZERO)
+            .unwrap();
+        assert_eq!(drain(&mut c), 8);
+        // The keepalive's Ping: 6 bytes.
+        c.handle_timeout(Instant::ZERO + Duration::from_secs(1));
+        assert_eq!(drain(&mut c), 6);
+        // The server's Close 1000: the echo, 6 + 2 bytes.
+        let _ = c
+            .receive(&mut b"\x88\x02\x03\xe8".clone(), Instant::ZERO)
+            .unwrap();
+        assert_eq!(drain(&mut c), 8);
+        // A failure: a masked frame from a server; the Close 1002 owed.
+        let mut c = Connection::client(Config::default(), Instant::ZERO, key as Key);
+        assert!(
+            c.receive(&mut b"\x82\x80\x01\x02\x03\x04".clone(), Instant::ZERO)
+                .is_err()
+        );
+        assert!(drain(&mut c) > 6);
+        agrees(&c);
+    }
 
     #[test]
     fn truncation_keeps_whole_characters() {
