@@ -51,9 +51,16 @@ impl MessageAssembler {
     /// Adds a chunk; returns the message when it is complete.
     pub fn push(&mut self, chunk: &DataChunk<'_>) -> Option<Message> {
         let bytes = if chunk.message_end && self.bytes.is_empty() {
-            // A message in one chunk (the usual case): one allocation of
-            // its size, no growth.
-            chunk.payload.to_vec()
+            // A message in one chunk (the usual case): in the buffer given
+            // back by `recycle` when it fits, else one allocation of its
+            // size, no growth.
+            if self.bytes.capacity() >= chunk.payload.len() {
+                let mut bytes = core::mem::take(&mut self.bytes);
+                bytes.extend_from_slice(chunk.payload);
+                bytes
+            } else {
+                chunk.payload.to_vec()
+            }
         } else {
             self.bytes.extend_from_slice(chunk.payload);
             if !chunk.message_end {
@@ -70,5 +77,73 @@ impl MessageAssembler {
             },
             MessageKind::Binary => Message::Binary(bytes),
         })
+    }
+
+    /// Gives a buffer back for the next message (say the payload of a
+    /// message just sent, once copied out): the next message in one chunk
+    /// that fits its capacity is built in it, without an allocation. The
+    /// assembler keeps one such buffer, until a message takes it; between
+    /// the chunks of a message it keeps its own and drops this one.
+    ///
+    /// ```
+    /// use protoswitch::ws::{DataChunk, Message, MessageAssembler, MessageKind};
+    ///
+    /// let mut assembler = MessageAssembler::new();
+    /// let sent = Vec::with_capacity(64);
+    /// let storage = sent.as_ptr();
+    /// assembler.recycle(sent);
+    /// let chunk = DataChunk {
+    ///     kind: MessageKind::Binary,
+    ///     payload: b"echo",
+    ///     frame_end: true,
+    ///     message_end: true,
+    /// };
+    /// let Some(Message::Binary(received)) = assembler.push(&chunk) else { panic!() };
+    /// assert_eq!(received, b"echo");
+    /// assert_eq!(received.as_ptr(), storage);
+    /// ```
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.bytes.is_empty() {
+            buf.clear();
+            self.bytes = buf;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(payload: &[u8], message_end: bool) -> DataChunk<'_> {
+        DataChunk {
+            kind: MessageKind::Text,
+            payload,
+            frame_end: true,
+            message_end,
+        }
+    }
+
+    /// A buffer given back serves the next one-chunk message that fits; one
+    /// too small stays for later; between the chunks of a message the
+    /// assembler's own bytes are kept and the buffer given back is not used.
+    #[test]
+    fn recycled_buffers_serve_what_fits_and_never_mix_into_a_message() {
+        let mut a = MessageAssembler::new();
+        let spare = Vec::with_capacity(8);
+        let at = spare.as_ptr();
+        a.recycle(spare);
+        // Too large for the spare: allocated, the spare kept.
+        let big = a.push(&chunk(b"0123456789", true));
+        assert_eq!(big, Some(Message::Text("0123456789".into())));
+        let Some(Message::Text(small)) = a.push(&chunk(b"abc", true)) else {
+            panic!("a message");
+        };
+        assert_eq!((small.as_str(), small.as_ptr()), ("abc", at));
+        // A fragmented message: a buffer given back in the middle (with
+        // bytes in it) changes nothing.
+        assert_eq!(a.push(&chunk(b"He", false)), None);
+        a.recycle(b"junk".to_vec());
+        let whole = a.push(&chunk(b"llo", true));
+        assert_eq!(whole, Some(Message::Text("Hello".into())));
     }
 }
