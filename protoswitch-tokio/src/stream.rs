@@ -390,7 +390,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// Writes the queue (and what the machine owes) until it is empty.
+    #[inline]
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Called at every turn of reading and flushing, mostly with
+        // nothing to write: answered here, without the writing loop.
+        if self.out.len() == 0 && !on!(&self.machine, c => c.transmit_pending()) {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_write_queue(cx)
+    }
+
+    /// The writing loop of [`poll_write_out`](Self::poll_write_out).
+    fn poll_write_queue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             self.queue_owed();
             let q = &self.out;
@@ -415,6 +426,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// The earliest of the machine's deadline, the idle timeout's (while
     /// open) and the end of a rate-limit pause.
+    #[inline]
     fn next_deadline(&self) -> Option<protoswitch::Instant> {
         // Asked at every flush: plain comparisons, the usual answer being
         // "none" (no keepalive, idle timeout or pause configured).
@@ -434,10 +446,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Polls the next deadline; at it, runs what is due: the machine's
     /// `handle_timeout`, the idle timeout's Close 1001, the end of a
     /// pause. `Ready` when something was due.
+    #[inline]
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = self.next_deadline() else {
-            return Poll::Pending;
-        };
+        // Asked at every flush and before every read, usually with no
+        // deadline at all: answered here, without the timer's work.
+        match self.next_deadline() {
+            None => Poll::Pending,
+            Some(deadline) => self.poll_deadline(cx, deadline),
+        }
+    }
+
+    /// [`poll_timer`](Self::poll_timer) with a deadline.
+    fn poll_deadline(&mut self, cx: &mut Context<'_>, deadline: protoswitch::Instant) -> Poll<()> {
         if self.armed != Some(deadline) {
             self.sleep.as_mut().reset(self.clock.to_tokio(deadline));
             self.armed = Some(deadline);

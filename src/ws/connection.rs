@@ -840,13 +840,14 @@ impl<M: MaskSource> Connection<M> {
     /// When [`handle_timeout`](Self::handle_timeout) should be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.state, self.behaviour.keepalive()) {
-            (State::Open, Some(k)) => {
-                Some(self.deadline.unwrap_or(self.keepalive_from + k.interval))
-            }
-            (State::Open, None) => None,
-            _ => self.deadline,
+        if self.state != State::Open {
+            return self.deadline;
         }
+        // Open: only the keepalive has a deadline (asked at every flush by
+        // adapters, so the usual "none" comes first).
+        self.behaviour.keepalive?;
+        let interval = millis(self.behaviour.keepalive_interval_ms);
+        Some(self.deadline.unwrap_or(self.keepalive_from + interval))
     }
 
     /// Advances timers: the close timeout, and the keepalive Ping / Pong.
