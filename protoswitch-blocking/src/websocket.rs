@@ -49,6 +49,11 @@ enum Outgoing<'a> {
     Close(u16, &'a str),
 }
 
+/// The largest sent payload buffer kept for the next message read to be
+/// built in (small messages, where the allocation weighs most; at most
+/// this much memory held per connection).
+const SPARE_MAX: usize = 512;
+
 /// A WebSocket connection over a blocking stream `S`, from
 /// [`accept`](crate::accept) or [`connect`](crate::connect).
 ///
@@ -374,9 +379,19 @@ impl<S: Read + Write + Transport> WebSocket<S> {
     /// permessage-deflate was agreed).
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
         match &message {
-            Message::Text(text) => self.send_text(text),
-            Message::Binary(data) => self.send_binary(data),
+            Message::Text(text) => self.send_text(text)?,
+            Message::Binary(data) => self.send_binary(data)?,
         }
+        let bytes = match message {
+            Message::Text(text) => text.into_bytes(),
+            Message::Binary(data) => data,
+        };
+        if bytes.capacity() <= SPARE_MAX {
+            // Sent: the next message read is built in its buffer (an echo
+            // then allocates nothing per message).
+            self.assembler.recycle(bytes);
+        }
+        Ok(())
     }
 
     /// Sends a text message as one frame.
