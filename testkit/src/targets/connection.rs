@@ -254,7 +254,16 @@ impl<M: MaskSource + Debug> Side<M> {
                     match &got {
                         Got::Nothing => {
                             assert_eq!(state, before, "state changed without an event");
-                            if matches!(before, State::Open | State::CloseSent) {
+                            // The one documented stall that is not about
+                            // bytes: a Pong half handed out holds the next
+                            // Ping back (the machine keeps one Pong payload)
+                            // until poll_transmit finishes it.
+                            let pong_in_flight = self.tx_partial.first() == Some(&0x8A);
+                            let ping_held = pong_in_flight
+                                && self.rx[consumed..len]
+                                    .first()
+                                    .is_some_and(|b| b & 0x0F == 0x9);
+                            if matches!(before, State::Open | State::CloseSent) && !ping_held {
                                 assert!(
                                     len - consumed < MIN_RECEIVE_BUFFER,
                                     "{} bytes left unread with no event",
