@@ -1,7 +1,7 @@
 //! Parsing HTTP/1.1 message heads (RFC 9112 §2–§6) with `httparse`, plus the
 //! stricter checks `httparse` leaves to its caller.
 
-use super::token::{ByteSet, ListElements, eq_ignore_case, list_contains, trim_ows};
+use super::token::{ByteSet, ListElements, eq_ignore_case, eq_lowercase, list_contains, trim_ows};
 use crate::error::PeerErrorKind;
 
 /// Header slots on the stack while a head is parsed. Configured limits above
@@ -156,7 +156,7 @@ impl Field {
             (24, b's') => Field::SecWebSocketExtensions,
             _ => return None,
         };
-        eq_ignore_case(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
+        eq_lowercase(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
     }
 }
 

@@ -176,6 +176,24 @@ pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
 /// .text against 27,564) as most calls compare with a constant.
 #[inline]
 fn same_ignoring_case(a: &[u8], b: &[u8]) -> bool {
+    same_words(a, b, lowercase)
+}
+
+/// `a == lower` ignoring ASCII case, where `lower` has no ASCII capitals
+/// (a name from a table of lowercase names): only `a` is folded, half the
+/// work of [`eq_ignore_case`] when `lower` is not a constant the compiler
+/// folds itself (`Field::of`, seven calls per handshake: the server
+/// handshake 10,914 -> 10,795 instructions, cachegrind).
+#[inline]
+pub(crate) fn eq_lowercase(a: &[u8], lower: &[u8]) -> bool {
+    debug_assert!(!lower.iter().any(u8::is_ascii_uppercase), "{lower:?}");
+    a.len() == lower.len() && same_words(a, lower, |w| w)
+}
+
+/// The comparison of [`same_ignoring_case`] with `fold_b` applied to the
+/// words of `b` (`a`'s are always lowercased).
+#[inline]
+fn same_words(a: &[u8], b: &[u8], fold_b: impl Fn(u64) -> u64) -> bool {
     fn word4(s: &[u8], at: usize) -> u64 {
         let mut w = [0; 4];
         w.copy_from_slice(&s[at..at + 4]);
@@ -191,17 +209,17 @@ fn same_ignoring_case(a: &[u8], b: &[u8]) -> bool {
         0..4 => a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y)),
         4..8 => {
             let halves = |s: &[u8]| word4(s, 0) | word4(s, n - 4) << 32;
-            lowercase(halves(a)) == lowercase(halves(b))
+            lowercase(halves(a)) == fold_b(halves(b))
         }
         _ => {
             let mut at = 0;
             while at + 8 < n {
-                if lowercase(word8(a, at)) != lowercase(word8(b, at)) {
+                if lowercase(word8(a, at)) != fold_b(word8(b, at)) {
                     return false;
                 }
                 at += 8;
             }
-            lowercase(word8(a, n - 8)) == lowercase(word8(b, n - 8))
+            lowercase(word8(a, n - 8)) == fold_b(word8(b, n - 8))
         }
     }
 }
@@ -287,6 +305,25 @@ mod tests {
                             "{p:?} {q:?}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// The one-sided comparison agrees with `eq_ignore_ascii_case` for
+    /// every byte value at every position and length, against a lowercase
+    /// name.
+    #[test]
+    fn comparison_with_a_lowercase_name_agrees_with_std() {
+        let lower = b"sec-websocket-extensions";
+        for len in 0..=lower.len() {
+            let b = &lower[..len];
+            for i in 0..len {
+                for x in 0..=255u8 {
+                    let mut a = b.to_vec();
+                    a[i] = x;
+                    assert_eq!(eq_lowercase(&a, b), a.eq_ignore_ascii_case(b), "{a:?}");
+                    assert!(!eq_lowercase(&a, &lower[..len.saturating_sub(1)]));
                 }
             }
         }
