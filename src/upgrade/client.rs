@@ -536,7 +536,7 @@ impl<'a> ClientHandshake<'a> {
         let mut ws = false;
         let mut h2c = false;
         for o in r.offers {
-            let p = Protocol::parse(o.as_bytes()).ok_or(LocalError::InvalidToken)?;
+            let p = Protocol::parse_str(o).ok_or(LocalError::InvalidToken)?;
             ws |= p.kind() == ProtocolKind::WebSocket;
             h2c |= p.kind() == ProtocolKind::H2c;
         }

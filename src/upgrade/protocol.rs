@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use crate::http1::{eq_ignore_case, split_protocol};
+use crate::http1::{eq_ignore_case, is_token, split_protocol};
 
 /// One element of an `Upgrade` list: a protocol name and optional version.
 ///
@@ -65,6 +65,22 @@ pub enum ProtocolKind {
     Tunnel,
 }
 
+impl ProtocolKind {
+    /// The kind of the protocol `name`, with a version or not: what
+    /// [`Protocol::kind`] says, for a name that need not be a string.
+    pub(crate) fn of(name: &[u8], versioned: bool) -> ProtocolKind {
+        if eq_ignore_case(name, b"websocket") && !versioned {
+            ProtocolKind::WebSocket
+        } else if eq_ignore_case(name, b"h2c") && !versioned {
+            ProtocolKind::H2c
+        } else if eq_ignore_case(name, b"tls") {
+            ProtocolKind::Tls
+        } else {
+            ProtocolKind::Other
+        }
+    }
+}
+
 impl<'a> Protocol<'a> {
     /// Parses `name[/version]`; both parts must be tokens.
     pub fn parse(element: &'a [u8]) -> Option<Self> {
@@ -91,15 +107,19 @@ impl<'a> Protocol<'a> {
 
     /// Which rule set applies.
     pub fn kind(&self) -> ProtocolKind {
-        if eq_ignore_case(self.name.as_bytes(), b"websocket") && self.version.is_none() {
-            ProtocolKind::WebSocket
-        } else if eq_ignore_case(self.name.as_bytes(), b"h2c") && self.version.is_none() {
-            ProtocolKind::H2c
-        } else if eq_ignore_case(self.name.as_bytes(), b"tls") {
-            ProtocolKind::Tls
-        } else {
-            ProtocolKind::Other
-        }
+        ProtocolKind::of(self.name.as_bytes(), self.version.is_some())
+    }
+
+    /// [`Protocol::parse`] of a string: the same parts, without
+    /// converting them back from bytes (`core::str::from_utf8` was about
+    /// 100 instructions a call for `websocket`).
+    pub(crate) fn parse_str(s: &'a str) -> Option<Self> {
+        let (name, version) = match s.split_once('/') {
+            None => (s, None),
+            Some((name, version)) => (name, Some(version)),
+        };
+        let tokens = is_token(name.as_bytes()) && version.is_none_or(|v| is_token(v.as_bytes()));
+        tokens.then_some(Protocol { name, version })
     }
 
     /// Equality ignoring ASCII case of name and version.
@@ -144,6 +164,30 @@ mod tests {
             hasher.hash_one(a),
             hasher.hash_one(Protocol::parse(b"echov1"))
         );
+    }
+
+    /// `parse_str` finds the parts `parse` finds, for every string of up
+    /// to four characters from those that matter.
+    #[test]
+    fn parsing_a_string_is_parsing_its_bytes() {
+        let chars = ["a", "Z", "1", "/", " ", "é", ","];
+        let mut strings = std::vec![std::string::String::new()];
+        for _ in 0..4 {
+            let longer: std::vec::Vec<_> = strings
+                .iter()
+                .flat_map(|s| chars.iter().map(move |c| std::format!("{s}{c}")))
+                .collect();
+            strings.extend(longer);
+        }
+        strings.sort();
+        strings.dedup();
+        for s in strings {
+            assert_eq!(
+                Protocol::parse_str(&s).map(|p| (p.name, p.version)),
+                Protocol::parse(s.as_bytes()).map(|p| (p.name, p.version)),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

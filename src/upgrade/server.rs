@@ -35,7 +35,7 @@ use crate::http1::write::{
 };
 use crate::http1::{
     Field, Framing, HeadReader, Header, Headers, Limits, RequestHead, eq_ignore_case,
-    request_framing,
+    request_framing, split_protocol,
 };
 
 use super::deflate;
@@ -357,7 +357,7 @@ impl<'b> Request<'b> {
     /// assert_eq!(req.switch(&Accept::new("h2c")), Err(LocalError::NotOffered));
     /// ```
     pub fn switch<'a>(&self, accept: &Accept<'a>) -> Result<Switch<'a>, LocalError> {
-        let chosen = Protocol::parse(accept.protocol.as_bytes()).ok_or(LocalError::InvalidToken)?;
+        let chosen = Protocol::parse_str(accept.protocol).ok_or(LocalError::InvalidToken)?;
         let counts = self.upgrade_counts;
         let headers = self.head.headers();
         let kind = chosen.kind();
@@ -888,9 +888,11 @@ impl ServerHandshake {
         let (mut websocket, mut h2c) = (Offer::None, Offer::None);
         if upgrade_counts {
             for element in headers.elements(Field::Upgrade) {
-                let p = Protocol::parse(element).ok_or(PeerErrorKind::BadUpgradeToken)?;
+                // Only the kind is needed: no strings made of the parts.
+                let (name, version) =
+                    split_protocol(element).ok_or(PeerErrorKind::BadUpgradeToken)?;
                 // The checks are pure: a repeated offer gets the same answer.
-                match p.kind() {
+                match ProtocolKind::of(name, version.is_some()) {
                     ProtocolKind::WebSocket if websocket == Offer::None => {
                         websocket = match websocket::check_offer(&head) {
                             Ok(()) => Offer::Valid,
