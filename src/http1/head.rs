@@ -716,20 +716,28 @@ fn map_httparse(e: httparse::Error, limits: &Limits) -> PeerErrorKind {
 }
 
 /// Splits the first line off `head`: the line without its ending (CRLF or
-/// a bare LF, RFC 9112 §2.2), and the rest.
+/// a bare LF, RFC 9112 §2.2), and the rest. A CR left inside the line is
+/// found by [`start_line_error`] when the line does not parse.
 fn split_start_line(head: &[u8]) -> Result<(&[u8], &[u8]), PeerErrorKind> {
-    let lf = head
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or(PeerErrorKind::BadLineEnding)?;
+    let lf = find_lf(head).ok_or(PeerErrorKind::BadLineEnding)?;
     let line = match &head[..lf] {
         [line @ .., b'\r'] => line,
         line => line,
     };
-    if line.contains(&b'\r') {
-        return Err(PeerErrorKind::BadLineEnding);
-    }
     Ok((line, &head[lf + 1..]))
+}
+
+/// The error for a start line that did not parse with `error`: a CR inside
+/// it is a bad line ending whatever else is wrong. No line with a CR
+/// parses (no part of a request or status line may hold one), so this
+/// is looked for only on failure: a search of every line cost about 100
+/// instructions a head.
+fn start_line_error(line: &[u8], error: PeerErrorKind) -> PeerErrorKind {
+    if line.contains(&b'\r') {
+        PeerErrorKind::BadLineEnding
+    } else {
+        error
+    }
 }
 
 /// `HTTP/1.x` → the minor version the message is handled as: 0, or 1 for
@@ -769,9 +777,15 @@ fn parse_request_line(line: &[u8]) -> Result<(&str, &str, u8), PeerErrorKind> {
     if target.is_empty() || !target.iter().all(|b| (0x21..=0x7e).contains(b)) {
         return Err(PeerErrorKind::BadStartLine);
     }
-    // Both are ASCII: checked above.
-    let method = core::str::from_utf8(method).map_err(|_| PeerErrorKind::BadStartLine)?;
-    let target = core::str::from_utf8(target).map_err(|_| PeerErrorKind::BadStartLine)?;
+    // Both are ASCII (checked above): one conversion for the two and the
+    // space between them (a call of `core::str::from_utf8` is about 65
+    // instructions for a line this short), split at that space.
+    let both = core::str::from_utf8(&line[..method.len() + 1 + target.len()])
+        .map_err(|_| PeerErrorKind::BadStartLine)?;
+    let (method, space_target) = both
+        .split_at_checked(method.len())
+        .ok_or(PeerErrorKind::BadStartLine)?;
+    let target = space_target.get(1..).ok_or(PeerErrorKind::BadStartLine)?;
     if !target_form_allowed(method, target) {
         return Err(PeerErrorKind::BadTarget);
     }
@@ -783,7 +797,8 @@ fn parse_request_line(line: &[u8]) -> Result<(&str, &str, u8), PeerErrorKind> {
 /// may use `*`; every method may use the origin-form (`/path?query`) and
 /// the absolute-form (`scheme:…`).
 pub(crate) fn target_form_allowed(method: &str, target: &str) -> bool {
-    if target.contains('#') {
+    // A byte search: `str::contains(char)` took a general searcher.
+    if target.as_bytes().contains(&b'#') {
         return false;
     }
     if method == "CONNECT" {
@@ -1148,7 +1163,8 @@ pub(crate) fn parse_request<'b>(
     limits: &Limits,
 ) -> Result<(RequestHead<'b>, Facts, usize), PeerErrorKind> {
     let (line, fields) = split_start_line(head)?;
-    let (method, target, minor_version) = parse_request_line(line)?;
+    let (method, target, minor_version) =
+        parse_request_line(line).map_err(|e| start_line_error(line, e))?;
     let headers = parse_fields(fields, limits)?;
     let facts = gather_facts(headers)?;
     if facts.transfer_encoding && minor_version == 0 {
@@ -1187,7 +1203,8 @@ pub(crate) fn parse_response<'b>(
     limits: &Limits,
 ) -> Result<(ResponseHead<'b>, Facts, usize), PeerErrorKind> {
     let (line, fields) = split_start_line(head)?;
-    let (minor_version, status, reason) = parse_status_line(line)?;
+    let (minor_version, status, reason) =
+        parse_status_line(line).map_err(|e| start_line_error(line, e))?;
     let headers = parse_fields(fields, limits)?;
     let mut facts = gather_facts(headers)?;
     if facts.transfer_encoding && minor_version == 0 {
@@ -1604,6 +1621,51 @@ mod tests {
         )
         .unwrap();
         assert_eq!(head.reason(), "Switching Protocols");
+    }
+
+    /// A CR anywhere in a start line (but its end) is a bad line ending,
+    /// as when it was looked for before the line was parsed: no line with
+    /// one parses.
+    #[test]
+    fn a_cr_in_a_start_line_is_a_bad_line_ending() {
+        let heads: [(&[u8], bool); 4] = [
+            (b"GET /chat?a=1 HTTP/1.1\r\nHost: a\r\n\r\n", true),
+            (b"OPTIONS * HTTP/1.0\r\n\r\n", true),
+            (b"HTTP/1.1 101 Switching Protocols\r\nA: 1\r\n\r\n", false),
+            (b"HTTP/1.0 200 \xc3\xa9\ta\r\n\r\n", false),
+        ];
+        for (head, request) in heads {
+            let line_end = head.iter().position(|&b| b == b'\r').unwrap();
+            for at in 0..=line_end {
+                for cr in [&b"\r"[..], b"\r\r", b"\r "] {
+                    let mut changed = head[..at].to_vec();
+                    changed.extend_from_slice(cr);
+                    changed.extend_from_slice(&head[at..]);
+                    let error = if request {
+                        parse_request(&changed, &Limits::new()).err()
+                    } else {
+                        parse_response(&changed, &Limits::new()).err()
+                    };
+                    assert_eq!(
+                        error,
+                        Some(PeerErrorKind::BadLineEnding),
+                        "{}",
+                        changed.escape_ascii()
+                    );
+                }
+                // A CR that replaces a byte.
+                if at < line_end {
+                    let mut changed = head.to_vec();
+                    changed[at] = b'\r';
+                    let error = if request {
+                        parse_request(&changed, &Limits::new()).err()
+                    } else {
+                        parse_response(&changed, &Limits::new()).err()
+                    };
+                    assert_eq!(error, Some(PeerErrorKind::BadLineEnding), "{at}");
+                }
+            }
+        }
     }
 
     #[test]
