@@ -932,6 +932,15 @@ fn parse_decimal(v: &[u8]) -> Option<u64> {
 /// treats like several Host lines. An empty value is valid (a target
 /// without authority).
 pub(crate) fn is_valid_host(v: &[u8]) -> bool {
+    // Most hosts are a name alone: every byte a reg-name character other
+    // than `%` (so no `[`, `:` or escape), one lookup each. What is not
+    // takes the rules below, which accept such a name too (a test checks
+    // the two agree).
+    v.iter().all(|&b| REG_NAME.contains(b)) || is_valid_host_by_parts(v)
+}
+
+/// [`is_valid_host`] part by part: the literal or name, then the port.
+fn is_valid_host_by_parts(v: &[u8]) -> bool {
     let (host, port) = if let Some(rest) = v.strip_prefix(b"[") {
         let Some(close) = rest.iter().position(|&b| b == b']') else {
             return false;
@@ -1663,6 +1672,36 @@ mod tests {
                         parse_response(&changed, &Limits::new()).err()
                     };
                     assert_eq!(error, Some(PeerErrorKind::BadLineEnding), "{at}");
+                }
+            }
+        }
+    }
+
+    /// The shortcut for a plain name agrees with the rules part by part,
+    /// for every string of one or two bytes and every string of three
+    /// from the bytes that matter.
+    #[test]
+    fn host_shortcut_agrees_with_the_rules() {
+        let check = |v: &[u8]| {
+            assert_eq!(
+                is_valid_host(v),
+                is_valid_host_by_parts(v),
+                "{}",
+                v.escape_ascii()
+            );
+        };
+        check(b"");
+        for a in 0..=255u8 {
+            check(&[a]);
+            for b in 0..=255u8 {
+                check(&[a, b]);
+            }
+        }
+        let some = b"a0.-_~!$&'()*+;=%:[]@,/ \x80fF";
+        for &a in some {
+            for &b in some {
+                for &c in some {
+                    check(&[a, b, c]);
                 }
             }
         }
