@@ -114,9 +114,11 @@ impl<'a> Protocol<'a> {
     /// converting them back from bytes (`core::str::from_utf8` was about
     /// 100 instructions a call for `websocket`).
     pub(crate) fn parse_str(s: &'a str) -> Option<Self> {
-        let (name, version) = match s.split_once('/') {
+        // A byte search: `split_once('/')` took a general searcher (about
+        // 100 instructions).
+        let (name, version) = match s.bytes().position(|b| b == b'/') {
             None => (s, None),
-            Some((name, version)) => (name, Some(version)),
+            Some(slash) => (s.get(..slash)?, Some(s.get(slash + 1..)?)),
         };
         let tokens = is_token(name.as_bytes()) && version.is_none_or(|v| is_token(v.as_bytes()));
         tokens.then_some(Protocol { name, version })
