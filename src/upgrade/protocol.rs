@@ -126,10 +126,17 @@ impl<'a> Protocol<'a> {
 
     /// Equality ignoring ASCII case of name and version.
     pub fn matches(&self, other: &Protocol<'_>) -> bool {
-        eq_ignore_case(self.name.as_bytes(), other.name.as_bytes())
-            && match (self.version, other.version) {
+        self.matches_parts(other.name.as_bytes(), other.version.map(str::as_bytes))
+    }
+
+    /// [`Protocol::matches`] with the protocol `name[/version]` given as
+    /// bytes (the parts of [`split_protocol`]), which need not be made
+    /// strings to be compared.
+    pub(crate) fn matches_parts(&self, name: &[u8], version: Option<&[u8]>) -> bool {
+        eq_ignore_case(self.name.as_bytes(), name)
+            && match (self.version, version) {
                 (None, None) => true,
-                (Some(a), Some(b)) => eq_ignore_case(a.as_bytes(), b.as_bytes()),
+                (Some(a), Some(b)) => eq_ignore_case(a.as_bytes(), b),
                 _ => false,
             }
     }
@@ -189,6 +196,32 @@ mod tests {
                 Protocol::parse(s.as_bytes()).map(|p| (p.name, p.version)),
                 "{s:?}"
             );
+        }
+    }
+
+    /// Matching the parts of an element is matching the element parsed.
+    #[test]
+    fn matching_parts_is_matching_protocols() {
+        let elements: [&[u8]; 9] = [
+            b"websocket",
+            b"WebSocket",
+            b"websocket/13",
+            b"echo/1",
+            b"ECHO/1",
+            b"echo/2",
+            b"echo",
+            b"echo/",
+            b"h2c",
+        ];
+        for a in elements {
+            for b in elements {
+                let (Some(p), Some((name, version))) = (Protocol::parse(a), split_protocol(b))
+                else {
+                    continue;
+                };
+                let q = Protocol::parse(b).unwrap();
+                assert_eq!(p.matches_parts(name, version), p.matches(&q), "{a:?} {b:?}");
+            }
         }
     }
 
