@@ -1,7 +1,10 @@
 //! Parsing HTTP/1.1 message heads (RFC 9112 §2–§6) with `httparse`, plus the
 //! stricter checks `httparse` leaves to its caller.
 
-use super::token::{ByteSet, ListElements, eq_ignore_case, eq_lowercase, list_contains, trim_ows};
+use super::token::{
+    ByteSet, ListElements, eq_ignore_case, eq_lowercase, eq_token_lowercase, list_contains,
+    trim_ows,
+};
 use crate::error::PeerErrorKind;
 
 /// Header slots on the stack while a head is parsed. Configured limits above
@@ -139,6 +142,19 @@ impl Field {
     /// The known field called `name` (ASCII case ignored): the length and
     /// the first letter pick the one candidate, one comparison decides.
     fn of(name: &[u8]) -> Option<Field> {
+        let field = Field::candidate(name)?;
+        eq_lowercase(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
+    }
+
+    /// [`Field::of`] for a field name httparse returned, a token: a
+    /// cheaper comparison, exact for tokens ([`eq_token_lowercase`]).
+    fn of_token(name: &[u8]) -> Option<Field> {
+        let field = Field::candidate(name)?;
+        eq_token_lowercase(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
+    }
+
+    /// The one field `name` may be, from its length and first letter.
+    fn candidate(name: &[u8]) -> Option<Field> {
         let first = *name.first()? | 0x20;
         let field = match (name.len(), first) {
             (4, b'h') => Field::Host,
@@ -156,7 +172,7 @@ impl Field {
             (24, b's') => Field::SecWebSocketExtensions,
             _ => return None,
         };
-        eq_lowercase(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
+        Some(field)
     }
 }
 
@@ -181,9 +197,10 @@ impl FieldIndex {
         unindexed: false,
     };
 
-    /// Notes a field line `name: value`, `value` at `offset` in the block.
+    /// Notes a field line `name: value`, `value` at `offset` in the block
+    /// (`name` as httparse returned it: a token).
     fn note(&mut self, name: &[u8], value: &[u8], offset: usize) {
-        let Some(field) = Field::of(name) else {
+        let Some(field) = Field::of_token(name) else {
             return;
         };
         let i = field as usize;
@@ -1307,6 +1324,8 @@ mod tests {
             let upper = name.to_ascii_uppercase();
             assert_eq!(Field::of(name.as_bytes()), Some(field));
             assert_eq!(Field::of(upper.as_bytes()), Some(field));
+            assert_eq!(Field::of_token(name.as_bytes()), Some(field));
+            assert_eq!(Field::of_token(upper.as_bytes()), Some(field));
             // One token character changed anywhere: not that field.
             for i in 0..name.len() {
                 for other in [b'^', b'~', b'_', b'!', b'0', b'x'] {
@@ -1316,6 +1335,7 @@ mod tests {
                     }
                     changed[i] = other;
                     assert_ne!(Field::of(&changed), Some(field), "{changed:?}");
+                    assert_ne!(Field::of_token(&changed), Some(field), "{changed:?}");
                 }
             }
         }
@@ -1630,6 +1650,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(head.reason(), "Switching Protocols");
+    }
+
+    /// Every field name httparse returns is a token, whatever byte is put
+    /// at its start, middle or end: `Field::of_token` relies on it.
+    #[test]
+    fn httparse_returns_token_names_only() {
+        for x in 0..=255u8 {
+            for (before, after) in [(&b""[..], &b"a"[..]), (b"X-", b"a"), (b"Xa", b"")] {
+                let mut block = before.to_vec();
+                block.push(x);
+                block.extend_from_slice(after);
+                block.extend_from_slice(b": 1\r\nHost: h\r\n\r\n");
+                let mut slots = [httparse::EMPTY_HEADER; 4];
+                if let Ok(httparse::Status::Complete((_, parsed))) =
+                    httparse::parse_headers(&block, &mut slots)
+                {
+                    for h in parsed {
+                        assert!(super::super::is_token(h.name.as_bytes()), "{x}: {h:?}");
+                    }
+                }
+            }
+        }
     }
 
     /// A CR anywhere in a start line (but its end) is a bad line ending,
