@@ -542,8 +542,9 @@ impl<'a> ClientHandshake<'a> {
         let mut h2c = false;
         for o in r.offers {
             let p = Protocol::parse_str(o).ok_or(LocalError::InvalidToken)?;
-            ws |= p.kind() == ProtocolKind::WebSocket;
-            h2c |= p.kind() == ProtocolKind::H2c;
+            let kind = p.kind();
+            ws |= kind == ProtocolKind::WebSocket;
+            h2c |= kind == ProtocolKind::H2c;
         }
         if ws && r.key.is_none() {
             return Err(LocalError::MissingParameter("websocket_key").into());
