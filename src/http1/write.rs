@@ -62,15 +62,6 @@ impl Writer<'_> {
     /// powers of ten, not from dividing: a 64-bit division is a library
     /// routine on 32-bit targets (about 0.9 KiB of flash on Cortex-M).
     pub(crate) fn put_dec(&mut self, mut n: u64) {
-        const POWERS: [u64; 20] = {
-            let mut powers = [1u64; 20];
-            let mut i = 19;
-            while i > 0 {
-                powers[i - 1] = powers[i] * 10;
-                i -= 1;
-            }
-            powers
-        };
         let mut digits = [0u8; 20];
         let mut len = 0;
         for power in POWERS {
@@ -128,6 +119,37 @@ impl Writer<'_> {
         self.put(b" ");
         self.put_str(reason_phrase(status));
         self.put(b"\r\n");
+    }
+}
+
+/// The powers of ten a `u64` may hold, largest first ([`Writer::put_dec`]).
+const POWERS: [u64; 20] = {
+    let mut powers = [1u64; 20];
+    let mut i = 19;
+    while i > 0 {
+        powers[i - 1] = powers[i] * 10;
+        i -= 1;
+    }
+    powers
+};
+
+/// The digits [`Writer::put_dec`] writes for `n`: one per power of ten
+/// not above it, and one for zero (comparisons, no division: see
+/// `put_dec`).
+pub(crate) fn dec_len(n: u64) -> usize {
+    POWERS.iter().filter(|&&power| power <= n).count().max(1)
+}
+
+/// The bytes [`Writer::list`] writes for `name` and `elements`.
+pub(crate) fn list_len<'e>(name: &str, elements: impl IntoIterator<Item = &'e [u8]>) -> usize {
+    let (mut count, mut bytes) = (0, 0);
+    for element in elements {
+        count += 1;
+        bytes += element.len();
+    }
+    match count {
+        0 => 0,
+        _ => name.len() + b": ".len() + bytes + b", ".len() * (count - 1) + b"\r\n".len(),
     }
 }
 
@@ -317,6 +339,16 @@ mod tests {
     }
 
     #[test]
+    fn list_length_is_what_is_written() {
+        let elements: [&[u8]; 3] = [b"a", b"bc", b""];
+        for n in 0..=elements.len() {
+            let mut out = [0u8; 64];
+            let written = emit(&mut out, |w| w.list("Name", elements[..n].iter().copied()));
+            assert_eq!(written, Ok(list_len("Name", elements[..n].iter().copied())));
+        }
+    }
+
+    #[test]
     fn decimals_as_the_standard_library_writes_them() {
         use std::string::ToString;
         for n in [
@@ -339,6 +371,10 @@ mod tests {
             let mut out = [0u8; 20];
             let written = emit(&mut out, |w| w.put_dec(n)).unwrap();
             assert_eq!(&out[..written], n.to_string().as_bytes(), "{n}");
+            assert_eq!(dec_len(n), written, "{n}");
+            for near in [n.saturating_sub(1), n.saturating_add(1)] {
+                assert_eq!(dec_len(near), near.to_string().len(), "{near}");
+            }
         }
     }
 }
