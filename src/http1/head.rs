@@ -297,6 +297,14 @@ impl<'b> Headers<'b> {
         }
     }
 
+    /// `false` when the head has no `field` line (the index says so
+    /// without a lookup): a caller skips what it would do with the values
+    /// of a field most heads lack.
+    #[inline]
+    pub(crate) fn may_have(&self, field: Field) -> bool {
+        self.index.unindexed || self.index.count[field as usize] != 0
+    }
+
     /// The values of the known field `field`: the first straight from the
     /// index, the others by reading on from there.
     ///
@@ -1118,36 +1126,39 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
     let mut f = Facts::default();
     let mut last_te_chunked = false;
     let mut other_coding = false;
-    for value in headers.values(Field::ContentLength) {
-        // `Content-Length = 1*DIGIT` (RFC 9110 §8.6); a list of identical
-        // values may be tolerated (RFC 9112 §6.3 item 5), an empty element
-        // may not.
-        for element in value.split(|&b| b == b',') {
-            let n =
-                parse_decimal(super::trim_ows(element)).ok_or(PeerErrorKind::BadContentLength)?;
-            match f.content_length {
-                Some(prev) if prev != n => return Err(PeerErrorKind::BadContentLength),
-                _ => f.content_length = Some(n),
+    // Most heads have neither Content-Length nor Transfer-Encoding.
+    if headers.may_have(Field::ContentLength) || headers.may_have(Field::TransferEncoding) {
+        for value in headers.values(Field::ContentLength) {
+            // `Content-Length = 1*DIGIT` (RFC 9110 §8.6); a list of identical
+            // values may be tolerated (RFC 9112 §6.3 item 5), an empty element
+            // may not.
+            for element in value.split(|&b| b == b',') {
+                let n = parse_decimal(super::trim_ows(element))
+                    .ok_or(PeerErrorKind::BadContentLength)?;
+                match f.content_length {
+                    Some(prev) if prev != n => return Err(PeerErrorKind::BadContentLength),
+                    _ => f.content_length = Some(n),
+                }
             }
         }
-    }
-    for value in headers.values(Field::TransferEncoding) {
-        let mut any = false;
-        for e in ListElements::new(value) {
-            any = true;
-            if last_te_chunked {
-                // chunked applied more than once, or not last.
-                other_coding = true;
+        for value in headers.values(Field::TransferEncoding) {
+            let mut any = false;
+            for e in ListElements::new(value) {
+                any = true;
+                if last_te_chunked {
+                    // chunked applied more than once, or not last.
+                    other_coding = true;
+                }
+                last_te_chunked = eq_ignore_case(e, b"chunked");
+                if !last_te_chunked {
+                    other_coding = true;
+                }
             }
-            last_te_chunked = eq_ignore_case(e, b"chunked");
-            if !last_te_chunked {
-                other_coding = true;
+            if !any {
+                return Err(PeerErrorKind::UnsupportedTransferCoding);
             }
+            f.transfer_encoding = true;
         }
-        if !any {
-            return Err(PeerErrorKind::UnsupportedTransferCoding);
-        }
-        f.transfer_encoding = true;
     }
     for e in headers.elements(Field::Connection) {
         if eq_ignore_case(e, b"upgrade") {
@@ -1160,11 +1171,14 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
             f.conn_http2_settings = true;
         }
     }
-    for e in headers.elements(Field::Expect) {
-        if eq_ignore_case(e, b"100-continue") {
-            f.expect_continue = true;
-        } else {
-            return Err(PeerErrorKind::UnsupportedExpectation);
+    // Most heads have no Expect: not looked up then.
+    if headers.may_have(Field::Expect) {
+        for e in headers.elements(Field::Expect) {
+            if eq_ignore_case(e, b"100-continue") {
+                f.expect_continue = true;
+            } else {
+                return Err(PeerErrorKind::UnsupportedExpectation);
+            }
         }
     }
     if f.transfer_encoding {
