@@ -828,6 +828,11 @@ impl<'a> ClientHandshake<'a> {
         };
         // RFC 6455 §9.1: the server selects among the offers, each once.
         agreed.extensions = ExtensionList::Fields(headers);
+        if !headers.may_have(Field::SecWebSocketExtensions) {
+            // No extension selected: both checks below pass on no
+            // elements, so they are not run (about 100 instructions).
+            return Ok(agreed);
+        }
         check_extensions(agreed.extensions.elements(), |name| {
             r.extensions.iter().any(|offer| {
                 Extension::parse(offer.as_bytes())
@@ -970,6 +975,19 @@ fn request_len(r: &ClientRequest<'_>, p: &Plan) -> usize {
 mod tests {
     use super::*;
     use crate::http1::write::emit;
+
+    /// What `verify_switch` skips when a 101 selects no extension: both
+    /// checks pass on no elements, whatever was offered.
+    #[test]
+    fn no_extension_selected_passes_the_extension_checks() {
+        let none = ExtensionList::Value(b"");
+        assert_eq!(check_extensions(none.elements(), |_| false), Ok(()));
+        let offers: [&[u8]; 2] = [b"permessage-deflate; client_max_window_bits", b"x"];
+        assert!(deflate::selection_answers_offers(
+            none.elements().filter_map(Extension::parse),
+            offers.into_iter()
+        ));
+    }
 
     /// The request's length worked out line by line is what its writer
     /// writes, for every line it may have.
