@@ -869,10 +869,7 @@ fn parse_status_line(line: &[u8]) -> Result<(u8, u16, &str), PeerErrorKind> {
         return Err(PeerErrorKind::BadStatus);
     }
     let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-    if !reason
-        .iter()
-        .all(|&b| b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80)
-    {
+    if !reason.iter().all(|&b| super::token::field_char(b)) {
         return Err(PeerErrorKind::BadStartLine);
     }
     Ok((minor, status, core::str::from_utf8(reason).unwrap_or("")))
