@@ -730,8 +730,8 @@ impl<'a> ClientHandshake<'a> {
             self.follow(ClientInput::TunnelEstablished);
             ClientEvent::Tunnel { response: head }
         } else if status == 101 {
-            let negotiation = self.verify_switch(&head, &facts)?;
-            self.switched_to = Some(negotiation.protocol.kind());
+            let (negotiation, kind) = self.verify_switch(&head, &facts)?;
+            self.switched_to = Some(kind);
             self.follow(ClientInput::SwitchVerified);
             ClientEvent::Switched {
                 response: head,
@@ -778,7 +778,7 @@ impl<'a> ClientHandshake<'a> {
         &self,
         head: &ResponseHead<'b>,
         facts: &Facts,
-    ) -> Result<Negotiation<'b>, PeerErrorKind> {
+    ) -> Result<(Negotiation<'b>, ProtocolKind), PeerErrorKind> {
         use PeerErrorKind as K;
         if head.minor_version() == 0 {
             return Err(K::SwitchInHttp10);
@@ -806,8 +806,10 @@ impl<'a> ClientHandshake<'a> {
             subprotocol: None,
             extensions: ExtensionList::Value(b""),
         };
-        if chosen.kind() != ProtocolKind::WebSocket {
-            return Ok(agreed);
+        // The kind is returned too: the caller keeps it.
+        let kind = chosen.kind();
+        if kind != ProtocolKind::WebSocket {
+            return Ok((agreed, kind));
         }
         let expected = accept_key(&self.sent_key.ok_or(K::SwitchedToUnofferedProtocol)?);
         let mut accepts = headers.values(Field::SecWebSocketAccept);
@@ -831,7 +833,7 @@ impl<'a> ClientHandshake<'a> {
         if !headers.may_have(Field::SecWebSocketExtensions) {
             // No extension selected: both checks below pass on no
             // elements, so they are not run (about 100 instructions).
-            return Ok(agreed);
+            return Ok((agreed, kind));
         }
         check_extensions(agreed.extensions.elements(), |name| {
             r.extensions.iter().any(|offer| {
@@ -845,7 +847,7 @@ impl<'a> ClientHandshake<'a> {
         if !deflate::selection_answers_offers(agreed.extensions(), offers) {
             return Err(K::DeflateResponseInvalid);
         }
-        Ok(agreed)
+        Ok((agreed, kind))
     }
 
     fn read_body<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ClientEvent<'b>>, PeerErrorKind> {

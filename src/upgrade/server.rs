@@ -411,6 +411,7 @@ impl<'b> Request<'b> {
         Ok(Switch {
             accept: *accept,
             protocol: chosen,
+            kind,
             ws_accept,
         })
     }
@@ -544,6 +545,8 @@ pub struct Switch<'a> {
     accept: Accept<'a>,
     /// `accept`'s protocol, parsed.
     protocol: Protocol<'a>,
+    /// `protocol.kind()`, kept from the checks for the switch.
+    kind: ProtocolKind,
     ws_accept: Option<[u8; 28]>,
 }
 
@@ -982,7 +985,7 @@ impl ServerHandshake {
         let n = emit_counted(out, switch_len(switch, send_continue), |w| {
             write_switch(w, switch, send_continue);
         })?;
-        self.switched_to = Some(switch.protocol.kind());
+        self.switched_to = Some(switch.kind);
         self.go(ServerInput::Accept, "accept")?;
         Ok(n)
     }
@@ -1202,9 +1205,11 @@ mod tests {
                             let mut accept = Accept::new(protocol).headers(headers);
                             accept.subprotocol = subprotocol;
                             accept.extensions = extensions;
+                            let protocol = Protocol::parse(protocol.as_bytes()).unwrap();
                             let switch = Switch {
                                 accept,
-                                protocol: Protocol::parse(protocol.as_bytes()).unwrap(),
+                                protocol,
+                                kind: protocol.kind(),
                                 ws_accept,
                             };
                             for send_continue in [false, true] {
