@@ -35,31 +35,61 @@ const TCHAR: ByteSet = {
     ByteSet::of(&table)
 };
 
-/// A set of byte values as 256 bits: a lookup for loops over bytes in 32
-/// bytes of read-only data (a `[bool; 256]` takes 256; the firmware has
-/// several).
+/// A set of byte values, for loops over bytes. On 32-bit targets 256 bits
+/// in 32 bytes of read-only data (a `[bool; 256]` takes 256; the firmware
+/// has several); on 64-bit targets the `[bool; 256]` itself: one load a
+/// lookup instead of a word load and a shift (about 60 lookups a
+/// handshake; cachegrind, per handshake: server 9,470 -> 9,219
+/// instructions, client 7,915 -> 7,780).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ByteSet([u64; 4]);
+pub(crate) struct ByteSet(Members);
+
+#[cfg(target_pointer_width = "64")]
+type Members = [bool; 256];
+#[cfg(not(target_pointer_width = "64"))]
+type Members = [u64; 4];
 
 impl ByteSet {
     /// The bytes `b` for which `table[b]` (built at compile time).
     pub(crate) const fn of(table: &[bool; 256]) -> Self {
-        let mut words = [0u64; 4];
-        let mut b = 0;
-        while b < 256 {
-            if table[b] {
-                words[b >> 6] |= 1 << (b & 63);
-            }
-            b += 1;
-        }
-        ByteSet(words)
+        #[cfg(target_pointer_width = "64")]
+        let members = *table;
+        #[cfg(not(target_pointer_width = "64"))]
+        let members = bits_of(table);
+        ByteSet(members)
     }
 
     /// `true` when `b` is in the set.
     #[inline]
     pub(crate) const fn contains(&self, b: u8) -> bool {
-        self.0[(b >> 6) as usize] >> (b & 63) & 1 != 0
+        #[cfg(target_pointer_width = "64")]
+        let found = self.0[b as usize];
+        #[cfg(not(target_pointer_width = "64"))]
+        let found = bit_of(&self.0, b);
+        found
     }
+}
+
+/// `table` as 256 bits, bit `b & 63` of word `b >> 6` for byte `b` (the
+/// 32-bit [`ByteSet`]; built on every target for its test).
+#[cfg(any(test, not(target_pointer_width = "64")))]
+const fn bits_of(table: &[bool; 256]) -> [u64; 4] {
+    let mut words = [0u64; 4];
+    let mut b = 0;
+    while b < 256 {
+        if table[b] {
+            words[b >> 6] |= 1 << (b & 63);
+        }
+        b += 1;
+    }
+    words
+}
+
+/// Bit `b` of `words` ([`bits_of`]).
+#[cfg(any(test, not(target_pointer_width = "64")))]
+#[inline]
+const fn bit_of(words: &[u64; 4], b: u8) -> bool {
+    words[(b >> 6) as usize] >> (b & 63) & 1 != 0
 }
 
 /// A byte of a field value or reason phrase (RFC 9110 §5.5, RFC 9112
@@ -397,6 +427,30 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// The 32-bit form of a byte set holds exactly the bytes of its table,
+    /// for tables of every density and pattern.
+    #[test]
+    fn bit_sets_hold_exactly_their_bytes() {
+        let tables: [fn(u8) -> bool; 6] = [
+            |_| false,
+            |_| true,
+            is_tchar,
+            is_field_char,
+            |b| b % 3 == 0,
+            |b| b.count_ones() == 1 || b == 63 || b == 64 || b == 191,
+        ];
+        for rule in tables {
+            let mut table = [false; 256];
+            for b in 0..=255u8 {
+                table[usize::from(b)] = rule(b);
+            }
+            let bits = bits_of(&table);
+            for b in 0..=255u8 {
+                assert_eq!(bit_of(&bits, b), rule(b), "{b}");
             }
         }
     }
