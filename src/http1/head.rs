@@ -789,9 +789,12 @@ fn parse_version(v: &[u8]) -> Result<u8, PeerErrorKind> {
 /// authority-form only with CONNECT, no fragment (`#` is not allowed in
 /// any form).
 fn parse_request_line(line: &[u8]) -> Result<(&str, &str, u8), PeerErrorKind> {
-    let mut parts = line.split(|&b| b == b' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    // Three parts; a space in the last (four or more parts) leaves a
+    // version `parse_version` rejects as BadStartLine, the error a fourth
+    // part was, and every check before it names that error too: the
+    // version is not searched for a space.
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
     else {
         return Err(PeerErrorKind::BadStartLine);
     };
@@ -1617,6 +1620,18 @@ mod tests {
         assert_eq!(line("GET / HTTP/1.0"), Ok(("GET", "/", 0)));
         assert_eq!(line("GET / HTTP/1.9"), Ok(("GET", "/", 1)));
         assert_eq!(line("GET  HTTP/1.1"), Err(PeerErrorKind::BadStartLine));
+        // More than three parts, whatever the version says.
+        for extra in [
+            "GET / HTTP/1.1 ",
+            "GET / HTTP/1.1 x",
+            "GET / HTTP/2.0 x",
+            "GET / HTTP/2.0 ",
+            "GET / HTTP/1.1  ",
+            "GET / x HTTP/1.1",
+            "GET / HTTP/1.1 HTTP/1.1",
+        ] {
+            assert_eq!(line(extra), Err(PeerErrorKind::BadStartLine), "{extra}");
+        }
         assert_eq!(line("G(T / HTTP/1.1"), Err(PeerErrorKind::BadStartLine));
         assert_eq!(line("GET /\x7f HTTP/1.1"), Err(PeerErrorKind::BadStartLine));
         assert_eq!(
