@@ -167,7 +167,7 @@ impl<'a> Iterator for ListElements<'a> {
             }
             // Most elements have no quoted string: up to the first comma
             // unless a quote comes first.
-            let end = match self.rest.iter().position(|&b| b == b',' || b == b'"') {
+            let end = match self.rest.iter().position(|&b| LIST_STOP.contains(b)) {
                 Some(i) if self.rest[i] == b',' => i,
                 Some(_) => end_outside_quotes(self.rest),
                 None => self.rest.len(),
@@ -184,6 +184,15 @@ impl<'a> Iterator for ListElements<'a> {
         }
     }
 }
+
+/// `,` and `"`, where an element may end ([`ListElements`]): one lookup
+/// a byte instead of two comparisons.
+const LIST_STOP: ByteSet = {
+    let mut table = [false; 256];
+    table[b',' as usize] = true;
+    table[b'"' as usize] = true;
+    ByteSet::of(&table)
+};
 
 /// Where the element at the start of `rest` ends: the first comma outside
 /// a quoted string (with its escapes), or the end.
@@ -460,6 +469,7 @@ mod tests {
         for b in 0..=255u8 {
             assert_eq!(tchar(b), is_tchar(b), "{b}");
             assert_eq!(field_char(b), is_field_char(b), "{b}");
+            assert_eq!(LIST_STOP.contains(b), b == b',' || b == b'"', "{b}");
             // The definition, as the checks it replaces wrote it.
             let listed = b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80;
             assert_eq!(is_field_char(b), listed, "{b}");
