@@ -1,7 +1,10 @@
 //! Parsing HTTP/1.1 message heads (RFC 9112 §2–§6) with `httparse`, plus the
 //! stricter checks `httparse` leaves to its caller.
 
-use super::token::{ByteSet, ListElements, eq_ignore_case, list_contains, trim_ows};
+use super::token::{
+    ByteSet, ListElements, eq_ignore_case, eq_lowercase, eq_token_lowercase, list_contains,
+    trim_ows,
+};
 use crate::error::PeerErrorKind;
 
 /// Header slots on the stack while a head is parsed. Configured limits above
@@ -139,6 +142,19 @@ impl Field {
     /// The known field called `name` (ASCII case ignored): the length and
     /// the first letter pick the one candidate, one comparison decides.
     fn of(name: &[u8]) -> Option<Field> {
+        let field = Field::candidate(name)?;
+        eq_lowercase(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
+    }
+
+    /// [`Field::of`] for a field name httparse returned, a token: a
+    /// cheaper comparison, exact for tokens ([`eq_token_lowercase`]).
+    fn of_token(name: &[u8]) -> Option<Field> {
+        let field = Field::candidate(name)?;
+        eq_token_lowercase(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
+    }
+
+    /// The one field `name` may be, from its length and first letter.
+    fn candidate(name: &[u8]) -> Option<Field> {
         let first = *name.first()? | 0x20;
         let field = match (name.len(), first) {
             (4, b'h') => Field::Host,
@@ -156,7 +172,7 @@ impl Field {
             (24, b's') => Field::SecWebSocketExtensions,
             _ => return None,
         };
-        eq_ignore_case(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
+        Some(field)
     }
 }
 
@@ -181,9 +197,10 @@ impl FieldIndex {
         unindexed: false,
     };
 
-    /// Notes a field line `name: value`, `value` at `offset` in the block.
+    /// Notes a field line `name: value`, `value` at `offset` in the block
+    /// (`name` as httparse returned it: a token).
     fn note(&mut self, name: &[u8], value: &[u8], offset: usize) {
-        let Some(field) = Field::of(name) else {
+        let Some(field) = Field::of_token(name) else {
             return;
         };
         let i = field as usize;
@@ -278,6 +295,14 @@ impl<'b> Headers<'b> {
             Some(field) => self.values(field),
             None => Values::reading_all(self.iter(), name),
         }
+    }
+
+    /// `false` when the head has no `field` line (the index says so
+    /// without a lookup): a caller skips what it would do with the values
+    /// of a field most heads lack.
+    #[inline]
+    pub(crate) fn may_have(&self, field: Field) -> bool {
+        self.index.unindexed || self.index.count[field as usize] != 0
     }
 
     /// The values of the known field `field`: the first straight from the
@@ -716,20 +741,28 @@ fn map_httparse(e: httparse::Error, limits: &Limits) -> PeerErrorKind {
 }
 
 /// Splits the first line off `head`: the line without its ending (CRLF or
-/// a bare LF, RFC 9112 §2.2), and the rest.
+/// a bare LF, RFC 9112 §2.2), and the rest. A CR left inside the line is
+/// found by [`start_line_error`] when the line does not parse.
 fn split_start_line(head: &[u8]) -> Result<(&[u8], &[u8]), PeerErrorKind> {
-    let lf = head
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or(PeerErrorKind::BadLineEnding)?;
+    let lf = find_lf(head).ok_or(PeerErrorKind::BadLineEnding)?;
     let line = match &head[..lf] {
         [line @ .., b'\r'] => line,
         line => line,
     };
-    if line.contains(&b'\r') {
-        return Err(PeerErrorKind::BadLineEnding);
-    }
     Ok((line, &head[lf + 1..]))
+}
+
+/// The error for a start line that did not parse with `error`: a CR inside
+/// it is a bad line ending whatever else is wrong. No line with a CR
+/// parses (no part of a request or status line may hold one), so this
+/// is looked for only on failure: a search of every line cost about 100
+/// instructions a head.
+fn start_line_error(line: &[u8], error: PeerErrorKind) -> PeerErrorKind {
+    if line.contains(&b'\r') {
+        PeerErrorKind::BadLineEnding
+    } else {
+        error
+    }
 }
 
 /// `HTTP/1.x` → the minor version the message is handled as: 0, or 1 for
@@ -756,9 +789,12 @@ fn parse_version(v: &[u8]) -> Result<u8, PeerErrorKind> {
 /// authority-form only with CONNECT, no fragment (`#` is not allowed in
 /// any form).
 fn parse_request_line(line: &[u8]) -> Result<(&str, &str, u8), PeerErrorKind> {
-    let mut parts = line.split(|&b| b == b' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    // Three parts; a space in the last (four or more parts) leaves a
+    // version `parse_version` rejects as BadStartLine, the error a fourth
+    // part was, and every check before it names that error too: the
+    // version is not searched for a space.
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
     else {
         return Err(PeerErrorKind::BadStartLine);
     };
@@ -769,9 +805,15 @@ fn parse_request_line(line: &[u8]) -> Result<(&str, &str, u8), PeerErrorKind> {
     if target.is_empty() || !target.iter().all(|b| (0x21..=0x7e).contains(b)) {
         return Err(PeerErrorKind::BadStartLine);
     }
-    // Both are ASCII: checked above.
-    let method = core::str::from_utf8(method).map_err(|_| PeerErrorKind::BadStartLine)?;
-    let target = core::str::from_utf8(target).map_err(|_| PeerErrorKind::BadStartLine)?;
+    // Both are ASCII (checked above): one conversion for the two and the
+    // space between them (a call of `core::str::from_utf8` is about 65
+    // instructions for a line this short), split at that space.
+    let both = core::str::from_utf8(&line[..method.len() + 1 + target.len()])
+        .map_err(|_| PeerErrorKind::BadStartLine)?;
+    let (method, space_target) = both
+        .split_at_checked(method.len())
+        .ok_or(PeerErrorKind::BadStartLine)?;
+    let target = space_target.get(1..).ok_or(PeerErrorKind::BadStartLine)?;
     if !target_form_allowed(method, target) {
         return Err(PeerErrorKind::BadTarget);
     }
@@ -783,7 +825,8 @@ fn parse_request_line(line: &[u8]) -> Result<(&str, &str, u8), PeerErrorKind> {
 /// may use `*`; every method may use the origin-form (`/path?query`) and
 /// the absolute-form (`scheme:…`).
 pub(crate) fn target_form_allowed(method: &str, target: &str) -> bool {
-    if target.contains('#') {
+    // A byte search: `str::contains(char)` took a general searcher.
+    if target.as_bytes().contains(&b'#') {
         return false;
     }
     if method == "CONNECT" {
@@ -829,10 +872,7 @@ fn parse_status_line(line: &[u8]) -> Result<(u8, u16, &str), PeerErrorKind> {
         return Err(PeerErrorKind::BadStatus);
     }
     let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-    if !reason
-        .iter()
-        .all(|&b| b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80)
-    {
+    if !reason.iter().all(|&b| super::token::field_char(b)) {
         return Err(PeerErrorKind::BadStartLine);
     }
     Ok((minor, status, core::str::from_utf8(reason).unwrap_or("")))
@@ -917,6 +957,15 @@ fn parse_decimal(v: &[u8]) -> Option<u64> {
 /// treats like several Host lines. An empty value is valid (a target
 /// without authority).
 pub(crate) fn is_valid_host(v: &[u8]) -> bool {
+    // Most hosts are a name alone: every byte a reg-name character other
+    // than `%` (so no `[`, `:` or escape), one lookup each. What is not
+    // takes the rules below, which accept such a name too (a test checks
+    // the two agree).
+    v.iter().all(|&b| REG_NAME.contains(b)) || is_valid_host_by_parts(v)
+}
+
+/// [`is_valid_host`] part by part: the literal or name, then the port.
+fn is_valid_host_by_parts(v: &[u8]) -> bool {
     let (host, port) = if let Some(rest) = v.strip_prefix(b"[") {
         let Some(close) = rest.iter().position(|&b| b == b']') else {
             return false;
@@ -1077,36 +1126,39 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
     let mut f = Facts::default();
     let mut last_te_chunked = false;
     let mut other_coding = false;
-    for value in headers.values(Field::ContentLength) {
-        // `Content-Length = 1*DIGIT` (RFC 9110 §8.6); a list of identical
-        // values may be tolerated (RFC 9112 §6.3 item 5), an empty element
-        // may not.
-        for element in value.split(|&b| b == b',') {
-            let n =
-                parse_decimal(super::trim_ows(element)).ok_or(PeerErrorKind::BadContentLength)?;
-            match f.content_length {
-                Some(prev) if prev != n => return Err(PeerErrorKind::BadContentLength),
-                _ => f.content_length = Some(n),
+    // Most heads have neither Content-Length nor Transfer-Encoding.
+    if headers.may_have(Field::ContentLength) || headers.may_have(Field::TransferEncoding) {
+        for value in headers.values(Field::ContentLength) {
+            // `Content-Length = 1*DIGIT` (RFC 9110 §8.6); a list of identical
+            // values may be tolerated (RFC 9112 §6.3 item 5), an empty element
+            // may not.
+            for element in value.split(|&b| b == b',') {
+                let n = parse_decimal(super::trim_ows(element))
+                    .ok_or(PeerErrorKind::BadContentLength)?;
+                match f.content_length {
+                    Some(prev) if prev != n => return Err(PeerErrorKind::BadContentLength),
+                    _ => f.content_length = Some(n),
+                }
             }
         }
-    }
-    for value in headers.values(Field::TransferEncoding) {
-        let mut any = false;
-        for e in ListElements::new(value) {
-            any = true;
-            if last_te_chunked {
-                // chunked applied more than once, or not last.
-                other_coding = true;
+        for value in headers.values(Field::TransferEncoding) {
+            let mut any = false;
+            for e in ListElements::new(value) {
+                any = true;
+                if last_te_chunked {
+                    // chunked applied more than once, or not last.
+                    other_coding = true;
+                }
+                last_te_chunked = eq_ignore_case(e, b"chunked");
+                if !last_te_chunked {
+                    other_coding = true;
+                }
             }
-            last_te_chunked = eq_ignore_case(e, b"chunked");
-            if !last_te_chunked {
-                other_coding = true;
+            if !any {
+                return Err(PeerErrorKind::UnsupportedTransferCoding);
             }
+            f.transfer_encoding = true;
         }
-        if !any {
-            return Err(PeerErrorKind::UnsupportedTransferCoding);
-        }
-        f.transfer_encoding = true;
     }
     for e in headers.elements(Field::Connection) {
         if eq_ignore_case(e, b"upgrade") {
@@ -1119,11 +1171,14 @@ pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind>
             f.conn_http2_settings = true;
         }
     }
-    for e in headers.elements(Field::Expect) {
-        if eq_ignore_case(e, b"100-continue") {
-            f.expect_continue = true;
-        } else {
-            return Err(PeerErrorKind::UnsupportedExpectation);
+    // Most heads have no Expect: not looked up then.
+    if headers.may_have(Field::Expect) {
+        for e in headers.elements(Field::Expect) {
+            if eq_ignore_case(e, b"100-continue") {
+                f.expect_continue = true;
+            } else {
+                return Err(PeerErrorKind::UnsupportedExpectation);
+            }
         }
     }
     if f.transfer_encoding {
@@ -1148,7 +1203,8 @@ pub(crate) fn parse_request<'b>(
     limits: &Limits,
 ) -> Result<(RequestHead<'b>, Facts, usize), PeerErrorKind> {
     let (line, fields) = split_start_line(head)?;
-    let (method, target, minor_version) = parse_request_line(line)?;
+    let (method, target, minor_version) =
+        parse_request_line(line).map_err(|e| start_line_error(line, e))?;
     let headers = parse_fields(fields, limits)?;
     let facts = gather_facts(headers)?;
     if facts.transfer_encoding && minor_version == 0 {
@@ -1187,7 +1243,8 @@ pub(crate) fn parse_response<'b>(
     limits: &Limits,
 ) -> Result<(ResponseHead<'b>, Facts, usize), PeerErrorKind> {
     let (line, fields) = split_start_line(head)?;
-    let (minor_version, status, reason) = parse_status_line(line)?;
+    let (minor_version, status, reason) =
+        parse_status_line(line).map_err(|e| start_line_error(line, e))?;
     let headers = parse_fields(fields, limits)?;
     let mut facts = gather_facts(headers)?;
     if facts.transfer_encoding && minor_version == 0 {
@@ -1281,6 +1338,8 @@ mod tests {
             let upper = name.to_ascii_uppercase();
             assert_eq!(Field::of(name.as_bytes()), Some(field));
             assert_eq!(Field::of(upper.as_bytes()), Some(field));
+            assert_eq!(Field::of_token(name.as_bytes()), Some(field));
+            assert_eq!(Field::of_token(upper.as_bytes()), Some(field));
             // One token character changed anywhere: not that field.
             for i in 0..name.len() {
                 for other in [b'^', b'~', b'_', b'!', b'0', b'x'] {
@@ -1290,6 +1349,7 @@ mod tests {
                     }
                     changed[i] = other;
                     assert_ne!(Field::of(&changed), Some(field), "{changed:?}");
+                    assert_ne!(Field::of_token(&changed), Some(field), "{changed:?}");
                 }
             }
         }
@@ -1560,6 +1620,18 @@ mod tests {
         assert_eq!(line("GET / HTTP/1.0"), Ok(("GET", "/", 0)));
         assert_eq!(line("GET / HTTP/1.9"), Ok(("GET", "/", 1)));
         assert_eq!(line("GET  HTTP/1.1"), Err(PeerErrorKind::BadStartLine));
+        // More than three parts, whatever the version says.
+        for extra in [
+            "GET / HTTP/1.1 ",
+            "GET / HTTP/1.1 x",
+            "GET / HTTP/2.0 x",
+            "GET / HTTP/2.0 ",
+            "GET / HTTP/1.1  ",
+            "GET / x HTTP/1.1",
+            "GET / HTTP/1.1 HTTP/1.1",
+        ] {
+            assert_eq!(line(extra), Err(PeerErrorKind::BadStartLine), "{extra}");
+        }
         assert_eq!(line("G(T / HTTP/1.1"), Err(PeerErrorKind::BadStartLine));
         assert_eq!(line("GET /\x7f HTTP/1.1"), Err(PeerErrorKind::BadStartLine));
         assert_eq!(
@@ -1604,6 +1676,103 @@ mod tests {
         )
         .unwrap();
         assert_eq!(head.reason(), "Switching Protocols");
+    }
+
+    /// Every field name httparse returns is a token, whatever byte is put
+    /// at its start, middle or end: `Field::of_token` relies on it.
+    #[test]
+    fn httparse_returns_token_names_only() {
+        for x in 0..=255u8 {
+            for (before, after) in [(&b""[..], &b"a"[..]), (b"X-", b"a"), (b"Xa", b"")] {
+                let mut block = before.to_vec();
+                block.push(x);
+                block.extend_from_slice(after);
+                block.extend_from_slice(b": 1\r\nHost: h\r\n\r\n");
+                let mut slots = [httparse::EMPTY_HEADER; 4];
+                if let Ok(httparse::Status::Complete((_, parsed))) =
+                    httparse::parse_headers(&block, &mut slots)
+                {
+                    for h in parsed {
+                        assert!(super::super::is_token(h.name.as_bytes()), "{x}: {h:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A CR anywhere in a start line (but its end) is a bad line ending,
+    /// as when it was looked for before the line was parsed: no line with
+    /// one parses.
+    #[test]
+    fn a_cr_in_a_start_line_is_a_bad_line_ending() {
+        let heads: [(&[u8], bool); 4] = [
+            (b"GET /chat?a=1 HTTP/1.1\r\nHost: a\r\n\r\n", true),
+            (b"OPTIONS * HTTP/1.0\r\n\r\n", true),
+            (b"HTTP/1.1 101 Switching Protocols\r\nA: 1\r\n\r\n", false),
+            (b"HTTP/1.0 200 \xc3\xa9\ta\r\n\r\n", false),
+        ];
+        for (head, request) in heads {
+            let line_end = head.iter().position(|&b| b == b'\r').unwrap();
+            for at in 0..=line_end {
+                for cr in [&b"\r"[..], b"\r\r", b"\r "] {
+                    let mut changed = head[..at].to_vec();
+                    changed.extend_from_slice(cr);
+                    changed.extend_from_slice(&head[at..]);
+                    let error = if request {
+                        parse_request(&changed, &Limits::new()).err()
+                    } else {
+                        parse_response(&changed, &Limits::new()).err()
+                    };
+                    assert_eq!(
+                        error,
+                        Some(PeerErrorKind::BadLineEnding),
+                        "{}",
+                        changed.escape_ascii()
+                    );
+                }
+                // A CR that replaces a byte.
+                if at < line_end {
+                    let mut changed = head.to_vec();
+                    changed[at] = b'\r';
+                    let error = if request {
+                        parse_request(&changed, &Limits::new()).err()
+                    } else {
+                        parse_response(&changed, &Limits::new()).err()
+                    };
+                    assert_eq!(error, Some(PeerErrorKind::BadLineEnding), "{at}");
+                }
+            }
+        }
+    }
+
+    /// The shortcut for a plain name agrees with the rules part by part,
+    /// for every string of one or two bytes and every string of three
+    /// from the bytes that matter.
+    #[test]
+    fn host_shortcut_agrees_with_the_rules() {
+        let check = |v: &[u8]| {
+            assert_eq!(
+                is_valid_host(v),
+                is_valid_host_by_parts(v),
+                "{}",
+                v.escape_ascii()
+            );
+        };
+        check(b"");
+        for a in 0..=255u8 {
+            check(&[a]);
+            for b in 0..=255u8 {
+                check(&[a, b]);
+            }
+        }
+        let some = b"a0.-_~!$&'()*+;=%:[]@,/ \x80fF";
+        for &a in some {
+            for &b in some {
+                for &c in some {
+                    check(&[a, b, c]);
+                }
+            }
+        }
     }
 
     #[test]

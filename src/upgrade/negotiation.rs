@@ -8,7 +8,7 @@ use super::deflate::{DeflateParams, PERMESSAGE_DEFLATE};
 use super::protocol::Protocol;
 use super::websocket::Extension;
 use crate::error::{Error, LocalError, PeerErrorKind, Role};
-use crate::http1::{Field, Headers, ListElements, eq_ignore_case};
+use crate::http1::{Field, Headers, ListElements, eq_ignore_case, split_protocol};
 
 /// The outcome of a handshake that switched protocols, borrowed: from the
 /// server's [`Switch`](super::Switch), or from the 101 a client received.
@@ -125,7 +125,9 @@ pub(crate) fn find_protocol<'o>(
     chosen: &Protocol<'_>,
 ) -> Result<&'o [u8], NotOffered> {
     offers
-        .find(|o| Protocol::parse(o).is_some_and(|p| p.matches(chosen)))
+        .find(|o| {
+            split_protocol(o).is_some_and(|(name, version)| chosen.matches_parts(name, version))
+        })
         .ok_or(NotOffered::Protocol)
 }
 

@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use crate::http1::{eq_ignore_case, split_protocol};
+use crate::http1::{eq_ignore_case, eq_token_lowercase, is_token, split_protocol};
 
 /// One element of an `Upgrade` list: a protocol name and optional version.
 ///
@@ -65,6 +65,23 @@ pub enum ProtocolKind {
     Tunnel,
 }
 
+impl ProtocolKind {
+    /// The kind of the protocol `name` (a token), with a version or not:
+    /// what [`Protocol::kind`] says, for a name that need not be a string.
+    /// The token comparison is exact for a token against these names.
+    pub(crate) fn of(name: &[u8], versioned: bool) -> ProtocolKind {
+        if eq_token_lowercase(name, b"websocket") && !versioned {
+            ProtocolKind::WebSocket
+        } else if eq_token_lowercase(name, b"h2c") && !versioned {
+            ProtocolKind::H2c
+        } else if eq_token_lowercase(name, b"tls") {
+            ProtocolKind::Tls
+        } else {
+            ProtocolKind::Other
+        }
+    }
+}
+
 impl<'a> Protocol<'a> {
     /// Parses `name[/version]`; both parts must be tokens.
     pub fn parse(element: &'a [u8]) -> Option<Self> {
@@ -91,23 +108,36 @@ impl<'a> Protocol<'a> {
 
     /// Which rule set applies.
     pub fn kind(&self) -> ProtocolKind {
-        if eq_ignore_case(self.name.as_bytes(), b"websocket") && self.version.is_none() {
-            ProtocolKind::WebSocket
-        } else if eq_ignore_case(self.name.as_bytes(), b"h2c") && self.version.is_none() {
-            ProtocolKind::H2c
-        } else if eq_ignore_case(self.name.as_bytes(), b"tls") {
-            ProtocolKind::Tls
-        } else {
-            ProtocolKind::Other
-        }
+        ProtocolKind::of(self.name.as_bytes(), self.version.is_some())
+    }
+
+    /// [`Protocol::parse`] of a string: the same parts, without
+    /// converting them back from bytes (`core::str::from_utf8` was about
+    /// 100 instructions a call for `websocket`).
+    pub(crate) fn parse_str(s: &'a str) -> Option<Self> {
+        // A byte search: `split_once('/')` took a general searcher (about
+        // 100 instructions).
+        let (name, version) = match s.bytes().position(|b| b == b'/') {
+            None => (s, None),
+            Some(slash) => (s.get(..slash)?, Some(s.get(slash + 1..)?)),
+        };
+        let tokens = is_token(name.as_bytes()) && version.is_none_or(|v| is_token(v.as_bytes()));
+        tokens.then_some(Protocol { name, version })
     }
 
     /// Equality ignoring ASCII case of name and version.
     pub fn matches(&self, other: &Protocol<'_>) -> bool {
-        eq_ignore_case(self.name.as_bytes(), other.name.as_bytes())
-            && match (self.version, other.version) {
+        self.matches_parts(other.name.as_bytes(), other.version.map(str::as_bytes))
+    }
+
+    /// [`Protocol::matches`] with the protocol `name[/version]` given as
+    /// bytes (the parts of [`split_protocol`]), which need not be made
+    /// strings to be compared.
+    pub(crate) fn matches_parts(&self, name: &[u8], version: Option<&[u8]>) -> bool {
+        eq_ignore_case(self.name.as_bytes(), name)
+            && match (self.version, version) {
                 (None, None) => true,
-                (Some(a), Some(b)) => eq_ignore_case(a.as_bytes(), b.as_bytes()),
+                (Some(a), Some(b)) => eq_ignore_case(a.as_bytes(), b),
                 _ => false,
             }
     }
@@ -144,6 +174,56 @@ mod tests {
             hasher.hash_one(a),
             hasher.hash_one(Protocol::parse(b"echov1"))
         );
+    }
+
+    /// `parse_str` finds the parts `parse` finds, for every string of up
+    /// to four characters from those that matter.
+    #[test]
+    fn parsing_a_string_is_parsing_its_bytes() {
+        let chars = ["a", "Z", "1", "/", " ", "é", ","];
+        let mut strings = std::vec![std::string::String::new()];
+        for _ in 0..4 {
+            let longer: std::vec::Vec<_> = strings
+                .iter()
+                .flat_map(|s| chars.iter().map(move |c| std::format!("{s}{c}")))
+                .collect();
+            strings.extend(longer);
+        }
+        strings.sort();
+        strings.dedup();
+        for s in strings {
+            assert_eq!(
+                Protocol::parse_str(&s).map(|p| (p.name, p.version)),
+                Protocol::parse(s.as_bytes()).map(|p| (p.name, p.version)),
+                "{s:?}"
+            );
+        }
+    }
+
+    /// Matching the parts of an element is matching the element parsed.
+    #[test]
+    fn matching_parts_is_matching_protocols() {
+        let elements: [&[u8]; 9] = [
+            b"websocket",
+            b"WebSocket",
+            b"websocket/13",
+            b"echo/1",
+            b"ECHO/1",
+            b"echo/2",
+            b"echo",
+            b"echo/",
+            b"h2c",
+        ];
+        for a in elements {
+            for b in elements {
+                let (Some(p), Some((name, version))) = (Protocol::parse(a), split_protocol(b))
+                else {
+                    continue;
+                };
+                let q = Protocol::parse(b).unwrap();
+                assert_eq!(p.matches_parts(name, version), p.matches(&q), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

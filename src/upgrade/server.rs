@@ -29,10 +29,13 @@
 
 use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::http1::body::{BodyDecoder, BodyStep};
-use crate::http1::write::{Writer, check_headers, emit, emit_window};
+use crate::http1::write::{
+    CONTINUE_LINE, SWITCHING_LINE, Writer, check_headers, emit, emit_counted, emit_window,
+    header_len,
+};
 use crate::http1::{
     Field, Framing, HeadReader, Header, Headers, Limits, RequestHead, eq_ignore_case,
-    request_framing,
+    request_framing, split_protocol,
 };
 
 use super::deflate;
@@ -354,7 +357,7 @@ impl<'b> Request<'b> {
     /// assert_eq!(req.switch(&Accept::new("h2c")), Err(LocalError::NotOffered));
     /// ```
     pub fn switch<'a>(&self, accept: &Accept<'a>) -> Result<Switch<'a>, LocalError> {
-        let chosen = Protocol::parse(accept.protocol.as_bytes()).ok_or(LocalError::InvalidToken)?;
+        let chosen = Protocol::parse_str(accept.protocol).ok_or(LocalError::InvalidToken)?;
         let counts = self.upgrade_counts;
         let headers = self.head.headers();
         let kind = chosen.kind();
@@ -408,6 +411,7 @@ impl<'b> Request<'b> {
         Ok(Switch {
             accept: *accept,
             protocol: chosen,
+            kind,
             ws_accept,
         })
     }
@@ -541,6 +545,8 @@ pub struct Switch<'a> {
     accept: Accept<'a>,
     /// `accept`'s protocol, parsed.
     protocol: Protocol<'a>,
+    /// `protocol.kind()`, kept from the checks for the switch.
+    kind: ProtocolKind,
     ws_accept: Option<[u8; 28]>,
 }
 
@@ -885,9 +891,11 @@ impl ServerHandshake {
         let (mut websocket, mut h2c) = (Offer::None, Offer::None);
         if upgrade_counts {
             for element in headers.elements(Field::Upgrade) {
-                let p = Protocol::parse(element).ok_or(PeerErrorKind::BadUpgradeToken)?;
+                // Only the kind is needed: no strings made of the parts.
+                let (name, version) =
+                    split_protocol(element).ok_or(PeerErrorKind::BadUpgradeToken)?;
                 // The checks are pure: a repeated offer gets the same answer.
-                match p.kind() {
+                match ProtocolKind::of(name, version.is_some()) {
                     ProtocolKind::WebSocket if websocket == Offer::None => {
                         websocket = match websocket::check_offer(&head) {
                             Ok(()) => Offer::Valid,
@@ -973,30 +981,11 @@ impl ServerHandshake {
             // A CONNECT is answered by `tunnel` or `respond`, never a 101.
             return Err(LocalError::InvalidConnect.into());
         }
-        let accept = &switch.accept;
         let send_continue = self.expect_continue && !self.continue_sent;
-        let n = emit(out, |w| {
-            if send_continue {
-                write_continue(w);
-            }
-            w.status_line(101);
-            w.header("Upgrade", accept.protocol.as_bytes());
-            w.header("Connection", b"Upgrade");
-            if let Some(key) = &switch.ws_accept {
-                w.header("Sec-WebSocket-Accept", key);
-                if let Some(sp) = accept.subprotocol {
-                    w.header("Sec-WebSocket-Protocol", sp.as_bytes());
-                }
-                if let Some(ext) = accept.extensions {
-                    w.header("Sec-WebSocket-Extensions", ext.as_bytes());
-                }
-            }
-            for h in accept.headers {
-                w.header(h.name, h.value);
-            }
-            w.put(b"\r\n");
+        let n = emit_counted(out, switch_len(switch, send_continue), |w| {
+            write_switch(w, switch, send_continue);
         })?;
-        self.switched_to = Some(switch.protocol.kind());
+        self.switched_to = Some(switch.kind);
         self.go(ServerInput::Accept, "accept")?;
         Ok(n)
     }
@@ -1085,6 +1074,58 @@ impl ServerHandshake {
     }
 }
 
+/// The 101 for `switch`, after a 100 when `send_continue`.
+fn write_switch(w: &mut Writer<'_>, switch: &Switch<'_>, send_continue: bool) {
+    let accept = &switch.accept;
+    if send_continue {
+        write_continue(w);
+    }
+    w.status_line(101);
+    w.header("Upgrade", accept.protocol.as_bytes());
+    w.header("Connection", b"Upgrade");
+    if let Some(key) = &switch.ws_accept {
+        w.header("Sec-WebSocket-Accept", key);
+        if let Some(sp) = accept.subprotocol {
+            w.header("Sec-WebSocket-Protocol", sp.as_bytes());
+        }
+        if let Some(ext) = accept.extensions {
+            w.header("Sec-WebSocket-Extensions", ext.as_bytes());
+        }
+    }
+    for h in accept.headers {
+        w.header(h.name, h.value);
+    }
+    w.put(b"\r\n");
+}
+
+/// The length of what [`write_switch`] writes, line by line, so that the
+/// 101 is written in one pass (a test compares it with the writer's
+/// count for every kind of line).
+fn switch_len(switch: &Switch<'_>, send_continue: bool) -> usize {
+    let accept = &switch.accept;
+    let mut n = if send_continue {
+        CONTINUE_LINE.len() + 2
+    } else {
+        0
+    };
+    n += SWITCHING_LINE.len()
+        + header_len("Upgrade", accept.protocol.as_bytes())
+        + header_len("Connection", b"Upgrade");
+    if let Some(key) = &switch.ws_accept {
+        n += header_len("Sec-WebSocket-Accept", key);
+        if let Some(sp) = accept.subprotocol {
+            n += header_len("Sec-WebSocket-Protocol", sp.as_bytes());
+        }
+        if let Some(ext) = accept.extensions {
+            n += header_len("Sec-WebSocket-Extensions", ext.as_bytes());
+        }
+    }
+    for h in accept.headers {
+        n += header_len(h.name, h.value);
+    }
+    n + 2
+}
+
 fn write_continue(w: &mut Writer<'_>) {
     w.status_line(100);
     w.put(b"\r\n");
@@ -1150,6 +1191,44 @@ fn write_response(w: &mut Writer<'_>, r: &Response<'_>, a: Answering) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The 101's length worked out line by line is what its writer
+    /// writes, for every line it may have.
+    #[test]
+    fn switch_length_is_what_is_written() {
+        let extra = [Header::new("X-A", b"1"), Header::new("Server", b"p s")];
+        for protocol in ["websocket", "h2c", "echo/1"] {
+            for ws_accept in [None, Some(*b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")] {
+                for subprotocol in [None, Some("chat")] {
+                    for extensions in [None, Some("permessage-deflate; x")] {
+                        for headers in [&extra[..0], &extra[..1], &extra[..]] {
+                            let mut accept = Accept::new(protocol).headers(headers);
+                            accept.subprotocol = subprotocol;
+                            accept.extensions = extensions;
+                            let protocol = Protocol::parse(protocol.as_bytes()).unwrap();
+                            let switch = Switch {
+                                accept,
+                                protocol,
+                                kind: protocol.kind(),
+                                ws_accept,
+                            };
+                            for send_continue in [false, true] {
+                                let mut out = [0u8; 512];
+                                let counted = emit(&mut out, |w| {
+                                    write_switch(w, &switch, send_continue);
+                                });
+                                assert_eq!(
+                                    counted,
+                                    Ok(switch_len(&switch, send_continue)),
+                                    "{switch:?} {send_continue}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     /// Everything `poll_transmit` owes, through `size`-byte buffers.
     fn drain_in(s: &mut ServerHandshake, size: usize) -> std::vec::Vec<u8> {

@@ -251,7 +251,9 @@ pub(crate) fn check_offer(head: &RequestHead<'_>) -> Result<(), PeerErrorKind> {
 
 /// Subprotocols must be tokens; extensions must parse.
 pub(crate) fn check_negotiation(headers: Headers<'_>) -> Result<(), PeerErrorKind> {
-    let protocols_ok = headers.elements(Field::SecWebSocketProtocol).all(is_token);
+    // Many offers name no subprotocol: no lookup then.
+    let protocols_ok = !headers.may_have(Field::SecWebSocketProtocol)
+        || headers.elements(Field::SecWebSocketProtocol).all(is_token);
     let extensions_ok = headers
         .values(Field::SecWebSocketExtensions)
         .all(|v| ListElements::new(v).all(|e| split_extension(e).is_some()));
