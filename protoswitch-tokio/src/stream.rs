@@ -378,7 +378,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
         // Asked first: this runs at every write, and preparing room costs
         // more than the question.
-        while on!(&self.machine, c => c.transmit_pending()) {
+        while on!(&self.machine, c => c.wants_transmit()) {
             let room = self.out.room(MIN_TRANSMIT_BUFFER);
             let n = on!(&mut self.machine, c => c.poll_transmit(room));
             if n == 0 {
@@ -394,7 +394,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // Called at every turn of reading and flushing, mostly with
         // nothing to write: answered here, without the writing loop.
-        if self.out.len() == 0 && !on!(&self.machine, c => c.transmit_pending()) {
+        if self.out.len() == 0 && !on!(&self.machine, c => c.wants_transmit()) {
             return Poll::Ready(Ok(()));
         }
         self.poll_write_queue(cx)

@@ -1419,15 +1419,18 @@ mod tests {
 
     /// What the exact path makes of `buf`: the head found by the search
     /// for its end, then parsed on exactly its bytes.
-    fn read_exactly(buf: &[u8], request: bool) -> Result<Option<(usize, usize)>, PeerErrorKind> {
-        let limits = Limits::default();
-        let Some((start, end)) = HeadReader::default().find(buf, request, &limits)? else {
+    fn read_exactly(
+        buf: &[u8],
+        request: bool,
+        limits: &Limits,
+    ) -> Result<Option<(usize, usize)>, PeerErrorKind> {
+        let Some((start, end)) = HeadReader::default().find(buf, request, limits)? else {
             return Ok(None);
         };
         let len = if request {
-            parse_request(&buf[start..end], &limits)?.2
+            parse_request(&buf[start..end], limits)?.2
         } else {
-            parse_response(&buf[start..end], &limits)?.2
+            parse_response(&buf[start..end], limits)?.2
         };
         assert_eq!(len, end - start);
         Ok(Some((start, end)))
@@ -1467,13 +1470,19 @@ mod tests {
             "X: y\n\n",
             "GET / HTTP/1.1\r\n\r\n",
         ];
-        let limits = Limits::default();
         for (heads, request) in [(&requests[..], true), (&responses[..], false)] {
             for head in heads {
-                for tail in after {
+                for (tail, max) in after.iter().flat_map(|tail| {
+                    // The size limit at and around the buffer's length (the
+                    // one-pass read's condition) and the head's (the exact
+                    // path's), and none.
+                    let (b, h) = (head.len() + tail.len(), head.len());
+                    [usize::MAX, b, b - 1, h, h - 1].map(|max| (tail, max))
+                }) {
+                    let limits = Limits::new().max_head_bytes(max);
                     let buf = std::format!("{head}{tail}");
                     let buf = buf.as_bytes();
-                    let exact = read_exactly(buf, request);
+                    let exact = read_exactly(buf, request, &limits);
                     let mut reader = HeadReader::default();
                     let (one_pass, fields) = if request {
                         match reader.read_request(buf, &limits) {
@@ -1488,7 +1497,7 @@ mod tests {
                             Err(e) => (Err(e), None),
                         }
                     };
-                    assert_eq!(one_pass, exact, "{buf:?}");
+                    assert_eq!(one_pass, exact, "{buf:?} within {max}");
                     if let (Some(headers), Ok(Some((start, end)))) = (fields, exact) {
                         let all: std::vec::Vec<_> = headers.iter().collect();
                         let limits = Limits::default();

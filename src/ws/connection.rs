@@ -931,25 +931,28 @@ impl<M: MaskSource> Connection<M> {
     }
 
     /// Whether [`poll_transmit`](Self::poll_transmit) has bytes to hand
-    /// out (a control frame owed or half handed out): a loop that sends
-    /// often can skip preparing room for it when this is `false`.
+    /// out (a control frame owed, or one half handed out): a loop that
+    /// sends often can skip preparing room for it when this is `false`.
+    /// (Not [`LocalError::TransmitPending`], which is only the second case,
+    /// the one that makes `send_*` wait.)
     ///
     /// ```
     /// use protoswitch::ws::{Config, Connection};
     /// use protoswitch::Instant;
     ///
     /// let mut server = Connection::server(Config::default(), Instant::ZERO);
-    /// assert!(!server.transmit_pending());
+    /// assert!(!server.wants_transmit());
     /// // A masked Ping with payload "hi": its Pong is owed.
     /// let mut ping = *b"\x89\x82\x01\x02\x03\x04\x69\x6b";
     /// let _ = server.receive(&mut ping, Instant::ZERO).unwrap();
-    /// assert!(server.transmit_pending());
+    /// assert!(server.wants_transmit());
     /// let mut out = [0u8; 8];
     /// assert_eq!(server.poll_transmit(&mut out), 4);
     /// assert_eq!(&out[..4], b"\x8a\x02hi");
-    /// assert!(!server.transmit_pending());
+    /// assert!(!server.wants_transmit());
     /// ```
-    pub fn transmit_pending(&self) -> bool {
+    #[must_use]
+    pub fn wants_transmit(&self) -> bool {
         self.in_flight.is_some()
             || self.pong_owed.is_some()
             || self.ping_owed
@@ -1394,11 +1397,11 @@ fn truncate_utf8(s: &str, max: usize) -> &str {
 mod tests {
     use super::*;
 
-    /// `transmit_pending` says exactly whether `poll_transmit` hands out
+    /// `wants_transmit` says exactly whether `poll_transmit` hands out
     /// bytes, at every step of Pongs, keepalive Pings, a Close echo and a
     /// failure, with frames handed out one byte at a time.
     #[test]
-    fn transmit_pending_is_what_poll_transmit_does() {
+    fn wants_transmit_is_what_poll_transmit_does() {
         use super::super::types::{Keepalive, KeepaliveMode};
         type Key = fn() -> [u8; 4];
         fn key() -> [u8; 4] {
@@ -1406,7 +1409,7 @@ mod tests {
         }
         let agrees = |c: &Connection<Key>| {
             let hands_out = c.clone().poll_transmit(&mut [0; 1]) > 0;
-            assert_eq!(c.transmit_pending(), hands_out, "{c:?}");
+            assert_eq!(c.wants_transmit(), hands_out, "{c:?}");
         };
         let drain = |c: &mut Connection<Key>| {
             let mut n = 0;

@@ -52,6 +52,12 @@ fn lane(word: u32) -> u64 {
     native << 32 | native
 }
 
+/// XORs `data` eight bytes at a time with the key `word` repeated (one
+/// 64-bit lane, in a register), one flat loop over words; returns the
+/// last `data.len() % 8` bytes, not XORed. The short path's loop, and the
+/// AVX-512 kernel's: the compiler vectorizes this flat loop 64 bytes wide
+/// (the 32-byte-block loop stays 32 wide there, and a loop nested in
+/// 64-byte blocks became gathers).
 #[inline(always)]
 fn xor_eights(data: &mut [u8], word: u32) -> &mut [u8] {
     let lane = lane(word);

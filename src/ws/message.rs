@@ -52,9 +52,9 @@ impl MessageAssembler {
     pub fn push(&mut self, chunk: &DataChunk<'_>) -> Option<Message> {
         let bytes = if chunk.message_end && self.bytes.is_empty() {
             // A message in one chunk (the usual case): in the buffer given
-            // back by `recycle` when it fits, else one allocation of its
-            // size, no growth.
-            if self.bytes.capacity() >= chunk.payload.len() {
+            // back by `recycle` when it fits without much to spare, else
+            // one allocation of its size, no growth.
+            if fits_snugly(self.bytes.capacity(), chunk.payload.len()) {
                 let mut bytes = core::mem::take(&mut self.bytes);
                 bytes.extend_from_slice(chunk.payload);
                 bytes
@@ -81,9 +81,12 @@ impl MessageAssembler {
 
     /// Gives a buffer back for the next message (say the payload of a
     /// message just sent, once copied out): the next message in one chunk
-    /// that fits its capacity is built in it, without an allocation. The
-    /// assembler keeps one such buffer, until a message takes it; between
-    /// the chunks of a message it keeps its own and drops this one.
+    /// whose payload fits it and fills at least half of it (less 64
+    /// bytes) is built in it, without an allocation, so a received message
+    /// never carries much more capacity than its size. The assembler keeps
+    /// one such buffer (the larger, when given several) until a message
+    /// takes it, and holds its memory meanwhile; while a message has bytes
+    /// gathered, a buffer given back is dropped.
     ///
     /// ```
     /// use protoswitch::ws::{DataChunk, Message, MessageAssembler, MessageKind};
@@ -103,11 +106,17 @@ impl MessageAssembler {
     /// assert_eq!(received.as_ptr(), storage);
     /// ```
     pub fn recycle(&mut self, mut buf: Vec<u8>) {
-        if self.bytes.is_empty() {
+        if self.bytes.is_empty() && buf.capacity() > self.bytes.capacity() {
             buf.clear();
             self.bytes = buf;
         }
     }
+}
+
+/// A buffer of `capacity` takes a payload of `len` bytes: it fits, and at
+/// most `len + 64` bytes of it go unused.
+fn fits_snugly(capacity: usize, len: usize) -> bool {
+    capacity >= len && capacity - len <= len + 64
 }
 
 #[cfg(test)]
@@ -123,9 +132,10 @@ mod tests {
         }
     }
 
-    /// A buffer given back serves the next one-chunk message that fits; one
-    /// too small stays for later; between the chunks of a message the
-    /// assembler's own bytes are kept and the buffer given back is not used.
+    /// A buffer given back serves the next one-chunk message that fits it
+    /// snugly; one too small or too roomy stays for later; the larger of
+    /// two is kept; between the chunks of a message the assembler's own
+    /// bytes are kept and the buffer given back is not used.
     #[test]
     fn recycled_buffers_serve_what_fits_and_never_mix_into_a_message() {
         let mut a = MessageAssembler::new();
@@ -139,6 +149,23 @@ mod tests {
             panic!("a message");
         };
         assert_eq!((small.as_str(), small.as_ptr()), ("abc", at));
+        // A roomy buffer is not handed out with a small message (which is
+        // allocated to its size); a smaller one given back later does not
+        // replace it.
+        a.recycle(Vec::with_capacity(1024));
+        a.recycle(Vec::new());
+        let Some(Message::Text(tiny)) = a.push(&chunk(b"x", true)) else {
+            panic!("a message");
+        };
+        assert!(tiny.capacity() < 64, "{}", tiny.capacity());
+        let Some(Message::Text(large)) = a.push(&chunk(&[b'y'; 600], true)) else {
+            panic!("a message");
+        };
+        assert_eq!(
+            large.capacity(),
+            1024,
+            "the kept buffer serves what fills it"
+        );
         // A fragmented message: a buffer given back in the middle (with
         // bytes in it) changes nothing.
         assert_eq!(a.push(&chunk(b"He", false)), None);

@@ -11,9 +11,9 @@
 //! Each reads MESSAGES masked binary messages of SIZE bytes (default
 //! 100,000 of 20 bytes), one frame per read as with one message in flight,
 //! and echoes each, as the `e2e` servers do (same calls). Only the echo
-//! loop counts (`--toggle-collect`, on `measured`); instructions divided by MESSAGES is
-//! the user-space work per echo, without the system calls `e2e` also
-//! pays. Deterministic, so it can be measured on a busy machine where the
+//! loop counts (`--toggle-collect`, on `measured`); instructions divided
+//! by MESSAGES is the user-space work per echo, without the system calls
+//! `e2e` also pays. Deterministic, so it can be measured on a busy machine where the
 //! timings of `e2e` cannot.
 
 use futures_util::{SinkExt, StreamExt};

@@ -259,7 +259,11 @@ impl<M: MaskSource + Debug> Side<M> {
                             // Ping back (the machine keeps one Pong payload)
                             // until poll_transmit finishes it.
                             let pong_in_flight = self.tx_partial.first() == Some(&0x8A);
-                            let ping_held = pong_in_flight
+                            // The machine answers (and so holds) Pings
+                            // only in Open with auto_pong.
+                            let ping_held = before == State::Open
+                                && self.config().auto_pong
+                                && pong_in_flight
                                 && self.rx[consumed..len]
                                     .first()
                                     .is_some_and(|b| b & 0x0F == 0x9);

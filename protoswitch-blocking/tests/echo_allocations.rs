@@ -1,0 +1,127 @@
+//! A blocking echo of small messages allocates nothing per message once
+//! warm: the received message is built in the buffer of the one sent
+//! before it (`MessageAssembler::recycle`). Counted by a global allocator
+//! wrapper, over an in-memory stream that hands out one frame per read.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use protoswitch_blocking::{Decision, Transport};
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to `System` with the same arguments; the
+// wrapper only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded as is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as is.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded as is.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The request, then frames of `frame` bytes, one per read; what is written
+/// goes into storage reserved up front (no allocation while counting).
+struct Memory {
+    input: Vec<u8>,
+    at: usize,
+    request: usize,
+    frame: usize,
+    written: Vec<u8>,
+}
+
+impl Read for Memory {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let piece = if self.at < self.request {
+            self.request - self.at
+        } else {
+            self.frame
+        };
+        let n = piece.min(buf.len()).min(self.input.len() - self.at);
+        buf[..n].copy_from_slice(&self.input[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+impl Write for Memory {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        assert!(
+            self.written.len() + buf.len() <= self.written.capacity(),
+            "the reserved output suffices"
+        );
+        self.written.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for Memory {}
+
+#[test]
+fn small_echoes_allocate_nothing_once_warm() {
+    let (warm, n) = (16, 200);
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    // A masked client frame (key 0) of 20 bytes.
+    let mut frame = vec![0x82, 0x80 | 20, 0, 0, 0, 0];
+    frame.extend_from_slice(&[0x5A; 20]);
+    let mut input = request.to_vec();
+    for _ in 0..warm + n {
+        input.extend_from_slice(&frame);
+    }
+    let stream = Memory {
+        input,
+        at: 0,
+        request: request.len(),
+        frame: frame.len(),
+        written: Vec::with_capacity(1024 + (warm + n) * 22),
+    };
+    let mut ws = protoswitch_blocking::accept(stream, |_| Decision::accept()).unwrap();
+    let echo = |ws: &mut protoswitch_blocking::WebSocket<Memory>| {
+        let message = ws.read().unwrap();
+        ws.send(message).unwrap();
+    };
+    for _ in 0..warm {
+        echo(&mut ws);
+    }
+    ALLOCATIONS.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    for _ in 0..n {
+        echo(&mut ws);
+    }
+    COUNTING.store(false, Ordering::Relaxed);
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "allocations in {n} echoes"
+    );
+    let written = &ws.get_ref().written;
+    let echoes = &written[written.len() - n * 22..];
+    for e in echoes.chunks(22) {
+        assert_eq!(e[..2], [0x82, 20]);
+        assert_eq!(e[2..], [0x5A; 20]);
+    }
+}
