@@ -193,18 +193,7 @@ pub(crate) fn emit(out: &mut [u8], write: impl Fn(&mut Writer<'_>)) -> Result<us
         skip: 0,
     };
     write(&mut counter);
-    let needed = counter.pos;
-    if needed > out.len() {
-        return Err(Error::BufferTooSmall { needed });
-    }
-    let mut writer = Writer {
-        out: Some(&mut out[..needed]),
-        pos: 0,
-        skip: 0,
-    };
-    write(&mut writer);
-    debug_assert_eq!(writer.pos, needed);
-    Ok(needed)
+    emit_counted(out, counter.pos, write)
 }
 
 /// Runs `write` and copies its output from byte `skip` on into `out`, as
