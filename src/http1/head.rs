@@ -2,8 +2,8 @@
 //! stricter checks `httparse` leaves to its caller.
 
 use super::token::{
-    ByteSet, ListElements, eq_ignore_case, eq_lowercase, eq_token_lowercase, list_contains,
-    trim_ows,
+    ByteSet, ListElements, byte_set_where, eq_ignore_case, eq_lowercase, eq_token_lowercase,
+    list_contains, trim_ows,
 };
 use crate::error::PeerErrorKind;
 
@@ -1013,32 +1013,28 @@ fn is_reg_name(v: &[u8]) -> bool {
 /// The characters of a reg-name other than `%`: unreserved and
 /// sub-delims but `,` (one lookup per byte; the host is checked on every
 /// request).
-const REG_NAME: ByteSet = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b';'
-                    | b'='
-            );
-        b += 1;
-    }
-    ByteSet::of(&table)
-};
+const REG_NAME: ByteSet = byte_set_where!(c => is_reg_name_char(c));
+
+/// A reg-name character other than `%` ([`REG_NAME`]).
+const fn is_reg_name_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b';'
+                | b'='
+        )
+}
 
 /// `IP-literal` without its brackets: `IPv6address / IPvFuture`.
 fn is_ip_literal(v: &[u8]) -> bool {

@@ -25,15 +25,24 @@ pub(crate) fn tchar(b: u8) -> bool {
 }
 
 /// `is_tchar` for every byte, looked up instead of matched.
-const TCHAR: ByteSet = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = is_tchar(b as u8);
-        b += 1;
-    }
-    ByteSet::of(&table)
-};
+const TCHAR: ByteSet = byte_set_where!(c => is_tchar(c));
+
+/// The [`ByteSet`] of the bytes `c` for which `pred` (an expression in
+/// `c`) holds, built at compile time: `byte_set_where!(c => is_tchar(c))`.
+/// (A macro: a `const fn` cannot call a predicate passed to it.)
+macro_rules! byte_set_where {
+    ($c:ident => $pred:expr) => {{
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let $c = b as u8;
+            table[b] = $pred;
+            b += 1;
+        }
+        $crate::http1::ByteSet::of(&table)
+    }};
+}
+pub(crate) use byte_set_where;
 
 /// A set of byte values, for loops over bytes. On 32-bit targets 256 bits
 /// in 32 bytes of read-only data (a `[bool; 256]` takes 256; the firmware
@@ -106,15 +115,7 @@ pub(crate) fn field_char(b: u8) -> bool {
 }
 
 /// `is_field_char` for every byte, looked up instead of matched.
-const FIELD_CHAR: ByteSet = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = is_field_char(b as u8);
-        b += 1;
-    }
-    ByteSet::of(&table)
-};
+const FIELD_CHAR: ByteSet = byte_set_where!(c => is_field_char(c));
 
 /// `true` when `v` may be sent as a field value: visible characters, SP,
 /// HTAB and obs-text, with no leading or trailing whitespace.
