@@ -3,50 +3,16 @@
 //! and zero heap allocations per frame and per handshake, counted by a
 //! global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use protoswitch::Instant;
 use protoswitch::relay::{Event as RelayEvent, Relay, RelayConfig};
 use protoswitch::upgrade::{
     Accept, ClientEvent, ClientHandshake, ClientRequest, ServerEvent, ServerHandshake,
 };
 use protoswitch::ws::{Config, Connection, Event, MessageKind};
-
-/// Counts the allocations of the current thread (tests run on several).
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: defers to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: the caller's layout, passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: as for `dealloc`, and the caller's new size.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use protoswitch_testkit::alloc::{Counting, allocations};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// Allocations made by `f` on this thread.
-fn allocations<T>(f: impl FnOnce() -> T) -> (T, u64) {
-    let before = ALLOCATIONS.with(Cell::get);
-    let value = f();
-    (value, ALLOCATIONS.with(Cell::get) - before)
-}
 
 #[test]
 fn state_sizes_are_within_budget() {

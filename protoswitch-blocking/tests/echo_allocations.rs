@@ -1,41 +1,13 @@
 //! A blocking echo of small messages allocates nothing per message once
 //! warm: the received message is built in the buffer of the one sent
-//! before it (`MessageAssembler::recycle`). Counted by a global allocator
-//! wrapper, over an in-memory stream that hands out one frame per read.
+//! before it (`MessageAssembler::recycle`). Counted by the testkit's
+//! counting allocator, over an in-memory stream that hands out one frame
+//! per read.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use protoswitch_blocking::{Decision, Transport};
-
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to `System` with the same arguments; the
-// wrapper only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded as is.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded as is.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded as is.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use protoswitch_testkit::alloc::{Counting, allocations};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -107,17 +79,12 @@ fn small_echoes_allocate_nothing_once_warm() {
     for _ in 0..warm {
         echo(&mut ws);
     }
-    ALLOCATIONS.store(0, Ordering::Relaxed);
-    COUNTING.store(true, Ordering::Relaxed);
-    for _ in 0..n {
-        echo(&mut ws);
-    }
-    COUNTING.store(false, Ordering::Relaxed);
-    assert_eq!(
-        ALLOCATIONS.load(Ordering::Relaxed),
-        0,
-        "allocations in {n} echoes"
-    );
+    let ((), count) = allocations(|| {
+        for _ in 0..n {
+            echo(&mut ws);
+        }
+    });
+    assert_eq!(count, 0, "allocations in {n} echoes");
     let written = &ws.get_ref().written;
     let echoes = &written[written.len() - n * 22..];
     for e in echoes.chunks(22) {

@@ -3,7 +3,8 @@
 //! [`targets`] (each `fuzz/fuzz_targets/*.rs` is one line calling them, and
 //! `cargo test` replays their seed corpora on stable), the checked
 //! WebSocket receive loop in [`ws`], the in-memory client/server pair in
-//! [`pair`], and (feature `tracing`) the recording subscriber of the
+//! [`pair`], the counting allocator of the zero-allocation tests in
+//! [`alloc`], and (feature `tracing`) the recording subscriber of the
 //! adapters' tracing tests in `tracing`.
 //!
 //! Plumbing shared by the fuzz targets: how an input is laid out, the ways
@@ -29,6 +30,7 @@
 
 use protoswitch::Error;
 
+pub mod alloc;
 pub mod pair;
 pub mod relay;
 pub mod targets;
