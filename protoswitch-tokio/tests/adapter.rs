@@ -12,6 +12,9 @@ use protoswitch_tokio::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 
+mod support;
+use support::{frame, plain, raw_pair, read_head};
+
 type Ws = WebSocketStream<DuplexStream>;
 
 /// A server and a client over a duplex pipe of `pipe` bytes.
@@ -41,10 +44,6 @@ async fn pair(pipe: usize, server: Options, client: Options) -> (Ws, Ws) {
     .await
     .unwrap();
     (server.await.unwrap().unwrap(), client)
-}
-
-fn plain() -> Options {
-    Options::new().deflate(None)
 }
 
 /// Echoes until the stream ends.
@@ -127,44 +126,6 @@ async fn compression_shrinks_what_goes_on_the_wire() {
         "10 000 bytes compressed into {}",
         head[1]
     );
-}
-
-/// The request of a raw client (key from RFC 6455 §1.3).
-fn request(extra: &str) -> String {
-    format!(
-        "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    )
-}
-
-/// Reads a response head, byte by byte (nothing after it is consumed).
-async fn read_head(raw: &mut DuplexStream) -> String {
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        head.push(raw.read_u8().await.unwrap());
-    }
-    String::from_utf8(head).unwrap()
-}
-
-/// A server through the adapter and a raw client past the handshake.
-async fn raw_pair(
-    extra: &str,
-    options: Options,
-) -> (tokio::task::JoinHandle<Result<Ws, Error>>, DuplexStream) {
-    let (a, mut raw) = duplex(64 * 1024);
-    let server = tokio::spawn(accept_with(a, options, |_| Ok(Accepted::new())));
-    raw.write_all(request(extra).as_bytes()).await.unwrap();
-    let head = read_head(&mut raw).await;
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    (server, raw)
-}
-
-/// A client frame with mask key 0 (the payload stays as is).
-fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126);
-    let mut f = vec![first, 0x80 | payload.len() as u8, 0, 0, 0, 0];
-    f.extend_from_slice(payload);
-    f
 }
 
 #[tokio::test]

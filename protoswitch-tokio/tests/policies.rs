@@ -6,37 +6,19 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use protoswitch_tokio::protoswitch::ws::{OnExceeded, RateLimit};
-use protoswitch_tokio::{Accepted, Error, Message, Options, WebSocketStream, accept_with};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
+use protoswitch_tokio::{Error, Message, Options, WebSocketStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+mod support;
+use support::frame;
 
 type Ws = WebSocketStream<DuplexStream>;
 
 /// A server through the adapter with `options` (no compression) and a raw
 /// client past the handshake.
 async fn raw_pair(options: Options) -> (Ws, DuplexStream) {
-    let (a, mut raw) = duplex(64 * 1024);
-    let server = tokio::spawn(accept_with(a, options.deflate(None), |_| {
-        Ok(Accepted::new())
-    }));
-    raw.write_all(
-        b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        head.push(raw.read_u8().await.unwrap());
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"));
+    let (server, raw) = support::raw_pair("", options.deflate(None)).await;
     (server.await.unwrap().unwrap(), raw)
-}
-
-/// A masked client frame (key 0) of fewer than 126 bytes.
-fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![first, 0x80 | payload.len() as u8, 0, 0, 0, 0];
-    f.extend_from_slice(payload);
-    f
 }
 
 #[tokio::test(start_paused = true)]

@@ -7,8 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures_util::{SinkExt, StreamExt};
-use protoswitch_tokio::{Accepted, Message, Options, accept_with};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf, duplex};
+use protoswitch_tokio::Message;
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
+
+mod support;
 
 /// A transport that records every write call: (vectored, slices, bytes).
 struct Recording {
@@ -61,21 +63,12 @@ impl AsyncWrite for Recording {
 
 #[tokio::test]
 async fn frames_are_written_once() {
-    let (a, mut raw) = duplex(1 << 20);
     let calls = Arc::new(Mutex::new(Vec::new()));
-    let io = Recording {
-        inner: a,
+    let recording = |inner| Recording {
+        inner,
         calls: calls.clone(),
     };
-    let server = tokio::spawn(accept_with(io, Options::new().deflate(None), |_| {
-        Ok(Accepted::new())
-    }));
-    raw.write_all(
-        b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .await
-    .unwrap();
+    let (server, raw) = support::raw_pair_with("", support::plain(), 1 << 20, recording).await;
     let mut ws = server.await.unwrap().unwrap();
     calls.lock().unwrap().clear(); // the 101
 
