@@ -89,19 +89,16 @@
 //!
 //! ## Splitting
 //!
-//! This crate has no `split` of its own yet. The connection machine is one
-//! state shared by both directions: the closing handshake (a Close read
-//! stops sending; a Close sent changes what reading expects), the Pong
-//! owed after a Ping read, the keepalive, and the compressor beside the
-//! inflater. A lock-free split where the reader owns the machine and
-//! forwards owed control frames to the writer through a channel still
-//! needs the writer to frame (and compress) data with the same machine;
-//! doing that soundly needs the core to split its sending half off (a
-//! sender state, the closing flags shared by message), which is core work,
-//! not adapter glue. Until then [`futures_util::StreamExt::split`] works on
-//! a `WebSocketStream` (with its `BiLock`).
-//!
-//! [`futures_util::StreamExt::split`]: https://docs.rs/futures-util/latest/futures_util/stream/trait.StreamExt.html#method.split
+//! [`WebSocketStream::split`] gives a [`WebSocketReader`] and a
+//! [`WebSocketWriter`]. The connection machine is one state for both
+//! directions (a Close read stops sending, a Ping read owes a Pong, the
+//! compressor and the closing handshake are shared), so the reader owns
+//! it and does all the I/O; writers (clonable, in any task) hand their
+//! messages to it through a bounded channel, lock-free while it has room.
+//! Nothing is locked per message or per poll, unlike
+//! `futures::StreamExt::split`, whose `BiLock` every poll of either half
+//! takes. Keep polling the reader: it writes the writers' messages, and
+//! its writers wait once the channel is full.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -112,12 +109,14 @@ mod handshake;
 pub mod http;
 mod log;
 mod sizing;
+mod split;
 mod stream;
 
 pub use error::Error;
 pub use handshake::{
     Accepted, Connect, Options, Rejected, accept, accept_with, connect, connect_with_retry,
 };
+pub use split::{WebSocketReader, WebSocketWriter};
 pub use stream::{CloseFrame, WebSocketStream};
 
 pub use protoswitch;

@@ -370,6 +370,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         std::future::poll_fn(|cx| self.poll_close_inner(cx)).await
     }
 
+    /// The sink would take a message now (what `poll_ready` waits for): no
+    /// large payload queued and at most the write limit waiting.
+    pub(crate) fn takes_message(&self) -> bool {
+        self.out.large.is_none() && self.out.len() <= self.write_limit
+    }
+
+    /// The stream returned its last item.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished
+    }
+
     /// Moves the frames the machine owes into the queue (not behind a
     /// large payload: they wait in the machine until it is written).
     fn queue_owed(&mut self) {
@@ -549,7 +560,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// The I/O loop of the core's docs, once per message.
-    fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+    pub(crate) fn poll_next_inner(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
         // The clock is read once per batch of bytes, not per event.
         let clock = self.clock;
         let mut now = None;
@@ -706,7 +720,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Queues one message: compressed by the machine into the queue, or
     /// header from the machine and the payload copied (small) or kept as
     /// is (large).
-    fn queue_message(&mut self, message: Message) -> Result<(), Error> {
+    pub(crate) fn queue_message(&mut self, message: Message) -> Result<(), Error> {
         if self.finished || self.state() != State::Open {
             return Err(Error::AlreadyClosed);
         }
@@ -789,7 +803,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
         if this.finished || this.state() != State::Open {
             return Poll::Ready(Err(Error::AlreadyClosed));
         }
-        if this.out.large.is_some() || this.out.len() > this.write_limit {
+        if !this.takes_message() {
             ready!(this.poll_write_out(cx))?;
         }
         Poll::Ready(Ok(()))

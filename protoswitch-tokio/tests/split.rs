@@ -1,0 +1,211 @@
+//! `WebSocketStream::split`: the reader drives the connection, writers
+//! hand it messages through a channel. Checked on the wire with a raw
+//! client.
+
+use std::time::Duration;
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use protoswitch_tokio::{Error, Message, WebSocketReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+mod support;
+
+/// Reads one unmasked server frame: its first byte and payload.
+async fn read_frame(raw: &mut DuplexStream) -> (u8, Vec<u8>) {
+    // A stall (a message left in the channel) fails instead of hanging.
+    tokio::time::timeout(Duration::from_secs(10), read_frame_now(raw))
+        .await
+        .expect("a frame within 10 s")
+}
+
+async fn read_frame_now(raw: &mut DuplexStream) -> (u8, Vec<u8>) {
+    let first = raw.read_u8().await.unwrap();
+    let len = match raw.read_u8().await.unwrap() {
+        126 => usize::from(raw.read_u16().await.unwrap()),
+        127 => usize::try_from(raw.read_u64().await.unwrap()).unwrap(),
+        n => usize::from(n),
+    };
+    let mut payload = vec![0; len];
+    raw.read_exact(&mut payload).await.unwrap();
+    (first, payload)
+}
+
+/// Drives the reader in a task until it ends; returns what it yielded.
+fn drive(
+    mut reader: WebSocketReader<DuplexStream>,
+) -> tokio::task::JoinHandle<Vec<Result<Message, Error>>> {
+    tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(item) = reader.next().await {
+            got.push(item);
+        }
+        got
+    })
+}
+
+#[tokio::test]
+async fn messages_go_from_the_reader_task_to_the_writer_task_and_out() {
+    let (server, mut raw) = support::raw_pair("", support::plain()).await;
+    let (mut reader, mut writer) = server.await.unwrap().unwrap().split();
+    // The reader's task hands each message to the writer's task.
+    let (tx, mut rx) = futures_channel::mpsc::unbounded();
+    let reading = tokio::spawn(async move {
+        while let Some(message) = reader.next().await {
+            tx.unbounded_send(message.unwrap()).unwrap();
+        }
+        reader.close_frame().cloned()
+    });
+    let writing = tokio::spawn(async move {
+        while let Some(message) = rx.next().await {
+            writer.send(message).await.unwrap();
+        }
+    });
+    for text in ["a", "bc", "def"] {
+        raw.write_all(&support::frame(0x81, text.as_bytes()))
+            .await
+            .unwrap();
+        assert_eq!(read_frame(&mut raw).await, (0x81, text.as_bytes().to_vec()));
+    }
+    raw.write_all(&support::frame(0x88, &[0x03, 0xE8]))
+        .await
+        .unwrap();
+    assert_eq!(read_frame(&mut raw).await, (0x88, vec![0x03, 0xE8]));
+    let close = reading.await.unwrap().expect("the peer's Close");
+    assert_eq!(close.code, Some(1000));
+    writing.await.unwrap();
+}
+
+#[tokio::test]
+async fn pings_are_answered_while_no_writer_sends() {
+    let (server, mut raw) = support::raw_pair("", support::plain()).await;
+    let (reader, mut writer) = server.await.unwrap().unwrap().split();
+    let reading = drive(reader);
+    raw.write_all(&support::frame(0x89, b"hi")).await.unwrap();
+    assert_eq!(read_frame(&mut raw).await, (0x8A, b"hi".to_vec()));
+    // The peer closes: echoed, the reader ends, the writer is refused.
+    raw.write_all(&support::frame(0x88, &[0x03, 0xE8]))
+        .await
+        .unwrap();
+    assert_eq!(read_frame(&mut raw).await, (0x88, vec![0x03, 0xE8]));
+    assert!(reading.await.unwrap().is_empty());
+    assert!(writer.is_closed());
+    let refused = writer.send(Message::Text("late".into())).await;
+    assert!(matches!(refused, Err(Error::AlreadyClosed)), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_writer_close_follows_its_messages_and_ends_the_sending() {
+    let (server, mut raw) = support::raw_pair("", support::plain()).await;
+    let (reader, mut writer) = server.await.unwrap().unwrap().split();
+    let mut other = writer.clone();
+    let reading = drive(reader);
+    writer.send(Message::Text("x".into())).await.unwrap();
+    other.send(Message::Binary(vec![7])).await.unwrap();
+    writer.close(4000, "bye").await.unwrap();
+    assert_eq!(read_frame(&mut raw).await, (0x81, b"x".to_vec()));
+    assert_eq!(read_frame(&mut raw).await, (0x82, vec![7]));
+    let mut close = vec![0x0F, 0xA0];
+    close.extend_from_slice(b"bye");
+    assert_eq!(read_frame(&mut raw).await, (0x88, close));
+    // Every writer is refused from then on.
+    let refused = other.send(Message::Text("after".into())).await;
+    assert!(matches!(refused, Err(Error::AlreadyClosed)), "{refused:?}");
+    // A message the peer sends before its Close is still read.
+    raw.write_all(&support::frame(0x81, b"last")).await.unwrap();
+    raw.write_all(&support::frame(0x88, &[0x0F, 0xA0]))
+        .await
+        .unwrap();
+    let got = reading.await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].as_ref().unwrap(), &Message::Text("last".into()));
+}
+
+#[tokio::test]
+async fn sink_close_sends_close_1000() {
+    let (server, mut raw) = support::raw_pair("", support::plain()).await;
+    let (reader, mut writer) = server.await.unwrap().unwrap().split();
+    let reading = drive(reader);
+    SinkExt::close(&mut writer).await.unwrap();
+    assert_eq!(read_frame(&mut raw).await, (0x88, vec![0x03, 0xE8]));
+    raw.write_all(&support::frame(0x88, &[0x03, 0xE8]))
+        .await
+        .unwrap();
+    assert!(reading.await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn writers_wait_while_the_reader_is_not_polled() {
+    let (server, mut raw) = support::raw_pair("", support::plain()).await;
+    let (reader, mut writer) = server.await.unwrap().unwrap().split();
+    // The channel holds 8 messages plus one per writer; then a send waits.
+    let mut sent = 0u8;
+    while writer
+        .send(Message::Binary(vec![sent]))
+        .now_or_never()
+        .is_some()
+    {
+        sent += 1;
+        assert!(sent < 100, "no backpressure");
+    }
+    assert_eq!(sent, 9);
+    // The send that waited was dropped unsent; polling the reader lets
+    // the others out, in order, and the writer goes on.
+    let reading = drive(reader);
+    writer.send(Message::Binary(vec![sent])).await.unwrap();
+    for i in 0..=sent {
+        assert_eq!(read_frame(&mut raw).await, (0x82, vec![i]));
+    }
+    drop(writer);
+    raw.write_all(&support::frame(0x88, &[])).await.unwrap();
+    assert_eq!(read_frame(&mut raw).await, (0x88, vec![]));
+    assert!(reading.await.unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn writers_are_refused_once_the_connection_is_closing() {
+    // The idle timeout closes (1001) with the reader still running: the
+    // handshake waits for the peer's Close, and writers are refused.
+    let options = support::plain().idle_timeout(Some(Duration::from_secs(5)));
+    let (server, mut raw) = support::raw_pair("", options).await;
+    let (reader, mut writer) = server.await.unwrap().unwrap().split();
+    let reading = drive(reader);
+    let (first, payload) = read_frame(&mut raw).await;
+    assert_eq!((first, &payload[..2]), (0x88, &[0x03, 0xE9][..]));
+    let refused = writer.send(Message::Text("late".into())).await;
+    assert!(matches!(refused, Err(Error::AlreadyClosed)), "{refused:?}");
+    raw.write_all(&support::frame(0x88, &[0x03, 0xE9]))
+        .await
+        .unwrap();
+    let got = reading.await.unwrap();
+    assert!(matches!(got[..], [Err(Error::IdleTimeout)]), "{got:?}");
+}
+
+#[tokio::test]
+async fn large_messages_through_a_narrow_pipe_arrive_whole_and_in_order() {
+    // A 4 KiB pipe: every 64 KiB payload fills the write queue, so the
+    // reader stops taking messages and must come back for the rest.
+    let (server, mut raw) = support::raw_pair_with("", support::plain(), 4096, |a| a).await;
+    let (reader, mut writer) = server.await.unwrap().unwrap().split();
+    let reading = drive(reader);
+    let sending = tokio::spawn(async move {
+        for i in 0..12u8 {
+            writer
+                .send(Message::Binary(vec![i; 64 * 1024]))
+                .await
+                .unwrap();
+        }
+        writer.close(1000, "").await.unwrap();
+    });
+    for i in 0..12u8 {
+        let (first, payload) = read_frame(&mut raw).await;
+        assert_eq!(first, 0x82);
+        assert_eq!(payload.len(), 64 * 1024);
+        assert!(payload.iter().all(|&b| b == i), "message {i}");
+    }
+    assert_eq!(read_frame(&mut raw).await, (0x88, vec![0x03, 0xE8]));
+    sending.await.unwrap();
+    raw.write_all(&support::frame(0x88, &[0x03, 0xE8]))
+        .await
+        .unwrap();
+    assert!(reading.await.unwrap().is_empty());
+}
