@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use protoswitch_tokio::{Error, Message, WebSocketReader};
+use protoswitch_tokio::{Accepted, Connect, Error, Message, WebSocketReader, accept, connect};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 mod support;
@@ -208,4 +208,29 @@ async fn large_messages_through_a_narrow_pipe_arrive_whole_and_in_order() {
         .await
         .unwrap();
     assert!(reading.await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn compressed_messages_from_writers_reach_a_client() {
+    // permessage-deflate (the default on both sides): the reader's machine
+    // compresses what the writers send.
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(accept(a, |_| Ok(Accepted::new())));
+    let mut client = connect(b, Connect::new("test", "/")).await.unwrap();
+    let server = server.await.unwrap().unwrap();
+    assert!(server.deflate().is_some(), "permessage-deflate agreed");
+    let (mut reader, mut writer) = server.split();
+    let text = "compressible ".repeat(200);
+    let echo = tokio::spawn(async move {
+        while let Some(message) = reader.next().await {
+            writer.send(message.unwrap()).await.unwrap();
+        }
+    });
+    for i in 0..3 {
+        let sent = Message::Text(format!("{i}: {text}"));
+        client.send(sent.clone()).await.unwrap();
+        assert_eq!(client.next().await.unwrap().unwrap(), sent);
+    }
+    client.close(1000, "").await.unwrap();
+    echo.await.unwrap();
 }
