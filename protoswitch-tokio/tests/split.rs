@@ -234,3 +234,13 @@ async fn compressed_messages_from_writers_reach_a_client() {
     client.close(1000, "").await.unwrap();
     echo.await.unwrap();
 }
+
+/// The halves go to different tasks of a multi-threaded runtime.
+#[test]
+fn the_halves_can_move_between_threads() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<WebSocketReader<tokio::net::TcpStream>>();
+    send::<protoswitch_tokio::WebSocketWriter>();
+    sync::<protoswitch_tokio::WebSocketWriter>();
+}
