@@ -829,11 +829,13 @@ pub(crate) fn target_form_allowed(method: &str, target: &str) -> bool {
     if target.as_bytes().contains(&b'#') {
         return false;
     }
+    // The colons are found on bytes too: `str::split_once(char)` and
+    // `rsplit_once` carried a general searcher each (firmware .text
+    // 25,636 -> 25,404 B).
+    let bytes = target.as_bytes();
     if method == "CONNECT" {
-        return match target.rsplit_once(':') {
-            Some((host, port)) => {
-                !host.is_empty() && !port.is_empty() && is_valid_host(target.as_bytes())
-            }
+        return match bytes.iter().rposition(|&b| b == b':') {
+            Some(colon) => colon > 0 && colon + 1 < bytes.len() && is_valid_host(bytes),
             None => false,
         };
     }
@@ -844,12 +846,16 @@ pub(crate) fn target_form_allowed(method: &str, target: &str) -> bool {
         return true;
     }
     // absolute-form: scheme ":" hier-part; scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
-    match target.split_once(':') {
-        Some((scheme, _)) => {
-            let mut bytes = scheme.bytes();
-            bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
-                && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        }
+    match bytes.iter().position(|&b| b == b':') {
+        Some(colon) => match &bytes[..colon] {
+            [first, rest @ ..] => {
+                first.is_ascii_alphabetic()
+                    && rest
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+            }
+            [] => false,
+        },
         None => false,
     }
 }
@@ -1695,6 +1701,78 @@ mod tests {
                         assert_eq!(is_ipv6(s), str_is_ipv6(s), "{:?}", std::str::from_utf8(s));
                     }
                 }
+            }
+        }
+    }
+
+    /// The byte-wise target-form check agrees with the `str` version it
+    /// replaced for every method form on targets reaching every rule.
+    #[test]
+    fn target_form_check_agrees_with_the_str_version() {
+        fn str_version(method: &str, target: &str) -> bool {
+            if target.as_bytes().contains(&b'#') {
+                return false;
+            }
+            if method == "CONNECT" {
+                return match target.rsplit_once(':') {
+                    Some((host, port)) => {
+                        !host.is_empty() && !port.is_empty() && is_valid_host(target.as_bytes())
+                    }
+                    None => false,
+                };
+            }
+            if target == "*" {
+                return method == "OPTIONS";
+            }
+            if target.starts_with('/') {
+                return true;
+            }
+            match target.split_once(':') {
+                Some((scheme, _)) => {
+                    let mut bytes = scheme.bytes();
+                    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+                        && bytes
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+                }
+                None => false,
+            }
+        }
+        let targets = [
+            "",
+            ":",
+            "::",
+            "a:",
+            ":1",
+            "a:1",
+            "h:80",
+            "h:8o",
+            "a:b:c",
+            "[::1]:443",
+            "[::1]",
+            "[::1]:",
+            "*",
+            "**",
+            "/",
+            "/x?y",
+            "/a#b",
+            "http://h/",
+            "h+t-t.p:x",
+            "1http:",
+            "ht_tp://h/",
+            "x",
+            "a#:1",
+            "caf\u{e9}:1",
+            "h:\u{e9}",
+            "%41:1",
+            "a@b:1",
+        ];
+        for method in ["GET", "CONNECT", "OPTIONS", "connect"] {
+            for target in targets {
+                assert_eq!(
+                    target_form_allowed(method, target),
+                    str_version(method, target),
+                    "{method} {target}"
+                );
             }
         }
     }
