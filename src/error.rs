@@ -120,6 +120,11 @@ pub enum PeerErrorKind {
     ClosedBeforeHead,
     /// The connection ended inside a message body.
     ClosedInBody,
+    /// A request announced a body (`Content-Length` above 0, or chunked)
+    /// to a server built without the `request-body` feature, which does
+    /// not read request bodies: refused with 413, and the connection
+    /// closes (the unread body cannot be skipped).
+    RequestBodyUnsupported,
     /// The transport ended before the WebSocket closing handshake (the
     /// abnormal closure, 1006, of RFC 6455 §7.1.5).
     ClosedWithoutCloseFrame,
@@ -443,6 +448,10 @@ peer_error_table! {
     ClosedInBody => (
         Answer::CloseTransport,
         "the connection closed in the middle of a message body",
+    ),
+    RequestBodyUnsupported => (
+        Answer::Status(413),
+        "this server does not read request bodies (built without the request-body feature)",
     ),
     ClosedWithoutCloseFrame => (
         Answer::CloseTransport,

@@ -178,6 +178,15 @@
 //! * `std` (default): `std::error::Error` impls and [`StdClock`].
 //! * `alloc`: [`ws::MessageAssembler`] (owned messages); the core never
 //!   allocates.
+//! * `deflate` (default): permessage-deflate (needs `alloc`, not `std`).
+//! * `getrandom`: `OsRandom`, mask keys and key nonces from the operating
+//!   system.
+//! * `request-body` (default): [`upgrade::ServerHandshake`] reads request
+//!   bodies (`Content-Length`, chunked; [`upgrade::ServerEvent::Body`],
+//!   `continue_body`). Without it a request that announces a body is
+//!   refused with 413 and the connection closes
+//!   ([`error::PeerErrorKind::RequestBodyUnsupported`]): enough for a
+//!   WebSocket-only server, in 1.2 KiB less code on a Cortex-M.
 
 #![no_std]
 // One module may use `unsafe`: ws::mask::simd, which calls the masking
