@@ -789,7 +789,7 @@ impl<M: MaskSource> Connection<M> {
     /// close the transport, up to the close timeout.
     fn arm_client_wait(&mut self, now: Instant) {
         self.deadline = match self.role {
-            Role::Client => Some(now + self.behaviour.close_timeout()),
+            Role::Client => Some(now.after_millis(self.behaviour.close_timeout_ms)),
             Role::Server => None,
         };
     }
@@ -846,8 +846,11 @@ impl<M: MaskSource> Connection<M> {
         // Open: only the keepalive has a deadline (asked at every flush by
         // adapters, so the usual "none" comes first).
         self.behaviour.keepalive?;
-        let interval = millis(self.behaviour.keepalive_interval_ms);
-        Some(self.deadline.unwrap_or(self.keepalive_from + interval))
+        let interval = self.behaviour.keepalive_interval_ms;
+        Some(
+            self.deadline
+                .unwrap_or(self.keepalive_from.after_millis(interval)),
+        )
     }
 
     /// Advances timers: the close timeout, and the keepalive Ping / Pong.
@@ -861,9 +864,10 @@ impl<M: MaskSource> Connection<M> {
             }
             return;
         }
-        let Some(k) = self.behaviour.keepalive() else {
+        if self.behaviour.keepalive.is_none() {
             return;
-        };
+        }
+        let interval = self.behaviour.keepalive_interval_ms;
         match self.deadline {
             Some(deadline) if now >= deadline => {
                 self.follow(Input::PeerUnresponsive);
@@ -871,7 +875,7 @@ impl<M: MaskSource> Connection<M> {
                 self.deadline = None;
                 self.drop_owed_pings();
             }
-            None if now >= self.keepalive_from + k.interval => {
+            None if now >= self.keepalive_from.after_millis(interval) => {
                 self.ping_owed = true;
                 self.pinged(now);
             }
@@ -883,14 +887,14 @@ impl<M: MaskSource> Connection<M> {
     /// with a keepalive, the Pong is due within its timeout, and a `Fixed`
     /// keepalive counts its period from here.
     fn pinged(&mut self, now: Instant) {
-        let Some(k) = self.behaviour.keepalive() else {
+        let Some(mode) = self.behaviour.keepalive else {
             return;
         };
-        if k.mode == KeepaliveMode::Fixed {
+        if mode == KeepaliveMode::Fixed {
             self.keepalive_from = self.keepalive_from.max(now);
         }
         if self.deadline.is_none() {
-            self.deadline = Some(now + k.timeout);
+            self.deadline = Some(now.after_millis(self.behaviour.keepalive_timeout_ms));
         }
     }
 
@@ -1350,7 +1354,7 @@ impl<M: MaskSource> Connection<M> {
         self.close_sent = true;
         self.drop_owed_pings();
         self.follow(Input::SendClose);
-        self.deadline = Some(now + self.behaviour.close_timeout());
+        self.deadline = Some(now.after_millis(self.behaviour.close_timeout_ms));
         Ok(n)
     }
 }
