@@ -187,6 +187,10 @@
 //!   refused with 413 and the connection closes
 //!   ([`error::PeerErrorKind::RequestBodyUnsupported`]): enough for a
 //!   WebSocket-only server, in 1.2 KiB less code on a Cortex-M.
+//! * `h2c` (default): [`upgrade::ServerHandshake`] recognises h2c offers
+//!   (`HTTP2-Settings` checked) and can switch to h2c. Without it they are
+//!   ignored like any protocol the server does not implement
+//!   ([`upgrade::Request::h2c`] is `Ok(None)`, a switch to h2c is refused).
 
 #![no_std]
 // One module may use `unsafe`: ws::mask::simd, which calls the masking

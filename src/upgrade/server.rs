@@ -32,7 +32,9 @@
 //! ([`PeerErrorKind::RequestBodyUnsupported`], answered 413 with
 //! `Connection: close`), so `HeadReceived` and `ReadingBody` are never
 //! reached: what a WebSocket-only server, whose upgrades have no body,
-//! needs, in less code.
+//! needs, in less code. Likewise h2c offers are recognised with the `h2c`
+//! feature (on by default), and ignored without it
+//! ([`Request::h2c`]).
 
 use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::http1::body::BodyDecoder;
@@ -319,6 +321,11 @@ impl<'b> Request<'b> {
     /// The h2c offer: `Ok(None)` when not offered, `Err` when unusable (the
     /// server must then not upgrade, RFC 7540 §3.2.1). Advisory, like
     /// [`websocket`](Self::websocket): nothing was queued.
+    ///
+    /// Without the `h2c` feature (on by default) the server ignores h2c
+    /// offers, as it would any protocol it does not implement: always
+    /// `Ok(None)`, and [`switch`](Self::switch) refuses h2c
+    /// ([`LocalError::NotOffered`]).
     pub fn h2c(&self) -> Result<Option<H2cOffer<'b>>, PeerError> {
         match self.h2c {
             Offer::None => Ok(None),
@@ -916,7 +923,9 @@ impl ServerHandshake {
                             Err(kind) => Offer::Invalid(kind),
                         };
                     }
-                    ProtocolKind::H2c if h2c == Offer::None => {
+                    // Without the feature h2c offers are ignored: never
+                    // checked, so never switched to.
+                    ProtocolKind::H2c if cfg!(feature = "h2c") && h2c == Offer::None => {
                         h2c = match h2c::check_offer(headers, facts.conn_http2_settings) {
                             Ok(_) => Offer::Valid,
                             Err(kind) => Offer::Invalid(kind),
@@ -1331,6 +1340,33 @@ mod tests {
         assert!(matches!(got.event, Some(ServerEvent::Request(_))));
         assert_eq!(got.consumed, empty.len());
         assert_eq!(s.state(), ServerState::RequestReceived);
+    }
+
+    /// A valid h2c offer (with a WebSocket one beside it).
+    const H2C_OFFER: &[u8] = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c, websocket\r\n\
+        Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+    /// With `h2c` the offer is checked and can be accepted; without it the
+    /// server ignores it (and refuses to switch to it). The WebSocket
+    /// offer beside it is the same either way.
+    #[test]
+    fn h2c_offers_are_recognised_only_with_the_feature() {
+        let mut s = ServerHandshake::new(ServerConfig::default());
+        let Some(ServerEvent::Request(request)) = s.receive(H2C_OFFER).unwrap().event else {
+            panic!("no request");
+        };
+        assert!(matches!(request.websocket(), Ok(Some(_))));
+        assert!(request.switch(&Accept::new("websocket")).is_ok());
+        let switch = request.switch(&Accept::new("h2c"));
+        if cfg!(feature = "h2c") {
+            let offer = request.h2c().unwrap().expect("an h2c offer");
+            assert!(offer.settings().eq([(3, 100), (4, 65535)]));
+            assert!(switch.is_ok());
+        } else {
+            assert_eq!(request.h2c(), Ok(None));
+            assert_eq!(switch.err(), Some(LocalError::NotOffered));
+        }
     }
 
     /// The error reply is written again at each call, not stored: any
