@@ -1369,6 +1369,20 @@ mod tests {
         }
     }
 
+    /// Without `diagnostics` an error reply has the same status and an
+    /// empty body.
+    #[cfg(not(feature = "diagnostics"))]
+    #[test]
+    fn without_diagnostics_an_error_reply_has_an_empty_body() {
+        let mut s = ServerHandshake::new(ServerConfig::default());
+        assert!(s.receive(b"GET  / HTTP/1.1\r\n\r\n").is_err());
+        assert_eq!(
+            drain_in(&mut s, 4096),
+            b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\
+              Content-Type: text/plain; charset=utf-8\r\nContent-Length: 0\r\n\r\n"
+        );
+    }
+
     /// The error reply is written again at each call, not stored: any
     /// buffer size gets the same bytes, the longest reply included.
     #[test]

@@ -1456,6 +1456,25 @@ mod tests {
         agrees(&c);
     }
 
+    /// A failing Close carries the error's code and, with `diagnostics`,
+    /// its sentence as the reason (only the code without it).
+    #[test]
+    fn a_failing_close_carries_the_diagnosis_only_with_the_feature() {
+        let mut c = Connection::server(Config::default(), Instant::ZERO);
+        // An unmasked frame from a client: 1002.
+        let error = c
+            .receive(&mut b"\x82\x00".clone(), Instant::ZERO)
+            .unwrap_err();
+        let mut out = [0u8; MAX_CONTROL_FRAME];
+        let n = c.poll_transmit(&mut out);
+        let reason = PeerError::new(PeerErrorKind::UnmaskedFrame, Role::Server).message();
+        assert_eq!(reason.is_empty(), !cfg!(feature = "diagnostics"));
+        assert!(std::string::ToString::to_string(&error).contains(reason));
+        let mut want = std::vec![0x88, 2 + reason.len() as u8, 0x03, 0xea];
+        want.extend_from_slice(reason.as_bytes());
+        assert_eq!(&out[..n], &want[..]);
+    }
+
     #[test]
     fn truncation_keeps_whole_characters() {
         assert_eq!(truncate_utf8("abc", 3), "abc");
