@@ -21,6 +21,15 @@ pub fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| tchar(b))
 }
 
+/// The length of the token at the start of `s`: where its first byte
+/// that is not a `tchar` is, or its length. A call on 32-bit targets
+/// (three copies of the loop in the firmware's extension parsing); 64-bit
+/// targets inline it.
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+pub(crate) fn token_len(s: &[u8]) -> usize {
+    s.iter().position(|&b| !tchar(b)).unwrap_or(s.len())
+}
+
 /// [`is_tchar`] by table lookup (for loops over many bytes).
 #[inline]
 pub(crate) fn tchar(b: u8) -> bool {
@@ -538,6 +547,16 @@ mod tests {
     fn quoted_commas_do_not_split() {
         let v: std::vec::Vec<&[u8]> = ListElements::new(br#"a; p="x,y", b"#).collect();
         assert_eq!(v, [&br#"a; p="x,y""#[..], &b"b"[..]]);
+    }
+
+    #[test]
+    fn token_prefix_length() {
+        assert_eq!(token_len(b""), 0);
+        assert_eq!(token_len(b"deflate"), 7);
+        assert_eq!(token_len(b"server_max_window_bits=10"), 22);
+        assert_eq!(token_len(b"a b"), 1);
+        assert_eq!(token_len(b";x"), 0);
+        assert_eq!(token_len(b"ab\xc3\xa9"), 2);
     }
 
     #[test]
