@@ -120,6 +120,11 @@ pub enum PeerErrorKind {
     ClosedBeforeHead,
     /// The connection ended inside a message body.
     ClosedInBody,
+    /// A request announced a body (`Content-Length` above 0, or chunked)
+    /// to a server built without the `request-body` feature, which does
+    /// not read request bodies: refused with 413, and the connection
+    /// closes (the unread body cannot be skipped).
+    RequestBodyUnsupported,
     /// The transport ended before the WebSocket closing handshake (the
     /// abnormal closure, 1006, of RFC 6455 §7.1.5).
     ClosedWithoutCloseFrame,
@@ -344,10 +349,19 @@ macro_rules! peer_error_table {
             }
 
             /// A short diagnosing sentence (the same text as `Display`).
+            /// Empty without the `diagnostics` feature (on by default),
+            /// which leaves the sentences out of the binary.
             pub const fn message(&self) -> &'static str {
-                use PeerErrorKind::*;
-                match self.kind {
-                    $($kind => $message,)*
+                #[cfg(feature = "diagnostics")]
+                {
+                    use PeerErrorKind::*;
+                    match self.kind {
+                        $($kind => $message,)*
+                    }
+                }
+                #[cfg(not(feature = "diagnostics"))]
+                {
+                    ""
                 }
             }
         }
@@ -443,6 +457,10 @@ peer_error_table! {
     ClosedInBody => (
         Answer::CloseTransport,
         "the connection closed in the middle of a message body",
+    ),
+    RequestBodyUnsupported => (
+        Answer::Status(413),
+        "this server does not read request bodies (built without the request-body feature)",
     ),
     ClosedWithoutCloseFrame => (
         Answer::CloseTransport,
@@ -635,9 +653,25 @@ enum Answer {
     CloseTransport,
 }
 
+/// Writes the diagnosing sentence of `error`; without the `diagnostics`
+/// feature, which has none, the kind as `Debug` shows it (its limit
+/// included). Returns whether the sentence was written.
+fn write_diagnosis(f: &mut fmt::Formatter<'_>, error: &PeerError) -> Result<bool, fmt::Error> {
+    if cfg!(feature = "diagnostics") {
+        f.write_str(error.message())?;
+        Ok(true)
+    } else {
+        write!(f, "{:?}", error.kind)?;
+        Ok(false)
+    }
+}
+
 impl fmt::Display for PeerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())?;
+        if !write_diagnosis(f, self)? {
+            // The kind written shows its limit.
+            return self.write_reply(f);
+        }
         match self.kind {
             PeerErrorKind::HeadTooLarge { limit } => write!(f, " ({limit} bytes)")?,
             PeerErrorKind::TooManyHeaders { limit } => write!(f, " ({limit} fields)")?,
@@ -650,6 +684,13 @@ impl fmt::Display for PeerError {
             PeerErrorKind::TooManyFragments { limit } => write!(f, " ({limit} fragments)")?,
             _ => {}
         }
+        self.write_reply(f)
+    }
+}
+
+impl PeerError {
+    /// The end of `Display`: what to send.
+    fn write_reply(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.reply() {
             Reply::HttpStatus(s) => write!(f, "; reply {s}"),
             Reply::CloseTransport => f.write_str("; close the connection"),
@@ -736,11 +777,10 @@ impl fmt::Display for LocalError {
                 write!(f, "`{operation}` is not allowed in state {state}")
             }
             LocalError::NotOffered => f.write_str("the client did not offer this protocol"),
-            LocalError::OfferInvalid(kind) => write!(
-                f,
-                "the client's offer of this protocol is unusable: {}",
-                PeerError::new(*kind, Role::Server).message()
-            ),
+            LocalError::OfferInvalid(kind) => {
+                f.write_str("the client's offer of this protocol is unusable: ")?;
+                write_diagnosis(f, &PeerError::new(*kind, Role::Server)).map(|_| ())
+            }
             LocalError::SubprotocolNotOffered => {
                 f.write_str("the client did not offer this subprotocol")
             }
@@ -850,6 +890,7 @@ mod tests {
     use super::*;
     use std::string::ToString;
 
+    #[cfg(feature = "diagnostics")]
     #[test]
     fn display_says_what_happened_the_limit_and_what_to_send() {
         let server = |kind| PeerError::new(kind, Role::Server).to_string();
@@ -893,6 +934,22 @@ mod tests {
         assert_eq!(
             Error::Local(LocalError::TransmitPending).to_string(),
             "local error: poll_transmit has part of a frame left: drain it before sending"
+        );
+    }
+
+    /// Without `diagnostics` there are no sentences: `message` is empty,
+    /// and `Display` shows the kind (with its limit) and what to send.
+    #[cfg(not(feature = "diagnostics"))]
+    #[test]
+    fn without_diagnostics_display_shows_the_kind() {
+        let error = PeerError::new(PeerErrorKind::HeadTooLarge { limit: 8192 }, Role::Server);
+        assert_eq!(error.message(), "");
+        assert_eq!(error.to_string(), "HeadTooLarge { limit: 8192 }; reply 431");
+        let error = PeerError::new(PeerErrorKind::InvalidUtf8, Role::Client);
+        assert_eq!(error.to_string(), "InvalidUtf8; close with code 1007");
+        assert_eq!(
+            LocalError::OfferInvalid(PeerErrorKind::WebSocketKeyInvalid).to_string(),
+            "the client's offer of this protocol is unusable: WebSocketKeyInvalid"
         );
     }
 

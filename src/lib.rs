@@ -178,6 +178,25 @@
 //! * `std` (default): `std::error::Error` impls and [`StdClock`].
 //! * `alloc`: [`ws::MessageAssembler`] (owned messages); the core never
 //!   allocates.
+//! * `deflate` (default): permessage-deflate (needs `alloc`, not `std`).
+//! * `getrandom`: `OsRandom`, mask keys and key nonces from the operating
+//!   system.
+//! * `request-body` (default): [`upgrade::ServerHandshake`] reads request
+//!   bodies (`Content-Length`, chunked; [`upgrade::ServerEvent::Body`],
+//!   `continue_body`). Without it a request that announces a body is
+//!   refused with 413 and the connection closes
+//!   ([`error::PeerErrorKind::RequestBodyUnsupported`]): enough for a
+//!   WebSocket-only server, in 1.2 KiB less code on a Cortex-M.
+//! * `h2c` (default): [`upgrade::ServerHandshake`] recognises h2c offers
+//!   (`HTTP2-Settings` checked) and can switch to h2c. Without it they are
+//!   ignored like any protocol the server does not implement
+//!   ([`upgrade::Request::h2c`] is `Ok(None)`, a switch to h2c is refused).
+//! * `diagnostics` (default): [`PeerError::message`], a diagnosing
+//!   sentence for every error, also the body of a server's error reply and
+//!   the reason of a failing Close frame. Without it the message is empty
+//!   (error replies have an empty body, Close frames carry only the code,
+//!   `Display` shows the kind), with the same statuses and close codes:
+//!   4.9 KiB less read-only data on a Cortex-M.
 
 #![no_std]
 // One module may use `unsafe`: ws::mask::simd, which calls the masking

@@ -14,6 +14,11 @@
 //! call as a wrong-state error rather than invent a target.
 
 /// The state an input leads to from `from`, if the table has that edge.
+///
+/// A call on 32-bit targets: the search was inlined at each machine's
+/// transitions (firmware .text 23,276 -> 23,136 B, .rodata +48); 64-bit
+/// targets inline it as before.
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 pub(crate) fn next<S: Copy + PartialEq, I: Copy + PartialEq>(
     table: &[(S, I, S)],
     from: S,

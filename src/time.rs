@@ -72,6 +72,20 @@ impl Instant {
         Duration::from_nanos(self.nanos())
     }
 
+    /// `self + Duration::from_millis(ms)` (saturating the same way) in
+    /// integer arithmetic: the connection keeps its timers in
+    /// milliseconds, and a `Duration` made of them, then turned into
+    /// nanoseconds, took 64-bit divisions and 128-bit products (on
+    /// Cortex-M, inlined at each timer: firmware .text 24,264 -> 24,064 B).
+    /// A call on 32-bit targets, where its 64-bit arithmetic is a dozen
+    /// instructions at each of four timers (23,360 -> 23,276 B).
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+    pub(crate) const fn after_millis(self, ms: u32) -> Instant {
+        // At most about 4.3e15 ns: no overflow.
+        let delta = ms as u64 * 1_000_000;
+        Instant::from_nanos(self.nanos().saturating_add(delta))
+    }
+
     /// `self - earlier`, or zero when `earlier` is later.
     pub const fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_nanos(self.nanos().saturating_sub(earlier.nanos()))
@@ -166,6 +180,20 @@ mod tests {
             std::format!("{:?}", Instant::from_millis(3)),
             "Instant(3ms)"
         );
+    }
+
+    /// Adding milliseconds as integers is adding their `Duration`, with
+    /// the same saturation.
+    #[test]
+    fn adding_milliseconds_is_adding_their_duration() {
+        let end = Instant::from_elapsed(Duration::MAX);
+        let near_end = Instant::from_nanos(LAST - 999_999);
+        for at in [Instant::ZERO, Instant::from_millis(1_234), near_end, end] {
+            for ms in [0, 1, 999, 1_000, 1_001, 30_000, u32::MAX - 1, u32::MAX] {
+                let want = at + Duration::from_millis(u64::from(ms));
+                assert_eq!(at.after_millis(ms), want, "{at:?} + {ms} ms");
+            }
+        }
     }
 
     #[test]

@@ -26,9 +26,20 @@
 //! bytes), and whether the client offered WebSocket (a 426 then names the
 //! version). The machine keeps none of the offers: [`Request::switch`]
 //! checks a choice against the request while the caller holds it.
+//!
+//! Request bodies are read with the `request-body` feature (on by
+//! default). Without it a request announcing a body is a peer error
+//! ([`PeerErrorKind::RequestBodyUnsupported`], answered 413 with
+//! `Connection: close`), so `HeadReceived` and `ReadingBody` are never
+//! reached: what a WebSocket-only server, whose upgrades have no body,
+//! needs, in less code. Likewise h2c offers are recognised with the `h2c`
+//! feature (on by default), and ignored without it
+//! ([`Request::h2c`]).
 
 use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
-use crate::http1::body::{BodyDecoder, BodyStep};
+use crate::http1::body::BodyDecoder;
+#[cfg(feature = "request-body")]
+use crate::http1::body::BodyStep;
 use crate::http1::write::{
     CONTINUE_LINE, SWITCHING_LINE, Writer, check_headers, emit, emit_counted, emit_window,
     header_len,
@@ -180,9 +191,9 @@ pub const TRANSITIONS: &[(ServerState, ServerInput, ServerState)] = {
 pub enum ServerEvent<'b> {
     /// A complete request head. Decide now (or after the body).
     Request(Request<'b>),
-    /// A piece of the request body.
+    /// A piece of the request body (feature `request-body`).
     Body(&'b [u8]),
-    /// The request body is complete: decide now.
+    /// The request body is complete: decide now (feature `request-body`).
     BodyEnd,
 }
 
@@ -310,6 +321,11 @@ impl<'b> Request<'b> {
     /// The h2c offer: `Ok(None)` when not offered, `Err` when unusable (the
     /// server must then not upgrade, RFC 7540 §3.2.1). Advisory, like
     /// [`websocket`](Self::websocket): nothing was queued.
+    ///
+    /// Without the `h2c` feature (on by default) the server ignores h2c
+    /// offers, as it would any protocol it does not implement: always
+    /// `Ok(None)`, and [`switch`](Self::switch) refuses h2c
+    /// ([`LocalError::NotOffered`]).
     pub fn h2c(&self) -> Result<Option<H2cOffer<'b>>, PeerError> {
         match self.h2c {
             Offer::None => Ok(None),
@@ -830,10 +846,15 @@ impl ServerHandshake {
     /// bytes are needed: keep the unconsumed bytes, append more, call again.
     ///
     /// On a peer error the machine is `Failed` and `poll_transmit` holds the
-    /// error response.
+    /// error response. Without the `request-body` feature a request that
+    /// announces a body is such an error
+    /// ([`PeerErrorKind::RequestBodyUnsupported`], 413).
     pub fn receive<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ServerEvent<'b>>, Error> {
         let result = match self.state {
             ServerState::ReadingHead => self.read_head(buf),
+            // Without the feature no request with a body is accepted, so
+            // the machine never gets here (and the decoder is not linked).
+            #[cfg(feature = "request-body")]
             ServerState::ReadingBody => self.read_body(buf),
             _ => return Err(self.wrong_state("receive").into()),
         };
@@ -902,7 +923,9 @@ impl ServerHandshake {
                             Err(kind) => Offer::Invalid(kind),
                         };
                     }
-                    ProtocolKind::H2c if h2c == Offer::None => {
+                    // Without the feature h2c offers are ignored: never
+                    // checked, so never switched to.
+                    ProtocolKind::H2c if cfg!(feature = "h2c") && h2c == Offer::None => {
                         h2c = match h2c::check_offer(headers, facts.conn_http2_settings) {
                             Ok(_) => Offer::Valid,
                             Err(kind) => Offer::Invalid(kind),
@@ -921,6 +944,9 @@ impl ServerHandshake {
         self.client_keep_alive =
             !facts.conn_close && (head.minor_version() == 1 || facts.conn_keep_alive);
         self.body = BodyDecoder::new(framing);
+        if !self.body.is_done() && !cfg!(feature = "request-body") {
+            return Err(PeerErrorKind::RequestBodyUnsupported);
+        }
         let input = if self.body.is_done() {
             ServerInput::HeadWithoutBody
         } else {
@@ -941,6 +967,7 @@ impl ServerHandshake {
         })
     }
 
+    #[cfg(feature = "request-body")]
     fn read_body<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ServerEvent<'b>>, PeerErrorKind> {
         let (consumed, step) = self.body.decode(buf, &self.config.limits)?;
         let event = match step {
@@ -956,7 +983,8 @@ impl ServerHandshake {
 
     /// Reads the request body: writes `HTTP/1.1 100 Continue` into `out`
     /// when the client expects it (returns 0 otherwise). Allowed in
-    /// `HeadReceived`.
+    /// `HeadReceived`, which only the `request-body` feature reaches
+    /// (without it, a wrong-state error).
     pub fn continue_body(&mut self, out: &mut [u8]) -> Result<usize, Error> {
         self.check(ServerInput::ContinueBody, "continue_body")?;
         let send = self.expect_continue && !self.continue_sent;
@@ -1241,6 +1269,118 @@ mod tests {
             }
             all.extend_from_slice(&piece[..n]);
         }
+    }
+
+    /// A WebSocket upgrade announcing a body: `Content-Length: 5` or
+    /// chunked, with the body's bytes after the head.
+    const UPGRADES_WITH_BODY: [&[u8]; 2] = [
+        b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+          Content-Length: 5\r\n\r\nhello",
+        b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+          Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ];
+
+    /// With `request-body` the body is read: `Request`, then (after
+    /// `continue_body`) `Body` and `BodyEnd`, and the upgrade can be
+    /// accepted.
+    #[cfg(feature = "request-body")]
+    #[test]
+    fn a_request_body_is_read_with_the_feature() {
+        for request in UPGRADES_WITH_BODY {
+            let mut s = ServerHandshake::new(ServerConfig::default());
+            let got = s.receive(request).unwrap();
+            assert!(matches!(got.event, Some(ServerEvent::Request(_))));
+            assert_eq!(s.state(), ServerState::HeadReceived);
+            let mut rest = &request[got.consumed..];
+            let mut out = [0u8; 64];
+            assert_eq!(s.continue_body(&mut out), Ok(0));
+            let mut body = std::vec::Vec::new();
+            loop {
+                let got = s.receive(rest).unwrap();
+                rest = &rest[got.consumed..];
+                match got.event {
+                    Some(ServerEvent::Body(data)) => body.extend_from_slice(data),
+                    Some(ServerEvent::BodyEnd) => break,
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert_eq!(body, b"hello");
+            assert!(rest.is_empty());
+            assert_eq!(s.state(), ServerState::RequestReceived);
+        }
+    }
+
+    /// Without `request-body` a request announcing a body is refused, not
+    /// read: 413 with `Connection: close`, and the machine fails. A
+    /// `Content-Length: 0` is no body: that request is received.
+    #[cfg(not(feature = "request-body"))]
+    #[test]
+    fn a_request_body_is_refused_without_the_feature() {
+        for request in UPGRADES_WITH_BODY {
+            let mut s = ServerHandshake::new(ServerConfig::default());
+            let Err(Error::Peer(e)) = s.receive(request) else {
+                panic!("a body was accepted");
+            };
+            assert_eq!(e.kind(), PeerErrorKind::RequestBodyUnsupported);
+            assert_eq!(e.status(), Some(413));
+            assert_eq!(s.state(), ServerState::Failed);
+            let reply = drain_in(&mut s, 4096);
+            assert!(reply.starts_with(b"HTTP/1.1 413 Content Too Large\r\n"));
+            let reply = core::str::from_utf8(&reply).unwrap();
+            assert!(reply.contains("\r\nConnection: close\r\n"), "{reply}");
+            assert!(reply.ends_with(e.message()), "{reply}");
+            let mut out = [0u8; 64];
+            assert!(s.continue_body(&mut out).is_err());
+        }
+        let empty = b"GET /chat HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n";
+        let mut s = ServerHandshake::new(ServerConfig::default());
+        let got = s.receive(empty).unwrap();
+        assert!(matches!(got.event, Some(ServerEvent::Request(_))));
+        assert_eq!(got.consumed, empty.len());
+        assert_eq!(s.state(), ServerState::RequestReceived);
+    }
+
+    /// A valid h2c offer (with a WebSocket one beside it).
+    const H2C_OFFER: &[u8] = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c, websocket\r\n\
+        Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+    /// With `h2c` the offer is checked and can be accepted; without it the
+    /// server ignores it (and refuses to switch to it). The WebSocket
+    /// offer beside it is the same either way.
+    #[test]
+    fn h2c_offers_are_recognised_only_with_the_feature() {
+        let mut s = ServerHandshake::new(ServerConfig::default());
+        let Some(ServerEvent::Request(request)) = s.receive(H2C_OFFER).unwrap().event else {
+            panic!("no request");
+        };
+        assert!(matches!(request.websocket(), Ok(Some(_))));
+        assert!(request.switch(&Accept::new("websocket")).is_ok());
+        let switch = request.switch(&Accept::new("h2c"));
+        if cfg!(feature = "h2c") {
+            let offer = request.h2c().unwrap().expect("an h2c offer");
+            assert!(offer.settings().eq([(3, 100), (4, 65535)]));
+            assert!(switch.is_ok());
+        } else {
+            assert_eq!(request.h2c(), Ok(None));
+            assert_eq!(switch.err(), Some(LocalError::NotOffered));
+        }
+    }
+
+    /// Without `diagnostics` an error reply has the same status and an
+    /// empty body.
+    #[cfg(not(feature = "diagnostics"))]
+    #[test]
+    fn without_diagnostics_an_error_reply_has_an_empty_body() {
+        let mut s = ServerHandshake::new(ServerConfig::default());
+        assert!(s.receive(b"GET  / HTTP/1.1\r\n\r\n").is_err());
+        assert_eq!(
+            drain_in(&mut s, 4096),
+            b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\
+              Content-Type: text/plain; charset=utf-8\r\nContent-Length: 0\r\n\r\n"
+        );
     }
 
     /// The error reply is written again at each call, not stored: any

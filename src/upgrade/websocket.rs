@@ -145,10 +145,7 @@ fn split_extension(element: &[u8]) -> Option<(&[u8], &[u8])> {
         .iter()
         .position(|&b| b != b' ' && b != b'\t')
         .unwrap_or(element.len());
-    let name_len = element[start..]
-        .iter()
-        .position(|&b| !crate::http1::tchar(b))
-        .unwrap_or(element.len() - start);
+    let name_len = crate::http1::token_len(&element[start..]);
     let name = &element[start..start + name_len];
     let after = trim_ows(&element[start + name_len..]);
     if name.is_empty() || !matches!(after.first(), None | Some(b';')) {
@@ -186,10 +183,7 @@ fn next_param_bytes(s: &[u8]) -> Option<Param<'_>> {
     let s = trim_ows(s);
     let [b';', s @ ..] = s else { return None };
     let s = trim_ows(s);
-    let name_end = s
-        .iter()
-        .position(|&b| !crate::http1::tchar(b))
-        .unwrap_or(s.len());
+    let name_end = crate::http1::token_len(s);
     let (name, mut rest) = s.split_at(name_end);
     if name.is_empty() {
         return None;
@@ -202,10 +196,7 @@ fn next_param_bytes(s: &[u8]) -> Option<Param<'_>> {
             let tail = skip_quoted_string(after)?;
             (&after[..after.len() - tail.len()], tail)
         } else {
-            let end = after
-                .iter()
-                .position(|&b| !crate::http1::tchar(b))
-                .unwrap_or(after.len());
+            let end = crate::http1::token_len(after);
             if end == 0 {
                 return None;
             }

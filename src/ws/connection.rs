@@ -789,7 +789,7 @@ impl<M: MaskSource> Connection<M> {
     /// close the transport, up to the close timeout.
     fn arm_client_wait(&mut self, now: Instant) {
         self.deadline = match self.role {
-            Role::Client => Some(now + self.behaviour.close_timeout()),
+            Role::Client => Some(now.after_millis(self.behaviour.close_timeout_ms)),
             Role::Server => None,
         };
     }
@@ -846,8 +846,11 @@ impl<M: MaskSource> Connection<M> {
         // Open: only the keepalive has a deadline (asked at every flush by
         // adapters, so the usual "none" comes first).
         self.behaviour.keepalive?;
-        let interval = millis(self.behaviour.keepalive_interval_ms);
-        Some(self.deadline.unwrap_or(self.keepalive_from + interval))
+        let interval = self.behaviour.keepalive_interval_ms;
+        Some(
+            self.deadline
+                .unwrap_or(self.keepalive_from.after_millis(interval)),
+        )
     }
 
     /// Advances timers: the close timeout, and the keepalive Ping / Pong.
@@ -861,9 +864,10 @@ impl<M: MaskSource> Connection<M> {
             }
             return;
         }
-        let Some(k) = self.behaviour.keepalive() else {
+        if self.behaviour.keepalive.is_none() {
             return;
-        };
+        }
+        let interval = self.behaviour.keepalive_interval_ms;
         match self.deadline {
             Some(deadline) if now >= deadline => {
                 self.follow(Input::PeerUnresponsive);
@@ -871,7 +875,7 @@ impl<M: MaskSource> Connection<M> {
                 self.deadline = None;
                 self.drop_owed_pings();
             }
-            None if now >= self.keepalive_from + k.interval => {
+            None if now >= self.keepalive_from.after_millis(interval) => {
                 self.ping_owed = true;
                 self.pinged(now);
             }
@@ -883,14 +887,14 @@ impl<M: MaskSource> Connection<M> {
     /// with a keepalive, the Pong is due within its timeout, and a `Fixed`
     /// keepalive counts its period from here.
     fn pinged(&mut self, now: Instant) {
-        let Some(k) = self.behaviour.keepalive() else {
+        let Some(mode) = self.behaviour.keepalive else {
             return;
         };
-        if k.mode == KeepaliveMode::Fixed {
+        if mode == KeepaliveMode::Fixed {
             self.keepalive_from = self.keepalive_from.max(now);
         }
         if self.deadline.is_none() {
-            self.deadline = Some(now + k.timeout);
+            self.deadline = Some(now.after_millis(self.behaviour.keepalive_timeout_ms));
         }
     }
 
@@ -1350,7 +1354,7 @@ impl<M: MaskSource> Connection<M> {
         self.close_sent = true;
         self.drop_owed_pings();
         self.follow(Input::SendClose);
-        self.deadline = Some(now + self.behaviour.close_timeout());
+        self.deadline = Some(now.after_millis(self.behaviour.close_timeout_ms));
         Ok(n)
     }
 }
@@ -1450,6 +1454,25 @@ mod tests {
         );
         assert!(drain(&mut c) > 6);
         agrees(&c);
+    }
+
+    /// A failing Close carries the error's code and, with `diagnostics`,
+    /// its sentence as the reason (only the code without it).
+    #[test]
+    fn a_failing_close_carries_the_diagnosis_only_with_the_feature() {
+        let mut c = Connection::server(Config::default(), Instant::ZERO);
+        // An unmasked frame from a client: 1002.
+        let error = c
+            .receive(&mut b"\x82\x00".clone(), Instant::ZERO)
+            .unwrap_err();
+        let mut out = [0u8; MAX_CONTROL_FRAME];
+        let n = c.poll_transmit(&mut out);
+        let reason = PeerError::new(PeerErrorKind::UnmaskedFrame, Role::Server).message();
+        assert_eq!(reason.is_empty(), !cfg!(feature = "diagnostics"));
+        assert!(std::string::ToString::to_string(&error).contains(reason));
+        let mut want = std::vec![0x88, 2 + reason.len() as u8, 0x03, 0xea];
+        want.extend_from_slice(reason.as_bytes());
+        assert_eq!(&out[..n], &want[..]);
     }
 
     #[test]
