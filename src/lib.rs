@@ -164,7 +164,7 @@
 //!
 //! ## Layers
 //!
-//! * [`http1`]: head parsing (strict RFC 9112 over `httparse`), writing,
+//! * [`http1`]: head parsing (strict RFC 9112), writing,
 //!   token lists, body framing.
 //! * [`upgrade`]: the client and server machines, WebSocket and h2c rules.
 //! * [`relay`]: the upgrade-aware relay of a reverse proxy, between a

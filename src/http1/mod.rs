@@ -1,4 +1,4 @@
-//! HTTP/1.1 message heads: parsing (strict RFC 9112 on top of `httparse`),
+//! HTTP/1.1 message heads: parsing (strict RFC 9112, a field-line scanner of its own),
 //! writing into caller buffers, token lists and body framing.
 //!
 //! The machines in [`crate::upgrade`] use this layer; its public items are

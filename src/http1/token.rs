@@ -267,7 +267,7 @@ pub(crate) fn eq_lowercase(a: &[u8], lower: &[u8]) -> bool {
 }
 
 /// `token == lower` ignoring ASCII case, where `token` is a token (only
-/// `tchar` bytes: httparse checked the field names it returns) and
+/// `tchar` bytes: `scan_fields` checks every field name) and
 /// `lower` has only small letters, digits and `-`. Setting bit 5 of each
 /// byte of `token` is then exact: it makes capitals small, and the only
 /// other bytes it maps onto a letter, digit or `-` are controls (`\r`
