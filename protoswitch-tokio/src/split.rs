@@ -16,7 +16,8 @@ use std::task::{Context, Poll};
 use futures_channel::mpsc;
 use futures_core::Stream;
 use futures_sink::Sink;
-use protoswitch::ws::{CloseCause, State};
+use protoswitch::LocalError;
+use protoswitch::ws::{CloseCause, MAX_CONTROL_PAYLOAD, State, code, is_valid_close_code};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::stream::{CloseFrame, WebSocketStream};
@@ -43,10 +44,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// pushes into a bounded lock-free channel, the reader moves what it
     /// finds there into its write queue.
     ///
-    /// **Keep polling the reader.** It reads, answers Pings, runs the
-    /// timers and writes — the writers' messages too. A reader that is not
-    /// polled writes nothing; its writers wait (backpressure) once the
-    /// channel is full.
+    /// **Keep polling the reader, in its own task** (or in a `select!`
+    /// beside the writer). It reads, answers Pings, runs the timers and
+    /// writes — the writers' messages too. A reader that is not polled
+    /// writes nothing; its writers wait (backpressure) once the channel is
+    /// full. So do not await a writer's `send` in the task that would poll
+    /// the reader next: with a slow peer the channel fills and that `send`
+    /// waits for a poll that never comes (the unsplit
+    /// [`WebSocketStream`] writes from `send` itself and has no such
+    /// trap).
     ///
     /// ```no_run
     /// use futures_util::{SinkExt, StreamExt};
@@ -150,6 +156,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketReader<S> {
         self.stream.get_ref()
     }
 
+    /// Queues our Close with `code` and `reason` (at most 123 bytes), as
+    /// [`WebSocketStream::start_close`] does, and closes the writers'
+    /// channel: keep polling the reader to read what the peer still sends,
+    /// until `None`.
+    pub fn start_close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
+        self.stream.start_close(code, reason)?;
+        self.close_channel_unless_open();
+        Ok(())
+    }
+
     /// Moves the writers' commands into the write queue while it takes
     /// them.
     fn pump(&mut self, cx: &mut Context<'_>) -> Pumped {
@@ -164,9 +180,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketReader<S> {
                     let _ = self.stream.queue_message(message);
                 }
                 Poll::Ready(Some(Command::Close { code, reason })) => {
-                    if self.stream.state() == State::Open {
-                        // Cannot fail: Open, and no large payload queued.
-                        let _ = self.stream.start_close(code, &reason);
+                    // Open, no large payload queued, and the writer checked
+                    // the code and reason: this does not fail. Were it to,
+                    // the connection still closes, with 1011.
+                    if self.stream.state() == State::Open
+                        && self.stream.start_close(code, &reason).is_err()
+                    {
+                        let _ = self.stream.start_close(code::INTERNAL_ERROR, "");
                     }
                 }
                 Poll::Ready(None) => self.commands_open = false,
@@ -223,7 +243,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketReader<S> {
 ///
 /// `poll_close` (`SinkExt::close`) asks for Close 1000 after the messages
 /// sent before it and closes the channel for every writer;
-/// [`close`](Self::close) chooses the code and reason.
+/// [`close`](Self::close) chooses the code and reason. Dropping every
+/// writer does not close the connection (the reader can:
+/// [`WebSocketReader::start_close`]).
+///
+/// A message still in the channel when the connection stops being open
+/// (the peer's Close read, a policy or an error closing it) is dropped
+/// unsent, though its `send` returned `Ok`: nothing may follow a Close
+/// (RFC 6455 §5.5.1). The calls after that return
+/// [`Error::AlreadyClosed`].
 #[derive(Debug, Clone)]
 pub struct WebSocketWriter {
     commands: mpsc::Sender<Command>,
@@ -233,7 +261,17 @@ impl WebSocketWriter {
     /// Asks the reader to close with `code` and `reason` (at most 123
     /// bytes) after the messages sent before, and closes the channel: no
     /// writer sends after it. The reader completes the closing handshake.
+    ///
+    /// A code that may not be sent (1005, 1006, 1015, below 1000, 5000 and
+    /// above) or a reason over 123 bytes is refused here, as
+    /// [`WebSocketStream::close`] refuses it, and nothing is asked.
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
+        if !is_valid_close_code(code) {
+            return Err(protoswitch::Error::from(LocalError::InvalidCloseCode(code)).into());
+        }
+        if 2 + reason.len() > MAX_CONTROL_PAYLOAD {
+            return Err(protoswitch::Error::from(LocalError::ControlPayloadTooLong).into());
+        }
         std::future::poll_fn(|cx| self.commands.poll_ready(cx))
             .await
             .map_err(|_| Error::AlreadyClosed)?;

@@ -244,3 +244,48 @@ fn the_halves_can_move_between_threads() {
     send::<protoswitch_tokio::WebSocketWriter>();
     sync::<protoswitch_tokio::WebSocketWriter>();
 }
+
+#[tokio::test]
+async fn a_close_code_that_may_not_be_sent_is_refused_and_nothing_closes() {
+    let (server, mut raw) = support::raw_pair("", support::plain()).await;
+    let (reader, mut writer) = server.await.unwrap().unwrap().split();
+    let reading = drive(reader);
+    for (code, reason) in [(1005, ""), (1006, ""), (999, ""), (1000, &*"r".repeat(124))] {
+        let refused = writer.close(code, reason).await;
+        assert!(
+            matches!(refused, Err(Error::Protocol(_))),
+            "{code}: {refused:?}"
+        );
+    }
+    // The writers go on, and a valid close still works.
+    writer
+        .send(Message::Text("still open".into()))
+        .await
+        .unwrap();
+    assert_eq!(read_frame(&mut raw).await, (0x81, b"still open".to_vec()));
+    writer.close(1000, &"r".repeat(123)).await.unwrap();
+    let (first, payload) = read_frame(&mut raw).await;
+    assert_eq!((first, payload.len()), (0x88, 125));
+    raw.write_all(&support::frame(0x88, &[0x03, 0xE8]))
+        .await
+        .unwrap();
+    assert!(reading.await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_reader_can_close_and_then_refuses_the_writers() {
+    let (server, mut raw) = support::raw_pair("", support::plain()).await;
+    let (mut reader, mut writer) = server.await.unwrap().unwrap().split();
+    reader.start_close(4001, "done").unwrap();
+    assert!(writer.is_closed());
+    let refused = writer.send(Message::Text("late".into())).await;
+    assert!(matches!(refused, Err(Error::AlreadyClosed)), "{refused:?}");
+    let reading = drive(reader);
+    let mut close = vec![0x0F, 0xA1];
+    close.extend_from_slice(b"done");
+    assert_eq!(read_frame(&mut raw).await, (0x88, close));
+    raw.write_all(&support::frame(0x88, &[0x0F, 0xA1]))
+        .await
+        .unwrap();
+    assert!(reading.await.unwrap().is_empty());
+}
