@@ -2,8 +2,18 @@
 //! any offset so a frame can be unmasked chunk by chunk.
 
 // The 64-bit lanes, blocks and vector kernels are not used on 32-bit
-// targets (`xor_words` masks there).
-#![cfg_attr(not(target_pointer_width = "64"), allow(dead_code))]
+// targets without vector registers (`xor_words` masks there).
+#![cfg_attr(
+    all(
+        target_pointer_width = "32",
+        not(any(
+            target_feature = "neon",
+            target_feature = "simd128",
+            target_feature = "sse2"
+        ))
+    ),
+    allow(dead_code)
+)]
 
 /// XORs `data` with `key`, where `data` starts at byte `offset` of the
 /// frame payload. Applying it twice restores the data.
@@ -25,13 +35,28 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
     let shift = (offset % 4) as u32;
     // The key as the payload meets it at `offset`: rotated by the phase.
     let word = u32::from_le_bytes(key).rotate_right(8 * shift);
-    // 32-bit targets (the firmware's Cortex-M among them): one loop of
-    // 32-bit words, the smallest code; the 64-bit lanes and 32-byte blocks
-    // below are two registers wide there (issue 9: firmware .text
-    // 22,652 -> 22,224 B).
-    #[cfg(not(target_pointer_width = "64"))]
+    // 32-bit targets without vector registers (the firmware's Cortex-M
+    // among them): one loop of 32-bit words, the smallest code; the 64-bit
+    // lanes and 32-byte blocks below are two registers wide there and no
+    // faster (issue 9: firmware .text 22,652 -> 22,224 B). Where NEON,
+    // simd128 or SSE2 can vectorize the blocks, they stay.
+    #[cfg(all(
+        target_pointer_width = "32",
+        not(any(
+            target_feature = "neon",
+            target_feature = "simd128",
+            target_feature = "sse2"
+        ))
+    ))]
     xor_words(data, word);
-    #[cfg(target_pointer_width = "64")]
+    #[cfg(not(all(
+        target_pointer_width = "32",
+        not(any(
+            target_feature = "neon",
+            target_feature = "simd128",
+            target_feature = "sse2"
+        ))
+    )))]
     if data.len() < 32 {
         xor_short(data, word);
     } else if !simd::xor_long(data, word) {
@@ -42,7 +67,20 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
 /// XORs `data` four bytes at a time with the key `word`, then the last
 /// few one by one (the phase is unchanged after whole words): the
 /// 32-bit targets' masking, compiled everywhere for its test.
-#[cfg_attr(all(not(test), target_pointer_width = "64"), allow(dead_code))]
+#[cfg_attr(
+    all(
+        not(test),
+        not(all(
+            target_pointer_width = "32",
+            not(any(
+                target_feature = "neon",
+                target_feature = "simd128",
+                target_feature = "sse2"
+            ))
+        ))
+    ),
+    allow(dead_code)
+)]
 fn xor_words(data: &mut [u8], word: u32) {
     let key = word.to_le_bytes();
     let native = u32::from_ne_bytes(key);
@@ -181,8 +219,13 @@ mod simd {
         true
     }
 
+    /// `xor_long` compiled for AVX2.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX2.
     #[target_feature(enable = "avx2")]
-    unsafe fn xor_long_avx2(data: &mut [u8], word: u32) {
+    pub(super) unsafe fn xor_long_avx2(data: &mut [u8], word: u32) {
         super::xor_blocks_then_tail(data, word, super::xor_wide);
     }
 
@@ -193,19 +236,26 @@ mod simd {
     /// stores stalled (as if dependent on them when their addresses agree
     /// modulo 4 KiB): a 1 KiB payload streamed through a 64 KiB buffer
     /// took 9.0 ns against 6.3 ns for this form (AMD EPYC).
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F, and `data` is at least 32 bytes long (the
+    /// last block is read at `len - 32`; `xor_long` calls it from 256).
     #[cfg(protoswitch_avx512)]
     #[target_feature(enable = "avx512f")]
     // The AVX-512 intrinsics are stable since 1.89, as the target feature
     // is: `build.rs` sets `protoswitch_avx512` from that version on.
     #[allow(clippy::incompatible_msrv)]
-    unsafe fn xor_long_avx512(data: &mut [u8], word: u32) {
+    pub(super) unsafe fn xor_long_avx512(data: &mut [u8], word: u32) {
         use core::arch::x86_64::{
             __m256i, __m512i, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256,
             _mm256_xor_si256, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_storeu_si512,
             _mm512_xor_si512,
         };
         let len = data.len();
-        debug_assert!(len >= 256);
+        // The contract above; checked here too (one comparison a call),
+        // so that a wrong caller panics instead of reading out of bounds.
+        assert!(len >= 32, "xor_long_avx512 needs 32 bytes or more");
         let p = data.as_mut_ptr();
         // The key bytes in memory order, repeated in every 32-bit lane.
         let lane = |word: u32| i32::from_ne_bytes(word.to_le_bytes());
@@ -292,6 +342,52 @@ mod tests {
                         .map(|(i, b)| b ^ key[(i + offset as usize) % 4])
                         .collect();
                     assert_eq!(data, expected, "start {start} len {len} offset {offset}");
+                }
+            }
+        }
+    }
+
+    /// Each long-data kernel this machine can run, called directly (the
+    /// dispatch picks one per length and CPU), every length 32-700 and
+    /// phase, at two alignments, against the bytewise definition.
+    #[test]
+    // Calls the feature-compiled kernels as `simd::xor_long` does, after
+    // the same checks.
+    #[allow(unsafe_code)]
+    fn every_long_kernel_matches_bytewise() {
+        type Kernel = fn(&mut [u8], u32);
+        let mut kernels: std::vec::Vec<(&str, Kernel)> = std::vec![("portable", xor_long)];
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2.
+                kernels.push(("avx2", |d, w| unsafe { simd::xor_long_avx2(d, w) }));
+            }
+            #[cfg(protoswitch_avx512)]
+            if std::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F, and every length here is 32
+                // or more.
+                kernels.push(("avx512", |d, w| unsafe { simd::xor_long_avx512(d, w) }));
+            }
+        }
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let original: std::vec::Vec<u8> = (0..720u32).map(|i| (i * 7 + 3) as u8).collect();
+        for (name, kernel) in kernels {
+            for start in [0, 5] {
+                for len in 32..=700 {
+                    for offset in 0..4u32 {
+                        let mut data = original[start..start + len].to_vec();
+                        kernel(&mut data, u32::from_le_bytes(key).rotate_right(8 * offset));
+                        let expected: std::vec::Vec<u8> = original[start..start + len]
+                            .iter()
+                            .enumerate()
+                            .map(|(i, b)| b ^ key[(i + offset as usize) % 4])
+                            .collect();
+                        assert_eq!(
+                            data, expected,
+                            "{name} start {start} len {len} offset {offset}"
+                        );
+                    }
                 }
             }
         }
