@@ -36,7 +36,8 @@ pub enum Reply {
     CloseTransport,
 }
 
-/// What a peer did wrong. `Display` gives a diagnosing sentence.
+/// What a peer did wrong. `Display` gives a diagnosing sentence (with the
+/// `diagnostics` feature, on by default; without it, the kind's name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PeerErrorKind {

@@ -186,7 +186,9 @@
 //!   `continue_body`). Without it a request that announces a body is
 //!   refused with 413 and the connection closes
 //!   ([`error::PeerErrorKind::RequestBodyUnsupported`]): enough for a
-//!   WebSocket-only server, in 1.2 KiB less code on a Cortex-M.
+//!   WebSocket-only server, in 1.2 KiB less code on a Cortex-M. The body
+//!   is left unread: shut the write side after the 413 and drain a little
+//!   before closing, or the client may see a reset instead of the 413.
 //! * `h2c` (default): [`upgrade::ServerHandshake`] recognises h2c offers
 //!   (`HTTP2-Settings` checked) and can switch to h2c. Without it they are
 //!   ignored like any protocol the server does not implement

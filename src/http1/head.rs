@@ -1467,7 +1467,8 @@ mod tests {
     /// Bytes that decide field-line parsing: token characters, the
     /// separators, whitespace, both line-ending bytes, control characters,
     /// DEL and obs-text.
-    const FIELD_BYTES: &[u8] = b"aZ09-!~_:;, \t\r\n\"(@\x00\x01\x0b\x1f\x7f\x80\xff";
+    const FIELD_BYTES: &[u8] =
+        b"aZ09-!~_:;, \t\r\n\"(@\x00\x01\x08\x0b\x0c\x1f\x7e\x7f\x80\x89\x8a\x8d\x9f\xa0\xff";
 
     /// How a generated block ends: as it is, with an empty line, or a CR.
     const BLOCK_ENDS: &[&[u8]] = &[b"", b"\r\n", b"\n", b"\r"];
@@ -1512,6 +1513,51 @@ mod tests {
                 shown
             );
         }
+    }
+
+    /// Every byte value at every position of a value's first eight-byte
+    /// words (the word-at-a-time scan, not only its byte-by-byte tail),
+    /// against httparse.
+    #[test]
+    fn scan_fields_agrees_with_httparse_on_every_byte_in_every_lane() {
+        for b in 0..=255u8 {
+            for pos in 0..16 {
+                let block = [
+                    &b"Name: "[..],
+                    &b"x".repeat(pos),
+                    &[b],
+                    &b"y".repeat(16),
+                    b"\r\nHost: h\r\n\r\n",
+                ]
+                .concat();
+                assert_eq!(
+                    scanned_fields(&block, 4),
+                    httparse_fields(&block, 4),
+                    "{}",
+                    block.escape_ascii()
+                );
+            }
+        }
+    }
+
+    /// A block longer than the index's 16-bit offsets: the fields after
+    /// 64 KiB are found by reading, the others straight from the index.
+    #[test]
+    fn fields_past_64_kib_are_found() {
+        let filler = b"f".repeat(70 * 1024);
+        let block = [
+            &b"Upgrade: websocket\r\nX-Filler: "[..],
+            &filler,
+            b"\r\nHost: h.example\r\nConnection: a\r\nConnection: b\r\n\r\n",
+        ]
+        .concat();
+        let headers = scan_fields(&block, 8).unwrap();
+        assert_eq!(headers.get("host"), Some(&b"h.example"[..]));
+        assert_eq!(headers.get("upgrade"), Some(&b"websocket"[..]));
+        let connection: std::vec::Vec<_> = headers.values(Field::Connection).collect();
+        assert_eq!(connection, [&b"a"[..], b"b"]);
+        assert_eq!(headers.get("x-filler").map(<[u8]>::len), Some(filler.len()));
+        assert_eq!(scanned_fields(&block, 8), httparse_fields(&block, 8));
     }
 
     /// Every byte value in a name, after the colon, inside a value and at
