@@ -289,3 +289,65 @@ async fn the_reader_can_close_and_then_refuses_the_writers() {
         .unwrap();
     assert!(reading.await.unwrap().is_empty());
 }
+
+/// Writers on the threads of a multi-threaded runtime, the reader in its
+/// own task: every message arrives once, each writer's in its order, with
+/// Pings answered between them (no wake-up lost under real concurrency).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_writers_on_many_threads_lose_nothing() {
+    const WRITERS: u8 = 4;
+    const EACH: u16 = 500;
+    let (server, raw) = support::raw_pair_with("", support::plain(), 2048, |a| a).await;
+    let (reader, writer) = server.await.unwrap().unwrap().split();
+    let reading = drive(reader);
+    let (mut raw_read, mut raw_write) = tokio::io::split(raw);
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let mut writer = writer.clone();
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    let [hi, lo] = i.to_be_bytes();
+                    writer.send(Message::Binary(vec![w, hi, lo])).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(writer);
+    // Pings from the client while the writers send.
+    let pinging = tokio::spawn(async move {
+        for _ in 0..20 {
+            raw_write
+                .write_all(&support::frame(0x89, b"p"))
+                .await
+                .unwrap();
+            tokio::task::yield_now().await;
+        }
+        raw_write
+    });
+    let mut next = [0u16; WRITERS as usize];
+    let mut pongs = 0;
+    while next.iter().any(|&n| n < EACH) || pongs < 20 {
+        let first = raw_read.read_u8().await.unwrap();
+        let len = usize::from(raw_read.read_u8().await.unwrap());
+        let mut payload = vec![0; len];
+        raw_read.read_exact(&mut payload).await.unwrap();
+        match (first, &payload[..]) {
+            (0x8A, b"p") => pongs += 1,
+            (0x82, &[w, hi, lo]) => {
+                let i = u16::from_be_bytes([hi, lo]);
+                assert_eq!(i, next[usize::from(w)], "writer {w} out of order");
+                next[usize::from(w)] += 1;
+            }
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let mut raw_write = pinging.await.unwrap();
+    raw_write
+        .write_all(&support::frame(0x88, &[0x03, 0xE8]))
+        .await
+        .unwrap();
+    assert!(reading.await.unwrap().is_empty());
+}
