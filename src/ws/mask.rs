@@ -1,19 +1,20 @@
 //! Masking (RFC 6455 §5.3): XOR with a 4-byte key, in place, resumable at
 //! any offset so a frame can be unmasked chunk by chunk.
 
-// The 64-bit lanes, blocks and vector kernels are not used on 32-bit
-// targets without vector registers (`xor_words` masks there).
-#![cfg_attr(
-    all(
-        target_pointer_width = "32",
-        not(any(
-            target_feature = "neon",
-            target_feature = "simd128",
-            target_feature = "sse2"
-        ))
-    ),
-    allow(dead_code)
-)]
+/// 32-bit targets without vector registers (the firmware's Cortex-M among
+/// them) mask with one loop of 32-bit words ([`xor_words`]), the smallest
+/// code: the 64-bit lanes and 32-byte blocks are two registers wide there
+/// and no faster (issue 9: firmware .text 22,652 -> 22,224 B). Where NEON,
+/// simd128 or SSE2 can vectorize the blocks, they stay. (A constant, not
+/// a `cfg`: both paths compile everywhere, one is left out.)
+const WORD_LOOP: bool = cfg!(all(
+    target_pointer_width = "32",
+    not(any(
+        target_feature = "neon",
+        target_feature = "simd128",
+        target_feature = "sse2"
+    ))
+));
 
 /// XORs `data` with `key`, where `data` starts at byte `offset` of the
 /// frame payload. Applying it twice restores the data.
@@ -35,29 +36,9 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
     let shift = (offset % 4) as u32;
     // The key as the payload meets it at `offset`: rotated by the phase.
     let word = u32::from_le_bytes(key).rotate_right(8 * shift);
-    // 32-bit targets without vector registers (the firmware's Cortex-M
-    // among them): one loop of 32-bit words, the smallest code; the 64-bit
-    // lanes and 32-byte blocks below are two registers wide there and no
-    // faster (issue 9: firmware .text 22,652 -> 22,224 B). Where NEON,
-    // simd128 or SSE2 can vectorize the blocks, they stay.
-    #[cfg(all(
-        target_pointer_width = "32",
-        not(any(
-            target_feature = "neon",
-            target_feature = "simd128",
-            target_feature = "sse2"
-        ))
-    ))]
-    xor_words(data, word);
-    #[cfg(not(all(
-        target_pointer_width = "32",
-        not(any(
-            target_feature = "neon",
-            target_feature = "simd128",
-            target_feature = "sse2"
-        ))
-    )))]
-    if data.len() < 32 {
+    if WORD_LOOP {
+        xor_words(data, word);
+    } else if data.len() < 32 {
         xor_short(data, word);
     } else if !simd::xor_long(data, word) {
         xor_long(data, word);
@@ -65,22 +46,8 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
 }
 
 /// XORs `data` four bytes at a time with the key `word`, then the last
-/// few one by one (the phase is unchanged after whole words): the
-/// 32-bit targets' masking, compiled everywhere for its test.
-#[cfg_attr(
-    all(
-        not(test),
-        not(all(
-            target_pointer_width = "32",
-            not(any(
-                target_feature = "neon",
-                target_feature = "simd128",
-                target_feature = "sse2"
-            ))
-        ))
-    ),
-    allow(dead_code)
-)]
+/// few one by one (the phase is unchanged after whole words): the masking
+/// of [`WORD_LOOP`] targets.
 fn xor_words(data: &mut [u8], word: u32) {
     let key = word.to_le_bytes();
     let native = u32::from_ne_bytes(key);
@@ -120,10 +87,7 @@ fn lane(word: u32) -> u64 {
 
 /// XORs `data` eight bytes at a time with the key `word` repeated (one
 /// 64-bit lane, in a register), one flat loop over words; returns the
-/// last `data.len() % 8` bytes, not XORed. The short path's loop, and the
-/// AVX-512 kernel's: the compiler vectorizes this flat loop 64 bytes wide
-/// (the 32-byte-block loop stays 32 wide there, and a loop nested in
-/// 64-byte blocks became gathers).
+/// last `data.len() % 8` bytes, not XORed: the short path's loop.
 #[inline(always)]
 fn xor_eights(data: &mut [u8], word: u32) -> &mut [u8] {
     let lane = lane(word);
@@ -205,8 +169,8 @@ mod simd {
         // turn, and shorter data would go through its scalar remainder.
         #[cfg(protoswitch_avx512)]
         if data.len() >= 256 && std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: `xor_long_avx512` needs AVX-512F, and the CPU was
-            // just found to have it; the function itself is safe code.
+            // SAFETY: `xor_long_avx512` needs AVX-512F, which the CPU was
+            // just found to have, and 32 bytes or more (256 here).
             unsafe { xor_long_avx512(data, word) };
             return true;
         }
