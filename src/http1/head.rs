@@ -4,7 +4,7 @@
 
 use super::token::{
     ByteSet, ListElements, byte_set_where, eq_ignore_case, eq_lowercase, eq_token_lowercase,
-    field_char, list_contains, tchar, trim_ows,
+    field_char, list_contains, token_len, trim_ows,
 };
 use crate::error::PeerErrorKind;
 
@@ -950,9 +950,7 @@ fn scan_fields(fields: &[u8], limit: usize) -> Result<Headers<'_>, FieldsError> 
             _ => return Err(FieldsError::LineEnding),
         }
         let name_at = at;
-        while at < fields.len() && tchar(fields[at]) {
-            at += 1;
-        }
+        at += token_len(&fields[at..]);
         let name = &fields[name_at..at];
         match fields.get(at) {
             Some(b':') if !name.is_empty() => at += 1,
@@ -984,14 +982,6 @@ fn scan_fields(fields: &[u8], limit: usize) -> Result<Headers<'_>, FieldsError> 
     })
 }
 
-/// The high bit of each byte of `x` that is zero, exactly (no carry
-/// between bytes).
-#[inline(always)]
-const fn zero_bytes(x: u64) -> u64 {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    !(((x & !HIGH) + !HIGH) | x) & HIGH
-}
-
 /// Where the run of field-value bytes ([`field_char`]: HTAB, SP, visible
 /// characters, obs-text) starting at `at` ends: the index of the first
 /// other byte (a line ending or a control character), or the length.
@@ -1001,7 +991,9 @@ const fn zero_bytes(x: u64) -> u64 {
 fn value_run(bytes: &[u8], mut at: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = zero_bytes;
+    // The high bit of each byte of `x` that is zero, exactly (no carry
+    // between bytes).
+    let zero = |x: u64| !(((x & !HIGH) + !HIGH) | x) & HIGH;
     while let Some(eight) = bytes.get(at..at + 8) {
         let mut word = [0; 8];
         word.copy_from_slice(eight);
