@@ -320,6 +320,8 @@ mod tests {
     #[allow(unsafe_code)]
     fn every_long_kernel_matches_bytewise() {
         type Kernel = fn(&mut [u8], u32);
+        // Without `std` (no run-time detection) only the portable one.
+        #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), allow(unused_mut))]
         let mut kernels: std::vec::Vec<(&str, Kernel)> = std::vec![("portable", xor_long)];
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         {
