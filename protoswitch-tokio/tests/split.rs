@@ -43,6 +43,17 @@ fn drive(
     })
 }
 
+/// The peer answers our Close with its own (`payload`): the reader ends,
+/// having yielded nothing.
+async fn peer_answers_close(
+    raw: &mut DuplexStream,
+    payload: &[u8],
+    reading: tokio::task::JoinHandle<Vec<Result<Message, Error>>>,
+) {
+    raw.write_all(&support::frame(0x88, payload)).await.unwrap();
+    assert!(reading.await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn messages_go_from_the_reader_task_to_the_writer_task_and_out() {
     let (server, mut raw) = support::raw_pair("", support::plain()).await;
@@ -127,10 +138,7 @@ async fn sink_close_sends_close_1000() {
     let reading = drive(reader);
     SinkExt::close(&mut writer).await.unwrap();
     assert_eq!(read_frame(&mut raw).await, (0x88, vec![0x03, 0xE8]));
-    raw.write_all(&support::frame(0x88, &[0x03, 0xE8]))
-        .await
-        .unwrap();
-    assert!(reading.await.unwrap().is_empty());
+    peer_answers_close(&mut raw, &[0x03, 0xE8], reading).await;
 }
 
 #[tokio::test]
@@ -204,10 +212,7 @@ async fn large_messages_through_a_narrow_pipe_arrive_whole_and_in_order() {
     }
     assert_eq!(read_frame(&mut raw).await, (0x88, vec![0x03, 0xE8]));
     sending.await.unwrap();
-    raw.write_all(&support::frame(0x88, &[0x03, 0xE8]))
-        .await
-        .unwrap();
-    assert!(reading.await.unwrap().is_empty());
+    peer_answers_close(&mut raw, &[0x03, 0xE8], reading).await;
 }
 
 #[tokio::test]
@@ -266,10 +271,7 @@ async fn a_close_code_that_may_not_be_sent_is_refused_and_nothing_closes() {
     writer.close(1000, &"r".repeat(123)).await.unwrap();
     let (first, payload) = read_frame(&mut raw).await;
     assert_eq!((first, payload.len()), (0x88, 125));
-    raw.write_all(&support::frame(0x88, &[0x03, 0xE8]))
-        .await
-        .unwrap();
-    assert!(reading.await.unwrap().is_empty());
+    peer_answers_close(&mut raw, &[0x03, 0xE8], reading).await;
 }
 
 #[tokio::test]
@@ -284,10 +286,7 @@ async fn the_reader_can_close_and_then_refuses_the_writers() {
     let mut close = vec![0x0F, 0xA1];
     close.extend_from_slice(b"done");
     assert_eq!(read_frame(&mut raw).await, (0x88, close));
-    raw.write_all(&support::frame(0x88, &[0x0F, 0xA1]))
-        .await
-        .unwrap();
-    assert!(reading.await.unwrap().is_empty());
+    peer_answers_close(&mut raw, &[0x0F, 0xA1], reading).await;
 }
 
 /// Writers on the threads of a multi-threaded runtime, the reader in its
