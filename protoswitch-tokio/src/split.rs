@@ -16,8 +16,7 @@ use std::task::{Context, Poll};
 use futures_channel::mpsc;
 use futures_core::Stream;
 use futures_sink::Sink;
-use protoswitch::LocalError;
-use protoswitch::ws::{CloseCause, MAX_CONTROL_PAYLOAD, State, code, is_valid_close_code};
+use protoswitch::ws::{CloseCause, State, check_close, code};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::stream::{CloseFrame, WebSocketStream};
@@ -266,12 +265,7 @@ impl WebSocketWriter {
     /// above) or a reason over 123 bytes is refused here, as
     /// [`WebSocketStream::close`] refuses it, and nothing is asked.
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
-        if !is_valid_close_code(code) {
-            return Err(protoswitch::Error::from(LocalError::InvalidCloseCode(code)).into());
-        }
-        if 2 + reason.len() > MAX_CONTROL_PAYLOAD {
-            return Err(protoswitch::Error::from(LocalError::ControlPayloadTooLong).into());
-        }
+        check_close(Some(code), reason).map_err(protoswitch::Error::from)?;
         std::future::poll_fn(|cx| self.commands.poll_ready(cx))
             .await
             .map_err(|_| Error::AlreadyClosed)?;

@@ -32,7 +32,7 @@
 //! owed (Pong, Close echo, keepalive Ping); the close and keepalive
 //! deadlines; with permessage-deflate, the compression state.
 
-use super::close::is_valid_close_code;
+use super::close::check_close;
 #[cfg(feature = "deflate")]
 #[cfg(feature = "deflate")]
 use super::compress;
@@ -1338,17 +1338,7 @@ impl<M: MaskSource> Connection<M> {
         if self.state != State::Open {
             return Err(self.wrong_state("send_close"));
         }
-        match code {
-            Some(c) if !is_valid_close_code(c) => {
-                return Err(LocalError::InvalidCloseCode(c).into());
-            }
-            Some(_) if 2 + reason.len() > MAX_CONTROL_PAYLOAD => {
-                return Err(LocalError::ControlPayloadTooLong.into());
-            }
-            Some(_) => {}
-            None if !reason.is_empty() => return Err(LocalError::CloseReasonWithoutCode.into()),
-            None => {}
-        }
+        check_close(code, reason)?;
         let (payload, len) = close_payload(code, reason);
         let n = self.write_frame(OpCode::Close, true, &payload[..len], out)?;
         self.close_sent = true;

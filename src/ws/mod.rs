@@ -20,7 +20,7 @@ mod policy;
 mod types;
 mod utf8;
 
-pub use close::{code, is_valid_close_code};
+pub use close::{check_close, code, is_valid_close_code};
 pub use connection::{Connection, Input, State, TRANSITIONS};
 pub use frame::{FrameHeader, MAX_HEADER_LEN, OpCode, ReservedOpCode};
 pub use mask::apply_mask;
