@@ -170,7 +170,7 @@ mod simd {
         #[cfg(protoswitch_avx512)]
         if data.len() >= 256 && std::is_x86_feature_detected!("avx512f") {
             // SAFETY: `xor_long_avx512` needs AVX-512F, which the CPU was
-            // just found to have, and 32 bytes or more (256 here).
+            // just found to have, and 64 bytes or more (256 here).
             unsafe { xor_long_avx512(data, word) };
             return true;
         }
@@ -193,7 +193,7 @@ mod simd {
         super::xor_blocks_then_tail(data, word, super::xor_wide);
     }
 
-    /// At least 256 bytes with AVX-512, written with intrinsics so that
+    /// At least 64 bytes with AVX-512, written with intrinsics so that
     /// nothing in it reads memory the loop may just have written: the
     /// compiler's form spilled registers around its loop and kept the
     /// last 32 bytes on the stack, and those loads after a kilobyte of
@@ -201,10 +201,18 @@ mod simd {
     /// modulo 4 KiB): a 1 KiB payload streamed through a 64 KiB buffer
     /// took 9.0 ns against 6.3 ns for this form (AMD EPYC).
     ///
+    /// The loop stores at 64-byte boundaries: a payload rarely starts at
+    /// one (frames follow each other in the buffer), and every unaligned
+    /// 64-byte store straddles two cache lines, which costs two stores.
+    /// The first and last 64 bytes are XORed apart from the loop, from
+    /// registers loaded before it: where they overlap its blocks they are
+    /// written again from the original bytes, so with the same result.
+    ///
     /// # Safety
     ///
-    /// The CPU has AVX-512F, and `data` is at least 32 bytes long (the
-    /// last block is read at `len - 32`; `xor_long` calls it from 256).
+    /// The CPU has AVX-512F, and `data` is at least 64 bytes long (the
+    /// first and last 64 bytes are read whole; `xor_long` calls it from
+    /// 256).
     #[cfg(protoswitch_avx512)]
     #[target_feature(enable = "avx512f")]
     // The AVX-512 intrinsics are stable since 1.89, as the target feature
@@ -212,65 +220,61 @@ mod simd {
     #[allow(clippy::incompatible_msrv)]
     pub(super) unsafe fn xor_long_avx512(data: &mut [u8], word: u32) {
         use core::arch::x86_64::{
-            __m256i, __m512i, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256,
-            _mm256_xor_si256, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_storeu_si512,
-            _mm512_xor_si512,
+            __m512i, _mm512_load_si512, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_store_si512,
+            _mm512_storeu_si512, _mm512_xor_si512,
         };
         let len = data.len();
         // The contract above; checked here too (one comparison a call),
         // so that a wrong caller panics instead of reading out of bounds.
-        assert!(len >= 32, "xor_long_avx512 needs 32 bytes or more");
+        assert!(len >= 64, "xor_long_avx512 needs 64 bytes or more");
         let p = data.as_mut_ptr();
-        // The key bytes in memory order, repeated in every 32-bit lane.
-        let lane = |word: u32| i32::from_ne_bytes(word.to_le_bytes());
-        let key = _mm512_set1_epi32(lane(word));
-        // The last 32 bytes as received, in a register: when the length
-        // is not a multiple of 32 they end the payload, XORed as one block
-        // overlapping the last whole one (written again from the original
-        // bytes, so with the same result).
-        let last_at = len - 32;
-        // SAFETY: `last_at + 32 == len`: inside `data`; unaligned.
-        let last = unsafe { _mm256_loadu_si256(p.add(last_at).cast::<__m256i>()) };
-        let mut at = 0;
-        // Four 64-byte vectors a turn, then one at a time.
+        // The key bytes in memory order, repeated in every 32-bit lane,
+        // as the payload meets it `at` bytes in.
+        let key_at = |at: usize| {
+            let word = word.rotate_right(8 * (at % 4) as u32);
+            _mm512_set1_epi32(i32::from_ne_bytes(word.to_le_bytes()))
+        };
+        let last_at = len - 64;
+        // SAFETY: `0 + 64 <= len` and `last_at + 64 == len`: inside
+        // `data`; unaligned loads.
+        let (first, last) = unsafe {
+            (
+                _mm512_loadu_si512(p.cast::<__m512i>()),
+                _mm512_loadu_si512(p.add(last_at).cast::<__m512i>()),
+            )
+        };
+        // The first 64-byte boundary after the start: 1 to 64 bytes in.
+        let mut at = 64 - (p as usize) % 64;
+        let key = key_at(at);
+        // Four aligned vectors a turn, then one at a time.
         while at + 256 <= len {
             for v in 0..4 {
-                // SAFETY: `at + 64 v + 64 <= at + 256 <= len`.
+                // SAFETY: `at + 64 v + 64 <= at + 256 <= len`; `p + at` is
+                // 64-byte aligned and `at + 64 v` stays so.
                 unsafe {
                     let q = p.add(at + 64 * v).cast::<__m512i>();
-                    _mm512_storeu_si512(q, _mm512_xor_si512(_mm512_loadu_si512(q), key));
+                    _mm512_store_si512(q, _mm512_xor_si512(_mm512_load_si512(q), key));
                 }
             }
             at += 256;
         }
         while at + 64 <= len {
-            // SAFETY: `at + 64 <= len`.
+            // SAFETY: `at + 64 <= len`; aligned as above.
             unsafe {
                 let q = p.add(at).cast::<__m512i>();
-                _mm512_storeu_si512(q, _mm512_xor_si512(_mm512_loadu_si512(q), key));
+                _mm512_store_si512(q, _mm512_xor_si512(_mm512_load_si512(q), key));
             }
             at += 64;
         }
-        // `at` is a multiple of 64, so of 4: the key's phase is unchanged.
-        if at + 32 <= len {
-            // SAFETY: `at + 32 <= len`.
-            unsafe {
-                let q = p.add(at).cast::<__m256i>();
-                let key = _mm256_set1_epi32(lane(word));
-                _mm256_storeu_si256(q, _mm256_xor_si256(_mm256_loadu_si256(q), key));
-            }
-            at += 32;
-        }
-        if at < len {
-            // The key as the payload meets it at `last_at`.
-            let key = _mm256_set1_epi32(lane(word.rotate_right(8 * (last_at % 4) as u32)));
-            // SAFETY: as for the load of `last`.
-            unsafe {
-                _mm256_storeu_si256(
-                    p.add(last_at).cast::<__m256i>(),
-                    _mm256_xor_si256(last, key),
-                );
-            }
+        // The loop covered `[64 - p % 64, at)` with `len - at < 64`: the
+        // first and last 64 bytes cover the rest.
+        // SAFETY: as for the loads of `first` and `last`.
+        unsafe {
+            _mm512_storeu_si512(p.cast::<__m512i>(), _mm512_xor_si512(first, key_at(0)));
+            _mm512_storeu_si512(
+                p.add(last_at).cast::<__m512i>(),
+                _mm512_xor_si512(last, key_at(last_at)),
+            );
         }
     }
 }
@@ -313,7 +317,7 @@ mod tests {
 
     /// Each long-data kernel this machine can run, called directly (the
     /// dispatch picks one per length and CPU), every length 32-700 and
-    /// phase, at two alignments, against the bytewise definition.
+    /// phase, at every alignment, against the bytewise definition.
     #[test]
     // Calls the feature-compiled kernels as `simd::xor_long` does, after
     // the same checks.
@@ -331,27 +335,46 @@ mod tests {
             }
             #[cfg(protoswitch_avx512)]
             if std::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F, and every length here is 32
-                // or more.
-                kernels.push(("avx512", |d, w| unsafe { simd::xor_long_avx512(d, w) }));
+                // SAFETY: the CPU has AVX-512F; shorter data than its 64
+                // bytes goes to the portable kernel, as in `simd::xor_long`.
+                kernels.push(("avx512", |d, w| {
+                    if d.len() < 64 {
+                        return xor_long(d, w);
+                    }
+                    unsafe { simd::xor_long_avx512(d, w) }
+                }));
             }
         }
         let key = [0x37, 0xfa, 0x21, 0x3d];
         let original: std::vec::Vec<u8> = (0..720u32).map(|i| (i * 7 + 3) as u8).collect();
+        // The data is placed at every distance from a 64-byte boundary
+        // (the AVX-512 kernel's loop starts at the first one): all of
+        // them for lengths around the kernels' block sizes, four of them
+        // for every length.
+        let mut scratch = std::vec![0u8; 720 + 128];
+        let base = scratch.as_ptr().align_offset(64);
+        let around_blocks = [32, 63, 64, 65, 127, 128, 129, 255, 256, 257, 319, 320, 321, 700];
         for (name, kernel) in kernels {
-            for start in [0, 5] {
-                for len in 32..=700 {
+            for len in 32..=700 {
+                let misalignments = if around_blocks.contains(&len) {
+                    0..64
+                } else {
+                    0..4
+                };
+                for misaligned in misalignments.chain([13, 63]) {
                     for offset in 0..4u32 {
-                        let mut data = original[start..start + len].to_vec();
-                        kernel(&mut data, u32::from_le_bytes(key).rotate_right(8 * offset));
-                        let expected: std::vec::Vec<u8> = original[start..start + len]
+                        let at = base + misaligned;
+                        let data = &mut scratch[at..at + len];
+                        data.copy_from_slice(&original[..len]);
+                        kernel(data, u32::from_le_bytes(key).rotate_right(8 * offset));
+                        let expected: std::vec::Vec<u8> = original[..len]
                             .iter()
                             .enumerate()
                             .map(|(i, b)| b ^ key[(i + offset as usize) % 4])
                             .collect();
                         assert_eq!(
                             data, expected,
-                            "{name} start {start} len {len} offset {offset}"
+                            "{name} {misaligned} bytes past a 64-byte boundary, len {len}, offset {offset}"
                         );
                     }
                 }
