@@ -636,6 +636,16 @@ impl<M: MaskSource> Connection<M> {
         }
         #[cfg(not(feature = "deflate"))]
         let _ = out;
+        if buf.is_empty() {
+            // No frame, not even an empty one, is decoded from no bytes:
+            // the call after a chunk that used up the buffer (the loop's
+            // usual last call) answers here (issue 9: 4 KiB reads of a
+            // 64 KiB frame made one such call per read).
+            return Ok(Received {
+                consumed: 0,
+                event: None,
+            });
+        }
         let deflate = self.deflate_on();
         // Positions are in `buf`; a step decodes `buf[pos..]`. The loop
         // goes on only past compressed bytes that inflated to nothing.
