@@ -153,7 +153,7 @@ fn print_head(prefix: &str, bytes: &[u8]) {
     }
 }
 
-fn print_response(version: u8, status: u16, reason: &str, headers: Headers<'_>) {
+fn print_response(version: u8, status: u16, reason: &str, headers: &Headers<'_>) {
     println!("   < HTTP/1.{version} {status} {reason}");
     for h in headers {
         println!("   < {}: {}", h.name, String::from_utf8_lossy(h.value));

@@ -310,9 +310,13 @@ impl<'b> Headers<'b> {
     /// The values of the known field `field`: the first straight from the
     /// index, the others by reading on from there.
     ///
-    /// Never inlined: its callers (a dozen lookups) each carried a copy
-    /// (issue 9: 1.2 KiB of the firmware; no measurable cost per call).
-    #[inline(never)]
+    /// Never inlined on 32-bit targets: its callers (a dozen lookups)
+    /// each carried a copy (issue 9: 1.2 KiB of the firmware). Inlined on
+    /// 64-bit ones: returned through memory, the iterator was read back
+    /// wider than it was written, and each such load waited for the
+    /// stores to retire (store forwarding fails).
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     pub(crate) fn values(&self, field: Field) -> Values<'b, 'static> {
         let name = FIELDS[field as usize].1;
         if self.index.unindexed {
@@ -373,6 +377,14 @@ impl<'b> Headers<'b> {
 }
 
 impl<'b> IntoIterator for Headers<'b> {
+    type Item = Header<'b>;
+    type IntoIter = HeaderIter<'b>;
+    fn into_iter(self) -> HeaderIter<'b> {
+        self.iter()
+    }
+}
+
+impl<'b> IntoIterator for &Headers<'b> {
     type Item = Header<'b>;
     type IntoIter = HeaderIter<'b>;
     fn into_iter(self) -> HeaderIter<'b> {
@@ -467,8 +479,8 @@ impl<'b> RequestHead<'b> {
         self.minor_version
     }
     /// The header fields.
-    pub fn headers(&self) -> Headers<'b> {
-        self.headers
+    pub fn headers(&self) -> &Headers<'b> {
+        &self.headers
     }
 }
 
@@ -495,8 +507,8 @@ impl<'b> ResponseHead<'b> {
         self.minor_version
     }
     /// The header fields.
-    pub fn headers(&self) -> Headers<'b> {
-        self.headers
+    pub fn headers(&self) -> &Headers<'b> {
+        &self.headers
     }
 }
 
@@ -557,15 +569,30 @@ impl HeadReader {
     /// Reads a complete request head at the start of `buf` (the same
     /// buffer as last time, possibly longer), after the empty lines a
     /// server skips: where it starts and ends, and what it says.
+    ///
+    /// Inlined on 64-bit targets with the one-pass parse: the head is then
+    /// built where its caller keeps it, instead of being returned through
+    /// three calls (each copy read back wider than it was written, and
+    /// such loads stall on store forwarding: issue 9).
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub(crate) fn read_request<'b>(
         &mut self,
         buf: &'b [u8],
         limits: &Limits,
     ) -> Result<Option<(usize, usize, RequestHead<'b>, Facts)>, PeerErrorKind> {
-        let found = self.read(buf, true, limits, |head| {
-            parse_request(head, limits).map(|(head, facts, len)| ((head, facts), len))
-        })?;
-        Ok(found.map(|(start, end, (head, facts))| (start, end, head, facts)))
+        let start = self.skip_empty_lines(buf, true);
+        if may_be_whole(&buf[start..], buf.len(), limits) {
+            if let Ok((head, facts, len)) = parse_request_inline(&buf[start..], limits) {
+                *self = HeadReader::default();
+                return Ok(Some((start, start + len, head, facts)));
+            }
+        }
+        let Some((start, end)) = self.find(buf, true, limits)? else {
+            return Ok(None);
+        };
+        let (head, facts, len) = parse_request(&buf[start..end], limits)?;
+        debug_assert_eq!(len, end - start, "the parser stops at the head's end");
+        Ok(Some((start, end, head, facts)))
     }
 
     /// Reads a complete response head at the start of `buf` (the same
@@ -575,50 +602,44 @@ impl HeadReader {
         buf: &'b [u8],
         limits: &Limits,
     ) -> Result<Option<(usize, ResponseHead<'b>, Facts)>, PeerErrorKind> {
-        let found = self.read(buf, false, limits, |head| {
-            parse_response(head, limits).map(|(head, facts, len)| ((head, facts), len))
-        })?;
-        Ok(found.map(|(_, end, (head, facts))| (end, head, facts)))
-    }
-
-    /// A complete head found and parsed by `parse`, which is given the
-    /// bytes from the head's start and returns what it parsed and the
-    /// head's length (it stops at the first empty line, as `scan_fields` does).
-    ///
-    /// The common case is a head that arrived whole with nothing after it:
-    /// the buffer ends with an empty line, so a complete head is there and
-    /// `parse` alone finds where it ends — one pass instead of a search for
-    /// the end followed by the parse. Anything else (the buffer does not
-    /// end with an empty line, is longer than a head may be, or does not
-    /// parse) takes the exact path: [`HeadReader::find`], then `parse` on
-    /// exactly the head, which names the error.
-    fn read<'b, T>(
-        &mut self,
-        buf: &'b [u8],
-        skip_empty_lines: bool,
-        limits: &Limits,
-        parse: impl Fn(&'b [u8]) -> Result<(T, usize), PeerErrorKind>,
-    ) -> Result<Option<(usize, usize, T)>, PeerErrorKind> {
-        let start = self.skip_empty_lines(buf, skip_empty_lines);
-        let rest = &buf[start..];
-        let ends_with_empty_line = rest.ends_with(b"\n\n") || rest.ends_with(b"\n\r\n");
-        if ends_with_empty_line && buf.len() <= limits.max_head_bytes {
-            // A head is complete (its first empty line is at the latest the
-            // one at the end), so this is tried at most once per head.
-            #[cfg(test)]
-            work::steps(rest.len());
-            if let Ok((parsed, len)) = parse(rest) {
+        if may_be_whole(buf, buf.len(), limits) {
+            if let Ok((head, facts, len)) = parse_response(buf, limits) {
                 *self = HeadReader::default();
-                return Ok(Some((start, start + len, parsed)));
+                return Ok(Some((len, head, facts)));
             }
         }
-        let Some((start, end)) = self.find(buf, skip_empty_lines, limits)? else {
+        let Some((start, end)) = self.find(buf, false, limits)? else {
             return Ok(None);
         };
-        let (parsed, len) = parse(&buf[start..end])?;
+        let (head, facts, len) = parse_response(&buf[start..end], limits)?;
         debug_assert_eq!(len, end - start, "the parser stops at the head's end");
-        Ok(Some((start, end, parsed)))
+        Ok(Some((end, head, facts)))
     }
+}
+
+/// `true` when `rest` (the buffer from the head's start; the whole buffer
+/// is `buf_len` bytes) may be parsed in one pass, before any search for
+/// the head's end.
+///
+/// The common case is a head that arrived whole with nothing after it:
+/// the buffer ends with an empty line, so a complete head is there and the
+/// parser alone finds where it ends (it stops at the first empty line, as
+/// `scan_fields` does) — one pass instead of a search for the end
+/// followed by the parse. Anything else (the buffer does not end with an
+/// empty line, is longer than a head may be, or does not parse) takes the
+/// exact path: [`HeadReader::find`], then the parse of exactly the head,
+/// which names the error.
+#[inline]
+fn may_be_whole(rest: &[u8], buf_len: usize, limits: &Limits) -> bool {
+    let ends_with_empty_line = rest.ends_with(b"\n\n") || rest.ends_with(b"\n\r\n");
+    // A head is then complete (its first empty line is at the latest the
+    // one at the end), so this is tried at most once per head.
+    let whole = ends_with_empty_line && buf_len <= limits.max_head_bytes;
+    #[cfg(test)]
+    if whole {
+        work::steps(rest.len());
+    }
+    whole
 }
 
 /// Finds the end of a head incrementally. `scanned` is how far a previous
@@ -1202,7 +1223,7 @@ fn is_ipv4(s: &[u8]) -> bool {
 }
 
 /// Gathers framing and connection facts, rejecting ambiguous framing.
-pub(crate) fn gather_facts(headers: Headers<'_>) -> Result<Facts, PeerErrorKind> {
+pub(crate) fn gather_facts(headers: &Headers<'_>) -> Result<Facts, PeerErrorKind> {
     let mut f = Facts::default();
     let mut last_te_chunked = false;
     let mut other_coding = false;
@@ -1282,11 +1303,21 @@ pub(crate) fn parse_request<'b>(
     head: &'b [u8],
     limits: &Limits,
 ) -> Result<(RequestHead<'b>, Facts, usize), PeerErrorKind> {
+    parse_request_inline(head, limits)
+}
+
+/// [`parse_request`], inlined on 64-bit targets into the one-pass read of
+/// [`HeadReader::read_request`] (its other callers call the function).
+#[cfg_attr(target_pointer_width = "64", inline(always))]
+fn parse_request_inline<'b>(
+    head: &'b [u8],
+    limits: &Limits,
+) -> Result<(RequestHead<'b>, Facts, usize), PeerErrorKind> {
     let (line, fields) = split_start_line(head)?;
     let (method, target, minor_version) =
         parse_request_line(line).map_err(|e| start_line_error(line, e))?;
     let headers = parse_fields(fields, limits)?;
-    let facts = gather_facts(headers)?;
+    let facts = gather_facts(&headers)?;
     if facts.transfer_encoding && minor_version == 0 {
         // RFC 9112 §6.1: the framing of an HTTP/1.0 message with
         // Transfer-Encoding is faulty; a server cannot know where the
@@ -1326,7 +1357,7 @@ pub(crate) fn parse_response<'b>(
     let (minor_version, status, reason) =
         parse_status_line(line).map_err(|e| start_line_error(line, e))?;
     let headers = parse_fields(fields, limits)?;
-    let mut facts = gather_facts(headers)?;
+    let mut facts = gather_facts(&headers)?;
     if facts.transfer_encoding && minor_version == 0 {
         // RFC 9112 §6.1: faulty framing. The response is read until the
         // connection closes (its bytes are not decoded as chunks), and the
@@ -1737,13 +1768,13 @@ mod tests {
                     let mut reader = HeadReader::default();
                     let (one_pass, fields) = if request {
                         match reader.read_request(buf, &limits) {
-                            Ok(Some((s, e, h, _))) => (Ok(Some((s, e))), Some(h.headers())),
+                            Ok(Some((s, e, h, _))) => (Ok(Some((s, e))), Some(*h.headers())),
                             Ok(None) => (Ok(None), None),
                             Err(e) => (Err(e), None),
                         }
                     } else {
                         match reader.read_response(buf, &limits) {
-                            Ok(Some((e, h, _))) => (Ok(Some((0, e))), Some(h.headers())),
+                            Ok(Some((e, h, _))) => (Ok(Some((0, e))), Some(*h.headers())),
                             Ok(None) => (Ok(None), None),
                             Err(e) => (Err(e), None),
                         }

@@ -712,7 +712,7 @@ const FRAMING: [&[u8]; 3] = [b"host", b"content-length", b"transfer-encoding"];
 /// `true` when a field called `name` is not forwarded: hop-by-hop, or
 /// nominated by `Connection` (RFC 9110 §7.6.1). Reads the `Connection`
 /// values for each field: at most the head's field limit times its size.
-fn removed(name: &[u8], headers: crate::http1::Headers<'_>) -> bool {
+fn removed(name: &[u8], headers: &crate::http1::Headers<'_>) -> bool {
     if HOP_BY_HOP.iter().any(|h| eq_ignore_case(name, h)) {
         return true;
     }
@@ -1146,7 +1146,7 @@ impl<'a> Relay<'a> {
         if request.h2c {
             // RFC 7540 §3.2.1: one HTTP2-Settings, nominated by Connection;
             // an unusable offer is answered as an h2c server would (400).
-            upgrade::check_h2c_offer(headers, facts.conn_http2_settings)?;
+            upgrade::check_h2c_offer(*headers, facts.conn_http2_settings)?;
         }
         if websocket {
             // The relay answers an unusable offer as the server would, and

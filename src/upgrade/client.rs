@@ -829,7 +829,7 @@ impl<'a> ClientHandshake<'a> {
             (Some(_), Some(_)) => return Err(K::SubprotocolNotOffered),
         };
         // RFC 6455 §9.1: the server selects among the offers, each once.
-        agreed.extensions = ExtensionList::Fields(headers);
+        agreed.extensions = ExtensionList::Fields(*headers);
         if !headers.may_have(Field::SecWebSocketExtensions) {
             // No extension selected: both checks below pass on no
             // elements, so they are not run (about 100 instructions).

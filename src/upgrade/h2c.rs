@@ -87,7 +87,7 @@ mod tests {
         let head = std::format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n");
         let (request, _, _) =
             crate::http1::parse_request(head.as_bytes(), &crate::http1::Limits::new()).unwrap();
-        check_offer(request.headers(), listed).map(|offer| offer.settings().count())
+        check_offer(*request.headers(), listed).map(|offer| offer.settings().count())
     }
 
     #[test]

@@ -230,7 +230,7 @@ impl<'b> Request<'b> {
         self.head.target()
     }
     /// The headers.
-    pub fn headers(&self) -> Headers<'b> {
+    pub fn headers(&self) -> &Headers<'b> {
         self.head.headers()
     }
 
@@ -264,7 +264,7 @@ impl<'b> Request<'b> {
     pub fn websocket(&self) -> Result<Option<WebSocketOffer<'b>>, PeerError> {
         match self.websocket {
             Offer::None => Ok(None),
-            Offer::Valid => Ok(Some(WebSocketOffer::new(self.head.headers()))),
+            Offer::Valid => Ok(Some(WebSocketOffer::new(*self.head.headers()))),
             Offer::Invalid(kind) => Err(PeerError::new(kind, Role::Server)),
         }
     }
@@ -329,7 +329,7 @@ impl<'b> Request<'b> {
     pub fn h2c(&self) -> Result<Option<H2cOffer<'b>>, PeerError> {
         match self.h2c {
             Offer::None => Ok(None),
-            Offer::Valid => h2c::check_offer(self.head.headers(), true)
+            Offer::Valid => h2c::check_offer(*self.head.headers(), true)
                 .map(Some)
                 .map_err(|k| PeerError::new(k, Role::Server)),
             Offer::Invalid(kind) => Err(PeerError::new(kind, Role::Server)),
@@ -405,7 +405,7 @@ impl<'b> Request<'b> {
         match accept.extensions {
             Some(_) if !is_ws => return Err(LocalError::ExtensionNotOffered),
             Some(value) => {
-                let offer = WebSocketOffer::new(headers);
+                let offer = WebSocketOffer::new(*headers);
                 check_extensions(list_of(value), |name| {
                     offer
                         .extensions()
@@ -926,7 +926,7 @@ impl ServerHandshake {
                     // Without the feature h2c offers are ignored: never
                     // checked, so never switched to.
                     ProtocolKind::H2c if cfg!(feature = "h2c") && h2c == Offer::None => {
-                        h2c = match h2c::check_offer(headers, facts.conn_http2_settings) {
+                        h2c = match h2c::check_offer(*headers, facts.conn_http2_settings) {
                             Ok(_) => Offer::Valid,
                             Err(kind) => Offer::Invalid(kind),
                         };

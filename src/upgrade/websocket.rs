@@ -241,7 +241,7 @@ pub(crate) fn check_offer(head: &RequestHead<'_>) -> Result<(), PeerErrorKind> {
 }
 
 /// Subprotocols must be tokens; extensions must parse.
-pub(crate) fn check_negotiation(headers: Headers<'_>) -> Result<(), PeerErrorKind> {
+pub(crate) fn check_negotiation(headers: &Headers<'_>) -> Result<(), PeerErrorKind> {
     // Many offers name no subprotocol: no lookup then.
     let protocols_ok = !headers.may_have(Field::SecWebSocketProtocol)
         || headers.elements(Field::SecWebSocketProtocol).all(is_token);
