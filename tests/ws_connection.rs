@@ -661,3 +661,36 @@ fn the_configuration_is_kept_with_millisecond_timers() {
         Duration::from_millis(u64::from(u32::MAX))
     );
 }
+
+/// An empty buffer, between frames and inside one (a frame's first bytes
+/// consumed, its payload still to come), is "need more": nothing consumed,
+/// no event, and the frame then decodes as if the empty calls never
+/// happened (the state the documented loop's last call leaves).
+#[test]
+fn an_empty_buffer_between_and_inside_frames_needs_more() {
+    let mut client = Connection::client(Config::default(), Instant::ZERO, || KEY);
+    let mut wire = vec![0u8; 64];
+    let n = client.send_binary(b"0123456789", &mut wire).unwrap();
+    wire.truncate(n);
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
+    let nothing = |server: &mut Connection| {
+        let got = server.receive(&mut [], Instant::ZERO).unwrap();
+        assert_eq!((got.consumed, got.event.is_none()), (0, true));
+    };
+    nothing(&mut server);
+    // The header and four payload bytes: a first chunk.
+    let (first, rest) = wire.split_at_mut(6 + 4);
+    let got = server.receive(first, Instant::ZERO).unwrap();
+    let Some(Event::Data(chunk)) = got.event else {
+        panic!("a chunk")
+    };
+    assert_eq!((chunk.payload, chunk.message_end), (&b"0123"[..], false));
+    nothing(&mut server);
+    let got = server.receive(rest, Instant::ZERO).unwrap();
+    let Some(Event::Data(chunk)) = got.event else {
+        panic!("a chunk")
+    };
+    assert_eq!((chunk.payload, chunk.message_end), (&b"456789"[..], true));
+    nothing(&mut server);
+    assert_eq!(server.state(), State::Open);
+}

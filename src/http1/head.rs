@@ -478,7 +478,8 @@ impl<'b> RequestHead<'b> {
     pub fn minor_version(&self) -> u8 {
         self.minor_version
     }
-    /// The header fields.
+    /// The header fields, lent (`*head.headers()` is a copy of them,
+    /// borrowing only the buffer).
     pub fn headers(&self) -> &Headers<'b> {
         &self.headers
     }
@@ -506,7 +507,8 @@ impl<'b> ResponseHead<'b> {
     pub fn minor_version(&self) -> u8 {
         self.minor_version
     }
-    /// The header fields.
+    /// The header fields, lent (`*head.headers()` is a copy of them,
+    /// borrowing only the buffer).
     pub fn headers(&self) -> &Headers<'b> {
         &self.headers
     }
@@ -570,10 +572,20 @@ impl HeadReader {
     /// buffer as last time, possibly longer), after the empty lines a
     /// server skips: where it starts and ends, and what it says.
     ///
-    /// Inlined on 64-bit targets with the one-pass parse: the head is then
-    /// built where its caller keeps it, instead of being returned through
-    /// three calls (each copy read back wider than it was written, and
-    /// such loads stall on store forwarding: issue 9).
+    /// The common case is a head that arrived whole with nothing after it
+    /// ([`may_be_whole`]): the parser alone finds where it ends — one pass
+    /// instead of a search for the end followed by the parse. Anything
+    /// else (the buffer does not end with an empty line, is longer than a
+    /// head may be, or does not parse) takes the exact path:
+    /// [`HeadReader::find`], then the parse of exactly the head, which
+    /// names the error.
+    ///
+    /// Inlined on 64-bit targets with the one-pass parse (into the server
+    /// machine and the relay): the head is then built where its caller
+    /// keeps it, instead of being returned through three calls (each copy
+    /// read back wider than it was written, and such loads stall on store
+    /// forwarding: issue 9). The exact path calls the out-of-line
+    /// [`parse_request`].
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub(crate) fn read_request<'b>(
         &mut self,
@@ -602,6 +614,8 @@ impl HeadReader {
         buf: &'b [u8],
         limits: &Limits,
     ) -> Result<Option<(usize, ResponseHead<'b>, Facts)>, PeerErrorKind> {
+        // No empty line is skipped before a response: its head starts at 0.
+        debug_assert_eq!(self.skipped, 0, "a response reader skips nothing");
         if may_be_whole(buf, buf.len(), limits) {
             if let Ok((head, facts, len)) = parse_response(buf, limits) {
                 *self = HeadReader::default();
@@ -619,16 +633,9 @@ impl HeadReader {
 
 /// `true` when `rest` (the buffer from the head's start; the whole buffer
 /// is `buf_len` bytes) may be parsed in one pass, before any search for
-/// the head's end.
-///
-/// The common case is a head that arrived whole with nothing after it:
-/// the buffer ends with an empty line, so a complete head is there and the
-/// parser alone finds where it ends (it stops at the first empty line, as
-/// `scan_fields` does) — one pass instead of a search for the end
-/// followed by the parse. Anything else (the buffer does not end with an
-/// empty line, is longer than a head may be, or does not parse) takes the
-/// exact path: [`HeadReader::find`], then the parse of exactly the head,
-/// which names the error.
+/// the head's end: it ends with an empty line, so a complete head is there
+/// (the parser stops at the first empty line, as `scan_fields` does), and
+/// the buffer is not longer than a head may be.
 #[inline]
 fn may_be_whole(rest: &[u8], buf_len: usize, limits: &Limits) -> bool {
     let ends_with_empty_line = rest.ends_with(b"\n\n") || rest.ends_with(b"\n\r\n");
@@ -1299,6 +1306,10 @@ pub(crate) fn gather_facts(headers: &Headers<'_>) -> Result<Facts, PeerErrorKind
 
 /// Parses a complete request head at the start of `head` (which ends with
 /// its first empty line, or goes on after it); returns its length too.
+// Out of line on 64-bit targets, where its body is inlined into the
+// one-pass read: one more copy of the parser for the exact path would only
+// cost code.
+#[cfg_attr(target_pointer_width = "64", inline(never))]
 pub(crate) fn parse_request<'b>(
     head: &'b [u8],
     limits: &Limits,
@@ -1306,8 +1317,9 @@ pub(crate) fn parse_request<'b>(
     parse_request_inline(head, limits)
 }
 
-/// [`parse_request`], inlined on 64-bit targets into the one-pass read of
-/// [`HeadReader::read_request`] (its other callers call the function).
+/// [`parse_request`]'s body, inlined on 64-bit targets into the one-pass
+/// read of [`HeadReader::read_request`]; everything else calls
+/// [`parse_request`].
 #[cfg_attr(target_pointer_width = "64", inline(always))]
 fn parse_request_inline<'b>(
     head: &'b [u8],

@@ -1146,7 +1146,7 @@ impl<'a> Relay<'a> {
         if request.h2c {
             // RFC 7540 §3.2.1: one HTTP2-Settings, nominated by Connection;
             // an unusable offer is answered as an h2c server would (400).
-            upgrade::check_h2c_offer(*headers, facts.conn_http2_settings)?;
+            upgrade::check_h2c_offer(headers, facts.conn_http2_settings)?;
         }
         if websocket {
             // The relay answers an unusable offer as the server would, and

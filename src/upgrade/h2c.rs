@@ -50,7 +50,7 @@ impl<'b> H2cOffer<'b> {
 /// Validates an h2c offer (RFC 7540 §3.2.1): one `HTTP2-Settings`, listed in
 /// `Connection`, base64url without padding of whole 6-byte entries.
 pub(crate) fn check_offer<'b>(
-    headers: Headers<'b>,
+    headers: &Headers<'b>,
     connection_lists_it: bool,
 ) -> Result<H2cOffer<'b>, PeerErrorKind> {
     let mut values = headers.values(Field::Http2Settings);
@@ -87,7 +87,7 @@ mod tests {
         let head = std::format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n");
         let (request, _, _) =
             crate::http1::parse_request(head.as_bytes(), &crate::http1::Limits::new()).unwrap();
-        check_offer(*request.headers(), listed).map(|offer| offer.settings().count())
+        check_offer(request.headers(), listed).map(|offer| offer.settings().count())
     }
 
     #[test]

@@ -229,7 +229,8 @@ impl<'b> Request<'b> {
     pub fn target(&self) -> &'b str {
         self.head.target()
     }
-    /// The headers.
+    /// The headers, lent (`*req.headers()` is a copy of them, borrowing
+    /// only the buffer).
     pub fn headers(&self) -> &Headers<'b> {
         self.head.headers()
     }
@@ -329,7 +330,7 @@ impl<'b> Request<'b> {
     pub fn h2c(&self) -> Result<Option<H2cOffer<'b>>, PeerError> {
         match self.h2c {
             Offer::None => Ok(None),
-            Offer::Valid => h2c::check_offer(*self.head.headers(), true)
+            Offer::Valid => h2c::check_offer(self.head.headers(), true)
                 .map(Some)
                 .map_err(|k| PeerError::new(k, Role::Server)),
             Offer::Invalid(kind) => Err(PeerError::new(kind, Role::Server)),
@@ -926,7 +927,7 @@ impl ServerHandshake {
                     // Without the feature h2c offers are ignored: never
                     // checked, so never switched to.
                     ProtocolKind::H2c if cfg!(feature = "h2c") && h2c == Offer::None => {
-                        h2c = match h2c::check_offer(*headers, facts.conn_http2_settings) {
+                        h2c = match h2c::check_offer(headers, facts.conn_http2_settings) {
                             Ok(_) => Offer::Valid,
                             Err(kind) => Offer::Invalid(kind),
                         };

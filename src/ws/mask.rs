@@ -165,8 +165,9 @@ mod simd {
         if data.len() < 128 {
             return false;
         }
-        // AVX-512 from 256 bytes: its loop does four 64-byte vectors a
-        // turn, and shorter data would go through its scalar remainder.
+        // AVX-512 from 256 bytes (four 64-byte vectors a turn): below
+        // that its aligned loop does little beside its first and last
+        // vectors, and AVX2 does as well.
         #[cfg(protoswitch_avx512)]
         if data.len() >= 256 && std::is_x86_feature_detected!("avx512f") {
             // SAFETY: `xor_long_avx512` needs AVX-512F, which the CPU was
@@ -317,7 +318,8 @@ mod tests {
 
     /// Each long-data kernel this machine can run, called directly (the
     /// dispatch picks one per length and CPU), every length 32-700 and
-    /// phase, at every alignment, against the bytewise definition.
+    /// phase, at several alignments (every one around the block sizes),
+    /// against the bytewise definition.
     #[test]
     // Calls the feature-compiled kernels as `simd::xor_long` does, after
     // the same checks.
@@ -335,25 +337,29 @@ mod tests {
             }
             #[cfg(protoswitch_avx512)]
             if std::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F; shorter data than its 64
-                // bytes goes to the portable kernel, as in `simd::xor_long`.
+                // Its contract is 64 bytes or more: shorter data (32-63
+                // here) goes to the portable kernel.
                 kernels.push(("avx512", |d, w| {
                     if d.len() < 64 {
                         return xor_long(d, w);
                     }
+                    // SAFETY: the CPU has AVX-512F, and `d` is 64 bytes
+                    // or more.
                     unsafe { simd::xor_long_avx512(d, w) }
                 }));
             }
         }
         let key = [0x37, 0xfa, 0x21, 0x3d];
         let original: std::vec::Vec<u8> = (0..720u32).map(|i| (i * 7 + 3) as u8).collect();
-        // The data is placed at every distance from a 64-byte boundary
-        // (the AVX-512 kernel's loop starts at the first one): all of
-        // them for lengths around the kernels' block sizes, four of them
-        // for every length.
+        // The data is placed at distances from a 64-byte boundary (the
+        // AVX-512 kernel's loop starts at the first one): all 64 of them
+        // for lengths around the kernels' block sizes, 0-3, 13 and 63 for
+        // every other length.
         let mut scratch = std::vec![0u8; 720 + 128];
-        let base = scratch.as_ptr().align_offset(64);
-        let around_blocks = [32, 63, 64, 65, 127, 128, 129, 255, 256, 257, 319, 320, 321, 700];
+        let base = (64 - scratch.as_ptr() as usize % 64) % 64;
+        let around_blocks = [
+            32, 63, 64, 65, 127, 128, 129, 255, 256, 257, 319, 320, 321, 700,
+        ];
         for (name, kernel) in kernels {
             for len in 32..=700 {
                 let misalignments = if around_blocks.contains(&len) {
@@ -361,7 +367,10 @@ mod tests {
                 } else {
                     0..4
                 };
-                for misaligned in misalignments.chain([13, 63]) {
+                for misaligned in misalignments
+                    .chain([13, 63])
+                    .collect::<std::collections::BTreeSet<_>>()
+                {
                     for offset in 0..4u32 {
                         let at = base + misaligned;
                         let data = &mut scratch[at..at + len];
