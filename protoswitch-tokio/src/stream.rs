@@ -184,9 +184,9 @@ pub struct CloseFrame {
 /// Every poll method keeps its progress in the stream, never in the
 /// future: dropping a `next()`, `send()` or `flush()` future at an
 /// `.await` point loses nothing. A message half received stays in the
-/// receive buffer and the assembler and comes out of the next `next()`;
-/// a message accepted by `start_send` is queued and goes out with the
-/// next flush. (`SinkExt::send` that is dropped before `poll_ready`
+/// receive buffer (and the chunks gathered so far) and comes out of the
+/// next `next()`; a message accepted by `start_send` is queued and goes
+/// out with the next flush. (`SinkExt::send` that is dropped before `poll_ready`
 /// returned ready has not taken its message: it is dropped with the
 /// future, as for every `Sink`.)
 #[derive(Debug)]
