@@ -99,7 +99,7 @@ impl ReadSizing {
         let room = spare >= need
             || (self.storage >= self.size
                 && (recv.try_reclaim(need)
-                    || (spare >= need / 4 && wanted.is_none_or(|w| w - len <= spare))));
+                    || (spare >= (need / 4).max(1) && wanted.is_none_or(|w| w - len <= spare))));
         if !room {
             // New storage (grown, or in place of the held one), the unread
             // bytes moved into it.
@@ -231,6 +231,22 @@ mod tests {
         assert_eq!(recv[..], [1; 2048][..]);
         assert_eq!(first[..], [1; 1000][..]);
         assert_eq!(second[..], [1; 600][..]);
+    }
+
+    #[test]
+    fn a_held_storage_with_no_room_left_is_replaced() {
+        let mut s = ReadSizing::new(64 * 1024, &BytesMut::new());
+        let mut recv = BytesMut::new();
+        read(&mut s, &mut recv, 2, None);
+        let held = recv.split_to(2).freeze();
+        // The rest of the storage filled, two bytes short of the target
+        // size: no room, and the storage cannot come back.
+        read(&mut s, &mut recv, 2046, None);
+        assert_eq!((recv.len(), recv.capacity(), s.size()), (2046, 2046, 2048));
+        let room = s.before_read(&mut recv, None);
+        assert_eq!((room, recv.len()), (2, 2046));
+        assert_eq!(recv.capacity(), 2048, "new storage of the target size");
+        assert_eq!(held[..], [1; 2][..]);
     }
 
     #[test]
