@@ -180,9 +180,9 @@ async fn exchange(url: &str, roots: RootCertStore) -> Result<(), BoxError> {
     let mut ws = connect(stream, Connect::new(authority, path)).await?;
     let big: Vec<u8> = (0..1u32 << 20).map(|i| (i * 31 % 251) as u8).collect();
     for (what, message) in [
-        ("text", Message::Text("hello over TLS ✓".into())),
-        ("binary", Message::Binary(vec![0, 1, 2, 253, 254, 255])),
-        ("1 MiB binary", Message::Binary(big)),
+        ("text", Message::text("hello over TLS ✓")),
+        ("binary", Message::binary(vec![0, 1, 2, 253, 254, 255])),
+        ("1 MiB binary", Message::binary(big)),
     ] {
         ws.send(message.clone()).await?;
         match ws.next().await {

@@ -261,7 +261,7 @@ where
                 let parts = Parts {
                     machine: Machine::Server(conn),
                     clock,
-                    recv,
+                    recv: crate::sizing::from_handshake(&recv),
                     deflate,
                     subprotocol,
                     write_limit: options.write_buffer_limit,
@@ -539,7 +539,7 @@ where
             let parts = Parts {
                 machine: Machine::Client(Box::new(conn)),
                 clock,
-                recv,
+                recv: crate::sizing::from_handshake(&recv),
                 deflate,
                 subprotocol,
                 write_limit: options.write_buffer_limit,

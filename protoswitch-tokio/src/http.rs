@@ -74,7 +74,6 @@ use std::io;
 
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use protoswitch::RecvBuffer;
 use protoswitch::upgrade::{
     DeflateConfig, DeflateParams, Request, Response, ServerEvent, ServerHandshake,
 };
@@ -330,9 +329,7 @@ impl Switched {
     {
         let clock = Clock::new();
         let initial = crate::sizing::INITIAL_READ.min(self.options.read_buffer_size);
-        let mut recv = RecvBuffer::with_capacity(initial.max(read.len()));
-        recv.spare_mut()[..read.len()].copy_from_slice(read);
-        recv.filled(read.len());
+        let recv = crate::sizing::from_read(read, initial);
         let conn =
             Connection::from_server_handshake(self.server, self.options.config, clock.now())?;
         let parts = Parts {

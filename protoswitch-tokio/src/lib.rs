@@ -62,30 +62,62 @@
 //! hand them the TLS stream (`examples/tls_echo.rs`: tokio-rustls, server
 //! and client, a certificate generated at start).
 //!
+//! ## Messages
+//!
+//! [`Message`] is the adapter's own: `Text(`[`Utf8Bytes`]`)` and
+//! `Binary(`[`Bytes`]`)`, payloads of the `bytes` crate as in tungstenite
+//! 0.26+ and axum 0.8 (the blocking adapter and the core keep owned
+//! `String`/`Vec<u8>` messages). Build them with [`Message::text`] and
+//! [`Message::binary`] from a `String`, a `Vec<u8>`, a static string or
+//! `Bytes`, none copied; clone them (a reference count) to send one
+//! message on many connections.
+//!
 //! ## The write path
 //!
-//! Every frame is written once: small frames (control frames, short or
-//! compressed messages) are coalesced into one reused buffer and leave in
-//! one `poll_write`; a large uncompressed payload is not copied — its
-//! header goes at the end of that buffer and the two leave together in one
-//! `poll_write_vectored` (a client masks the payload in place: the message
-//! was moved into the sink). The buffers are zero-filled only when they
-//! grow, never per message.
+//! Every frame is written once: small frames (control frames, payloads
+//! under 4 KiB, compressed messages) are coalesced into one reused buffer
+//! and leave in one `poll_write`; a larger uncompressed payload is not
+//! copied — its header goes at the end of that buffer and the two leave
+//! together in one `poll_write_vectored`. A client masks such a payload in
+//! place when the message owns it (built from a `Vec`, a `String`, or
+//! `Bytes` no one else holds) and a copy otherwise (a clone still held, a
+//! static). The buffers are zero-filled only when they grow, never per
+//! message.
 //!
 //! ## The read path
 //!
-//! One [`RecvBuffer`](protoswitch::RecvBuffer) per connection, reused for
-//! every read; frames are unmasked in place and copied once, into the
-//! owned [`Message`].
+//! One receive buffer (a `BytesMut`) per connection; bytes are read into
+//! its spare capacity (never zero-filled) and frames are unmasked in
+//! place. A message in one uncompressed frame — the usual case — is not
+//! copied: the stream reads the frame whole (up to
+//! [`Options::read_buffer_size`]) before decoding it, and hands its
+//! payload out split off the buffer, as [`Bytes`] sharing the buffer's
+//! storage. Once the application has dropped every message of a storage,
+//! the buffer takes it back for the next reads (no allocation: an echo of
+//! small or 16 KiB messages allocates nothing per message once warm);
+//! while it holds some, the buffer reads on in the rest of the storage
+//! and then into new storage, and the held messages keep theirs. Text is
+//! not validated twice: the core validated it as it came in.
+//!
+//! A message held keeps its whole storage alive, so a small message is
+//! not split off a large buffer: a message is split off when it is at
+//! least a quarter of the buffer's size or the buffer is at its smallest
+//! (2 KiB), and copied into storage of its own otherwise (held, 50
+//! messages of 100 bytes received among 16 KiB ones keep 7.4 KiB alive
+//! that way; split off the 64 KiB buffer, 3.1 MiB). Messages in several
+//! chunks — fragmented, larger than the read buffer, or compressed
+//! (inflated into a reused buffer) — are gathered into storage of their
+//! own, one copy, as before.
 //!
 //! ## Memory
 //!
 //! Buffers are sized to the traffic, not fixed: the receive buffer starts
 //! at 2 KiB, doubles while reads fill it (up to
-//! [`Options::read_buffer_size`], 64 KiB by default) and halves again when
-//! the connection goes quiet after a run of small reads; the write queue
-//! grows to the frames queued and lets go of more than 16 KiB once
-//! drained. A connection exchanging small messages holds a few KiB.
+//! [`Options::read_buffer_size`], 64 KiB by default, or to fit a frame
+//! read whole) and halves again when the connection goes quiet after a
+//! run of small reads; the write queue grows to the frames queued and lets
+//! go of more than 16 KiB once drained. A connection exchanging small
+//! messages holds a few KiB.
 //!
 //! ## Splitting
 //!
@@ -101,13 +133,15 @@
 //! its writers wait once the channel is full.
 
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// One `unsafe` block, audited: `Utf8Bytes::as_str` (see `message.rs`).
+#![deny(unsafe_code)]
 
 mod error;
 mod handshake;
 #[cfg(feature = "http")]
 pub mod http;
 mod log;
+mod message;
 mod sizing;
 mod split;
 mod stream;
@@ -116,10 +150,13 @@ pub use error::Error;
 pub use handshake::{
     Accepted, Connect, Options, Rejected, accept, accept_with, connect, connect_with_retry,
 };
+pub use message::{Message, Utf8Bytes};
 pub use split::{WebSocketReader, WebSocketWriter};
 pub use stream::{CloseFrame, WebSocketStream};
 
+/// The payload type of [`Message`] (the `bytes` crate's).
+pub use bytes::Bytes;
 pub use protoswitch;
 pub use protoswitch::Backoff;
 pub use protoswitch::upgrade::{DeflateConfig, DeflateParams, Diagnosis, Request};
-pub use protoswitch::ws::{CloseCause, Config, Keepalive, Message};
+pub use protoswitch::ws::{CloseCause, Config, Keepalive};

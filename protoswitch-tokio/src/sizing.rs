@@ -2,22 +2,30 @@
 //! small messages holds a few KiB, one that streams large ones gets large
 //! reads, and one whose traffic drops gives the memory back.
 //!
-//! * The receive buffer starts at [`INITIAL_READ`] (or
+//! * The receive buffer (a `BytesMut`) is sized by a target, [`ReadSizing`]:
+//!   it starts at [`INITIAL_READ`] (or
 //!   [`Options::read_buffer_size`](crate::Options::read_buffer_size) if
-//!   smaller) and doubles, up to that option, whenever a read leaves it
-//!   full: more bytes were waiting than it could take. It halves (not below
-//!   its start) when the transport has nothing to read, the buffer is
-//!   empty, and the last [`SHRINK_AFTER`] reads each left at least three
-//!   quarters of it unused. A head or control frame larger than the buffer
-//!   still grows it whatever the option says.
+//!   smaller) and doubles, up to that option, whenever a read leaves the
+//!   buffer full: more bytes were waiting than it could take. A frame the
+//!   stream waits for (a whole message in one frame, handed out without a
+//!   copy: see `stream.rs`) raises it to the frame's size. It halves (not
+//!   below its start) when the transport has nothing to read, the buffer
+//!   is empty, and the last [`SHRINK_AFTER`] reads each left at least
+//!   three quarters of it unused. A head or control frame larger than the
+//!   buffer still grows it whatever the option says.
+//! * Messages split off the buffer share its storage. Before a read, the
+//!   buffer takes its storage back when every such message is dropped
+//!   (`BytesMut::try_reclaim`: no allocation, at most a move of the unread
+//!   bytes); while the application holds one, the reads go on in what is
+//!   left of the storage, and new storage of the target size is allocated
+//!   only when less than a quarter of the target is left. Storage is never
+//!   zero-filled: reads go into its spare capacity.
 //! * The inflate buffer (permessage-deflate) starts at [`INITIAL_READ`]
 //!   too and doubles, up to the same option, when a chunk fills it.
 //! * The write queue lets go of storage above [`KEEP_WRITE`] once it has
 //!   drained (see `WriteQueue::advance`).
-//!
-//! Resizing zero-fills the new storage once; no message is copied or
-//! zero-filled because of it.
 
+use bytes::BytesMut;
 use protoswitch::RecvBuffer;
 
 /// Where the receive and inflate buffers start.
@@ -36,40 +44,81 @@ pub(crate) const KEEP_WRITE: usize = 16 * 1024;
 pub(crate) struct ReadSizing {
     min: usize,
     max: usize,
+    /// The buffer's target size: unread bytes plus room for a read.
+    size: usize,
+    /// The size of the storage the buffer was last given (by the
+    /// handshake or [`before_read`](Self::before_read)).
+    storage: usize,
     /// Reads in a row since the last resize that left three quarters of
     /// the buffer unused.
     small_reads: u32,
 }
 
 impl ReadSizing {
-    /// Sizing between the buffer's start and `max` bytes.
-    pub(crate) fn new(max: usize) -> Self {
+    /// Sizing between the buffer's start and `max` bytes, for `recv` as
+    /// the handshake hands it over.
+    pub(crate) fn new(max: usize, recv: &BytesMut) -> Self {
+        let min = INITIAL_READ.min(max).max(1);
         ReadSizing {
-            min: INITIAL_READ.min(max),
+            min,
             max,
+            size: min,
+            storage: recv.capacity(),
             small_reads: 0,
         }
     }
 
-    /// Before a read: a full buffer (a head or control frame larger than
-    /// it) doubles, whatever the maximum.
-    pub(crate) fn before_read(&mut self, recv: &mut RecvBuffer<Vec<u8>>) {
-        if recv.is_full() {
-            let grow = recv.capacity().max(1);
-            recv.reserve(grow);
-            self.small_reads = 0;
-        }
+    /// The target size.
+    pub(crate) fn size(&self) -> usize {
+        self.size
     }
 
-    /// After a read of at least one byte: a buffer the read filled doubles
-    /// (up to the maximum); one left three quarters empty counts towards
-    /// shrinking.
-    pub(crate) fn after_read(&mut self, recv: &mut RecvBuffer<Vec<u8>>) {
-        let capacity = recv.capacity();
-        if recv.is_full() && capacity < self.max {
-            recv.reserve(capacity.min(self.max - capacity));
+    /// Before a read: room for it. A full buffer (a head or control frame
+    /// larger than it) doubles, whatever the maximum; `wanted` (the size
+    /// of a frame the stream waits for, at most the maximum) raises the
+    /// target to fit it. Returns the room for the read (never 0).
+    pub(crate) fn before_read(&mut self, recv: &mut BytesMut, wanted: Option<usize>) -> usize {
+        let len = recv.len();
+        if len >= self.size {
+            self.size = (2 * self.size).max(len + 1);
             self.small_reads = 0;
-        } else if recv.len() <= capacity / 4 {
+        }
+        if let Some(wanted) = wanted {
+            if wanted > self.size {
+                self.size = wanted.next_power_of_two().min(self.max).max(wanted);
+                self.small_reads = 0;
+            }
+        }
+        let need = self.size - len;
+        let spare = recv.capacity() - len;
+        // Enough room; or the storage is of the target size and comes
+        // back whole (nothing else holds it); or it is held (messages the
+        // application keeps, or the unread bytes fill much of it), but
+        // what is left of it still makes a read of a quarter of the
+        // target, and fits the frame waited for.
+        let room = spare >= need
+            || (self.storage >= self.size
+                && (recv.try_reclaim(need)
+                    || (spare >= (need / 4).max(1) && wanted.is_none_or(|w| w - len <= spare))));
+        if !room {
+            // New storage (grown, or in place of the held one), the unread
+            // bytes moved into it.
+            let mut fresh = BytesMut::with_capacity(self.size);
+            fresh.extend_from_slice(recv);
+            *recv = fresh;
+            self.storage = self.size;
+        }
+        recv.capacity() - recv.len()
+    }
+
+    /// After a read of `n` bytes (at least one) into `room` bytes: a
+    /// buffer the read left full doubles (up to the maximum); one left
+    /// three quarters empty counts towards shrinking.
+    pub(crate) fn after_read(&mut self, recv: &BytesMut, n: usize, room: usize) {
+        if n == room && recv.len() >= self.size && self.size < self.max {
+            self.size = (2 * self.size).min(self.max);
+            self.small_reads = 0;
+        } else if recv.len() <= self.size / 4 {
             self.small_reads = self.small_reads.saturating_add(1);
         } else {
             self.small_reads = 0;
@@ -77,13 +126,30 @@ impl ReadSizing {
     }
 
     /// The transport has nothing to read: an empty buffer that has been
-    /// mostly unused for [`SHRINK_AFTER`] reads halves.
-    pub(crate) fn idle(&mut self, recv: &mut RecvBuffer<Vec<u8>>) {
-        if recv.is_empty() && self.small_reads >= SHRINK_AFTER && recv.capacity() > self.min {
-            *recv = RecvBuffer::with_capacity((recv.capacity() / 2).max(self.min));
+    /// mostly unused for [`SHRINK_AFTER`] reads halves (its storage is let
+    /// go; the next read allocates the new size).
+    pub(crate) fn idle(&mut self, recv: &mut BytesMut) {
+        if recv.is_empty() && self.small_reads >= SHRINK_AFTER && self.size > self.min {
+            self.size = (self.size / 2).max(self.min);
+            *recv = BytesMut::new();
+            self.storage = 0;
             self.small_reads = 0;
         }
     }
+}
+
+/// The handshake's receive buffer as the stream's: the bytes read after
+/// the head (the first frames) in a buffer of the handshake's size.
+pub(crate) fn from_handshake(recv: &RecvBuffer<Vec<u8>>) -> BytesMut {
+    from_read(recv.data(), recv.capacity())
+}
+
+/// Bytes already read (`read`) in a new receive buffer of at least
+/// `capacity` bytes.
+pub(crate) fn from_read(read: &[u8], capacity: usize) -> BytesMut {
+    let mut buf = BytesMut::with_capacity(capacity.max(read.len()));
+    buf.extend_from_slice(read);
+    buf
 }
 
 /// The inflate buffer after a chunk of `written` bytes: doubled (up to
@@ -99,71 +165,125 @@ pub(crate) fn grow_inflated(inflated: &mut Vec<u8>, written: usize, max: usize) 
 mod tests {
     use super::*;
 
-    fn fill(recv: &mut RecvBuffer<Vec<u8>>, n: usize) {
-        let spare = recv.spare_mut();
-        let n = n.min(spare.len());
-        spare[..n].fill(1);
-        recv.filled(n);
+    /// A read of `n` bytes (at most the room) as the stream does it.
+    fn read(s: &mut ReadSizing, recv: &mut BytesMut, n: usize, wanted: Option<usize>) -> usize {
+        let room = s.before_read(recv, wanted);
+        let n = n.min(room);
+        recv.extend(std::iter::repeat_n(1u8, n));
+        s.after_read(recv, n, room);
+        n
     }
 
     #[test]
     fn grows_while_reads_fill_it_up_to_the_maximum() {
-        let mut s = ReadSizing::new(16 * 1024);
-        let mut recv = RecvBuffer::with_capacity(INITIAL_READ);
+        let mut s = ReadSizing::new(16 * 1024, &BytesMut::new());
+        let mut recv = BytesMut::new();
         for expected in [4096, 8192, 16384, 16384] {
-            s.before_read(&mut recv);
-            fill(&mut recv, usize::MAX);
-            s.after_read(&mut recv);
-            assert_eq!(recv.capacity(), expected);
-            recv.consume(usize::MAX);
+            read(&mut s, &mut recv, usize::MAX, None);
+            assert_eq!(s.size(), expected);
+            recv.clear();
         }
+        assert!(recv.capacity() <= 16 * 1024, "{}", recv.capacity());
     }
 
     #[test]
     fn a_full_buffer_grows_past_the_maximum_for_a_large_frame() {
-        let mut s = ReadSizing::new(256);
-        let mut recv = RecvBuffer::with_capacity(256);
-        fill(&mut recv, 256);
-        s.after_read(&mut recv);
-        assert_eq!(recv.capacity(), 256);
-        s.before_read(&mut recv);
-        assert_eq!(recv.capacity(), 512);
+        let mut s = ReadSizing::new(256, &BytesMut::new());
+        let mut recv = BytesMut::new();
+        read(&mut s, &mut recv, 256, None);
+        assert_eq!((s.size(), recv.len()), (256, 256));
+        let room = s.before_read(&mut recv, None);
+        assert_eq!((s.size(), room), (512, 256));
         assert_eq!(recv.len(), 256);
     }
 
     #[test]
+    fn a_frame_waited_for_gets_room_at_once() {
+        let mut s = ReadSizing::new(64 * 1024, &BytesMut::new());
+        let mut recv = BytesMut::new();
+        read(&mut s, &mut recv, 100, None);
+        let room = s.before_read(&mut recv, Some(16 * 1024 + 4));
+        assert_eq!(s.size(), 32 * 1024);
+        assert!(room >= 16 * 1024 - 96, "{room}");
+        assert_eq!(recv.len(), 100, "the unread bytes kept");
+    }
+
+    #[test]
+    fn storage_comes_back_once_the_messages_sharing_it_are_dropped() {
+        let mut s = ReadSizing::new(64 * 1024, &BytesMut::new());
+        let mut recv = BytesMut::new();
+        read(&mut s, &mut recv, 1000, None);
+        let storage = recv.as_ptr();
+        let first = recv.split_to(1000).freeze();
+        // Held: the reads go on in the rest of the storage.
+        read(&mut s, &mut recv, 600, None);
+        assert_eq!(recv.as_ptr(), storage.wrapping_add(1000));
+        let second = recv.split_to(600).freeze();
+        // Less than a quarter left while they are held: new storage.
+        read(&mut s, &mut recv, 10, None);
+        let fresh = recv.as_ptr();
+        assert_ne!(fresh, storage.wrapping_add(1600));
+        let third = recv.split_to(10).freeze();
+        drop(third);
+        // Dropped: the storage is taken back whole, not reallocated.
+        read(&mut s, &mut recv, 2048, None);
+        assert_eq!(recv.as_ptr(), fresh);
+        assert_eq!(recv[..], [1; 2048][..]);
+        assert_eq!(first[..], [1; 1000][..]);
+        assert_eq!(second[..], [1; 600][..]);
+    }
+
+    #[test]
+    fn a_held_storage_with_no_room_left_is_replaced() {
+        let mut s = ReadSizing::new(64 * 1024, &BytesMut::new());
+        let mut recv = BytesMut::new();
+        read(&mut s, &mut recv, 2, None);
+        let held = recv.split_to(2).freeze();
+        // The rest of the storage filled, two bytes short of the target
+        // size: no room, and the storage cannot come back.
+        read(&mut s, &mut recv, 2046, None);
+        assert_eq!((recv.len(), recv.capacity(), s.size()), (2046, 2046, 2048));
+        let room = s.before_read(&mut recv, None);
+        assert_eq!((room, recv.len()), (2, 2046));
+        assert_eq!(recv.capacity(), 2048, "new storage of the target size");
+        assert_eq!(held[..], [1; 2][..]);
+    }
+
+    #[test]
     fn shrinks_when_idle_after_small_reads_only() {
-        let mut s = ReadSizing::new(64 * 1024);
-        let mut recv = RecvBuffer::with_capacity(16 * 1024);
+        let mut s = ReadSizing::new(64 * 1024, &BytesMut::new());
+        let mut recv = BytesMut::new();
+        // Grown to 16 KiB by full reads.
+        while s.size() < 16 * 1024 {
+            read(&mut s, &mut recv, usize::MAX, None);
+            recv.clear();
+        }
         for _ in 0..SHRINK_AFTER - 1 {
-            fill(&mut recv, 100);
-            s.after_read(&mut recv);
-            recv.consume(100);
+            read(&mut s, &mut recv, 100, None);
+            recv.clear();
         }
         s.idle(&mut recv);
-        assert_eq!(recv.capacity(), 16 * 1024, "not yet");
+        assert_eq!(s.size(), 16 * 1024, "not yet");
         // A large read in between starts the count again.
-        fill(&mut recv, 8 * 1024);
-        s.after_read(&mut recv);
-        recv.consume(usize::MAX);
+        read(&mut s, &mut recv, 8 * 1024, None);
+        recv.clear();
         for _ in 0..SHRINK_AFTER {
-            fill(&mut recv, 100);
-            s.after_read(&mut recv);
+            read(&mut s, &mut recv, 100, None);
         }
         s.idle(&mut recv);
-        assert_eq!(recv.capacity(), 16 * 1024, "bytes unread: kept");
-        recv.consume(usize::MAX);
+        assert_eq!(s.size(), 16 * 1024, "bytes unread: kept");
+        recv.clear();
         s.idle(&mut recv);
-        assert_eq!(recv.capacity(), 8 * 1024);
+        assert_eq!(s.size(), 8 * 1024);
+        assert_eq!(recv.capacity(), 0, "the storage let go");
         // Again after another run of small reads, down to the start.
         for size in [4096, 2048, 2048] {
             for _ in 0..SHRINK_AFTER {
-                fill(&mut recv, 10);
-                s.after_read(&mut recv);
-                recv.consume(10);
+                read(&mut s, &mut recv, 10, None);
+                recv.clear();
             }
             s.idle(&mut recv);
-            assert_eq!(recv.capacity(), size);
+            assert_eq!(s.size(), size);
         }
     }
 

@@ -65,7 +65,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     ///     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     ///     loop {
     ///         tick.tick().await;
-    ///         if writer.send(Message::Text("tick".into())).await.is_err() {
+    ///         if writer.send(Message::text("tick")).await.is_err() {
     ///             break; // the connection is closing or gone
     ///         }
     ///     }

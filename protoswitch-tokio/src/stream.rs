@@ -4,30 +4,34 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use bytes::{Buf, Bytes, BytesMut};
 use futures_core::Stream;
 use futures_sink::Sink;
+use protoswitch::OsRandom;
 use protoswitch::ws::{
-    CloseCause, Connection, Event, IdleTimer, MIN_TRANSMIT_BUFFER, Message, MessageAssembler,
-    MessageKind, NoMask, OnExceeded, RateLimit, RateLimiter, RateVerdict, State, apply_mask, code,
+    CloseCause, Connection, Event, FrameHeader, IdleTimer, MIN_TRANSMIT_BUFFER, MessageKind,
+    NoMask, OnExceeded, OpCode, RateLimit, RateLimiter, RateVerdict, State, apply_mask, code,
 };
-use protoswitch::{OsRandom, RecvBuffer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Sleep;
 
-use crate::Error;
 use crate::log::log;
+use crate::message::Utf8Bytes;
 use crate::sizing::{self, ReadSizing};
+use crate::{Error, Message};
 
 /// Uncompressed payloads from this size on are written from the message
 /// itself (vectored with their header); smaller ones are copied into the
 /// coalescing buffer, where a copy is cheaper than a second iovec.
 const LARGE_PAYLOAD: usize = 4096;
 
-/// The largest payload buffer kept, once its bytes are queued, for the
-/// next message received to be built in (small messages, where the
-/// allocation costs most next to the bytes; at most this much memory held
-/// per connection).
-const SPARE_MAX: usize = 512;
+/// A message in one frame is split off the receive buffer (no copy) when
+/// it is at least 1/`PIN_RATIO` of the buffer's size, or the buffer is at
+/// its smallest: a message the application holds keeps the buffer's whole
+/// storage alive, so a message pins at most this many times its size, or
+/// the smallest buffer. Smaller messages in a larger buffer are copied
+/// into storage of their own.
+const PIN_RATIO: usize = 4;
 
 /// The core machine of either role (a server's never masks; a client's
 /// masks with keys from the operating system). The client's is boxed: its
@@ -84,7 +88,7 @@ struct WriteQueue {
     start: usize,
     end: usize,
     /// A large payload whose header ends `buf[..end]`.
-    large: Option<Vec<u8>>,
+    large: Option<Bytes>,
     large_at: usize,
 }
 
@@ -180,9 +184,9 @@ pub struct CloseFrame {
 /// Every poll method keeps its progress in the stream, never in the
 /// future: dropping a `next()`, `send()` or `flush()` future at an
 /// `.await` point loses nothing. A message half received stays in the
-/// receive buffer and the assembler and comes out of the next `next()`;
-/// a message accepted by `start_send` is queued and goes out with the
-/// next flush. (`SinkExt::send` that is dropped before `poll_ready`
+/// receive buffer (and the chunks gathered so far) and comes out of the
+/// next `next()`; a message accepted by `start_send` is queued and goes
+/// out with the next flush. (`SinkExt::send` that is dropped before `poll_ready`
 /// returned ready has not taken its message: it is dropped with the
 /// future, as for every `Sink`.)
 #[derive(Debug)]
@@ -190,9 +194,17 @@ pub struct WebSocketStream<S> {
     io: S,
     machine: Machine,
     clock: Clock,
-    recv: RecvBuffer<Vec<u8>>,
+    /// The bytes read and not yet consumed; messages in one frame are
+    /// split off it.
+    recv: BytesMut,
     /// How `recv` is sized to the traffic.
     read_sizing: ReadSizing,
+    /// The largest frame waited for whole in `recv`
+    /// ([`Options::read_buffer_size`](crate::Options::read_buffer_size)).
+    read_max: usize,
+    /// The largest data frame the machine accepts (its frame and message
+    /// limits): larger ones are not waited for (the machine fails them).
+    frame_limit: u64,
     /// Room for inflated data (empty without permessage-deflate), grown
     /// up to `inflate_max`.
     inflated: Vec<u8>,
@@ -200,7 +212,14 @@ pub struct WebSocketStream<S> {
     /// The last receive returned an event: call again even without new
     /// bytes (an inflater may hold more).
     again: bool,
-    assembler: MessageAssembler,
+    /// A message received in several chunks (fragmented, larger than the
+    /// buffer, or inflated in parts), gathered.
+    gather: BytesMut,
+    /// A message's chunks are being gathered.
+    in_message: bool,
+    /// The machine is inside a data frame (its last chunk did not end it):
+    /// the buffer does not start with a header.
+    mid_frame: bool,
     out: WriteQueue,
     write_limit: usize,
     /// Our messages are compressed: `send_text` / `send_binary`.
@@ -234,7 +253,7 @@ pub struct WebSocketStream<S> {
 pub(crate) struct Parts {
     pub(crate) machine: Machine,
     pub(crate) clock: Clock,
-    pub(crate) recv: RecvBuffer<Vec<u8>>,
+    pub(crate) recv: BytesMut,
     pub(crate) deflate: Option<(
         protoswitch::upgrade::DeflateConfig,
         protoswitch::upgrade::DeflateParams,
@@ -271,6 +290,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             inflated = vec![0; sizing::INITIAL_READ.min(read_max).max(1)];
             compress = config.compress;
         }
+        let read_sizing = ReadSizing::new(read_max, &recv);
+        let config = on!(&machine, c => c.config());
+        let frame_limit = config.max_frame_payload.min(config.max_message_size);
         let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
         let now = clock.now();
         WebSocketStream {
@@ -278,11 +300,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             machine,
             clock,
             recv,
-            read_sizing: ReadSizing::new(read_max),
+            read_sizing,
+            read_max,
+            frame_limit,
             inflated,
             inflate_max: read_max.max(1),
             again: false,
-            assembler: MessageAssembler::new(),
+            gather: BytesMut::new(),
+            in_message: false,
+            mid_frame: false,
             out: WriteQueue::default(),
             write_limit,
             compress,
@@ -605,11 +631,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 return Poll::Ready(Some(Err(error)));
             }
             // 4. Bytes buffered: one receive (none while a rate-limit
-            //    pause lasts).
-            if (!self.recv.is_empty() || self.again) && self.paused_until.is_none() {
+            //    pause lasts, nor while the buffer starts with a message
+            //    in one frame not all read: it is read whole first, to be
+            //    handed out without a copy).
+            if (!self.recv.is_empty() || self.again)
+                && self.paused_until.is_none()
+                && self.frame_wanted().is_none()
+            {
                 let now = *now.get_or_insert_with(|| clock.now());
                 let held = self.recv.len();
-                let input = self.recv.data_mut();
+                let input: &mut [u8] = &mut self.recv;
+                let base = input.as_ptr() as usize;
                 let inflated_len = self.inflated.len();
                 let got =
                     on!(&mut self.machine, c => c.receive_into(input, &mut self.inflated, now));
@@ -622,12 +654,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         self.again = had_event && (inflated_len > 0 || consumed < held);
                         let mut filled_inflated = false;
                         let mut data = None;
-                        let message = match got.event {
+                        let mut message = None;
+                        // A whole message in the buffer: (start, end, kind).
+                        let mut split = None;
+                        match got.event {
                             Some(Event::Data(chunk)) => {
-                                filled_inflated =
-                                    inflated_len > 0 && chunk.payload.len() == inflated_len;
-                                data = Some((chunk.payload.len(), chunk.message_end));
-                                self.assembler.push(&chunk)
+                                let len = chunk.payload.len();
+                                filled_inflated = inflated_len > 0 && len == inflated_len;
+                                data = Some((len, chunk.message_end));
+                                self.mid_frame = !chunk.frame_end;
+                                // Where the payload lies in the buffer, if
+                                // it does (an inflated one does not).
+                                let at = (chunk.payload.as_ptr() as usize).wrapping_sub(base);
+                                let in_recv = at <= consumed && len <= consumed - at;
+                                if chunk.message_end && !self.in_message {
+                                    let size = self.read_sizing.size();
+                                    let pins_little = len.saturating_mul(PIN_RATIO) >= size
+                                        || size <= sizing::INITIAL_READ;
+                                    if len > 0 && in_recv && pins_little {
+                                        split = Some((at, at + len, chunk.kind));
+                                    } else {
+                                        let bytes = Bytes::copy_from_slice(chunk.payload);
+                                        message = Some(received(chunk.kind, bytes));
+                                    }
+                                } else {
+                                    self.gather.extend_from_slice(chunk.payload);
+                                    self.in_message = !chunk.message_end;
+                                    if chunk.message_end {
+                                        let bytes = std::mem::take(&mut self.gather).freeze();
+                                        message = Some(received(chunk.kind, bytes));
+                                    }
+                                }
                             }
                             Some(Event::Close { code, reason }) => {
                                 log!(debug, code = ?code, reason, "the peer's Close");
@@ -635,14 +692,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                                     code,
                                     reason: reason.to_owned(),
                                 });
-                                None
                             }
-                            _ => None,
-                        };
+                            _ => {}
+                        }
                         if let Some((len, message_end)) = data {
                             self.account(len, message_end, now);
                         }
-                        self.recv.consume(consumed);
+                        if let Some((start, end, kind)) = split {
+                            // No copy: the message shares the buffer's
+                            // storage, which comes back to the buffer once
+                            // the message is dropped (`sizing`).
+                            let mut payload = self.recv.split_to(end);
+                            payload.advance(start);
+                            message = Some(received(kind, payload.freeze()));
+                            self.recv.advance(consumed - end);
+                        } else {
+                            self.recv.advance(consumed);
+                        }
                         if filled_inflated {
                             sizing::grow_inflated(
                                 &mut self.inflated,
@@ -678,26 +744,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 // The timer above wakes us at the pause's end.
                 return Poll::Pending;
             }
-            // 6. More bytes, into the one buffer (sized to the traffic:
-            //    `sizing`).
-            self.read_sizing.before_read(&mut self.recv);
-            let mut read = ReadBuf::new(self.recv.spare_mut());
-            let Poll::Ready(result) = Pin::new(&mut self.io).poll_read(cx, &mut read) else {
+            // 6. More bytes, into the one buffer's spare capacity (sized
+            //    to the traffic: `sizing`).
+            let wanted = self.frame_wanted();
+            let room = self.read_sizing.before_read(&mut self.recv, wanted);
+            let read = std::pin::pin!(self.io.read_buf(&mut self.recv));
+            let Poll::Ready(result) = read.poll(cx) else {
                 self.read_sizing.idle(&mut self.recv);
                 return Poll::Pending;
             };
             match result {
-                Ok(()) => match read.filled().len() {
-                    0 => self.transport_ended(None),
-                    n => {
-                        self.recv.filled(n);
-                        self.read_sizing.after_read(&mut self.recv);
-                        now = None;
-                    }
-                },
+                Ok(0) => self.transport_ended(None),
+                Ok(n) => {
+                    self.read_sizing.after_read(&self.recv, n, room);
+                    now = None;
+                }
                 Err(e) => self.transport_ended(Some(e)),
             }
         }
+    }
+
+    /// The size of the frame at the start of the buffer, when it is to be
+    /// read whole before the machine decodes it: a whole message in one
+    /// uncompressed frame (FIN, text or binary, between messages) within
+    /// the machine's limits and the read buffer's, not all read yet.
+    /// Anything else (a control frame, a fragment, a frame the machine
+    /// will refuse, a partial header) goes to the machine as it is.
+    fn frame_wanted(&self) -> Option<usize> {
+        if self.mid_frame || self.in_message || self.recv.len() < 2 {
+            return None;
+        }
+        let role = on!(&self.machine, c => c.role());
+        let (header, n) = FrameHeader::decode(&self.recv, role, 0).ok()??;
+        if !header.fin
+            || !matches!(header.opcode, OpCode::Text | OpCode::Binary)
+            || header.payload_len > self.frame_limit
+        {
+            return None;
+        }
+        let total = n as u64 + header.payload_len;
+        (total > self.recv.len() as u64 && total <= self.read_max as u64).then_some(total as usize)
     }
 
     /// `poll_close`: our Close (1000 unless one was sent), the handshake
@@ -731,7 +817,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             idle.activity(self.clock.now());
         }
         if self.compress {
-            let mut room = message_len(&message) + 64;
+            let mut room = message.len() + 64;
             loop {
                 let out = self.out.room(room);
                 let sent = on!(&mut self.machine, c => match &message {
@@ -750,36 +836,50 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 }
             }
         }
-        let (kind, mut payload) = match message {
-            Message::Text(t) => (MessageKind::Text, t.into_bytes()),
-            Message::Binary(b) => (MessageKind::Binary, b),
-        };
-        let len = payload.len() as u64;
-        let header = self.out.room(protoswitch::ws::MAX_HEADER_LEN);
-        let (n, mask) = on!(&mut self.machine, c => c.send_header(kind, len, true, header))?;
-        self.out.commit(n);
-        if let Some(key) = mask {
-            apply_mask(&mut payload, key, 0);
-        }
-        if payload.len() < LARGE_PAYLOAD {
-            self.out.room(payload.len()).copy_from_slice(&payload);
-            self.out.commit(payload.len());
-            if payload.capacity() <= SPARE_MAX {
-                // An echo's next message is built in it: no allocation.
-                self.assembler.recycle(payload);
-            }
+        let kind = if message.is_text() {
+            MessageKind::Text
         } else {
-            self.out.large = Some(payload);
-            self.out.large_at = 0;
+            MessageKind::Binary
+        };
+        let payload = message.into_data();
+        let len = payload.len();
+        let header = self.out.room(protoswitch::ws::MAX_HEADER_LEN);
+        let (n, mask) = on!(&mut self.machine, c => c.send_header(kind, len as u64, true, header))?;
+        self.out.commit(n);
+        if len < LARGE_PAYLOAD {
+            // Copied (and masked) into the queue; a payload split off the
+            // receive buffer (an echo) is dropped here, and the buffer
+            // takes its storage back.
+            let room = self.out.room(len);
+            room.copy_from_slice(&payload);
+            if let Some(key) = mask {
+                apply_mask(room, key, 0);
+            }
+            self.out.commit(len);
+            return Ok(());
         }
+        self.out.large = Some(match mask {
+            None => payload,
+            // A client masks in place when the payload is its own (a
+            // `Vec` or `String` moved into the message), else masks a copy.
+            Some(key) => {
+                let mut owned = payload
+                    .try_into_mut()
+                    .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+                apply_mask(&mut owned, key, 0);
+                owned.freeze()
+            }
+        });
+        self.out.large_at = 0;
         Ok(())
     }
 }
 
-fn message_len(message: &Message) -> usize {
-    match message {
-        Message::Text(t) => t.len(),
-        Message::Binary(b) => b.len(),
+/// A received message from its payload (text validated by the machine).
+fn received(kind: MessageKind, payload: Bytes) -> Message {
+    match kind {
+        MessageKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
+        MessageKind::Binary => Message::Binary(payload),
     }
 }
 

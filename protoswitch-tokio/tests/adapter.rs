@@ -64,10 +64,10 @@ async fn echo_text_binary_and_one_mebibyte() {
     let server = echo(server);
     let big: Vec<u8> = (0..1 << 20).map(|i| (i * 7 % 251) as u8).collect();
     for m in [
-        Message::Text("hello".into()),
-        Message::Binary(vec![1, 2, 3]),
-        Message::Binary(big.clone()),
-        Message::Text("é".repeat(5000)),
+        Message::text("hello"),
+        Message::binary(vec![1, 2, 3]),
+        Message::binary(big.clone()),
+        Message::text("é".repeat(5000)),
     ] {
         client.send(m.clone()).await.unwrap();
         assert_eq!(client.next().await.unwrap().unwrap(), m);
@@ -86,19 +86,19 @@ async fn compression_is_negotiated_by_default_and_used() {
     let server = echo(server);
     let text = "compress me please ".repeat(10_000);
     for _ in 0..3 {
-        client.send(Message::Text(text.clone())).await.unwrap();
+        client.send(Message::text(text.clone())).await.unwrap();
         assert_eq!(
             client.next().await.unwrap().unwrap(),
-            Message::Text(text.clone())
+            Message::text(text.clone())
         );
     }
     client
-        .send(Message::Binary(vec![9; 300_000]))
+        .send(Message::binary(vec![9; 300_000]))
         .await
         .unwrap();
     assert_eq!(
         client.next().await.unwrap().unwrap(),
-        Message::Binary(vec![9; 300_000])
+        Message::binary(vec![9; 300_000])
     );
     client.close(1000, "").await.unwrap();
     server.await.unwrap();
@@ -115,7 +115,7 @@ async fn compression_shrinks_what_goes_on_the_wire() {
     let mut server = server.await.unwrap().unwrap();
     assert!(server.deflate().is_some());
     server
-        .send(Message::Text("a".repeat(10_000)))
+        .send(Message::text("a".repeat(10_000)))
         .await
         .unwrap();
     let mut head = [0u8; 2];
@@ -142,7 +142,7 @@ async fn fragmented_input_from_a_raw_peer() {
     }
     assert_eq!(
         server.next().await.unwrap().unwrap(),
-        Message::Text("Hello, world".into())
+        Message::text("Hello, world")
     );
     // The Pong went out in the meantime.
     let mut pong = [0u8; 3];
@@ -184,7 +184,7 @@ async fn clean_close_started_by_the_client() {
         Some(CloseCause::Handshake { code: Some(4000) })
     );
     assert!(matches!(
-        server.send(Message::Text("late".into())).await,
+        server.send(Message::text("late")).await,
         Err(Error::AlreadyClosed)
     ));
 }
@@ -192,7 +192,7 @@ async fn clean_close_started_by_the_client() {
 #[tokio::test]
 async fn clean_close_started_by_the_server() {
     let (mut server, mut client) = pair(4096, Options::new(), Options::new()).await;
-    client.send(Message::Text("before".into())).await.unwrap();
+    client.send(Message::text("before")).await.unwrap();
     server.start_close(1001, "going away").unwrap();
     let (end, _) = tokio::join!(
         async {
@@ -202,7 +202,7 @@ async fn clean_close_started_by_the_server() {
         },
         async { assert!(client.next().await.is_none()) },
     );
-    assert_eq!(end, (Message::Text("before".into()), true));
+    assert_eq!(end, (Message::text("before"), true));
     let frame = client.close_frame().unwrap();
     assert_eq!(
         (frame.code, frame.reason.as_str()),
@@ -240,7 +240,7 @@ async fn keepalive_times_out_on_a_silent_peer() {
 async fn a_slow_reader_makes_poll_ready_pend() {
     let limit = 8 * 1024;
     let (mut server, mut client) = pair(1024, plain().write_buffer_limit(limit), plain()).await;
-    let message = Message::Binary(vec![7; 1000]);
+    let message = Message::binary(vec![7; 1000]);
     let mut queued = 0;
     loop {
         let ready =
@@ -262,7 +262,7 @@ async fn a_slow_reader_makes_poll_ready_pend() {
         for _ in 0..queued {
             assert_eq!(
                 client.next().await.unwrap().unwrap(),
-                Message::Binary(vec![7; 1000])
+                Message::binary(vec![7; 1000])
             );
         }
         client
@@ -336,7 +336,7 @@ async fn dropping_next_mid_message_loses_nothing() {
     raw.write_all(&second[9..]).await.unwrap();
     assert_eq!(
         server.next().await.unwrap().unwrap(),
-        Message::Binary(b"first half second half".to_vec())
+        Message::binary(b"first half second half".to_vec())
     );
 }
 
@@ -371,7 +371,7 @@ async fn over_tcp_on_loopback() {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut ws = connect(tcp, Connect::new("localhost", "/")).await.unwrap();
     for size in [0, 20, 1024, 16 * 1024, 1 << 20] {
-        let m = Message::Binary((0..size).map(|i| i as u8).collect());
+        let m = Message::binary((0..size).map(|i| i as u8).collect::<Vec<u8>>());
         ws.send(m.clone()).await.unwrap();
         assert_eq!(ws.next().await.unwrap().unwrap(), m);
     }

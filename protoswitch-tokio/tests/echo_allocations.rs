@@ -1,8 +1,9 @@
 //! An echo of small messages through the adapter allocates nothing per
-//! message once warm: the received message is built in the buffer of the
-//! one sent before it (`MessageAssembler::recycle`), the write queue and
-//! the receive buffer are reused. Counted by the testkit's counting
-//! allocator, on a current-thread runtime over an in-memory pipe.
+//! message once warm: the received message is split off the receive
+//! buffer (no copy), copied into the write queue when sent and dropped,
+//! and the buffer takes its storage back; the write queue is reused.
+//! Counted by the testkit's counting allocator, on a current-thread
+//! runtime over an in-memory pipe.
 
 use futures_util::{SinkExt, StreamExt};
 use protoswitch_testkit::alloc::{Counting, allocated};

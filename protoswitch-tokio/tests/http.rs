@@ -325,10 +325,10 @@ async fn adapter_client_echoes_with_compression_and_subprotocol() {
     assert!(!agreed.server_no_context_takeover);
     let big: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
     for message in [
-        Message::Text("hello".into()),
-        Message::Binary(vec![0, 1, 2, 255]),
-        Message::Text("compress me ".repeat(20_000)),
-        Message::Binary(big),
+        Message::text("hello"),
+        Message::binary(vec![0, 1, 2, 255]),
+        Message::text("compress me ".repeat(20_000)),
+        Message::binary(big),
     ] {
         ws.send(message.clone()).await.unwrap();
         assert_eq!(ws.next().await.unwrap().unwrap(), message);

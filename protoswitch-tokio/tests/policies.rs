@@ -29,10 +29,7 @@ async fn idle_timeout_closes_with_1001_after_the_last_data_not_after_pings() {
     // Data at 20 s restarts the timer; a Ping at 40 s does not.
     tokio::time::sleep(Duration::from_secs(20)).await;
     raw.write_all(&frame(0x81, b"hi")).await.unwrap();
-    assert_eq!(
-        server.next().await.unwrap().unwrap(),
-        Message::Text("hi".into())
-    );
+    assert_eq!(server.next().await.unwrap().unwrap(), Message::text("hi"));
     let client = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(20)).await;
         raw.write_all(&frame(0x89, b"p")).await.unwrap();
@@ -59,7 +56,7 @@ async fn sending_counts_as_activity() {
     let (mut server, mut raw) = raw_pair(options).await;
     let start = tokio::time::Instant::now();
     tokio::time::sleep(Duration::from_secs(25)).await;
-    server.send(Message::Binary(vec![7])).await.unwrap();
+    server.send(Message::binary(vec![7])).await.unwrap();
     let reader = tokio::spawn(async move {
         let mut data = [0u8; 3];
         raw.read_exact(&mut data).await.unwrap();
@@ -88,7 +85,7 @@ async fn over_the_message_rate_reading_pauses_and_nothing_is_lost() {
     for i in 0..25u8 {
         assert_eq!(
             server.next().await.unwrap().unwrap(),
-            Message::Binary(vec![i])
+            Message::binary(vec![i])
         );
         times.push(start.elapsed().as_millis());
     }
@@ -111,11 +108,11 @@ async fn over_the_byte_rate_with_close_sends_1008() {
     // and crosses the limit: Close 1008, reported once.
     assert_eq!(
         server.next().await.unwrap().unwrap(),
-        Message::Binary(vec![1; 100])
+        Message::binary(vec![1; 100])
     );
     assert_eq!(
         server.next().await.unwrap().unwrap(),
-        Message::Binary(vec![2; 100])
+        Message::binary(vec![2; 100])
     );
     assert!(matches!(server.next().await, Some(Err(Error::RateLimited))));
     let mut close = [0u8; 31];

@@ -100,7 +100,7 @@ async fn pings_are_answered_while_no_writer_sends() {
     assert_eq!(read_frame(&mut raw).await, (0x88, vec![0x03, 0xE8]));
     assert!(reading.await.unwrap().is_empty());
     assert!(writer.is_closed());
-    let refused = writer.send(Message::Text("late".into())).await;
+    let refused = writer.send(Message::text("late")).await;
     assert!(matches!(refused, Err(Error::AlreadyClosed)), "{refused:?}");
 }
 
@@ -110,8 +110,8 @@ async fn a_writer_close_follows_its_messages_and_ends_the_sending() {
     let (reader, mut writer) = server.await.unwrap().unwrap().split();
     let mut other = writer.clone();
     let reading = drive(reader);
-    writer.send(Message::Text("x".into())).await.unwrap();
-    other.send(Message::Binary(vec![7])).await.unwrap();
+    writer.send(Message::text("x")).await.unwrap();
+    other.send(Message::binary(vec![7])).await.unwrap();
     writer.close(4000, "bye").await.unwrap();
     assert_eq!(read_frame(&mut raw).await, (0x81, b"x".to_vec()));
     assert_eq!(read_frame(&mut raw).await, (0x82, vec![7]));
@@ -119,7 +119,7 @@ async fn a_writer_close_follows_its_messages_and_ends_the_sending() {
     close.extend_from_slice(b"bye");
     assert_eq!(read_frame(&mut raw).await, (0x88, close));
     // Every writer is refused from then on.
-    let refused = other.send(Message::Text("after".into())).await;
+    let refused = other.send(Message::text("after")).await;
     assert!(matches!(refused, Err(Error::AlreadyClosed)), "{refused:?}");
     // A message the peer sends before its Close is still read.
     raw.write_all(&support::frame(0x81, b"last")).await.unwrap();
@@ -128,7 +128,7 @@ async fn a_writer_close_follows_its_messages_and_ends_the_sending() {
         .unwrap();
     let got = reading.await.unwrap();
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].as_ref().unwrap(), &Message::Text("last".into()));
+    assert_eq!(got[0].as_ref().unwrap(), &Message::text("last"));
 }
 
 #[tokio::test]
@@ -148,7 +148,7 @@ async fn writers_wait_while_the_reader_is_not_polled() {
     // The channel holds 8 messages plus one per writer; then a send waits.
     let mut sent = 0u8;
     while writer
-        .send(Message::Binary(vec![sent]))
+        .send(Message::binary(vec![sent]))
         .now_or_never()
         .is_some()
     {
@@ -159,7 +159,7 @@ async fn writers_wait_while_the_reader_is_not_polled() {
     // The send that waited was dropped unsent; polling the reader lets
     // the others out, in order, and the writer goes on.
     let reading = drive(reader);
-    writer.send(Message::Binary(vec![sent])).await.unwrap();
+    writer.send(Message::binary(vec![sent])).await.unwrap();
     for i in 0..=sent {
         assert_eq!(read_frame(&mut raw).await, (0x82, vec![i]));
     }
@@ -179,7 +179,7 @@ async fn writers_are_refused_once_the_connection_is_closing() {
     let reading = drive(reader);
     let (first, payload) = read_frame(&mut raw).await;
     assert_eq!((first, &payload[..2]), (0x88, &[0x03, 0xE9][..]));
-    let refused = writer.send(Message::Text("late".into())).await;
+    let refused = writer.send(Message::text("late")).await;
     assert!(matches!(refused, Err(Error::AlreadyClosed)), "{refused:?}");
     raw.write_all(&support::frame(0x88, &[0x03, 0xE9]))
         .await
@@ -198,7 +198,7 @@ async fn large_messages_through_a_narrow_pipe_arrive_whole_and_in_order() {
     let sending = tokio::spawn(async move {
         for i in 0..12u8 {
             writer
-                .send(Message::Binary(vec![i; 64 * 1024]))
+                .send(Message::binary(vec![i; 64 * 1024]))
                 .await
                 .unwrap();
         }
@@ -232,7 +232,7 @@ async fn compressed_messages_from_writers_reach_a_client() {
         }
     });
     for i in 0..3 {
-        let sent = Message::Text(format!("{i}: {text}"));
+        let sent = Message::text(format!("{i}: {text}"));
         client.send(sent.clone()).await.unwrap();
         assert_eq!(client.next().await.unwrap().unwrap(), sent);
     }
@@ -263,10 +263,7 @@ async fn a_close_code_that_may_not_be_sent_is_refused_and_nothing_closes() {
         );
     }
     // The writers go on, and a valid close still works.
-    writer
-        .send(Message::Text("still open".into()))
-        .await
-        .unwrap();
+    writer.send(Message::text("still open")).await.unwrap();
     assert_eq!(read_frame(&mut raw).await, (0x81, b"still open".to_vec()));
     writer.close(1000, &"r".repeat(123)).await.unwrap();
     let (first, payload) = read_frame(&mut raw).await;
@@ -280,7 +277,7 @@ async fn the_reader_can_close_and_then_refuses_the_writers() {
     let (mut reader, mut writer) = server.await.unwrap().unwrap().split();
     reader.start_close(4001, "done").unwrap();
     assert!(writer.is_closed());
-    let refused = writer.send(Message::Text("late".into())).await;
+    let refused = writer.send(Message::text("late")).await;
     assert!(matches!(refused, Err(Error::AlreadyClosed)), "{refused:?}");
     let reading = drive(reader);
     let mut close = vec![0x0F, 0xA1];
@@ -306,7 +303,7 @@ async fn many_writers_on_many_threads_lose_nothing() {
             tokio::spawn(async move {
                 for i in 0..EACH {
                     let [hi, lo] = i.to_be_bytes();
-                    writer.send(Message::Binary(vec![w, hi, lo])).await.unwrap();
+                    writer.send(Message::binary(vec![w, hi, lo])).await.unwrap();
                 }
             })
         })

@@ -73,12 +73,12 @@ async fn frames_are_written_once() {
     calls.lock().unwrap().clear(); // the 101
 
     // A small message: header and payload in one plain write.
-    ws.send(Message::Binary(vec![1; 20])).await.unwrap();
+    ws.send(Message::binary(vec![1; 20])).await.unwrap();
     assert_eq!(*calls.lock().unwrap(), [(false, 1, 22)]);
     calls.lock().unwrap().clear();
 
     // A large one: one vectored write of header + payload, no copy.
-    ws.send(Message::Binary(vec![2; 64 * 1024])).await.unwrap();
+    ws.send(Message::binary(vec![2; 64 * 1024])).await.unwrap();
     let recorded = calls.lock().unwrap().clone();
     // 64 KiB needs the 8-byte length: a 10-byte header.
     assert_eq!(recorded, [(true, 2, 10 + 64 * 1024)]);
@@ -86,7 +86,7 @@ async fn frames_are_written_once() {
 
     // Several small messages fed before a flush leave together.
     for _ in 0..5 {
-        ws.feed(Message::Text("hi".into())).await.unwrap();
+        ws.feed(Message::text("hi")).await.unwrap();
     }
     ws.flush().await.unwrap();
     assert_eq!(*calls.lock().unwrap(), [(false, 1, 5 * 4)]);

@@ -1,0 +1,317 @@
+//! Received messages share the receive buffer (issue 11): a message in one
+//! frame is split off the buffer it was read and unmasked in, not copied;
+//! messages the application holds stay intact while more are read; a
+//! small message held does not keep a large buffer alive. Allocations and
+//! live heap bytes are counted per thread by the allocator below, on a
+//! current-thread runtime over an in-memory pipe.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use futures_util::{SinkExt, StreamExt};
+use protoswitch_tokio::{
+    Accepted, Bytes, Connect, Message, Options, Utf8Bytes, WebSocketStream, accept_with, connect,
+};
+use tokio::io::{AsyncWriteExt, DuplexStream, duplex};
+
+mod support;
+
+/// The system allocator, counting each allocation (and reallocation) and
+/// the bytes live, per thread.
+struct Measuring;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+}
+
+fn note(allocations: u64, bytes: i64) {
+    // `try_with`: the thread's counters may be gone while it exits.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + allocations));
+    let _ = LIVE.try_with(|c| c.set(c.get() + bytes));
+}
+
+// SAFETY: defers to the system allocator; only counts.
+unsafe impl GlobalAlloc for Measuring {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(1, layout.size() as i64);
+        // SAFETY: the caller's layout, passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        note(0, -(layout.size() as i64));
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(1, new_size as i64 - layout.size() as i64);
+        // SAFETY: as for `dealloc`, and the caller's new size.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Measuring = Measuring;
+
+fn allocated() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn live() -> i64 {
+    LIVE.with(Cell::get)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A client frame of any size, FIN set, mask key 0 (the payload stays as
+/// is on the wire).
+fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![first];
+    match payload.len() {
+        n @ 0..126 => f.push(0x80 | n as u8),
+        n @ 126..65536 => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&[0; 4]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A server through the adapter and a raw client past the 101, over a
+/// pipe of 1 MiB (writes of a test never wait for the server).
+async fn raw() -> (WebSocketStream<DuplexStream>, DuplexStream) {
+    let (server, raw) = support::raw_pair_with("", support::plain(), 1 << 20, |a| a).await;
+    (server.await.unwrap().unwrap(), raw)
+}
+
+/// The payload of a received message lies in `[at, at + len)`.
+fn span(m: &Message) -> (usize, usize) {
+    (m.as_bytes().as_ptr() as usize, m.len())
+}
+
+#[test]
+fn messages_in_one_frame_share_the_receive_buffer() {
+    runtime().block_on(async {
+        let (mut ws, mut raw) = raw().await;
+        // Three messages in one write (and one read), all held: each
+        // one's payload starts where the previous frame ended (its header
+        // in between), in the same storage. A copy would put them
+        // anywhere.
+        let text = "zéro copie ".repeat(50);
+        let binary: Vec<u8> = (0..600).map(|i| i as u8).collect();
+        let mut wire = frame(0x82, &binary);
+        wire.extend(frame(0x81, text.as_bytes()));
+        wire.extend(frame(0x82, &binary));
+        assert!(wire.len() < 2048, "one read of the first buffer");
+        raw.write_all(&wire).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(ws.next().await.unwrap().unwrap());
+        }
+        assert_eq!(held[0], Message::binary(binary.clone()));
+        assert_eq!(held[1], Message::text(text.clone()));
+        assert_eq!(held[2], Message::binary(binary.clone()));
+        let (a, a_len) = span(&held[0]);
+        let (b, b_len) = span(&held[1]);
+        let (c, _) = span(&held[2]);
+        assert_eq!(b, a + a_len + 8, "text after binary: 8-byte header");
+        assert_eq!(c, b + b_len + 8, "binary after text: 8-byte header");
+    });
+}
+
+#[test]
+fn receiving_16_kib_messages_allocates_nothing_once_warm() {
+    let (count, copies) = runtime().block_on(async {
+        let (mut ws, mut raw) = raw().await;
+        let binary = frame(0x82, &[0xA5; 16 * 1024]);
+        let text = frame(0x81, "ü".repeat(8 * 1024).as_bytes());
+        let mut at = std::collections::HashSet::with_capacity(256);
+        let mut round = async |ws: &mut WebSocketStream<DuplexStream>, i: usize| {
+            // Half the time in two writes: the frame is read whole before
+            // the machine decodes it, and still comes out in one piece.
+            let wire = if i % 2 == 0 { &binary } else { &text };
+            let cut = if i % 4 < 2 { wire.len() } else { 5000 };
+            raw.write_all(&wire[..cut]).await.unwrap();
+            raw.write_all(&wire[cut..]).await.unwrap();
+            let m = ws.next().await.unwrap().unwrap();
+            assert_eq!(m.len(), 16 * 1024);
+            assert_eq!(m.is_text(), i % 2 == 1);
+            m.as_bytes().as_ptr() as usize
+        };
+        for i in 0..8 {
+            round(&mut ws, i).await;
+        }
+        let before = allocated();
+        for i in 0..200 {
+            at.insert(round(&mut ws, i).await);
+        }
+        (allocated() - before, at.len())
+    });
+    assert_eq!(count, 0, "allocations in receiving 200 messages of 16 KiB");
+    // Each dropped before the next: the same storage, taken back.
+    assert!(copies <= 2, "{copies} places");
+}
+
+#[test]
+fn messages_held_stay_intact_while_more_are_received() {
+    runtime().block_on(async {
+        let (mut ws, mut raw) = raw().await;
+        let payload = |i: usize| -> Vec<u8> {
+            // Sizes across the buffer's sizes: tiny, around the split
+            // threshold, larger than the read buffer.
+            let len = [3, 100, 600, 1500, 5000, 20_000, 70_000][i % 7];
+            (0..len).map(|j| (i * 31 + j) as u8).collect()
+        };
+        let mut held = Vec::new();
+        for i in 0..100 {
+            let body = payload(i);
+            let mut wire = if i % 3 == 0 {
+                // Fragmented: two frames.
+                let mut w = frame(0x02, &body[..body.len() / 2]);
+                w.extend(frame(0x80, &body[body.len() / 2..]));
+                w
+            } else {
+                frame(0x82, &body)
+            };
+            // A Ping between messages now and then.
+            if i % 10 == 0 {
+                wire.extend(frame(0x89, b"ping"));
+            }
+            raw.write_all(&wire).await.unwrap();
+            if i % 5 == 4 {
+                // Five messages in the buffer at a time.
+                for _ in 0..5 {
+                    held.push(ws.next().await.unwrap().unwrap());
+                }
+            }
+        }
+        assert_eq!(held.len(), 100);
+        for (i, m) in held.iter().enumerate() {
+            assert_eq!(m, &Message::binary(payload(i)), "message {i}");
+        }
+    });
+}
+
+#[test]
+fn a_small_message_held_does_not_pin_a_large_buffer() {
+    let grown = runtime().block_on(async {
+        let (mut ws, mut raw) = raw().await;
+        let large = frame(0x82, &[1; 16 * 1024]);
+        let small = frame(0x82, &[2; 100]);
+        let mut held = Vec::new();
+        // Warm: the buffer grows to 64 KiB (reads fill it).
+        for _ in 0..4 {
+            let wire = large.repeat(8);
+            raw.write_all(&wire).await.unwrap();
+            for _ in 0..8 {
+                ws.next().await.unwrap().unwrap();
+            }
+        }
+        let before = live();
+        // 50 rounds of four large messages (dropped) and a small one
+        // (held), in one write each.
+        for _ in 0..50 {
+            let mut wire = large.repeat(4);
+            wire.extend(&small);
+            raw.write_all(&wire).await.unwrap();
+            for _ in 0..4 {
+                ws.next().await.unwrap().unwrap();
+            }
+            held.push(ws.next().await.unwrap().unwrap());
+        }
+        let grown = live() - before;
+        assert!(held.iter().all(|m| m.as_bytes() == [2; 100]));
+        grown
+    });
+    // Each small message held alone: its 100 bytes and an allocation's
+    // overhead, plus at most one receive buffer changing hands. Were they
+    // split off the 64 KiB buffer, each would keep a buffer alive.
+    assert!(
+        grown < 50 * 1024 + 128 * 1024,
+        "{grown} bytes live for 50 messages of 100 bytes"
+    );
+}
+
+#[test]
+fn fragmented_and_compressed_messages_are_gathered() {
+    runtime().block_on(async {
+        let (a, b) = duplex(1 << 20);
+        let server = tokio::spawn(accept_with(a, Options::new(), |_| Ok(Accepted::new())));
+        let mut client = connect(b, Connect::new("test", "/")).await.unwrap();
+        let mut server = server.await.unwrap().unwrap();
+        assert!(server.deflate().is_some());
+        let messages: Vec<Message> = (0..100)
+            .map(|i| match i % 3 {
+                0 => Message::text(format!("{i} ").repeat(i * 50)),
+                1 => Message::binary(vec![i as u8; i * 700]),
+                _ => Message::text(format!("{i}")),
+            })
+            .collect();
+        for m in &messages {
+            client.feed(m.clone()).await.unwrap();
+        }
+        client.flush().await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..100 {
+            held.push(server.next().await.unwrap().unwrap());
+        }
+        assert_eq!(held, messages);
+    });
+}
+
+#[test]
+fn a_client_masks_a_shared_payload_in_a_copy_and_its_own_in_place() {
+    runtime().block_on(async {
+        let (a, b) = duplex(1 << 20);
+        let options = support::plain();
+        let server = tokio::spawn(accept_with(a, options.clone(), |_| Ok(Accepted::new())));
+        let mut client = connect(b, Connect::new("test", "/").options(options))
+            .await
+            .unwrap();
+        let mut server = server.await.unwrap().unwrap();
+        // Shared (a clone held, a static): masked in a copy, left intact.
+        let shared = Bytes::from(vec![0x3C; 8 * 1024]);
+        client.send(Message::binary(shared.clone())).await.unwrap();
+        assert!(shared.iter().all(|&b| b == 0x3C), "the held clone masked");
+        let text: &'static str = "static text, large enough to be written as it is. "
+            .repeat(100)
+            .leak();
+        let text = Utf8Bytes::from(text);
+        client.send(Message::Text(text.clone())).await.unwrap();
+        assert!(text.starts_with("static text"));
+        // Its own: masked in place (moved in, nothing to keep intact).
+        client
+            .send(Message::binary(vec![0x3C; 8 * 1024]))
+            .await
+            .unwrap();
+        let got: Vec<Message> = [
+            server.next().await.unwrap().unwrap(),
+            server.next().await.unwrap().unwrap(),
+            server.next().await.unwrap().unwrap(),
+        ]
+        .into();
+        assert_eq!(got[0], Message::binary(shared));
+        assert_eq!(got[1], Message::Text(text));
+        assert_eq!(got[2], Message::binary(vec![0x3C; 8 * 1024]));
+    });
+}
+
+#[test]
+fn utf8_bytes_rejects_invalid_utf8() {
+    for bad in [&b"\xc3\x28"[..], b"\xf0\x90\x28\xbc", b"ok\xff"] {
+        assert!(Utf8Bytes::try_from(Bytes::copy_from_slice(bad)).is_err());
+    }
+    let good = Utf8Bytes::try_from(Bytes::from_static("ok ✓".as_bytes())).unwrap();
+    assert_eq!(good, "ok ✓");
+}
