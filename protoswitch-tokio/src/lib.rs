@@ -89,9 +89,11 @@
 //! One receive buffer (a `BytesMut`) per connection; bytes are read into
 //! its spare capacity (never zero-filled) and frames are unmasked in
 //! place. A message in one uncompressed frame — the usual case — is not
-//! copied: the stream reads the frame whole (up to
-//! [`Options::read_buffer_size`]) before decoding it, and hands its
-//! payload out split off the buffer, as [`Bytes`] sharing the buffer's
+//! copied: when it arrives in several reads, the machine decodes each
+//! read as it comes (its keepalive sees the traffic) and the stream keeps
+//! the frame where it is, its payload unmasked behind its header, growing
+//! the buffer to hold it (up to [`Options::read_buffer_size`]); whole, the
+//! payload is split off the buffer, as [`Bytes`] sharing the buffer's
 //! storage. Once the application has dropped every message of a storage,
 //! the buffer takes it back for the next reads (no allocation: an echo of
 //! small or 16 KiB messages allocates nothing per message once warm);
@@ -113,8 +115,8 @@
 //!
 //! Buffers are sized to the traffic, not fixed: the receive buffer starts
 //! at 2 KiB, doubles while reads fill it (up to
-//! [`Options::read_buffer_size`], 64 KiB by default, or to fit a frame
-//! read whole) and halves again when the connection goes quiet after a
+//! [`Options::read_buffer_size`], 64 KiB by default, or to fit a
+//! message in one frame kept whole) and halves again when the connection goes quiet after a
 //! run of small reads; the write queue grows to the frames queued and lets
 //! go of more than 16 KiB once drained. A connection exchanging small
 //! messages holds a few KiB.

@@ -7,7 +7,7 @@
 //!   [`Options::read_buffer_size`](crate::Options::read_buffer_size) if
 //!   smaller) and doubles, up to that option, whenever a read leaves the
 //!   buffer full: more bytes were waiting than it could take. A frame the
-//!   stream waits for (a whole message in one frame, handed out without a
+//!   stream keeps whole (a message in one frame, handed out without a
 //!   copy: see `stream.rs`) raises it to the frame's size. It halves (not
 //!   below its start) when the transport has nothing to read, the buffer
 //!   is empty, and the last [`SHRINK_AFTER`] reads each left at least
@@ -75,7 +75,7 @@ impl ReadSizing {
 
     /// Before a read: room for it. A full buffer (a head or control frame
     /// larger than it) doubles, whatever the maximum; `wanted` (the size
-    /// of a frame the stream waits for, at most the maximum) raises the
+    /// of a frame the stream keeps whole, at most the maximum) raises the
     /// target to fit it. Returns the room for the read (never 0).
     pub(crate) fn before_read(&mut self, recv: &mut BytesMut, wanted: Option<usize>) -> usize {
         let len = recv.len();
@@ -95,7 +95,7 @@ impl ReadSizing {
         // back whole (nothing else holds it); or it is held (messages the
         // application keeps, or the unread bytes fill much of it), but
         // what is left of it still makes a read of a quarter of the
-        // target, and fits the frame waited for.
+        // target, and fits the frame kept whole.
         let room = spare >= need
             || (self.storage >= self.size
                 && (recv.try_reclaim(need)

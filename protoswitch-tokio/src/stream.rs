@@ -199,11 +199,11 @@ pub struct WebSocketStream<S> {
     recv: BytesMut,
     /// How `recv` is sized to the traffic.
     read_sizing: ReadSizing,
-    /// The largest frame waited for whole in `recv`
+    /// The largest frame kept whole in `recv`
     /// ([`Options::read_buffer_size`](crate::Options::read_buffer_size)).
     read_max: usize,
     /// The largest data frame the machine accepts (its frame and message
-    /// limits): larger ones are not waited for (the machine fails them).
+    /// limits): larger ones are not kept (the machine fails them).
     frame_limit: u64,
     /// Room for inflated data (empty without permessage-deflate), grown
     /// up to `inflate_max`.
@@ -218,8 +218,15 @@ pub struct WebSocketStream<S> {
     /// A message's chunks are being gathered.
     in_message: bool,
     /// The machine is inside a data frame (its last chunk did not end it):
-    /// the buffer does not start with a header.
+    /// the buffer does not start with a header, unless the frame is kept.
     mid_frame: bool,
+    /// The first bytes of `recv` are a one-frame message the machine is
+    /// receiving, kept where they are: its header, then its payload so far,
+    /// unmasked. The machine decodes `recv[kept..]`; once the frame ends,
+    /// the payload is split off without a copy. (0: none kept.)
+    kept: usize,
+    /// The kept frame's header length: where its payload starts.
+    kept_header: usize,
     out: WriteQueue,
     write_limit: usize,
     /// Our messages are compressed: `send_text` / `send_binary`.
@@ -309,6 +316,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             gather: BytesMut::new(),
             in_message: false,
             mid_frame: false,
+            kept: 0,
+            kept_header: 0,
             out: WriteQueue::default(),
             write_limit,
             compress,
@@ -631,16 +640,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 return Poll::Ready(Some(Err(error)));
             }
             // 4. Bytes buffered: one receive (none while a rate-limit
-            //    pause lasts, nor while the buffer starts with a message
-            //    in one frame not all read: it is read whole first, to be
-            //    handed out without a copy).
-            if (!self.recv.is_empty() || self.again)
-                && self.paused_until.is_none()
-                && self.frame_wanted().is_none()
-            {
+            //    pause lasts). Every byte read reaches the machine as it
+            //    arrives (its keepalive counts it as traffic); a message in
+            //    one frame that arrives in several reads stays where it is
+            //    (`kept`), to be handed out without a copy.
+            if (self.recv.len() > self.kept || self.again) && self.paused_until.is_none() {
                 let now = *now.get_or_insert_with(|| clock.now());
-                let held = self.recv.len();
-                let input: &mut [u8] = &mut self.recv;
+                let kept = self.kept;
+                // A frame that would be kept if the machine hands out only
+                // its first part: its header's length.
+                let keepable = if kept == 0 {
+                    self.keepable_frame()
+                } else {
+                    None
+                };
+                let input: &mut [u8] = &mut self.recv[kept..];
+                let held = input.len();
                 let base = input.as_ptr() as usize;
                 let inflated_len = self.inflated.len();
                 let got =
@@ -657,6 +672,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         let mut message = None;
                         // A whole message in the buffer: (start, end, kind).
                         let mut split = None;
+                        // The kept frame ended without its message.
+                        let mut unkeep = false;
                         match got.event {
                             Some(Event::Data(chunk)) => {
                                 let len = chunk.payload.len();
@@ -667,7 +684,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                                 // it does (an inflated one does not).
                                 let at = (chunk.payload.as_ptr() as usize).wrapping_sub(base);
                                 let in_recv = at <= consumed && len <= consumed - at;
-                                if chunk.message_end && !self.in_message {
+                                if kept > 0 {
+                                    // The kept frame goes on (nothing comes
+                                    // between the chunks of a frame): its
+                                    // payload follows what is kept.
+                                    debug_assert!(in_recv && at == 0 && consumed == len);
+                                    self.kept += consumed;
+                                    if chunk.message_end {
+                                        split = Some((self.kept_header, self.kept, chunk.kind));
+                                    } else if chunk.frame_end {
+                                        // Not expected: only a final frame
+                                        // is kept. Its payload is gathered.
+                                        unkeep = true;
+                                    }
+                                } else if !chunk.frame_end
+                                    && !self.in_message
+                                    && in_recv
+                                    && at + len == consumed
+                                    && keepable == Some(at)
+                                {
+                                    // The first chunk of a message in one
+                                    // frame: kept, header and all.
+                                    self.kept = consumed;
+                                    self.kept_header = at;
+                                } else if chunk.message_end && !self.in_message {
                                     let size = self.read_sizing.size();
                                     let pins_little = len.saturating_mul(PIN_RATIO) >= size
                                         || size <= sizing::INITIAL_READ;
@@ -698,15 +738,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         if let Some((len, message_end)) = data {
                             self.account(len, message_end, now);
                         }
+                        if unkeep {
+                            let payload = &self.recv[self.kept_header..self.kept];
+                            self.gather.extend_from_slice(payload);
+                            self.in_message = true;
+                            self.recv.advance(self.kept);
+                            self.kept = 0;
+                        }
                         if let Some((start, end, kind)) = split {
-                            // No copy: the message shares the buffer's
-                            // storage, which comes back to the buffer once
-                            // the message is dropped (`sizing`).
-                            let mut payload = self.recv.split_to(end);
-                            payload.advance(start);
-                            message = Some(received(kind, payload.freeze()));
-                            self.recv.advance(consumed - end);
-                        } else {
+                            // Offsets in the machine's input, or (a kept
+                            // frame) in the buffer, where that input began
+                            // after the kept bytes.
+                            let rest = if kept > 0 { 0 } else { consumed - end };
+                            let size = self.read_sizing.size();
+                            let len = end - start;
+                            if kept > 0 && len.saturating_mul(PIN_RATIO) < size {
+                                // A small message in a buffer since grown:
+                                // a copy, not a pin of the whole storage.
+                                let bytes = Bytes::copy_from_slice(&self.recv[start..end]);
+                                message = Some(received(kind, bytes));
+                                self.recv.advance(end);
+                            } else {
+                                // No copy: the message shares the buffer's
+                                // storage, which comes back to the buffer
+                                // once the message is dropped (`sizing`).
+                                let mut payload = self.recv.split_to(end);
+                                payload.advance(start);
+                                message = Some(received(kind, payload.freeze()));
+                                self.recv.advance(rest);
+                            }
+                            self.kept = 0;
+                        } else if self.kept == 0 && kept == 0 {
                             self.recv.advance(consumed);
                         }
                         if filled_inflated {
@@ -764,14 +826,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
-    /// The size of the frame at the start of the buffer, when it is to be
-    /// read whole before the machine decodes it: a whole message in one
-    /// uncompressed frame (FIN, text or binary, between messages) within
-    /// the machine's limits and the read buffer's, not all read yet.
-    /// Anything else (a control frame, a fragment, a frame the machine
-    /// will refuse, a partial header) goes to the machine as it is.
+    /// The size of the frame at the start of the buffer, when the buffer
+    /// is to make room for all of it: a whole message in one uncompressed
+    /// frame (FIN, text or binary, between messages) within the machine's
+    /// limits and the read buffer's, not all read yet — the frame kept
+    /// while the machine receives it, or one whose header starts the
+    /// buffer. Anything else (a control frame, a fragment, a frame the
+    /// machine will refuse, a partial header) needs no room of its own.
     fn frame_wanted(&self) -> Option<usize> {
-        if self.mid_frame || self.in_message || self.recv.len() < 2 {
+        let at_header = self.kept > 0 || !(self.mid_frame || self.in_message);
+        if !at_header || self.recv.len() < 2 {
             return None;
         }
         let role = on!(&self.machine, c => c.role());
@@ -784,6 +848,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
         let total = n as u64 + header.payload_len;
         (total > self.recv.len() as u64 && total <= self.read_max as u64).then_some(total as usize)
+    }
+
+    /// The header length of the frame that starts the buffer, when that
+    /// frame is kept in place should the machine hand out only its first
+    /// part ([`kept`](Self::kept)): a message in one frame that the buffer
+    /// will hold whole (the rule of [`frame_wanted`](Self::frame_wanted)).
+    fn keepable_frame(&self) -> Option<usize> {
+        if self.mid_frame || self.in_message || self.recv.len() < 2 {
+            return None;
+        }
+        let role = on!(&self.machine, c => c.role());
+        let (header, n) = FrameHeader::decode(&self.recv, role, 0).ok()??;
+        let keepable = header.fin
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary)
+            && header.payload_len <= self.frame_limit
+            && n as u64 + header.payload_len <= self.read_max as u64;
+        keepable.then_some(n)
     }
 
     /// `poll_close`: our Close (1000 unless one was sent), the handshake

@@ -236,6 +236,42 @@ async fn keepalive_times_out_on_a_silent_peer() {
     assert_eq!(&ping, b"\x89\x00");
 }
 
+/// A large message trickling in is traffic for an idle keepalive: every
+/// byte the transport delivers reaches the machine, also while the stream
+/// gathers a one-frame message to hand it out without a copy, so no Ping
+/// goes out (and no Pong, stuck behind the frame, is waited for).
+#[tokio::test(start_paused = true)]
+async fn a_frame_trickling_in_keeps_an_idle_keepalive_quiet() {
+    let config = Config::new().keepalive(Some(Keepalive::idle(
+        Duration::from_secs(2),
+        Duration::from_secs(1),
+    )));
+    let (server, mut raw) = raw_pair("", plain().config(config)).await;
+    let mut server = server.await.unwrap().unwrap();
+    // A 16 KiB binary frame (mask key 0): its header, then 1 KiB a second.
+    let payload: Vec<u8> = (0..16 * 1024).map(|i| (i % 251) as u8).collect();
+    let sent = payload.clone();
+    let writer = tokio::spawn(async move {
+        raw.write_all(&[0x82, 0x80 | 126, 0x40, 0x00, 0, 0, 0, 0])
+            .await
+            .unwrap();
+        for piece in sent.chunks(1024) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            raw.write_all(piece).await.unwrap();
+        }
+        raw
+    });
+    let start = tokio::time::Instant::now();
+    let message = server.next().await.unwrap().unwrap();
+    assert_eq!(message.as_bytes(), &payload[..]);
+    assert_eq!(start.elapsed().as_secs(), 16);
+    let mut raw = writer.await.unwrap();
+    // Nothing came back: no Ping.
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_millis(500), raw.read(&mut byte)).await;
+    assert!(read.is_err(), "the server wrote {byte:?}");
+}
+
 #[tokio::test]
 async fn a_slow_reader_makes_poll_ready_pend() {
     let limit = 8 * 1024;
