@@ -647,13 +647,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             if (self.recv.len() > self.kept || self.again) && self.paused_until.is_none() {
                 let now = *now.get_or_insert_with(|| clock.now());
                 let kept = self.kept;
-                // A frame that would be kept if the machine hands out only
-                // its first part: its header's length.
-                let keepable = if kept == 0 {
-                    self.keepable_frame()
-                } else {
-                    None
-                };
+                let was_mid_frame = self.mid_frame;
                 let input: &mut [u8] = &mut self.recv[kept..];
                 let held = input.len();
                 let base = input.as_ptr() as usize;
@@ -674,6 +668,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         let mut split = None;
                         // The kept frame ended without its message.
                         let mut unkeep = false;
+                        // The first part of a frame, its payload at this
+                        // offset after its header: kept or gathered.
+                        let mut first_part = None;
                         match got.event {
                             Some(Event::Data(chunk)) => {
                                 let len = chunk.payload.len();
@@ -699,14 +696,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                                     }
                                 } else if !chunk.frame_end
                                     && !self.in_message
+                                    && !was_mid_frame
                                     && in_recv
                                     && at + len == consumed
-                                    && keepable == Some(at)
                                 {
-                                    // The first chunk of a message in one
-                                    // frame: kept, header and all.
-                                    self.kept = consumed;
-                                    self.kept_header = at;
+                                    // Decided below, the header in reach.
+                                    first_part = Some(at);
                                 } else if chunk.message_end && !self.in_message {
                                     let size = self.read_sizing.size();
                                     let pins_little = len.saturating_mul(PIN_RATIO) >= size
@@ -737,6 +732,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         }
                         if let Some((len, message_end)) = data {
                             self.account(len, message_end, now);
+                        }
+                        if let Some(at) = first_part {
+                            if self.keeps_frame(at) {
+                                // The first chunk of a message in one
+                                // frame: kept, header and all.
+                                self.kept = consumed;
+                                self.kept_header = at;
+                            } else {
+                                self.gather.extend_from_slice(&self.recv[at..consumed]);
+                                self.in_message = true;
+                            }
                         }
                         if unkeep {
                             let payload = &self.recv[self.kept_header..self.kept];
@@ -850,21 +856,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         (total > self.recv.len() as u64 && total <= self.read_max as u64).then_some(total as usize)
     }
 
-    /// The header length of the frame that starts the buffer, when that
-    /// frame is kept in place should the machine hand out only its first
-    /// part ([`kept`](Self::kept)): a message in one frame that the buffer
-    /// will hold whole (the rule of [`frame_wanted`](Self::frame_wanted)).
-    fn keepable_frame(&self) -> Option<usize> {
-        if self.mid_frame || self.in_message || self.recv.len() < 2 {
-            return None;
-        }
+    /// Whether the data frame whose header is `recv[..header_len]`, and
+    /// whose first part the machine just handed out, is kept in place
+    /// until it ends ([`kept`](Self::kept)): a message in one frame that
+    /// the buffer will hold whole (the rule of
+    /// [`frame_wanted`](Self::frame_wanted)). Asked only then, not at
+    /// every receive: most messages come whole out of one.
+    fn keeps_frame(&self, header_len: usize) -> bool {
         let role = on!(&self.machine, c => c.role());
-        let (header, n) = FrameHeader::decode(&self.recv, role, 0).ok()??;
-        let keepable = header.fin
+        let Ok(Some((header, n))) = FrameHeader::decode(&self.recv[..header_len], role, 0) else {
+            return false;
+        };
+        n == header_len
+            && header.fin
             && matches!(header.opcode, OpCode::Text | OpCode::Binary)
             && header.payload_len <= self.frame_limit
-            && n as u64 + header.payload_len <= self.read_max as u64;
-        keepable.then_some(n)
+            && n as u64 + header.payload_len <= self.read_max as u64
     }
 
     /// `poll_close`: our Close (1000 unless one was sent), the handshake
