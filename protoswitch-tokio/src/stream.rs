@@ -671,21 +671,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         // The first part of a frame, its payload at this
                         // offset after its header: kept or gathered.
                         let mut first_part = None;
+                        // The chunk continued the kept frame.
+                        let mut continued = false;
+                        // A chunk that does not continue the kept frame
+                        // (not expected from the machine).
+                        let mut desync = false;
                         match got.event {
                             Some(Event::Data(chunk)) => {
                                 let len = chunk.payload.len();
-                                filled_inflated = inflated_len > 0 && len == inflated_len;
                                 data = Some((len, chunk.message_end));
                                 self.mid_frame = !chunk.frame_end;
                                 // Where the payload lies in the buffer, if
                                 // it does (an inflated one does not).
                                 let at = (chunk.payload.as_ptr() as usize).wrapping_sub(base);
                                 let in_recv = at <= consumed && len <= consumed - at;
-                                if kept > 0 {
+                                filled_inflated =
+                                    !in_recv && inflated_len > 0 && len == inflated_len;
+                                if kept > 0 && !(in_recv && at == 0 && consumed == len) {
+                                    // Checked, not assumed: what is kept
+                                    // is handed out as the machine's text.
+                                    desync = true;
+                                } else if kept > 0 {
                                     // The kept frame goes on (nothing comes
                                     // between the chunks of a frame): its
                                     // payload follows what is kept.
-                                    debug_assert!(in_recv && at == 0 && consumed == len);
+                                    continued = true;
                                     self.kept += consumed;
                                     if chunk.message_end {
                                         split = Some((self.kept_header, self.kept, chunk.kind));
@@ -733,6 +743,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         if let Some((len, message_end)) = data {
                             self.account(len, message_end, now);
                         }
+                        if desync {
+                            self.recv.advance(kept + consumed);
+                            self.kept = 0;
+                            self.finished = true;
+                            let desync = "protoswitch-tokio: a chunk that does not continue the frame being received";
+                            return Poll::Ready(Some(Err(io::Error::other(desync).into())));
+                        }
+                        if kept > 0
+                            && !continued
+                            && (had_event
+                                || consumed > 0
+                                || matches!(self.state(), State::Closed | State::CloseReceived))
+                        {
+                            // The machine no longer decodes the kept frame
+                            // (it failed, or discards what follows a
+                            // Close): let go of it and of what it consumed.
+                            self.recv.advance(kept + consumed);
+                            self.kept = 0;
+                            self.mid_frame = false;
+                        } else if kept == 0
+                            && !had_event
+                            && consumed > 0
+                            && !was_mid_frame
+                            && !self.in_message
+                            && matches!(self.state(), State::Open | State::CloseSent)
+                            && self.keeps_frame(consumed)
+                        {
+                            // A data frame's header read alone: kept, so
+                            // that its payload follows it in place.
+                            self.kept = consumed;
+                            self.kept_header = consumed;
+                            self.mid_frame = true;
+                        }
                         if let Some(at) = first_part {
                             if self.keeps_frame(at) {
                                 // The first chunk of a message in one
@@ -758,7 +801,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                             let rest = if kept > 0 { 0 } else { consumed - end };
                             let size = self.read_sizing.size();
                             let len = end - start;
-                            if kept > 0 && len.saturating_mul(PIN_RATIO) < size {
+                            let pins_little = len.saturating_mul(PIN_RATIO) >= size
+                                || size <= sizing::INITIAL_READ;
+                            if kept > 0 && !pins_little {
                                 // A small message in a buffer since grown:
                                 // a copy, not a pin of the whole storage.
                                 let bytes = Bytes::copy_from_slice(&self.recv[start..end]);
@@ -796,6 +841,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     // error's code: the next turn sends it.
                     Err(protoswitch::Error::Peer(_)) => {
                         self.again = false;
+                        // What was kept or gathered of a message will not
+                        // be completed: let it go.
+                        self.recv.advance(self.kept);
+                        self.kept = 0;
+                        self.mid_frame = false;
+                        self.gather = BytesMut::new();
+                        self.in_message = false;
                         continue;
                     }
                     Err(e) => {
@@ -832,9 +884,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
-    /// The size of the frame at the start of the buffer, when the buffer
-    /// is to make room for all of it: a whole message in one uncompressed
-    /// frame (FIN, text or binary, between messages) within the machine's
+    /// The room the buffer is to make (at most twice the bytes it holds)
+    /// for the frame at its start, when it is to hold all of it: a whole
+    /// message in one uncompressed frame (FIN, text or binary, between
+    /// messages) within the machine's
     /// limits and the read buffer's, not all read yet — the frame kept
     /// while the machine receives it, or one whose header starts the
     /// buffer. Anything else (a control frame, a fragment, a frame the
@@ -853,7 +906,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             return None;
         }
         let total = n as u64 + header.payload_len;
-        (total > self.recv.len() as u64 && total <= self.read_max as u64).then_some(total as usize)
+        let held = self.recv.len();
+        if total <= held as u64 || total > self.read_max as u64 {
+            return None;
+        }
+        // Room for the rest grows with what arrived (at most twice the
+        // bytes held): a header alone announcing a large frame commits no
+        // memory, as a connection sending one and going quiet would.
+        Some((total as usize).min(2 * held))
     }
 
     /// Whether the data frame whose header is `recv[..header_len]`, and

@@ -10,9 +10,10 @@ use std::cell::Cell;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use protoswitch_tokio::{
-    Accepted, Bytes, Connect, Message, Options, Utf8Bytes, WebSocketStream, accept_with, connect,
+    Accepted, Bytes, Connect, Error, Message, Options, Utf8Bytes, WebSocketStream, accept_with,
+    connect,
 };
-use tokio::io::{AsyncWriteExt, DuplexStream, duplex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 
 mod support;
 
@@ -88,6 +89,17 @@ fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
     f
 }
 
+/// [`frame`] masked with `key` (RFC 6455 §5.3), as clients send them.
+fn masked(first: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    let mut f = frame(first, payload);
+    let at = f.len() - payload.len();
+    f[at - 4..at].copy_from_slice(&key);
+    for (i, b) in f[at..].iter_mut().enumerate() {
+        *b ^= key[i % 4];
+    }
+    f
+}
+
 /// A server through the adapter and a raw client past the 101, over a
 /// pipe of 1 MiB (writes of a test never wait for the server).
 async fn raw() -> (WebSocketStream<DuplexStream>, DuplexStream) {
@@ -134,26 +146,38 @@ fn messages_in_one_frame_share_the_receive_buffer() {
 fn receiving_16_kib_messages_allocates_nothing_once_warm() {
     let (count, copies) = runtime().block_on(async {
         let (mut ws, mut raw) = raw().await;
-        let binary = frame(0x82, &[0xA5; 16 * 1024]);
-        let text = frame(0x81, "ü".repeat(8 * 1024).as_bytes());
+        // Masked with a key that changes every byte (a frame unmasked
+        // twice, or resumed at the wrong phase, would not come out equal).
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let binary_payload: Vec<u8> = (0..16 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+        let binary = masked(0x82, &binary_payload, key);
+        let text_payload = "ü".repeat(8 * 1024);
+        let text = masked(0x81, text_payload.as_bytes(), key);
         let mut at = std::collections::HashSet::with_capacity(256);
         let mut round = async |ws: &mut WebSocketStream<DuplexStream>, i: usize| {
-            // Half the time in two reads: the stream reads and the machine
-            // decodes the first part before the rest is written; the frame
-            // is kept where it is and still comes out in one piece.
+            // Two times in three in several reads: the stream reads and
+            // the machine decodes each part before the next is written; the
+            // frame is kept where it is and still comes out in one piece.
+            // Cut at an odd offset (inside a mask word, and in the text
+            // inside a character), or after the header alone and then so.
             let wire = if i % 2 == 0 { &binary } else { &text };
-            let cut = if i % 4 < 2 { wire.len() } else { 5000 };
-            raw.write_all(&wire[..cut]).await.unwrap();
-            if cut < wire.len() {
+            let cuts: &[usize] = [&[][..], &[5001], &[8, 5001]][i % 3];
+            let mut from = 0;
+            for &cut in cuts {
+                raw.write_all(&wire[from..cut]).await.unwrap();
                 assert!(
                     ws.next().now_or_never().is_none(),
                     "a message from part of a frame"
                 );
-                raw.write_all(&wire[cut..]).await.unwrap();
+                from = cut;
             }
+            raw.write_all(&wire[from..]).await.unwrap();
             let m = ws.next().await.unwrap().unwrap();
-            assert_eq!(m.len(), 16 * 1024);
-            assert_eq!(m.is_text(), i % 2 == 1);
+            if i % 2 == 0 {
+                assert_eq!(m.as_bytes(), &binary_payload[..]);
+            } else {
+                assert_eq!(m.as_text(), Some(text_payload.as_str()));
+            }
             m.as_bytes().as_ptr() as usize
         };
         for i in 0..8 {
@@ -168,6 +192,33 @@ fn receiving_16_kib_messages_allocates_nothing_once_warm() {
     assert_eq!(count, 0, "allocations in receiving 200 messages of 16 KiB");
     // Each dropped before the next: the same storage, taken back.
     assert!(copies <= 2, "{copies} places");
+}
+
+/// Invalid UTF-8 in the second read of a text frame kept in place: the
+/// connection fails with 1007, no message comes out, and what was kept is
+/// let go.
+#[test]
+fn invalid_text_in_a_kept_frame_fails_with_1007() {
+    runtime().block_on(async {
+        let (mut ws, mut raw) = raw().await;
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let mut payload = "ü".repeat(4000).into_bytes();
+        payload[6001] = 0xFF;
+        let wire = masked(0x81, &payload, key);
+        raw.write_all(&wire[..3001]).await.unwrap();
+        assert!(
+            ws.next().now_or_never().is_none(),
+            "a message from part of a frame"
+        );
+        raw.write_all(&wire[3001..]).await.unwrap();
+        let got = ws.next().await;
+        assert!(matches!(got, Some(Err(Error::Protocol(_)))), "{got:?}");
+        let mut close = [0u8; 4];
+        raw.read_exact(&mut close).await.unwrap();
+        assert_eq!(close[0], 0x88, "a Close");
+        assert_eq!(u16::from_be_bytes([close[2], close[3]]), 1007);
+        assert!(ws.next().await.is_none());
+    });
 }
 
 #[test]
