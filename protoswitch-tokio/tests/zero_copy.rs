@@ -221,6 +221,49 @@ fn invalid_text_in_a_kept_frame_fails_with_1007() {
     });
 }
 
+/// A peer that breaks a kept text frame and goes on sending while our
+/// Close cannot be written (it never reads: the Pongs it asked for fill
+/// the way back): the machine discards what follows, and the stream lets
+/// go of it too, instead of buffering a mebibyte.
+#[test]
+fn what_follows_a_failed_kept_frame_is_discarded_not_buffered() {
+    let grown = runtime().block_on(async {
+        let (server, raw) = support::raw_pair_with("", support::plain(), 4096, |a| a).await;
+        let mut ws = server.await.unwrap().unwrap();
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let mut wire = masked(0x89, &[7; 125], key).repeat(64);
+        let mut text = "ü".repeat(4000).into_bytes();
+        text[6001] = 0xFF;
+        let text = masked(0x81, &text, key);
+        let junk = vec![0u8; 1 << 20];
+        let before = live();
+        let mut writer = tokio::spawn(async move {
+            let mut raw = raw;
+            wire.extend_from_slice(&text);
+            raw.write_all(&wire).await.unwrap();
+            raw.write_all(&junk).await.unwrap();
+            (raw, wire, junk)
+        });
+        let kept = loop {
+            tokio::select! {
+                done = &mut writer => break done.unwrap(),
+                next = ws.next() => {
+                    assert!(!matches!(next, Some(Ok(_))), "a message: {next:?}");
+                    if next.is_none() {
+                        panic!("the stream ended while its Close could not be written");
+                    }
+                }
+            }
+        };
+        let grown = live() - before;
+        drop(kept);
+        grown
+    });
+    // The buffers of the pipe's way back and the stream's queue, not the
+    // mebibyte sent after the error.
+    assert!(grown < 256 * 1024, "{grown} bytes grown");
+}
+
 #[test]
 fn messages_held_stay_intact_while_more_are_received() {
     runtime().block_on(async {
