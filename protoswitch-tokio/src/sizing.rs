@@ -76,7 +76,9 @@ impl ReadSizing {
     /// Before a read: room for it. A full buffer (a head or control frame
     /// larger than it) doubles, whatever the maximum; `wanted` (the size
     /// of a frame the stream keeps whole, at most the maximum) raises the
-    /// target to fit it. Returns the room for the read (never 0).
+    /// target towards it as its bytes arrive: to at most twice the bytes
+    /// held, so that a header alone announcing a large frame commits no
+    /// memory. Returns the room for the read (never 0).
     pub(crate) fn before_read(&mut self, recv: &mut BytesMut, wanted: Option<usize>) -> usize {
         let len = recv.len();
         if len >= self.size {
@@ -84,19 +86,23 @@ impl ReadSizing {
             self.small_reads = 0;
         }
         if let Some(wanted) = wanted {
-            if wanted > self.size {
-                self.size = wanted.next_power_of_two().min(self.max).max(wanted);
+            let towards = wanted.min(2 * len.max(1));
+            if towards > self.size {
+                self.size = towards.next_power_of_two().min(self.max).max(towards);
                 self.small_reads = 0;
             }
         }
         let need = self.size - len;
         let spare = recv.capacity() - len;
-        // Enough room; or the storage is of the target size and comes
-        // back whole (nothing else holds it); or it is held (messages the
+        // Enough room; or the rest of the frame kept whole fits in what is
+        // left (read there: taking the storage back would move the kept
+        // bytes); or the storage is of the target size and comes back
+        // whole (nothing else holds it); or it is held (messages the
         // application keeps, or the unread bytes fill much of it), but
         // what is left of it still makes a read of a quarter of the
         // target, and fits the frame kept whole.
         let room = spare >= need
+            || wanted.is_some_and(|w| w - len <= spare)
             || (self.storage >= self.size
                 && (recv.try_reclaim(need)
                     || (spare >= (need / 4).max(1) && wanted.is_none_or(|w| w - len <= spare))));
@@ -198,14 +204,25 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_waited_for_gets_room_at_once() {
+    fn room_for_a_frame_kept_whole_grows_as_its_bytes_arrive() {
         let mut s = ReadSizing::new(64 * 1024, &BytesMut::new());
         let mut recv = BytesMut::new();
+        // A header and a few bytes announcing 16 KiB: nothing committed
+        // beyond the buffer's start.
         read(&mut s, &mut recv, 100, None);
+        s.before_read(&mut recv, Some(16 * 1024 + 4));
+        assert_eq!(s.size(), 2 * 1024);
+        // 6,000 bytes of it arrived: room for up to twice that.
+        recv.extend(std::iter::repeat_n(1u8, 5900));
         let room = s.before_read(&mut recv, Some(16 * 1024 + 4));
-        assert_eq!(s.size(), 32 * 1024);
-        assert!(room >= 16 * 1024 - 96, "{room}");
-        assert_eq!(recv.len(), 100, "the unread bytes kept");
+        assert_eq!(s.size(), 16 * 1024);
+        assert!(room >= 16 * 1024 - 6000, "{room}");
+        assert_eq!(recv.len(), 6000, "the unread bytes kept");
+        // The rest of the frame fits what is left: read there, nothing
+        // moved, whatever the target.
+        let at = recv.as_ptr();
+        s.before_read(&mut recv, Some(16 * 1024 + 4));
+        assert_eq!(recv.as_ptr(), at);
     }
 
     #[test]

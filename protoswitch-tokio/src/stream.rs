@@ -884,9 +884,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
-    /// The room the buffer is to make (at most twice the bytes it holds)
-    /// for the frame at its start, when it is to hold all of it: a whole
-    /// message in one uncompressed frame (FIN, text or binary, between
+    /// The size of the frame at the start of the buffer, when the buffer
+    /// is to hold all of it (its room grows towards it as the bytes
+    /// arrive: `ReadSizing::before_read`): a whole message in one
+    /// uncompressed frame (FIN, text or binary, between
     /// messages) within the machine's
     /// limits and the read buffer's, not all read yet — the frame kept
     /// while the machine receives it, or one whose header starts the
@@ -906,14 +907,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             return None;
         }
         let total = n as u64 + header.payload_len;
-        let held = self.recv.len();
-        if total <= held as u64 || total > self.read_max as u64 {
-            return None;
-        }
-        // Room for the rest grows with what arrived (at most twice the
-        // bytes held): a header alone announcing a large frame commits no
-        // memory, as a connection sending one and going quiet would.
-        Some((total as usize).min(2 * held))
+        (total > self.recv.len() as u64 && total <= self.read_max as u64).then_some(total as usize)
     }
 
     /// Whether the data frame whose header is `recv[..header_len]`, and
