@@ -713,10 +713,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                                     // Decided below, the header in reach.
                                     first_part = Some(at);
                                 } else if chunk.message_end && !self.in_message {
-                                    let size = self.read_sizing.size();
-                                    let pins_little = len.saturating_mul(PIN_RATIO) >= size
-                                        || size <= sizing::INITIAL_READ;
-                                    if len > 0 && in_recv && pins_little {
+                                    if len > 0 && in_recv && pins_little(len, &self.read_sizing) {
                                         split = Some((at, at + len, chunk.kind));
                                     } else {
                                         let bytes = Bytes::copy_from_slice(chunk.payload);
@@ -799,11 +796,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                             // frame) in the buffer, where that input began
                             // after the kept bytes.
                             let rest = if kept > 0 { 0 } else { consumed - end };
-                            let size = self.read_sizing.size();
-                            let len = end - start;
-                            let pins_little = len.saturating_mul(PIN_RATIO) >= size
-                                || size <= sizing::INITIAL_READ;
-                            if kept > 0 && !pins_little {
+                            if kept > 0 && !pins_little(end - start, &self.read_sizing) {
                                 // A small message in a buffer since grown:
                                 // a copy, not a pin of the whole storage.
                                 let bytes = Bytes::copy_from_slice(&self.recv[start..end]);
@@ -895,19 +888,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// machine will refuse, a partial header) needs no room of its own.
     fn frame_wanted(&self) -> Option<usize> {
         let at_header = self.kept > 0 || !(self.mid_frame || self.in_message);
-        if !at_header || self.recv.len() < 2 {
+        if !at_header {
             return None;
         }
-        let role = on!(&self.machine, c => c.role());
-        let (header, n) = FrameHeader::decode(&self.recv, role, 0).ok()??;
-        if !header.fin
-            || !matches!(header.opcode, OpCode::Text | OpCode::Binary)
-            || header.payload_len > self.frame_limit
-        {
-            return None;
-        }
-        let total = n as u64 + header.payload_len;
-        (total > self.recv.len() as u64 && total <= self.read_max as u64).then_some(total as usize)
+        let (_, total) = self.one_frame_message(&self.recv)?;
+        (total > self.recv.len()).then_some(total)
     }
 
     /// Whether the data frame whose header is `recv[..header_len]`, and
@@ -917,15 +902,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// [`frame_wanted`](Self::frame_wanted)). Asked only then, not at
     /// every receive: most messages come whole out of one.
     fn keeps_frame(&self, header_len: usize) -> bool {
+        self.one_frame_message(&self.recv[..header_len])
+            .is_some_and(|(n, _)| n == header_len)
+    }
+
+    /// The header length and whole size of the frame whose header starts
+    /// `bytes`, when the buffer is to hold it whole: a message in one
+    /// uncompressed frame (FIN, text or binary) within the machine's limits
+    /// and the read buffer's size. The one rule of
+    /// [`frame_wanted`](Self::frame_wanted) and
+    /// [`keeps_frame`](Self::keeps_frame).
+    fn one_frame_message(&self, bytes: &[u8]) -> Option<(usize, usize)> {
         let role = on!(&self.machine, c => c.role());
-        let Ok(Some((header, n))) = FrameHeader::decode(&self.recv[..header_len], role, 0) else {
-            return false;
-        };
-        n == header_len
-            && header.fin
+        let (header, n) = FrameHeader::decode(bytes, role, 0).ok()??;
+        let total = n as u64 + header.payload_len;
+        let held_whole = header.fin
             && matches!(header.opcode, OpCode::Text | OpCode::Binary)
             && header.payload_len <= self.frame_limit
-            && n as u64 + header.payload_len <= self.read_max as u64
+            && total <= self.read_max as u64;
+        held_whole.then_some((n, total as usize))
     }
 
     /// `poll_close`: our Close (1000 unless one was sent), the handshake
@@ -1015,6 +1010,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         self.out.large_at = 0;
         Ok(())
     }
+}
+
+/// Whether a message of `len` bytes split off the receive buffer (sized
+/// by `read_sizing`) pins little of it: at least 1/[`PIN_RATIO`] of the
+/// buffer's size, or the buffer at its smallest. Smaller ones are copied.
+fn pins_little(len: usize, read_sizing: &ReadSizing) -> bool {
+    let size = read_sizing.size();
+    len.saturating_mul(PIN_RATIO) >= size || size <= sizing::INITIAL_READ
 }
 
 /// A received message from its payload (text validated by the machine).
