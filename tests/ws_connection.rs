@@ -642,7 +642,8 @@ fn the_configuration_is_kept_with_millisecond_timers() {
         .max_fragments(3)
         .auto_pong(false)
         .close_timeout(Duration::from_nanos(1))
-        .keepalive(Some(keepalive));
+        .keepalive(Some(keepalive))
+        .whole_frames(true);
     let kept = Connection::server(config, Instant::ZERO).config();
     // Rounded up to whole milliseconds, never down to zero.
     let expected = config
@@ -692,5 +693,161 @@ fn an_empty_buffer_between_and_inside_frames_needs_more() {
     };
     assert_eq!((chunk.payload, chunk.message_end), (&b"456789"[..], true));
     nothing(&mut server);
+    assert_eq!(server.state(), State::Open);
+}
+
+/// `whole_frames`: the masked frame of `payload` (binary, or text) a client
+/// sends with key `KEY`.
+fn client_frame(payload: &[u8], text: bool) -> Vec<u8> {
+    let mut client = Connection::client(Config::default(), Instant::ZERO, || KEY);
+    let mut wire = vec![0u8; payload.len() + 14];
+    let n = if text {
+        client
+            .send_header(MessageKind::Text, payload.len() as u64, true, &mut wire)
+            .map(|(n, _)| n)
+            .unwrap()
+    } else {
+        client.send_binary(payload, &mut wire).unwrap()
+    };
+    wire.truncate(n);
+    if text {
+        let mut masked = payload.to_vec();
+        protoswitch::ws::apply_mask(&mut masked, KEY, 0);
+        wire.extend_from_slice(&masked);
+    }
+    wire
+}
+
+/// Feeds `wire` one byte more at a time (the buffer holds every byte not
+/// consumed) until the first event or error; returns how many bytes had
+/// arrived then, how many were consumed before, and what came (payload,
+/// `frame_end`, `message_end` of a data chunk; `None` for another event).
+#[allow(clippy::type_complexity)]
+fn first_event_growing(
+    server: &mut Connection,
+    wire: &[u8],
+) -> (usize, usize, Result<Option<(Vec<u8>, bool, bool)>, Error>) {
+    let mut start = 0;
+    for end in 1..=wire.len() {
+        let mut buf = wire[start..end].to_vec();
+        match server.receive(&mut buf, Instant::ZERO) {
+            Ok(got) => match got.event {
+                None => start += got.consumed,
+                Some(Event::Data(chunk)) => {
+                    assert_eq!(start + got.consumed, end, "the chunk ends the buffer");
+                    let data = (chunk.payload.to_vec(), chunk.frame_end, chunk.message_end);
+                    return (end, start, Ok(Some(data)));
+                }
+                Some(_) => return (end, start, Ok(None)),
+            },
+            Err(e) => return (end, start, Err(e)),
+        }
+    }
+    panic!("no event for {} bytes", wire.len())
+}
+
+/// `whole_frames`: a frame arriving a byte at a time comes out once, whole,
+/// when its last byte is here; by default its first payload byte comes out
+/// as soon as it arrives.
+#[test]
+fn whole_frames_deliver_a_frame_once_it_is_all_here() {
+    let payload: Vec<u8> = (0..300u32).map(|i| (i * 7) as u8).collect();
+    let wire = client_frame(&payload, false);
+    assert_eq!(wire.len(), 4 + 4 + 300);
+    let whole = Config::new().whole_frames(true);
+    let mut server = Connection::server(whole, Instant::ZERO);
+    let (seen, consumed, got) = first_event_growing(&mut server, &wire);
+    assert_eq!((seen, consumed), (wire.len(), 0));
+    assert_eq!(got.unwrap(), Some((payload.clone(), true, true)));
+    // Default: the header is consumed, one payload byte is a first chunk.
+    let mut server = Connection::server(Config::default(), Instant::ZERO);
+    let (seen, consumed, got) = first_event_growing(&mut server, &wire);
+    assert_eq!((seen, consumed), (9, 8));
+    assert_eq!(got.unwrap(), Some((payload[..1].to_vec(), false, false)));
+}
+
+/// `whole_frames`: a frame larger than `max_frame_payload` fails with 1009
+/// on its header (it would never fit); one at the limit waits, then comes.
+#[test]
+fn whole_frames_refuse_a_too_large_frame_on_its_header() {
+    let whole = Config::new().whole_frames(true).max_frame_payload(200);
+    let over = client_frame(&[1; 201], false);
+    let mut server = Connection::server(whole, Instant::ZERO);
+    let (seen, _, got) = first_event_growing(&mut server, &over);
+    assert_eq!(seen, 8, "the 16-bit length and the mask key");
+    let err = got.unwrap_err();
+    let peer = err.peer().expect("a peer error");
+    assert_eq!(peer.kind(), PeerErrorKind::FrameTooLarge { limit: 200 });
+    assert_eq!(peer.close_code(), Some(1009));
+    let at = client_frame(&[1; 200], false);
+    let mut server = Connection::server(whole, Instant::ZERO);
+    let (seen, consumed, got) = first_event_growing(&mut server, &at);
+    assert_eq!((seen, consumed), (at.len(), 0));
+    assert_eq!(got.unwrap(), Some((vec![1; 200], true, true)));
+}
+
+/// `whole_frames`: fragmentation and message-size rules fail on the
+/// header, without waiting for the payload; UTF-8 fails (1007) once the
+/// frame is whole, and not before.
+#[test]
+fn whole_frames_check_headers_at_once_and_text_when_whole() {
+    let whole = Config::new().whole_frames(true);
+    // A continuation with no message begun.
+    let mut lone = client_frame(&[0; 50], false);
+    lone[0] = 0x80;
+    let (seen, _, got) = first_event_growing(&mut Connection::server(whole, Instant::ZERO), &lone);
+    assert_eq!(seen, 6);
+    assert_eq!(
+        got.unwrap_err().peer().map(|p| p.kind()),
+        Some(PeerErrorKind::UnexpectedContinuation)
+    );
+    // A message over max_message_size, told by its second fragment's header.
+    let small = whole.max_message_size(60);
+    let mut server = Connection::server(small, Instant::ZERO);
+    let mut first = client_frame(&[0; 40], false);
+    first[0] = 0x02; // Binary, not FIN
+    let got = server.receive(&mut first, Instant::ZERO).unwrap();
+    assert!(matches!(got.event, Some(Event::Data(c)) if c.frame_end && !c.message_end));
+    let mut second = client_frame(&[0; 40], false);
+    second[0] = 0x80; // Continuation, FIN
+    let (seen, _, got) = first_event_growing(&mut server, &second);
+    assert_eq!(seen, 6);
+    assert_eq!(
+        got.unwrap_err().peer().map(|p| p.kind()),
+        Some(PeerErrorKind::MessageTooLarge { limit: 60 })
+    );
+    // Invalid UTF-8 at the start of a text frame: by default it fails on
+    // its first payload byte, with whole frames on its last.
+    let mut bad = b"\xff".to_vec();
+    bad.extend_from_slice(&[b'a'; 99]);
+    let text = client_frame(&bad, true);
+    for (config, at) in [(whole, text.len()), (Config::default(), 7)] {
+        let (seen, _, got) =
+            first_event_growing(&mut Connection::server(config, Instant::ZERO), &text);
+        assert_eq!(seen, at);
+        let err = got.unwrap_err();
+        assert_eq!(err.peer().and_then(|p| p.close_code()), Some(1007));
+    }
+}
+
+/// `whole_frames`: bytes of a frame still arriving keep an idle keepalive
+/// quiet, though nothing is consumed.
+#[test]
+fn whole_frames_waiting_counts_as_activity() {
+    let config = Config::new()
+        .whole_frames(true)
+        .keepalive(Some(Keepalive::idle(
+            Duration::from_secs(2),
+            Duration::from_secs(1),
+        )));
+    let mut server = Connection::server(config, Instant::ZERO);
+    let wire = client_frame(&[5; 100], false);
+    for (i, end) in (1..wire.len()).enumerate() {
+        let now = Instant::from_millis(1_000 * i as u64);
+        let mut buf = wire[..end].to_vec();
+        let got = server.receive(&mut buf, now).unwrap();
+        assert_eq!((got.consumed, got.event.is_none()), (0, true));
+        assert_eq!(server.poll_timeout(), Some(now + Duration::from_secs(2)));
+    }
     assert_eq!(server.state(), State::Open);
 }

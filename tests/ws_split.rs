@@ -3,7 +3,7 @@
 //! anywhere give the same events and replies; nothing panics.
 
 use proptest::prelude::*;
-use protoswitch::ws::{Config, Connection, MaskSource, MessageKind};
+use protoswitch::ws::{Config, Connection, Event, MaskSource, MessageKind};
 use protoswitch::{Instant, Role};
 use protoswitch_testkit::Bytes;
 use protoswitch_testkit::ws::{WsEv, feed};
@@ -147,6 +147,49 @@ proptest! {
             };
             prop_assert_eq!(whole, split);
         }
+    }
+
+    /// `whole_frames`: any split gives the events of the default mode,
+    /// and every data chunk is a whole frame (one chunk per data frame).
+    #[test]
+    fn whole_frames_any_split_one_chunk_per_frame(items in prop::collection::vec(item(), 0..6), seed in any::<u32>(), cuts in cuts(3000)) {
+        let whole = Config::new().whole_frames(true);
+        let (wire, _) = encode(&items, seed, Role::Client);
+        prop_assert_eq!(
+            feed(&mut Connection::server(whole, Instant::ZERO), &wire, &cuts),
+            feed(&mut Connection::server(Config::default(), Instant::ZERO), &wire, &cuts)
+        );
+        // `encode_with` sends one frame per piece, then one with the rest.
+        let data_frames: usize = items.iter().map(|item| match item {
+            Item::Message { pieces, .. } => pieces.len() + 1,
+            Item::Ping(_) => 0,
+        }).sum();
+        let mut server = Connection::server(whole, Instant::ZERO);
+        let (mut buf, mut chunks, mut start) = (Vec::new(), 0, 0);
+        for end in cuts.iter().copied().chain([wire.len()]) {
+            let end = end.clamp(start, wire.len());
+            buf.extend_from_slice(&wire[start..end]);
+            start = end;
+            loop {
+                let got = server.receive(&mut buf, Instant::ZERO).expect("valid frames");
+                let consumed = got.consumed;
+                let (event, whole_frame) = match got.event {
+                    None => (false, false),
+                    Some(Event::Data(c)) => (true, c.frame_end),
+                    Some(_) => (true, true),
+                };
+                prop_assert!(whole_frame || !event, "a data chunk that is not a whole frame");
+                chunks += usize::from(event);
+                buf.drain(..consumed);
+                let _ = server.poll_transmit(&mut [0u8; 256]);
+                if !event {
+                    break;
+                }
+            }
+        }
+        let pings = items.iter().filter(|i| matches!(i, Item::Ping(_))).count();
+        prop_assert_eq!(chunks, data_frames + pings);
+        prop_assert!(buf.is_empty());
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! * `ws::Connection::server(Config::default(), Instant::ZERO)` and
 //!   `receive(&mut buf[start..end], Instant::ZERO)` with
 //!   `Received { consumed, event }` / `Event::Data(DataChunk { payload,
-//!   message_end, .. })`: decoding.
+//!   message_end, .. })`: decoding; the same with
+//!   `Config::new().whole_frames(true).max_frame_payload(frame)` and a
+//!   buffer holding a frame ("protoswitch whole").
 //! * `upgrade::ServerHandshake::new(Default::default())`, `receive(&buf)`
 //!   → `ServerEvent::Request(req)`, `req.websocket()`,
 //!   `req.switch(&Accept::new("websocket"))`, `accept(&switch, out)`: the
@@ -28,7 +30,7 @@
 //! * `receive_into(&mut buf[start..end], out, Instant::ZERO)`: the timed
 //!   receive, inflating into `out`.
 
-use protoswitch::Instant;
+use protoswitch::{Instant, RecvBuffer};
 use protoswitch::upgrade::{
     Accept, ClientEvent, ClientHandshake, ClientRequest, Request, ServerEvent, ServerHandshake,
 };
@@ -128,6 +130,54 @@ pub fn decode_all(input: &[u8], read_size: usize, offset: usize, buf: &mut [u8])
             assert_eq!(start, end, "protoswitch left bytes unconsumed");
             return totals;
         }
+    }
+}
+
+/// [`decode_all`] with `Config::whole_frames`: every frame (at most
+/// `frame_max` payload bytes) is delivered whole. The reads (at most
+/// `read_size` bytes, fewer when less room is left) go into a
+/// `RecvBuffer` over `storage`, which holds a frame and a read; it moves
+/// the unread bytes to the front only when its end is full.
+pub fn decode_all_whole(
+    input: &[u8],
+    read_size: usize,
+    frame_max: usize,
+    storage: &mut [u8],
+) -> Totals {
+    let config = Config::new()
+        .whole_frames(true)
+        .max_frame_payload(frame_max as u64);
+    let mut conn = Connection::server(config, Instant::ZERO);
+    let mut buf = RecvBuffer::new(storage);
+    let mut totals = Totals::default();
+    let mut pos = 0;
+    loop {
+        let spare = buf.spare_mut();
+        let n = read_size.min(input.len() - pos).min(spare.len());
+        spare[..n].copy_from_slice(&input[pos..pos + n]);
+        buf.filled(n);
+        pos += n;
+        loop {
+            let got = conn
+                .receive(buf.data_mut(), Instant::ZERO)
+                .expect("valid input");
+            let consumed = got.consumed;
+            match got.event {
+                Some(Event::Data(chunk)) => {
+                    debug_assert!(chunk.frame_end);
+                    totals.bytes += chunk.payload.len() as u64;
+                    totals.messages += u64::from(chunk.message_end);
+                }
+                Some(_) => {}
+                None => break,
+            }
+            buf.consume(consumed);
+        }
+        if pos == input.len() {
+            assert!(buf.is_empty(), "protoswitch left bytes unconsumed");
+            return totals;
+        }
+        assert!(!buf.is_full(), "a frame larger than the buffer");
     }
 }
 

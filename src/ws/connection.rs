@@ -178,6 +178,8 @@ pub(crate) struct FrameLimits {
     pub(crate) max_frame_payload: u64,
     pub(crate) max_message_size: u64,
     pub(crate) max_fragments: u32,
+    /// [`Config::whole_frames`].
+    pub(crate) whole_frames: bool,
 }
 
 /// The rest of the [`Config`], with timers in milliseconds (rounded up,
@@ -359,6 +361,7 @@ impl<M: MaskSource> Connection<M> {
                 max_frame_payload: config.max_frame_payload,
                 max_message_size: config.max_message_size,
                 max_fragments: config.max_fragments,
+                whole_frames: config.whole_frames,
             },
             behaviour: Behaviour::new(&config),
             state: State::Open,
@@ -448,6 +451,7 @@ impl<M: MaskSource> Connection<M> {
             auto_pong: self.behaviour.auto_pong,
             close_timeout: self.behaviour.close_timeout(),
             keepalive: self.behaviour.keepalive(),
+            whole_frames: self.limits.whole_frames,
         }
     }
 

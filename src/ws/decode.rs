@@ -141,7 +141,13 @@ impl Decoder {
                     end,
                 });
             }
-            self.begin_data_frame(&h, limits)?;
+            self.check_data_frame(&h, limits)?;
+            if limits.whole_frames && h.payload_len > (buf.len() - n) as u64 {
+                // Whole frames: the header stays unread until the payload
+                // is all here (it was checked; it is checked again then).
+                return Ok(Step::NeedMore { consumed: 0 });
+            }
+            self.begin_data_frame(&h);
             pos = n;
             if h.payload_len == 0 {
                 let chunk = self.finish_chunk(&[], true, h.fin)?;
@@ -253,48 +259,52 @@ impl Decoder {
         }))
     }
 
-    /// Fragmentation and limit rules for a new data frame (RFC 6455 §5.4).
+    /// Fragmentation and limit rules for a new data frame (RFC 6455
+    /// §5.4), checked before anything changes.
     #[inline]
-    fn begin_data_frame(
-        &mut self,
-        h: &FrameHeader,
-        limits: &FrameLimits,
-    ) -> Result<(), PeerErrorKind> {
+    fn check_data_frame(&self, h: &FrameHeader, limits: &FrameLimits) -> Result<(), PeerErrorKind> {
         if h.payload_len > limits.max_frame_payload {
             return Err(PeerErrorKind::FrameTooLarge {
                 limit: limits.max_frame_payload,
             });
         }
-        match (h.opcode, self.incoming) {
+        // The message's size and fragments before this frame.
+        let (size, fragments) = match (h.opcode, self.incoming) {
             (OpCode::Continuation, None) => return Err(PeerErrorKind::UnexpectedContinuation),
-            (OpCode::Continuation, Some(_)) => {}
+            (OpCode::Continuation, Some(_)) => (self.size, self.fragments),
             (_, Some(_)) => return Err(PeerErrorKind::ExpectedContinuation),
-            (op, None) => {
-                self.incoming = Some(if op == OpCode::Text {
-                    MessageKind::Text
-                } else {
-                    MessageKind::Binary
-                });
-                self.compressed = h.rsv & RSV1 != 0;
-                self.size = 0;
-                self.fragments = 0;
-                self.utf8 = Utf8Validator::new();
-            }
-        }
-        let size = self.size.saturating_add(h.payload_len);
-        if size > limits.max_message_size {
+            (_, None) => (0, 0),
+        };
+        if size.saturating_add(h.payload_len) > limits.max_message_size {
             return Err(PeerErrorKind::MessageTooLarge {
                 limit: limits.max_message_size,
             });
         }
-        if self.fragments >= limits.max_fragments {
+        if fragments >= limits.max_fragments {
             return Err(PeerErrorKind::TooManyFragments {
                 limit: limits.max_fragments,
             });
         }
-        self.size = size;
-        self.fragments += 1;
         Ok(())
+    }
+
+    /// Counts a data frame that [`check_data_frame`](Self::check_data_frame)
+    /// accepted: a new message on a Text or Binary frame, one more fragment.
+    #[inline]
+    fn begin_data_frame(&mut self, h: &FrameHeader) {
+        if h.opcode != OpCode::Continuation {
+            self.incoming = Some(if h.opcode == OpCode::Text {
+                MessageKind::Text
+            } else {
+                MessageKind::Binary
+            });
+            self.compressed = h.rsv & RSV1 != 0;
+            self.size = 0;
+            self.fragments = 0;
+            self.utf8 = Utf8Validator::new();
+        }
+        self.size = self.size.saturating_add(h.payload_len);
+        self.fragments += 1;
     }
 
     /// UTF-8 for text, and the end of the message.
@@ -444,6 +454,7 @@ mod tests {
                                 max_frame_payload,
                                 max_message_size,
                                 max_fragments,
+                                whole_frames: false,
                             };
                             // Cut short, or whole and followed by the next
                             // frame's first bytes (which must stay unread).

@@ -95,6 +95,23 @@ pub struct Config {
     pub close_timeout: Duration,
     /// Optional heartbeat. Default none.
     pub keepalive: Option<Keepalive>,
+    /// Deliver every data frame in one chunk. Default `false`: a frame's
+    /// payload is delivered as its bytes arrive, whatever the buffer holds.
+    ///
+    /// When `true`, `receive` consumes nothing of a data frame and asks
+    /// for more (`event: None`) until its header and its whole payload are
+    /// in the buffer; the frame then comes out in one
+    /// [`DataChunk`](super::DataChunk), so a message sent in one frame is
+    /// one event. The receive buffer must then hold
+    /// [`max_frame_payload`](Self::max_frame_payload) +
+    /// [`MAX_HEADER_LEN`](super::MAX_HEADER_LEN) bytes: set the limit to
+    /// what the buffer holds (a larger frame still fails with 1009, as
+    /// soon as its header arrives). A frame header's rules (fragmentation,
+    /// limits) are checked as soon as the header arrives, UTF-8 once the
+    /// frame is whole. A compressed message (permessage-deflate) still
+    /// comes out in chunks of the output buffer. Every `receive` with
+    /// bytes counts as activity for an idle keepalive, waiting or not.
+    pub whole_frames: bool,
 }
 
 impl Config {
@@ -107,6 +124,7 @@ impl Config {
             auto_pong: true,
             close_timeout: Duration::from_secs(5),
             keepalive: None,
+            whole_frames: false,
         }
     }
     /// Sets [`Config::max_frame_payload`].
@@ -137,6 +155,11 @@ impl Config {
     /// Sets [`Config::keepalive`].
     pub const fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
         self.keepalive = keepalive;
+        self
+    }
+    /// Sets [`Config::whole_frames`].
+    pub const fn whole_frames(mut self, on: bool) -> Self {
+        self.whole_frames = on;
         self
     }
 }

@@ -6,8 +6,8 @@
 use core::ops::Range;
 
 use protoswitch::ws::{
-    CloseCause, Connection, Event, FrameHeader, MIN_RECEIVE_BUFFER, MIN_TRANSMIT_BUFFER,
-    MaskSource, MessageKind, OpCode, State, apply_mask, is_valid_close_code,
+    CloseCause, Connection, Event, FrameHeader, MAX_HEADER_LEN, MIN_RECEIVE_BUFFER,
+    MIN_TRANSMIT_BUFFER, MaskSource, MessageKind, OpCode, State, apply_mask, is_valid_close_code,
 };
 use protoswitch::{Error, Instant, PeerErrorKind, Role};
 
@@ -480,8 +480,18 @@ impl<M: MaskSource> Receiver<M> {
             if matches!(before, State::Closed | State::CloseReceived) {
                 assert_eq!(consumed, len, "bytes after the Close are not discarded");
             } else {
+                // What the machine may wait on: a head or control frame,
+                // or with `whole_frames` a frame within the limit.
+                let config = self.conn.config();
+                let most = if config.whole_frames {
+                    config
+                        .max_frame_payload
+                        .saturating_add(MAX_HEADER_LEN as u64)
+                } else {
+                    MIN_RECEIVE_BUFFER as u64
+                };
                 assert!(
-                    len - consumed < MIN_RECEIVE_BUFFER,
+                    ((len - consumed) as u64) < most,
                     "{} bytes left unread with no event",
                     len - consumed
                 );

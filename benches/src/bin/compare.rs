@@ -30,18 +30,25 @@ use protoswitch_bench::peers::{
 use protoswitch_bench::report::{Args, cpu_model, median, today};
 use protoswitch_bench::{Totals, ours, receive_buffer};
 
-const IMPLS: [&str; 6] = [
+const IMPLS: [&str; 7] = [
     "floor",
     "protoswitch",
+    "protoswitch whole",
     "tungstenite",
     "tokio-websockets",
     "fastwebsockets",
     "embedded-websocket",
 ];
 /// Indices into IMPLS of the third-party crates.
-const PEERS: [usize; 4] = [2, 3, 4, 5];
+const PEERS: [usize; 4] = [3, 4, 5, 6];
 const FLOOR: usize = 0;
 const OURS: usize = 1;
+/// protoswitch with `Config::whole_frames` and a receive buffer that holds
+/// a whole frame (what the peers with a growing buffer of their own do).
+const OURS_WHOLE: usize = 2;
+
+/// Why `protoswitch whole` has no handshake of its own.
+const NO_FRAMES: &str = "whole frames change only frame decoding";
 
 const MIB: usize = 1 << 20;
 const KIB: usize = 1 << 10;
@@ -302,6 +309,10 @@ fn run_decode(
 
     let mut floor_buf = receive_buffer(read_size, offset);
     let mut ours_buf = receive_buffer(read_size, offset);
+    let frame_max = match spec.payload {
+        Payload::Binary(n) | Payload::Ascii(n) | Payload::Mixed(n) | Payload::Fragmented(n) => n,
+    };
+    let mut whole_buf = vec![0u8; frame_max + 14 + read_size];
     let mut emb_buf = receive_buffer(read_size, offset);
     let mut emb_to = vec![0u8; read_size + 64];
 
@@ -327,6 +338,21 @@ fn run_decode(
                 let mut t = Totals::default();
                 for _ in 0..reps {
                     t.add(ours::decode_all(input, read_size, offset, &mut ours_buf));
+                }
+                t
+            })),
+            Some(totals),
+        ),
+        (
+            Entry::Run(Box::new(|reps| {
+                let mut t = Totals::default();
+                for _ in 0..reps {
+                    t.add(ours::decode_all_whole(
+                        input,
+                        read_size,
+                        frame_max,
+                        &mut whole_buf,
+                    ));
                 }
                 t
             })),
@@ -491,6 +517,7 @@ fn run_server_handshake(split: usize, rt: &tokio::runtime::Runtime, args: &Args)
             }),
             None,
         ),
+        (Entry::NotApplicable(NO_FRAMES.into()), None),
         (
             handshake_entry(move || tungstenite_peer::server_handshake(request, split)),
             None,
@@ -552,6 +579,7 @@ fn run_client_validate(rt: &tokio::runtime::Runtime, args: &Args) -> Measured {
             }),
             None,
         ),
+        (Entry::NotApplicable(NO_FRAMES.into()), None),
         (
             handshake_entry(move || tungstenite_peer::client_validate(response)),
             None,
@@ -664,8 +692,8 @@ fn print_summary(all: &[Measured]) {
     println!();
     println!("== summary: protoswitch per workload (medians over rounds of per-round ratios)");
     println!(
-        "   {:<26} {:>12} {:>12} {:>12} {:>9} {:>12}  best peer",
-        "workload", "floor", "protoswitch", "best peer", "x floor", "x best peer"
+        "   {:<26} {:>12} {:>12} {:>12} {:>9} {:>12} {:>12}  best peer",
+        "workload", "floor", "protoswitch", "best peer", "x floor", "x best peer", "whole x best"
     );
     for m in all {
         let floor_ref = m.floor_ref();
@@ -675,17 +703,22 @@ fn print_summary(all: &[Measured]) {
             .iter()
             .filter_map(|&p| m.median_ns(p))
             .fold(f64::INFINITY, f64::min);
+        let vs_best = |i: usize| {
+            best_ref
+                .as_ref()
+                .and_then(|b| m.ratio(i, b))
+                .map(|r| format!("{r:.2}"))
+                .unwrap_or_else(|| "-".into())
+        };
         println!(
-            "   {:<26} {:>12} {:>12} {:>12} {:>9.2} {:>12}  {}",
+            "   {:<26} {:>12} {:>12} {:>12} {:>9.2} {:>12} {:>12}  {}",
             m.name,
             fmt_ns(m.median_ns(FLOOR).unwrap()),
             fmt_ns(m.median_ns(OURS).unwrap()),
             fmt_ns(best_ns),
             m.ratio(OURS, &floor_ref).unwrap(),
-            best_ref
-                .and_then(|b| m.ratio(OURS, &b))
-                .map(|r| format!("{r:.2}"))
-                .unwrap_or_else(|| "-".into()),
+            vs_best(OURS),
+            vs_best(OURS_WHOLE),
             best_name
         );
     }
@@ -703,12 +736,12 @@ fn print_markdown(all: &[Measured], header: &[String]) {
     for name in IMPLS {
         print!(" {name} |");
     }
-    println!(" protoswitch ×floor | protoswitch ×best peer |");
+    println!(" protoswitch ×floor | protoswitch ×best peer | protoswitch whole ×best peer |");
     print!("|---|---|");
     for _ in IMPLS {
         print!("---:|");
     }
-    println!("---:|---:|");
+    println!("---:|---:|---:|");
     for m in all {
         print!("| {} | ns/{} |", m.name, m.unit);
         for i in 0..IMPLS.len() {
@@ -726,10 +759,16 @@ fn print_markdown(all: &[Measured], header: &[String]) {
             .and_then(|b| m.ratio(OURS, &b))
             .map(|r| format!("{r:.2}× ({})", m.best_peer_name().unwrap()))
             .unwrap_or_else(|| "-".into());
+        let whole_vs_best = m
+            .best_peer_ref()
+            .and_then(|b| m.ratio(OURS_WHOLE, &b))
+            .map(|r| format!("{r:.2}×"))
+            .unwrap_or_else(|| "-".into());
         println!(
-            " {:.2}× | {} |",
+            " {:.2}× | {} | {} |",
             m.ratio(OURS, &floor_ref).unwrap(),
-            vs_best
+            vs_best,
+            whole_vs_best
         );
     }
     println!();

@@ -8,7 +8,8 @@
 //!
 //! * byte 0, configuration: bit 0 the role (0: server, frames must be
 //!   masked; 1: client, frames must not be), bits 1-2 the limits (default,
-//!   small, tiny, small messages in large frames), bit 3 `auto_pong` off;
+//!   small, tiny, small messages in large frames), bit 3 `auto_pong` off,
+//!   bit 4 `whole_frames` on;
 //! * bytes 1-4: bits 0-2 of byte 1 are the RSV bits allowed in the
 //!   `FrameHeader::decode` check; all four seed the client's mask keys;
 //! * byte 5 and the cuts: how the stream is cut into reads.
@@ -50,6 +51,7 @@ fn config(c: u8) -> Config {
         .max_message_size(max_message_size)
         .max_fragments(max_fragments)
         .auto_pong(c & 8 == 0)
+        .whole_frames(c & 16 != 0)
 }
 
 fn drive<M: MaskSource>(
