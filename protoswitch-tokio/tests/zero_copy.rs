@@ -369,6 +369,56 @@ fn fragmented_and_compressed_messages_are_gathered() {
         }
         assert_eq!(held, messages);
     });
+    // Fragmented (the adapter's sink sends one frame per message: raw
+    // frames here), cut inside characters, a Ping between fragments, each
+    // fragment in a read of its own or several in one.
+    runtime().block_on(async {
+        let (mut server, mut raw) = raw().await;
+        let text = "héllo wörld ✓ ".repeat(300);
+        let bytes = text.as_bytes();
+        let cuts = [1, 2, 1000, bytes.len() - 1];
+        let key = [0xA1, 0x5E, 0x07, 0xC3];
+        let mut wire = Vec::new();
+        let mut from = 0;
+        for (i, &to) in cuts.iter().chain([&bytes.len()]).enumerate() {
+            let opcode = if i == 0 { 0x01 } else { 0x00 };
+            let fin = if to == bytes.len() { 0x80 } else { 0 };
+            wire.push(masked(fin | opcode, &bytes[from..to], key));
+            if i == 1 {
+                wire.push(masked(0x89, b"mid-message", key));
+            }
+            from = to;
+        }
+        let binary: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        wire.push(masked(0x02, &binary[..3000], key));
+        wire.push(masked(0x80, &binary[3000..], key));
+        // Piece by piece: nothing comes out before a message's last frame.
+        let mut got = Vec::new();
+        for piece in &wire {
+            raw.write_all(piece).await.unwrap();
+            if piece[0] & 0x88 == 0x80 {
+                got.push(server.next().await.unwrap().unwrap());
+            } else {
+                let early = server.next().now_or_never();
+                assert!(early.is_none(), "{early:?}");
+            }
+        }
+        assert_eq!(
+            got,
+            [Message::text(text.clone()), Message::binary(binary.clone())]
+        );
+        // All in one read.
+        raw.write_all(&wire.concat()).await.unwrap();
+        assert_eq!(server.next().await.unwrap().unwrap(), Message::text(text));
+        assert_eq!(
+            server.next().await.unwrap().unwrap(),
+            Message::binary(binary)
+        );
+        // The Pings between fragments were answered.
+        let mut pongs = [0u8; 26];
+        raw.read_exact(&mut pongs).await.unwrap();
+        assert_eq!(&pongs, b"\x8a\x0bmid-message\x8a\x0bmid-message");
+    });
 }
 
 #[test]
@@ -405,14 +455,23 @@ fn a_client_masks_a_shared_payload_in_a_copy_and_its_own_in_place() {
         assert_eq!(got[0], Message::binary(shared));
         assert_eq!(got[1], Message::Text(text));
         assert_eq!(got[2], Message::binary(vec![0x3C; 8 * 1024]));
+        // Counted, the queue warm: its own payload is sent without an
+        // allocation (masked where it is); a shared one costs its copy.
+        let own = Message::binary(vec![0x5A; 8 * 1024]);
+        let before = allocated();
+        client.send(own).await.unwrap();
+        let own_allocations = allocated() - before;
+        let shared = Bytes::from(vec![0x5A; 8 * 1024]);
+        let message = Message::binary(shared.clone());
+        let before = allocated();
+        client.send(message).await.unwrap();
+        let shared_allocations = allocated() - before;
+        assert_eq!(own_allocations, 0, "its own payload was copied");
+        assert!(shared_allocations >= 1, "a shared payload masked in place");
+        for _ in 0..2 {
+            let got = server.next().await.unwrap().unwrap();
+            assert_eq!(got, Message::binary(vec![0x5A; 8 * 1024]));
+        }
+        assert!(shared.iter().all(|&b| b == 0x5A));
     });
-}
-
-#[test]
-fn utf8_bytes_rejects_invalid_utf8() {
-    for bad in [&b"\xc3\x28"[..], b"\xf0\x90\x28\xbc", b"ok\xff"] {
-        assert!(Utf8Bytes::try_from(Bytes::copy_from_slice(bad)).is_err());
-    }
-    let good = Utf8Bytes::try_from(Bytes::from_static("ok ✓".as_bytes())).unwrap();
-    assert_eq!(good, "ok ✓");
 }
