@@ -94,14 +94,16 @@ impl ReadSizing {
         }
         let need = self.size - len;
         let spare = recv.capacity() - len;
-        // Enough room; or the rest of the frame kept whole fits in what is
+        // Enough room (all but an eighth of it: small messages split off
+        // the front take the storage back every so often, not at every
+        // read); or the rest of the frame kept whole fits in what is
         // left (read there: taking the storage back would move the kept
         // bytes); or the storage is of the target size and comes back
         // whole (nothing else holds it); or it is held (messages the
         // application keeps, or the unread bytes fill much of it), but
         // what is left of it still makes a read of a quarter of the
         // target, and fits the frame kept whole.
-        let room = spare >= need
+        let room = spare >= need - need / 8
             || wanted.is_some_and(|w| w - len <= spare)
             || (self.storage >= self.size
                 && (recv.try_reclaim(need)
@@ -118,10 +120,11 @@ impl ReadSizing {
     }
 
     /// After a read of `n` bytes (at least one) into `room` bytes: a
-    /// buffer the read left full doubles (up to the maximum); one left
-    /// three quarters empty counts towards shrinking.
+    /// buffer the read left full (to within the eighth `before_read` may
+    /// leave out) doubles (up to the maximum); one left three quarters
+    /// empty counts towards shrinking.
     pub(crate) fn after_read(&mut self, recv: &BytesMut, n: usize, room: usize) {
-        if n == room && recv.len() >= self.size && self.size < self.max {
+        if n == room && recv.len() >= self.size - self.size / 8 && self.size < self.max {
             self.size = (2 * self.size).min(self.max);
             self.small_reads = 0;
         } else if recv.len() <= self.size / 4 {
@@ -240,9 +243,14 @@ mod tests {
         read(&mut s, &mut recv, 10, None);
         let fresh = recv.as_ptr();
         assert_ne!(fresh, storage.wrapping_add(1600));
-        let third = recv.split_to(10).freeze();
-        drop(third);
-        // Dropped: the storage is taken back whole, not reallocated.
+        drop(recv.split_to(10).freeze());
+        // Dropped, but all but an eighth of the target is left: the reads
+        // go on there (a small message does not take the storage back).
+        read(&mut s, &mut recv, 290, None);
+        assert_eq!(recv.as_ptr(), fresh.wrapping_add(10));
+        drop(recv.split_to(290).freeze());
+        // Less than that left: the storage is taken back whole, not
+        // reallocated.
         read(&mut s, &mut recv, 2048, None);
         assert_eq!(recv.as_ptr(), fresh);
         assert_eq!(recv[..], [1; 2048][..]);
@@ -252,12 +260,13 @@ mod tests {
 
     #[test]
     fn a_held_storage_with_no_room_left_is_replaced() {
-        let mut s = ReadSizing::new(64 * 1024, &BytesMut::new());
+        let mut s = ReadSizing::new(2048, &BytesMut::new());
         let mut recv = BytesMut::new();
         read(&mut s, &mut recv, 2, None);
         let held = recv.split_to(2).freeze();
         // The rest of the storage filled, two bytes short of the target
-        // size: no room, and the storage cannot come back.
+        // size (the maximum: it does not double): no room, and the
+        // storage cannot come back.
         read(&mut s, &mut recv, 2046, None);
         assert_eq!((recv.len(), recv.capacity(), s.size()), (2046, 2046, 2048));
         let room = s.before_read(&mut recv, None);

@@ -980,21 +980,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         };
         let payload = message.into_data();
         let len = payload.len();
+        if len < LARGE_PAYLOAD {
+            // Copied (and masked) into the queue behind its header; a
+            // payload split off the receive buffer (an echo) is dropped
+            // here, and the buffer takes its storage back.
+            let room = self.out.room(protoswitch::ws::MAX_HEADER_LEN + len);
+            let (n, mask) =
+                on!(&mut self.machine, c => c.send_header(kind, len as u64, true, room))?;
+            let body = &mut room[n..n + len];
+            body.copy_from_slice(&payload);
+            if let Some(key) = mask {
+                apply_mask(body, key, 0);
+            }
+            self.out.commit(n + len);
+            return Ok(());
+        }
         let header = self.out.room(protoswitch::ws::MAX_HEADER_LEN);
         let (n, mask) = on!(&mut self.machine, c => c.send_header(kind, len as u64, true, header))?;
         self.out.commit(n);
-        if len < LARGE_PAYLOAD {
-            // Copied (and masked) into the queue; a payload split off the
-            // receive buffer (an echo) is dropped here, and the buffer
-            // takes its storage back.
-            let room = self.out.room(len);
-            room.copy_from_slice(&payload);
-            if let Some(key) = mask {
-                apply_mask(room, key, 0);
-            }
-            self.out.commit(len);
-            return Ok(());
-        }
         self.out.large = Some(match mask {
             None => payload,
             // A client masks in place when the payload is its own (a
