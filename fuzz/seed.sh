@@ -13,7 +13,7 @@
 #   bytes 1-4 the application's decisions
 #   byte 5    number of cuts n (0-7), then n read lengths
 # frame_decoder uses the same layout (byte 0: bit 0 client, bits 1-2
-# limits, bit 3 auto_pong off; byte 1 low bits: RSV allowed in the header
+# limits, bit 3 auto_pong off, bit 4 whole_frames; byte 1 low bits: RSV allowed in the header
 # check; bytes 1-4: the client's mask key seed). connection and roundtrip
 # read their inputs differently: see the tables at the top of
 # fuzz_targets/connection.rs and fuzz_targets/roundtrip.rs; mask's layout
@@ -130,6 +130,14 @@ seed frame_decoder small_message_too_large '\x02\x00\x00\x00\x00\x00' "\x02\xe4$
 seed frame_decoder small_too_many_fragments '\x02\x00\x00\x00\x00\x00' "\x02\x81${z}a\x00\x81${z}a\x00\x81${z}a\x00\x81${z}a\x80\x81${z}a"
 # Tiny limits (frame 1, message 3, 2 fragments).
 seed frame_decoder tiny_limits '\x04\x00\x00\x00\x00\x00' "\x01\x81${z}a\x80\x81${z}b\x82\x82${z}cd"
+# whole_frames (config bit 4): a frame waits unread until it is all here
+# (reads of 1, 3, 4); with tiny limits a 20-byte Ping waits longer than a
+# data frame may; with small limits a frame over 100 fails on its header;
+# fragments around a Ping, and "κόσμε" split between fragments.
+seed frame_decoder whole_frames_cut '\x10\x00\x00\x00\x00\x03\x01\x03\x04' "$hello$hello"
+seed frame_decoder whole_frames_tiny_ping '\x14\x00\x00\x00\x00\x01\x01' "\x89\x94${z}pingpingpingpingping\x81\x81${z}a"
+seed frame_decoder whole_frames_small_too_large '\x12\x00\x00\x00\x00\x01\x04' "\x82\xe5${z}${b100}x"
+seed frame_decoder whole_frames_fragments '\x10\x00\x00\x00\x00\x02\x05\x02' "\x01\x83${z}Hel\x89\x80${z}\x80\x82${z}lo\x01\x81${z}\xce\x80\x8a${z}\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
 # Peer errors, one each (RFC 6455 §5.1-§5.5, §7.4).
 seed frame_decoder err_rsv "$srv" "\xc1\x80${z}"
 seed frame_decoder err_rsv_allowed_in_header_check '\x00\x07\x00\x00\x00\x00' "\xf1\x80${z}"

@@ -19,16 +19,23 @@
 /// let spare = buf.spare_mut();
 /// spare[..frame.len()].copy_from_slice(frame);
 /// buf.filled(frame.len());
-/// // The machine reads from the front; the consumed bytes are dropped.
+/// // The machine reads from the front; the consumed bytes are dropped
+/// // (also on "need more": a frame header alone is consumed).
 /// loop {
 ///     let got = ws.receive(buf.data_mut(), Instant::ZERO).unwrap();
 ///     let consumed = got.consumed;
-///     match got.event {
-///         Some(Event::Data(chunk)) => assert_eq!(chunk.payload, b"Hello"),
-///         Some(_) => {}
-///         None => break,
-///     }
+///     let more = match got.event {
+///         Some(Event::Data(chunk)) => {
+///             assert_eq!(chunk.payload, b"Hello");
+///             true
+///         }
+///         Some(_) => true,
+///         None => false,
+///     };
 ///     buf.consume(consumed);
+///     if !more {
+///         break;
+///     }
 /// }
 /// assert!(buf.is_empty());
 /// ```
@@ -36,7 +43,8 @@
 /// `spare_mut` moves the unread bytes to the front when that makes room,
 /// so the whole capacity is usable; a full buffer (`is_full`) means the
 /// machine needs more bytes than it holds (a head or control frame larger
-/// than the storage): grow it (`reserve`, with `alloc`) or give up.
+/// than the storage, or with `ws::Config::whole_frames` a data frame):
+/// grow it (`reserve`, with `alloc`) or give up.
 #[derive(Debug, Clone)]
 pub struct RecvBuffer<S> {
     storage: S,

@@ -162,16 +162,20 @@ pub fn decode_all_whole(
                 .receive(buf.data_mut(), Instant::ZERO)
                 .expect("valid input");
             let consumed = got.consumed;
-            match got.event {
+            let more = match got.event {
                 Some(Event::Data(chunk)) => {
-                    debug_assert!(chunk.frame_end);
+                    assert!(chunk.frame_end, "a frame in pieces");
                     totals.bytes += chunk.payload.len() as u64;
                     totals.messages += u64::from(chunk.message_end);
+                    true
                 }
-                Some(_) => {}
-                None => break,
-            }
+                Some(_) => true,
+                None => false,
+            };
             buf.consume(consumed);
+            if !more {
+                break;
+            }
         }
         if pos == input.len() {
             assert!(buf.is_empty(), "protoswitch left bytes unconsumed");

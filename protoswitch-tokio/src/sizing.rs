@@ -6,15 +6,19 @@
 //!   it starts at [`INITIAL_READ`] (or
 //!   [`Options::read_buffer_size`](crate::Options::read_buffer_size) if
 //!   smaller) and doubles, up to that option, whenever a read leaves the
-//!   buffer full: more bytes were waiting than it could take. A frame the
+//!   buffer full (to within an eighth of the target, the slack below):
+//!   more bytes were waiting than it could take. A frame the
 //!   stream keeps whole (a message in one frame, handed out without a
 //!   copy: see `stream.rs`) raises it to the frame's size. It halves (not
 //!   below its start) when the transport has nothing to read, the buffer
 //!   is empty, and the last [`SHRINK_AFTER`] reads each left at least
 //!   three quarters of it unused. A head or control frame larger than the
 //!   buffer still grows it whatever the option says.
-//! * Messages split off the buffer share its storage. Before a read, the
-//!   buffer takes its storage back when every such message is dropped
+//! * Messages split off the buffer share its storage. Before a read that
+//!   would have less than seven eighths of the target as room (small
+//!   messages split off the front do not take the storage back at every
+//!   read; a frame kept whole must fit the room), the buffer takes its
+//!   storage back when every such message is dropped
 //!   (`BytesMut::try_reclaim`: no allocation, at most a move of the unread
 //!   bytes); while the application holds one, the reads go on in what is
 //!   left of the storage, and new storage of the target size is allocated
@@ -96,14 +100,14 @@ impl ReadSizing {
         let spare = recv.capacity() - len;
         // Enough room (all but an eighth of it: small messages split off
         // the front take the storage back every so often, not at every
-        // read); or the rest of the frame kept whole fits in what is
+        // read; but all of a frame kept whole); or the rest of the frame kept whole fits in what is
         // left (read there: taking the storage back would move the kept
         // bytes); or the storage is of the target size and comes back
         // whole (nothing else holds it); or it is held (messages the
         // application keeps, or the unread bytes fill much of it), but
         // what is left of it still makes a read of a quarter of the
         // target, and fits the frame kept whole.
-        let room = spare >= need - need / 8
+        let room = (spare >= need - need / 8 && wanted.is_none_or(|w| w - len <= spare))
             || wanted.is_some_and(|w| w - len <= spare)
             || (self.storage >= self.size
                 && (recv.try_reclaim(need)
@@ -256,6 +260,34 @@ mod tests {
         assert_eq!(recv[..], [1; 2048][..]);
         assert_eq!(first[..], [1; 1000][..]);
         assert_eq!(second[..], [1; 600][..]);
+    }
+
+    #[test]
+    fn a_read_filling_a_room_an_eighth_short_doubles_the_target() {
+        let mut s = ReadSizing::new(64 * 1024, &BytesMut::new());
+        let mut recv = BytesMut::new();
+        read(&mut s, &mut recv, 200, None);
+        drop(recv.split_to(200).freeze());
+        // 1,848 of the 2,048 left: room enough, not taken back, and a
+        // read that fills it fills the buffer.
+        let at = recv.as_ptr();
+        let n = read(&mut s, &mut recv, usize::MAX, None);
+        assert_eq!((n, recv.as_ptr()), (1848, at));
+        assert_eq!(s.size(), 4096);
+    }
+
+    #[test]
+    fn a_frame_kept_whole_needs_all_its_rest_in_the_room() {
+        let mut s = ReadSizing::new(64 * 1024, &BytesMut::new());
+        let mut recv = BytesMut::new();
+        read(&mut s, &mut recv, 200, None);
+        drop(recv.split_to(200).freeze());
+        // A kept frame of 2,000 bytes, 100 of them here: 1,748 left is
+        // within the slack but too little for its 1,900 bytes to come.
+        recv.extend(std::iter::repeat_n(1u8, 100));
+        let room = s.before_read(&mut recv, Some(2000));
+        assert!(room >= 1900, "{room}");
+        assert_eq!(recv.len(), 100, "the unread bytes kept");
     }
 
     #[test]

@@ -549,7 +549,13 @@ impl<M: MaskSource> Connection<M> {
     /// Feeds received bytes; unmasks client frames in place. Consumes a
     /// prefix of `buf` and returns at most one event borrowing it;
     /// `event: None` means more bytes are needed. `buf` must be able to
-    /// hold [`MIN_RECEIVE_BUFFER`](super::MIN_RECEIVE_BUFFER) bytes so any control frame fits.
+    /// hold [`MIN_RECEIVE_BUFFER`](super::MIN_RECEIVE_BUFFER) bytes so any
+    /// control frame fits (with [`Config::whole_frames`], also a whole data
+    /// frame: `max_frame_payload` + [`MAX_HEADER_LEN`](super::MAX_HEADER_LEN)).
+    /// Every call with bytes counts as traffic for an idle keepalive: after
+    /// "need more", call it again once new bytes arrived (as the loop of the
+    /// crate docs does), not with the same bytes on every wake-up, or a
+    /// peer that sent part of a frame and went silent is never pinged.
     ///
     /// One case of `event: None` is not about bytes: while a Pong is half
     /// handed out by [`poll_transmit`](Self::poll_transmit) (its `out` was

@@ -449,12 +449,15 @@ mod tests {
                             (u64::MAX, size.saturating_sub(1), 1),
                             (u64::MAX, u64::MAX, 0),
                         ];
-                        for (max_frame_payload, max_message_size, max_fragments) in limits {
+                        let limits = limits.into_iter().flat_map(|l| [(l, false), (l, true)]);
+                        for ((max_frame_payload, max_message_size, max_fragments), whole_frames) in
+                            limits
+                        {
                             let limits = FrameLimits {
                                 max_frame_payload,
                                 max_message_size,
                                 max_fragments,
-                                whole_frames: false,
+                                whole_frames,
                             };
                             // Cut short, or whole and followed by the next
                             // frame's first bytes (which must stay unread).

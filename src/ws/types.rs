@@ -104,9 +104,10 @@ pub struct Config {
     /// [`DataChunk`](super::DataChunk), so a message sent in one frame is
     /// one event. The receive buffer must then hold
     /// [`max_frame_payload`](Self::max_frame_payload) +
-    /// [`MAX_HEADER_LEN`](super::MAX_HEADER_LEN) bytes: set the limit to
-    /// what the buffer holds (a larger frame still fails with 1009, as
-    /// soon as its header arrives). A frame header's rules (fragmentation,
+    /// [`MAX_HEADER_LEN`](super::MAX_HEADER_LEN) bytes (and at least
+    /// [`MIN_RECEIVE_BUFFER`](super::MIN_RECEIVE_BUFFER), for control
+    /// frames, as always): set the limit to what the buffer holds (a
+    /// larger frame still fails with 1009, as soon as its header arrives). A frame header's rules (fragmentation,
     /// limits) are checked as soon as the header arrives, UTF-8 once the
     /// frame is whole. A compressed message (permessage-deflate) still
     /// comes out in chunks of the output buffer. Every `receive` with

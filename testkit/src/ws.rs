@@ -481,15 +481,15 @@ impl<M: MaskSource> Receiver<M> {
                 assert_eq!(consumed, len, "bytes after the Close are not discarded");
             } else {
                 // What the machine may wait on: a head or control frame,
-                // or with `whole_frames` a frame within the limit.
+                // or with `whole_frames` also a data frame within the limit.
                 let config = self.conn.config();
-                let most = if config.whole_frames {
-                    config
+                let mut most = MIN_RECEIVE_BUFFER as u64;
+                if config.whole_frames {
+                    let frame = config
                         .max_frame_payload
-                        .saturating_add(MAX_HEADER_LEN as u64)
-                } else {
-                    MIN_RECEIVE_BUFFER as u64
-                };
+                        .saturating_add(MAX_HEADER_LEN as u64);
+                    most = most.max(frame);
+                }
                 assert!(
                     ((len - consumed) as u64) < most,
                     "{} bytes left unread with no event",

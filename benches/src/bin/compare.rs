@@ -312,7 +312,8 @@ fn run_decode(
     let frame_max = match spec.payload {
         Payload::Binary(n) | Payload::Ascii(n) | Payload::Mixed(n) | Payload::Fragmented(n) => n,
     };
-    let mut whole_buf = vec![0u8; frame_max + 14 + read_size];
+    // At `offset` in its allocation, as the other receive buffers.
+    let mut whole_buf = vec![0u8; offset + frame_max + 14 + read_size];
     let mut emb_buf = receive_buffer(read_size, offset);
     let mut emb_to = vec![0u8; read_size + 64];
 
@@ -351,7 +352,7 @@ fn run_decode(
                         input,
                         read_size,
                         frame_max,
-                        &mut whole_buf,
+                        &mut whole_buf[offset..],
                     ));
                 }
                 t
