@@ -329,6 +329,39 @@ fn keepalive_detects_a_silent_peer() {
     drop(silent);
 }
 
+/// A peer that sent part of a frame (a header's first byte) and went
+/// silent is pinged and found dead like a silent one: the byte waiting in
+/// the buffer is traffic once, not again after every read timeout.
+#[test]
+fn keepalive_detects_a_peer_silent_after_part_of_a_frame() {
+    let (listener, host) = listen();
+    let keepalive = Keepalive::idle(Duration::from_millis(100), Duration::from_millis(150));
+    let config = Config::new().websocket(ws::Config::new().keepalive(Some(keepalive)));
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws =
+            protoswitch_blocking::accept_with(stream, &config, |_| Decision::accept()).unwrap();
+        let start = Instant::now();
+        let end = ws.read().unwrap_err();
+        (end, start.elapsed())
+    });
+    let mut silent = client(&host, &Config::new());
+    silent.get_mut().write_all(b"\x82").unwrap();
+    // Ends the test either way (after 5 s the server sees the transport
+    // end, and fails the assertion below).
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let watchdog = thread::spawn(move || {
+        let _ = wait.recv_timeout(Duration::from_secs(5));
+        drop(silent);
+    });
+    let (end, elapsed) = server.join().unwrap();
+    done.send(()).unwrap();
+    watchdog.join().unwrap();
+    assert!(matches!(end, Error::PeerUnresponsive), "{end:?}");
+    assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
 #[test]
 fn close_timeout_when_the_peer_never_answers() {
     let (listener, host) = listen();

@@ -22,6 +22,9 @@ use crate::stream::{Clock, Machine, Parts, WebSocketStream};
 #[non_exhaustive]
 pub struct Options {
     /// The connection's limits and timers (keepalive, close timeout).
+    /// [`Config::whole_frames`] brings nothing here (the stream already
+    /// keeps a one-frame message whole, within `read_buffer_size`) and
+    /// lets the receive buffer grow to `max_frame_payload` for any frame.
     pub config: Config,
     /// permessage-deflate to offer (client) or accept (server); `None`
     /// turns it off. Default: [`DeflateConfig::new`].

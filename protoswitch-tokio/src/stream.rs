@@ -212,6 +212,12 @@ pub struct WebSocketStream<S> {
     /// The last receive returned an event: call again even without new
     /// bytes (an inflater may hold more).
     again: bool,
+    /// The last receive needed more bytes than are buffered: no receive
+    /// until a read brings some (or the machine wrote something). The
+    /// machine counts every call with bytes as keepalive traffic, so
+    /// calling it again with the same bytes at each timer's wake-up would
+    /// keep a peer that sent part of a frame alive forever.
+    needs_bytes: bool,
     /// A message received in several chunks (fragmented, larger than the
     /// buffer, or inflated in parts), gathered.
     gather: BytesMut,
@@ -313,6 +319,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             inflated,
             inflate_max: read_max.max(1),
             again: false,
+            needs_bytes: false,
             gather: BytesMut::new(),
             in_message: false,
             mid_frame: false,
@@ -432,6 +439,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 return;
             }
             self.out.commit(n);
+            // A Ping held while its Pong was half out may decode now.
+            self.needs_bytes = false;
         }
     }
 
@@ -644,7 +653,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             //    arrives (its keepalive counts it as traffic); a message in
             //    one frame that arrives in several reads stays where it is
             //    (`kept`), to be handed out without a copy.
-            if (self.recv.len() > self.kept || self.again) && self.paused_until.is_none() {
+            if ((self.recv.len() > self.kept && !self.needs_bytes) || self.again)
+                && self.paused_until.is_none()
+            {
                 let now = *now.get_or_insert_with(|| clock.now());
                 let kept = self.kept;
                 let was_mid_frame = self.mid_frame;
@@ -829,11 +840,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                             // What it owes (a Pong, a Close) goes out next.
                             continue;
                         }
+                        self.needs_bytes = true;
                     }
                     // The machine is Closed and owes the Close with the
                     // error's code: the next turn sends it.
                     Err(protoswitch::Error::Peer(_)) => {
                         self.again = false;
+                        self.needs_bytes = false;
                         // What was kept or gathered of a message will not
                         // be completed: let it go.
                         self.recv.advance(self.kept);
@@ -870,6 +883,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 Ok(0) => self.transport_ended(None),
                 Ok(n) => {
                     self.read_sizing.after_read(&self.recv, n, room);
+                    self.needs_bytes = false;
                     now = None;
                 }
                 Err(e) => self.transport_ended(Some(e)),

@@ -236,6 +236,38 @@ async fn keepalive_times_out_on_a_silent_peer() {
     assert_eq!(&ping, b"\x89\x00");
 }
 
+/// Bytes that arrived once are traffic once: a peer that sends part of a
+/// frame (a header's first byte; with `whole_frames`, a header and part of
+/// the payload) and goes silent is pinged and found dead like a silent
+/// one, though the stream wakes up for its timers with those bytes still
+/// waiting in the buffer.
+#[tokio::test(start_paused = true)]
+async fn a_peer_silent_after_part_of_a_frame_is_found_dead() {
+    for (whole_frames, part) in [(false, &b"\x82"[..]), (true, &b"\x82\x8a\0\0\0\0abcd"[..])] {
+        let config = Config::new()
+            .whole_frames(whole_frames)
+            .keepalive(Some(Keepalive::idle(
+                Duration::from_secs(10),
+                Duration::from_secs(5),
+            )));
+        let (server, mut raw) = raw_pair("", plain().config(config)).await;
+        let mut server = server.await.unwrap().unwrap();
+        let start = tokio::time::Instant::now();
+        raw.write_all(part).await.unwrap();
+        let end = tokio::time::timeout(Duration::from_secs(60), server.next())
+            .await
+            .expect("never pinged, never found dead");
+        assert!(
+            matches!(end, Some(Err(Error::Closed(CloseCause::PeerUnresponsive)))),
+            "{end:?}"
+        );
+        assert_eq!(start.elapsed().as_secs(), 15);
+        let mut ping = [0u8; 2];
+        raw.read_exact(&mut ping).await.unwrap();
+        assert_eq!(&ping, b"\x89\x00");
+    }
+}
+
 /// A large message trickling in is traffic for an idle keepalive: every
 /// byte the transport delivers reaches the machine, also while the stream
 /// gathers a one-frame message to hand it out without a copy, so no Ping
