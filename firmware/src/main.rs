@@ -145,7 +145,7 @@ mod app {
                 // A body: not a WebSocket handshake.
                 Some(_) => return None,
             };
-            rx.copy_within(consumed..filled, 0);
+            drop_front(rx, consumed, filled);
             filled -= consumed;
             match answer {
                 Some(Ok(n)) => {
@@ -166,6 +166,23 @@ mod app {
         // API: a 101 turns into the connection; a 426 is an error here.
         let conn = Connection::from_server_handshake(server, Config::default(), now()).ok()?;
         Some((conn, filled))
+    }
+
+    /// Drops the `consumed` bytes at the front of `buf[..filled]`, moving
+    /// the rest to the start. Forward copies of at most `consumed` bytes
+    /// each never overlap, so this takes `memcpy` (linked anyway) rather
+    /// than `copy_within`'s `memmove` (1.5 KiB of flash on its own).
+    fn drop_front(buf: &mut [u8], consumed: usize, filled: usize) {
+        if consumed == 0 {
+            return;
+        }
+        let mut to = 0;
+        while to + consumed < filled {
+            let n = consumed.min(filled - to - consumed);
+            let (front, back) = buf.split_at_mut(to + consumed);
+            front[to..to + n].copy_from_slice(&back[..n]);
+            to += n;
+        }
     }
 
     /// Echoes every data frame back (a whole binary message with
@@ -223,7 +240,7 @@ mod app {
                 // queued our echo.
                 Some(_) => false,
             };
-            rx.copy_within(consumed..filled, 0);
+            drop_front(rx, consumed, filled);
             filled -= consumed;
             if need_more {
                 match hw::read(&mut rx[filled..]) {
