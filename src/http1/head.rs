@@ -1207,7 +1207,10 @@ fn is_ipv6(v: &[u8]) -> bool {
         at = 2;
     }
     while at < v.len() || !elided {
-        let end = v[at..].iter().position(|&b| b == b':').map_or(v.len(), |p| at + p);
+        let end = v[at..]
+            .iter()
+            .position(|&b| b == b':')
+            .map_or(v.len(), |p| at + p);
         let piece = &v[at..end];
         if end == v.len() && piece.contains(&b'.') {
             // The IPv4 form may only end the address.
