@@ -61,18 +61,13 @@ impl Utf8Validator {
             let need = sequence_len(self.partial[0]);
             let take = (need - have).min(data.len());
             let mut character = [0; 4];
-            character[..have].copy_from_slice(&self.partial[..have]);
+            character[..3].copy_from_slice(&self.partial);
             character[have..have + take].copy_from_slice(&data[..take]);
             data = &data[take..];
-            match core::str::from_utf8(&character[..have + take]) {
-                Ok(_) => self.len = 0,
-                Err(e) if e.error_len().is_none() => {
-                    // Still a valid prefix, and the piece ended.
-                    self.partial[have..have + take].copy_from_slice(&character[have..have + take]);
-                    self.len = (have + take) as u8;
-                    return Ok(());
-                }
-                Err(_) => return Err(Utf8Error),
+            self.keep_cut(&character[..have + take])?;
+            if self.len > 0 {
+                // Still cut: the piece ended.
+                return Ok(());
             }
         }
         // One SIMD pass over everything but a character cut by the end of
@@ -83,12 +78,20 @@ impl Utf8Validator {
         if !valid_utf8(whole) {
             return Err(Utf8Error);
         }
-        match core::str::from_utf8(cut) {
-            Ok(_) => {}
+        self.keep_cut(cut)
+    }
+
+    /// Checks `piece`, a character or the start of one cut by the end of
+    /// the data (at most four bytes): kept when it is a valid start, an
+    /// error when it cannot be one. The one check of both cut ends of a
+    /// piece.
+    fn keep_cut(&mut self, piece: &[u8]) -> Result<(), Utf8Error> {
+        match core::str::from_utf8(piece) {
+            Ok(_) => self.len = 0,
             // A valid start of a character: wait for the rest.
             Err(e) if e.error_len().is_none() => {
-                self.partial[..cut.len()].copy_from_slice(cut);
-                self.len = cut.len() as u8;
+                self.partial[..piece.len()].copy_from_slice(piece);
+                self.len = piece.len() as u8;
             }
             Err(_) => return Err(Utf8Error),
         }
