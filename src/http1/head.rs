@@ -1193,8 +1193,9 @@ pub(crate) fn is_valid_host(v: &[u8]) -> bool {
     // Most hosts are a name alone: every byte a reg-name character other
     // than `%` (so no `[`, `:` or escape), one lookup each. What is not
     // takes the rules below, which accept such a name too (a test checks
-    // the two agree).
-    v.iter().all(|&b| REG_NAME.contains(b)) || is_valid_host_by_parts(v)
+    // the two agree): a shortcut taken where time matters more than
+    // flash ([`crate::SHORTCUTS`]).
+    (crate::SHORTCUTS && v.iter().all(|&b| REG_NAME.contains(b))) || is_valid_host_by_parts(v)
 }
 
 /// [`is_valid_host`] part by part: the literal or name, then the port.

@@ -95,8 +95,11 @@ impl Decoder {
         hold_pings: bool,
         deflate: bool,
     ) -> Result<Step, PeerErrorKind> {
-        if let Some(step) = self.whole_message(buf, role, limits) {
-            return step;
+        // The one-go path where time matters more than flash.
+        if crate::SHORTCUTS {
+            if let Some(step) = self.whole_message(buf, role, limits) {
+                return step;
+            }
         }
         self.step_any(buf, role, limits, hold_pings, deflate)
     }
