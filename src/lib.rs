@@ -223,17 +223,23 @@ pub mod time;
 pub mod upgrade;
 pub mod ws;
 
-/// Whether two shortcuts that only save time are taken: the check of a
-/// `Host` that is a plain name (`http1::head::is_valid_host`) and the
-/// decoding of a whole unfragmented message in one go
-/// (`ws::decode::Decoder::step`). Each gives what the general path it
-/// skips gives (a test compares the two on every shape, calling the
-/// general path on its own), so leaving them out changes nothing but time
-/// and size. They are taken on 64-bit targets, where the handshake and
-/// frame benchmarks measure them; on smaller ones the general path alone
-/// saves flash (issue 9: firmware .text 19,296 -> 18,968 B). (The
-/// one-pass read of a whole head stays everywhere: without it the
-/// firmware grew.)
+/// Whether the shortcuts that only save time are taken:
+///
+/// * the check of a `Host` that is a plain name (`is_valid_host`);
+/// * skipping the lookups of a field the head's index says is absent
+///   (`Headers::may_have`);
+/// * the end of a list element without a quoted string
+///   (`ListElements`);
+/// * decoding a whole unfragmented message in one go
+///   (`ws::decode::Decoder::step`).
+///
+/// Each gives what the general path it skips gives (a test compares the
+/// two, calling the general path on its own), so leaving them out changes
+/// nothing but time and size. They are taken on 64-bit targets, where the
+/// handshake and frame benchmarks measure them; on smaller ones the
+/// general path alone saves flash (issue 9: firmware .text 19,296 ->
+/// 18,764 B). (The one-pass read of a whole head stays everywhere:
+/// without it the firmware grew.)
 pub(crate) const SHORTCUTS: bool = cfg!(target_pointer_width = "64");
 
 /// The README's Rust blocks, compiled and run as doctests.

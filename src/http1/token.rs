@@ -180,12 +180,10 @@ impl<'a> Iterator for ListElements<'a> {
             if self.rest.is_empty() {
                 return None;
             }
-            // Most elements have no quoted string: up to the first comma
-            // unless a quote comes first.
-            let end = match self.rest.iter().position(|&b| LIST_STOP.contains(b)) {
-                Some(i) if self.rest[i] == b',' => i,
-                Some(_) => end_outside_quotes(self.rest),
-                None => self.rest.len(),
+            let end = if crate::SHORTCUTS {
+                element_end(self.rest)
+            } else {
+                end_outside_quotes(self.rest)
             };
             let element = trim_ows(&self.rest[..end]);
             self.rest = if end < self.rest.len() {
@@ -197,6 +195,17 @@ impl<'a> Iterator for ListElements<'a> {
                 return Some(element);
             }
         }
+    }
+}
+
+/// [`end_outside_quotes`] for the usual element, which has no quoted
+/// string: up to the first comma unless a quote comes first. A shortcut
+/// ([`crate::SHORTCUTS`]; a test checks the two agree).
+fn element_end(rest: &[u8]) -> usize {
+    match rest.iter().position(|&b| LIST_STOP.contains(b)) {
+        Some(i) if rest[i] == b',' => i,
+        Some(_) => end_outside_quotes(rest),
+        None => rest.len(),
     }
 }
 
@@ -540,6 +549,25 @@ mod tests {
             // The definition, as the checks it replaces wrote it.
             let listed = b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80;
             assert_eq!(is_field_char(b), listed, "{b}");
+        }
+    }
+
+    /// The shortcut to an element's end agrees with the full search on
+    /// every string of up to seven characters that matter.
+    #[test]
+    fn element_end_shortcut_agrees() {
+        let alphabet = b"a, \"\\";
+        for len in 0..=7u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                let s: std::vec::Vec<u8> = (0..len)
+                    .map(|_| {
+                        let c = alphabet[n % alphabet.len()];
+                        n /= alphabet.len();
+                        c
+                    })
+                    .collect();
+                assert_eq!(element_end(&s), end_outside_quotes(&s), "{s:?}");
+            }
         }
     }
 
