@@ -1282,7 +1282,7 @@ fn is_ip_literal(v: &[u8]) -> bool {
         return !version.is_empty()
             && version.iter().all(u8::is_ascii_hexdigit)
             && !tail.is_empty()
-            && tail.iter().all(|&b| b == b':' || is_reg_name(&[b]));
+            && tail.iter().all(|&b| b == b':' || REG_NAME.contains(b));
     }
     is_ipv6(v)
 }
@@ -1339,23 +1339,26 @@ fn is_ipv6(v: &[u8]) -> bool {
     if elided { groups <= 7 } else { groups == 8 }
 }
 
-/// `IPv4address = dec-octet "." dec-octet "." dec-octet "." dec-octet`.
+/// `IPv4address = dec-octet "." dec-octet "." dec-octet "." dec-octet`:
+/// four octets of 0 to 255 without a leading zero, in one pass (a second
+/// digit after a `0` is a leading zero; three digits without one past 255
+/// are too many, and so are four).
 fn is_ipv4(s: &[u8]) -> bool {
-    let mut n = 0;
-    for octet in s.split(|&b| b == b'.') {
-        n += 1;
-        let ok = matches!(octet.len(), 1..=3)
-            && octet.iter().all(u8::is_ascii_digit)
-            && (octet.len() == 1 || octet[0] != b'0')
-            && octet
-                .iter()
-                .fold(0u16, |v, &d| v * 10 + u16::from(d - b'0'))
-                <= 255;
-        if !ok {
-            return false;
+    let (mut dots, mut digits, mut octet) = (0, 0, 0u16);
+    for &b in s {
+        match b {
+            b'.' if digits > 0 => (dots, digits, octet) = (dots + 1, 0, 0),
+            b'0'..=b'9' if digits == 0 || octet > 0 => {
+                octet = octet * 10 + u16::from(b - b'0');
+                digits += 1;
+                if octet > 255 {
+                    return false;
+                }
+            }
+            _ => return false,
         }
     }
-    n == 4
+    dots == 3 && digits > 0
 }
 
 /// Gathers framing and connection facts, rejecting ambiguous framing.
@@ -2170,6 +2173,37 @@ mod tests {
                         assert_eq!(is_ipv6(s), str_is_ipv6(s), "{:?}", std::str::from_utf8(s));
                     }
                 }
+            }
+        }
+    }
+
+    /// The one-pass IPv4 check agrees with the `str` version on every
+    /// string of up to nine characters over digits that reach every rule
+    /// and the dot, and on octets around the limits.
+    #[test]
+    fn ipv4_check_agrees_with_the_str_version() {
+        let alphabet = b"01256.";
+        let mut s = std::vec::Vec::new();
+        for len in 0..=8u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                s.clear();
+                for _ in 0..len {
+                    s.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                let text = std::str::from_utf8(&s).unwrap();
+                assert_eq!(is_ipv4(&s), str_is_ipv4(text), "{text}");
+            }
+        }
+        for octet in [
+            "0", "00", "09", "99", "100", "199", "249", "255", "256", "260", "300", "999", "1000",
+            "0255", "x", "",
+        ] {
+            for at in 0..4 {
+                let mut parts = ["1"; 4];
+                parts[at] = octet;
+                let text = parts.join(".");
+                assert_eq!(is_ipv4(text.as_bytes()), str_is_ipv4(&text), "{text}");
             }
         }
     }
