@@ -821,8 +821,12 @@ impl ServerHandshake {
         }
     }
 
-    /// [`go`](Self::go) for inputs the machine derives from the peer's
-    /// bytes: every state that reads has their edges, so a miss is a bug.
+    /// [`go`](Self::go) for an input whose edge is known to exist: one
+    /// the machine derives from the peer's bytes (every state that reads
+    /// has their edges), or one [`check`](Self::check) allowed at the
+    /// start of the call (the state has not changed since). A miss is a
+    /// bug, and there is no error to build (firmware .text 18,712 ->
+    /// 18,480 B, .rodata 2,712 -> 2,600 B, against a second fallible `go`).
     fn follow(&mut self, input: ServerInput) {
         let followed = self.go(input, "receive");
         debug_assert!(followed.is_ok(), "no edge for {input:?}: {followed:?}");
@@ -995,7 +999,7 @@ impl ServerHandshake {
             }
         })?;
         self.continue_sent |= send;
-        self.go(ServerInput::ContinueBody, "continue_body")?;
+        self.follow(ServerInput::ContinueBody);
         Ok(n)
     }
 
@@ -1015,7 +1019,7 @@ impl ServerHandshake {
             write_switch(w, switch, send_continue);
         })?;
         self.switched_to = Some(switch.kind);
-        self.go(ServerInput::Accept, "accept")?;
+        self.follow(ServerInput::Accept);
         Ok(n)
     }
 
@@ -1051,7 +1055,7 @@ impl ServerHandshake {
             w.put(b"\r\n");
         })?;
         self.switched_to = Some(ProtocolKind::Tunnel);
-        self.go(ServerInput::Tunnel, "tunnel")?;
+        self.follow(ServerInput::Tunnel);
         Ok(n)
     }
 
@@ -1088,7 +1092,7 @@ impl ServerHandshake {
         let n = emit(out, |w| write_response(w, response, answering))?;
         self.keep_alive = keep_alive;
         self.responded = status;
-        self.go(ServerInput::Respond, "respond")?;
+        self.follow(ServerInput::Respond);
         Ok(n)
     }
 
