@@ -257,10 +257,12 @@ mod app {
 
 #[entry]
 fn main() -> ! {
-    let mut rx = [0u8; app::RX_LEN];
-    let mut tx = [0u8; app::TX_LEN];
+    // Static buffers (`#[entry]` makes these `&'static mut`): zeroed with
+    // the rest of .bss at reset, not on the stack by code of their own.
+    static mut RX: [u8; app::RX_LEN] = [0; app::RX_LEN];
+    static mut TX: [u8; app::TX_LEN] = [0; app::TX_LEN];
     loop {
-        app::serve(&mut rx, &mut tx);
+        app::serve(RX, TX);
         hw::hang_up();
     }
 }
