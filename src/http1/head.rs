@@ -699,34 +699,35 @@ fn may_be_whole(rest: &[u8], buf_len: usize, limits: &Limits) -> bool {
 /// a bounded number of times. Returns the head length including the final
 /// empty line.
 fn find_head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
-    find_head_end_by::<NativeWord>(buf, scanned)
+    find_head_end_in(buf, scanned, crate::SHORTCUTS)
 }
 
-/// [`find_head_end`] reading words of `W`.
-fn find_head_end_by<W: Word>(buf: &[u8], scanned: &mut usize) -> Option<usize> {
-    // An empty line ends the head: a LF followed by LF or by CR LF. A word
-    // at a time ([`lf_flags`]; each flag is checked, as one above a LF may
-    // be another byte), one pass however many lines.
+/// [`find_head_end`], eight bytes at a time first when `words` (a
+/// shortcut, [`crate::SHORTCUTS`]; the tests run both ways).
+fn find_head_end_in(buf: &[u8], scanned: &mut usize, words: bool) -> Option<usize> {
+    // An empty line ends the head: a LF followed by LF or by CR LF. Eight
+    // bytes at a time ([`lf_flags`]; each flag is checked, as one above a
+    // LF may be another byte), one pass however many lines.
     let ends_head = |i: usize| match &buf[i + 1..] {
         [b'\n', ..] => Some(i + 2),
         [b'\r', b'\n', ..] => Some(i + 3),
         _ => None,
     };
     let mut i = scanned.saturating_sub(3);
-    while i + W::BYTES <= buf.len() {
+    while words && i + 8 <= buf.len() {
         #[cfg(test)]
-        work::steps(W::BYTES);
-        let mut flags = lf_flags::<W>(&buf[i..i + W::BYTES]);
-        while flags != W::ZERO {
-            let at = i + flags.first_flag();
+        work::steps(8);
+        let mut flags = lf_flags(&buf[i..i + 8]);
+        while flags != 0 {
+            let at = i + (flags.trailing_zeros() / 8) as usize;
             if buf[at] == b'\n' {
                 if let Some(end) = ends_head(at) {
                     return Some(end);
                 }
             }
-            flags = flags & flags.wrapping_sub(W::ONE);
+            flags &= flags - 1;
         }
-        i += W::BYTES;
+        i += 8;
     }
     while i < buf.len() {
         #[cfg(test)]
@@ -742,107 +743,44 @@ fn find_head_end_by<W: Word>(buf: &[u8], scanned: &mut usize) -> Option<usize> {
     None
 }
 
-/// The word the byte searches of this module ([`find_head_end`],
-/// [`find_lf`], [`value_run`]) read at a time: the machine's (on 32-bit
-/// targets 64-bit arithmetic takes register pairs, and the firmware's
-/// searches were 180 B larger). Tests run them with both widths.
-#[cfg(target_pointer_width = "64")]
-type NativeWord = u64;
-#[cfg(not(target_pointer_width = "64"))]
-type NativeWord = u32;
-
-/// An unsigned word of bytes, for the searches that look at a word at a
-/// time: the operations they need.
-trait Word:
-    Copy
-    + Eq
-    + core::ops::BitAnd<Output = Self>
-    + core::ops::BitOr<Output = Self>
-    + core::ops::BitXor<Output = Self>
-    + core::ops::Not<Output = Self>
-{
-    /// Bytes in a word.
-    const BYTES: usize;
-    const ZERO: Self;
-    const ONE: Self;
-    /// `b` in every byte.
-    fn splat(b: u8) -> Self;
-    /// The word of exactly [`Word::BYTES`] bytes, the first the lowest.
-    fn load(bytes: &[u8]) -> Self;
-    fn wrapping_add(self, other: Self) -> Self;
-    fn wrapping_sub(self, other: Self) -> Self;
-    /// The index of the lowest byte with its high bit set (in a word of
-    /// such flags, not zero).
-    fn first_flag(self) -> usize;
+/// Bit 7 of byte `k` set for every `\n` among the eight bytes of `chunk`
+/// (byte `k` of the chunk is byte `k` of the word, so the lowest flag is
+/// the first), by the classic zero-byte test on the word XOR `\n`: every
+/// LF is flagged, and the lowest flag is always one; a flag above a LF may
+/// be another byte (a borrow), so callers looking past the first check.
+fn lf_flags(chunk: &[u8]) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const LFS: u64 = u64::from_le_bytes([b'\n'; 8]);
+    let mut word = [0; 8];
+    word.copy_from_slice(chunk);
+    let x = u64::from_le_bytes(word) ^ LFS;
+    x.wrapping_sub(ONES) & !x & HIGHS
 }
 
-macro_rules! word {
-    ($t:ty) => {
-        impl Word for $t {
-            const BYTES: usize = core::mem::size_of::<$t>();
-            const ZERO: Self = 0;
-            const ONE: Self = 1;
-            #[inline(always)]
-            fn splat(b: u8) -> Self {
-                <$t>::from_le_bytes([b; core::mem::size_of::<$t>()])
-            }
-            #[inline(always)]
-            fn load(bytes: &[u8]) -> Self {
-                let mut word = [0; core::mem::size_of::<$t>()];
-                word.copy_from_slice(bytes);
-                <$t>::from_le_bytes(word)
-            }
-            #[inline(always)]
-            fn wrapping_add(self, other: Self) -> Self {
-                <$t>::wrapping_add(self, other)
-            }
-            #[inline(always)]
-            fn wrapping_sub(self, other: Self) -> Self {
-                <$t>::wrapping_sub(self, other)
-            }
-            #[inline(always)]
-            fn first_flag(self) -> usize {
-                self.trailing_zeros() as usize / 8
-            }
-        }
-    };
-}
-word!(u32);
-word!(u64);
-
-/// Bit 7 of byte `k` set for every `\n` among the bytes of `chunk` (a
-/// word's worth; byte `k` of the chunk is byte `k` of the word, so the
-/// lowest flag is the first), by the classic zero-byte test on the word
-/// XOR `\n`: every LF is flagged, and the lowest flag is always one; a
-/// flag above a LF may be another byte (a borrow), so callers looking past
-/// the first check.
-#[inline(always)]
-fn lf_flags<W: Word>(chunk: &[u8]) -> W {
-    let x = W::load(chunk) ^ W::splat(b'\n');
-    x.wrapping_sub(W::splat(0x01)) & !x & W::splat(0x80)
-}
-
-/// The position of the first `\n` in `bytes`, reading a word at a time
-/// ([`lf_flags`]). Every byte looked at counts as work.
+/// The position of the first `\n` in `bytes`. Every byte looked at
+/// counts as work.
 fn find_lf(bytes: &[u8]) -> Option<usize> {
-    find_lf_by::<NativeWord>(bytes)
+    find_lf_in(bytes, crate::SHORTCUTS)
 }
 
-/// [`find_lf`] reading words of `W`.
-#[inline(always)]
-fn find_lf_by<W: Word>(bytes: &[u8]) -> Option<usize> {
-    let mut chunks = bytes.chunks_exact(W::BYTES);
+/// [`find_lf`], eight bytes at a time first when `words` ([`lf_flags`]; a
+/// shortcut, [`crate::SHORTCUTS`]; the tests run both ways).
+fn find_lf_in(bytes: &[u8], words: bool) -> Option<usize> {
     let mut at = 0;
-    for chunk in &mut chunks {
-        #[cfg(test)]
-        work::steps(W::BYTES);
-        let flags = lf_flags::<W>(chunk);
-        if flags != W::ZERO {
-            return Some(at + flags.first_flag());
+    if words {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            #[cfg(test)]
+            work::steps(8);
+            let flags = lf_flags(chunk);
+            if flags != 0 {
+                return Some(at + (flags.trailing_zeros() / 8) as usize);
+            }
+            at += 8;
         }
-        at += W::BYTES;
     }
-    let rest = chunks.remainder();
+    let rest = &bytes[at..];
     #[cfg(test)]
     work::steps(rest.len());
     rest.iter().position(|&b| b == b'\n').map(|p| at + p)
@@ -1143,30 +1081,34 @@ fn scan_fields(fields: &[u8], limit: usize) -> Result<Headers<'_>, FieldsError> 
 /// Where the run of field-value bytes ([`field_char`]: HTAB, SP, visible
 /// characters, obs-text) starting at `at` ends: the index of the first
 /// other byte (a line ending or a control character), or the length.
-/// A word at a time: a byte is outside the set exactly when it is below
-/// 0x20 and not HTAB, or is DEL.
 #[inline]
 fn value_run(bytes: &[u8], at: usize) -> usize {
-    value_run_by::<NativeWord>(bytes, at)
+    value_run_in(bytes, at, crate::SHORTCUTS)
 }
 
-/// [`value_run`] reading words of `W`.
+/// [`value_run`], eight bytes at a time first when `words` (a shortcut,
+/// [`crate::SHORTCUTS`]; the tests run both ways): a byte is outside the
+/// set exactly when it is below 0x20 and not HTAB, or is DEL.
 #[inline(always)]
-fn value_run_by<W: Word>(bytes: &[u8], mut at: usize) -> usize {
-    let high = W::splat(0x80);
+fn value_run_in(bytes: &[u8], mut at: usize, words: bool) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     // The high bit of each byte of `x` that is zero, exactly (no carry
     // between bytes).
-    let zero = |x: W| !((x & !high).wrapping_add(!high) | x) & high;
-    while let Some(word) = bytes.get(at..at + W::BYTES) {
-        let x = W::load(word);
+    let zero = |x: u64| !(((x & !HIGH) + !HIGH) | x) & HIGH;
+    while let Some(eight) = bytes.get(at..at + 8).filter(|_| words) {
+        let mut word = [0; 8];
+        word.copy_from_slice(eight);
+        let x = u64::from_le_bytes(word);
         // Bytes of 0x20 and more (high bit set, or the low seven bits
         // plus 0x60 reach 0x80).
-        let visible = ((x & !high).wrapping_add(W::splat(0x60)) | x) & high;
-        let outside = (!visible & high & !zero(x ^ W::splat(b'\t'))) | zero(x ^ W::splat(0x7F));
-        if outside != W::ZERO {
-            return at + outside.first_flag();
+        let visible = (((x & !HIGH) + 0x60 * ONES) | x) & HIGH;
+        let outside =
+            (!visible & HIGH & !zero(x ^ (b'\t' as u64 * ONES))) | zero(x ^ (0x7F * ONES));
+        if outside != 0 {
+            return at + outside.trailing_zeros() as usize / 8;
         }
-        at += W::BYTES;
+        at += 8;
     }
     while at < bytes.len() && field_char(bytes[at]) {
         at += 1;
@@ -1831,12 +1773,12 @@ mod tests {
         assert_eq!(headers.get("sec-websocket-accept"), Some(&b"a12"[..]));
     }
 
-    /// The word searches give the byte-by-byte answer with 32-bit words
-    /// (the firmware's) and 64-bit ones, for every byte value at every
-    /// position of the first words and the tail, however the search for
-    /// the end of a head is resumed.
+    /// The word searches give the byte-by-byte answer with words and
+    /// without (the shortcut, [`crate::SHORTCUTS`], and the path alone),
+    /// for every byte value at every position of the first words and the
+    /// tail, however the search for the end of a head is resumed.
     #[test]
-    fn word_searches_agree_with_bytes_at_both_widths() {
+    fn word_searches_agree_with_bytes_both_ways() {
         fn value_end(bytes: &[u8], at: usize) -> usize {
             (at..bytes.len())
                 .find(|&i| !field_char(bytes[i]))
@@ -1849,12 +1791,12 @@ mod tests {
                 _ => None,
             })
         }
-        fn resumed<W: Word>(buf: &[u8], step: usize) -> Option<usize> {
+        fn resumed(buf: &[u8], step: usize, words: bool) -> Option<usize> {
             let mut scanned = 0;
             let mut n = 0;
             loop {
                 n = (n + step).min(buf.len());
-                if let Some(end) = find_head_end_by::<W>(&buf[..n], &mut scanned) {
+                if let Some(end) = find_head_end_in(&buf[..n], &mut scanned, words) {
                     return Some(end);
                 }
                 if n == buf.len() {
@@ -1869,18 +1811,18 @@ mod tests {
                     for pos in 0..len {
                         let mut buf = filler.repeat(len);
                         buf[pos] = b;
+                        let shown = buf.escape_ascii();
                         let lf = buf.iter().position(|&c| c == b'\n');
-                        assert_eq!(find_lf_by::<u32>(&buf), lf, "{}", buf.escape_ascii());
-                        assert_eq!(find_lf_by::<u64>(&buf), lf, "{}", buf.escape_ascii());
-                        for at in [0, 1, 3] {
-                            let end = value_end(&buf, at.min(len));
-                            assert_eq!(value_run_by::<u32>(&buf, at.min(len)), end);
-                            assert_eq!(value_run_by::<u64>(&buf, at.min(len)), end);
-                        }
                         let end = head_end(&buf);
-                        for step in [1, 3, 7, len] {
-                            assert_eq!(resumed::<u32>(&buf, step), end, "{}", buf.escape_ascii());
-                            assert_eq!(resumed::<u64>(&buf, step), end, "{}", buf.escape_ascii());
+                        for words in [false, true] {
+                            assert_eq!(find_lf_in(&buf, words), lf, "{shown}");
+                            for at in [0, 1, 3] {
+                                let at = at.min(len);
+                                assert_eq!(value_run_in(&buf, at, words), value_end(&buf, at));
+                            }
+                            for step in [1, 3, 7, len] {
+                                assert_eq!(resumed(&buf, step, words), end, "{shown}");
+                            }
                         }
                     }
                 }
