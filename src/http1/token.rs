@@ -244,8 +244,11 @@ pub(crate) fn list_contains(value: &[u8], token: &[u8]) -> bool {
 }
 
 /// `a == b` ignoring ASCII case: the crate's one copy of
-/// `eq_ignore_ascii_case`.
-#[inline]
+/// `eq_ignore_ascii_case`. On 32-bit targets this and the two
+/// comparisons below are calls (their length test and call were inlined
+/// at every site: firmware .text -68 B); 64-bit targets inline them.
+#[cfg_attr(target_pointer_width = "64", inline)]
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && same_ignoring_case(a, b)
 }
@@ -257,8 +260,8 @@ pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
 /// four to seven bytes are two overlapping halves of one word.
 ///
 /// Inlined: a dozen calls per handshake, 10 % of its time when called
-/// (x86_64); on the Cortex-M firmware inlining is smaller (27,400 B of
-/// .text against 27,564) as most calls compare with a constant.
+/// (x86_64); on 32-bit targets it is `same_bytes`, behind the calls of
+/// [`eq_ignore_case`].
 #[inline]
 fn same_ignoring_case(a: &[u8], b: &[u8]) -> bool {
     same_words(a, b, lowercase, lowercase)
@@ -269,7 +272,8 @@ fn same_ignoring_case(a: &[u8], b: &[u8]) -> bool {
 /// work of [`eq_ignore_case`] when `lower` is not a constant the compiler
 /// folds itself (`Field::of`, seven calls per handshake: the server
 /// handshake 10,914 -> 10,795 instructions, cachegrind).
-#[inline]
+#[cfg_attr(target_pointer_width = "64", inline)]
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 pub(crate) fn eq_lowercase(a: &[u8], lower: &[u8]) -> bool {
     debug_assert!(!lower.iter().any(u8::is_ascii_uppercase), "{lower:?}");
     a.len() == lower.len() && same_words(a, lower, lowercase, |w| w)
@@ -283,7 +287,8 @@ pub(crate) fn eq_lowercase(a: &[u8], lower: &[u8]) -> bool {
 /// onto `-`, 0x10–0x19 onto digits), which a token has not. One OR a
 /// word instead of [`lowercase`]'s six operations: `Field::of` on every
 /// field line received.
-#[inline]
+#[cfg_attr(target_pointer_width = "64", inline)]
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 pub(crate) fn eq_token_lowercase(token: &[u8], lower: &[u8]) -> bool {
     debug_assert!(is_token(token), "{token:?}");
     debug_assert!(

@@ -1071,10 +1071,12 @@ impl ServerHandshake {
         if status == 426 && response.upgrade.is_empty() {
             return Err(LocalError::InvalidStatus(status).into());
         }
+        // Each must be `name[/version]` of tokens: split, not parsed into
+        // strings that would not be used.
         if response
             .upgrade
             .iter()
-            .any(|p| Protocol::parse(p.as_bytes()).is_none())
+            .any(|p| split_protocol(p.as_bytes()).is_none())
         {
             return Err(LocalError::InvalidToken.into());
         }
