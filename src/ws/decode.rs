@@ -300,8 +300,11 @@ impl Decoder {
         Ok(())
     }
 
-    /// UTF-8 for text, and the end of the message.
-    #[inline]
+    /// UTF-8 for text, and the end of the message. A call on 32-bit
+    /// targets, where its two copies in `step_any` cost flash (firmware
+    /// .text 17,624 -> 17,476 B); 64-bit targets inline it.
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn finish_chunk(
         &mut self,
         data: &[u8],
