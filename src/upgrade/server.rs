@@ -1187,15 +1187,20 @@ struct Answering {
 /// Writes a final response head (and body bytes, unless it is a HEAD).
 fn write_response(w: &mut Writer<'_>, r: &Response<'_>, a: Answering) {
     w.status_line(r.status);
-    w.list("Upgrade", r.upgrade.iter().map(|p| p.as_bytes()));
-    let connection: [(&[u8], bool); 3] = [
-        (b"Upgrade", !r.upgrade.is_empty()),
-        (b"close", !a.keep_alive),
-        (b"keep-alive", a.keep_alive && a.http10),
-    ];
+    // Both lists are slices of strings, through one copy of the list
+    // writer (a filtered list of three took one of its own).
+    fn bytes<'s>(s: &&'s str) -> &'s [u8] {
+        s.as_bytes()
+    }
+    w.list("Upgrade", r.upgrade.iter().map(bytes));
+    // `Connection`: `Upgrade` when protocols are listed, then `close`, or
+    // `keep-alive` for an HTTP/1.0 client kept open (or nothing more).
+    let connection = ["Upgrade", if a.keep_alive { "keep-alive" } else { "close" }];
+    let from = usize::from(r.upgrade.is_empty());
+    let to = if a.keep_alive && !a.http10 { 1 } else { 2 };
     w.list(
         "Connection",
-        connection.iter().filter(|(_, on)| *on).map(|(t, _)| *t),
+        connection[from..to.max(from)].iter().map(bytes),
     );
     let lists_ws = r
         .upgrade
@@ -1230,6 +1235,49 @@ fn write_response(w: &mut Writer<'_>, r: &Response<'_>, a: Answering) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `Upgrade` and `Connection` lines of a final response for every
+    /// combination: protocols listed or not, kept open or not, HTTP/1.0
+    /// or 1.1.
+    #[test]
+    fn connection_tokens_of_a_final_response() {
+        for upgrade in [&[][..], &["websocket", "h2c"][..]] {
+            for keep_alive in [false, true] {
+                for http10 in [false, true] {
+                    let answering = Answering {
+                        keep_alive,
+                        http10,
+                        head_request: false,
+                        offered_websocket: false,
+                    };
+                    let r = Response::new(400).upgrade(upgrade);
+                    let mut out = [0u8; 256];
+                    let n = emit(&mut out, |w| write_response(w, &r, answering)).unwrap();
+                    let head = std::str::from_utf8(&out[..n]).unwrap();
+                    let mut want = std::vec::Vec::new();
+                    if !upgrade.is_empty() {
+                        want.push("Upgrade");
+                    }
+                    if !keep_alive {
+                        want.push("close");
+                    } else if http10 {
+                        want.push("keep-alive");
+                    }
+                    let line = |name: &str, tokens: &[&str]| match tokens {
+                        [] => std::string::String::new(),
+                        _ => std::format!("{name}: {}\r\n", tokens.join(", ")),
+                    };
+                    let lines = line("Upgrade", upgrade) + &line("Connection", &want);
+                    let start = head.find("\r\n").unwrap() + 2;
+                    assert!(head[start..].starts_with(&lines), "{head:?}");
+                    assert!(
+                        !head[start + lines.len()..].contains("Connection"),
+                        "{head:?}"
+                    );
+                }
+            }
+        }
+    }
 
     /// The 101's length worked out line by line is what its writer
     /// writes, for every line it may have.
