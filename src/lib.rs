@@ -225,6 +225,8 @@ pub mod ws;
 
 /// Whether the shortcuts that only save time are taken:
 ///
+/// * the one-pass read of a request head that arrived whole
+///   (`HeadReader::read_request`);
 /// * the check of a `Host` that is a plain name (`is_valid_host`);
 /// * skipping the lookups of a field the head's index says is absent
 ///   (`Headers::may_have`);
@@ -241,9 +243,8 @@ pub mod ws;
 /// nothing but time and size. They are taken on 64-bit targets, where the
 /// handshake and frame benchmarks measure them; on smaller ones the
 /// general path alone saves flash (issue 9: firmware .text 19,296 ->
-/// 18,764 B, and 18,060 -> 17,736 B for the word searches). (The
-/// one-pass read of a whole head stays everywhere: without it the
-/// firmware grew.)
+/// 18,764 B; 18,060 -> 17,736 B for the word searches; 17,328 -> 17,256
+/// B for the one-pass read, with `parse_request` kept out of line).
 pub(crate) const SHORTCUTS: bool = cfg!(target_pointer_width = "64");
 
 /// The README's Rust blocks, compiled and run as doctests.

@@ -623,7 +623,8 @@ impl HeadReader {
     /// else (the buffer does not end with an empty line, is longer than a
     /// head may be, or does not parse) takes the exact path:
     /// [`HeadReader::find`], then the parse of exactly the head, which
-    /// names the error.
+    /// names the error. The one pass is a shortcut ([`crate::SHORTCUTS`]):
+    /// without it every head takes the exact path.
     ///
     /// Inlined on 64-bit targets with the one-pass parse (into the server
     /// machine and the relay): the head is then built where its caller
@@ -638,7 +639,7 @@ impl HeadReader {
         limits: &Limits,
     ) -> Result<Option<(usize, usize, RequestHead<'b>, Facts)>, PeerErrorKind> {
         let start = self.skip_empty_lines(buf, true);
-        if may_be_whole(&buf[start..], buf.len(), limits) {
+        if crate::SHORTCUTS && may_be_whole(&buf[start..], buf.len(), limits) {
             if let Ok((head, facts, len)) = parse_request_inline(&buf[start..], limits) {
                 *self = HeadReader::default();
                 return Ok(Some((start, start + len, head, facts)));
@@ -1380,10 +1381,10 @@ pub(crate) fn gather_facts(headers: &Headers<'_>) -> Result<Facts, PeerErrorKind
 
 /// Parses a complete request head at the start of `head` (which ends with
 /// its first empty line, or goes on after it); returns its length too.
-// Out of line on 64-bit targets, where its body is inlined into the
-// one-pass read: one more copy of the parser for the exact path would only
-// cost code.
-#[cfg_attr(target_pointer_width = "64", inline(never))]
+// Out of line: on 64-bit targets its body is inlined into the one-pass
+// read, and one more copy of the parser for the exact path would only cost
+// code; on others (without the one-pass read) the call is smaller too.
+#[inline(never)]
 pub(crate) fn parse_request<'b>(
     head: &'b [u8],
     limits: &Limits,
