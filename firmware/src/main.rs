@@ -103,15 +103,20 @@ mod app {
     /// One connection: the opening handshake, then the echo loop until the
     /// connection closes.
     pub fn serve(rx: &mut [u8; RX_LEN], tx: &mut [u8; TX_LEN]) {
-        if let Some((conn, filled)) = handshake(rx, tx) {
+        let Some((server, filled)) = handshake(rx, tx) else {
+            return;
+        };
+        // API: a 101 turns into the connection; a 426 is an error here.
+        if let Ok(conn) = Connection::from_server_handshake(server, Config::default(), now()) {
             echo(conn, rx, filled, tx);
         }
     }
 
     /// Reads a request and answers it: 101 to a WebSocket offer, 426 to
     /// anything else, the error's response to a bad request. Returns the
-    /// connection and how many bytes of `rx` (its first frames) are left.
-    fn handshake(rx: &mut [u8], tx: &mut [u8]) -> Option<(Connection, usize)> {
+    /// machine that answered and how many bytes of `rx` (the first
+    /// frames, after a 101) are left.
+    fn handshake(rx: &mut [u8], tx: &mut [u8]) -> Option<(ServerHandshake, usize)> {
         // API: the machine and its (default) limits.
         let mut server = ServerHandshake::new(Default::default());
         let mut filled = 0;
@@ -163,9 +168,7 @@ mod app {
                 },
             }
         }
-        // API: a 101 turns into the connection; a 426 is an error here.
-        let conn = Connection::from_server_handshake(server, Config::default(), now()).ok()?;
-        Some((conn, filled))
+        Some((server, filled))
     }
 
     /// Drops the `consumed` bytes at the front of `buf[..filled]`, moving
