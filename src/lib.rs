@@ -234,6 +234,7 @@ pub mod ws;
 ///   (`ListElements`);
 /// * decoding a whole unfragmented message in one go
 ///   (`ws::decode::Decoder::step`);
+/// * the SIMD pass over a piece of text (`ws::Utf8Validator::feed`);
 /// * reading eight bytes at a time in the head's searches (its end, a line
 ///   end, a field value's end), which 64-bit arithmetic makes costly on
 ///   32-bit targets.
