@@ -806,15 +806,18 @@ pub fn leading_empty_lines(buf: &[u8]) -> usize {
     }
 }
 
-/// Finds obsolete line folding (a line starting with whitespace), to name
-/// the error `scan_fields` reports for it (a name error).
-fn check_lines(head: &[u8]) -> Result<(), PeerErrorKind> {
-    for w in head.windows(2) {
-        if w[0] == b'\n' && matches!(w[1], b' ' | b'\t') {
-            return Err(PeerErrorKind::ObsoleteLineFolding);
+/// Whether a line of `fields` starts with whitespace (obsolete line
+/// folding), to name the error `scan_fields` reports for it (a name
+/// error): the first line too, as if a line ended before it.
+fn has_folded_line(fields: &[u8]) -> bool {
+    let mut after_lf = true;
+    for &b in fields {
+        if after_lf && matches!(b, b' ' | b'\t') {
+            return true;
         }
+        after_lf = b == b'\n';
     }
-    Ok(())
+    false
 }
 
 /// Splits the first line off `head`: the line without its ending (CRLF or
@@ -977,7 +980,7 @@ fn parse_fields<'b>(fields: &'b [u8], limits: &Limits) -> Result<Headers<'b>, Pe
     scan_fields(fields, limit).map_err(|e| {
         // A folded line is always an error here (a field name cannot
         // start with whitespace); say what it is.
-        if matches!(fields.first(), Some(b' ' | b'\t')) || check_lines(fields).is_err() {
+        if has_folded_line(fields) {
             PeerErrorKind::ObsoleteLineFolding
         } else {
             e.kind(limits)
@@ -985,7 +988,7 @@ fn parse_fields<'b>(fields: &'b [u8], limits: &Limits) -> Result<Headers<'b>, Pe
     })
 }
 
-/// Why field lines did not parse (before [`check_lines`] looks for a
+/// Why field lines did not parse (before [`has_folded_line`] looks for a
 /// folded line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FieldsError {
