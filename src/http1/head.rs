@@ -209,6 +209,8 @@ impl FieldIndex {
 
     /// Notes a field line `name: value`, `value` at `offset` in the block
     /// (`name` as [`scan_fields`] read it: a token).
+    // A call on 32-bit targets (firmware .text 16,980 -> 16,968 B).
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn note(&mut self, name: &[u8], value: &[u8], offset: usize) {
         let Some(field) = Field::of_token(name) else {
             return;
