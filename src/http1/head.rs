@@ -276,7 +276,9 @@ impl<'b> Iterator for Values<'b, '_> {
 ///
 /// `values.flat_map(ListElements::new)` in one small loop: on 32-bit
 /// targets a call, where `flat_map`'s adapters were inlined at each of
-/// the firmware's lookups; 64-bit targets inline it.
+/// the firmware's lookups; 64-bit targets always inline it (as a hint
+/// only, the exact path's parse called it: the split handshake took 5 %
+/// longer).
 #[derive(Debug, Clone)]
 pub(crate) struct Elements<'b> {
     values: Values<'b, 'static>,
@@ -295,7 +297,7 @@ impl<'b> Elements<'b> {
 
 impl<'b> Iterator for Elements<'b> {
     type Item = &'b [u8];
-    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn next(&mut self) -> Option<&'b [u8]> {
         loop {
