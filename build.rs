@@ -10,6 +10,8 @@ use std::process::Command;
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(protoswitch_avx512)");
+    // Set by hand (RUSTFLAGS): see `SHORTCUTS` in src/lib.rs.
+    println!("cargo::rustc-check-cfg=cfg(protoswitch_no_shortcuts)");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=RUSTC");
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());

@@ -223,6 +223,43 @@ pub mod time;
 pub mod upgrade;
 pub mod ws;
 
+/// Whether the shortcuts that only save time are taken:
+///
+/// * the one-pass read of a request head that arrived whole
+///   (`HeadReader::read_request`);
+/// * the check of a `Host` that is a plain name (`is_valid_host`);
+/// * skipping the lookups of a field the head's index says is absent
+///   (`Headers::may_have`);
+/// * the end of a list element without a quoted string
+///   (`ListElements`);
+/// * decoding a whole unfragmented message in one go
+///   (`ws::decode::Decoder::step`);
+/// * the SIMD pass over a piece of text (`ws::Utf8Validator::feed`);
+/// * reading eight bytes at a time in the head's searches (its end, a line
+///   end, a field value's end), which 64-bit arithmetic makes costly on
+///   32-bit targets.
+///
+/// Each gives what the general path it skips gives (a test compares the
+/// two, calling the general path on its own), so leaving them out changes
+/// nothing but time and size. They are taken on 64-bit targets, where the
+/// handshake and frame benchmarks measure them; on smaller ones the
+/// general path alone saves flash (issue 9: firmware .text 19,296 ->
+/// 18,764 B; 18,060 -> 17,736 B for the word searches; 17,328 -> 17,256
+/// B for the one-pass read, with `parse_request` kept out of line).
+///
+/// `--cfg protoswitch_no_shortcuts` leaves them out on any target, so that
+/// the whole test suite runs the 32-bit paths on the host too (CI does).
+pub(crate) const SHORTCUTS: bool =
+    cfg!(target_pointer_width = "64") && !cfg!(protoswitch_no_shortcuts);
+
+/// `--cfg protoswitch_no_shortcuts` takes effect (the CI run that relies
+/// on it would otherwise test the shortcuts twice).
+#[cfg(all(test, protoswitch_no_shortcuts))]
+#[test]
+fn shortcuts_are_off() {
+    assert!(!SHORTCUTS);
+}
+
 /// The README's Rust blocks, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -180,12 +180,10 @@ impl<'a> Iterator for ListElements<'a> {
             if self.rest.is_empty() {
                 return None;
             }
-            // Most elements have no quoted string: up to the first comma
-            // unless a quote comes first.
-            let end = match self.rest.iter().position(|&b| LIST_STOP.contains(b)) {
-                Some(i) if self.rest[i] == b',' => i,
-                Some(_) => end_outside_quotes(self.rest),
-                None => self.rest.len(),
+            let end = if crate::SHORTCUTS {
+                element_end(self.rest)
+            } else {
+                end_outside_quotes(self.rest)
             };
             let element = trim_ows(&self.rest[..end]);
             self.rest = if end < self.rest.len() {
@@ -197,6 +195,17 @@ impl<'a> Iterator for ListElements<'a> {
                 return Some(element);
             }
         }
+    }
+}
+
+/// [`end_outside_quotes`] for the usual element, which has no quoted
+/// string: up to the first comma unless a quote comes first. A shortcut
+/// ([`crate::SHORTCUTS`]; a test checks the two agree).
+fn element_end(rest: &[u8]) -> usize {
+    match rest.iter().position(|&b| LIST_STOP.contains(b)) {
+        Some(i) if rest[i] == b',' => i,
+        Some(_) => end_outside_quotes(rest),
+        None => rest.len(),
     }
 }
 
@@ -235,8 +244,11 @@ pub(crate) fn list_contains(value: &[u8], token: &[u8]) -> bool {
 }
 
 /// `a == b` ignoring ASCII case: the crate's one copy of
-/// `eq_ignore_ascii_case`.
-#[inline]
+/// `eq_ignore_ascii_case`. On 32-bit targets this and the two
+/// comparisons below are calls (their length test and call were inlined
+/// at every site: firmware .text -68 B); 64-bit targets inline them.
+#[cfg_attr(target_pointer_width = "64", inline)]
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && same_ignoring_case(a, b)
 }
@@ -248,8 +260,8 @@ pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
 /// four to seven bytes are two overlapping halves of one word.
 ///
 /// Inlined: a dozen calls per handshake, 10 % of its time when called
-/// (x86_64); on the Cortex-M firmware inlining is smaller (27,400 B of
-/// .text against 27,564) as most calls compare with a constant.
+/// (x86_64); on 32-bit targets it is `same_bytes`, behind the calls of
+/// [`eq_ignore_case`].
 #[inline]
 fn same_ignoring_case(a: &[u8], b: &[u8]) -> bool {
     same_words(a, b, lowercase, lowercase)
@@ -260,7 +272,8 @@ fn same_ignoring_case(a: &[u8], b: &[u8]) -> bool {
 /// work of [`eq_ignore_case`] when `lower` is not a constant the compiler
 /// folds itself (`Field::of`, seven calls per handshake: the server
 /// handshake 10,914 -> 10,795 instructions, cachegrind).
-#[inline]
+#[cfg_attr(target_pointer_width = "64", inline)]
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 pub(crate) fn eq_lowercase(a: &[u8], lower: &[u8]) -> bool {
     debug_assert!(!lower.iter().any(u8::is_ascii_uppercase), "{lower:?}");
     a.len() == lower.len() && same_words(a, lower, lowercase, |w| w)
@@ -274,7 +287,8 @@ pub(crate) fn eq_lowercase(a: &[u8], lower: &[u8]) -> bool {
 /// onto `-`, 0x10–0x19 onto digits), which a token has not. One OR a
 /// word instead of [`lowercase`]'s six operations: `Field::of` on every
 /// field line received.
-#[inline]
+#[cfg_attr(target_pointer_width = "64", inline)]
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 pub(crate) fn eq_token_lowercase(token: &[u8], lower: &[u8]) -> bool {
     debug_assert!(is_token(token), "{token:?}");
     debug_assert!(
@@ -540,6 +554,25 @@ mod tests {
             // The definition, as the checks it replaces wrote it.
             let listed = b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80;
             assert_eq!(is_field_char(b), listed, "{b}");
+        }
+    }
+
+    /// The shortcut to an element's end agrees with the full search on
+    /// every string of up to seven characters that matter.
+    #[test]
+    fn element_end_shortcut_agrees() {
+        let alphabet = b"a, \"\\";
+        for len in 0..=7u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                let s: std::vec::Vec<u8> = (0..len)
+                    .map(|_| {
+                        let c = alphabet[n % alphabet.len()];
+                        n /= alphabet.len();
+                        c
+                    })
+                    .collect();
+                assert_eq!(element_end(&s), end_outside_quotes(&s), "{s:?}");
+            }
         }
     }
 

@@ -64,7 +64,7 @@ impl Writer<'_> {
     pub(crate) fn put_dec(&mut self, mut n: u64) {
         let mut digits = [0u8; 20];
         let mut len = 0;
-        for power in POWERS {
+        for &power in &POWERS {
             let mut digit = 0u8;
             while n >= power {
                 n -= power;

@@ -8,7 +8,7 @@ use super::deflate::{DeflateParams, PERMESSAGE_DEFLATE};
 use super::protocol::Protocol;
 use super::websocket::Extension;
 use crate::error::{Error, LocalError, PeerErrorKind, Role};
-use crate::http1::{Field, Headers, ListElements, eq_ignore_case, split_protocol};
+use crate::http1::{Elements, Field, Headers, ListElements, eq_ignore_case, split_protocol};
 
 /// The outcome of a handshake that switched protocols, borrowed: from the
 /// server's [`Switch`](super::Switch), or from the 101 a client received.
@@ -62,15 +62,11 @@ pub(crate) enum ExtensionList<'a> {
 }
 
 impl<'a> ExtensionList<'a> {
-    pub(crate) fn elements(self) -> impl Iterator<Item = &'a [u8]> + Clone {
-        let (value, fields) = match self {
-            ExtensionList::Value(v) => (Some(ListElements::new(v)), None),
-            ExtensionList::Fields(h) => (None, Some(h.elements(Field::SecWebSocketExtensions))),
-        };
-        value
-            .into_iter()
-            .flatten()
-            .chain(fields.into_iter().flatten())
+    pub(crate) fn elements(self) -> Elements<'a> {
+        match self {
+            ExtensionList::Value(v) => Elements::of_value(v),
+            ExtensionList::Fields(h) => h.elements(Field::SecWebSocketExtensions),
+        }
     }
 }
 

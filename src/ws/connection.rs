@@ -498,7 +498,9 @@ impl<M: MaskSource> Connection<M> {
 
     /// [`go`](Self::go) for inputs the machine derives from the peer's
     /// bytes or its own sending: every state that produces them has their
-    /// edges, so a miss is a bug.
+    /// edges, so a miss is a bug. A call on 32-bit targets, where its
+    /// copies took flash (firmware .text 16,760 -> 16,684 B).
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn follow(&mut self, input: Input) {
         let followed = self.go(input, "receive");
         debug_assert!(followed.is_ok(), "no edge for {input:?}: {followed:?}");
@@ -859,6 +861,9 @@ impl<M: MaskSource> Connection<M> {
 
     /// When [`handle_timeout`](Self::handle_timeout) should be called next.
     #[must_use]
+    // A call on 32-bit targets, as is `encode_control`: inlined into the
+    // firmware's loop they took more flash (.text 16,968 -> 16,856 B).
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.state != State::Open {
             return self.deadline;
@@ -1005,43 +1010,44 @@ impl<M: MaskSource> Connection<M> {
     }
 
     /// The bytes of a control frame, derived from the machine's state.
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn encode_control(&self, flight: InFlight, out: &mut [u8; MAX_CONTROL_FRAME]) -> usize {
-        let close = |code, reason| (OpCode::Close, close_payload(code, reason));
-        let (opcode, (payload, len)) = match flight.control {
-            Control::Pong { len } => {
-                let mut payload = [0; MAX_CONTROL_PAYLOAD];
-                let len = usize::from(len);
-                payload[..len].copy_from_slice(&self.pong[..len]);
-                (OpCode::Pong, (payload, len))
-            }
-            Control::Ping => (OpCode::Ping, ([0; MAX_CONTROL_PAYLOAD], 0)),
-            Control::Close(OwedClose::Echo) => {
-                // The peer's Close set `ending`, and nothing changes it
-                // while the echo is owed.
-                let code = match self.ending {
-                    Some(Ending::Handshake(code)) => code,
-                    _ => None,
+        // The payloads are borrowed, not copied into arrays of their own:
+        // only a Close's is built (firmware .text 18,260 -> 18,060 B).
+        let closing;
+        let (opcode, payload): (OpCode, &[u8]) = match flight.control {
+            Control::Pong { len } => (OpCode::Pong, &self.pong[..usize::from(len)]),
+            Control::Ping => (OpCode::Ping, &[]),
+            Control::Close(owed) => {
+                let (code, reason) = match owed {
+                    // The peer's Close set `ending`, and nothing changes it
+                    // while the echo is owed.
+                    OwedClose::Echo => match self.ending {
+                        Some(Ending::Handshake(code)) => (code, ""),
+                        _ => (None, ""),
+                    },
+                    OwedClose::Failure => {
+                        let error = match self.ending {
+                            Some(Ending::Failed(kind)) => PeerError::new(kind, self.role),
+                            _ => PeerError::new(PeerErrorKind::ClosedWithoutCloseFrame, self.role),
+                        };
+                        let code = error.close_code().unwrap_or(1002);
+                        (
+                            Some(code),
+                            truncate_utf8(error.message(), MAX_CONTROL_PAYLOAD - 2),
+                        )
+                    }
                 };
-                close(code, "")
-            }
-            Control::Close(OwedClose::Failure) => {
-                let error = match self.ending {
-                    Some(Ending::Failed(kind)) => PeerError::new(kind, self.role),
-                    _ => PeerError::new(PeerErrorKind::ClosedWithoutCloseFrame, self.role),
-                };
-                let code = error.close_code().unwrap_or(1002);
-                close(
-                    Some(code),
-                    truncate_utf8(error.message(), MAX_CONTROL_PAYLOAD - 2),
-                )
+                closing = close_payload(code, reason);
+                (OpCode::Close, &closing.0[..closing.1])
             }
         };
         let header = FrameHeader {
             mask: (self.role == Role::Client).then_some(flight.key),
-            ..self.header(opcode, true, len as u64)
+            ..self.header(opcode, true, payload.len() as u64)
         };
         // A control frame always fits MAX_CONTROL_FRAME.
-        encode_frame(&header, &payload[..len], out)
+        encode_frame(&header, payload, out)
     }
 
     /// The last byte of a control frame was handed out.

@@ -95,8 +95,11 @@ impl Decoder {
         hold_pings: bool,
         deflate: bool,
     ) -> Result<Step, PeerErrorKind> {
-        if let Some(step) = self.whole_message(buf, role, limits) {
-            return step;
+        // The one-go path where time matters more than flash.
+        if crate::SHORTCUTS {
+            if let Some(step) = self.whole_message(buf, role, limits) {
+                return step;
+            }
         }
         self.step_any(buf, role, limits, hold_pings, deflate)
     }
@@ -307,8 +310,11 @@ impl Decoder {
         self.fragments += 1;
     }
 
-    /// UTF-8 for text, and the end of the message.
-    #[inline]
+    /// UTF-8 for text, and the end of the message. A call on 32-bit
+    /// targets, where its two copies in `step_any` cost flash (firmware
+    /// .text 17,624 -> 17,476 B); 64-bit targets inline it.
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn finish_chunk(
         &mut self,
         data: &[u8],
