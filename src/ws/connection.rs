@@ -824,7 +824,8 @@ impl<M: MaskSource> Connection<M> {
         self.follow(Input::Fail);
         self.ending = Some(Ending::Failed(kind));
         self.deadline = None;
-        self.decoder = Decoder::new();
+        // The decoder is left as it is: `Closed` discards every byte
+        // before decoding.
         PeerError::new(kind, self.role)
     }
 
