@@ -30,12 +30,12 @@
 //! * `receive_into(&mut buf[start..end], out, Instant::ZERO)`: the timed
 //!   receive, inflating into `out`.
 
-use protoswitch::{Instant, RecvBuffer};
 use protoswitch::upgrade::{
     Accept, ClientEvent, ClientHandshake, ClientRequest, Request, ServerEvent, ServerHandshake,
 };
 use protoswitch::upgrade::{DeflateConfig, DeflateParams};
 use protoswitch::ws::{Config, Connection, Event, MaskSource, MessageKind, NoMask};
+use protoswitch::{Instant, RecvBuffer};
 
 use crate::{Totals, refill};
 
