@@ -307,19 +307,25 @@ fn close_started_by_the_client() {
     }
 }
 
-#[test]
-fn keepalive_detects_a_silent_peer() {
-    let (listener, host) = listen();
+/// A server with an idle keepalive (Ping after 100 ms, Pong due within
+/// 150 ms) reading until its connection ends: how, and after how long.
+fn keepalive_server(listener: TcpListener) -> JoinHandle<(Error, Duration)> {
     let keepalive = Keepalive::idle(Duration::from_millis(100), Duration::from_millis(150));
     let config = Config::new().websocket(ws::Config::new().keepalive(Some(keepalive)));
-    let server = thread::spawn(move || {
+    thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
         let mut ws =
             protoswitch_blocking::accept_with(stream, &config, |_| Decision::accept()).unwrap();
         let start = Instant::now();
         let end = ws.read().unwrap_err();
         (end, start.elapsed())
-    });
+    })
+}
+
+#[test]
+fn keepalive_detects_a_silent_peer() {
+    let (listener, host) = listen();
+    let server = keepalive_server(listener);
     // A client that never reads: the Pings go unanswered.
     let silent = client(&host, &Config::new());
     let (end, elapsed) = server.join().unwrap();
@@ -335,16 +341,7 @@ fn keepalive_detects_a_silent_peer() {
 #[test]
 fn keepalive_detects_a_peer_silent_after_part_of_a_frame() {
     let (listener, host) = listen();
-    let keepalive = Keepalive::idle(Duration::from_millis(100), Duration::from_millis(150));
-    let config = Config::new().websocket(ws::Config::new().keepalive(Some(keepalive)));
-    let server = thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut ws =
-            protoswitch_blocking::accept_with(stream, &config, |_| Decision::accept()).unwrap();
-        let start = Instant::now();
-        let end = ws.read().unwrap_err();
-        (end, start.elapsed())
-    });
+    let server = keepalive_server(listener);
     let mut silent = client(&host, &Config::new());
     silent.get_mut().write_all(b"\x82").unwrap();
     // Ends the test either way (after 5 s the server sees the transport
