@@ -158,6 +158,10 @@ fn invalid_host_values_get_400() {
         "[::1.2.3.256]",
         "[1.2.3.4::]",
         "[v1]",
+        // `,` is a sub-delim RFC 3986 allows, refused: a list of hosts to
+        // an intermediary that splits at commas.
+        "a.example,b.example",
+        "[v1.a,b]",
         "exa%2mple.com",
         "ex\"ample.com",
     ] {

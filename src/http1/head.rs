@@ -1148,8 +1148,13 @@ fn parse_decimal(v: &[u8]) -> Option<u64> {
 /// a reg-name, an IPv4 address or a bracketed IP literal, then an optional
 /// numeric port. Userinfo (`@`), paths, whitespace and commas are invalid;
 /// a comma would make the value a list of hosts, which RFC 9110 §5.3
-/// treats like several Host lines. An empty value is valid (a target
-/// without authority).
+/// treats like several Host lines. RFC 3986 allows `,` (a sub-delim) in a
+/// reg-name and an IPvFuture literal; it is refused there too, brackets or
+/// not: an intermediary that splits field values at commas would see two
+/// hosts where this side saw one (a request smuggled past a host-based
+/// route or check), and no deployed host name needs one (DNS names have
+/// none, IPvFuture has no registered version). An empty value is valid (a
+/// target without authority).
 pub(crate) fn is_valid_host(v: &[u8]) -> bool {
     // Most hosts are a name alone: every byte a reg-name character other
     // than `%` (so no `[`, `:` or escape), one lookup each. What is not
@@ -1206,8 +1211,8 @@ fn is_reg_name(v: &[u8]) -> bool {
 }
 
 /// The characters of a reg-name other than `%`: unreserved and
-/// sub-delims but `,` (one lookup per byte; the host is checked on every
-/// request).
+/// sub-delims but `,` (refused in any host, why at [`is_valid_host`]; one
+/// lookup per byte: the host is checked on every request).
 const REG_NAME: ByteSet = byte_set_where!(c => is_reg_name_char(c));
 
 /// A reg-name character other than `%` ([`REG_NAME`]).
@@ -2298,6 +2303,9 @@ mod tests {
             "[vg.x]",
             "[v1]",
             "[v1.a/b]",
+            "[v1.a,b]",
+            "a,b:80",
+            "[::1],b",
             "[::1]x",
             "[::1",
         ] {

@@ -107,9 +107,9 @@ pub struct Config {
     /// [`MAX_HEADER_LEN`](super::MAX_HEADER_LEN) bytes (and at least
     /// [`MIN_RECEIVE_BUFFER`](super::MIN_RECEIVE_BUFFER), for control
     /// frames, as always): set the limit to what the buffer holds (a
-    /// larger frame still fails with 1009, as soon as its header arrives). A frame header's rules (fragmentation,
-    /// limits) are checked as soon as the header arrives, UTF-8 once the
-    /// frame is whole. A compressed message (permessage-deflate) still
+    /// larger frame still fails with 1009, as soon as its header arrives).
+    /// A frame header's rules (fragmentation, limits) are checked as soon
+    /// as the header arrives, UTF-8 once the frame is whole. A compressed message (permessage-deflate) still
     /// comes out in chunks of the output buffer. Every `receive` with
     /// bytes counts as activity for an idle keepalive, waiting or not.
     pub whole_frames: bool,
