@@ -86,15 +86,18 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> RecvBuffer<S> {
 
     /// Room for the next read, after the unread bytes; empty when the
     /// buffer is full. The unread bytes move to the front first when the
-    /// front is free and either the end is full or they are no more than
-    /// the free front (what was consumed since the last move): a frame's
-    /// first bytes kept at an almost full end would otherwise cut the next
-    /// read to the few bytes left there (issue 9: 16 KiB frames in 16 KiB
-    /// reads, gathered whole, read 14 bytes every other time).
+    /// front is free and either the end is full, or less than half the
+    /// storage is left at the end and they are no more than the free front
+    /// (what was consumed since the last move): a frame's first bytes kept
+    /// near the end would otherwise cut the next read to the few bytes
+    /// left there (issue 9: 16 KiB frames in 16 KiB reads, gathered whole,
+    /// read 14 bytes every other time), while a read with room enough
+    /// moves nothing.
     pub fn spare_mut(&mut self) -> &mut [u8] {
         let capacity = self.storage.as_ref().len();
         let unread = self.end - self.start;
-        if self.start > 0 && (self.end == capacity || unread <= self.start) {
+        let short = capacity - self.end < capacity / 2 && unread <= self.start;
+        if self.start > 0 && (self.end == capacity || short) {
             self.storage.as_mut().copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
@@ -180,12 +183,20 @@ mod tests {
         b.spare_mut()[..3].copy_from_slice(b"ijk");
         b.filled(3);
         assert_eq!(b.data(), b"fghijk");
+
         b.filled(100); // clamped to the room
         assert!(b.is_full());
         assert!(b.spare_mut().is_empty());
         b.consume(100); // clamped to what is unread
         assert!(b.is_empty());
         assert_eq!(b.spare_mut().len(), 8);
+        b.spare_mut()[..3].copy_from_slice(b"lmn");
+        b.filled(3);
+        b.consume(2);
+        // One unread byte, two free at the front, but five of eight left
+        // at the end: a read has room enough, nothing moves.
+        assert_eq!(b.spare_mut().len(), 5);
+        assert_eq!(b.data(), b"n");
     }
 
     #[cfg(feature = "alloc")]
