@@ -914,8 +914,13 @@ impl ServerHandshake {
 
     fn read_head<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ServerEvent<'b>>, PeerErrorKind> {
         let limits = self.config.limits;
-        let Some((_, end, head, facts)) = self.head_reader.read_request(buf, &limits)? else {
-            return Ok(Received::nothing());
+        // A match, not `?` and `let else`: `?` moved the whole result into
+        // a temporary first, on 32-bit targets an 8-aligned copy (see
+        // `http1::head::parse_found_request`) that linked `__aeabi_memcpy8`.
+        let (end, head, facts) = match self.head_reader.read_request(buf, &limits) {
+            Ok(Some((_, end, head, facts))) => (end, head, facts),
+            Ok(None) => return Ok(Received::nothing()),
+            Err(kind) => return Err(kind),
         };
         let headers = head.headers();
         // RFC 9110 §7.8: an Upgrade counts only in HTTP/1.1 with
