@@ -82,8 +82,11 @@ impl ByteSet {
         ByteSet(members)
     }
 
-    /// `true` when `b` is in the set.
-    #[inline]
+    /// `true` when `b` is in the set. A call on 32-bit targets, where the
+    /// lookup is a few instructions more than a load and was inlined at
+    /// five sites (firmware .text 16,336 -> 16,316 B).
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     pub(crate) const fn contains(&self, b: u8) -> bool {
         #[cfg(target_pointer_width = "64")]
         let found = self.0[b as usize];
