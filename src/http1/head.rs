@@ -4,7 +4,7 @@
 
 use super::token::{
     ByteSet, ListElements, byte_set_where, eq_ignore_case, eq_lowercase, eq_token_lowercase,
-    field_char, list_contains, token_len, trim_ows,
+    field_char, list_contains, same_str, token_len, trim_ows,
 };
 use crate::error::PeerErrorKind;
 
@@ -941,14 +941,14 @@ pub(crate) fn target_form_allowed(method: &str, target: &str) -> bool {
     // `rsplit_once` carried a general searcher each (firmware .text
     // 25,636 -> 25,404 B).
     let bytes = target.as_bytes();
-    if method == "CONNECT" {
+    if same_str(method, "CONNECT") {
         return match bytes.iter().rposition(|&b| b == b':') {
             Some(colon) => colon > 0 && colon + 1 < bytes.len() && is_valid_host(bytes),
             None => false,
         };
     }
-    if target == "*" {
-        return method == "OPTIONS";
+    if same_str(target, "*") {
+        return same_str(method, "OPTIONS");
     }
     if target.starts_with('/') {
         return true;

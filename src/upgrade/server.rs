@@ -46,7 +46,7 @@ use crate::http1::write::{
 };
 use crate::http1::{
     Field, Framing, HeadReader, Header, Headers, Limits, RequestHead, eq_ignore_case,
-    request_framing, split_protocol,
+    request_framing, same_str, split_protocol,
 };
 
 use super::deflate;
@@ -954,8 +954,8 @@ impl ServerHandshake {
         }
         self.offered_websocket = websocket != Offer::None;
         let framing = request_framing(&facts);
-        self.head_request = head.method() == "HEAD";
-        self.connect = head.method() == "CONNECT";
+        self.head_request = same_str(head.method(), "HEAD");
+        self.connect = same_str(head.method(), "CONNECT");
         self.http10 = head.minor_version() == 0;
         self.expect_continue = facts.expect_continue && head.minor_version() == 1;
         self.client_keep_alive =
