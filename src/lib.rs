@@ -245,7 +245,7 @@ pub mod ws;
 /// handshake and frame benchmarks measure them; on smaller ones the
 /// general path alone saves flash (issue 9: firmware .text 19,296 ->
 /// 18,764 B; 18,060 -> 17,736 B for the word searches; 17,328 -> 17,256
-/// B for the one-pass read, with `parse_request` kept out of line).
+/// B for the one-pass read, with the exact path's parse kept out of line).
 ///
 /// `--cfg protoswitch_no_shortcuts` leaves them out on any target, so that
 /// the whole test suite runs the 32-bit paths on the host too (CI does).

@@ -82,8 +82,11 @@ impl ByteSet {
         ByteSet(members)
     }
 
-    /// `true` when `b` is in the set.
-    #[inline]
+    /// `true` when `b` is in the set. A call on 32-bit targets, where the
+    /// lookup is a few instructions more than a load and was inlined at
+    /// five sites (firmware .text 16,336 -> 16,316 B).
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     pub(crate) const fn contains(&self, b: u8) -> bool {
         #[cfg(target_pointer_width = "64")]
         let found = self.0[b as usize];
@@ -241,6 +244,26 @@ fn end_outside_quotes(rest: &[u8]) -> usize {
 /// ASCII case.
 pub(crate) fn list_contains(value: &[u8], token: &[u8]) -> bool {
     ListElements::new(value).any(|e| eq_ignore_case(e, token))
+}
+
+/// `a == b`, for the method names and the `*` target the machines look
+/// for.
+#[cfg_attr(target_pointer_width = "64", inline(always))]
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+pub(crate) fn same_str(a: &str, b: &str) -> bool {
+    same_str_in(a, b, crate::SHORTCUTS)
+}
+
+/// [`same_str`] with `==` when `memcmp` ([`crate::SHORTCUTS`]; the tests
+/// run both ways), else a byte loop: `==` on strings calls `memcmp`,
+/// which the firmware linked for these few short comparisons alone (with
+/// the loop, out of line: firmware .text 16,316 -> 16,236 B).
+#[inline(always)]
+fn same_str_in(a: &str, b: &str, memcmp: bool) -> bool {
+    if memcmp {
+        return a == b;
+    }
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// `a == b` ignoring ASCII case: the crate's one copy of
@@ -418,6 +441,21 @@ pub(crate) fn split_protocol(element: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte loop of `same_str` agrees with `==`, whatever `SHORTCUTS`
+    /// says.
+    #[test]
+    fn same_str_agrees_with_eq() {
+        let words = [
+            "", "*", "GET", "GE", "GETS", "get", "HEAD", "CONNECT", "OPTIONS", "é",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(same_str_in(a, b, false), a == b, "{a:?} {b:?}");
+                assert_eq!(same_str_in(a, b, true), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
 
     /// The word-at-a-time comparison agrees with `eq_ignore_ascii_case`
     /// for every pair of byte values at every position and length.

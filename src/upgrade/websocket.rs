@@ -4,7 +4,7 @@ use super::base64::{Alphabet, encode, is_standard_char};
 use super::sha1::sha1;
 use crate::error::PeerErrorKind;
 use crate::http1::{
-    Field, Headers, ListElements, RequestHead, is_token, skip_quoted_string, trim_ows,
+    Field, Headers, ListElements, RequestHead, is_token, same_str, skip_quoted_string, trim_ows,
 };
 
 /// The GUID of RFC 6455 §1.3, appended to the key before hashing.
@@ -218,7 +218,7 @@ pub(crate) fn check_offer(head: &RequestHead<'_>) -> Result<(), PeerErrorKind> {
     if head.minor_version() != 1 {
         return Err(PeerErrorKind::WebSocketHttp10);
     }
-    if head.method() != "GET" {
+    if !same_str(head.method(), "GET") {
         return Err(PeerErrorKind::WebSocketMethodNotGet);
     }
     let mut versions = headers.values(Field::SecWebSocketVersion);
