@@ -25,6 +25,7 @@ use cortex_m_rt::entry;
 /// The made-up peripheral: a byte-wide UART and a millisecond counter.
 mod hw {
     use core::ptr::{read_volatile, write_volatile};
+    use core::sync::atomic::{AtomicU32, Ordering};
 
     /// Data register: a read takes a received byte, a write sends one.
     const UART_DATA: *mut u32 = 0x4000_0000 as *mut u32;
@@ -77,10 +78,27 @@ mod hw {
         unsafe { write_volatile(UART_CTRL, CTRL_HANG_UP) };
     }
 
-    /// Milliseconds since boot.
+    /// The counter's wraps so far and its last reading: it is 32 bits
+    /// wide and wraps after about 49.7 days, when the crate's timers must
+    /// not see time run backwards.
+    static WRAPS: AtomicU32 = AtomicU32::new(0);
+    static LAST: AtomicU32 = AtomicU32::new(0);
+
+    /// Milliseconds since boot, extended past 32 bits: a reading below the
+    /// last one is a wrap (the loop reads the counter far more often than
+    /// once per wrap). One thread of execution: plain loads and stores.
+    /// 12 bits of wraps (557 years) keep the crate's conversion to
+    /// nanoseconds free of an overflow check (184 B of flash with 32 bits).
     pub fn millis() -> u64 {
         // SAFETY: as in `status`.
-        u64::from(unsafe { read_volatile(TIMER_MS) })
+        let low = unsafe { read_volatile(TIMER_MS) };
+        let mut wraps = WRAPS.load(Ordering::Relaxed);
+        if low < LAST.load(Ordering::Relaxed) {
+            wraps = (wraps + 1).min(0xFFF);
+            WRAPS.store(wraps, Ordering::Relaxed);
+        }
+        LAST.store(low, Ordering::Relaxed);
+        (u64::from(wraps & 0xFFF) << 32) | u64::from(low)
     }
 }
 
