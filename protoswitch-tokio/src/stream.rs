@@ -54,6 +54,11 @@ macro_rules! on {
     };
 }
 
+/// Room in the write queue, past the write limit, for the frames the
+/// machine owes (a Pong, its Ping, a Close): they are moved into the queue
+/// while it is shorter than the limit and this.
+const OWED_QUEUE: usize = 3 * MIN_TRANSMIT_BUFFER;
+
 /// The core's clock on tokio's (which `tokio::time::pause` controls).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Clock {
@@ -177,6 +182,12 @@ pub struct CloseFrame {
 ///   keepalive or close timeout) come out of the stream as one
 ///   `Some(Err(_))` ([`Error::Closed`] or [`Error::Protocol`]), then `None`.
 ///   A protocol error still sends the Close with the error's code first.
+/// * A peer that stops reading cannot keep the connection: once it has
+///   ended (or `close` waits for a large payload to go first), the last
+///   bytes get the close timeout; then the transport is dropped with them
+///   unsent, without a graceful shutdown (none if the keepalive or the
+///   close timeout ended it: the peer is gone). The stream reports the
+///   end as it was, or [`Error::Io`] (`TimedOut`) if it was clean so far.
 /// * After the stream ended, sending is [`Error::AlreadyClosed`].
 ///
 /// # Cancel safety
@@ -244,8 +255,17 @@ pub struct WebSocketStream<S> {
     close_frame: Option<CloseFrame>,
     /// An I/O error that ended the connection, reported once.
     io_error: Option<io::Error>,
-    /// The transport was shut down.
+    /// The transport was shut down (or given up: see `flush_expired`).
     shut: bool,
+    /// The last bytes' deadline, once the connection ended or is closing
+    /// while bytes wait for a peer that does not read: the close timeout
+    /// after the machine said to close the transport (or `close` began to
+    /// flush a large payload). Past it, `flush_expired`.
+    flush_deadline: Option<protoswitch::Instant>,
+    /// The last bytes are given up: the transport is not shut down
+    /// gracefully (that could wait on the same peer) but dropped with the
+    /// stream, with what is left unsent.
+    flush_expired: bool,
     /// The stream returned its last item.
     finished: bool,
     /// [`Options::idle_timeout`](crate::Options::idle_timeout).
@@ -335,6 +355,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             close_frame: None,
             io_error: None,
             shut: false,
+            flush_deadline: None,
+            flush_expired: false,
             finished: false,
             idle: idle_timeout.map(|limit| IdleTimer::new(limit, now)),
             limiter: rate_limit.map(|limit| RateLimiter::new(limit, now)),
@@ -405,8 +427,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Close, completes the closing handshake (dropping messages that
     /// arrive meanwhile) and shuts the transport down.
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
-        std::future::poll_fn(|cx| self.poll_write_out(cx)).await?;
-        if self.state() == State::Open {
+        if !self.finished && self.state() == State::Open {
+            std::future::poll_fn(|cx| self.poll_flush_before_close(cx)).await?;
+        }
+        if !self.finished && self.state() == State::Open {
             self.start_close(code, reason)?;
         }
         std::future::poll_fn(|cx| self.poll_close_inner(cx)).await
@@ -424,14 +448,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// Moves the frames the machine owes into the queue (not behind a
-    /// large payload: they wait in the machine until it is written).
+    /// large payload: they wait in the machine until it is written), while
+    /// the queue holds less than the write limit and [`OWED_QUEUE`] more:
+    /// past it, they wait in the machine too, which keeps one Pong (for
+    /// the latest Ping, RFC 6455 §5.5.3), one Ping and one Close. A peer
+    /// that sends Pings and never reads would otherwise grow the queue by
+    /// a Pong per Ping, without bound.
     fn queue_owed(&mut self) {
         if self.out.large.is_some() {
             return;
         }
         // Asked first: this runs at every write, and preparing room costs
         // more than the question.
-        while on!(&self.machine, c => c.wants_transmit()) {
+        let most = self.write_limit.saturating_add(OWED_QUEUE);
+        while self.out.len() < most && on!(&self.machine, c => c.wants_transmit()) {
             let room = self.out.room(MIN_TRANSMIT_BUFFER);
             let n = on!(&mut self.machine, c => c.poll_transmit(room));
             if n == 0 {
@@ -495,7 +525,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 next = earliest(next, Some(idle.deadline()));
             }
         }
-        earliest(next, self.paused_until)
+        earliest(earliest(next, self.paused_until), self.flush_deadline)
     }
 
     /// Polls the next deadline; at it, runs what is due: the machine's
@@ -527,6 +557,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
         if self.paused_until.is_some_and(|t| t <= now) {
             self.paused_until = None;
+        }
+        if self.flush_deadline.is_some_and(|t| t <= now) {
+            // Expired only if bytes still wait (a `close` cancelled after
+            // its large payload went out leaves nothing to give up).
+            self.flush_deadline = None;
+            self.flush_expired = self.out.len() > 0;
         }
         if self.idle.is_some_and(|idle| idle.is_expired(now)) && self.state() == State::Open {
             // Once: the Close is queued (or waits for a large payload).
@@ -574,6 +610,87 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     fn should_close_transport(&self) -> bool {
         on!(&self.machine, c => c.should_close_transport())
+    }
+
+    /// The deadline of the last bytes, once: the close timeout from now,
+    /// or none at all when the connection ended because the peer did not
+    /// answer (keepalive) or did not close in time (close timeout): it
+    /// will not read them either.
+    fn arm_final_flush(&mut self) {
+        if self.flush_deadline.is_some() || self.flush_expired {
+            return;
+        }
+        match self.close_cause() {
+            Some(CloseCause::PeerUnresponsive | CloseCause::CloseTimedOut) => {
+                self.flush_expired = true;
+            }
+            _ => self.arm_flush_deadline(),
+        }
+    }
+
+    /// `flush_deadline`: the close timeout from now.
+    fn arm_flush_deadline(&mut self) {
+        let timeout = on!(&self.machine, c => c.config()).close_timeout;
+        let now = self.clock.now();
+        self.flush_deadline = Some(protoswitch::Instant::from_elapsed(
+            now.elapsed().saturating_add(timeout),
+        ));
+    }
+
+    /// The last bytes are not written: the transport is dropped with the
+    /// stream. The stream then reports the connection's end as it was,
+    /// or, if it was clean so far, that the peer stopped reading.
+    fn give_up_flush(&mut self) {
+        let clean = matches!(
+            self.close_cause(),
+            None | Some(CloseCause::Handshake { .. })
+        );
+        if clean && self.io_error.is_none() {
+            let unsent = self.out.len();
+            self.io_error = Some(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "protoswitch-tokio: the peer stopped reading; \
+                     {unsent} bytes left unsent after the close timeout"
+                ),
+            ));
+        }
+        if self.state() != State::Closed {
+            let _ = on!(&mut self.machine, c => c.receive_eof());
+        }
+        log!(debug, unsent = self.out.len(), "last bytes given up");
+        self.out = WriteQueue::default();
+        self.flush_deadline = None;
+        self.shut = true;
+    }
+
+    /// Before our Close: what is queued goes first when it must (a large
+    /// payload, which the Close cannot follow in the queue), within the
+    /// close timeout; small frames stay queued ahead of the Close, which
+    /// then starts the machine's close timer at once.
+    fn poll_flush_before_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            if self.out.large.is_none() {
+                self.flush_deadline = None;
+                return Poll::Ready(Ok(()));
+            }
+            if self.flush_deadline.is_none() && !self.flush_expired {
+                self.arm_flush_deadline();
+            }
+            match self.poll_write_out(cx) {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Pending => {}
+            }
+            if self.flush_expired {
+                self.give_up_flush();
+                self.finished = true;
+                return Poll::Ready(Err(self.end_error().unwrap_or(Error::AlreadyClosed)));
+            }
+            if self.poll_timer(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
     }
 
     /// The error that ended the connection, if it did not end cleanly.
@@ -627,6 +744,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 Poll::Pending => false,
             };
             // 2. The end: shut the transport down, report how it ended.
+            //    Once the peer closed or the connection ended, a peer that
+            //    does not read gets the close timeout for the last bytes
+            //    (none if it is already known dead).
+            if !flushed
+                && !self.shut
+                && matches!(self.state(), State::CloseReceived | State::Closed)
+            {
+                self.arm_final_flush();
+                if self.flush_expired {
+                    self.give_up_flush();
+                }
+            }
             if self.shut || (flushed && self.should_close_transport()) {
                 if !self.shut {
                     // Errors here do not change how the connection ended.
@@ -941,8 +1070,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// completed inside, the transport shut down.
     fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if !self.finished && self.state() == State::Open {
-            ready!(self.poll_write_out(cx))?;
-            self.start_close(protoswitch::ws::code::NORMAL, "")?;
+            ready!(self.poll_flush_before_close(cx))?;
+            if !self.finished && self.state() == State::Open {
+                self.start_close(protoswitch::ws::code::NORMAL, "")?;
+            }
         }
         loop {
             match ready!(self.poll_next_inner(cx)) {
