@@ -912,6 +912,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                             self.kept = consumed;
                             self.kept_header = consumed;
                             self.mid_frame = true;
+                        } else if kept == 0
+                            && !had_event
+                            && consumed > 0
+                            && matches!(self.state(), State::Open | State::CloseSent)
+                        {
+                            // Bytes taken without an event are inside a data
+                            // frame (a header read alone and not kept, or
+                            // compressed bytes that inflated to nothing):
+                            // what follows them is no header.
+                            self.mid_frame = true;
                         }
                         if let Some(at) = first_part {
                             if self.keeps_frame(at) {

@@ -433,3 +433,40 @@ async fn over_tcp_on_loopback() {
     ws.close(1000, "").await.unwrap();
     server.await.unwrap();
 }
+
+/// A compressed message whose header, first deflate bytes and rest arrive
+/// in three reads: the client takes the deflate bytes, which inflate to
+/// nothing yet, for what they are (payload), not for a frame header to
+/// keep, and the message arrives whole.
+#[tokio::test(start_paused = true)]
+async fn a_compressed_message_in_three_reads_reaches_the_client() {
+    let (a, mut raw) = duplex(4096);
+    let client = tokio::spawn(connect(a, Connect::new("test", "/")));
+    let head = read_head(&mut raw).await;
+    let key = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .expect("a key");
+    let accept = protoswitch::upgrade::accept_key(key.trim().as_bytes());
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+        std::str::from_utf8(&accept).unwrap()
+    );
+    raw.write_all(response.as_bytes()).await.unwrap();
+    let mut ws = client.await.unwrap().unwrap();
+    assert!(ws.deflate().is_some(), "permessage-deflate agreed");
+    // FIN, RSV1, text, 10 bytes: a stored deflate block of "hello"
+    // (BFINAL, LEN 5, NLEN), the final 4 bytes of RFC 7692 §7.2.1 left out
+    // as the sender does. The block's first two bytes alone inflate to
+    // nothing.
+    let pieces: [&[u8]; 3] = [b"\xc1\x0a", b"\x81\x05", b"\x00\xfa\xffhello"];
+    let writer = async {
+        for piece in pieces {
+            raw.write_all(piece).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let (received, ()) = tokio::join!(ws.next(), writer);
+    assert_eq!(received.unwrap().unwrap(), Message::text("hello"));
+}
