@@ -41,10 +41,14 @@
 /// ```
 ///
 /// `spare_mut` moves the unread bytes to the front when that makes room,
-/// so the whole capacity is usable, and reads are not cut short by an
-/// almost full end; a move never copies more bytes than were consumed
-/// since the last one, so the copying stays linear. A full buffer (`is_full`) means the
-/// machine needs more bytes than it holds (a head or control frame larger
+/// so the whole capacity is usable, and when less than half of it is left
+/// at the end and they are no more than what was consumed since. For a
+/// loop like the one above, which calls the machine until it needs more
+/// before each read, the copying stays linear: what the machine waits
+/// for is moved at most once before it is consumed. (A caller that
+/// consumes a byte at a time from a full buffer moves the rest each
+/// time.) A full buffer (`is_full`) means the machine needs more bytes
+/// than it holds (a head or control frame larger
 /// than the storage, or with `ws::Config::whole_frames` a data frame):
 /// grow it (`reserve`, with `alloc`) or give up.
 #[derive(Debug, Clone)]
@@ -209,6 +213,48 @@ mod tests {
         b.reserve(3);
         assert_eq!(b.spare_mut().len(), 3);
         assert_eq!(b.data(), b"ab");
+    }
+
+    /// The loop of the crate docs: units (frames, heads) of any size up
+    /// to the capacity arrive in smaller reads, and each is consumed
+    /// once it is all in; every byte is moved at most once, so the bytes
+    /// moved never exceed the bytes consumed.
+    #[test]
+    fn a_loop_that_drains_the_machine_moves_each_byte_at_most_once() {
+        let mut x = 99u32;
+        let mut next = |n: u32| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x % n
+        };
+        for capacity in [16usize, 100, 4096] {
+            let mut b = RecvBuffer::new(std::vec![0u8; capacity]);
+            // The unit at the front: its size, and how much of it is in.
+            let (mut unit, mut moved, mut consumed) = (1 + next(capacity as u32) as usize, 0, 0);
+            for _ in 0..20_000 {
+                let (at, unread) = (b.start, b.len());
+                let room = b.spare_mut().len();
+                if b.start != at {
+                    moved += unread;
+                }
+                // Reads mostly smaller than the units: a unit arrives in
+                // several, and is the one to move.
+                let n = (1 + next(capacity as u32 / 8) as usize).min(room);
+                b.filled(n);
+                // The machine: every whole unit out, then "need more".
+                while b.len() >= unit {
+                    b.consume(unit);
+                    consumed += unit;
+                    unit = 1 + next(capacity as u32) as usize;
+                }
+            }
+            assert!(
+                moved <= consumed,
+                "capacity {capacity}: moved {moved} > {consumed}"
+            );
+            assert!(moved > 0 && consumed > 0);
+        }
     }
 
     /// Against a model (a queue): any sequence of reads and consumes keeps

@@ -137,7 +137,8 @@ pub fn decode_all(input: &[u8], read_size: usize, offset: usize, buf: &mut [u8])
 /// `frame_max` payload bytes) is delivered whole. The reads (at most
 /// `read_size` bytes, fewer when less room is left) go into a
 /// `RecvBuffer` over `storage`, which holds a frame and a read; it moves
-/// the unread bytes to the front only when its end is full.
+/// the unread bytes to the front when its end is full or they are few
+/// (see `RecvBuffer::spare_mut`).
 pub fn decode_all_whole(
     input: &[u8],
     read_size: usize,
