@@ -43,6 +43,14 @@ pub(crate) const SHRINK_AFTER: u32 = 8;
 /// of queued frames, a large compressed message) is freed.
 pub(crate) const KEEP_WRITE: usize = 16 * 1024;
 
+/// A message in one frame is split off the receive buffer (no copy) when
+/// it is at least 1/`PIN_RATIO` of the buffer's storage, or the storage is
+/// at its smallest: a message the application holds keeps the buffer's whole
+/// storage alive, so a message pins at most this many times its size, or
+/// the smallest buffer. Smaller messages in a larger buffer are copied
+/// into storage of their own.
+const PIN_RATIO: usize = 4;
+
 /// The receive buffer's sizing state.
 #[derive(Debug)]
 pub(crate) struct ReadSizing {
@@ -73,8 +81,20 @@ impl ReadSizing {
     }
 
     /// The target size.
+    #[cfg(test)]
     pub(crate) fn size(&self) -> usize {
         self.size
+    }
+
+    /// Whether a message of `len` bytes split off the receive buffer pins
+    /// little of its storage: at least 1/[`PIN_RATIO`] of it, or storage
+    /// at its smallest. The storage, not the target size: the handshake's
+    /// (grown for a long head) stays in use while it holds the target,
+    /// and a small message split off it would pin all of it. Smaller
+    /// messages are copied.
+    pub(crate) fn pins_little(&self, len: usize) -> bool {
+        let storage = self.size.max(self.storage);
+        len.saturating_mul(PIN_RATIO) >= storage || storage <= INITIAL_READ
     }
 
     /// Before a read: room for it. A full buffer (a head or control frame
@@ -185,6 +205,20 @@ mod tests {
         recv.extend(std::iter::repeat_n(1u8, n));
         s.after_read(recv, n, room);
         n
+    }
+
+    /// A message is split off (not copied) only when it pins at most
+    /// `PIN_RATIO` times its size of the storage: the storage's size
+    /// counts, also when larger than the target (the handshake's).
+    #[test]
+    fn a_message_split_off_pins_at_most_four_times_its_size() {
+        let small = ReadSizing::new(64 * 1024, &BytesMut::with_capacity(INITIAL_READ));
+        assert!(small.pins_little(1), "the smallest storage: always split");
+        let long_head = ReadSizing::new(64 * 1024, &BytesMut::with_capacity(16 * 1024));
+        assert_eq!(long_head.size(), INITIAL_READ);
+        assert!(!long_head.pins_little(600), "600 B would pin 16 KiB");
+        assert!(!long_head.pins_little(4095));
+        assert!(long_head.pins_little(4096));
     }
 
     #[test]

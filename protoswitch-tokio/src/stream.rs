@@ -25,14 +25,6 @@ use crate::{Error, Message};
 /// coalescing buffer, where a copy is cheaper than a second iovec.
 const LARGE_PAYLOAD: usize = 4096;
 
-/// A message in one frame is split off the receive buffer (no copy) when
-/// it is at least 1/`PIN_RATIO` of the buffer's size, or the buffer is at
-/// its smallest: a message the application holds keeps the buffer's whole
-/// storage alive, so a message pins at most this many times its size, or
-/// the smallest buffer. Smaller messages in a larger buffer are copied
-/// into storage of their own.
-const PIN_RATIO: usize = 4;
-
 /// The core machine of either role (a server's never masks; a client's
 /// masks with keys from the operating system). The client's is boxed: its
 /// key pool would double every server's size.
@@ -853,7 +845,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                                     // Decided below, the header in reach.
                                     first_part = Some(at);
                                 } else if chunk.message_end && !self.in_message {
-                                    if len > 0 && in_recv && pins_little(len, &self.read_sizing) {
+                                    if len > 0 && in_recv && self.read_sizing.pins_little(len) {
                                         split = Some((at, at + len, chunk.kind));
                                     } else {
                                         let bytes = Bytes::copy_from_slice(chunk.payload);
@@ -946,7 +938,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                             // frame) in the buffer, where that input began
                             // after the kept bytes.
                             let rest = if kept > 0 { 0 } else { consumed - end };
-                            if kept > 0 && !pins_little(end - start, &self.read_sizing) {
+                            if kept > 0 && !self.read_sizing.pins_little(end - start) {
                                 // A small message in a buffer since grown:
                                 // a copy, not a pin of the whole storage.
                                 let bytes = Bytes::copy_from_slice(&self.recv[start..end]);
@@ -1168,14 +1160,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         self.out.large_at = 0;
         Ok(())
     }
-}
-
-/// Whether a message of `len` bytes split off the receive buffer (sized
-/// by `read_sizing`) pins little of it: at least 1/[`PIN_RATIO`] of the
-/// buffer's size, or the buffer at its smallest. Smaller ones are copied.
-fn pins_little(len: usize, read_sizing: &ReadSizing) -> bool {
-    let size = read_sizing.size();
-    len.saturating_mul(PIN_RATIO) >= size || size <= sizing::INITIAL_READ
 }
 
 /// A received message from its payload (text validated by the machine).
