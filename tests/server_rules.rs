@@ -510,6 +510,20 @@ fn head_request_gets_no_body_bytes() {
         .respond(&Response::new(200).body(b"hello"), &mut out)
         .unwrap();
     assert_eq!(&out[..n], b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+    // Only HEAD itself: methods one byte away (at its end, its start, in
+    // another case) get their body.
+    for method in ["HEAX", "XEAD", "HEAd", "head"] {
+        let request = format!("{method} / HTTP/1.1\r\nHost: h\r\n\r\n");
+        let mut s = received(request.as_bytes());
+        let n = s
+            .respond(&Response::new(200).body(b"hello"), &mut out)
+            .unwrap();
+        assert_eq!(
+            &out[..n],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            "{method}"
+        );
+    }
 }
 
 #[test]

