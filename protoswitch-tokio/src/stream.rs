@@ -419,13 +419,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Close, completes the closing handshake (dropping messages that
     /// arrive meanwhile) and shuts the transport down.
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
-        if !self.finished && self.state() == State::Open {
-            std::future::poll_fn(|cx| self.poll_flush_before_close(cx)).await?;
-        }
-        if !self.finished && self.state() == State::Open {
-            self.start_close(code, reason)?;
-        }
-        std::future::poll_fn(|cx| self.poll_close_inner(cx)).await
+        std::future::poll_fn(|cx| self.poll_close_with(cx, code, reason)).await
     }
 
     /// The sink would take a message now (what `poll_ready` waits for): no
@@ -616,9 +610,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     #[cold]
     #[inline(never)]
     fn arm_final_flush(&mut self) {
-        if self.flush_deadline.is_some() || self.flush_expired {
-            return;
-        }
         match self.close_cause() {
             Some(CloseCause::PeerUnresponsive | CloseCause::CloseTimedOut) => {
                 self.flush_expired = true;
@@ -627,8 +618,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
-    /// `flush_deadline`: the close timeout from now.
+    /// `flush_deadline`: the close timeout from now, unless armed (or
+    /// expired) already.
     fn arm_flush_deadline(&mut self) {
+        if self.flush_deadline.is_some() || self.flush_expired {
+            return;
+        }
         let timeout = on!(&self.machine, c => c.config()).close_timeout;
         let now = self.clock.now();
         self.flush_deadline = Some(protoswitch::Instant::from_elapsed(
@@ -675,9 +670,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 self.flush_deadline = None;
                 return Poll::Ready(Ok(()));
             }
-            if self.flush_deadline.is_none() && !self.flush_expired {
-                self.arm_flush_deadline();
-            }
+            self.arm_flush_deadline();
             match self.poll_write_out(cx) {
                 Poll::Ready(Ok(())) => continue,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
@@ -1080,10 +1073,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// `poll_close`: our Close (1000 unless one was sent), the handshake
     /// completed inside, the transport shut down.
     fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.poll_close_with(cx, protoswitch::ws::code::NORMAL, "")
+    }
+
+    /// [`close`](Self::close) and `poll_close`: our Close with `code` and
+    /// `reason` (once, while open), the handshake completed inside, the
+    /// transport shut down.
+    fn poll_close_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        code: u16,
+        reason: &str,
+    ) -> Poll<Result<(), Error>> {
         if !self.finished && self.state() == State::Open {
             ready!(self.poll_flush_before_close(cx))?;
             if !self.finished && self.state() == State::Open {
-                self.start_close(protoswitch::ws::code::NORMAL, "")?;
+                self.start_close(code, reason)?;
             }
         }
         loop {
