@@ -215,19 +215,23 @@ mod tests {
         assert_eq!(b.data(), b"ab");
     }
 
+    /// A deterministic source of numbers below `n` (xorshift32).
+    fn xorshift(mut x: u32) -> impl FnMut(u32) -> u32 {
+        move |n| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x % n
+        }
+    }
+
     /// The loop of the crate docs: units (frames, heads) of any size up
     /// to the capacity arrive in smaller reads, and each is consumed
     /// once it is all in; every byte is moved at most once, so the bytes
     /// moved never exceed the bytes consumed.
     #[test]
     fn a_loop_that_drains_the_machine_moves_each_byte_at_most_once() {
-        let mut x = 99u32;
-        let mut next = |n: u32| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x % n
-        };
+        let mut next = xorshift(99u32);
         for capacity in [16usize, 100, 4096] {
             let mut b = RecvBuffer::new(std::vec![0u8; capacity]);
             // The unit at the front: its size, and how much of it is in.
@@ -261,13 +265,7 @@ mod tests {
     /// the same unread bytes.
     #[test]
     fn behaves_like_a_queue() {
-        let mut x = 12345u32;
-        let mut next = |n: u32| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x % n
-        };
+        let mut next = xorshift(12345u32);
         let mut b = RecvBuffer::new([0u8; 37]);
         let mut model = VecDeque::new();
         let mut byte = 0u8;

@@ -13,7 +13,7 @@ use protoswitch_tokio::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 
 mod support;
-use support::{frame, plain, raw_pair, read_head};
+use support::{frame, next_within, plain, raw_pair, read_head};
 
 type Ws = WebSocketStream<DuplexStream>;
 
@@ -237,9 +237,12 @@ async fn keepalive_times_out_on_a_silent_peer() {
         let mut server = server.await.unwrap().unwrap();
         let start = tokio::time::Instant::now();
         raw.write_all(part).await.unwrap();
-        let end = tokio::time::timeout(Duration::from_secs(60), server.next())
-            .await
-            .expect("never pinged, never found dead");
+        let end = next_within(
+            &mut server,
+            Duration::from_secs(60),
+            "never pinged, never found dead",
+        )
+        .await;
         assert!(
             matches!(end, Some(Err(Error::Closed(CloseCause::PeerUnresponsive)))),
             "{end:?}"

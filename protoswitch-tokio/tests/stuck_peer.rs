@@ -10,7 +10,7 @@ use protoswitch_tokio::{Error, Message, Options, WebSocketStream};
 use tokio::io::{AsyncWriteExt, DuplexStream};
 
 mod support;
-use support::{frame, plain, raw_pair_with};
+use support::{frame, next_within, plain, raw_pair_with};
 
 /// A server over a pipe of 256 bytes and its raw client, which will not
 /// read past the 101 unless a test says so.
@@ -65,9 +65,12 @@ async fn the_keepalive_ends_a_connection_whose_peer_stopped_reading() {
     let (mut server, _raw) = stuck_pair(plain().config(config)).await;
     queue(&mut server, 2000).await;
     let start = tokio::time::Instant::now();
-    let end = tokio::time::timeout(Duration::from_secs(600), server.next())
-        .await
-        .expect("the stream never ended");
+    let end = next_within(
+        &mut server,
+        Duration::from_secs(600),
+        "the stream never ended",
+    )
+    .await;
     assert!(
         matches!(end, Some(Err(Error::Closed(CloseCause::PeerUnresponsive)))),
         "{end:?}"
@@ -94,9 +97,12 @@ async fn closing_ends_within_the_close_timeout_when_the_peer_stopped_reading() {
         let ended = match how {
             "start_close" => {
                 server.start_close(1000, "bye").unwrap();
-                let end = tokio::time::timeout(Duration::from_secs(600), server.next())
-                    .await
-                    .expect("the stream never ended");
+                let end = next_within(
+                    &mut server,
+                    Duration::from_secs(600),
+                    "the stream never ended",
+                )
+                .await;
                 assert!(
                     matches!(end, Some(Err(Error::Closed(CloseCause::CloseTimedOut)))),
                     "{end:?}"
@@ -134,9 +140,12 @@ async fn an_echo_the_peer_never_reads_is_given_up_after_the_close_timeout() {
     queue(&mut server, 2000).await;
     raw.write_all(&frame(0x88, b"\x03\xe8")).await.unwrap();
     let start = tokio::time::Instant::now();
-    let end = tokio::time::timeout(Duration::from_secs(600), server.next())
-        .await
-        .expect("the stream never ended");
+    let end = next_within(
+        &mut server,
+        Duration::from_secs(600),
+        "the stream never ended",
+    )
+    .await;
     match end {
         Some(Err(Error::Io(e))) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut),
         other => panic!("{other:?}"),

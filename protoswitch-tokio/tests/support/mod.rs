@@ -2,7 +2,8 @@
 //! against a server through the adapter. Each test file uses part of it.
 #![allow(dead_code)]
 
-use protoswitch_tokio::{Accepted, Error, Options, WebSocketStream, accept_with};
+use futures_util::StreamExt;
+use protoswitch_tokio::{Accepted, Error, Message, Options, WebSocketStream, accept_with};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, duplex};
 use tokio::task::JoinHandle;
 
@@ -66,4 +67,17 @@ pub fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
     let mut f = vec![first, 0x80 | payload.len() as u8, 0, 0, 0, 0];
     f.extend_from_slice(payload);
     f
+}
+
+/// The stream's next item within `limit` (of paused time, in the tests
+/// that end a connection by a timer); panics, saying `why`, if none came.
+pub async fn next_within<S>(
+    stream: &mut WebSocketStream<S>,
+    limit: std::time::Duration,
+    why: &str,
+) -> Option<Result<Message, Error>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    tokio::time::timeout(limit, stream.next()).await.expect(why)
 }
