@@ -79,12 +79,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// ```
     pub fn split(self) -> (WebSocketReader<S>, WebSocketWriter) {
         let (tx, rx) = mpsc::channel(CHANNEL);
+        let (close_tx, close_rx) = mpsc::channel(0);
         let reader = WebSocketReader {
             stream: self,
             commands: rx,
             commands_open: true,
+            close_asked: close_rx,
+            close_asked_seen: false,
         };
-        (reader, WebSocketWriter { commands: tx })
+        let writer = WebSocketWriter {
+            commands: tx,
+            close_asked: close_tx,
+        };
+        (reader, writer)
     }
 }
 
@@ -99,6 +106,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 /// writer's [`close`](WebSocketWriter::close) (or `SinkExt::close`) starts
 /// the closing handshake after the messages it sent before; the reader
 /// then yields what the peer still sends until its Close, and `None`.
+/// Behind messages a peer does not read, the close timeout counts from the
+/// writer's `close`: what is queued by then and not written ends the
+/// connection (the reader yields [`Error::Io`], `TimedOut`), as for
+/// [`WebSocketStream::close`].
 ///
 /// Once the connection is no longer open (either side's Close, an error,
 /// the end) the channel is closed: writers' sends fail with
@@ -117,6 +128,12 @@ pub struct WebSocketReader<S> {
     /// The channel may still yield commands (not closed by us, and some
     /// writer alive or messages left).
     commands_open: bool,
+    /// A writer's `close` says so here too, out of band: its Close may
+    /// wait in `commands` behind messages the write queue cannot take
+    /// (a peer that does not read), where the reader cannot see it.
+    close_asked: mpsc::Receiver<()>,
+    /// A writer asked to close: what is queued gets the close timeout.
+    close_asked_seen: bool,
 }
 
 /// How taking commands from the channel stopped.
@@ -170,6 +187,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketReader<S> {
     fn pump(&mut self, cx: &mut Context<'_>) -> Pumped {
         while self.commands_open {
             if !self.stream.takes_message() {
+                self.watch_close_asked(cx);
                 return Pumped::QueueFull;
             }
             match Pin::new(&mut self.commands).poll_next(cx) {
@@ -179,6 +197,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketReader<S> {
                     let _ = self.stream.queue_message(message);
                 }
                 Poll::Ready(Some(Command::Close { code, reason })) => {
+                    // What went before is queued: the machine's close
+                    // timer takes over from the flush deadline.
+                    self.stream.disarm_flush_deadline();
                     // Open, no large payload queued, and the writer checked
                     // the code and reason: this does not fail. Were it to,
                     // the connection still closes, with 1011.
@@ -194,6 +215,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketReader<S> {
             self.close_channel_unless_open();
         }
         Pumped::Drained
+    }
+
+    /// With the write queue full, a writer's Close waits in the channel
+    /// behind messages the queue cannot take yet. If a writer asked to
+    /// close (the out-of-band signal, watched only here), what is queued
+    /// gets the close timeout to go out, as for
+    /// [`WebSocketStream::close`]: a peer that does not read cannot keep
+    /// the connection.
+    // Cold: only with a full queue.
+    #[cold]
+    fn watch_close_asked(&mut self, cx: &mut Context<'_>) {
+        if !self.close_asked_seen {
+            match Pin::new(&mut self.close_asked).poll_next(cx) {
+                Poll::Ready(Some(())) => self.close_asked_seen = true,
+                Poll::Ready(None) | Poll::Pending => return,
+            }
+        }
+        self.stream.arm_flush_deadline();
     }
 
     /// Closes the channel once nothing more may be sent.
@@ -254,6 +293,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketReader<S> {
 #[derive(Debug, Clone)]
 pub struct WebSocketWriter {
     commands: mpsc::Sender<Command>,
+    /// Tells the reader that a Close is on its way (see
+    /// [`WebSocketReader`]'s `close_asked`).
+    close_asked: mpsc::Sender<()>,
 }
 
 impl WebSocketWriter {
@@ -264,8 +306,15 @@ impl WebSocketWriter {
     /// A code that may not be sent (1005, 1006, 1015, below 1000, 5000 and
     /// above) or a reason over 123 bytes is refused here, as
     /// [`WebSocketStream::close`] refuses it, and nothing is asked.
+    ///
+    /// It returns once the Close is in the channel. The messages before it
+    /// get the close timeout to go out (a peer that does not read cannot
+    /// keep the connection): see [`WebSocketReader`]'s close semantics. A
+    /// `close` cancelled before it returned may still have started that
+    /// timeout.
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
         check_close(Some(code), reason).map_err(protoswitch::Error::from)?;
+        self.ask_close();
         std::future::poll_fn(|cx| self.commands.poll_ready(cx))
             .await
             .map_err(|_| Error::AlreadyClosed)?;
@@ -282,6 +331,13 @@ impl WebSocketWriter {
     /// The reader is gone or the connection no longer open.
     pub fn is_closed(&self) -> bool {
         self.commands.is_closed()
+    }
+
+    /// Signals the reader that a Close follows: if its write queue is full,
+    /// it gives what is queued the close timeout. (Full: a signal from
+    /// another writer, or an earlier one, is pending already.)
+    fn ask_close(&mut self) {
+        let _ = self.close_asked.try_send(());
     }
 }
 
@@ -312,6 +368,7 @@ impl Sink<Message> for WebSocketWriter {
         if this.commands.is_closed() {
             return Poll::Ready(Ok(()));
         }
+        this.ask_close();
         match std::task::ready!(this.commands.poll_ready(cx)) {
             Ok(()) => {
                 let close = Command::Close {

@@ -597,6 +597,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
+    /// A chunk did not continue the frame kept in `recv` (not expected
+    /// from the machine): the message cannot be completed. The connection
+    /// fails as the core fails one, with Close 1011 (internal error),
+    /// after the frames queued; the error comes out of the stream once,
+    /// then the closing handshake goes on. `taken`: the bytes of `recv`
+    /// the machine has consumed, let go.
+    #[cold]
+    #[inline(never)]
+    fn lost_kept_frame(&mut self, taken: usize) {
+        self.recv.advance(taken);
+        self.kept = 0;
+        self.gather = BytesMut::new();
+        self.in_message = false;
+        let lost = "protoswitch-tokio: a chunk that does not continue the frame being received";
+        let error = Error::Io(io::Error::other(lost));
+        if self.state() == State::Open {
+            self.close_for_policy(code::INTERNAL_ERROR, "internal error", error);
+        } else {
+            // Closing already: the handshake under way ends it.
+            self.policy_error = Some(error);
+        }
+    }
+
     fn should_close_transport(&self) -> bool {
         on!(&self.machine, c => c.should_close_transport())
     }
@@ -620,7 +643,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// `flush_deadline`: the close timeout from now, unless armed (or
     /// expired) already.
-    fn arm_flush_deadline(&mut self) {
+    pub(crate) fn arm_flush_deadline(&mut self) {
         if self.flush_deadline.is_some() || self.flush_expired {
             return;
         }
@@ -629,6 +652,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         self.flush_deadline = Some(protoswitch::Instant::from_elapsed(
             now.elapsed().saturating_add(timeout),
         ));
+    }
+
+    /// No deadline for what is queued (our Close follows it now: the
+    /// machine's close timer runs).
+    pub(crate) fn disarm_flush_deadline(&mut self) {
+        self.flush_deadline = None;
     }
 
     /// The last bytes are not written: the transport is dropped with the
@@ -741,11 +770,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             //    Once the peer closed or the connection ended, a peer that
             //    does not read gets the close timeout for the last bytes
             //    (none if it is already known dead).
-            if !flushed
-                && !self.shut
-                && matches!(self.state(), State::CloseReceived | State::Closed)
-            {
-                self.arm_final_flush();
+            //    (A split writer's `close` may have given them the close
+            //    timeout already.)
+            if !flushed && !self.shut {
+                if matches!(self.state(), State::CloseReceived | State::Closed) {
+                    self.arm_final_flush();
+                }
                 if self.flush_expired {
                     self.give_up_flush();
                 }
@@ -875,11 +905,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                             self.account(len, message_end, now);
                         }
                         if desync {
-                            self.recv.advance(kept + consumed);
-                            self.kept = 0;
-                            self.finished = true;
-                            let desync = "protoswitch-tokio: a chunk that does not continue the frame being received";
-                            return Poll::Ready(Some(Err(io::Error::other(desync).into())));
+                            self.lost_kept_frame(kept + consumed);
+                            continue;
                         }
                         if kept > 0
                             && !continued
@@ -1226,5 +1253,75 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
     /// handshake and shuts the transport down; see the type's docs.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.get_mut().poll_close_inner(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+    use protoswitch::ws::Config;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server stream over a pipe, with `recv` as the bytes read before,
+    /// and the raw peer.
+    fn server_over_pipe(
+        recv: &[u8],
+    ) -> (
+        WebSocketStream<tokio::io::DuplexStream>,
+        tokio::io::DuplexStream,
+    ) {
+        let (ours, raw) = tokio::io::duplex(4096);
+        let clock = Clock::new();
+        let parts = Parts {
+            machine: Machine::Server(Connection::server(Config::default(), clock.now())),
+            clock,
+            recv: BytesMut::from(recv),
+            deflate: None,
+            subprotocol: None,
+            write_limit: 64 * 1024,
+            read_max: 64 * 1024,
+            idle_timeout: None,
+            rate_limit: None,
+        };
+        (WebSocketStream::new(ours, parts), raw)
+    }
+
+    /// Our bookkeeping of a kept frame lost its place (which the machine
+    /// should never cause; forced here): the connection fails with Close
+    /// 1011 on the wire, the error comes out once, and the closing
+    /// handshake ends the stream.
+    #[tokio::test]
+    async fn a_lost_kept_frame_fails_the_connection_with_close_1011() {
+        // One byte taken for a kept frame's, then a whole frame: its chunk
+        // does not start where the kept frame goes on.
+        let (mut stream, mut raw) = server_over_pipe(b"J");
+        stream.kept = 1;
+        stream.kept_header = 1;
+        stream.mid_frame = true;
+        raw.write_all(&[0x82, 0x85, 0, 0, 0, 0, b'h', b'e', b'l', b'l', b'o'])
+            .await
+            .unwrap();
+        match stream.next().await {
+            Some(Err(Error::Io(e))) => {
+                assert!(e.to_string().contains("does not continue"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut close = [0; 18];
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            raw.read_exact(&mut close),
+        )
+        .await
+        .expect("no Close within 10 s")
+        .unwrap();
+        assert_eq!(close[..4], [0x88, 16, 0x03, 0xF3], "Close 1011");
+        assert_eq!(&close[4..], b"internal error");
+        raw.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xF3])
+            .await
+            .unwrap();
+        assert!(stream.next().await.is_none());
+        assert_eq!(stream.state(), State::Closed);
     }
 }

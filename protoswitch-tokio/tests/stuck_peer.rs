@@ -154,3 +154,80 @@ async fn an_echo_the_peer_never_reads_is_given_up_after_the_close_timeout() {
     assert_eq!(start.elapsed(), Duration::from_secs(3));
     assert_eq!(server.close_frame().and_then(|c| c.code), Some(1000));
 }
+
+/// A split writer's Close behind a large payload the peer does not read:
+/// the Close waits in the channel, where the reader cannot see it, so the
+/// writer also signals it; what is queued gets the close timeout, then the
+/// reader ends, saying why, and the writer's `close` has returned.
+#[tokio::test(start_paused = true)]
+async fn a_split_writers_close_behind_a_large_payload_ends_within_the_close_timeout() {
+    let config = Config::new().close_timeout(Duration::from_secs(3));
+    // 8 small messages after the large one fill the channel: the writer's
+    // `close` then also waits for the reader to take a message.
+    for (how, small) in [("close", 0), ("SinkExt::close", 0), ("close", 8)] {
+        let how = &format!("{how} behind {small} small messages");
+        let (server, _raw) = stuck_pair(plain().config(config)).await;
+        let (mut reader, mut writer) = server.split();
+        writer
+            .send(Message::binary(vec![7u8; 100_000]))
+            .await
+            .unwrap();
+        for _ in 0..small {
+            writer.send(Message::binary(vec![1u8; 10])).await.unwrap();
+        }
+        let start = tokio::time::Instant::now();
+        let reading = tokio::time::timeout(Duration::from_secs(600), reader.next());
+        let closing = async {
+            let closed = match how.split(' ').next() {
+                Some("close") => writer.close(1000, "bye").await,
+                _ => SinkExt::close(&mut writer).await,
+            };
+            (closed, start.elapsed())
+        };
+        let (end, (closed, closed_at)) = tokio::join!(reading, closing);
+        match end.expect("the reader never ended") {
+            Some(Err(Error::Io(e))) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{how}"),
+            other => panic!("{how}: {other:?}"),
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(3), "{how}");
+        assert!(closed.is_ok(), "{how}: {closed:?}");
+        assert_eq!(closed_at, Duration::ZERO, "{how}");
+        assert!(reader.next().await.is_none(), "{how}");
+        assert!(writer.is_closed(), "{how}");
+    }
+}
+
+/// Once the writer's Close is queued, the machine's close timer runs, not
+/// the deadline its signal set for the bytes before it: after 2 s (of the
+/// close timeout's 3) the peer reads all but the last 256 bytes of the
+/// large payload (which then fill the pipe), so the Close is queued behind
+/// them, and stops reading again. The connection ends when the close
+/// timer set at 2 s runs out, at 5 s, not at 3 s.
+#[tokio::test(start_paused = true)]
+async fn a_split_writers_close_once_queued_runs_the_close_timer() {
+    use tokio::io::AsyncReadExt;
+    let config = Config::new().close_timeout(Duration::from_secs(3));
+    let (server, mut raw) = stuck_pair(plain().config(config)).await;
+    let (mut reader, mut writer) = server.split();
+    let large = 100_000;
+    writer
+        .send(Message::binary(vec![7u8; large]))
+        .await
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let reading = tokio::time::timeout(Duration::from_secs(600), reader.next());
+    let peer = async {
+        writer.close(1000, "bye").await.unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut frame = vec![0; 10 + large - 256];
+        raw.read_exact(&mut frame).await.unwrap();
+        assert_eq!(frame[..2], [0x82, 127]);
+    };
+    let (end, ()) = tokio::join!(reading, peer);
+    let end = end.expect("the reader never ended");
+    assert!(
+        matches!(end, Some(Err(Error::Closed(CloseCause::CloseTimedOut)))),
+        "{end:?}"
+    );
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
+}
