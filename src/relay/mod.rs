@@ -166,7 +166,7 @@ use crate::http1::body::{BodyDecoder, BodyStep};
 use crate::http1::write::{Writer, emit, emit_window};
 use crate::http1::{
     Facts, Field, Framing, HeadReader, Limits, RequestHead, ResponseHead, eq_ignore_case,
-    is_field_value, reason_phrase, request_framing, response_framing,
+    is_field_value, reason_phrase, request_framing, response_framing, same_str,
 };
 use crate::table;
 use crate::upgrade::{Protocol, ProtocolKind, accept_key};
@@ -1059,7 +1059,7 @@ impl<'a> Relay<'a> {
             return Ok(Received::nothing());
         };
         self.partial_head = false;
-        if head.method() == "CONNECT" {
+        if same_str(head.method(), "CONNECT") {
             return Err(PeerErrorKind::ConnectNotRelayed);
         }
         let framing = request_framing(&facts);

@@ -62,8 +62,10 @@ const STANDARD_CHARS: ByteSet = {
     ByteSet::of(&table)
 };
 
-/// Encodes `input` into the start of `out`, which must hold
-/// [`encoded_len`] bytes; returns that length.
+/// Encodes `input` into the start of `out`, which must hold the encoding
+/// (4 characters per 3 bytes, the last group padded to 4 with the standard
+/// alphabet, cut short without padding with the URL one); returns its
+/// length.
 pub(crate) fn encode(input: &[u8], alphabet: Alphabet, out: &mut [u8]) -> usize {
     let chars = alphabet.chars();
     let char = |bits: u32, shift: u32| chars[(bits >> shift & 63) as usize];

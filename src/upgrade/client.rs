@@ -34,7 +34,7 @@ use crate::http1::body::{BodyDecoder, BodyStep};
 use crate::http1::write::{Writer, check_headers, dec_len, emit_counted, header_len, list_len};
 use crate::http1::{
     Facts, Field, HeadReader, Header, Limits, ResponseHead, eq_ignore_case, is_token,
-    response_framing,
+    response_framing, same_str,
 };
 use crate::time::Instant;
 
@@ -527,7 +527,7 @@ impl<'a> ClientHandshake<'a> {
         if !is_token(r.method.as_bytes()) || !line_ok(r.target) || !line_ok(r.host) {
             return Err(LocalError::InvalidRequestLine.into());
         }
-        let connect = r.method == "CONNECT";
+        let connect = same_str(r.method, "CONNECT");
         if connect {
             // RFC 9110 §9.3.6 (authority-form, no meaning for content)
             // and RFC 9931 (nothing sent before the proxy's answer).
@@ -720,7 +720,7 @@ impl<'a> ClientHandshake<'a> {
             return Ok(Received::nothing());
         };
         let status = head.status();
-        let connect = self.request.method == "CONNECT";
+        let connect = same_str(self.request.method, "CONNECT");
         let event = if connect && (200..300).contains(&status) {
             // RFC 9110 §9.3.6: a 2xx to CONNECT has no content (its
             // Content-Length or Transfer-Encoding is ignored); the bytes
@@ -746,7 +746,7 @@ impl<'a> ClientHandshake<'a> {
             }
             ClientEvent::Interim(head)
         } else {
-            let head_request = self.request.method == "HEAD";
+            let head_request = same_str(self.request.method, "HEAD");
             let framing = response_framing(status, head_request, &facts);
             self.body = BodyDecoder::new(framing);
             // The connection is reusable only if the request was completely
@@ -1030,7 +1030,7 @@ mod tests {
             }
         }
         for r in requests {
-            let connect = r.method == "CONNECT";
+            let connect = same_str(r.method, "CONNECT");
             let kinds = r
                 .offers
                 .iter()

@@ -343,7 +343,7 @@ impl<'b> Request<'b> {
     /// For a CONNECT request, the `host:port` it asks a tunnel to
     /// (authority-form, checked by the parser); `None` for other methods.
     pub fn connect_target(&self) -> Option<&'b str> {
-        (self.head.method() == "CONNECT").then(|| self.head.target())
+        same_str(self.head.method(), "CONNECT").then(|| self.head.target())
     }
 
     /// `true` when the client sent `Expect: 100-continue` (HTTP/1.1).

@@ -101,11 +101,11 @@ pub struct Config {
     /// When `true`, `receive` consumes nothing of a data frame and asks
     /// for more (`event: None`) until its header and its whole payload are
     /// in the buffer; the frame then comes out in one
-    /// [`DataChunk`](super::DataChunk), so a message sent in one frame is
+    /// [`DataChunk`], so a message sent in one frame is
     /// one event. The receive buffer must then hold
     /// [`max_frame_payload`](Self::max_frame_payload) +
-    /// [`MAX_HEADER_LEN`](super::MAX_HEADER_LEN) bytes (and at least
-    /// [`MIN_RECEIVE_BUFFER`](super::MIN_RECEIVE_BUFFER), for control
+    /// [`MAX_HEADER_LEN`] bytes (and at least
+    /// [`MIN_RECEIVE_BUFFER`], for control
     /// frames, as always): set the limit to what the buffer holds (a
     /// larger frame still fails with 1009, as soon as its header arrives).
     /// A frame header's rules (fragmentation, limits) are checked as soon
