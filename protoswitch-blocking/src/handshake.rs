@@ -325,14 +325,20 @@ pub(crate) fn request<'r, S: Read + Write>(
             None => {
                 buf.drain(..consumed);
                 if read_more(stream, &mut buf)? == 0 {
-                    client.receive_eof()?;
+                    // A body delimited by the end of the stream ends here;
+                    // a body cut short still leaves the response declined
+                    // (its status says why, the body holds what came).
+                    let last = client.receive_eof();
                     return Err(match declined {
                         Some((status, diagnosis)) => Error::Declined {
                             status,
                             diagnosis,
                             body,
                         },
-                        None => io::Error::from(io::ErrorKind::UnexpectedEof).into(),
+                        None => {
+                            last?;
+                            io::Error::from(io::ErrorKind::UnexpectedEof).into()
+                        }
                     });
                 }
                 continue;

@@ -4,7 +4,7 @@
 //! loop of its crate docs written once, for both roles. It has no protocol
 //! logic of its own: the handshakes, framing, Close, keepalive and
 //! permessage-deflate are protoswitch's; this crate reads, writes and sets
-//! read timeouts.
+//! read and write timeouts.
 //!
 //! * Server: [`accept`] reads the request, asks your callback for a
 //!   [`Decision`] (accept, with a subprotocol and extra headers, or any
@@ -18,7 +18,15 @@
 //! * [`WebSocket`]: [`read`](WebSocket::read) the next message,
 //!   [`send`](WebSocket::send) one, [`ping`](WebSocket::ping),
 //!   [`close`](WebSocket::close). Keepalive and close timeout run on read
-//!   timeouts (see [`Transport`]).
+//!   and write timeouts (see [`Transport`]): a peer that stops reading is
+//!   found by the keepalive, and the last bytes of a closing connection
+//!   get the close timeout.
+//! * Time limits of the handshake are the caller's: `accept` and `connect`
+//!   read with the stream's own read timeout (none by default: set one,
+//!   e.g. `TcpStream::set_read_timeout`, before handing the stream over). A
+//!   peer that sends a byte per timeout keeps them reading up to the head
+//!   limit; bound the whole handshake with a deadline of your own if that
+//!   matters (a thread that gives up the connection after it).
 //! * Any other protocol (h2c, a custom token): [`accept_raw`] and
 //!   [`connect_raw`] do the switch and hand back the stream with the bytes
 //!   already read after the 101 ([`Upgraded`]).

@@ -4,14 +4,18 @@ use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-/// Read timeouts (for the timers) and shutdown (to end the connection).
+/// Read and write timeouts (for the timers) and shutdown (to end the
+/// connection).
 ///
 /// The timers of a [`WebSocket`](crate::WebSocket) — keepalive, close
-/// timeout — run on read timeouts: the adapter sets the read timeout to
-/// the next deadline before each read. Both methods have defaults that do
-/// nothing, so any stream works with an empty impl; without read timeouts
-/// the timers only run when bytes arrive (a silent peer then blocks
-/// `read` until the transport ends).
+/// timeout — run on read and write timeouts: the adapter sets the read
+/// timeout to the next deadline before each read, and the write timeout
+/// to it before each write, so that a peer that stops reading (a write
+/// that would block forever) is found by the same timers. The methods have
+/// defaults that do nothing, so any stream works with an empty impl;
+/// without timeouts the timers only run when bytes arrive (a silent peer
+/// then blocks `read` until the transport ends, and a peer that does not
+/// read blocks every write).
 ///
 /// Implemented for [`TcpStream`] (and `UnixStream` on Unix).
 ///
@@ -40,6 +44,16 @@ pub trait Transport {
         Ok(false)
     }
 
+    /// Makes the next writes give up after `timeout` (`None`: wait without
+    /// limit) with [`io::ErrorKind::WouldBlock`] or
+    /// [`io::ErrorKind::TimedOut`], having written nothing (a write that
+    /// wrote part returns its count). Returns `false` when the stream has
+    /// no write timeouts (the default).
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        let _ = timeout;
+        Ok(false)
+    }
+
     /// Ends the transport in both directions, once the connection is over.
     /// The default does nothing (dropping the stream ends it).
     fn shutdown(&mut self) -> io::Result<()> {
@@ -50,6 +64,10 @@ pub trait Transport {
 impl Transport for TcpStream {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         TcpStream::set_read_timeout(self, timeout).map(|()| true)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        TcpStream::set_write_timeout(self, timeout).map(|()| true)
     }
 
     fn shutdown(&mut self) -> io::Result<()> {
@@ -63,6 +81,10 @@ impl Transport for std::os::unix::net::UnixStream {
         std::os::unix::net::UnixStream::set_read_timeout(self, timeout).map(|()| true)
     }
 
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        std::os::unix::net::UnixStream::set_write_timeout(self, timeout).map(|()| true)
+    }
+
     fn shutdown(&mut self) -> io::Result<()> {
         std::os::unix::net::UnixStream::shutdown(self, Shutdown::Both)
     }
@@ -73,6 +95,10 @@ impl<T: Transport + ?Sized> Transport for &mut T {
         (**self).set_timeout(timeout)
     }
 
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        (**self).set_write_timeout(timeout)
+    }
+
     fn shutdown(&mut self) -> io::Result<()> {
         (**self).shutdown()
     }
@@ -81,6 +107,10 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 impl<T: Transport + ?Sized> Transport for Box<T> {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         (**self).set_timeout(timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        (**self).set_write_timeout(timeout)
     }
 
     fn shutdown(&mut self) -> io::Result<()> {

@@ -2,7 +2,7 @@
 //! crate docs, once.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use protoswitch::upgrade::{DeflateConfig, DeflateParams};
 use protoswitch::ws::{
@@ -19,6 +19,11 @@ const READ_CHUNK: usize = 64 * 1024;
 const INFLATE_CHUNK: usize = 64 * 1024;
 /// A send buffer grown beyond this by a large message is freed after it.
 const SCRATCH_KEEP: usize = 256 * 1024;
+/// Read and write timeouts are set in steps of this (rounded up: a timer
+/// runs at most this late): the time to the next deadline changes at every
+/// call, the step only when the deadline moves, so a busy connection with
+/// a keepalive does not set a socket option per read.
+const TIMEOUT_STEP: Duration = Duration::from_millis(10);
 
 /// The connection machine of either role (a server never masks; a client
 /// masks with keys from the operating system). One per connection, never
@@ -64,6 +69,16 @@ const SPARE_MAX: usize = 512;
 ///   [`Error::Closed`] after a clean closing handshake (test with
 ///   [`Error::is_closed`]), another variant otherwise; every later call
 ///   returns the same end.
+/// * Every write runs the timers too (on write timeouts): a peer that stops
+///   reading blocks a write only until the keepalive finds it gone
+///   ([`Error::PeerUnresponsive`]), or, once the connection is closing
+///   (our Close, or the echo of the peer's), until the close timeout
+///   ([`Error::CloseTimedOut`], or [`Error::Io`] `TimedOut` for the last
+///   bytes of a clean end). Without a keepalive, a `send` to a peer that
+///   does not read waits as long as it does not (backpressure); a write
+///   timeout of your own on the stream bounds it. A write that fails or
+///   is given up cuts a frame short: the connection is over, nothing more
+///   is written, and every later call returns the same error.
 /// * [`send`](Self::send), [`send_text`](Self::send_text),
 ///   [`send_binary`](Self::send_binary): one message as one frame, in one
 ///   write, compressed when permessage-deflate was agreed.
@@ -129,8 +144,15 @@ pub struct WebSocket<S> {
     timeout: Option<Option<Duration>>,
     /// The stream has no read timeouts.
     untimed: bool,
+    /// The write timeout last set (`None`: never set).
+    write_timeout: Option<Option<Duration>>,
+    /// The stream has no write timeouts.
+    write_untimed: bool,
     /// The transport ended (end of stream, or shut down by us).
     ended: bool,
+    /// A write failed or was given up with a frame cut short: nothing more
+    /// may be written, and every call returns this (kind and message).
+    broken: Option<(ErrorKind, String)>,
 }
 
 /// What the handshake agreed, for [`WebSocket::new`].
@@ -188,7 +210,10 @@ impl<S: Read + Write + Transport> WebSocket<S> {
             close_reason: String::new(),
             timeout: None,
             untimed: false,
+            write_timeout: None,
+            write_untimed: false,
             ended: false,
+            broken: None,
         }
     }
 
@@ -202,6 +227,7 @@ impl<S: Read + Write + Transport> WebSocket<S> {
     /// over every call returns its end again.
     pub fn read(&mut self) -> Result<Message, Error> {
         loop {
+            self.check_broken()?;
             self.flush_owed()?;
             if on!(&self.conn, c => c.should_close_transport()) {
                 if !self.ended {
@@ -279,12 +305,7 @@ impl<S: Read + Write + Transport> WebSocket<S> {
     fn fill(&mut self) -> Result<(), Error> {
         let deadline = on!(&self.conn, c => c.poll_timeout());
         if !self.untimed {
-            let wait = deadline.map(|d| {
-                self.clock
-                    .to_std(d)
-                    .saturating_duration_since(std::time::Instant::now())
-                    .max(Duration::from_millis(1))
-            });
+            let wait = deadline.map(|d| until(self.clock.to_std(d)));
             if self.timeout != Some(wait) {
                 self.untimed = !self.stream.set_timeout(wait)?;
                 self.timeout = Some(wait);
@@ -302,13 +323,18 @@ impl<S: Read + Write + Transport> WebSocket<S> {
             Ok(n) => self.buf.filled(n),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            // A peer that resets instead of closing after the closing
-            // handshake still ended the connection cleanly.
+            // A peer that resets instead of closing once it has closed
+            // (its Close received; echoed or not) still ended the
+            // connection cleanly: a server that does not read our echo
+            // before closing resets.
             Err(e)
                 if matches!(
                     e.kind(),
                     ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
-                ) && on!(&self.conn, c => c.state()) == State::CloseReceived =>
+                ) && matches!(
+                    on!(&self.conn, c => c.state()),
+                    State::CloseReceived | State::Closed
+                ) =>
             {
                 self.transport_ended()
             }
@@ -338,16 +364,135 @@ impl<S: Read + Write + Transport> WebSocket<S> {
             if self.ended && on!(&self.conn, c => c.state()) == State::Closed {
                 continue;
             }
-            self.stream.write_all(&frame[..n])?;
+            self.write_timed(&frame[..n])?;
             wrote = true;
         }
         if wrote {
-            self.stream.flush()?;
+            self.flush_stream()?;
         }
         Ok(())
     }
 
+    /// The error a broken connection returns.
+    fn check_broken(&self) -> Result<(), Error> {
+        match &self.broken {
+            Some((kind, message)) => Err(io::Error::new(*kind, message.clone()).into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes `bytes` whole. While the peer does not take them the timers
+    /// run, on write timeouts: the keepalive (a peer that does not read
+    /// does not answer either) and the close timeout; and once the
+    /// connection is closing, these last bytes get the close timeout. A
+    /// write that fails, or is given up, cuts a frame short: the
+    /// connection is over, and nothing more is written.
+    fn write_timed(&mut self, mut bytes: &[u8]) -> Result<(), Error> {
+        let closing = on!(&self.conn, c => c.state()) != State::Open;
+        let last_bytes_by =
+            closing.then(|| Instant::now() + on!(&self.conn, c => c.config()).close_timeout);
+        while !bytes.is_empty() {
+            let timer = on!(&self.conn, c => c.poll_timeout()).map(|d| self.clock.to_std(d));
+            let by = match (timer, last_bytes_by) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            // While no timer is due and none was set, nothing is set: a
+            // write timeout of the caller's own stays (and ends the
+            // connection when it runs out, below).
+            let wait = by.map(until);
+            if !self.write_untimed && self.write_timeout.unwrap_or(None) != wait {
+                match self.stream.set_write_timeout(wait) {
+                    Ok(timed) => self.write_untimed = !timed,
+                    Err(e) => return Err(self.break_with(e)),
+                }
+                self.write_timeout = Some(wait);
+            }
+            match self.stream.write(bytes) {
+                Ok(0) => return Err(self.break_with(ErrorKind::WriteZero.into())),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+                        && !self.write_untimed
+                        && by.is_some() =>
+                {
+                    let now = self.clock.now();
+                    on!(&mut self.conn, c => c.handle_timeout(now));
+                    if matches!(
+                        on!(&self.conn, c => c.close_cause()),
+                        Some(CloseCause::PeerUnresponsive | CloseCause::CloseTimedOut)
+                    ) {
+                        // The keepalive found the peer gone, or the close
+                        // timeout ran out: the timers ended the connection.
+                        return Err(self.give_up(None));
+                    }
+                    if last_bytes_by.is_some_and(|t| Instant::now() >= t) {
+                        let left = bytes.len();
+                        let timed_out = io::Error::new(
+                            ErrorKind::TimedOut,
+                            format!(
+                                "protoswitch-blocking: the peer stopped reading; \
+                                 {left} bytes left unsent after the close timeout"
+                            ),
+                        );
+                        return Err(self.give_up(Some(timed_out)));
+                    }
+                }
+                Err(e) => return Err(self.break_with(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes the stream; a failure breaks the connection.
+    fn flush_stream(&mut self) -> Result<(), Error> {
+        match self.stream.flush() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.break_with(e)),
+        }
+    }
+
+    /// A write failed: the connection is over with `e` (the frame being
+    /// written is cut short: nothing may follow it).
+    #[cold]
+    fn break_with(&mut self, e: io::Error) -> Error {
+        log!(info, error = %e, "write failed: connection closed");
+        self.ended = true;
+        self.broken = Some((e.kind(), e.to_string()));
+        if on!(&self.conn, c => c.state()) != State::Closed {
+            let _ = on!(&mut self.conn, c => c.receive_eof());
+        }
+        e.into()
+    }
+
+    /// The peer does not take the last bytes in time: the connection is
+    /// over, without a graceful shutdown (it could wait on the same peer;
+    /// dropping the stream ends it). Its end is the timers' (keepalive,
+    /// close timeout) if they ended it, else `timed_out`, unless the end
+    /// was an error already.
+    #[cold]
+    fn give_up(&mut self, timed_out: Option<io::Error>) -> Error {
+        self.ended = true;
+        let clean = matches!(
+            on!(&self.conn, c => c.close_cause()),
+            None | Some(CloseCause::Handshake { .. })
+        );
+        if on!(&self.conn, c => c.state()) != State::Closed {
+            let _ = on!(&mut self.conn, c => c.receive_eof());
+        }
+        log!(info, cause = ?on!(&self.conn, c => c.close_cause()), "last bytes given up: connection closed");
+        match timed_out {
+            Some(e) if clean => {
+                self.broken = Some((e.kind(), e.to_string()));
+                e.into()
+            }
+            _ => self.ending(),
+        }
+    }
+
     fn send_frame(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        self.check_broken()?;
         self.flush_owed()?;
         let now = self.clock.now();
         loop {
@@ -360,8 +505,12 @@ impl<S: Read + Write + Transport> WebSocket<S> {
             });
             match sent {
                 Ok(n) => {
-                    self.stream.write_all(&self.scratch[..n])?;
-                    self.stream.flush()?;
+                    // Out of `self` while written (the timers need it).
+                    let scratch = std::mem::take(&mut self.scratch);
+                    let written = self.write_timed(&scratch[..n]);
+                    self.scratch = scratch;
+                    written?;
+                    self.flush_stream()?;
                     if self.scratch.len() > SCRATCH_KEEP {
                         self.scratch = Vec::new();
                     }
@@ -454,4 +603,13 @@ impl<S: Read + Write + Transport> WebSocket<S> {
         let unread = self.buf.data().to_vec();
         (self.stream, unread)
     }
+}
+
+/// The time from now to `deadline` as a socket timeout: rounded up to a
+/// [`TIMEOUT_STEP`], at least one (a zero timeout means none).
+fn until(deadline: Instant) -> Duration {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let step = TIMEOUT_STEP.as_nanos();
+    let steps = left.as_nanos().div_ceil(step).max(1);
+    Duration::from_nanos(u64::try_from(steps * step).unwrap_or(u64::MAX))
 }

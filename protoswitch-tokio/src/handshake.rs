@@ -563,12 +563,14 @@ where
             }
             let n = stream.read(recv.spare_mut()).await?;
             if n == 0 {
-                // A body delimited by the end of the stream ends here.
-                let last = client.receive_eof()?;
+                // A body delimited by the end of the stream ends here; a
+                // body cut short still leaves the response declined (its
+                // status says why, the body holds what came).
+                let last = client.receive_eof();
                 if declined.is_some() {
-                    let _ = last;
                     return Err(declined_error(declined));
                 }
+                last?;
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
             recv.filled(n);

@@ -330,6 +330,32 @@ async fn a_slow_reader_makes_poll_ready_pend() {
     reader.await.unwrap();
 }
 
+/// A declined response whose body is cut short by the end of the stream is
+/// still the server's refusal: its status, with the body that came.
+#[tokio::test]
+async fn a_declined_response_cut_short_is_still_declined() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut a, b) = duplex(4096);
+    let server = tokio::spawn(async move {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(a.read_u8().await.unwrap());
+        }
+        a.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 100\r\n\r\nhello")
+            .await
+            .unwrap();
+    });
+    let err = connect(b, Connect::new("test", "/")).await.unwrap_err();
+    match &err {
+        Error::Declined { status, body, .. } => {
+            assert_eq!(*status, 503);
+            assert_eq!(body, b"hello");
+        }
+        other => panic!("{other:?}"),
+    }
+    server.await.unwrap();
+}
+
 #[tokio::test]
 async fn a_401_with_its_body_is_seen_by_connect() {
     let (a, b) = duplex(4096);

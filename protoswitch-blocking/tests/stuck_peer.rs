@@ -1,0 +1,371 @@
+//! A peer that stops reading (a zero window), resets, or answers oddly:
+//! the blocking adapter's writes run the timers too, nothing blocks
+//! forever, and a write cut short ends the connection for good. Over
+//! loopback TCP; each case runs under a watchdog that fails instead of
+//! hanging.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use protoswitch::upgrade::{ClientRequest, accept_key};
+use protoswitch::ws::{self, Keepalive, Message};
+use protoswitch_blocking::{Config, Decision, Error, Transport, WebSocket};
+
+/// Runs `f` on a thread; fails if it takes more than `limit`.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("still blocked after {limit:?}"))
+}
+
+/// A server `WebSocket` with `config` and the raw TCP stream of its
+/// client, which reads nothing unless a test says so.
+fn server_and_silent_client(config: Config) -> (WebSocket<TcpStream>, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let client = thread::spawn(move || {
+        let request = ClientRequest::new("GET", "/", &host, &["websocket"]);
+        let stream = TcpStream::connect(&host).unwrap();
+        let config = Config::new().deflate(None);
+        let ws = protoswitch_blocking::connect_with(stream, &request, &config).unwrap();
+        let (stream, unread) = ws.into_inner();
+        assert!(unread.is_empty());
+        stream
+    });
+    let (stream, _) = listener.accept().unwrap();
+    let ws = protoswitch_blocking::accept_with(stream, &config, |_| Decision::accept()).unwrap();
+    (ws, client.join().unwrap())
+}
+
+/// Fills the transport's buffers (ours and the peer's) with bytes the
+/// peer will never read, so that the next write blocks.
+fn fill_the_pipe(ws: &mut WebSocket<TcpStream>) {
+    let stream = ws.get_mut();
+    stream.set_nonblocking(true).unwrap();
+    let junk = [0u8; 64 * 1024];
+    // Until a round after a pause writes nothing: bytes in flight still
+    // move into the peer's buffer for a moment after the first refusal.
+    loop {
+        let mut wrote = 0;
+        // Large writes, then single bytes (which fit where a large one
+        // does not).
+        for size in [junk.len(), 1] {
+            loop {
+                match stream.write(&junk[..size]) {
+                    Ok(n) => wrote += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        if wrote == 0 {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    stream.set_nonblocking(false).unwrap();
+}
+
+/// A masked client frame (zero key) with a payload under 126 bytes.
+fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![first, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A send to a peer that does not read blocks in the write; the keepalive
+/// still runs there and ends the connection. Every later call returns
+/// the same end and writes nothing.
+#[test]
+fn the_keepalive_ends_a_send_the_peer_never_reads() {
+    let keepalive = Keepalive::idle(Duration::from_millis(300), Duration::from_millis(300));
+    let config = Config::new()
+        .deflate(None)
+        .websocket(ws::Config::new().keepalive(Some(keepalive)));
+    let (mut ws, _peer) = server_and_silent_client(config);
+    let (sent, elapsed, read, again) = within(Duration::from_secs(20), move || {
+        let start = Instant::now();
+        let sent = ws.send_binary(&vec![7u8; 64 << 20]);
+        let elapsed = start.elapsed();
+        (sent, elapsed, ws.read(), ws.send_text("after"))
+    });
+    assert!(matches!(sent, Err(Error::PeerUnresponsive)), "{sent:?}");
+    assert!(
+        elapsed >= Duration::from_millis(550) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    assert!(matches!(read, Err(Error::PeerUnresponsive)), "{read:?}");
+    assert!(again.is_err(), "{again:?}");
+}
+
+/// Our Close behind bytes the peer does not read: `close` returns when the
+/// close timeout runs out, and `read` then says so.
+#[test]
+fn close_to_a_peer_that_does_not_read_ends_by_the_close_timeout() {
+    let config = Config::new()
+        .deflate(None)
+        .websocket(ws::Config::new().close_timeout(Duration::from_millis(400)));
+    let (mut ws, _peer) = server_and_silent_client(config);
+    fill_the_pipe(&mut ws);
+    let (closed, elapsed, read) = within(Duration::from_secs(20), move || {
+        let start = Instant::now();
+        let closed = ws.close(1000, "bye");
+        (closed, start.elapsed(), ws.read())
+    });
+    assert!(matches!(closed, Err(Error::CloseTimedOut)), "{closed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(400) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    assert!(matches!(read, Err(Error::CloseTimedOut)), "{read:?}");
+}
+
+/// The peer closes and stops reading: the echo of its Close cannot go
+/// out; after the close timeout `read` gives it up and says why.
+#[test]
+fn an_echo_the_peer_never_reads_is_given_up_after_the_close_timeout() {
+    let config = Config::new()
+        .deflate(None)
+        .websocket(ws::Config::new().close_timeout(Duration::from_millis(400)));
+    let (mut ws, mut peer) = server_and_silent_client(config);
+    fill_the_pipe(&mut ws);
+    peer.write_all(&client_frame(0x88, b"\x03\xe8")).unwrap();
+    let (read, elapsed, again) = within(Duration::from_secs(20), move || {
+        let start = Instant::now();
+        let read = ws.read();
+        (read, start.elapsed(), ws.read())
+    });
+    match read {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        elapsed >= Duration::from_millis(400) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    match again {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A server that closes, does not read our echo and resets the connection
+/// (the kernel's answer to unread bytes at close): the closing handshake
+/// was complete, so the client reports a clean close, every time.
+#[test]
+fn a_reset_after_the_closing_handshake_is_a_clean_close() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let key = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap();
+        let accept = accept_key(key.as_bytes());
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            std::str::from_utf8(&accept).unwrap()
+        );
+        stream.write_all(response.as_bytes()).unwrap();
+        stream.write_all(&[0x88, 0x02, 0x03, 0xE8]).unwrap();
+        // The echo arrives and stays unread: closing now resets.
+        thread::sleep(Duration::from_millis(200));
+        drop(stream);
+    });
+    let request = ClientRequest::new("GET", "/", &host, &["websocket"]);
+    let stream = TcpStream::connect(&host).unwrap();
+    let mut ws =
+        protoswitch_blocking::connect_with(stream, &request, &Config::new().deflate(None)).unwrap();
+    for _ in 0..2 {
+        match ws.read() {
+            Err(Error::Closed { code, .. }) => assert_eq!(code, Some(1000)),
+            other => panic!("{other:?}"),
+        }
+    }
+    server.join().unwrap();
+}
+
+/// A TCP stream that counts the timeouts set on it.
+struct Counting {
+    stream: TcpStream,
+    timeouts_set: Arc<AtomicUsize>,
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.stream.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+impl Transport for Counting {
+    fn set_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<bool> {
+        self.timeouts_set.fetch_add(1, Ordering::Relaxed);
+        Transport::set_timeout(&mut self.stream, timeout)
+    }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<bool> {
+        self.timeouts_set.fetch_add(1, Ordering::Relaxed);
+        Transport::set_write_timeout(&mut self.stream, timeout)
+    }
+}
+
+/// With a keepalive, the timeouts follow its deadline, which moves with
+/// the traffic: a busy connection does not set a socket option per read
+/// or write (it did, once per read: the time left differs at every call).
+#[test]
+fn a_busy_connection_with_a_keepalive_rarely_sets_timeouts() {
+    let keepalive = Keepalive::idle(Duration::from_secs(30), Duration::from_secs(10));
+    let config = Config::new()
+        .deflate(None)
+        .websocket(ws::Config::new().keepalive(Some(keepalive)));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let timeouts_set = Arc::new(AtomicUsize::new(0));
+    let counted = timeouts_set.clone();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let stream = Counting {
+            stream,
+            timeouts_set: counted,
+        };
+        let mut ws =
+            protoswitch_blocking::accept_with(stream, &config, |_| Decision::accept()).unwrap();
+        loop {
+            match ws.read() {
+                Ok(m) => ws.send(m).unwrap(),
+                Err(e) if e.is_closed() => return,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    let request = ClientRequest::new("GET", "/", &host, &["websocket"]);
+    let stream = TcpStream::connect(&host).unwrap();
+    let mut ws =
+        protoswitch_blocking::connect_with(stream, &request, &Config::new().deflate(None)).unwrap();
+    let echoes = 500;
+    for i in 0..echoes {
+        let m = Message::Binary(vec![i as u8; 20]);
+        ws.send(m.clone()).unwrap();
+        assert_eq!(ws.read().unwrap(), m);
+    }
+    ws.close(1000, "").unwrap();
+    assert!(ws.read().unwrap_err().is_closed());
+    server.join().unwrap();
+    let set = timeouts_set.load(Ordering::Relaxed);
+    assert!(set < echoes / 10, "{set} timeouts set for {echoes} echoes");
+}
+
+/// A write timeout of the caller's own (no timer of ours is due) cuts the
+/// large frame short: the connection is over for good. Once the peer reads
+/// again nothing more is written (it would land inside the cut frame), and
+/// every call returns the same error.
+#[test]
+fn a_write_cut_short_ends_the_connection_for_good() {
+    let (mut ws, mut peer) = server_and_silent_client(Config::new().deflate(None));
+    ws.get_mut()
+        .set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let (sent, elapsed, mut ws) = within(Duration::from_secs(20), move || {
+        let start = Instant::now();
+        let sent = ws.send_binary(&vec![7u8; 64 << 20]);
+        (sent, start.elapsed(), ws)
+    });
+    let kind = match sent {
+        Err(Error::Io(e)) => e.kind(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        matches!(kind, ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "{kind:?}"
+    );
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    // The peer reads everything that was written, then nothing more comes.
+    let reading = thread::spawn(move || {
+        peer.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut got = 0usize;
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            match peer.read(&mut chunk) {
+                Ok(0) => return got,
+                Ok(n) => got += n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return got;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    thread::sleep(Duration::from_millis(100));
+    for _ in 0..2 {
+        match ws.send_text("after") {
+            Err(Error::Io(e)) => assert_eq!(e.kind(), kind),
+            other => panic!("{other:?}"),
+        }
+        match ws.read() {
+            Err(Error::Io(e)) => assert_eq!(e.kind(), kind),
+            other => panic!("{other:?}"),
+        }
+    }
+    let got = reading.join().unwrap();
+    assert!(
+        got < 10 + (64 << 20),
+        "the frame was cut short: {got} bytes"
+    );
+    assert!(got > 0);
+}
+
+/// A declined response whose body is cut short by the end of the stream is
+/// still the server's refusal: its status, with the body that came.
+#[test]
+fn a_declined_response_cut_short_is_still_declined() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 100\r\n\r\nhello")
+            .unwrap();
+    });
+    let request = ClientRequest::new("GET", "/", &host, &["websocket"]);
+    let stream = TcpStream::connect(&host).unwrap();
+    match protoswitch_blocking::connect(stream, &request) {
+        Err(Error::Declined { status, body, .. }) => {
+            assert_eq!(status, 503);
+            assert_eq!(body, b"hello");
+        }
+        other => panic!("{other:?}"),
+    }
+    server.join().unwrap();
+}
