@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 
+use protoswitch::http1::Framing;
 use protoswitch::upgrade::{
     Accept, Agreed, ClientConfig, ClientEvent, ClientHandshake, ClientRequest, ClientState,
     DeflateConfig, DeflateParams, Response, ServerConfig, ServerEvent, ServerHandshake,
@@ -76,6 +77,7 @@ pub(crate) struct ServerSwitched {
 }
 
 const NO_BODY: &[u8] = b"a WebSocket opening handshake has no body\n";
+const TOO_LARGE: &[u8] = b"the request body is larger than this server reads before switching\n";
 const TEXT_PLAIN: &[protoswitch::Header<'static>] = &[protoswitch::Header::new(
     "Content-Type",
     b"text/plain; charset=utf-8",
@@ -83,11 +85,11 @@ const TEXT_PLAIN: &[protoswitch::Header<'static>] = &[protoswitch::Header::new(
 
 /// Reads the request, asks `plan`, writes the 101 or the response. A
 /// request with a body is read (with `100 Continue` when expected) before
-/// a switch when `body_allowed`, else answered 400.
+/// a switch when `max_body` allows one (413 past it), else answered 400.
 pub(crate) fn serve<'d, S: Read + Write>(
     stream: &mut S,
     config: ServerConfig,
-    body_allowed: bool,
+    max_body: Option<u64>,
     plan: impl FnOnce(&protoswitch::upgrade::Request<'_>) -> Plan<'d>,
 ) -> Result<ServerSwitched, Error> {
     let mut server = ServerHandshake::new(config);
@@ -131,9 +133,18 @@ pub(crate) fn serve<'d, S: Read + Write>(
         };
         let has_body = server.state() != ServerState::RequestReceived;
         let (accept, agreed) = match plan(&request) {
-            Plan::Switch { .. } if has_body && !body_allowed => {
+            Plan::Switch { .. } if has_body && max_body.is_none() => {
                 let response = Response::new(400).headers(TEXT_PLAIN).body(NO_BODY);
                 return Err(respond(stream, &mut server, &response, None));
+            }
+            Plan::Switch { .. }
+                if matches!(
+                    (request.framing(), max_body),
+                    (Framing::Length(n), Some(max)) if n > max
+                ) =>
+            {
+                // Refused at its head: nothing of it is read.
+                return Err(too_large(stream, &mut server));
             }
             Plan::Switch { accept, agreed } => (accept, agreed),
             Plan::Respond { response, cause } => {
@@ -160,7 +171,8 @@ pub(crate) fn serve<'d, S: Read + Write>(
         let mut body = Vec::new();
         if has_body {
             write_with(stream, |out| server.continue_body(out))?;
-            read_body(stream, &mut server, &mut buf, &mut body)?;
+            let max = max_body.unwrap_or(0);
+            read_body(stream, &mut server, &mut buf, &mut body, max)?;
         }
         write_with(stream, |out| server.accept(&switch, out))?;
         log!(
@@ -181,12 +193,13 @@ pub(crate) fn serve<'d, S: Read + Write>(
     }
 }
 
-/// Reads a request body up to its end.
+/// Reads a request body up to its end, at most `max` bytes (413 past it).
 fn read_body<S: Read + Write>(
     stream: &mut S,
     server: &mut ServerHandshake,
     buf: &mut Vec<u8>,
     body: &mut Vec<u8>,
+    max: u64,
 ) -> Result<(), Error> {
     loop {
         let got = match server.receive(buf) {
@@ -196,6 +209,9 @@ fn read_body<S: Read + Write>(
         let consumed = got.consumed;
         let done = match got.event {
             Some(ServerEvent::Body(data)) => {
+                if (body.len() + data.len()) as u64 > max {
+                    return Err(too_large(stream, server));
+                }
                 body.extend_from_slice(data);
                 false
             }
@@ -216,6 +232,13 @@ fn read_body<S: Read + Write>(
             return Ok(());
         }
     }
+}
+
+/// Answers a request body over the limit with 413 (the connection then
+/// closes: the rest of the body is not read); the error to return.
+fn too_large<S: Write>(stream: &mut S, server: &mut ServerHandshake) -> Error {
+    let response = Response::new(413).headers(TEXT_PLAIN).body(TOO_LARGE);
+    respond(stream, server, &response, None)
 }
 
 /// Writes the reply a peer error implies; the error to return.

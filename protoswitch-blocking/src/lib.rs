@@ -168,6 +168,11 @@ pub struct Config {
     pub server: ServerConfig,
     /// The client handshake's limits and 100-continue timeout.
     pub client: ClientConfig,
+    /// [`accept_raw`]: the largest request body read (and kept in memory)
+    /// before the switch. A larger one is answered `413 Content Too Large`
+    /// (at its head when `Content-Length` says so, else once that many
+    /// bytes arrived; the connection then closes). Default: 1 MiB.
+    pub max_request_body: u64,
 }
 
 impl Config {
@@ -178,6 +183,7 @@ impl Config {
             deflate: Some(DeflateConfig::new()),
             server: ServerConfig::new(),
             client: ClientConfig::new(),
+            max_request_body: 1 << 20,
         }
     }
     /// Sets [`Config::websocket`].
@@ -193,6 +199,11 @@ impl Config {
     /// Sets [`Config::server`].
     pub const fn server(mut self, config: ServerConfig) -> Self {
         self.server = config;
+        self
+    }
+    /// Sets [`Config::max_request_body`].
+    pub const fn max_request_body(mut self, bytes: u64) -> Self {
+        self.max_request_body = bytes;
         self
     }
     /// Sets [`Config::client`].
@@ -358,7 +369,7 @@ where
 {
     let clock = StdClock::new();
     let deflate = config.deflate.as_ref();
-    let switched = handshake::serve(&mut stream, config.server, false, |request| {
+    let switched = handshake::serve(&mut stream, config.server, None, |request| {
         let offer = match request.websocket() {
             Ok(offer) => offer,
             Err(e) => {
@@ -549,8 +560,11 @@ where
     S: Read + Write,
     F: FnOnce(&Request<'_>) -> Result<Accept<'d>, Response<'d>>,
 {
-    let switched = handshake::serve(&mut stream, config.server, true, |request| {
-        match decide(request) {
+    let switched = handshake::serve(
+        &mut stream,
+        config.server,
+        Some(config.max_request_body),
+        |request| match decide(request) {
             Ok(accept) => Plan::Switch {
                 accept,
                 agreed: None,
@@ -559,8 +573,8 @@ where
                 response,
                 cause: None,
             },
-        }
-    })?;
+        },
+    )?;
     Ok(Upgraded {
         stream,
         leftover: switched.leftover,

@@ -369,3 +369,83 @@ fn a_declined_response_cut_short_is_still_declined() {
     }
     server.join().unwrap();
 }
+
+/// `accept_raw` with a body limit of 8 bytes: the server's result and the
+/// status line the client read, for a request carrying `body_head` (its
+/// framing header) and then `body` (written after the head).
+fn raw_switch_with_body(body_head: &str, body: &[u8]) -> (Result<Vec<u8>, Error>, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let config = Config::new().max_request_body(8);
+        protoswitch_blocking::accept_raw(stream, &config, |_| {
+            Ok(protoswitch::upgrade::Accept::new("foo"))
+        })
+        .map(|up| up.body)
+    });
+    let mut stream = TcpStream::connect(&host).unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: foo\r\n{body_head}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    // The body may be refused before it is all written: the server then
+    // closes.
+    let _ = stream.write_all(body);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let status_line = String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    drop(stream);
+    (server.join().unwrap(), status_line)
+}
+
+/// The request body `accept_raw` keeps in memory is limited: a larger one
+/// is answered 413, at its head when `Content-Length` says so, after the
+/// limit otherwise (chunked); one within the limit is read whole.
+#[test]
+fn a_raw_switch_refuses_a_request_body_over_the_limit() {
+    let (ok, status) = raw_switch_with_body("Content-Length: 8", b"12345678");
+    assert_eq!(ok.unwrap(), b"12345678");
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+
+    // Refused at the head: the body is never waited for.
+    let (refused, status) = raw_switch_with_body("Content-Length: 1000000", b"");
+    assert!(
+        matches!(refused, Err(Error::Responded { status: 413, .. })),
+        "{refused:?}"
+    );
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+
+    let (refused, status) = raw_switch_with_body("Content-Length: 9", b"123456789");
+    assert!(
+        matches!(refused, Err(Error::Responded { status: 413, .. })),
+        "{refused:?}"
+    );
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+
+    let chunked = b"5\r\n12345\r\n5\r\n67890\r\n0\r\n\r\n";
+    let (refused, status) = raw_switch_with_body("Transfer-Encoding: chunked", chunked);
+    assert!(
+        matches!(refused, Err(Error::Responded { status: 413, .. })),
+        "{refused:?}"
+    );
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+
+    let within = b"4\r\n1234\r\n4\r\n5678\r\n0\r\n\r\n";
+    let (ok, status) = raw_switch_with_body("Transfer-Encoding: chunked", within);
+    assert_eq!(ok.unwrap(), b"12345678");
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+}
