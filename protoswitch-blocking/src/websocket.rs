@@ -338,7 +338,7 @@ impl<S: Read + Write + Transport> WebSocket<S> {
             {
                 self.transport_ended()
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(self.fail_transport(e)),
         }
         on!(&mut self.conn, c => c.handle_timeout(now));
         Ok(())
@@ -404,12 +404,12 @@ impl<S: Read + Write + Transport> WebSocket<S> {
             if !self.write_untimed && self.write_timeout.unwrap_or(None) != wait {
                 match self.stream.set_write_timeout(wait) {
                     Ok(timed) => self.write_untimed = !timed,
-                    Err(e) => return Err(self.break_with(e)),
+                    Err(e) => return Err(self.fail_transport(e)),
                 }
                 self.write_timeout = Some(wait);
             }
             match self.stream.write(bytes) {
-                Ok(0) => return Err(self.break_with(ErrorKind::WriteZero.into())),
+                Ok(0) => return Err(self.fail_transport(ErrorKind::WriteZero.into())),
                 Ok(n) => bytes = &bytes[n..],
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e)
@@ -439,7 +439,7 @@ impl<S: Read + Write + Transport> WebSocket<S> {
                         return Err(self.give_up(Some(timed_out)));
                     }
                 }
-                Err(e) => return Err(self.break_with(e)),
+                Err(e) => return Err(self.fail_transport(e)),
             }
         }
         Ok(())
@@ -449,15 +449,16 @@ impl<S: Read + Write + Transport> WebSocket<S> {
     fn flush_stream(&mut self) -> Result<(), Error> {
         match self.stream.flush() {
             Ok(()) => Ok(()),
-            Err(e) => Err(self.break_with(e)),
+            Err(e) => Err(self.fail_transport(e)),
         }
     }
 
-    /// A write failed: the connection is over with `e` (the frame being
-    /// written is cut short: nothing may follow it).
+    /// The transport failed (a read or write error; a write cut a frame
+    /// short, and nothing may follow it): the connection is over with `e`,
+    /// which every later call returns.
     #[cold]
-    fn break_with(&mut self, e: io::Error) -> Error {
-        log!(info, error = %e, "write failed: connection closed");
+    fn fail_transport(&mut self, e: io::Error) -> Error {
+        log!(info, error = %e, "transport failed: connection closed");
         self.ended = true;
         self.broken = Some((e.kind(), e.to_string()));
         if on!(&self.conn, c => c.state()) != State::Closed {

@@ -157,11 +157,9 @@ fn an_echo_the_peer_never_reads_is_given_up_after_the_close_timeout() {
     }
 }
 
-/// A server that closes, does not read our echo and resets the connection
-/// (the kernel's answer to unread bytes at close): the closing handshake
-/// was complete, so the client reports a clean close, every time.
-#[test]
-fn a_reset_after_the_closing_handshake_is_a_clean_close() {
+/// A raw WebSocket server on an ephemeral port: it answers the handshake
+/// with a 101, then runs `then` on the connection. Returns its address.
+fn raw_server(then: fn(TcpStream)) -> (String, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let host = listener.local_addr().unwrap().to_string();
     let server = thread::spawn(move || {
@@ -184,15 +182,28 @@ fn a_reset_after_the_closing_handshake_is_a_clean_close() {
             std::str::from_utf8(&accept).unwrap()
         );
         stream.write_all(response.as_bytes()).unwrap();
+        then(stream);
+    });
+    (host, server)
+}
+
+fn connect_plain(host: &str) -> WebSocket<TcpStream> {
+    let request = ClientRequest::new("GET", "/", host, &["websocket"]);
+    let stream = TcpStream::connect(host).unwrap();
+    protoswitch_blocking::connect_with(stream, &request, &Config::new().deflate(None)).unwrap()
+}
+
+/// A server that closes, does not read our echo and resets the connection
+/// (the kernel's answer to unread bytes at close): the closing handshake
+/// was complete, so the client reports a clean close, every time.
+#[test]
+fn a_reset_after_the_closing_handshake_is_a_clean_close() {
+    let (host, server) = raw_server(|mut stream| {
         stream.write_all(&[0x88, 0x02, 0x03, 0xE8]).unwrap();
         // The echo arrives and stays unread: closing now resets.
         thread::sleep(Duration::from_millis(200));
-        drop(stream);
     });
-    let request = ClientRequest::new("GET", "/", &host, &["websocket"]);
-    let stream = TcpStream::connect(&host).unwrap();
-    let mut ws =
-        protoswitch_blocking::connect_with(stream, &request, &Config::new().deflate(None)).unwrap();
+    let mut ws = connect_plain(&host);
     for _ in 0..2 {
         match ws.read() {
             Err(Error::Closed { code, .. }) => assert_eq!(code, Some(1000)),
@@ -200,6 +211,30 @@ fn a_reset_after_the_closing_handshake_is_a_clean_close() {
         }
     }
     server.join().unwrap();
+}
+
+/// A reset while the connection is open is its end: the same error from
+/// every later call (the next read would otherwise see an end of stream
+/// and report something else).
+#[test]
+fn a_reset_while_open_is_the_end_for_every_call() {
+    let (host, server) = raw_server(|stream| {
+        // Our message arrives and stays unread: closing now resets.
+        thread::sleep(Duration::from_millis(200));
+        drop(stream);
+    });
+    let mut ws = connect_plain(&host);
+    ws.send_text("unread").unwrap();
+    server.join().unwrap();
+    for _ in 0..2 {
+        match ws.read() {
+            Err(Error::Io(e)) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        matches!(ws.send_text("after"), Err(Error::Io(e)) if e.kind() == ErrorKind::ConnectionReset)
+    );
 }
 
 /// A TCP stream that counts the timeouts set on it.
