@@ -21,8 +21,9 @@ const INFLATE_CHUNK: usize = 64 * 1024;
 const SCRATCH_KEEP: usize = 256 * 1024;
 /// Read and write timeouts are set in steps of this (rounded up: a timer
 /// runs at most this late): the time to the next deadline changes at every
-/// call, the step only when the deadline moves, so a busy connection with
-/// a keepalive does not set a socket option per read.
+/// call, its step at most once a step (and not at all while traffic moves
+/// an idle keepalive's deadline along), so a busy connection does not set
+/// a socket option per read.
 const TIMEOUT_STEP: Duration = Duration::from_millis(10);
 
 /// The connection machine of either role (a server never masks; a client
@@ -150,8 +151,9 @@ pub struct WebSocket<S> {
     write_untimed: bool,
     /// The transport ended (end of stream, or shut down by us).
     ended: bool,
-    /// A write failed or was given up with a frame cut short: nothing more
-    /// may be written, and every call returns this (kind and message).
+    /// The transport failed (a read or write error, or a write given up
+    /// with a frame cut short): nothing more may be written, and every
+    /// call returns this (kind and message).
     broken: Option<(ErrorKind, String)>,
 }
 
