@@ -141,7 +141,12 @@ async fn reverse(
         let mut progressed = true;
         while progressed && relay.reads_downstream() | relay.reads_upstream() {
             progressed = false;
-            if relay.reads_downstream() && !dbuf.is_empty() {
+            // Between requests, bytes the upstream already sent go to the
+            // relay first: they answer no request (a body after a 204 or a
+            // HEAD's response) and fail the connection, where reading the
+            // next request first would relay them as its answer.
+            let unsolicited = relay.state() == RelayState::RequestHead && !ubuf.is_empty();
+            if relay.reads_downstream() && !dbuf.is_empty() && !unsolicited {
                 match relay.receive_downstream(&dbuf) {
                     Ok(got) => {
                         let consumed = got.consumed;

@@ -1024,3 +1024,67 @@ fn a_framing_error_tells_the_same_story_for_every_split() {
     );
     assert!(text(&whole.sent(Side::Up)).ends_with("\r\n\r\n1\r\nx\r\n0\r\nT: 123"));
 }
+
+/// An absolute-form target names the host: the client's `Host` is
+/// replaced by the target's authority, without userinfo (RFC 9112
+/// §3.2.2), so that a proxy routing on `Host` and an upstream reading the
+/// target agree; a target without an authority gets an empty `Host`.
+#[test]
+fn an_absolute_form_target_sets_the_host_it_is_forwarded_with() {
+    let cases: [(&str, &str); 5] = [
+        ("http://admin.internal/secret", "admin.internal"),
+        (
+            "http://user:pw@admin.internal:8080?q",
+            "admin.internal:8080",
+        ),
+        ("HTTPS://[::1]:443/x", "[::1]:443"),
+        ("http://h", "h"),
+        ("urn:example:x", ""),
+    ];
+    for (target, host) in cases {
+        let request = format!("GET {target} HTTP/1.1\r\nHost: public.example\r\nX: 1\r\n\r\n");
+        let t = relay(request.as_bytes(), b"HTTP/1.1 204 No Content\r\n\r\n");
+        assert_eq!(
+            text(&t.sent(Side::Up)),
+            format!("GET {target} HTTP/1.1\r\nX: 1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+            "{target}"
+        );
+    }
+    // The origin form keeps the client's Host.
+    let t = relay(
+        b"GET /x HTTP/1.1\r\nHost: public.example\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+    );
+    assert_eq!(
+        text(&t.sent(Side::Up)),
+        "GET /x HTTP/1.1\r\nHost: public.example\r\nConnection: close\r\n\r\n"
+    );
+}
+
+/// A body after a response that has none (here a HEAD's, but a 204, a 304
+/// or a Content-Length too short are alike) is unsolicited: a driver that
+/// hands the relay the upstream's buffered bytes before reading the next
+/// request (the documented order) gets `UpstreamUnsolicited`, and the
+/// next request is never forwarded with those bytes waiting as its answer.
+#[test]
+fn bytes_after_a_complete_response_fail_before_the_next_request() {
+    use protoswitch::PeerErrorKind;
+    let mut relay = Relay::new(RelayConfig::new().keep_alive(true));
+    let got = relay
+        .receive_downstream(b"HEAD /1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    assert!(matches!(got.event, Some(Event::Request(_))));
+    let up: &[u8] =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 29\r\n\r\nHTTP/1.1 200 OK\r\nX-Body: 1\r\n\r\n";
+    let got = relay.receive_upstream(up).unwrap();
+    assert!(matches!(got.event, Some(Event::Response(_))));
+    assert_eq!(relay.state(), RelayState::RequestHead);
+    let rest = &up[got.consumed..];
+    assert!(rest.starts_with(b"HTTP/1.1 200 OK\r\nX-Body"));
+    match relay.receive_upstream(rest) {
+        Err(Error::Peer(e)) => assert_eq!(e.kind(), PeerErrorKind::UpstreamUnsolicited),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(relay.state(), RelayState::Failed);
+    assert!(!relay.reads_downstream());
+}

@@ -20,6 +20,9 @@
 //!   GET requests without a body unless configured otherwise; a WebSocket
 //!   offer must be valid (RFC 6455 §4.2.1), or the relay answers as a
 //!   WebSocket server would (400, 426). `Via` is added when configured.
+//!   An absolute-form target's authority replaces the client's `Host`
+//!   (RFC 9112 §3.2.2): route such a request by its target, not by the
+//!   `Host` of [`ForwardRequest::head`].
 //! * **Holding.** After a request head, nothing more is read from the
 //!   downstream once the request is complete, until the response is over:
 //!   after an upgrade request, no downstream byte reaches the upstream
@@ -72,7 +75,15 @@
 //!    both connections.
 //! 5. When a connection ends, call `receive_eof_downstream()` /
 //!    `receive_eof_upstream()`.
-//! 6. In [`RelayState::Tunnel`], the bytes neither `receive` consumed are
+//! 6. With [`RelayConfig::keep_alive`], back in [`RelayState::RequestHead`]
+//!    after a response: give the relay the upstream's buffered bytes, if
+//!    any, **before** the downstream's. They answer no request (a body
+//!    after a 204, a 304 or a HEAD's response, a `Content-Length` too
+//!    short) and fail the exchange ([`PeerErrorKind::UpstreamUnsolicited`]);
+//!    read the next request first and they would reach the client as its
+//!    response. (Bytes that arrive only after the next request went up
+//!    cannot be told from its answer, by any proxy.)
+//! 7. In [`RelayState::Tunnel`], the bytes neither `receive` consumed are
 //!    the new protocol's: copy them, and all that follows, both ways
 //!    unchanged. In [`RelayState::Closed`], close both connections; bytes
 //!    the client sent after its request are dropped, never forwarded.
@@ -548,9 +559,16 @@ impl<'b> ForwardRequest<'b> {
         w.put_str(head.target());
         w.put(b" HTTP/1.1\r\n");
         let headers = head.headers();
+        // An absolute-form target names the host: the client's `Host` is
+        // ignored and replaced by its authority (RFC 9112 §3.2.2), so that
+        // the upstream and a proxy routing on `Host` agree.
+        let authority = absolute_form_authority(head.target());
         let mut host = false;
         for h in headers.iter() {
             let name = h.name.as_bytes();
+            if authority.is_some() && eq_ignore_case(name, b"host") {
+                continue;
+            }
             let keep_h2c = self.h2c && eq_ignore_case(name, b"http2-settings");
             // The request goes out as HTTP/1.1, where an HTTP/1.0 client's
             // Expect would start meaning something (RFC 9110 §10.1.1: it
@@ -564,7 +582,9 @@ impl<'b> ForwardRequest<'b> {
             host |= eq_ignore_case(name, b"host");
             w.header(h.name, h.value);
         }
-        if !host {
+        if let Some(authority) = authority {
+            w.header("Host", authority.as_bytes());
+        } else if !host {
             // An HTTP/1.0 request without Host, now forwarded as HTTP/1.1
             // (RFC 9112 §3.2: an empty Host when there is no authority).
             w.header("Host", b"");
@@ -708,6 +728,28 @@ const HOP_BY_HOP: [&[u8]; 8] = [
 /// not remove them, or the relay and the next hop would disagree on where
 /// the message ends.
 const FRAMING: [&[u8]; 3] = [b"host", b"content-length", b"transfer-encoding"];
+
+/// The authority of an absolute-form request target (RFC 9112 §3.2.2),
+/// without userinfo (RFC 9110 §4.2.4 forbids it in http(s) URIs, and it
+/// has no place in `Host`): what `Host` says when the request is
+/// forwarded; empty when the target has none (RFC 9112 §3.2). `None` for
+/// the origin and asterisk forms (the relay refuses CONNECT).
+fn absolute_form_authority(target: &str) -> Option<&str> {
+    if target.starts_with('/') || target == "*" {
+        return None;
+    }
+    let (_scheme, rest) = target.split_once(':')?;
+    let Some(hier) = rest.strip_prefix("//") else {
+        return Some("");
+    };
+    let end = hier.find(['/', '?', '#']).unwrap_or(hier.len());
+    let authority = &hier[..end];
+    Some(
+        authority
+            .rsplit_once('@')
+            .map_or(authority, |(_userinfo, host)| host),
+    )
+}
 
 /// `true` when a field called `name` is not forwarded: hop-by-hop, or
 /// nominated by `Connection` (RFC 9110 §7.6.1). Reads the `Connection`
