@@ -1088,3 +1088,35 @@ fn bytes_after_a_complete_response_fail_before_the_next_request() {
     assert_eq!(relay.state(), RelayState::Failed);
     assert!(!relay.reads_downstream());
 }
+
+/// No `Transfer-Encoding` reaches an HTTP/1.0 client (RFC 9112 §6.1): a
+/// HEAD's chunked response goes without it (there is no body to
+/// de-chunk), and a coding the relay cannot undo is a 502. An HTTP/1.1
+/// client gets the coding as it came.
+#[test]
+fn no_transfer_encoding_reaches_an_http10_client() {
+    let t = relay(
+        b"HEAD / HTTP/1.0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX: 1\r\n\r\n",
+    );
+    assert_eq!(
+        text(&t.sent(Side::Down)),
+        "HTTP/1.1 200 OK\r\nX: 1\r\nConnection: close\r\n\r\n"
+    );
+    let t = relay(
+        b"GET / HTTP/1.0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxxxx",
+    );
+    let down = text(&t.sent(Side::Down));
+    assert!(down.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{down}");
+    assert!(!down.contains("xxxx"), "{down}");
+    assert_eq!(t.end, RelayState::Failed);
+    let t = relay(
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxxxx",
+    );
+    assert_eq!(
+        text(&t.sent(Side::Down)),
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\nxxxx"
+    );
+}

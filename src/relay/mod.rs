@@ -614,10 +614,12 @@ impl<'b> ForwardRequest<'b> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Interim,
-    /// A final response; `close`: the relay closes after it.
+    /// A final response; `close`: the relay closes after it;
+    /// `strip_te`: its `Transfer-Encoding` is not forwarded (an HTTP/1.0
+    /// client, whose chunked body is de-chunked).
     Final {
         close: bool,
-        dechunk: bool,
+        strip_te: bool,
     },
     /// A verified 101.
     Switch,
@@ -681,10 +683,11 @@ impl<'b> ForwardResponse<'b> {
         });
         w.put(b"\r\n");
         let headers = head.headers();
-        // A chunked body de-chunked for an HTTP/1.0 client, or an HTTP/1.0
-        // upstream's Transfer-Encoding (faulty framing, RFC 9112 §6.1: its
-        // body is read until the close): the client must not decode chunks.
-        let dechunk = matches!(self.kind, Kind::Final { dechunk: true, .. })
+        // No Transfer-Encoding to an HTTP/1.0 client (RFC 9112 §6.1; its
+        // chunked body is de-chunked, a HEAD's or 204's has none), nor from
+        // an HTTP/1.0 upstream (faulty framing, RFC 9112 §6.1: its body is
+        // read until the close): the client must not decode chunks.
+        let dechunk = matches!(self.kind, Kind::Final { strip_te: true, .. })
             || (head.minor_version() == 0 && head.headers().count("transfer-encoding") > 0);
         for h in headers.iter() {
             let name = h.name.as_bytes();
@@ -1342,6 +1345,11 @@ impl<'a> Relay<'a> {
                     event: Some(Event::Interim(response)),
                 });
             }
+            if self.client_http10 && facts.te_not_chunked && head.minor_version() == 1 {
+                // A transfer coding the relay cannot undo, which an
+                // HTTP/1.0 client may not be sent (RFC 9112 §6.1): 502.
+                return Err(PeerErrorKind::UnsupportedTransferCoding.into());
+            }
             let response = self.final_response(head, &facts);
             return Ok(Received {
                 consumed,
@@ -1388,7 +1396,7 @@ impl<'a> Relay<'a> {
             head,
             kind: Kind::Final {
                 close,
-                dechunk: self.dechunk,
+                strip_te: self.client_http10 && facts.transfer_encoding,
             },
             protocol: &[],
             declined: match (upgrading, head.minor_version()) {
