@@ -203,6 +203,11 @@ pub enum PeerErrorKind {
     /// A CONNECT request reached the relay, which does not open tunnels to
     /// a destination the client names.
     ConnectNotRelayed,
+    /// `Connection` names more options than the relay reads
+    /// ([`MAX_CONNECTION_OPTIONS`](crate::relay::MAX_CONNECTION_OPTIONS)):
+    /// every other field is checked against each of them, so their number
+    /// bounds the relay's work on a head.
+    TooManyConnectionOptions,
 
     // ---- WebSocket frames (RFC 6455 §5, §7, §8) ----
     /// RSV1-3 set without an extension that defines them.
@@ -575,6 +580,10 @@ peer_error_table! {
     ConnectNotRelayed => (
         Answer::Status(501),
         "the relay does not forward CONNECT requests",
+    ),
+    TooManyConnectionOptions => (
+        Answer::Status(400),
+        "Connection names more options than the relay reads",
     ),
     ReservedBitsSet => (
         Answer::CloseCode(1002),

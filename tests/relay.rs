@@ -1120,3 +1120,42 @@ fn no_transfer_encoding_reaches_an_http10_client() {
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\nxxxx"
     );
 }
+
+/// `Connection` may name at most `MAX_CONNECTION_OPTIONS` options (each
+/// other field is checked against every one): one more is a 400 for a
+/// request, a 502 for a response; the limit itself is relayed.
+#[test]
+fn connection_options_are_bounded() {
+    use protoswitch::relay::MAX_CONNECTION_OPTIONS;
+    let options = |n: usize| vec!["x-opt"; n].join(", ");
+    let request = |n: usize| {
+        format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: {}\r\nX-Opt: 1\r\n\r\n",
+            options(n)
+        )
+    };
+    let ok = b"HTTP/1.1 204 No Content\r\n\r\n";
+    let t = relay(request(MAX_CONNECTION_OPTIONS).as_bytes(), ok);
+    assert_eq!(failure(&t), None);
+    assert_eq!(
+        text(&t.sent(Side::Up)),
+        "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        "the nominated field is removed"
+    );
+    let t = relay(request(MAX_CONNECTION_OPTIONS + 1).as_bytes(), ok);
+    assert_eq!(
+        failure(&t),
+        Some((
+            PeerErrorKind::TooManyConnectionOptions,
+            Reply::HttpStatus(400)
+        ))
+    );
+    assert!(t.sent(Side::Up).is_empty());
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nConnection: {}\r\nContent-Length: 0\r\n\r\n",
+        options(MAX_CONNECTION_OPTIONS + 1)
+    );
+    let t = relay(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", response.as_bytes());
+    let down = text(&t.sent(Side::Down));
+    assert!(down.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{down}");
+}
