@@ -1090,9 +1090,9 @@ fn bytes_after_a_complete_response_fail_before_the_next_request() {
 }
 
 /// No `Transfer-Encoding` reaches an HTTP/1.0 client (RFC 9112 §6.1): a
-/// HEAD's chunked response goes without it (there is no body to
-/// de-chunk), and a coding the relay cannot undo is a 502. An HTTP/1.1
-/// client gets the coding as it came.
+/// HEAD's response goes without it (there is no body to de-chunk or
+/// decode), and a body in a coding the relay cannot undo is a 502. An
+/// HTTP/1.1 client gets the coding as it came.
 #[test]
 fn no_transfer_encoding_reaches_an_http10_client() {
     let t = relay(
@@ -1111,6 +1111,15 @@ fn no_transfer_encoding_reaches_an_http10_client() {
     assert!(down.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{down}");
     assert!(!down.contains("xxxx"), "{down}");
     assert_eq!(t.end, RelayState::Failed);
+    // Without a body there is nothing to undo: the field just goes.
+    let t = relay(
+        b"HEAD / HTTP/1.0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nX: 1\r\n\r\n",
+    );
+    assert_eq!(
+        text(&t.sent(Side::Down)),
+        "HTTP/1.1 200 OK\r\nX: 1\r\nConnection: close\r\n\r\n"
+    );
     let t = relay(
         b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxxxx",

@@ -1365,9 +1365,14 @@ impl<'a> Relay<'a> {
                     event: Some(Event::Interim(response)),
                 });
             }
-            if self.client_http10 && facts.te_not_chunked && head.minor_version() == 1 {
-                // A transfer coding the relay cannot undo, which an
-                // HTTP/1.0 client may not be sent (RFC 9112 §6.1): 502.
+            if self.client_http10
+                && facts.te_not_chunked
+                && head.minor_version() == 1
+                && response_framing(status, self.head_request, &facts) == Framing::UntilClose
+            {
+                // A body in a transfer coding the relay cannot undo, which
+                // an HTTP/1.0 client may not be sent (RFC 9112 §6.1): 502.
+                // (Without a body, as for a HEAD, the field just goes.)
                 return Err(PeerErrorKind::UnsupportedTransferCoding.into());
             }
             let response = self.final_response(head, &facts);
