@@ -157,6 +157,17 @@ fn an_echo_the_peer_never_reads_is_given_up_after_the_close_timeout() {
     }
 }
 
+/// Reads an HTTP head byte by byte, through its empty line.
+fn read_head(stream: &mut TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    head
+}
+
 /// A raw WebSocket server on an ephemeral port: it answers the handshake
 /// with a 101, then runs `then` on the connection. Returns its address.
 fn raw_server(then: fn(TcpStream)) -> (String, thread::JoinHandle<()>) {
@@ -164,13 +175,7 @@ fn raw_server(then: fn(TcpStream)) -> (String, thread::JoinHandle<()>) {
     let host = listener.local_addr().unwrap().to_string();
     let server = thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            stream.read_exact(&mut byte).unwrap();
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8(head).unwrap();
+        let head = String::from_utf8(read_head(&mut stream)).unwrap();
         let key = head
             .lines()
             .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
@@ -383,12 +388,7 @@ fn a_declined_response_cut_short_is_still_declined() {
     let host = listener.local_addr().unwrap().to_string();
     let server = thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            stream.read_exact(&mut byte).unwrap();
-            head.push(byte[0]);
-        }
+        read_head(&mut stream);
         stream
             .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 100\r\n\r\nhello")
             .unwrap();
