@@ -26,7 +26,10 @@
 //!   e.g. `TcpStream::set_read_timeout`, before handing the stream over). A
 //!   peer that sends a byte per timeout keeps them reading up to the head
 //!   limit; bound the whole handshake with a deadline of your own if that
-//!   matters (a thread that gives up the connection after it).
+//!   matters (a thread that gives up the connection after it). That read
+//!   timeout stays on the `WebSocket` while none of its timers is due:
+//!   clear it after the handshake if `read` should wait for messages
+//!   without limit.
 //! * Any other protocol (h2c, a custom token): [`accept_raw`] and
 //!   [`connect_raw`] do the switch and hand back the stream with the bytes
 //!   already read after the 101 ([`Upgraded`]).

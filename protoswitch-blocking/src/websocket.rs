@@ -70,6 +70,12 @@ const SPARE_MAX: usize = 512;
 ///   [`Error::Closed`] after a clean closing handshake (test with
 ///   [`Error::is_closed`]), another variant otherwise; every later call
 ///   returns the same end.
+/// * A read timeout of your own on the stream (one set for the handshake,
+///   say) stays while no timer of ours is due, as does a non-blocking
+///   stream's mode: `read` then returns [`Error::Io`] with
+///   `WouldBlock`/`TimedOut` when no message came in time, and the
+///   connection stays usable (call `read` again). While a timer is due,
+///   its read timeout replaces yours.
 /// * Every write runs the timers too (on write timeouts): a peer that stops
 ///   reading blocks a write only until the keepalive finds it gone
 ///   ([`Error::PeerUnresponsive`]), or, once the connection is closing
@@ -79,7 +85,9 @@ const SPARE_MAX: usize = 512;
 ///   does not read waits as long as it does not (backpressure); a write
 ///   timeout of your own on the stream bounds it. A write that fails or
 ///   is given up cuts a frame short: the connection is over, nothing more
-///   is written, and every later call returns the same error.
+///   is written, and every later call returns the same error. (So writes
+///   want a blocking stream: on a non-blocking one, a write that would
+///   block ends the connection with `WouldBlock`.)
 /// * [`send`](Self::send), [`send_text`](Self::send_text),
 ///   [`send_binary`](Self::send_binary): one message as one frame, in one
 ///   write, compressed when permessage-deflate was agreed.
@@ -134,6 +142,10 @@ pub struct WebSocket<S> {
     /// The last `receive_into` returned an event: call again even with no
     /// new bytes (the inflater may hold more of the message).
     again: bool,
+    /// The machine needs more bytes than `buf` holds: do not hand it the
+    /// same bytes again before more arrive (every call with bytes counts
+    /// as traffic for an idle keepalive).
+    starved: bool,
     assembler: MessageAssembler,
     /// Where frames are written before their one write.
     scratch: Vec<u8>,
@@ -205,6 +217,7 @@ impl<S: Read + Write + Transport> WebSocket<S> {
             buf,
             inflated,
             again: false,
+            starved: false,
             assembler: MessageAssembler::new(),
             scratch: Vec::new(),
             subprotocol: agreement.subprotocol,
@@ -239,7 +252,7 @@ impl<S: Read + Write + Transport> WebSocket<S> {
                 }
                 return Err(self.ending());
             }
-            if !self.buf.is_empty() || self.again {
+            if (!self.buf.is_empty() && !self.starved) || self.again {
                 let now = self.clock.now();
                 let data = self.buf.data_mut();
                 let got = on!(&mut self.conn, c => c.receive_into(data, &mut self.inflated, now));
@@ -247,6 +260,7 @@ impl<S: Read + Write + Transport> WebSocket<S> {
                     Ok(got) => {
                         let consumed = got.consumed;
                         self.again = got.event.is_some();
+                        self.starved = !self.again;
                         let message = match got.event {
                             Some(Event::Data(chunk)) => self.assembler.push(&chunk),
                             Some(Event::Close {
@@ -308,7 +322,10 @@ impl<S: Read + Write + Transport> WebSocket<S> {
         let deadline = on!(&self.conn, c => c.poll_timeout());
         if !self.untimed {
             let wait = deadline.map(|d| until(self.clock.to_std(d)));
-            if self.timeout != Some(wait) {
+            // While no timer is due and none was set, nothing is set: a
+            // read timeout of the caller's own stays (`read` returns its
+            // error, below).
+            if self.timeout.unwrap_or(None) != wait {
                 self.untimed = !self.stream.set_timeout(wait)?;
                 self.timeout = Some(wait);
             }
@@ -322,8 +339,22 @@ impl<S: Read + Write + Transport> WebSocket<S> {
         let now = self.clock.now();
         match read {
             Ok(0) => self.transport_ended(),
-            Ok(n) => self.buf.filled(n),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Ok(n) => {
+                self.buf.filled(n);
+                self.starved = false;
+            }
+            // Our read timeout ran out (at most a step early): the timers
+            // run below.
+            Err(e)
+                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+                    && !self.untimed
+                    && deadline.is_some_and(|d| now + TIMEOUT_STEP >= d) => {}
+            // No timer of ours ran out: the stream is non-blocking, or the
+            // transport gave up on its own. Nothing is lost; the caller
+            // decides when to read again (rather than this loop spinning).
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(e.into());
+            }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             // A peer that resets instead of closing once it has closed
             // (its Close received; echoed or not) still ended the
@@ -414,10 +445,13 @@ impl<S: Read + Write + Transport> WebSocket<S> {
                 Ok(0) => return Err(self.fail_transport(ErrorKind::WriteZero.into())),
                 Ok(n) => bytes = &bytes[n..],
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // Our write timeout ran out (at most a step early; sooner,
+                // the stream is non-blocking: the last arm ends the
+                // connection rather than spin, as the frame is cut).
                 Err(e)
                     if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
                         && !self.write_untimed
-                        && by.is_some() =>
+                        && by.is_some_and(|t| Instant::now() + TIMEOUT_STEP >= t) =>
                 {
                     let now = self.clock.now();
                     on!(&mut self.conn, c => c.handle_timeout(now));

@@ -29,6 +29,14 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
 /// A server `WebSocket` with `config` and the raw TCP stream of its
 /// client, which reads nothing unless a test says so.
 fn server_and_silent_client(config: Config) -> (WebSocket<TcpStream>, TcpStream) {
+    server_over_and_silent_client(config, |stream| stream)
+}
+
+/// [`server_and_silent_client`], the server's stream wrapped by `wrap`.
+fn server_over_and_silent_client<S: Read + Write + Transport>(
+    config: Config,
+    wrap: impl FnOnce(TcpStream) -> S,
+) -> (WebSocket<S>, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let host = listener.local_addr().unwrap().to_string();
     let client = thread::spawn(move || {
@@ -41,7 +49,8 @@ fn server_and_silent_client(config: Config) -> (WebSocket<TcpStream>, TcpStream)
         stream
     });
     let (stream, _) = listener.accept().unwrap();
-    let ws = protoswitch_blocking::accept_with(stream, &config, |_| Decision::accept()).unwrap();
+    let ws =
+        protoswitch_blocking::accept_with(wrap(stream), &config, |_| Decision::accept()).unwrap();
     (ws, client.join().unwrap())
 }
 
@@ -483,4 +492,159 @@ fn a_raw_switch_refuses_a_request_body_over_the_limit() {
     let (ok, status) = raw_switch_with_body("Transfer-Encoding: chunked", within);
     assert_eq!(ok.unwrap(), b"12345678");
     assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+}
+
+/// A stream on which a signal interrupts a waiting read every 50 ms
+/// (`ErrorKind::Interrupted`), as a process with an interval timer sees.
+struct Interrupted {
+    inner: TcpStream,
+    timeout: Option<Duration>,
+}
+
+impl Read for Interrupted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let tick = Duration::from_millis(50);
+        let wait = self.timeout.map_or(tick, |t| t.min(tick));
+        self.inner.set_read_timeout(Some(wait))?;
+        match self.inner.read(buf) {
+            Err(e)
+                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+                    && self.timeout.is_none_or(|t| t > tick) =>
+            {
+                self.timeout = self.timeout.map(|t| t - tick);
+                Err(ErrorKind::Interrupted.into())
+            }
+            other => other,
+        }
+    }
+}
+
+impl Write for Interrupted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl Transport for Interrupted {
+    fn set_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<bool> {
+        self.timeout = timeout;
+        Ok(true)
+    }
+}
+
+/// A peer that sends part of a frame header and goes silent is pinged and
+/// found gone, on read timeouts and with reads interrupted by signals:
+/// waking up does not hand the machine the same partial bytes again
+/// (which counts as traffic, and pushed the idle keepalive back at every
+/// interrupted read, for ever).
+#[test]
+fn a_partial_header_then_silence_is_found_by_the_keepalive() {
+    let keepalive = Keepalive::idle(Duration::from_millis(200), Duration::from_millis(200));
+    let config = Config::new()
+        .deflate(None)
+        .websocket(ws::Config::new().keepalive(Some(keepalive)));
+    let check = |read: Result<Message, Error>, elapsed: Duration, how: &str| {
+        assert!(
+            matches!(read, Err(Error::PeerUnresponsive)),
+            "{how}: {read:?}"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(350) && elapsed < Duration::from_secs(3),
+            "{how}: {elapsed:?}"
+        );
+    };
+    // The first byte of a masked binary frame, and nothing more.
+    let (mut ws, mut peer) = server_and_silent_client(config.clone());
+    peer.write_all(&[0x82]).unwrap();
+    let (read, elapsed) = within(Duration::from_secs(10), move || {
+        let start = Instant::now();
+        (ws.read(), start.elapsed())
+    });
+    check(read, elapsed, "read timeouts");
+    let wrap = |inner| Interrupted {
+        inner,
+        timeout: None,
+    };
+    let (mut ws, mut peer) = server_over_and_silent_client(config, wrap);
+    peer.write_all(&[0x82]).unwrap();
+    let (read, elapsed) = within(Duration::from_secs(10), move || {
+        let start = Instant::now();
+        (ws.read(), start.elapsed())
+    });
+    check(read, elapsed, "interrupted reads");
+}
+
+/// A read timeout of the caller's own (no timer of ours due) and a
+/// non-blocking stream: `read` returns `WouldBlock`/`TimedOut` when no
+/// message came, at once or after that timeout, rather than spinning or
+/// clearing it; the connection stays usable.
+#[test]
+fn a_read_timeout_of_your_own_and_a_non_blocking_stream_return_to_the_caller() {
+    let is_would_block = |r: &Result<Message, Error>| matches!(r, Err(Error::Io(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut));
+    let (mut ws, mut peer) = server_and_silent_client(Config::new().deflate(None));
+    let (mut ws, read, elapsed) = within(Duration::from_secs(10), move || {
+        ws.get_mut()
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let start = Instant::now();
+        let read = ws.read();
+        (ws, read, start.elapsed())
+    });
+    assert!(is_would_block(&read), "{read:?}");
+    assert!(
+        elapsed >= Duration::from_millis(190) && elapsed < Duration::from_secs(2),
+        "{elapsed:?}"
+    );
+    peer.write_all(&client_frame(0x81, b"one")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("one".into()));
+
+    // Non-blocking, and with a keepalive due in 10 s: no wait, no spin.
+    let keepalive = Keepalive::idle(Duration::from_secs(10), Duration::from_secs(10));
+    let config = Config::new()
+        .deflate(None)
+        .websocket(ws::Config::new().keepalive(Some(keepalive)));
+    let (mut ws, mut peer) = server_and_silent_client(config);
+    ws.get_mut().set_nonblocking(true).unwrap();
+    let (mut ws, read, elapsed) = within(Duration::from_secs(5), move || {
+        let start = Instant::now();
+        let read = ws.read();
+        (ws, read, start.elapsed())
+    });
+    assert!(is_would_block(&read), "{read:?}");
+    assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
+    peer.write_all(&client_frame(0x81, b"two")).unwrap();
+    let message = loop {
+        match ws.read() {
+            Err(Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(5))
+            }
+            other => break other,
+        }
+    };
+    assert_eq!(message.unwrap(), Message::Text("two".into()));
+}
+
+/// A write that would block on a non-blocking stream ends the connection
+/// at once (a frame is cut short), rather than spinning until a timer.
+#[test]
+fn a_write_that_would_block_on_a_non_blocking_stream_ends_the_connection() {
+    let keepalive = Keepalive::idle(Duration::from_secs(10), Duration::from_secs(10));
+    let config = Config::new()
+        .deflate(None)
+        .websocket(ws::Config::new().keepalive(Some(keepalive)));
+    let (mut ws, _peer) = server_and_silent_client(config);
+    let (sent, elapsed, again) = within(Duration::from_secs(10), move || {
+        ws.get_mut().set_nonblocking(true).unwrap();
+        let start = Instant::now();
+        let sent = ws.send_binary(&vec![7u8; 64 << 20]);
+        (sent, start.elapsed(), ws.send_text("after"))
+    });
+    let would_block =
+        |r: &Result<(), Error>| matches!(r, Err(Error::Io(e)) if e.kind() == ErrorKind::WouldBlock);
+    assert!(would_block(&sent), "{sent:?}");
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    assert!(would_block(&again), "{again:?}");
 }
