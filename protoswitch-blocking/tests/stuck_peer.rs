@@ -557,7 +557,7 @@ fn a_partial_header_then_silence_is_found_by_the_keepalive() {
         );
     };
     // The first byte of a masked binary frame, and nothing more.
-    let (mut ws, mut peer) = server_and_silent_client(config.clone());
+    let (mut ws, mut peer) = server_and_silent_client(config);
     peer.write_all(&[0x82]).unwrap();
     let (read, elapsed) = within(Duration::from_secs(10), move || {
         let start = Instant::now();
