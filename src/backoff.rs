@@ -55,11 +55,13 @@ impl Backoff {
         if self.max_attempts.is_some_and(|max| self.attempt >= max) {
             return None;
         }
-        let doubled = self
-            .initial
-            .checked_mul(1u32.checked_shl(self.attempt.min(31)).unwrap_or(u32::MAX))
-            .unwrap_or(self.max);
-        let cap = doubled.min(self.max).as_nanos();
+        // initial x 2^attempt, or `max` once that is past it (or past
+        // what a u128 of nanoseconds holds).
+        let max = self.max.as_nanos();
+        let cap = 1u128
+            .checked_shl(self.attempt)
+            .and_then(|factor| self.initial.as_nanos().checked_mul(factor))
+            .map_or(max, |doubled| doubled.min(max));
         self.attempt = self.attempt.saturating_add(1);
         let half = cap / 2;
         let jitter = (cap - half) * u128::from(entropy) / u128::from(u32::MAX);

@@ -139,8 +139,10 @@ proptest! {
     ) {
         let (initial, max) = (Duration::from_millis(initial_ms), Duration::from_millis(max_ms));
         let mut backoff = Backoff::new(initial, max);
+        let mut doubled = initial;
         for (n, entropy) in draws.into_iter().enumerate() {
-            let cap = initial.saturating_mul(1u32 << n.min(31)).min(max);
+            let cap = doubled.min(max);
+            doubled = doubled.saturating_mul(2);
             let delay = backoff.next_delay(entropy).unwrap();
             prop_assert!(delay >= cap / 2 && delay <= cap, "attempt {n}: {delay:?} vs cap {cap:?}");
             prop_assert_eq!(backoff.attempts() as usize, n + 1);
@@ -164,4 +166,19 @@ fn backoff_gives_up_after_max_attempts_and_starts_over_on_reset() {
         let _ = long.next_delay(0);
     }
     assert_eq!(long.next_delay(u32::MAX), Some(Duration::from_secs(30)));
+    // Doubling goes on past 2^31 until `max` (1 ns x 2^42 > 3600 s).
+    let mut tiny = Backoff::new(Duration::from_nanos(1), Duration::from_secs(3600));
+    for _ in 0..41 {
+        let _ = tiny.next_delay(u32::MAX);
+    }
+    assert_eq!(
+        tiny.next_delay(u32::MAX),
+        Some(Duration::from_nanos(1 << 41))
+    );
+    assert_eq!(tiny.next_delay(u32::MAX), Some(Duration::from_secs(3600)));
+}
+
+#[test]
+fn the_policies_are_as_small_as_their_docs_say() {
+    assert_eq!(size_of::<RateLimiter>(), 32);
 }

@@ -274,15 +274,23 @@ fn request_head(
 
 /// A response the core wrote, as an [`http::Response`]: its status, its
 /// headers but the framing ones (the server frames the body itself), its
-/// body.
-fn http_response<R: From<Vec<u8>>>(bytes: &[u8]) -> Result<::http::Response<R>, Error> {
+/// body. An interim `100 Continue` before it (the request had `Expect:
+/// 100-continue`) is left out: the server sends its own interim
+/// responses, and a handler's response is the final one.
+fn http_response<R: From<Vec<u8>>>(mut bytes: &[u8]) -> Result<::http::Response<R>, Error> {
     let bad = |what: &str| Error::Io(io::Error::other(format!("the core's response: {what}")));
     let lines = bytes.iter().filter(|&&b| b == b'\n').count();
     let mut headers = vec![httparse::EMPTY_HEADER; lines];
-    let mut parsed = httparse::Response::new(&mut headers);
-    let len = match parsed.parse(bytes) {
-        Ok(httparse::Status::Complete(len)) => len,
-        _ => return Err(bad("not a complete head")),
+    let (parsed, len) = loop {
+        let mut parsed = httparse::Response::new(&mut headers);
+        let len = match parsed.parse(bytes) {
+            Ok(httparse::Status::Complete(len)) => len,
+            _ => return Err(bad("not a complete head")),
+        };
+        match parsed.code {
+            Some(code @ 100..=199) if code != 101 => bytes = &bytes[len..],
+            _ => break (parsed, len),
+        }
     };
     let mut builder = ::http::Response::builder().status(parsed.code.unwrap_or(500));
     for header in parsed.headers.iter() {

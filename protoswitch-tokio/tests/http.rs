@@ -434,3 +434,26 @@ async fn the_same_answers_as_accept() {
         assert_eq!(hyper.body, ours.body, "{case}");
     }
 }
+
+/// `Expect: 100-continue` on the upgrade request (no body): the core
+/// writes `100 Continue` before the 101, and the handler's response must
+/// be the 101 (hyper answers a handler's 1xx with a 500), then the echo.
+#[tokio::test]
+async fn an_expect_100_continue_request_still_switches() {
+    let addr = hyper_server().await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request("/", "Expect: 100-continue\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut wire = read_response(&mut tcp, &mut Vec::new()).await;
+    if wire.status() == 100 {
+        // hyper's own interim response, if it sends one.
+        wire = read_response(&mut tcp, &mut Vec::new()).await;
+    }
+    assert_eq!(wire.status(), 101, "{wire:?}");
+    assert_eq!(wire.header("sec-websocket-accept"), Some(ACCEPT));
+    tcp.write_all(&client_frame(0x1, b"hi")).await.unwrap();
+    let mut echo = [0u8; 4];
+    tcp.read_exact(&mut echo).await.unwrap();
+    assert_eq!(&echo, b"\x81\x02hi");
+}

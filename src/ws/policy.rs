@@ -167,7 +167,8 @@ pub enum RateVerdict {
 /// `1 s / bytes_per_second`; the schedule may run at most one second ahead
 /// of `now` (the burst). Charges are taken after the fact — the data has
 /// arrived — so the verdict says how long to wait for the schedule to be
-/// back within the burst. Constant work per call, 24 bytes.
+/// back within the burst. Constant work per call, 32 bytes (a test says
+/// so).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimiter {
     limit: RateLimit,
