@@ -851,3 +851,46 @@ fn whole_frames_waiting_counts_as_activity() {
     }
     assert_eq!(server.state(), State::Open);
 }
+
+#[test]
+fn a_reading_pause_holds_the_keepalive_and_extends_an_awaited_pong() {
+    let ms = Instant::from_millis;
+    let keepalive = Keepalive::idle(Duration::from_secs(30), Duration::from_secs(10));
+    let mut server = Connection::server(Config::new().keepalive(Some(keepalive)), Instant::ZERO);
+    // No Ping awaited: the next one is due an interval after the pause.
+    server.pause_reading(ms(45_000), ms(5_000));
+    assert_eq!(server.poll_timeout(), Some(ms(75_000)));
+    server.handle_timeout(ms(74_999));
+    assert!(
+        drain(&mut server).is_empty(),
+        "no Ping during or right after the pause"
+    );
+    server.handle_timeout(ms(75_000));
+    assert_eq!(drain(&mut server), b"\x89\x00");
+    // A Pong awaited (due at 85 s): a 20 s pause from 80 s moves it to 105 s.
+    assert_eq!(server.poll_timeout(), Some(ms(85_000)));
+    server.pause_reading(ms(100_000), ms(80_000));
+    assert_eq!(server.poll_timeout(), Some(ms(105_000)));
+    server.handle_timeout(ms(104_999));
+    assert_eq!(server.state(), State::Open);
+    let mut pong = vec![0x8a, 0x80, 0, 0, 0, 0];
+    let _ = server.receive(&mut pong, ms(104_000)).unwrap();
+    assert_eq!(server.poll_timeout(), Some(ms(134_000)));
+    // Unanswered after a pause: still found dead, at the moved deadline.
+    server.handle_timeout(ms(134_000));
+    assert!(!drain(&mut server).is_empty());
+    server.pause_reading(ms(140_000), ms(135_000));
+    server.handle_timeout(ms(148_999));
+    assert_eq!(server.state(), State::Open);
+    server.handle_timeout(ms(149_000));
+    assert_eq!(server.close_cause(), Some(CloseCause::PeerUnresponsive));
+    // Once closing, a pause moves nothing (the close timeout runs on).
+    let mut closing = Connection::server(Config::new().keepalive(Some(keepalive)), Instant::ZERO);
+    let mut out = [0u8; 16];
+    let _ = closing
+        .send_close(Some(1000), "", Instant::ZERO, &mut out)
+        .unwrap();
+    let deadline = closing.poll_timeout();
+    closing.pause_reading(ms(60_000), Instant::ZERO);
+    assert_eq!(closing.poll_timeout(), deadline);
+}

@@ -43,9 +43,20 @@ pub struct Options {
     /// message either way (Pings do not count). Default none.
     pub idle_timeout: Option<Duration>,
     /// Limits on incoming messages and bytes per second, and what to do
-    /// over them (stop reading for a while, or close with 1008). Default
-    /// none.
+    /// over them (stop reading for a while, or close with 1008). Every
+    /// data message counts at its end and every control frame (Ping,
+    /// Pong, Close) as one message; bytes are what arrives on the wire,
+    /// frame headers included (an inflated message counts its inflated
+    /// size where that is more). A pause is not the peer's silence: the
+    /// keepalive waits for the Pong it holds back, and the idle timeout
+    /// counts from its end; our Close ends it. Default none.
     pub rate_limit: Option<RateLimit>,
+    /// The longest a handshake ([`accept_with`], [`connect`], each attempt
+    /// of [`connect_with_retry`] with its transport's opening) may take;
+    /// past it, the stream is dropped and the handshake fails with
+    /// [`Error::Io`] `TimedOut` (transient: retried). `None`: no limit.
+    /// Default 30 s.
+    pub handshake_timeout: Option<Duration>,
 }
 
 impl Default for Options {
@@ -57,6 +68,7 @@ impl Default for Options {
             read_buffer_size: 64 * 1024,
             idle_timeout: None,
             rate_limit: None,
+            handshake_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -89,6 +101,11 @@ impl Options {
     /// Sets [`Options::rate_limit`].
     pub fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
         self.rate_limit = limit;
+        self
+    }
+    /// Sets [`Options::handshake_timeout`].
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
         self
     }
     /// Sets [`Options::read_buffer_size`] (at least 256 bytes).
@@ -213,9 +230,44 @@ where
 /// 426 (`Upgrade: websocket`); a malformed one the status its error
 /// implies, with the diagnosis as the body ([`Error::Protocol`]).
 ///
-/// Cancel safety: not cancel safe (a half-read request is lost); wrap it in
-/// a timeout and drop the stream if it fires.
+/// Bounded by [`Options::handshake_timeout`]. Cancel safety: not cancel
+/// safe (a half-read request is lost); drop the stream if you cancel it.
 pub async fn accept_with<S, F>(
+    stream: S,
+    options: Options,
+    decide: F,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request<'_>) -> Result<Accepted, Rejected>,
+{
+    let limit = options.handshake_timeout;
+    within(limit, accept_unbounded(stream, options, decide)).await
+}
+
+/// `fut`, failing with `TimedOut` once `limit` has passed.
+async fn within<T>(
+    limit: Option<Duration>,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let Some(limit) = limit else {
+        return fut.await;
+    };
+    match tokio::time::timeout(limit, fut).await {
+        Ok(result) => result,
+        Err(_) => {
+            log!(info, limit = ?limit, "handshake timed out");
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("protoswitch-tokio: the handshake took longer than {limit:?}"),
+            )
+            .into())
+        }
+    }
+}
+
+/// [`accept_with`] without its time limit.
+async fn accept_unbounded<S, F>(
     mut stream: S,
     options: Options,
     decide: F,
@@ -469,9 +521,21 @@ impl Connect {
 /// [`Error::Declined`] with its status, the core's diagnosis and the
 /// response body.
 ///
-/// Cancel safety: not cancel safe; wrap it in a timeout and drop the
-/// stream if it fires.
-pub async fn connect<S>(mut stream: S, request: Connect) -> Result<WebSocketStream<S>, Error>
+/// Bounded by [`Options::handshake_timeout`]. Cancel safety: not cancel
+/// safe; drop the stream if you cancel it.
+pub async fn connect<S>(stream: S, request: Connect) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    within(
+        request.options.handshake_timeout,
+        connect_unbounded(stream, request),
+    )
+    .await
+}
+
+/// [`connect`] without its time limit.
+async fn connect_unbounded<S>(mut stream: S, request: Connect) -> Result<WebSocketStream<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -583,7 +647,9 @@ where
 /// ([`Error::is_transient`]: the transport failed, or the server answered
 /// 408, 429, 500, 502, 503 or 504). A refusal that retrying cannot change
 /// (401, 403, 426, a broken 101, ...) returns at once; so does the last
-/// error when the backoff gives up. Call [`Backoff::reset`] yourself
+/// error when the backoff gives up. Each attempt, opening included, is
+/// bounded by the request's [`Options::handshake_timeout`] (a server that
+/// accepts and stays silent is retried). Call [`Backoff::reset`] yourself
 /// before reusing one after a connection that worked. The jitter comes
 /// from the operating system.
 ///
@@ -615,13 +681,17 @@ where
     Fut: Future<Output = io::Result<S>>,
 {
     let mut entropy = OsRandom::new().map_err(|e| io::Error::other(e.to_string()))?;
+    let limit = request.options.handshake_timeout;
     loop {
-        let error = match open().await {
+        // Each attempt (the transport's opening, then the handshake) is
+        // bounded: a server that accepts and stays silent is retried.
+        let opened = within(limit, async { open().await.map_err(Error::Io) }).await;
+        let error = match opened {
             Ok(stream) => match connect(stream, request.clone()).await {
                 Ok(ws) => return Ok(ws),
                 Err(e) => e,
             },
-            Err(e) => Error::Io(e),
+            Err(e) => e,
         };
         if !error.is_transient() {
             return Err(error);

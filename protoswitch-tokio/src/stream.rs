@@ -411,6 +411,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let room = self.out.room(MIN_TRANSMIT_BUFFER);
         let n = on!(&mut self.machine, c => c.send_close(Some(code), reason, now, room))?;
         self.out.commit(n);
+        // The answer must be read: a rate-limit pause ends here.
+        self.paused_until = None;
         log!(debug, code, reason, "our Close queued");
         Ok(())
     }
@@ -561,25 +563,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         Poll::Ready(())
     }
 
-    /// Data received: activity for the idle timeout, a charge against the
-    /// rate limit (a message at its last chunk).
-    fn account(&mut self, bytes: usize, message_end: bool, now: protoswitch::Instant) {
-        if let Some(idle) = &mut self.idle {
+    /// One receive step for the policies: `data` (a chunk's length and
+    /// whether it ends its message) is activity for the idle timeout;
+    /// everything is charged against the rate limit: a message at its
+    /// last chunk and every control frame (`control`), and the larger of
+    /// the wire bytes `consumed` (headers and control frames included)
+    /// and the chunk (inflated, it may be larger).
+    fn account(
+        &mut self,
+        data: Option<(usize, bool)>,
+        control: bool,
+        consumed: usize,
+        now: protoswitch::Instant,
+    ) {
+        if let (Some(idle), Some(_)) = (&mut self.idle, data) {
             idle.activity(now);
         }
         let Some(limiter) = &mut self.limiter else {
             return;
         };
-        let verdict = limiter.record(u32::from(message_end), bytes as u64, now);
+        let (len, message_end) = data.unwrap_or((0, false));
+        let messages = u32::from(message_end) + u32::from(control);
+        let verdict = limiter.record(messages, consumed.max(len) as u64, now);
         if let RateVerdict::Exceeded { resume_at } = verdict {
-            match limiter.limit().on_exceeded {
-                OnExceeded::Close if self.state() == State::Open => self.close_for_policy(
-                    code::POLICY,
-                    "message rate limit exceeded",
-                    Error::RateLimited,
-                ),
-                OnExceeded::Close => {}
-                _ => self.paused_until = Some(resume_at),
+            if self.state() != State::Open {
+                // Closing: the Close and what comes before it are read
+                // as they come.
+                return;
+            }
+            match self.limiter.map(|l| l.limit().on_exceeded) {
+                Some(OnExceeded::Close) => {
+                    self.close_for_policy(code::POLICY, "rate limit exceeded", Error::RateLimited)
+                }
+                _ => {
+                    // Our own pause: the timers wait for what it holds
+                    // back (a Pong; data, for the idle timeout).
+                    self.paused_until = Some(resume_at);
+                    on!(&mut self.machine, c => c.pause_reading(resume_at, now));
+                    if let Some(idle) = &mut self.idle {
+                        idle.activity(resume_at);
+                    }
+                }
             }
         }
     }
@@ -840,6 +864,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         // A chunk that does not continue the kept frame
                         // (not expected from the machine).
                         let mut desync = false;
+                        let control = matches!(
+                            got.event,
+                            Some(Event::Ping(_) | Event::Pong(_) | Event::Close { .. })
+                        );
                         match got.event {
                             Some(Event::Data(chunk)) => {
                                 let len = chunk.payload.len();
@@ -901,8 +929,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                             }
                             _ => {}
                         }
-                        if let Some((len, message_end)) = data {
-                            self.account(len, message_end, now);
+                        if self.limiter.is_some() || (self.idle.is_some() && data.is_some()) {
+                            self.account(data, control, consumed, now);
                         }
                         if desync {
                             self.lost_kept_frame(kept + consumed);

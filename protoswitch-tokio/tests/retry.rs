@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use protoswitch_tokio::{Accepted, Backoff, Connect, Error, Rejected, accept, connect_with_retry};
+use protoswitch_tokio::{
+    Accepted, Backoff, Connect, Error, Options, Rejected, accept, connect_with_retry,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 
 /// A transport whose server end answers the handshake with `respond`
@@ -105,4 +107,55 @@ fn transient_errors() {
     }
     assert!(Error::Io(std::io::ErrorKind::ConnectionReset.into()).is_transient());
     assert!(!Error::Rejected { status: 400 }.is_transient());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_stays_silent_is_retried_after_the_handshake_timeout() {
+    let attempts = Arc::new(AtomicU32::new(0));
+    let counter = attempts.clone();
+    let open = move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            match n {
+                // Accepts, reads nothing, says nothing.
+                0 | 1 => {
+                    let (a, b) = duplex(64 * 1024);
+                    tokio::spawn(async move {
+                        std::future::pending::<()>().await;
+                        drop(b);
+                    });
+                    Ok(a)
+                }
+                // Never finishes opening.
+                2 => std::future::pending().await,
+                _ => Ok(transport(None)),
+            }
+        }
+    };
+    let options = Options::new().handshake_timeout(Some(Duration::from_secs(5)));
+    let request = Connect::new("test", "/").options(options);
+    let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+    let start = tokio::time::Instant::now();
+    let ws = connect_with_retry(open, request, backoff).await;
+    assert!(ws.is_ok(), "{:?}", ws.err());
+    assert_eq!(attempts.load(Ordering::SeqCst), 4);
+    // Three attempts of 5 s, and three delays within [0.5, 1] + [1, 2] + [2, 4] s.
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(18_500) && waited <= Duration::from_secs(22),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn accept_gives_up_on_a_silent_client_after_the_handshake_timeout() {
+    let (a, b) = duplex(64 * 1024);
+    let start = tokio::time::Instant::now();
+    let accepted = accept(a, |_| Ok(Accepted::new())).await;
+    match accepted {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    assert_eq!(start.elapsed(), Duration::from_secs(30));
+    drop(b);
 }

@@ -915,6 +915,22 @@ impl<M: MaskSource> Connection<M> {
         }
     }
 
+    /// The caller reads nothing before `until` (backpressure: a rate-limit
+    /// pause), so no Pong can arrive meanwhile: the keepalive pings no one
+    /// before `until` plus its interval, and a Pong it already awaits gets
+    /// the paused time on top of its timeout. Nothing changes outside
+    /// `Open` (the close timeout runs on: stop pausing once closing) or
+    /// without a keepalive.
+    pub fn pause_reading(&mut self, until: Instant, now: Instant) {
+        if self.state != State::Open || self.behaviour.keepalive.is_none() {
+            return;
+        }
+        if let Some(deadline) = self.deadline {
+            self.deadline = Some(deadline + until.saturating_duration_since(now));
+        }
+        self.keepalive_from = self.keepalive_from.max(until);
+    }
+
     /// A Ping went out (queued by the keepalive, or sent by the caller):
     /// with a keepalive, the Pong is due within its timeout, and a `Fixed`
     /// keepalive counts its period from here.

@@ -109,7 +109,7 @@ pub enum OnExceeded {
 pub struct RateLimit {
     /// Messages per second (0: unlimited). Default 0.
     pub messages_per_second: u32,
-    /// Payload bytes per second (0: unlimited). Default 0.
+    /// Bytes per second (0: unlimited). Default 0.
     pub bytes_per_second: u64,
     /// The action over the limit. Default [`OnExceeded::Backpressure`].
     pub on_exceeded: OnExceeded,
@@ -196,10 +196,14 @@ impl RateLimiter {
         self.limit
     }
 
-    /// Charges `messages` messages and `bytes` payload bytes received at
-    /// `now` (for example 0 and a chunk's length per chunk, and 1 at each
-    /// message's end). The verdict covers both schedules: `Exceeded` while
-    /// either is still more than the burst ahead, whatever was charged.
+    /// Charges `messages` messages and `bytes` bytes received at `now`.
+    /// What counts is the caller's choice; one a peer cannot get around
+    /// (the tokio adapter's): per receive step, 1 at each data message's
+    /// end and 1 per control frame, and the bytes consumed from the wire
+    /// (headers and control frames included; empty fragments are not
+    /// free), or the inflated chunk where it is larger. The verdict
+    /// covers both schedules: `Exceeded` while either is still more than
+    /// the burst ahead, whatever was charged.
     pub fn record(&mut self, messages: u32, bytes: u64, now: Instant) -> RateVerdict {
         let a = charge(
             &mut self.messages_at,
