@@ -145,6 +145,23 @@ fn via_is_added_to_both_heads_after_the_existing_ones() {
         text(&t.sent(Side::Down)),
         "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\nVia: 1.1 edge\r\n\r\n"
     );
+    // The version each head was received in: an HTTP/1.0 client's
+    // request, an HTTP/1.0 upstream's response.
+    let t = run_whole(
+        config,
+        b"GET / HTTP/1.0\r\nHost: a\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(
+        text(&t.sent(Side::Up)).ends_with("\r\nVia: 1.0 edge\r\n\r\n"),
+        "{}",
+        text(&t.sent(Side::Up))
+    );
+    assert!(
+        text(&t.sent(Side::Down)).ends_with("\r\nVia: 1.0 edge\r\n\r\n"),
+        "{}",
+        text(&t.sent(Side::Down))
+    );
     // A pseudonym that is not a field value (or is a list) is not written.
     for bad in ["a,b", " a", "a\r\nX: 1", ""] {
         let t = run_whole(
@@ -398,6 +415,43 @@ fn a_malformed_upgrade_token_is_a_bad_request() {
 // ---- answers to an upgrade ----
 
 #[test]
+fn a_426_names_again_the_required_protocols_the_relay_allows() {
+    let allow = ["websocket", "echo/1"];
+    let config = RelayConfig::new().allow(&allow).keep_alive(true);
+    let down = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let answer = |upgrade: &str| {
+        format!(
+            "HTTP/1.1 426 Upgrade Required\r\nUpgrade: {upgrade}\r\nConnection: upgrade\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    // Only the allowed ones, in the upstream's order; kept alive.
+    let t = run_whole(
+        config,
+        down,
+        answer("h2c, echo/1, WebSocket, tls/1.3").as_bytes(),
+    );
+    assert_eq!(
+        text(&t.sent(Side::Down)),
+        "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\
+         Upgrade: echo/1, WebSocket\r\nConnection: upgrade\r\n\r\n"
+    );
+    // None allowed: no Upgrade (the relay would not forward one).
+    let t = run_whole(config, down, answer("h2c").as_bytes());
+    assert_eq!(
+        text(&t.sent(Side::Down)),
+        "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n"
+    );
+    // An HTTP/1.0 client cannot upgrade: no Upgrade either.
+    let t = run_whole(
+        config,
+        b"GET / HTTP/1.0\r\nHost: a\r\n\r\n",
+        answer("websocket").as_bytes(),
+    );
+    assert!(!text(&t.sent(Side::Down)).contains("Upgrade:"));
+}
+
+#[test]
 fn a_refused_upgrade_is_relayed_as_http_and_later_client_bytes_never_go_up() {
     let smuggled: &[u8] = b"GET /admin HTTP/1.1\r\nHost: internal\r\n\r\n";
     for (status, answer) in [
@@ -427,11 +481,20 @@ fn a_refused_upgrade_is_relayed_as_http_and_later_client_bytes_never_go_up() {
                 if *s == status
         )));
         let down = text(&t.sent(Side::Down));
-        assert!(
-            down.ends_with("Connection: close\r\n\r\n") || down.ends_with("ok\n"),
-            "{down}"
-        );
-        assert!(!down.contains("Upgrade:"), "{down}");
+        if status == 426 {
+            // RFC 9110 §15.5.22: a 426 names the protocols required; the
+            // relay names again those it would forward an upgrade to.
+            assert!(
+                down.ends_with("\r\nUpgrade: websocket\r\nConnection: upgrade, close\r\n\r\n"),
+                "{down}"
+            );
+        } else {
+            assert!(
+                down.ends_with("Connection: close\r\n\r\n") || down.ends_with("ok\n"),
+                "{down}"
+            );
+            assert!(!down.contains("Upgrade:"), "{down}");
+        }
     }
     // With keep-alive the next bytes are read as strict HTTP/1.1: a
     // WebSocket frame sent optimistically is no request (the relay waits
@@ -629,6 +692,34 @@ fn connect_is_not_relayed() {
 }
 
 // ---- bodies, interim responses ----
+
+#[test]
+fn a_content_length_list_or_repeat_goes_on_as_one_decimal() {
+    // RFC 9110 §8.6: equal values in a list or on repeated lines may be
+    // accepted, or replaced by one; a stricter next hop would refuse them.
+    let t = relay(
+        b"PUT /f HTTP/1.1\r\nHost: a\r\nContent-Length: 005, 5\r\nX: 1\r\ncontent-length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2,2\r\nContent-Length: 02\r\n\r\nok",
+    );
+    assert_eq!(
+        text(&t.sent(Side::Up)),
+        "PUT /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: 1\r\nConnection: close\r\n\r\nhello"
+    );
+    assert_eq!(
+        text(&t.sent(Side::Down)),
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    );
+    // Different values stay an error (400 / 502), as before.
+    let t = relay(
+        b"PUT /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\nhello",
+        b"",
+    );
+    assert_eq!(
+        failure(&t),
+        Some((PeerErrorKind::BadContentLength, Reply::HttpStatus(400)))
+    );
+    assert!(t.sent(Side::Up).is_empty());
+}
 
 #[test]
 fn content_length_bodies_are_relayed_byte_for_byte() {

@@ -1139,6 +1139,13 @@ fn value_run_in(bytes: &[u8], mut at: usize, words: bool) -> usize {
     at
 }
 
+/// The length a `Content-Length` value (checked by the head's parse: one
+/// decimal, or a list of equal ones) says: its first element.
+pub(crate) fn content_length_value(value: &[u8]) -> Option<u64> {
+    let first = value.split(|&b| b == b',').next().unwrap_or(value);
+    parse_decimal(super::trim_ows(first))
+}
+
 /// `1*DIGIT` of any length: leading zeros do not count towards overflow.
 fn parse_decimal(v: &[u8]) -> Option<u64> {
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {

@@ -11,7 +11,8 @@ mod token;
 pub(crate) mod write;
 
 pub(crate) use head::{
-    Elements, Facts, Field, HeadReader, request_framing, response_framing, target_form_allowed,
+    Elements, Facts, Field, HeadReader, content_length_value, request_framing, response_framing,
+    target_form_allowed,
 };
 pub use head::{
     Framing, Header, HeaderIter, Headers, Limits, MAX_HEADER_SLOTS, RequestHead, ResponseHead,

@@ -19,7 +19,10 @@
 //!   server would send). Upgrades are forwarded only for HTTP/1.1
 //!   GET requests without a body unless configured otherwise; a WebSocket
 //!   offer must be valid (RFC 6455 §4.2.1), or the relay answers as a
-//!   WebSocket server would (400, 426). `Via` is added when configured.
+//!   WebSocket server would (400, 426). `Via` is added when configured,
+//!   with the version the head came in (`1.0` or `1.1`). `Content-Length`
+//!   goes on as one decimal (a list of equal values, or repeated lines,
+//!   which RFC 9110 §8.6 tolerates, would be refused by a stricter hop).
 //!   An absolute-form target's authority replaces the client's `Host`
 //!   (RFC 9112 §3.2.2): route such a request by its target, not by the
 //!   `Host` of [`ForwardRequest::head`].
@@ -36,7 +39,9 @@
 //!   ([`accept_key`]). A 101 to a request whose
 //!   upgrade was not forwarded, or a malformed 101, is answered with 502
 //!   downstream, and both connections are closed. Any other final response
-//!   is relayed as HTTP; then the connection closes
+//!   is relayed as HTTP (a 426 to an HTTP/1.1 client with `Upgrade` naming
+//!   again the required protocols the relay allows, RFC 9110 §15.5.22);
+//!   then the connection closes
 //!   ([`RelayConfig::keep_alive`]: or reads the next request as strict
 //!   HTTP/1.1).
 //! * **Bodies** keep their framing (`Content-Length` or chunked, checked by
@@ -176,8 +181,8 @@ use crate::error::{Error, LocalError, PeerError, PeerErrorKind, Role};
 use crate::http1::body::{BodyDecoder, BodyStep};
 use crate::http1::write::{Writer, emit, emit_window};
 use crate::http1::{
-    Facts, Field, Framing, HeadReader, Limits, RequestHead, ResponseHead, eq_ignore_case,
-    is_field_value, reason_phrase, request_framing, response_framing, same_str,
+    Facts, Field, Framing, HeadReader, Limits, RequestHead, ResponseHead, content_length_value,
+    eq_ignore_case, is_field_value, reason_phrase, request_framing, response_framing, same_str,
 };
 use crate::table;
 use crate::upgrade::{Protocol, ProtocolKind, accept_key};
@@ -208,9 +213,10 @@ pub struct RelayConfig<'a> {
     /// [`DEFAULT_ALLOW`]; entries after the first [`MAX_TOKENS`] are
     /// ignored.
     pub allow: &'a [&'a str],
-    /// The pseudonym of a `Via: 1.1 <pseudonym>` line added to every
-    /// forwarded head (RFC 9110 §7.6.3); none by default. A value that is
-    /// not a field value, or has a comma, is not written.
+    /// The pseudonym of a `Via: 1.1 <pseudonym>` line (`1.0` for a head
+    /// received in HTTP/1.0) added to every forwarded head (RFC 9110
+    /// §7.6.3); none by default. A value that is not a field value, or has
+    /// a comma, is not written.
     pub via: Option<&'a str>,
     /// After a final response, read the next request (strict HTTP/1.1)
     /// instead of closing. Default `false`: close, so that nothing the
@@ -564,6 +570,7 @@ impl<'b> ForwardRequest<'b> {
         // the upstream and a proxy routing on `Host` agree.
         let authority = absolute_form_authority(head.target());
         let mut host = false;
+        let mut length_written = false;
         for h in headers.iter() {
             let name = h.name.as_bytes();
             if authority.is_some() && eq_ignore_case(name, b"host") {
@@ -580,7 +587,7 @@ impl<'b> ForwardRequest<'b> {
                 continue;
             }
             host |= eq_ignore_case(name, b"host");
-            w.header(h.name, h.value);
+            write_field(w, h, &mut length_written);
         }
         if let Some(authority) = authority {
             w.header("Host", authority.as_bytes());
@@ -605,7 +612,7 @@ impl<'b> ForwardRequest<'b> {
         } else if self.close {
             w.put(b"Connection: close\r\n");
         }
-        write_via(w, self.via);
+        write_via(w, self.via, self.head.minor_version());
         w.put(b"\r\n");
     }
 }
@@ -617,9 +624,13 @@ enum Kind {
     /// A final response; `close`: the relay closes after it;
     /// `strip_te`: its `Transfer-Encoding` is not forwarded (an HTTP/1.0
     /// client, whose chunked body is de-chunked).
+    /// `upgrade_required`: a 426 to an HTTP/1.1 client, which names the
+    /// protocols it requires (RFC 9110 §15.5.22) in `Upgrade`, a
+    /// hop-by-hop field: the allowed ones are named again.
     Final {
         close: bool,
         strip_te: bool,
+        upgrade_required: bool,
     },
     /// A verified 101.
     Switch,
@@ -635,6 +646,8 @@ pub struct ForwardResponse<'b> {
     protocol: &'b [u8],
     declined: Option<Declined>,
     via: Option<&'b str>,
+    /// [`RelayConfig::allow`].
+    allow: &'b [&'b str],
 }
 
 impl<'b> ForwardResponse<'b> {
@@ -647,6 +660,21 @@ impl<'b> ForwardResponse<'b> {
     /// is no tunnel.
     pub fn declined(&self) -> Option<Declined> {
         self.declined
+    }
+
+    /// The elements of a 426's `Upgrade` the relay would forward an
+    /// upgrade to (in [`RelayConfig::allow`]).
+    fn required_allowed(&self) -> impl Iterator<Item = &'b [u8]> + '_ {
+        self.head
+            .headers()
+            .elements(Field::Upgrade)
+            .filter(|element| {
+                Protocol::parse(element).is_some_and(|required| {
+                    self.allow.iter().take(MAX_TOKENS).any(|a| {
+                        Protocol::parse(a.as_bytes()).is_some_and(|a| a.matches(&required))
+                    })
+                })
+            })
     }
 
     /// `true` when the relay closes both connections after this response
@@ -687,6 +715,7 @@ impl<'b> ForwardResponse<'b> {
         // chunked body is de-chunked, a HEAD's or 204's has none), nor from
         // an HTTP/1.0 upstream (faulty framing, RFC 9112 §6.1: its body is
         // read until the close): the client must not decode chunks.
+        let mut length_written = false;
         let dechunk = matches!(self.kind, Kind::Final { strip_te: true, .. })
             || (head.minor_version() == 0 && head.headers().count("transfer-encoding") > 0);
         for h in headers.iter() {
@@ -699,17 +728,29 @@ impl<'b> ForwardResponse<'b> {
             {
                 continue;
             }
-            w.header(h.name, h.value);
+            write_field(w, h, &mut length_written);
         }
         match self.kind {
             Kind::Switch => {
                 w.header("Upgrade", self.protocol);
                 w.put(b"Connection: upgrade\r\n");
             }
+            Kind::Final {
+                close,
+                upgrade_required: true,
+                ..
+            } if self.required_allowed().next().is_some() => {
+                w.list("Upgrade", self.required_allowed());
+                w.put(if close {
+                    b"Connection: upgrade, close\r\n".as_slice()
+                } else {
+                    b"Connection: upgrade\r\n"
+                });
+            }
             Kind::Final { close: true, .. } => w.put(b"Connection: close\r\n"),
             Kind::Final { close: false, .. } | Kind::Interim => {}
         }
-        write_via(w, self.via);
+        write_via(w, self.via, self.head.minor_version());
         w.put(b"\r\n");
     }
 }
@@ -792,11 +833,36 @@ fn ends(got: &Received<Event<'_>>) -> bool {
     matches!(got.event, Some(Event::Body { end: true, .. }))
 }
 
-fn write_via(w: &mut Writer<'_>, via: Option<&str>) {
+/// Writes the field `h` as received, but `Content-Length` once, as one
+/// decimal: a list of equal values or repeated lines (which RFC 9110 §8.6
+/// lets a recipient accept, or replace with one value) would be refused by
+/// a stricter recipient, or read differently.
+fn write_field(w: &mut Writer<'_>, h: crate::Header<'_>, length_written: &mut bool) {
+    if eq_ignore_case(h.name.as_bytes(), b"content-length") {
+        if core::mem::replace(length_written, true) {
+            return;
+        }
+        if let Some(n) = content_length_value(h.value) {
+            w.put(b"Content-Length: ");
+            w.put_dec(n);
+            w.put(b"\r\n");
+            return;
+        }
+    }
+    w.header(h.name, h.value);
+}
+
+/// `Via: <version> <pseudonym>`, the version the head was received in
+/// (RFC 9110 §7.6.3: `received-protocol`).
+fn write_via(w: &mut Writer<'_>, via: Option<&str>, minor_version: u8) {
     if let Some(pseudonym) = via {
         let v = pseudonym.as_bytes();
         if !v.is_empty() && is_field_value(v) && !v.contains(&b',') {
-            w.put(b"Via: 1.1 ");
+            w.put(if minor_version == 0 {
+                b"Via: 1.0 "
+            } else {
+                b"Via: 1.1 "
+            });
             w.put(v);
             w.put(b"\r\n");
         }
@@ -1359,6 +1425,7 @@ impl<'a> Relay<'a> {
                     protocol: &[],
                     declined: None,
                     via: self.config.via,
+                    allow: self.config.allow,
                 };
                 return Ok(Received {
                     consumed,
@@ -1422,6 +1489,7 @@ impl<'a> Relay<'a> {
             kind: Kind::Final {
                 close,
                 strip_te: self.client_http10 && facts.transfer_encoding,
+                upgrade_required: head.status() == 426 && !self.client_http10,
             },
             protocol: &[],
             declined: match (upgrading, head.minor_version()) {
@@ -1430,6 +1498,7 @@ impl<'a> Relay<'a> {
                 (true, _) => Some(Declined::ByUpstream),
             },
             via: self.config.via,
+            allow: self.config.allow,
         }
     }
 
@@ -1492,6 +1561,7 @@ impl<'a> Relay<'a> {
             protocol: element,
             declined: None,
             via: self.config.via,
+            allow: self.config.allow,
         })
     }
 }

@@ -122,6 +122,13 @@ pub fn check_rules(t: &Transcript) {
         match e {
             Ev::Request { upgrades, head, .. } => check_head(&head.0, *upgrades, true),
             Ev::Switched { head, .. } => check_head(&head.0, true, false),
+            Ev::Response { head, status, .. } if *status == 426 => {
+                // A 426 may name again the protocols the relay allows.
+                let names = String::from_utf8_lossy(&head.0)
+                    .to_ascii_lowercase()
+                    .contains("\r\nupgrade:");
+                check_head(&head.0, names, false)
+            }
             Ev::Interim { head, .. } | Ev::Response { head, .. } => {
                 check_head(&head.0, false, false)
             }
@@ -132,7 +139,8 @@ pub fn check_rules(t: &Transcript) {
 
 /// A head the relay wrote: no hop-by-hop field but the ones it adds
 /// itself, at the end (`Upgrade` and `Connection: upgrade` only when it
-/// switches or offers to, `HTTP2-Settings` only in a request offering `h2c`).
+/// switches, offers to, or names them in a 426; `HTTP2-Settings` only in a
+/// request offering `h2c`).
 fn check_head(head: &[u8], upgrade: bool, request: bool) {
     let text = String::from_utf8_lossy(head);
     let mut lines = text.split("\r\n").skip(1);
@@ -167,7 +175,13 @@ fn check_head(head: &[u8], upgrade: bool, request: bool) {
         } else {
             "upgrade"
         };
-        assert_eq!(connection, [want], "{text}");
+        // (A 426 the relay closes after: `upgrade, close`.)
+        let closing = (!request && text.starts_with("HTTP/1.1 426 ")).then_some("upgrade, close");
+        assert!(
+            connection == [want]
+                || connection.len() == 1 && Some(connection[0].as_str()) == closing,
+            "{text}"
+        );
         assert_eq!(settings, h2c, "{text}");
     } else {
         assert!(upgrade_lines.is_empty() && !settings, "{text}");
