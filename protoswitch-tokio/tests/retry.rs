@@ -47,17 +47,31 @@ async fn refused_connections_and_503s_are_retried_with_the_backoff() {
             }
         }
     };
-    let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
-    let start = tokio::time::Instant::now();
-    let ws = connect_with_retry(open, Connect::new("test", "/"), backoff).await;
-    assert!(ws.is_ok(), "{:?}", ws.err());
-    assert_eq!(attempts.load(Ordering::SeqCst), 4);
     // Three delays: within [0.5, 1] + [1, 2] + [2, 4] seconds.
-    let waited = start.elapsed();
+    let waited = connects_at_the_fourth_attempt(open, Connect::new("test", "/"), &attempts).await;
     assert!(
         waited >= Duration::from_millis(3_500) && waited <= Duration::from_secs(7),
         "{waited:?}"
     );
+}
+
+/// Runs `connect_with_retry` (backoff from 1 s up to 60 s), asserts that it
+/// connects at the fourth attempt, and returns the (paused) time it took.
+async fn connects_at_the_fourth_attempt<F, Fut>(
+    open: F,
+    request: Connect,
+    attempts: &AtomicU32,
+) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::io::Result<DuplexStream>>,
+{
+    let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+    let start = tokio::time::Instant::now();
+    let ws = connect_with_retry(open, request, backoff).await;
+    assert!(ws.is_ok(), "{:?}", ws.err());
+    assert_eq!(attempts.load(Ordering::SeqCst), 4);
+    start.elapsed()
 }
 
 #[tokio::test(start_paused = true)]
@@ -134,13 +148,8 @@ async fn a_server_that_stays_silent_is_retried_after_the_handshake_timeout() {
     };
     let options = Options::new().handshake_timeout(Some(Duration::from_secs(5)));
     let request = Connect::new("test", "/").options(options);
-    let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
-    let start = tokio::time::Instant::now();
-    let ws = connect_with_retry(open, request, backoff).await;
-    assert!(ws.is_ok(), "{:?}", ws.err());
-    assert_eq!(attempts.load(Ordering::SeqCst), 4);
     // Three attempts of 5 s, and three delays within [0.5, 1] + [1, 2] + [2, 4] s.
-    let waited = start.elapsed();
+    let waited = connects_at_the_fourth_attempt(open, request, &attempts).await;
     assert!(
         waited >= Duration::from_millis(18_500) && waited <= Duration::from_secs(22),
         "{waited:?}"
