@@ -266,6 +266,8 @@ fn each_status_class_has_its_diagnosis() {
         (200, Diagnosis::UpgradeIgnored),
         (299, Diagnosis::UpgradeIgnored),
         (301, Diagnosis::Redirected),
+        (304, Diagnosis::Other),
+        (307, Diagnosis::Redirected),
         (400, Diagnosis::Rejected),
         (401, Diagnosis::NotAuthorized),
         (403, Diagnosis::NotAuthorized),
@@ -440,5 +442,26 @@ fn a_426_demanding_the_offer_is_a_stripped_offer() {
         Diagnosis::OfferStripped
             .to_string()
             .contains("proxy_http_version 1.1")
+    );
+}
+
+#[test]
+fn an_expect_field_in_a_response_means_nothing() {
+    // `Expect` is a request field (RFC 9110 §10.1.1): a 101 carrying one
+    // still switches.
+    let resp = format!("{OK_101}Expect: x\r\nSec-WebSocket-Protocol: chat\r\n\r\n");
+    let (events, _, _) = feed_client(&ws(), resp.as_bytes(), &[]);
+    assert_eq!(events, [switched("websocket", Some("chat"))]);
+}
+
+#[test]
+fn an_empty_h2c_settings_list_is_refused() {
+    // `HTTP2-Settings` is a token68 (RFC 7540 §3.2.1), never empty.
+    let mut out = [0u8; 512];
+    let request = ClientRequest::new("GET", "/", "h", &["h2c"]).h2c_settings(&[]);
+    assert_eq!(
+        ClientHandshake::start(&request, ClientConfig::default(), Instant::ZERO, &mut out)
+            .map(|_| ()),
+        Err(Error::Local(LocalError::MissingParameter("h2c_settings")))
     );
 }

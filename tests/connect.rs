@@ -242,3 +242,59 @@ proptest! {
         prop_assert_eq!(buf, b"tunnel!".to_vec());
     }
 }
+
+#[test]
+fn a_2xx_ignores_its_framing_fields_even_malformed() {
+    // RFC 9110 §9.3.6: a client MUST ignore Content-Length and
+    // Transfer-Encoding in a 2xx to CONNECT.
+    for fields in [
+        "Content-Length: 5\r\nTransfer-Encoding: chunked",
+        "Content-Length: abc",
+        "Content-Length: 1, 2",
+        "Transfer-Encoding: gzip, chunked",
+    ] {
+        let (mut client, _) = connect(&ClientRequest::connect("a.example:443"));
+        let response = format!("HTTP/1.1 200 OK\r\n{fields}\r\n\r\ntunnel");
+        let got = client.receive(response.as_bytes()).unwrap();
+        assert!(
+            matches!(got.event, Some(ClientEvent::Tunnel { .. })),
+            "{fields}: {got:?}"
+        );
+        assert_eq!(&response.as_bytes()[got.consumed..], b"tunnel", "{fields}");
+    }
+    // A refusal's framing is still checked (its body must be read).
+    let (mut client, _) = connect(&ClientRequest::connect("a.example:443"));
+    let refused = client.receive(b"HTTP/1.1 403 Forbidden\r\nContent-Length: abc\r\n\r\n");
+    assert!(refused.is_err(), "{refused:?}");
+    // And a GET's 200 too.
+    let mut out = [0u8; 256];
+    let request = ClientRequest::new("GET", "/", "h", &["echo/1"]);
+    let (mut client, _) =
+        ClientHandshake::start(&request, Default::default(), Instant::ZERO, &mut out).unwrap();
+    assert!(
+        client
+            .receive(b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n")
+            .is_err()
+    );
+}
+
+#[test]
+fn respond_refuses_a_2xx_to_connect_which_is_the_tunnel() {
+    let request = b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n";
+    let mut server = ServerHandshake::new(Default::default());
+    assert!(matches!(
+        server.receive(request).unwrap().event,
+        Some(ServerEvent::Request(_))
+    ));
+    let mut out = [0u8; 256];
+    for status in [200, 204, 299] {
+        assert_eq!(
+            server.respond(&Response::new(status), &mut out),
+            Err(Error::Local(LocalError::InvalidStatus(status)))
+        );
+    }
+    assert_eq!(server.state(), ServerState::RequestReceived);
+    // A refusal is a response; the tunnel is `tunnel`.
+    let n = server.respond(&Response::new(403), &mut out).unwrap();
+    assert!(out[..n].starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
+}

@@ -850,3 +850,36 @@ fn websocket_offer_views() {
     );
     assert_eq!(ext[1].name(), "x-b");
 }
+
+#[test]
+fn an_h2_token_is_never_switched_to() {
+    // RFC 7540 §3.2: a server MUST ignore an `h2` token (HTTP/2 over TLS
+    // is negotiated by ALPN).
+    for token in ["h2", "H2"] {
+        let request =
+            format!("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: {token}\r\nConnection: Upgrade\r\n\r\n");
+        assert_eq!(
+            switch(request.as_bytes(), &Accept::new(token)).map(|_| ()),
+            Err(LocalError::NotOffered),
+            "{token}"
+        );
+    }
+    // A versioned or other token is the application's to accept.
+    let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2/x, h3\r\nConnection: Upgrade\r\n\r\n";
+    assert!(switch(request, &Accept::new("h2/x")).is_ok());
+    assert!(switch(request, &Accept::new("h3")).is_ok());
+}
+
+#[test]
+fn an_empty_http2_settings_is_an_invalid_h2c_offer() {
+    let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n\
+        Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: \r\n\r\n";
+    let mut server = ServerHandshake::new(ServerConfig::default());
+    let Some(ServerEvent::Request(request)) = server.receive(request).unwrap().event else {
+        panic!()
+    };
+    assert_eq!(
+        request.h2c().map(|_| ()).unwrap_err().kind(),
+        K::H2cSettingsInvalid
+    );
+}

@@ -669,16 +669,18 @@ impl HeadReader {
     }
 
     /// Reads a complete response head at the start of `buf` (the same
-    /// buffer as last time, possibly longer): its length and what it says.
+    /// buffer as last time, possibly longer): its length and what it says
+    /// (`to_connect`: see [`parse_response`]).
     pub(crate) fn read_response<'b>(
         &mut self,
         buf: &'b [u8],
         limits: &Limits,
+        to_connect: bool,
     ) -> Result<Option<(usize, ResponseHead<'b>, Facts)>, PeerErrorKind> {
         // No empty line is skipped before a response: its head starts at 0.
         debug_assert_eq!(self.skipped, 0, "a response reader skips nothing");
         if may_be_whole(buf, buf.len(), limits) {
-            if let Ok((head, facts, len)) = parse_response(buf, limits) {
+            if let Ok((head, facts, len)) = parse_response(buf, limits, to_connect) {
                 *self = HeadReader::default();
                 return Ok(Some((len, head, facts)));
             }
@@ -686,7 +688,7 @@ impl HeadReader {
         let Some((start, end)) = self.find(buf, false, limits)? else {
             return Ok(None);
         };
-        let (head, facts, len) = parse_response(&buf[start..end], limits)?;
+        let (head, facts, len) = parse_response(&buf[start..end], limits, to_connect)?;
         debug_assert_eq!(len, end - start, "the parser stops at the head's end");
         Ok(Some((end, head, facts)))
     }
@@ -1388,16 +1390,6 @@ pub(crate) fn gather_facts(headers: &Headers<'_>) -> Result<Facts, PeerErrorKind
             f.conn_http2_settings = true;
         }
     }
-    // Most heads have no Expect: not looked up then.
-    if headers.may_have(Field::Expect) {
-        for e in headers.elements(Field::Expect) {
-            if eq_ignore_case(e, b"100-continue") {
-                f.expect_continue = true;
-            } else {
-                return Err(PeerErrorKind::UnsupportedExpectation);
-            }
-        }
-    }
     if f.transfer_encoding {
         if f.content_length.is_some() {
             return Err(PeerErrorKind::ContentLengthWithTransferEncoding);
@@ -1459,7 +1451,18 @@ fn parse_request_inline<'b>(
     let (method, target, minor_version) =
         parse_request_line(line).map_err(|e| start_line_error(line, e))?;
     let headers = parse_fields(fields, limits)?;
-    let facts = gather_facts(&headers)?;
+    let mut facts = gather_facts(&headers)?;
+    // `Expect` is a request field (RFC 9110 §10.1.1); most heads have
+    // none: not looked up then.
+    if headers.may_have(Field::Expect) {
+        for e in headers.elements(Field::Expect) {
+            if eq_ignore_case(e, b"100-continue") {
+                facts.expect_continue = true;
+            } else {
+                return Err(PeerErrorKind::UnsupportedExpectation);
+            }
+        }
+    }
     if facts.transfer_encoding && minor_version == 0 {
         // RFC 9112 §6.1: the framing of an HTTP/1.0 message with
         // Transfer-Encoding is faulty; a server cannot know where the
@@ -1491,15 +1494,27 @@ fn parse_request_inline<'b>(
 
 /// Parses a complete response head at the start of `head` (which ends
 /// with its first empty line, or goes on after it); returns its length too.
+/// `to_connect`: it answers a CONNECT, and a 2xx then has no content
+/// whatever its `Content-Length` and `Transfer-Encoding` say (RFC 9110
+/// §9.3.6: a client MUST ignore them), malformed or not.
 pub(crate) fn parse_response<'b>(
     head: &'b [u8],
     limits: &Limits,
+    to_connect: bool,
 ) -> Result<(ResponseHead<'b>, Facts, usize), PeerErrorKind> {
     let (line, fields) = split_start_line(head)?;
     let (minor_version, status, reason) =
         parse_status_line(line).map_err(|e| start_line_error(line, e))?;
     let headers = parse_fields(fields, limits)?;
-    let mut facts = gather_facts(&headers)?;
+    let mut facts = match gather_facts(&headers) {
+        Ok(facts) => facts,
+        Err(
+            PeerErrorKind::BadContentLength
+            | PeerErrorKind::ContentLengthWithTransferEncoding
+            | PeerErrorKind::UnsupportedTransferCoding,
+        ) if to_connect && (200..300).contains(&status) => Facts::default(),
+        Err(kind) => return Err(kind),
+    };
     if facts.transfer_encoding && minor_version == 0 {
         // RFC 9112 §6.1: faulty framing. The response is read until the
         // connection closes (its bytes are not decoded as chunks), and the
@@ -1916,7 +1931,7 @@ mod tests {
         let len = if request {
             parse_request(&buf[start..end], limits)?.2
         } else {
-            parse_response(&buf[start..end], limits)?.2
+            parse_response(&buf[start..end], limits, false)?.2
         };
         assert_eq!(len, end - start);
         Ok(Some((start, end)))
@@ -1980,7 +1995,7 @@ mod tests {
                             Err(e) => (Err(e), None),
                         }
                     } else {
-                        match reader.read_response(buf, &limits) {
+                        match reader.read_response(buf, &limits, false) {
                             Ok(Some((e, h, _))) => (Ok(Some((0, e))), Some(*h.headers())),
                             Ok(None) => (Ok(None), None),
                             Err(e) => (Err(e), None),
@@ -2001,10 +2016,11 @@ mod tests {
                         });
                         assert_eq!(full, parsed, "{buf:?} within {max}");
                     } else {
-                        let full = HeadReader::default().read_response(buf, &limits);
+                        let full = HeadReader::default().read_response(buf, &limits, false);
                         let parsed = found.and_then(|at| {
                             at.map(|(s, e)| {
-                                parse_response(&buf[s..e], &limits).map(|(h, f, _)| (e, h, f))
+                                parse_response(&buf[s..e], &limits, false)
+                                    .map(|(h, f, _)| (e, h, f))
                             })
                             .transpose()
                         });
@@ -2033,7 +2049,7 @@ mod tests {
                                 .iter()
                                 .collect()
                         } else {
-                            parse_response(whole, &limits)
+                            parse_response(whole, &limits, false)
                                 .unwrap()
                                 .0
                                 .headers()
@@ -2434,6 +2450,7 @@ mod tests {
         let (head, _, _) = parse_response(
             b"HTTP/1.1 101 Switching Protocols\r\nA: 1\r\n\r\n",
             &Limits::new(),
+            false,
         )
         .unwrap();
         assert_eq!(head.reason(), "Switching Protocols");
@@ -2479,7 +2496,7 @@ mod tests {
                     let error = if request {
                         parse_request(&changed, &Limits::new()).err()
                     } else {
-                        parse_response(&changed, &Limits::new()).err()
+                        parse_response(&changed, &Limits::new(), false).err()
                     };
                     assert_eq!(
                         error,
@@ -2495,7 +2512,7 @@ mod tests {
                     let error = if request {
                         parse_request(&changed, &Limits::new()).err()
                     } else {
-                        parse_response(&changed, &Limits::new()).err()
+                        parse_response(&changed, &Limits::new(), false).err()
                     };
                     assert_eq!(error, Some(PeerErrorKind::BadLineEnding), "{at}");
                 }

@@ -1390,7 +1390,8 @@ impl<'a> Relay<'a> {
         let mut offset = 0;
         loop {
             let rest = &buf[offset..];
-            let Some((len, head, facts)) = self.response_reader.read_response(rest, &limits)?
+            let Some((len, head, facts)) =
+                self.response_reader.read_response(rest, &limits, false)?
             else {
                 return Ok(Received {
                     consumed: offset,

@@ -339,7 +339,7 @@ pub enum Diagnosis {
     /// 2xx instead of 101: the server ignored the upgrade, or an intermediary
     /// removed the hop-by-hop `Upgrade`/`Connection` headers.
     UpgradeIgnored,
-    /// 3xx: the resource moved; see `Location`.
+    /// 3xx but 304: the resource moved; see `Location`.
     Redirected,
     /// 400: the server found the handshake malformed; its reason is usually
     /// in the body.
@@ -371,7 +371,8 @@ impl Diagnosis {
             _ if head.minor_version() == 0 => Diagnosis::Http10Peer,
             426 if demands_the_offer(head, request) => Diagnosis::OfferStripped,
             200..=299 => Diagnosis::UpgradeIgnored,
-            300..=399 => Diagnosis::Redirected,
+            // 304 Not Modified is no redirection (and has no Location).
+            300..=303 | 305..=399 => Diagnosis::Redirected,
             400 => Diagnosis::Rejected,
             401 | 403 | 407 => Diagnosis::NotAuthorized,
             404 => Diagnosis::NotFound,
@@ -419,12 +420,19 @@ impl Diagnosis {
 /// lists the 13 the request sent.
 fn demands_the_offer(head: &ResponseHead<'_>, request: &ClientRequest<'_>) -> bool {
     let headers = head.headers();
+    // Read once, when first needed (linear in the head, however many
+    // `websocket` elements `Upgrade` repeats).
+    let mut version_13: Option<bool> = None;
+    let mut lists_13 = || {
+        *version_13.get_or_insert_with(|| {
+            headers.get("sec-websocket-version").is_none()
+                || headers.list("sec-websocket-version").any(|v| v == b"13")
+        })
+    };
     headers.list("upgrade").any(|required| {
         request.offers.iter().any(|offer| {
             eq_ignore_case(required, offer.as_bytes())
-                && (!offer.eq_ignore_ascii_case("websocket")
-                    || headers.get("sec-websocket-version").is_none()
-                    || headers.list("sec-websocket-version").any(|v| v == b"13"))
+                && (!offer.eq_ignore_ascii_case("websocket") || lists_13())
         })
     })
 }
@@ -549,7 +557,9 @@ impl<'a> ClientHandshake<'a> {
         if ws && r.key.is_none() {
             return Err(LocalError::MissingParameter("websocket_key").into());
         }
-        if h2c && r.h2c_settings.is_none() {
+        // `HTTP2-Settings` is a token68 (RFC 7540 §3.2.1): at least one
+        // setting, or the field would be empty.
+        if h2c && r.h2c_settings.is_none_or(|s| s.is_empty()) {
             return Err(LocalError::MissingParameter("h2c_settings").into());
         }
         for sp in r.subprotocols {
@@ -716,11 +726,12 @@ impl<'a> ClientHandshake<'a> {
 
     fn read_head<'b>(&mut self, buf: &'b [u8]) -> Result<Received<ClientEvent<'b>>, PeerErrorKind> {
         let limits = self.config.limits;
-        let Some((len, head, facts)) = self.head_reader.read_response(buf, &limits)? else {
+        let connect = same_str(self.request.method, "CONNECT");
+        let Some((len, head, facts)) = self.head_reader.read_response(buf, &limits, connect)?
+        else {
             return Ok(Received::nothing());
         };
         let status = head.status();
-        let connect = same_str(self.request.method, "CONNECT");
         let event = if connect && (200..300).contains(&status) {
             // RFC 9110 §9.3.6: a 2xx to CONNECT has no content (its
             // Content-Length or Transfer-Encoding is ignored); the bytes
@@ -977,6 +988,39 @@ fn request_len(r: &ClientRequest<'_>, p: &Plan) -> usize {
 mod tests {
     use super::*;
     use crate::http1::write::emit;
+
+    /// A 426 filling the head limit with `websocket` elements and
+    /// versions that are not 13: reading it for the diagnosis is linear
+    /// (list elements counted), not elements times versions: 8 times the
+    /// head costs at most 10 times the work.
+    #[test]
+    fn the_426_diagnosis_reads_each_list_once() {
+        let work = |max: usize| {
+            let request = ClientRequest::new("GET", "/", "h", &["websocket"])
+                .websocket_key(*b"the sample nonce");
+            let config = ClientConfig::default().limits(Limits::new().max_head_bytes(max));
+            let mut out = [0u8; 512];
+            let (mut c, _) =
+                ClientHandshake::start(&request, config, Instant::ZERO, &mut out).unwrap();
+            let upgrades = "websocket,".repeat(max / 20 - 10);
+            let versions = "8,".repeat(max / 4 - 50);
+            let response = std::format!(
+                "HTTP/1.1 426 X\r\nUpgrade: {upgrades}websocket\r\n\
+                 Sec-WebSocket-Version: {versions}8\r\nContent-Length: 0\r\n\r\n"
+            );
+            crate::http1::work::take();
+            let got = c.receive(response.as_bytes()).unwrap();
+            let steps = crate::http1::work::take();
+            let Some(ClientEvent::Declined { diagnosis, .. }) = got.event else {
+                panic!("{got:?}")
+            };
+            // Version 8 only: the 13 offered is not what it requires.
+            assert_eq!(diagnosis, Diagnosis::UpgradeRequired);
+            steps
+        };
+        let (small, big) = (work(8 << 10), work(64 << 10));
+        assert!(big <= small * 10, "8 KiB: {small} steps, 64 KiB: {big}");
+    }
 
     /// What `verify_switch` skips when a 101 selects no extension: both
     /// checks pass on no elements, whatever was offered.

@@ -48,7 +48,8 @@ impl<'b> H2cOffer<'b> {
 }
 
 /// Validates an h2c offer (RFC 7540 §3.2.1): one `HTTP2-Settings`, listed in
-/// `Connection`, base64url without padding of whole 6-byte entries.
+/// `Connection`, base64url without padding of whole 6-byte entries, at
+/// least one.
 pub(crate) fn check_offer<'b>(
     headers: &Headers<'b>,
     connection_lists_it: bool,
@@ -61,7 +62,11 @@ pub(crate) fn check_offer<'b>(
     if !connection_lists_it {
         return Err(PeerErrorKind::H2cSettingsNotInConnection);
     }
-    if value.len() % 8 != 0 || !value.chunks(8).all(|c| decode_entry(c).is_some()) {
+    // token68: not empty (RFC 7540 §3.2.1).
+    if value.is_empty()
+        || value.len() % 8 != 0
+        || !value.chunks(8).all(|c| decode_entry(c).is_some())
+    {
         return Err(PeerErrorKind::H2cSettingsInvalid);
     }
     Ok(H2cOffer { value })
@@ -94,7 +99,8 @@ mod tests {
     fn offer_rules() {
         use PeerErrorKind::*;
         assert_eq!(check("HTTP2-Settings: AAMAAABkAAQAAP__\r\n", true), Ok(2));
-        assert_eq!(check("HTTP2-Settings: \r\n", true), Ok(0));
+        // token68 is never empty.
+        assert_eq!(check("HTTP2-Settings: \r\n", true), Err(H2cSettingsInvalid));
         for bad in ["AAMAAABk=", "AAMAAAB", "AAMAAAB+", "AAMAAABkAA", "AAMAAAB/"] {
             let field = std::format!("HTTP2-Settings: {bad}\r\n");
             assert_eq!(check(&field, true), Err(H2cSettingsInvalid), "{bad}");

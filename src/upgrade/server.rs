@@ -393,10 +393,13 @@ impl<'b> Request<'b> {
             Offer::Valid => {}
             Offer::Invalid(k) => return Err(LocalError::OfferInvalid(k)),
             Offer::None => {
-                find_protocol(headers.elements(Field::Upgrade).filter(|_| counts), &chosen)?;
-                if matches!(kind, ProtocolKind::WebSocket | ProtocolKind::H2c) {
+                // RFC 7540 §3.2: a server MUST ignore an `h2` token (HTTP/2
+                // over TLS, negotiated by ALPN, never by Upgrade).
+                let h2 = chosen.version().is_none() && chosen.name().eq_ignore_ascii_case("h2");
+                if h2 || matches!(kind, ProtocolKind::WebSocket | ProtocolKind::H2c) {
                     return Err(LocalError::NotOffered);
                 }
+                find_protocol(headers.elements(Field::Upgrade).filter(|_| counts), &chosen)?;
             }
         }
         let is_ws = kind == ProtocolKind::WebSocket;
@@ -1083,7 +1086,12 @@ impl ServerHandshake {
         if !(200..=599).contains(&status) {
             return Err(LocalError::InvalidStatus(status).into());
         }
-        if status == 426 && response.upgrade.is_empty() {
+        // A 426 names what it requires (RFC 9110 §15.5.22); a 2xx to
+        // CONNECT is the tunnel ([`tunnel`](Self::tunnel)), which has no
+        // content fields (RFC 9110 §9.3.6) and is not followed by a close.
+        if status == 426 && response.upgrade.is_empty()
+            || self.connect && (200..300).contains(&status)
+        {
             return Err(LocalError::InvalidStatus(status).into());
         }
         // Each must be `name[/version]` of tokens: split, not parsed into
