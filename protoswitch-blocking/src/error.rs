@@ -66,12 +66,37 @@ pub enum Error {
     /// within [`ws::Config::close_timeout`](protoswitch::ws::Config::close_timeout).
     /// The transport was shut down.
     CloseTimedOut,
+    /// No data message either way for [`Config::idle_timeout`](crate::Config::idle_timeout):
+    /// a Close 1001 was sent. Returned once by
+    /// [`WebSocket::read`](crate::WebSocket::read); keep reading to
+    /// complete the closing handshake.
+    IdleTimeout,
+    /// The peer went over [`Config::rate_limit`](crate::Config::rate_limit)
+    /// (with [`OnExceeded::Close`](protoswitch::ws::OnExceeded::Close)):
+    /// a Close 1008 was sent. Returned once by
+    /// [`WebSocket::read`](crate::WebSocket::read); keep reading to
+    /// complete the closing handshake.
+    RateLimited,
 }
 
 impl Error {
     /// `true` for [`Error::Closed`]: the connection ended cleanly.
     pub fn is_closed(&self) -> bool {
         matches!(self, Error::Closed { .. })
+    }
+
+    /// `true` when trying again may work: the transport failed (refused,
+    /// reset, timed out), or the server answered 408, 429, 500, 502, 503
+    /// or 504. What [`connect_with_retry`](crate::connect_with_retry)
+    /// retries.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Io(_) => true,
+            Error::Declined { status, .. } => {
+                matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -113,6 +138,10 @@ impl fmt::Display for Error {
             Error::CloseTimedOut => {
                 f.write_str("the peer did not complete the closing handshake in time")
             }
+            Error::IdleTimeout => {
+                f.write_str("no data message within the idle timeout: closed with 1001")
+            }
+            Error::RateLimited => f.write_str("the peer exceeded the rate limit: closed with 1008"),
         }
     }
 }
@@ -129,7 +158,9 @@ impl std::error::Error for Error {
             | Error::Declined { .. }
             | Error::Closed { .. }
             | Error::PeerUnresponsive
-            | Error::CloseTimedOut => None,
+            | Error::CloseTimedOut
+            | Error::IdleTimeout
+            | Error::RateLimited => None,
         }
     }
 }

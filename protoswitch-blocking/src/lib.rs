@@ -14,7 +14,12 @@
 //! * Client: [`connect`] writes the request (its key from the operating
 //!   system's entropy), offers permessage-deflate, and returns a
 //!   [`WebSocket`], or [`Error::Declined`] with the server's status, the
-//!   diagnosis and the body.
+//!   diagnosis and the body. [`connect_with_retry`] retries transient
+//!   failures with a [`Backoff`](protoswitch::Backoff).
+//! * Policies for long-lived connections, off by default:
+//!   [`Config::idle_timeout`] (Close 1001 after no data message) and
+//!   [`Config::rate_limit`] (incoming messages and bytes per second; over
+//!   it, `read` waits, or the connection closes with 1008).
 //! * [`WebSocket`]: [`read`](WebSocket::read) the next message,
 //!   [`send`](WebSocket::send) one, [`ping`](WebSocket::ping),
 //!   [`close`](WebSocket::close). Keepalive and close timeout run on read
@@ -128,16 +133,18 @@ mod transport;
 mod websocket;
 
 use std::io::{self, Read, Write};
+use std::time::Duration;
 
 use protoswitch::upgrade::{
     Accept, ClientConfig, ClientRequest, DeflateConfig, Request, Response, ServerConfig,
 };
-use protoswitch::ws::Connection;
+use protoswitch::ws::{Connection, RateLimit};
 use protoswitch::{Header, OsRandom, StdClock, ws};
 
 pub use error::Error;
 pub use handshake::MAX_DECLINED_BODY;
 use handshake::Plan;
+use log::log;
 pub use transport::Transport;
 use websocket::Agreement;
 pub use websocket::WebSocket;
@@ -176,6 +183,22 @@ pub struct Config {
     /// (at its head when `Content-Length` says so, else once that many
     /// bytes arrived; the connection then closes). Default: 1 MiB.
     pub max_request_body: u64,
+    /// Close with 1001 (Going Away) after this long without a data
+    /// message either way (Pings do not count: the keepalive finds dead
+    /// peers, this ends silent ones); [`WebSocket::read`] returns
+    /// [`Error::IdleTimeout`] once, then goes on with the closing
+    /// handshake. Default none.
+    pub idle_timeout: Option<Duration>,
+    /// Limits on incoming messages and bytes per second, and what to do
+    /// over them: stop reading until the rate is back (`read` waits; TCP
+    /// backpressure does the rest), or close with 1008 ([`Error::RateLimited`]
+    /// once, then the closing handshake). Every data message counts at its
+    /// end and every control frame as one message; bytes are those on the
+    /// wire, frame headers included (an inflated message counts its
+    /// inflated size where that is more). A pause is not the peer's
+    /// silence: the keepalive waits for the Pong it holds back, the idle
+    /// timeout counts from its end, and our Close ends it. Default none.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Config {
@@ -187,6 +210,8 @@ impl Config {
             server: ServerConfig::new(),
             client: ClientConfig::new(),
             max_request_body: 1 << 20,
+            idle_timeout: None,
+            rate_limit: None,
         }
     }
     /// Sets [`Config::websocket`].
@@ -212,6 +237,16 @@ impl Config {
     /// Sets [`Config::client`].
     pub const fn client(mut self, config: ClientConfig) -> Self {
         self.client = config;
+        self
+    }
+    /// Sets [`Config::idle_timeout`].
+    pub const fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+    /// Sets [`Config::rate_limit`].
+    pub const fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.rate_limit = limit;
         self
     }
 }
@@ -418,6 +453,8 @@ where
         leftover: &switched.leftover,
         subprotocol: switched.subprotocol,
         deflate: deflate.zip(switched.agreed.map(|a| a.params)),
+        idle_timeout: config.idle_timeout,
+        rate_limit: config.rate_limit,
     };
     Ok(WebSocket::server(stream, conn, clock, agreement))
 }
@@ -504,8 +541,81 @@ where
         leftover: &switched.leftover,
         subprotocol: switched.subprotocol,
         deflate: deflate.zip(switched.deflate),
+        idle_timeout: config.idle_timeout,
+        rate_limit: config.rate_limit,
     };
     Ok(WebSocket::client(stream, conn, clock, agreement))
+}
+
+/// [`connect_with`] over a fresh transport from `open` (a TCP connect, a
+/// TLS connect, ...), retried with `backoff` while the failure is
+/// transient ([`Error::is_transient`]: the transport failed or timed out,
+/// or the server answered 408, 429, 500, 502, 503 or 504). A refusal that
+/// retrying cannot change (401, 403, 426, a broken 101, ...) returns at
+/// once; so does the last error when the backoff gives up. The jitter
+/// comes from the operating system; between attempts the thread sleeps.
+///
+/// An attempt lasts as long as its stream lets it: give the stream a read
+/// timeout in `open` (as below), so that a server that accepts and stays
+/// silent is given up (`TimedOut`, transient) and retried. Call
+/// [`Backoff::reset`](protoswitch::Backoff::reset) yourself before reusing
+/// one after a connection that worked.
+///
+/// ```no_run
+/// use std::net::TcpStream;
+/// use std::time::Duration;
+/// use protoswitch::Backoff;
+/// use protoswitch::upgrade::ClientRequest;
+/// use protoswitch_blocking::Config;
+///
+/// let request = ClientRequest::new("GET", "/", "127.0.0.1:9002", &["websocket"]);
+/// let open = || {
+///     let stream = TcpStream::connect("127.0.0.1:9002")?;
+///     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+///     Ok(stream)
+/// };
+/// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(30))
+///     .max_attempts(Some(10));
+/// let mut ws = protoswitch_blocking::connect_with_retry(open, &request, &Config::new(), backoff)?;
+/// // The handshake's read timeout stays (see `WebSocket`): clear it.
+/// ws.get_mut().set_read_timeout(None)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn connect_with_retry<S, F>(
+    mut open: F,
+    request: &ClientRequest<'_>,
+    config: &Config,
+    mut backoff: protoswitch::Backoff,
+) -> Result<WebSocket<S>, Error>
+where
+    S: Read + Write + Transport,
+    F: FnMut() -> io::Result<S>,
+{
+    use protoswitch::ws::MaskSource;
+    let mut entropy = OsRandom::new().map_err(|e| io::Error::other(e.to_string()))?;
+    loop {
+        let error = match open() {
+            Ok(stream) => match connect_with(stream, request, config) {
+                Ok(ws) => return Ok(ws),
+                Err(e) => e,
+            },
+            Err(e) => Error::Io(e),
+        };
+        if !error.is_transient() {
+            return Err(error);
+        }
+        let Some(delay) = backoff.next_delay(u32::from_le_bytes(entropy.mask_key())) else {
+            return Err(error);
+        };
+        log!(
+            info,
+            attempt = backoff.attempts(),
+            delay = ?delay,
+            %error,
+            "connect failed; retrying"
+        );
+        std::thread::sleep(delay);
+    }
 }
 
 /// A raw protocol switch: the stream after the 101, and what came with it.

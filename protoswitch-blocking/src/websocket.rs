@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use protoswitch::upgrade::{DeflateConfig, DeflateParams};
 use protoswitch::ws::{
-    CloseCause, Connection, Event, MIN_TRANSMIT_BUFFER, Message, MessageAssembler, NoMask, State,
+    CloseCause, Connection, Event, IdleTimer, MIN_TRANSMIT_BUFFER, Message, MessageAssembler,
+    NoMask, OnExceeded, RateLimit, RateLimiter, RateVerdict, State, code,
 };
 use protoswitch::{OsRandom, RecvBuffer, StdClock};
 
@@ -167,6 +168,16 @@ pub struct WebSocket<S> {
     /// with a frame cut short): nothing more may be written, and every
     /// call returns this (kind and message).
     broken: Option<(ErrorKind, String)>,
+    /// [`Config::idle_timeout`](crate::Config::idle_timeout).
+    idle: Option<IdleTimer>,
+    /// [`Config::rate_limit`](crate::Config::rate_limit).
+    limiter: Option<RateLimiter>,
+    /// Over the rate limit with backpressure: nothing is read or handed
+    /// to the machine before this.
+    paused_until: Option<protoswitch::Instant>,
+    /// A policy (idle timeout, rate limit) closed the connection: `read`
+    /// reports it once, then goes on with the closing handshake.
+    policy_error: Option<Error>,
 }
 
 /// What the handshake agreed, for [`WebSocket::new`].
@@ -174,6 +185,8 @@ pub(crate) struct Agreement<'a> {
     pub leftover: &'a [u8],
     pub subprotocol: Option<String>,
     pub deflate: Option<(&'a DeflateConfig, DeflateParams)>,
+    pub idle_timeout: Option<Duration>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl<S: Read + Write + Transport> WebSocket<S> {
@@ -210,6 +223,7 @@ impl<S: Read + Write + Transport> WebSocket<S> {
             }
             None => (conn, Vec::new(), None),
         };
+        let now = clock.now();
         WebSocket {
             stream,
             conn,
@@ -229,6 +243,14 @@ impl<S: Read + Write + Transport> WebSocket<S> {
             write_untimed: false,
             ended: false,
             broken: None,
+            idle: agreement
+                .idle_timeout
+                .map(|limit| IdleTimer::new(limit, now)),
+            limiter: agreement
+                .rate_limit
+                .map(|limit| RateLimiter::new(limit, now)),
+            paused_until: None,
+            policy_error: None,
         }
     }
 
@@ -252,6 +274,13 @@ impl<S: Read + Write + Transport> WebSocket<S> {
                 }
                 return Err(self.ending());
             }
+            if let Some(error) = self.policy_error.take() {
+                return Err(error);
+            }
+            if let Some(until) = self.paused_until {
+                self.wait_pause(until);
+                continue;
+            }
             if (!self.buf.is_empty() && !self.starved) || self.again {
                 let now = self.clock.now();
                 let data = self.buf.data_mut();
@@ -261,8 +290,12 @@ impl<S: Read + Write + Transport> WebSocket<S> {
                         let consumed = got.consumed;
                         self.again = got.event.is_some();
                         self.starved = !self.again;
+                        let mut chunk_len = None;
                         let message = match got.event {
-                            Some(Event::Data(chunk)) => self.assembler.push(&chunk),
+                            Some(Event::Data(chunk)) => {
+                                chunk_len = Some((chunk.payload.len(), chunk.message_end));
+                                self.assembler.push(&chunk)
+                            }
                             Some(Event::Close {
                                 code: _code,
                                 reason,
@@ -273,7 +306,11 @@ impl<S: Read + Write + Transport> WebSocket<S> {
                             }
                             _ => None,
                         };
+                        let control = self.again && chunk_len.is_none();
                         self.buf.consume(consumed);
+                        if self.limiter.is_some() || (self.idle.is_some() && chunk_len.is_some()) {
+                            self.account(chunk_len, control, consumed, now)?;
+                        }
                         if let Some(message) = message {
                             return Ok(message);
                         }
@@ -319,7 +356,12 @@ impl<S: Read + Write + Transport> WebSocket<S> {
     /// Reads more bytes, waiting at most until the next timer; runs the
     /// timers.
     fn fill(&mut self) -> Result<(), Error> {
-        let deadline = on!(&self.conn, c => c.poll_timeout());
+        // Every byte read so far reached the machine (data counted as
+        // activity): the idle timeout is checked here, before waiting.
+        if self.check_idle(self.clock.now())? {
+            return Ok(());
+        }
+        let deadline = self.next_deadline();
         if !self.untimed {
             let wait = deadline.map(|d| until(self.clock.to_std(d)));
             // While no timer is due and none was set, nothing is set: a
@@ -374,6 +416,108 @@ impl<S: Read + Write + Transport> WebSocket<S> {
             Err(e) => return Err(self.fail_transport(e)),
         }
         on!(&mut self.conn, c => c.handle_timeout(now));
+        Ok(())
+    }
+
+    /// The earliest of the machine's deadline and the idle timeout's
+    /// (while open).
+    fn next_deadline(&self) -> Option<protoswitch::Instant> {
+        let machine = on!(&self.conn, c => c.poll_timeout());
+        match &self.idle {
+            Some(idle) if self.state() == State::Open => {
+                Some(machine.map_or(idle.deadline(), |t| t.min(idle.deadline())))
+            }
+            _ => machine,
+        }
+    }
+
+    /// Closes with 1001 once the idle timeout ran out (while open);
+    /// `true` when it did.
+    fn check_idle(&mut self, now: protoswitch::Instant) -> Result<bool, Error> {
+        if self.idle.is_some_and(|idle| idle.is_expired(now)) && self.state() == State::Open {
+            self.idle = None;
+            self.close_for_policy(code::GOING_AWAY, "idle timeout", Error::IdleTimeout)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// One receive step for the policies: `data` (a chunk's length and
+    /// whether it ends its message) is activity for the idle timeout;
+    /// everything is charged against the rate limit: a message at its
+    /// last chunk and every control frame (`control`), and the larger of
+    /// the wire bytes `consumed` (headers and control frames included) and
+    /// the chunk (inflated, it may be larger).
+    fn account(
+        &mut self,
+        data: Option<(usize, bool)>,
+        control: bool,
+        consumed: usize,
+        now: protoswitch::Instant,
+    ) -> Result<(), Error> {
+        if let (Some(idle), Some(_)) = (&mut self.idle, data) {
+            idle.activity(now);
+        }
+        let Some(limiter) = &mut self.limiter else {
+            return Ok(());
+        };
+        let (len, message_end) = data.unwrap_or((0, false));
+        let messages = u32::from(message_end) + u32::from(control);
+        let verdict = limiter.record(messages, consumed.max(len) as u64, now);
+        let on_exceeded = limiter.limit().on_exceeded;
+        let RateVerdict::Exceeded { resume_at } = verdict else {
+            return Ok(());
+        };
+        if self.state() != State::Open {
+            // Closing: the Close and what comes before it are read as
+            // they come.
+            return Ok(());
+        }
+        match on_exceeded {
+            OnExceeded::Close => {
+                self.close_for_policy(code::POLICY, "rate limit exceeded", Error::RateLimited)
+            }
+            _ => {
+                // Our own pause: the timers wait for what it holds back (a
+                // Pong; data, for the idle timeout).
+                log!(debug, "rate limit: reading paused");
+                self.paused_until = Some(resume_at);
+                on!(&mut self.conn, c => c.pause_reading(resume_at, now));
+                if let Some(idle) = &mut self.idle {
+                    idle.activity(resume_at);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits (reading nothing) until the pause ends at `until`, running
+    /// the machine's timers (the close timeout, once closing) on the way.
+    fn wait_pause(&mut self, until: protoswitch::Instant) {
+        let wake = on!(&self.conn, c => c.poll_timeout()).map_or(until, |t| t.min(until));
+        let left = self
+            .clock
+            .to_std(wake)
+            .saturating_duration_since(Instant::now());
+        std::thread::sleep(left);
+        let now = self.clock.now().max(wake);
+        on!(&mut self.conn, c => c.handle_timeout(now));
+        if now >= until {
+            self.paused_until = None;
+        }
+    }
+
+    /// Starts the closing handshake with `code` because of a policy, and
+    /// keeps `error` for `read` to report once.
+    fn close_for_policy(
+        &mut self,
+        code: u16,
+        reason: &'static str,
+        error: Error,
+    ) -> Result<(), Error> {
+        log!(info, code, reason, "closing by policy");
+        self.send_frame(Outgoing::Close(code, reason))?;
+        self.policy_error = Some(error);
         Ok(())
     }
 
@@ -532,6 +676,17 @@ impl<S: Read + Write + Transport> WebSocket<S> {
         self.check_broken()?;
         self.flush_owed()?;
         let now = self.clock.now();
+        match frame {
+            // Sending data is activity for the idle timeout.
+            Outgoing::Text(_) | Outgoing::Binary(_) => {
+                if let Some(idle) = &mut self.idle {
+                    idle.activity(now);
+                }
+            }
+            // The answer must be read: a rate-limit pause ends here.
+            Outgoing::Close(..) => self.paused_until = None,
+            Outgoing::Ping(_) => {}
+        }
         loop {
             let out = &mut self.scratch;
             let sent = on!(&mut self.conn, c => match frame {
