@@ -226,6 +226,18 @@ probe_fails_with "selected a subprotocol the client did not offer" ws://127.0.0.
 probe_fails_with "the connection closed before a response" ws://127.0.0.1:19205/hangup
 probe_fails_with "timeout: no complete response in time" ws://127.0.0.1:19205/silent --timeout 1
 probe_fails_with "cannot connect" ws://127.0.0.1:1/
+# After the switch: the server's Pings answered at once, compressed frames
+# inflated, and an end classified by when and how it came.
+probe_ok ws://127.0.0.1:19205/heartbeat --hold 2
+probe_ok ws://127.0.0.1:19205/deflate --deflate --hold 1
+probe_fails_with "right after the switch" ws://127.0.0.1:19205/close-now
+probe_fails_with "right after the switch" ws://127.0.0.1:19205/reset-now
+probe_fails_with "after our Ping, which got no Pong" ws://127.0.0.1:19205/reset-on-frame --hold 3 --ping-every 1
+probe_fails_with "a connection lifetime limit" ws://127.0.0.1:19205/lifetime --hold 4 --ping-every 0.5
+# Declined answers whose cause is in what they lack or say.
+probe_fails_with "stripped hop-by-hop headers" ws://127.0.0.1:19205/426-bare
+probe_fails_with "stripped hop-by-hop headers" ws://127.0.0.1:19205/400-stripped
+probe_fails_with "this port speaks TLS" ws://127.0.0.1:19205/https-port
 
 # ---- every server lived through it ----
 for port in "${!pid_of[@]}"; do

@@ -17,11 +17,15 @@
 //! ```
 //!
 //! Every run ends with a `VERDICT:` line naming the likely culprit (stripped
-//! hop-by-hop headers, an HTTP/1.0 hop, an idle timeout, a WAF or proxy
-//! reset, a bad accept key, ...) and the fix. Exit status 0 only for a
-//! verified switch (held open for `--hold` when given); 1 when the server
-//! did not switch, switched wrongly, or the connection was ended while
-//! held; 2 for bad arguments.
+//! hop-by-hop headers, an HTTP/1.0 hop, an idle timeout, a lifetime limit
+//! that Pings do not reset, a WAF or proxy reset, a WAF rejecting frames,
+//! a bad accept key, a TLS port spoken to in plain HTTP, ...) and the fix.
+//! After a WebSocket switch the connection is watched for a second (for
+//! `--hold` when given; the server's Pings answered, compressed messages
+//! inflated): a switch closed at once is no working upgrade. Exit status 0
+//! only for a verified switch that stayed open; 1 when the server did not
+//! switch, switched wrongly, or the connection was ended; 2 for bad
+//! arguments.
 
 #[path = "support/blocking_ws.rs"]
 mod blocking_ws;
@@ -32,8 +36,8 @@ use std::time::{Duration, Instant as StdInstant};
 
 use blocking_ws::Transport;
 use protoswitch::upgrade::{
-    ClientEvent, ClientHandshake, ClientRequest, ClientState, DeflateConfig, Diagnosis,
-    MissingUpgrade,
+    ClientEvent, ClientHandshake, ClientRequest, ClientState, DeflateConfig, DeflateParams,
+    Diagnosis, MissingUpgrade,
 };
 use protoswitch::ws::{self, Config, Connection, Event, MIN_TRANSMIT_BUFFER};
 use protoswitch::{Error, Header, Headers, PeerErrorKind, RecvBuffer, StdClock};
@@ -117,12 +121,75 @@ fn parse_args() -> Args {
     a
 }
 
-/// A positive number of seconds.
+/// A positive number of seconds, at most a day.
 fn seconds(text: &str) -> Duration {
     match text.parse::<f64>() {
-        Ok(s) if s > 0.0 && s.is_finite() => Duration::from_secs_f64(s),
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Duration::from_secs_f64(s),
         _ => usage(),
     }
+}
+
+/// A URL's `host[:port]`: the address to connect to (the scheme's port
+/// when none is given) and the `Host` header (without a default port, as
+/// browsers send it: a router matching the host exactly would not find
+/// `example.com:443`). IPv6 addresses in brackets.
+fn authority_parts(authority: &str, tls: bool) -> Result<(String, String), String> {
+    if authority.contains('@') {
+        return Err(
+            "user:password@ in a URL is not sent: give credentials with --header 'Authorization: ...'"
+                .to_owned(),
+        );
+    }
+    let default = if tls { 443 } else { 80 };
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let (address, after) = rest
+                .split_once(']')
+                .ok_or("an IPv6 address goes in brackets: ws://[::1]:8080/")?;
+            let port = match after {
+                "" => None,
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or("a port follows the ] after a colon")?,
+                ),
+            };
+            (format!("[{address}]"), port)
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), Some(port)),
+            None => (authority.to_owned(), None),
+        },
+    };
+    if host.is_empty() || host == "[]" {
+        return Err("no host in the URL".to_owned());
+    }
+    let port = match port {
+        None => default,
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| format!("invalid port {p:?}"))?,
+    };
+    let connect = format!("{host}:{port}");
+    let header = if port == default {
+        host
+    } else {
+        connect.clone()
+    };
+    Ok((connect, header))
+}
+
+/// A TCP connection to `authority`, each of its addresses tried for at
+/// most `timeout`.
+fn connect_within(authority: &str, timeout: Duration) -> std::io::Result<TcpStream> {
+    use std::net::ToSocketAddrs;
+    let mut last = std::io::Error::new(ErrorKind::NotFound, "the name resolves to no address");
+    for address in authority.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&address, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 fn main() {
@@ -167,21 +234,35 @@ fn probe(args: &Args) -> bool {
         Some((_, rest)) => (false, rest),
         None => return fail("a URL starts with ws://, wss://, http:// or https://"),
     };
-    let (authority, path) = match blocking_ws::split_ws_url(&format!("ws://{rest}")) {
-        Ok(v) => v,
-        Err(e) => return fail(&e.to_string()),
+    let (url_authority, path) = match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_owned()),
     };
-    // split_ws_url puts port 80 where none was given.
-    let authority = match (tls, rest.split('/').next().is_some_and(|a| a.contains(':'))) {
-        (true, false) => authority.replacen(":80", ":443", 1),
-        _ => authority,
+    let (authority, host_header) = match authority_parts(url_authority, tls) {
+        Ok(v) => v,
+        Err(e) => {
+            fail(&e);
+            verdict("fix the URL: ws://host[:port]/path, wss://[::1]:8443/path, ...");
+            return false;
+        }
     };
     let mut early = Vec::new();
     let tcp = match &args.proxy {
         None => {
             step(1, &format!("connect to {authority}"));
-            match TcpStream::connect(&authority) {
+            match connect_within(&authority, args.timeout) {
                 Ok(s) => s,
+                Err(e) if e.kind() == ErrorKind::TimedOut => {
+                    fail(&format!(
+                        "cannot connect: no answer within {:.1} s",
+                        args.timeout.as_secs_f64()
+                    ));
+                    verdict(&format!(
+                        "nothing answers the connection attempts to {authority}: a firewall drops them (or the host is down); check firewalls and security groups"
+                    ));
+                    return false;
+                }
                 Err(e) => {
                     fail(&format!("cannot connect: {e}"));
                     verdict(&format!(
@@ -229,7 +310,7 @@ fn probe(args: &Args) -> bool {
     } else {
         &[]
     };
-    let mut request = ClientRequest::new("GET", &path, &authority, &offers)
+    let mut request = ClientRequest::new("GET", &path, &host_header, &offers)
         .websocket_key(masks.random_16())
         .subprotocols(&protocols)
         .extensions(extensions)
@@ -246,7 +327,11 @@ fn probe(args: &Args) -> bool {
         };
     print_head(">", &out[..n]);
     if let Err(e) = stream.write_all(&out[..n]) {
-        return fail(&format!("cannot send the request: {e}"));
+        fail(&format!("cannot send the request: {e}"));
+        verdict(
+            "the connection was cut as soon as it opened: a firewall, WAF or proxy refuses this client (or the server is overloaded); check their logs",
+        );
+        return false;
     }
 
     step(3, "response");
@@ -318,17 +403,18 @@ fn probe(args: &Args) -> bool {
                                 buf.len() - consumed
                             );
                         }
-                        let websocket = protocol.eq_ignore_ascii_case("websocket");
-                        return match args.hold {
-                            Some(hold) if websocket => {
-                                buf.drain(..consumed);
-                                hold_open(stream, client, &buf, hold, args.ping_every)
+                        if !protocol.eq_ignore_ascii_case("websocket") {
+                            if args.hold.is_some() {
+                                println!("   (--hold watches WebSocket connections only)");
                             }
-                            _ => {
-                                verdict("the upgrade works through whatever sits on the way");
-                                true
-                            }
-                        };
+                            verdict("the upgrade works through whatever sits on the way");
+                            return true;
+                        }
+                        // Watched a moment even without --hold: a switch
+                        // closed at once is no working upgrade.
+                        let agreed = deflate.agreed(&switch).map(|p| (&deflate, p));
+                        buf.drain(..consumed);
+                        return hold_open(stream, client, &buf, args.hold, args.ping_every, agreed);
                     }
                     Some(ClientEvent::Declined {
                         response,
@@ -355,9 +441,16 @@ fn probe(args: &Args) -> bool {
                             .headers()
                             .get_str(blocking_ws::MISSING_UPGRADE_FIELD)
                             .and_then(|token| MissingUpgrade::parse(token.trim()));
+                        let retry_after = response
+                            .headers()
+                            .get_str("retry-after")
+                            .map(|v| v.trim().to_owned());
                         let status = response.status();
                         buf.drain(..consumed);
                         let body = read_body(&mut client, &mut stream, &mut buf, deadline);
+                        if !body.is_empty() {
+                            println!("   < ({} body bytes) {}", body.len(), snippet(&body));
+                        }
                         step(4, "diagnosis");
                         return explain_declined(
                             status,
@@ -365,6 +458,7 @@ fn probe(args: &Args) -> bool {
                             &requires,
                             version.as_deref(),
                             missing,
+                            retry_after.as_deref(),
                             &body,
                         );
                     }
@@ -395,8 +489,21 @@ fn probe(args: &Args) -> bool {
                 buf.drain(..consumed);
             }
             Err(Error::Peer(e)) => {
+                // The head the machine refused, as it came.
+                let head_end = buf
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .unwrap_or(buf.len().min(4096));
+                print_head("<", &buf[..head_end]);
+                let accepts = String::from_utf8_lossy(&buf[..head_end])
+                    .split("\r\n")
+                    .filter(|l| l.to_ascii_lowercase().starts_with("sec-websocket-accept:"))
+                    .count();
                 step(4, "diagnosis");
                 let hint = match e.kind() {
+                    PeerErrorKind::AcceptMismatch if accepts > 1 => {
+                        " (the 101 has several Sec-WebSocket-Accept fields, where one is allowed: the server, or a proxy, added one)"
+                    }
                     PeerErrorKind::AcceptMismatch | PeerErrorKind::AcceptMissing => {
                         " (the server's WebSocket implementation is broken, or a proxy rewrote the handshake)"
                     }
@@ -445,17 +552,22 @@ fn tls_handshake(tcp: TcpStream, authority: &str, cafile: Option<&str>) -> Optio
         }
         Err(blocking_ws::TlsFailure::Handshake(text)) => {
             fail(&format!("TLS handshake failed: {text}"));
-            verdict(
-                &if text.contains("UnknownIssuer") || text.contains("certificate") {
-                    format!(
-                        "a TLS failure: the server's certificate is not trusted ({text}); give its authority with --cafile, or fix the certificate chain"
-                    )
-                } else {
-                    format!(
-                        "a TLS failure ({text}): is the port speaking TLS? does a proxy terminate TLS here?"
-                    )
-                },
-            );
+            verdict(&if text.contains("NotValidForName") {
+                format!(
+                    "a TLS failure: the server's certificate does not name {} ({text}); use a name the certificate lists, or add it to the certificate's subjectAltName",
+                    blocking_ws::host_of(authority)
+                )
+            } else if text.contains("Expired") {
+                format!("a TLS failure: the server's certificate has expired ({text}); renew it")
+            } else if text.contains("UnknownIssuer") || text.contains("certificate") {
+                format!(
+                    "a TLS failure: the server's certificate is not trusted ({text}); give its authority with --cafile, or fix the certificate chain"
+                )
+            } else {
+                format!(
+                    "a TLS failure ({text}): is the port speaking TLS? does a proxy terminate TLS here?"
+                )
+            });
             None
         }
     }
@@ -607,12 +719,58 @@ fn read_body(
     body
 }
 
+/// The start of a body on one line: at most 200 characters, control
+/// characters shown as spaces.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect();
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() > 200 {
+        format!("{line}...")
+    } else {
+        line
+    }
+}
+
+/// What a declined response's body says about the request, as servers and
+/// proxies word it: that the port speaks TLS (Go, nginx), or that the
+/// upgrade headers did not arrive (gorilla/websocket, Node's ws, ...).
+fn body_says(body: &[u8]) -> Option<&'static str> {
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    let any = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    if any(&[
+        "http request to an https server",
+        "plain http request was sent to https port",
+        "speak plain http to an ssl-enabled",
+    ]) {
+        Some("tls")
+    } else if any(&[
+        "'upgrade' token not found",
+        "'websocket' token not found",
+        "not using the websocket protocol",
+        "invalid upgrade header",
+        "missing upgrade header",
+        "connection header",
+        "upgrade header",
+        "can \"upgrade\" only to \"websocket\"",
+    ]) {
+        Some("stripped")
+    } else {
+        None
+    }
+}
+
 fn explain_declined(
     status: u16,
     diagnosis: Diagnosis,
     requires: &[String],
     version: Option<&str>,
     missing: Option<MissingUpgrade>,
+    retry_after: Option<&str>,
     body: &[u8],
 ) -> bool {
     println!("   no 101: the server answered {status}");
@@ -648,13 +806,20 @@ fn explain_declined(
         missing,
         Some(MissingUpgrade::NoUpgrade | MissingUpgrade::NoConnectionUpgrade)
     );
+    let retry = retry_after.map_or(String::new(), |r| format!(" (Retry-After: {r})"));
     verdict(&match diagnosis {
+        _ if body_says(body) == Some("tls") => {
+            "this port speaks TLS (its answer says so): use wss:// (or https://)".to_owned()
+        }
         Diagnosis::OfferStripped | Diagnosis::UpgradeRequired
             if missing == Some(MissingUpgrade::Http10) =>
         {
             "an HTTP/1.0 hop: a proxy forwarded the upgrade as HTTP/1.0, which cannot switch protocols; fix: HTTP/1.1 to the upstream (nginx: proxy_http_version 1.1)".to_owned()
         }
-        _ if arrived_stripped || diagnosis == Diagnosis::OfferStripped => {
+        _ if arrived_stripped
+            || diagnosis == Diagnosis::OfferStripped
+            || body_says(body) == Some("stripped") =>
+        {
             "stripped hop-by-hop headers: an intermediary removed Upgrade/Connection before the server (or spoke HTTP/1.0 to it); fix: forward them (nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\")".to_owned()
         }
         Diagnosis::Http10Peer => {
@@ -664,7 +829,10 @@ fn explain_declined(
             "stripped hop-by-hop headers, or a server that does not upgrade at this path: forward Upgrade/Connection on every proxy, check the path".to_owned()
         }
         Diagnosis::GatewayProblem => format!(
-            "the gateway ({status}): the proxy could not reach the server or does not pass upgrades; check the upstream and the proxy's upgrade settings"
+            "the gateway ({status}){retry}: the proxy could not reach the server or does not pass upgrades (or the server is down for maintenance); check the upstream and the proxy's upgrade settings"
+        ),
+        _ if status == 429 => format!(
+            "rate limited (429) by the server or a proxy{retry}: connect less often, or raise the limit"
         ),
         Diagnosis::NotAuthorized => format!(
             "refused with {status}: authentication, or a WAF rule; send the credentials or check the WAF log"
@@ -677,23 +845,45 @@ fn explain_declined(
     false
 }
 
-/// After a WebSocket switch: keeps the connection open for `hold`,
-/// sending a Ping every `ping_every` when given, and reports whether the
-/// connection survived — and if not, when and how it ended: a Close from
-/// the server, or the transport cut without one (an intermediary's idle
-/// timeout). `true` when it stayed open.
+/// How long the connection is watched after a WebSocket switch when no
+/// `--hold` is given: long enough to see a Close, an end or a reset that
+/// follows the 101 at once (a backend that refused the WebSocket behind a
+/// proxy that already answered, a WAF), short enough not to slow a check.
+const WATCH: Duration = Duration::from_secs(1);
+
+/// An end within this long after our Ping is blamed on the Ping.
+const AFTER_PING: Duration = Duration::from_millis(500);
+
+/// After a WebSocket switch: keeps the connection open for `hold` (or
+/// [`WATCH`]), answering the server's Pings at once and sending a Ping
+/// every `ping_every` when given, and reports whether the connection
+/// survived — and if not, when and how it ended: a Close from the server,
+/// an end right after the switch, right after our Ping, despite answered
+/// Pings, or after silence (an intermediary's idle timeout). `true` when
+/// it stayed open.
 fn hold_open(
     mut stream: Transport,
     client: ClientHandshake<'_>,
     leftover: &[u8],
-    hold: Duration,
+    hold: Option<Duration>,
     ping_every: Option<Duration>,
+    deflate: Option<(&DeflateConfig, DeflateParams)>,
 ) -> bool {
-    let pinging = match ping_every {
-        Some(p) => format!(", a Ping every {:.1} s", p.as_secs_f64()),
-        None => ", silent".to_owned(),
-    };
-    step(5, &format!("hold for {:.1} s{pinging}", hold.as_secs_f64()));
+    let watching = hold.is_none();
+    let hold = hold.unwrap_or(WATCH);
+    let ping_every = ping_every.filter(|_| !watching);
+    if watching {
+        step(
+            5,
+            &format!("watch the connection for {:.1} s", hold.as_secs_f64()),
+        );
+    } else {
+        let pinging = match ping_every {
+            Some(p) => format!(", a Ping every {:.1} s", p.as_secs_f64()),
+            None => ", silent".to_owned(),
+        };
+        step(5, &format!("hold for {:.1} s{pinging}", hold.as_secs_f64()));
+    }
     let clock = StdClock::new();
     let masks = blocking_ws::StdMasks::default();
     let mut conn =
@@ -701,55 +891,68 @@ fn hold_open(
             Ok(c) => c,
             Err(e) => return fail(&e.to_string()),
         };
+    // Compressed messages are inflated (and their RSV1 bit allowed).
+    let mut inflated = Vec::new();
+    if let Some((config, params)) = deflate {
+        conn = conn.with_deflate(config, params);
+        inflated = vec![0; 64 * 1024];
+    }
     let start = StdInstant::now();
     let end = start + hold;
     let mut next_ping = ping_every.map(|p| start + p);
-    let (mut pings, mut pongs) = (0u32, 0u32);
+    let mut last_ping: Option<StdInstant> = None;
+    let (mut pings, mut pongs, mut frames) = (0u32, 0u32, 0u32);
     let mut buf = RecvBuffer::with_capacity(4096);
     buf.spare_mut()[..leftover.len()].copy_from_slice(leftover);
     buf.filled(leftover.len());
     let mut out = [0u8; MIN_TRANSMIT_BUFFER];
     let ended = loop {
-        // What the machine owes (Pongs, a Close echo) goes out first.
-        loop {
-            let n = conn.poll_transmit(&mut out);
-            if n == 0 {
-                break;
-            }
-            if stream.write_all(&out[..n]).is_err() {
-                break;
-            }
-        }
-        // Frames received so far.
-        while !buf.is_empty() {
-            match conn.receive(buf.data_mut(), clock.now()) {
+        // Frames received so far (and what an inflater still holds).
+        let mut again = !buf.is_empty();
+        let mut close = None;
+        while again {
+            match conn.receive_into(buf.data_mut(), &mut inflated, clock.now()) {
                 Ok(got) => {
+                    again = got.event.is_some();
                     let consumed = got.consumed;
-                    let event = got.event.map(|e| match e {
-                        Event::Pong(_) => None,
-                        Event::Close { code, reason } => Some(format!("Close {code:?} {reason:?}")),
-                        _ => Some(String::new()),
-                    });
-                    buf.consume(consumed);
-                    match event {
-                        None => break,
-                        Some(None) => pongs += 1,
-                        Some(Some(close)) if !close.is_empty() => {
-                            let at = start.elapsed().as_secs_f64();
-                            println!("   the server sent {close} after {at:.1} s");
-                            break;
+                    match got.event {
+                        Some(Event::Pong(_)) => pongs += 1,
+                        Some(Event::Close { code, reason }) => {
+                            close = Some(format!("Close {code:?} {reason:?}"));
                         }
-                        Some(Some(_)) => {}
+                        Some(Event::Ping(_) | Event::Data(_)) => frames += 1,
+                        _ => {}
+                    }
+                    buf.consume(consumed);
+                    if close.is_some() {
+                        break;
                     }
                 }
-                Err(e) => return fail(&format!("the server broke the protocol: {e}")),
+                Err(e) => {
+                    let at = start.elapsed().as_secs_f64();
+                    fail(&format!(
+                        "the server broke the WebSocket protocol after {at:.1} s: {e}"
+                    ));
+                    verdict(
+                        "broken WebSocket frames after the switch: the server's WebSocket is broken, or something on the way (a proxy that does not pass WebSocket after the 101) rewrote the bytes; test the server directly",
+                    );
+                    return false;
+                }
             }
         }
-        if conn.state() != ws::State::Open {
+        // What the machine owes (Pongs to the server's Pings, a Close
+        // echo) goes out now, before any wait: a server that pings
+        // expects its Pong in time.
+        loop {
+            let n = conn.poll_transmit(&mut out);
+            if n == 0 || stream.write_all(&out[..n]).is_err() {
+                break;
+            }
+        }
+        if let Some(close) = close {
             let at = start.elapsed().as_secs_f64();
-            break Some(format!(
-                "the server closed the connection after {at:.1} s with a Close frame"
-            ));
+            println!("   the server sent {close} after {at:.1} s");
+            break Some(Ended::Close(at));
         }
         let now = StdInstant::now();
         if now >= end {
@@ -757,7 +960,10 @@ fn hold_open(
         }
         if next_ping.is_some_and(|t| now >= t) {
             match conn.send_ping(b"probe", clock.now(), &mut out) {
-                Ok(n) if stream.write_all(&out[..n]).is_ok() => pings += 1,
+                Ok(n) if stream.write_all(&out[..n]).is_ok() => {
+                    pings += 1;
+                    last_ping = Some(StdInstant::now());
+                }
                 _ => {}
             }
             next_ping = next_ping.zip(ping_every).map(|(t, p)| t + p);
@@ -765,62 +971,130 @@ fn hold_open(
         }
         let until = next_ping.map_or(end, |t| t.min(end));
         let _ = stream.set_read_timeout(Some((until - now).max(Duration::from_millis(1))));
-        match stream.read(buf.spare_mut()) {
-            Ok(0) => {
-                let at = start.elapsed().as_secs_f64();
-                break Some(format!(
-                    "the connection was closed after {at:.1} s without a Close frame"
-                ));
+        let read = stream.read(buf.spare_mut());
+        let at = StdInstant::now();
+        let how = match read {
+            Ok(0) => "closed",
+            Ok(n) => {
+                buf.filled(n);
+                continue;
             }
-            Ok(n) => buf.filled(n),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) => {
-                let at = start.elapsed().as_secs_f64();
-                break Some(format!("the connection was reset after {at:.1} s ({e})"));
-            }
-        }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            Err(_) => "reset",
+        };
+        let since_ping = last_ping.map(|t| at.saturating_duration_since(t));
+        break Some(Ended::Cut {
+            how,
+            at: at.duration_since(start).as_secs_f64(),
+            after_unanswered_ping: since_ping
+                .filter(|d| *d <= AFTER_PING && pongs < pings)
+                .map(|d| d.as_secs_f64()),
+        });
     };
-    println!("   {pings} Pings sent, {pongs} Pongs received");
+    println!("   {pings} Pings sent, {pongs} Pongs received, {frames} frames from the server");
     match ended {
+        None if watching => {
+            println!(
+                "   OK: still open {:.1} s after the switch",
+                hold.as_secs_f64()
+            );
+            close_politely(&mut conn, &mut stream, &clock);
+            verdict("the upgrade works through whatever sits on the way");
+            true
+        }
         None => {
             println!(
                 "   OK: the connection stayed open for {:.1} s",
                 hold.as_secs_f64()
             );
-            let n = conn
-                .send_close(Some(1000), "", clock.now(), &mut out)
-                .unwrap_or(0);
-            let _ = stream.write_all(&out[..n]);
+            close_politely(&mut conn, &mut stream, &clock);
             verdict(&match ping_every {
-                Some(p) => format!(
+                Some(p) if pings > 0 => format!(
                     "the upgrade works, and Pings every {:.1} s keep the connection open",
                     p.as_secs_f64()
                 ),
-                None => "the upgrade works, and the connection survives silence".to_owned(),
+                _ if frames > 0 => format!(
+                    "the upgrade works and the connection stayed open {:.1} s; the server sent {frames} frames meanwhile, so this did not test silence (an idle timeout may still cut a quiet connection)",
+                    hold.as_secs_f64()
+                ),
+                _ => format!(
+                    "the upgrade works, and the connection survives {:.1} s of silence",
+                    hold.as_secs_f64()
+                ),
             });
             true
         }
-        Some(how) => {
-            fail(&how);
-            let silent = if ping_every.is_some() {
-                ""
+        Some(Ended::Close(at)) => {
+            fail(&format!(
+                "the server closed the connection after {at:.1} s with a Close frame"
+            ));
+            verdict(if at < WATCH.as_secs_f64() {
+                "the server ended the connection right after the switch: see its Close code and reason (a policy, an authentication or an origin check after the handshake)"
             } else {
-                " of silence"
-            };
-            verdict(
-                &if how.contains("Close frame") && !how.contains("without") {
-                    "the server ended the connection: see its Close code and reason".to_owned()
+                "the server ended the connection: see its Close code and reason"
+            });
+            false
+        }
+        Some(Ended::Cut {
+            how,
+            at,
+            after_unanswered_ping,
+        }) => {
+            fail(&format!(
+                "the connection was {how} after {at:.1} s without a Close frame"
+            ));
+            verdict(&if let Some(after) = after_unanswered_ping {
+                format!(
+                    "the connection was {how} {:.0} ms after our Ping, which got no Pong: something on the way rejects WebSocket frames (a WAF inspecting them, or a proxy that does not pass WebSocket after the 101); check its logs",
+                    after * 1000.0
+                )
+            } else if at < WATCH.as_secs_f64() && pings == 0 {
+                format!(
+                    "the connection was {how} right after the switch ({at:.1} s) without a Close: the server, or a backend behind a proxy that answered the handshake, dropped it; check the server's and the proxy's logs"
+                )
+            } else if let (Some(p), true) = (ping_every, pongs > 0) {
+                format!(
+                    "a connection lifetime limit, or a timeout that Ping/Pong traffic does not reset: Pings every {:.1} s were answered, yet the connection was {how} after {at:.1} s; raise that timeout (nginx: proxy_read_timeout and proxy_send_timeout; HAProxy: timeout tunnel; a load balancer's idle or maximum connection time)",
+                    p.as_secs_f64()
+                )
+            } else {
+                let silent = if ping_every.is_some() {
+                    ""
                 } else {
-                    format!(
-                        "an idle timeout: an intermediary ended the connection after {}{silent} without a Close from the server; send Pings more often than that (probe --ping-every), or raise the proxy's timeout (nginx: proxy_read_timeout; HAProxy: timeout tunnel)",
-                        how.split(" after ")
-                            .nth(1)
-                            .and_then(|t| t.split(' ').next())
-                            .map_or("a while".to_owned(), |t| format!("{t} s"))
-                    )
-                },
-            );
+                    " of silence"
+                };
+                format!(
+                    "an idle timeout: an intermediary ended the connection after {at:.1} s{silent} without a Close from the server; send Pings more often than that (probe --ping-every), or raise the proxy's timeout (nginx: proxy_read_timeout; HAProxy: timeout tunnel)"
+                )
+            });
             false
         }
     }
+}
+
+/// How a held connection ended.
+enum Ended {
+    /// The server's Close frame, after this many seconds.
+    Close(f64),
+    /// The transport was `closed` or `reset` without a Close, after `at`
+    /// seconds; `after_unanswered_ping`: that long after a Ping of ours
+    /// that got no Pong.
+    Cut {
+        how: &'static str,
+        at: f64,
+        after_unanswered_ping: Option<f64>,
+    },
+}
+
+/// Ends a connection that stayed open with Close 1000 (best effort).
+fn close_politely<M: ws::MaskSource>(
+    conn: &mut Connection<M>,
+    stream: &mut Transport,
+    clock: &StdClock,
+) {
+    let mut out = [0u8; MIN_TRANSMIT_BUFFER];
+    let n = conn
+        .send_close(Some(1000), "", clock.now(), &mut out)
+        .unwrap_or(0);
+    let _ = stream.write_all(&out[..n]);
 }

@@ -274,7 +274,8 @@ fn each_status_class_has_its_diagnosis() {
         (407, Diagnosis::NotAuthorized),
         (404, Diagnosis::NotFound),
         (417, Diagnosis::ExpectationFailed),
-        (426, Diagnosis::UpgradeRequired),
+        // (A 426 naming nothing is a stripped offer: see below.)
+        (426, Diagnosis::OfferStripped),
         (500, Diagnosis::Other),
         (502, Diagnosis::GatewayProblem),
         (503, Diagnosis::GatewayProblem),
@@ -387,7 +388,7 @@ fn a_declined_connection_is_reused_only_when_every_condition_holds() {
 #[test]
 fn a_426_demanding_the_offer_is_a_stripped_offer() {
     use protoswitch::upgrade::ClientEvent;
-    let rows: [(&[&str], &str, Diagnosis); 9] = [
+    let rows: [(&[&str], &str, Diagnosis); 10] = [
         (
             &["websocket"],
             "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
@@ -420,7 +421,10 @@ fn a_426_demanding_the_offer_is_a_stripped_offer() {
             Diagnosis::UpgradeRequired,
         ),
         (&["echo/1"], "Upgrade: echo\r\n", Diagnosis::UpgradeRequired),
-        (&["websocket"], "", Diagnosis::UpgradeRequired),
+        // No `Upgrade` at all (which a 426 must have): Node's ws answers a
+        // request that lost its upgrade headers so.
+        (&["websocket"], "", Diagnosis::OfferStripped),
+        (&["websocket"], "Upgrade: \r\n", Diagnosis::OfferStripped),
     ];
     for (offers, headers, want) in rows {
         let mut out = [0u8; 512];

@@ -14,6 +14,15 @@ Listens on 127.0.0.1:PORT. Reads one request head and answers by path:
     /bad-subprotocol 101 (correct accept) selecting a subprotocol nobody offered
     /hangup          closes the connection without any response
     /silent          never answers (holds the connection for 30 s)
+    /426-bare        426 without Upgrade (Node ws's answer to a stripped request)
+    /400-stripped    400 whose body says the Upgrade/Connection tokens are missing
+    /https-port      what a TLS port answers plain HTTP with (Go's net/http)
+    /heartbeat       101, then a Ping every 0.5 s; no Pong within 0.5 s: reset
+    /deflate         101 with permessage-deflate, then a compressed text frame
+    /close-now       101 and a Close 1008 right behind it
+    /reset-now       101, then a reset
+    /reset-on-frame  101, then a reset once a frame arrives (a WAF)
+    /lifetime        101, Pongs to Pings, the connection closed after 2 s
     anything else    404
 
 Prints `listening on 127.0.0.1:PORT` once ready; runs until killed.
@@ -23,8 +32,10 @@ import base64
 import hashlib
 import socket
 import socketserver
+import struct
 import sys
 import time
+import zlib
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 REASON = "Sec-WebSocket-Key is not what this server wants"
@@ -69,6 +80,13 @@ class Handler(socketserver.BaseRequestHandler):
             headers[name.strip().lower()] = value.strip()
         key = headers.get("sec-websocket-key", "")
 
+        if path in WS_SCENARIOS:
+            sock.sendall(switch_ok(key, path))
+            try:
+                WS_SCENARIOS[path](sock)
+            except OSError:
+                pass
+            return
         if path == "/bad-accept":
             # The accept of another key: what a buggy server or a proxy that
             # rewrote the key would send.
@@ -83,6 +101,16 @@ class Handler(socketserver.BaseRequestHandler):
             reply = final("400 Bad Request", REASON + "\n")
         elif path == "/bad-subprotocol":
             reply = switch([f"Sec-WebSocket-Accept: {accept_key(key)}", "Sec-WebSocket-Protocol: superchat"])
+        elif path == "/426-bare":
+            reply = final("426 Upgrade Required", "Upgrade Required")
+        elif path == "/400-stripped":
+            reply = final(
+                "400 Bad Request",
+                "websocket: the client is not using the websocket protocol: "
+                "'upgrade' token not found in 'Connection' header\n",
+            )
+        elif path == "/https-port":
+            reply = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
         elif path == "/hangup":
             return  # the server closes the socket without a byte
         elif path == "/silent":
@@ -99,6 +127,117 @@ class Handler(socketserver.BaseRequestHandler):
                 pass
         except OSError:
             pass
+
+
+def switch_ok(key, path):
+    extra = [f"Sec-WebSocket-Accept: {accept_key(key)}"]
+    if path == "/deflate":
+        extra.append("Sec-WebSocket-Extensions: permessage-deflate")
+    return switch(extra)
+
+
+def frame(opcode, payload, rsv1=False):
+    assert len(payload) < 126
+    return bytes([0x80 | (0x40 if rsv1 else 0) | opcode, len(payload)]) + payload
+
+
+def read_frame(sock):
+    """One masked client frame with a payload under 126 bytes: (opcode, payload)."""
+    head = recv_exact(sock, 2)
+    mask = recv_exact(sock, 4)
+    data = recv_exact(sock, head[1] & 0x7F)
+    return head[0] & 0x0F, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise OSError("closed")
+        data += chunk
+    return data
+
+
+def reset(sock):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def heartbeat(sock):
+    # A server-side heartbeat (Node ws style): Ping, and reset the
+    # connection if no Pong came before the next one.
+    sock.settimeout(0.5)
+    while True:
+        sock.sendall(frame(0x9, b"hb"))
+        try:
+            opcode, _ = read_frame(sock)
+        except socket.timeout:
+            reset(sock)
+            return
+        if opcode == 0x8:
+            sock.sendall(frame(0x8, b""))
+            return
+        time.sleep(0.5)
+
+
+def deflate(sock):
+    z = zlib.compressobj(6, zlib.DEFLATED, -15)
+    data = z.compress(b"hello") + z.flush(zlib.Z_SYNC_FLUSH)
+    sock.sendall(frame(0x1, data[:-4], rsv1=True))
+    echo_close(sock, 10)
+
+
+def echo_close(sock, seconds):
+    # Pongs to Pings, the Close echoed; gives up after `seconds`.
+    sock.settimeout(seconds)
+    while True:
+        opcode, payload = read_frame(sock)
+        if opcode == 0x9:
+            sock.sendall(frame(0xA, payload))
+        elif opcode == 0x8:
+            sock.sendall(frame(0x8, payload[:2]))
+            return
+
+
+def close_now(sock):
+    sock.sendall(frame(0x8, struct.pack("!H", 1008) + b"policy"))
+    time.sleep(2)
+
+
+def reset_on_frame(sock):
+    sock.settimeout(30)
+    read_frame(sock)
+    reset(sock)
+
+
+def lifetime(sock):
+    # Pongs to Pings; the connection ends 2 s after the switch whatever
+    # the traffic (a maximum lifetime).
+    end = time.monotonic() + 2
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            sock.close()
+            return
+        sock.settimeout(left)
+        try:
+            opcode, payload = read_frame(sock)
+        except socket.timeout:
+            sock.close()
+            return
+        if opcode == 0x9:
+            sock.sendall(frame(0xA, payload))
+
+
+WS_SCENARIOS = {
+    "/heartbeat": heartbeat,
+    "/deflate": deflate,
+    "/close-now": close_now,
+    "/reset-now": reset,
+    "/reset-on-frame": reset_on_frame,
+    "/lifetime": lifetime,
+}
 
 
 class Server(socketserver.ThreadingTCPServer):

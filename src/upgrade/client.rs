@@ -354,9 +354,11 @@ pub enum Diagnosis {
     /// `Upgrade` (and `Sec-WebSocket-Version`).
     UpgradeRequired,
     /// 426 naming a protocol the request offered (for WebSocket, with
-    /// version 13 or no version): the server never saw the offer. An
-    /// intermediary removed the hop-by-hop `Upgrade`/`Connection` headers,
-    /// or forwarded the request as HTTP/1.0.
+    /// version 13 or no version), or naming none (no `Upgrade`, which a 426
+    /// must have: what Node's `ws` answers a request that arrives without
+    /// its upgrade): the server never saw the offer. An intermediary
+    /// removed the hop-by-hop `Upgrade`/`Connection` headers, or forwarded
+    /// the request as HTTP/1.0.
     OfferStripped,
     /// 502, 503 or 504: a proxy or gateway could not reach the server, or
     /// does not support upgrades.
@@ -417,9 +419,12 @@ impl Diagnosis {
 
 /// A 426 whose `Upgrade` names a protocol `request` offered — and, when
 /// that protocol is WebSocket, whose `Sec-WebSocket-Version` (if any)
-/// lists the 13 the request sent.
+/// lists the 13 the request sent — or names none at all.
 fn demands_the_offer(head: &ResponseHead<'_>, request: &ClientRequest<'_>) -> bool {
     let headers = head.headers();
+    if headers.list("upgrade").next().is_none() {
+        return true;
+    }
     // Read once, when first needed (linear in the head, however many
     // `websocket` elements `Upgrade` repeats).
     let mut version_13: Option<bool> = None;
