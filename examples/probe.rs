@@ -6,6 +6,8 @@
 //!     [--protocol NAME]...        WebSocket subprotocols to offer
 //!     [--deflate]                 offer permessage-deflate (RFC 7692), as browsers do
 //!     [--header 'Name: value']... extra request headers
+//!     [--origin ORIGIN]           the Origin a browser would send (servers that
+//!                                 check it answer 403 without it)
 //!     [--expect-continue]         send a small body with Expect: 100-continue
 //!     [--timeout SECONDS]         how long to wait for the response (default 10)
 //!     [--hold SECONDS]            after a WebSocket switch, keep the connection open
@@ -56,12 +58,13 @@ struct Args {
     ping_every: Option<Duration>,
     proxy: Option<String>,
     cafile: Option<String>,
+    origin: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: probe ws://host:port/path [--upgrade TOKEN]... [--protocol NAME]... \
-         [--header 'Name: value']... [--expect-continue] [--deflate] [--timeout SECONDS] \
+         [--header 'Name: value']... [--origin ORIGIN] [--expect-continue] [--deflate] [--timeout SECONDS] \
          [--hold SECONDS] [--ping-every SECONDS] [--proxy http://HOST:PORT] [--cafile FILE]"
     );
     std::process::exit(2);
@@ -81,6 +84,7 @@ fn parse_args() -> Args {
         ping_every: None,
         proxy: None,
         cafile: None,
+        origin: None,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
@@ -102,6 +106,7 @@ fn parse_args() -> Args {
             "--ping-every" => a.ping_every = Some(seconds(&value())),
             "--proxy" => a.proxy = Some(value()),
             "--cafile" => a.cafile = Some(value()),
+            "--origin" => a.origin = Some(value()),
             _ if a.url.is_empty()
                 && ["ws://", "wss://", "http://", "https://"]
                     .iter()
@@ -283,7 +288,11 @@ fn probe(args: &Args) -> bool {
     println!("   connected");
     let mut stream = if tls {
         if !early.is_empty() {
-            return fail("the proxy sent bytes before the TLS handshake");
+            fail("the proxy sent bytes after its 2xx, before the TLS handshake");
+            verdict(
+                "the proxy answered CONNECT with content (a 2xx to CONNECT has none, RFC 9110 §9.3.6): it is not a CONNECT proxy, or a broken one",
+            );
+            return false;
         }
         match tls_handshake(tcp, &authority, args.cafile.as_deref()) {
             Some(s) => s,
@@ -316,15 +325,28 @@ fn probe(args: &Args) -> bool {
         .extensions(extensions)
         .h2c_settings(&[(3, 100), (4, 65535)])
         .headers(&headers);
+    if let Some(origin) = &args.origin {
+        request = request.origin(origin);
+    }
     if args.expect_continue {
         request = request.body(BODY.len() as u64).expect_continue();
     }
     let mut out = [0u8; 4096];
-    let (mut client, n) =
-        match ClientHandshake::start(&request, Default::default(), clock.now(), &mut out) {
-            Ok(v) => v,
-            Err(e) => return fail(&format!("cannot build the request: {e}")),
-        };
+    let (mut client, n) = match ClientHandshake::start(
+        &request,
+        Default::default(),
+        clock.now(),
+        &mut out,
+    ) {
+        Ok(v) => v,
+        Err(e) => {
+            fail(&format!("cannot build the request: {e}"));
+            verdict(
+                "fix the arguments (Origin goes with --origin; Host, Upgrade, Connection and Sec-WebSocket-* are the probe's)",
+            );
+            return false;
+        }
+    };
     print_head(">", &out[..n]);
     if let Err(e) = stream.write_all(&out[..n]) {
         fail(&format!("cannot send the request: {e}"));
@@ -835,7 +857,7 @@ fn explain_declined(
             "rate limited (429) by the server or a proxy{retry}: connect less often, or raise the limit"
         ),
         Diagnosis::NotAuthorized => format!(
-            "refused with {status}: authentication, or a WAF rule; send the credentials or check the WAF log"
+            "refused with {status}: authentication, a WAF rule, or an Origin check; send the credentials (--header), the Origin a browser would (--origin), or check the WAF log"
         ),
         Diagnosis::UpgradeRequired => {
             "a protocol or version mismatch: offer what the server's Upgrade (and Sec-WebSocket-Version) name".to_owned()
