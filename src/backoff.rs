@@ -70,6 +70,14 @@ impl Backoff {
         ))
     }
 
+    /// `true` for a final status a later attempt may get past: 408, 429,
+    /// 500, 502, 503 and 504 (the server, or a proxy in front of it,
+    /// failing for now); what the adapters retry besides transport
+    /// failures. A refusal such as 401, 403, 404 or 426 is not.
+    pub const fn is_transient_status(status: u16) -> bool {
+        matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+    }
+
     /// Attempts made since the start or the last [`reset`](Self::reset).
     pub const fn attempts(&self) -> u32 {
         self.attempt

@@ -182,3 +182,54 @@ fn backoff_gives_up_after_max_attempts_and_starts_over_on_reset() {
 fn the_policies_are_as_small_as_their_docs_say() {
     assert_eq!(size_of::<RateLimiter>(), 32);
 }
+
+#[test]
+fn a_receive_step_is_charged_its_messages_and_wire_bytes() {
+    use protoswitch::ws::{Config, Connection};
+    // Frames from a client (mask 0): their events and consumed bytes, as
+    // the adapters charge them.
+    let steps = |wire: &[u8]| {
+        let mut server = Connection::server(Config::new(), ms(0));
+        let mut buf = wire.to_vec();
+        let mut at = 0;
+        let mut out = std::vec::Vec::new();
+        while at < buf.len() {
+            let got = server.receive(&mut buf[at..], ms(0)).unwrap();
+            let mut limiter = RateLimiter::new(
+                RateLimit::new().messages_per_second(1).bytes_per_second(1),
+                ms(0),
+            );
+            // Fresh limiters: each step's charge shows in when it resumes.
+            let verdict = limiter.record_received(got.consumed, got.event.as_ref(), ms(0));
+            out.push(verdict);
+            at += got.consumed;
+            if got.event.is_none() {
+                break;
+            }
+        }
+        out
+    };
+    // Messages 1 s each, bytes 1 s each; the burst is 1 s: a step charging
+    // n seconds resumes at n - 1 s.
+    let resumes = |wire: &[u8]| {
+        steps(wire)
+            .into_iter()
+            .map(|v| match v {
+                RateVerdict::Within => 0,
+                RateVerdict::Exceeded { resume_at } => resume_at.elapsed().as_secs(),
+            })
+            .collect::<std::vec::Vec<_>>()
+    };
+    // A Ping with 1 payload byte: 7 wire bytes (a message and 7 bytes).
+    assert_eq!(resumes(b"\x89\x81\0\0\0\0p"), [6]);
+    // An empty fragment (6 bytes, no message yet), then its last part.
+    assert_eq!(resumes(b"\x01\x80\0\0\0\0\x80\x81\0\0\0\0x"), [5, 6]);
+}
+
+#[test]
+fn transient_statuses_are_the_ones_a_retry_may_get_past() {
+    let transient: std::vec::Vec<u16> = (100..600)
+        .filter(|&s| Backoff::is_transient_status(s))
+        .collect();
+    assert_eq!(transient, [408, 429, 500, 502, 503, 504]);
+}

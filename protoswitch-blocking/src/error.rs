@@ -92,9 +92,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Io(_) => true,
-            Error::Declined { status, .. } => {
-                matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
-            }
+            Error::Declined { status, .. } => protoswitch::Backoff::is_transient_status(*status),
             _ => false,
         }
     }

@@ -290,10 +290,14 @@ impl<S: Read + Write + Transport> WebSocket<S> {
                         let consumed = got.consumed;
                         self.again = got.event.is_some();
                         self.starved = !self.again;
-                        let mut chunk_len = None;
+                        let verdict = self
+                            .limiter
+                            .as_mut()
+                            .map(|l| l.record_received(consumed, got.event.as_ref(), now));
+                        let mut data = false;
                         let message = match got.event {
                             Some(Event::Data(chunk)) => {
-                                chunk_len = Some((chunk.payload.len(), chunk.message_end));
+                                data = true;
                                 self.assembler.push(&chunk)
                             }
                             Some(Event::Close {
@@ -306,10 +310,9 @@ impl<S: Read + Write + Transport> WebSocket<S> {
                             }
                             _ => None,
                         };
-                        let control = self.again && chunk_len.is_none();
                         self.buf.consume(consumed);
-                        if self.limiter.is_some() || (self.idle.is_some() && chunk_len.is_some()) {
-                            self.account(chunk_len, control, consumed, now)?;
+                        if verdict.is_some() || (self.idle.is_some() && data) {
+                            self.account(data, verdict, now)?;
                         }
                         if let Some(message) = message {
                             return Ok(message);
@@ -442,30 +445,22 @@ impl<S: Read + Write + Transport> WebSocket<S> {
         Ok(false)
     }
 
-    /// One receive step for the policies: `data` (a chunk's length and
-    /// whether it ends its message) is activity for the idle timeout;
-    /// everything is charged against the rate limit: a message at its
-    /// last chunk and every control frame (`control`), and the larger of
-    /// the wire bytes `consumed` (headers and control frames included) and
-    /// the chunk (inflated, it may be larger).
+    /// One receive step for the policies: data (`data`) is activity for
+    /// the idle timeout; the rate limit's `verdict` on the step
+    /// ([`RateLimiter::record_received`]) is acted on.
     fn account(
         &mut self,
-        data: Option<(usize, bool)>,
-        control: bool,
-        consumed: usize,
+        data: bool,
+        verdict: Option<RateVerdict>,
         now: protoswitch::Instant,
     ) -> Result<(), Error> {
-        if let (Some(idle), Some(_)) = (&mut self.idle, data) {
+        if let (Some(idle), true) = (&mut self.idle, data) {
             idle.activity(now);
         }
-        let Some(limiter) = &mut self.limiter else {
+        let Some(on_exceeded) = self.limiter.map(|l| l.limit().on_exceeded) else {
             return Ok(());
         };
-        let (len, message_end) = data.unwrap_or((0, false));
-        let messages = u32::from(message_end) + u32::from(control);
-        let verdict = limiter.record(messages, consumed.max(len) as u64, now);
-        let on_exceeded = limiter.limit().on_exceeded;
-        let RateVerdict::Exceeded { resume_at } = verdict else {
+        let Some(RateVerdict::Exceeded { resume_at }) = verdict else {
             return Ok(());
         };
         if self.state() != State::Open {

@@ -563,29 +563,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         Poll::Ready(())
     }
 
-    /// One receive step for the policies: `data` (a chunk's length and
-    /// whether it ends its message) is activity for the idle timeout;
-    /// everything is charged against the rate limit: a message at its
-    /// last chunk and every control frame (`control`), and the larger of
-    /// the wire bytes `consumed` (headers and control frames included)
-    /// and the chunk (inflated, it may be larger).
-    fn account(
-        &mut self,
-        data: Option<(usize, bool)>,
-        control: bool,
-        consumed: usize,
-        now: protoswitch::Instant,
-    ) {
-        if let (Some(idle), Some(_)) = (&mut self.idle, data) {
+    /// One receive step for the policies: data (`data`) is activity for
+    /// the idle timeout; the rate limit's `verdict` on the step
+    /// ([`RateLimiter::record_received`]) is acted on.
+    fn account(&mut self, data: bool, verdict: Option<RateVerdict>, now: protoswitch::Instant) {
+        if let (Some(idle), true) = (&mut self.idle, data) {
             idle.activity(now);
         }
-        let Some(limiter) = &mut self.limiter else {
-            return;
-        };
-        let (len, message_end) = data.unwrap_or((0, false));
-        let messages = u32::from(message_end) + u32::from(control);
-        let verdict = limiter.record(messages, consumed.max(len) as u64, now);
-        if let RateVerdict::Exceeded { resume_at } = verdict {
+        if let Some(RateVerdict::Exceeded { resume_at }) = verdict {
             if self.state() != State::Open {
                 // Closing: the Close and what comes before it are read
                 // as they come.
@@ -864,10 +849,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         // A chunk that does not continue the kept frame
                         // (not expected from the machine).
                         let mut desync = false;
-                        let control = matches!(
-                            got.event,
-                            Some(Event::Ping(_) | Event::Pong(_) | Event::Close { .. })
-                        );
+                        let verdict = self
+                            .limiter
+                            .as_mut()
+                            .map(|l| l.record_received(consumed, got.event.as_ref(), now));
                         match got.event {
                             Some(Event::Data(chunk)) => {
                                 let len = chunk.payload.len();
@@ -929,8 +914,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                             }
                             _ => {}
                         }
-                        if self.limiter.is_some() || (self.idle.is_some() && data.is_some()) {
-                            self.account(data, control, consumed, now);
+                        if verdict.is_some() || (self.idle.is_some() && data.is_some()) {
+                            self.account(data.is_some(), verdict, now);
                         }
                         if desync {
                             self.lost_kept_frame(kept + consumed);

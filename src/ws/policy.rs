@@ -37,6 +37,7 @@
 
 use core::time::Duration;
 
+use super::Event;
 use crate::Instant;
 
 /// Ends a connection that carried no application data for `limit`.
@@ -196,14 +197,33 @@ impl RateLimiter {
         self.limit
     }
 
-    /// Charges `messages` messages and `bytes` bytes received at `now`.
-    /// What counts is the caller's choice; one a peer cannot get around
-    /// (the tokio adapter's): per receive step, 1 at each data message's
-    /// end and 1 per control frame, and the bytes consumed from the wire
-    /// (headers and control frames included; empty fragments are not
-    /// free), or the inflated chunk where it is larger. The verdict
-    /// covers both schedules: `Exceeded` while either is still more than
-    /// the burst ahead, whatever was charged.
+    /// Charges one receive step of a [`Connection`](super::Connection):
+    /// the `consumed` bytes it took and the `event` it returned (what the
+    /// adapters charge, a rule a peer cannot get around). A message counts
+    /// at its last chunk, and every control frame (Ping, Pong, Close) as a
+    /// message too; the bytes are the larger of those consumed from the
+    /// wire (headers and control frames included: empty fragments are not
+    /// free) and the chunk (an inflated one may be larger).
+    pub fn record_received(
+        &mut self,
+        consumed: usize,
+        event: Option<&Event<'_>>,
+        now: Instant,
+    ) -> RateVerdict {
+        let (messages, chunk) = match event {
+            Some(Event::Data(data)) => (u32::from(data.message_end), data.payload.len()),
+            Some(Event::Ping(_) | Event::Pong(_) | Event::Close { .. }) => (1, 0),
+            None => (0, 0),
+        };
+        let bytes = u64::try_from(consumed.max(chunk)).unwrap_or(u64::MAX);
+        self.record(messages, bytes, now)
+    }
+
+    /// Charges `messages` messages and `bytes` bytes received at `now`
+    /// (what counts is the caller's choice: [`record_received`](Self::record_received)
+    /// charges a receive step). The verdict covers both schedules:
+    /// `Exceeded` while either is still more than the burst ahead,
+    /// whatever was charged.
     pub fn record(&mut self, messages: u32, bytes: u64, now: Instant) -> RateVerdict {
         let a = charge(
             &mut self.messages_at,
