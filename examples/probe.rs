@@ -277,7 +277,7 @@ fn probe(args: &Args) -> bool {
                 }
             }
         }
-        Some(proxy) => match through_proxy(proxy, &authority) {
+        Some(proxy) => match through_proxy(proxy, &authority, args.timeout) {
             Some((stream, bytes)) => {
                 early = bytes;
                 stream
@@ -598,7 +598,11 @@ fn tls_handshake(tcp: TcpStream, authority: &str, cafile: Option<&str>) -> Optio
 /// Step 1 through an HTTP proxy: connect to it and ask for a tunnel to
 /// `authority`; prints both heads. `None` (with the verdict printed) when
 /// the proxy cannot be reached or refuses.
-fn through_proxy(proxy: &str, authority: &str) -> Option<(TcpStream, Vec<u8>)> {
+fn through_proxy(
+    proxy: &str,
+    authority: &str,
+    timeout: Duration,
+) -> Option<(TcpStream, Vec<u8>)> {
     step(
         1,
         &format!("connect to {authority} through the proxy {proxy}"),
@@ -611,7 +615,7 @@ fn through_proxy(proxy: &str, authority: &str) -> Option<(TcpStream, Vec<u8>)> {
             return None;
         }
     };
-    let mut stream = match TcpStream::connect(&proxy_at) {
+    let mut stream = match connect_within(&proxy_at, timeout) {
         Ok(s) => s,
         Err(e) => {
             fail(&format!("cannot connect to the proxy: {e}"));
@@ -622,7 +626,7 @@ fn through_proxy(proxy: &str, authority: &str) -> Option<(TcpStream, Vec<u8>)> {
         }
     };
     println!("   > CONNECT {authority} HTTP/1.1");
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.set_read_timeout(Some(timeout));
     match blocking_ws::open_tunnel(&mut stream, authority) {
         Ok(Ok(early)) => {
             println!("   < 2xx: tunnel to {authority} open");
