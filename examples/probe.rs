@@ -598,11 +598,7 @@ fn tls_handshake(tcp: TcpStream, authority: &str, cafile: Option<&str>) -> Optio
 /// Step 1 through an HTTP proxy: connect to it and ask for a tunnel to
 /// `authority`; prints both heads. `None` (with the verdict printed) when
 /// the proxy cannot be reached or refuses.
-fn through_proxy(
-    proxy: &str,
-    authority: &str,
-    timeout: Duration,
-) -> Option<(TcpStream, Vec<u8>)> {
+fn through_proxy(proxy: &str, authority: &str, timeout: Duration) -> Option<(TcpStream, Vec<u8>)> {
     step(
         1,
         &format!("connect to {authority} through the proxy {proxy}"),

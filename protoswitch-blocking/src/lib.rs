@@ -197,7 +197,12 @@ pub struct Config {
     /// wire, frame headers included (an inflated message counts its
     /// inflated size where that is more). A pause is not the peer's
     /// silence: the keepalive waits for the Pong it holds back, the idle
-    /// timeout counts from its end, and our Close ends it. Default none.
+    /// timeout counts from its end, and our Close ends it. A read timeout
+    /// of your own still bounds each `read` ([`Error::Io`] `TimedOut`
+    /// while the pause lasts); a non-blocking stream's `read` waits the
+    /// pause out (nothing is read meanwhile): use
+    /// [`OnExceeded::Close`](protoswitch::ws::OnExceeded::Close) there.
+    /// Default none.
     pub rate_limit: Option<RateLimit>,
 }
 

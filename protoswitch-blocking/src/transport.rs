@@ -54,6 +54,13 @@ pub trait Transport {
         Ok(false)
     }
 
+    /// The read timeout now set on the stream, if it has one (the default:
+    /// none known). A rate-limit pause, which reads nothing, waits at most
+    /// this long per `read` when it is the caller's own.
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(None)
+    }
+
     /// Ends the transport in both directions, once the connection is over.
     /// The default does nothing (dropping the stream ends it).
     fn shutdown(&mut self) -> io::Result<()> {
@@ -64,6 +71,10 @@ pub trait Transport {
 impl Transport for TcpStream {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         TcpStream::set_read_timeout(self, timeout).map(|()| true)
+    }
+
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        TcpStream::read_timeout(self)
     }
 
     fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
@@ -81,6 +92,10 @@ impl Transport for std::os::unix::net::UnixStream {
         std::os::unix::net::UnixStream::set_read_timeout(self, timeout).map(|()| true)
     }
 
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        std::os::unix::net::UnixStream::read_timeout(self)
+    }
+
     fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         std::os::unix::net::UnixStream::set_write_timeout(self, timeout).map(|()| true)
     }
@@ -95,6 +110,10 @@ impl<T: Transport + ?Sized> Transport for &mut T {
         (**self).set_timeout(timeout)
     }
 
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        (**self).read_timeout()
+    }
+
     fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         (**self).set_write_timeout(timeout)
     }
@@ -107,6 +126,10 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 impl<T: Transport + ?Sized> Transport for Box<T> {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         (**self).set_timeout(timeout)
+    }
+
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        (**self).read_timeout()
     }
 
     fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<bool> {

@@ -278,7 +278,20 @@ impl<S: Read + Write + Transport> WebSocket<S> {
                 return Err(error);
             }
             if let Some(until) = self.paused_until {
-                self.wait_pause(until);
+                // A read timeout of the caller's own (none of ours was
+                // ever set) bounds this `read` as it would unpaused.
+                let own = match self.timeout {
+                    None => self.stream.read_timeout().ok().flatten(),
+                    Some(_) => None,
+                };
+                if !self.wait_pause(until, own) {
+                    return Err(io::Error::new(
+                        ErrorKind::TimedOut,
+                        "protoswitch-blocking: reading is paused by the rate limit, \
+                         and the read timeout ran out first",
+                    )
+                    .into());
+                }
                 continue;
             }
             if (!self.buf.is_empty() && !self.starved) || self.again {
@@ -487,19 +500,26 @@ impl<S: Read + Write + Transport> WebSocket<S> {
     }
 
     /// Waits (reading nothing) until the pause ends at `until`, running
-    /// the machine's timers (the close timeout, once closing) on the way.
-    fn wait_pause(&mut self, until: protoswitch::Instant) {
+    /// the machine's timers (the close timeout, once closing) on the way;
+    /// at most `limit`, when given: `false` when that cut the wait short.
+    fn wait_pause(&mut self, until: protoswitch::Instant, limit: Option<Duration>) -> bool {
         let wake = on!(&self.conn, c => c.poll_timeout()).map_or(until, |t| t.min(until));
         let left = self
             .clock
             .to_std(wake)
             .saturating_duration_since(Instant::now());
-        std::thread::sleep(left);
-        let now = self.clock.now().max(wake);
+        let cut = limit.is_some_and(|limit| limit < left);
+        std::thread::sleep(limit.map_or(left, |limit| left.min(limit)));
+        let now = if cut {
+            self.clock.now()
+        } else {
+            self.clock.now().max(wake)
+        };
         on!(&mut self.conn, c => c.handle_timeout(now));
         if now >= until {
             self.paused_until = None;
         }
+        !cut
     }
 
     /// Starts the closing handshake with `code` because of a policy, and

@@ -322,3 +322,43 @@ fn connect_with_retry_retries_transient_failures_only() {
     assert_eq!(attempts.load(Ordering::SeqCst), 1);
     server.join().unwrap();
 }
+
+#[test]
+fn a_rate_limit_pause_keeps_the_callers_own_read_timeout() {
+    // 3,000 bytes at 1,000 B/s: a 2 s pause. The caller's 200 ms read
+    // timeout still bounds each read (TimedOut), and the message sent
+    // during the pause comes once it ends.
+    let config = Config::new()
+        .deflate(None)
+        .rate_limit(Some(RateLimit::new().bytes_per_second(1_000)));
+    let (mut ws, mut peer) = server_and_silent_client(config);
+    peer.write_all(&client_frame_126(0x82, &[1; 3_000]))
+        .unwrap();
+    peer.write_all(&client_frame(0x82, b"later")).unwrap();
+    let (first, second, elapsed, rest) = within(Duration::from_secs(10), move || {
+        let first = ws.read();
+        ws.get_mut()
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let start = Instant::now();
+        let second = ws.read();
+        let elapsed = start.elapsed();
+        let rest = loop {
+            match ws.read() {
+                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                other => break other,
+            }
+        };
+        (first, second, elapsed, rest)
+    });
+    assert_eq!(first.unwrap(), Message::Binary(vec![1; 3_000]));
+    assert!(
+        matches!(&second, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut),
+        "{second:?}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(190) && elapsed < Duration::from_millis(600),
+        "{elapsed:?}"
+    );
+    assert_eq!(rest.unwrap(), Message::Binary(b"later".to_vec()));
+}

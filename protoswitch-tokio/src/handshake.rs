@@ -684,13 +684,13 @@ where
     let limit = request.options.handshake_timeout;
     loop {
         // Each attempt (the transport's opening, then the handshake) is
-        // bounded: a server that accepts and stays silent is retried.
-        let opened = within(limit, async { open().await.map_err(Error::Io) }).await;
-        let error = match opened {
-            Ok(stream) => match connect(stream, request.clone()).await {
-                Ok(ws) => return Ok(ws),
-                Err(e) => e,
-            },
+        // bounded as one: a server that accepts and stays silent is retried.
+        let attempt = within(limit, async {
+            let stream = open().await.map_err(Error::Io)?;
+            connect_unbounded(stream, request.clone()).await
+        });
+        let error = match attempt.await {
+            Ok(ws) => return Ok(ws),
             Err(e) => e,
         };
         if !error.is_transient() {

@@ -168,3 +168,39 @@ async fn accept_gives_up_on_a_silent_client_after_the_handshake_timeout() {
     assert_eq!(start.elapsed(), Duration::from_secs(30));
     drop(b);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_is_bounded_by_the_handshake_timeout_opening_included() {
+    // 4 s to open, then a server silent for 4 s: 8 s against a 5 s bound.
+    let attempts = Arc::new(AtomicU32::new(0));
+    let counter = attempts.clone();
+    let open = move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                tokio::time::sleep(Duration::from_secs(4)).await;
+                let (a, b) = duplex(64 * 1024);
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(4)).await;
+                    let _ws = accept(b, |_| Ok(Accepted::new())).await;
+                });
+                Ok(a)
+            } else {
+                Ok(transport(None))
+            }
+        }
+    };
+    let options = Options::new().handshake_timeout(Some(Duration::from_secs(5)));
+    let request = Connect::new("test", "/").options(options);
+    let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+    let start = tokio::time::Instant::now();
+    let ws = connect_with_retry(open, request, backoff).await;
+    assert!(ws.is_ok(), "{:?}", ws.err());
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    // The first attempt given up at 5 s, a delay of at most 1 s.
+    assert!(
+        start.elapsed() <= Duration::from_secs(6),
+        "{:?}",
+        start.elapsed()
+    );
+}
