@@ -224,6 +224,10 @@ probe_fails_with "a proxy or gateway failed to reach the server" ws://127.0.0.1:
 probe_fails_with "the server's reason:" ws://127.0.0.1:19205/bad-request
 probe_fails_with "selected a subprotocol the client did not offer" ws://127.0.0.1:19205/bad-subprotocol --protocol chat
 probe_fails_with "the connection closed before a response" ws://127.0.0.1:19205/hangup
+probe_fails_with "closed the connection without answering" ws://127.0.0.1:19205/hangup
+probe_fails_with "a WAF or proxy reset the connection" ws://127.0.0.1:19205/reset-before
+probe_fails_with "the response was cut off in its head" ws://127.0.0.1:19205/cut-head
+probe_fails_with "no TLS handshake within 1.0 s" wss://127.0.0.1:19205/silent --timeout 1
 probe_fails_with "timeout: no complete response in time" ws://127.0.0.1:19205/silent --timeout 1
 probe_fails_with "cannot connect" ws://127.0.0.1:1/
 # After the switch: the server's Pings answered at once, compressed frames

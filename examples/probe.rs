@@ -294,7 +294,7 @@ fn probe(args: &Args) -> bool {
             );
             return false;
         }
-        match tls_handshake(tcp, &authority, args.cafile.as_deref()) {
+        match tls_handshake(tcp, &authority, args.cafile.as_deref(), args.timeout) {
             Some(s) => s,
             None => return false,
         }
@@ -490,19 +490,13 @@ fn probe(args: &Args) -> bool {
                         match read_more(&mut stream, &mut buf, &mut client, &clock, deadline) {
                             Ok(()) => continue,
                             Err(why) => {
+                                // What came of the head, unless a TLS record.
+                                if buf.first().is_some_and(|&b| b >= 0x20) {
+                                    print_head("<", &buf[..buf.len().min(4096)]);
+                                }
                                 step(4, "diagnosis");
-                                fail(&why);
-                                // A TLS record (alert or handshake) where an
-                                // HTTP response was expected.
-                                let tls_answer = matches!(buf.first(), Some(0x15 | 0x16))
-                                    && buf.get(1) == Some(&0x03);
-                                verdict(if tls_answer {
-                                    "this port speaks TLS: use wss:// (or https://)"
-                                } else if why.starts_with("timeout") {
-                                    "no response in time: a proxy holding the request (or not an HTTP server); raise --timeout or check the proxy's logs"
-                                } else {
-                                    "a WAF or proxy reset (or the server dropped) the request before any response: check the WAF or proxy logs for this request"
-                                });
+                                fail(&why.describe());
+                                verdict(why.verdict(&buf));
                                 return false;
                             }
                         }
@@ -554,9 +548,14 @@ fn probe(args: &Args) -> bool {
 
 /// The TLS handshake for wss://, with what was agreed printed. `None`
 /// (with the verdict printed) when it fails.
-fn tls_handshake(tcp: TcpStream, authority: &str, cafile: Option<&str>) -> Option<Transport> {
+fn tls_handshake(
+    tcp: TcpStream,
+    authority: &str,
+    cafile: Option<&str>,
+    timeout: Duration,
+) -> Option<Transport> {
     println!("   TLS handshake with {}", blocking_ws::host_of(authority));
-    match blocking_ws::tls_connect(tcp, authority, cafile) {
+    match blocking_ws::tls_connect(tcp, authority, cafile, timeout) {
         Ok(tls) => {
             let conn = &tls.conn;
             println!(
@@ -570,6 +569,16 @@ fn tls_handshake(tcp: TcpStream, authority: &str, cafile: Option<&str>) -> Optio
         Err(blocking_ws::TlsFailure::CaFile(text)) => {
             fail(&text);
             verdict("give --cafile a PEM file of the certificates to trust");
+            None
+        }
+        Err(blocking_ws::TlsFailure::TimedOut(after)) => {
+            fail(&format!(
+                "no TLS handshake within {:.1} s",
+                after.as_secs_f64()
+            ));
+            verdict(
+                "no TLS answer in time: is the port speaking TLS (a plain HTTP server waits silently for a request)? a proxy holding the connection? raise --timeout for a slow server",
+            );
             None
         }
         Err(blocking_ws::TlsFailure::Handshake(text)) => {
@@ -656,17 +665,73 @@ fn through_proxy(proxy: &str, authority: &str, timeout: Duration) -> Option<(Tcp
     }
 }
 
-/// Reads more response bytes, running the 100-continue timer.
+/// Why no complete response head came.
+enum NoResponse {
+    /// Nothing complete before the deadline.
+    TimedOut,
+    /// The connection closed (a FIN, or TLS without close_notify) before
+    /// any byte of a response.
+    ClosedBeforeResponse,
+    /// The connection closed after `received` bytes of a head.
+    ClosedInHead { received: usize },
+    /// The read failed (a reset, most often).
+    Failed(std::io::Error),
+}
+
+impl NoResponse {
+    /// The failure line.
+    fn describe(&self) -> String {
+        match self {
+            NoResponse::TimedOut => "timeout: no complete response in time (is this an HTTP server? a proxy holding the request?)".into(),
+            NoResponse::ClosedBeforeResponse => {
+                "the connection closed before a response: the server or a proxy dropped the request".into()
+            }
+            NoResponse::ClosedInHead { received } => {
+                format!("the connection closed in the middle of the response head, after {received} bytes")
+            }
+            NoResponse::Failed(e) => format!("reading the response failed: {e}"),
+        }
+    }
+
+    /// What it most likely means (`received`: the bytes that came).
+    fn verdict(&self, received: &[u8]) -> &'static str {
+        // A TLS record (alert or handshake) where an HTTP response was
+        // expected.
+        if matches!(received.first(), Some(0x15 | 0x16)) && received.get(1) == Some(&0x03) {
+            return "this port speaks TLS: use wss:// (or https://)";
+        }
+        match self {
+            NoResponse::TimedOut => {
+                "no response in time: a proxy holding the request (or not an HTTP server); raise --timeout or check the proxy's logs"
+            }
+            NoResponse::ClosedBeforeResponse => {
+                "the server or a proxy closed the connection without answering: a WAF or proxy dropping the request, or a server refusing it silently; check their logs for this request"
+            }
+            NoResponse::ClosedInHead { .. } => {
+                "the response was cut off in its head: the server crashed or a proxy closed the connection mid-response (a response size or time limit); check the server's and the proxy's logs"
+            }
+            NoResponse::Failed(e) if e.kind() == ErrorKind::ConnectionReset => {
+                "a WAF or proxy reset the connection (or the server crashed) before a complete response: check the WAF or proxy logs for this request"
+            }
+            NoResponse::Failed(_) => {
+                "the connection failed before a complete response: see the failure above"
+            }
+        }
+    }
+}
+
+/// Reads more of the response into `buf`, running the machine's timer
+/// (the 100 Continue wait) when the read times out first.
 fn read_more(
     stream: &mut Transport,
     buf: &mut Vec<u8>,
     client: &mut ClientHandshake<'_>,
     clock: &StdClock,
     deadline: StdInstant,
-) -> Result<(), String> {
+) -> Result<(), NoResponse> {
     let now = StdInstant::now();
     if now >= deadline {
-        return Err("timeout: no complete response in time (is this an HTTP server? a proxy holding the request?)".into());
+        return Err(NoResponse::TimedOut);
     }
     let mut wait = deadline - now;
     if let Some(t) = client.poll_timeout() {
@@ -674,14 +739,12 @@ fn read_more(
     }
     let _ = stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))));
     let mut chunk = [0u8; 4096];
+    let closed = || match buf.len() {
+        0 => NoResponse::ClosedBeforeResponse,
+        received => NoResponse::ClosedInHead { received },
+    };
     match stream.read(&mut chunk) {
-        Ok(0) => Err(match buf.is_empty() {
-            true => {
-                "the connection closed before a response: the server or a proxy dropped the request"
-                    .into()
-            }
-            false => "the connection closed in the middle of the response head".into(),
-        }),
+        Ok(0) => Err(closed()),
         Ok(n) => {
             buf.extend_from_slice(&chunk[..n]);
             Ok(())
@@ -696,7 +759,10 @@ fn read_more(
             }
             Ok(())
         }
-        Err(e) => Err(format!("reading the response failed: {e}")),
+        // rustls: the TCP connection ended without a close_notify alert,
+        // an end as plain as a FIN for this purpose.
+        Err(e) if e.kind() == ErrorKind::UnexpectedEof => Err(closed()),
+        Err(e) => Err(NoResponse::Failed(e)),
     }
 }
 
@@ -1002,6 +1068,8 @@ fn hold_open(
                 continue;
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            // rustls: TCP ended without a close_notify alert.
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => "closed",
             Err(_) => "reset",
         };
         let since_ping = last_ping.map(|t| at.saturating_duration_since(t));

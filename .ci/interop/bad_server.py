@@ -13,6 +13,8 @@ Listens on 127.0.0.1:PORT. Reads one request head and answers by path:
     /bad-request     400 with a reason in the body
     /bad-subprotocol 101 (correct accept) selecting a subprotocol nobody offered
     /hangup          closes the connection without any response
+    /reset-before    resets the connection without any response (a WAF)
+    /cut-head        the start of a 101 head, then closes (a crash mid-response)
     /silent          never answers (holds the connection for 30 s)
     /426-bare        426 without Upgrade (Node ws's answer to a stripped request)
     /400-stripped    400 whose body says the Upgrade/Connection tokens are missing
@@ -113,6 +115,11 @@ class Handler(socketserver.BaseRequestHandler):
             reply = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
         elif path == "/hangup":
             return  # the server closes the socket without a byte
+        elif path == "/reset-before":
+            reset(sock)
+            return
+        elif path == "/cut-head":
+            reply = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
         elif path == "/silent":
             time.sleep(30)
             return

@@ -28,6 +28,8 @@ pub const MISSING_UPGRADE_FIELD: &str = "Protoswitch-Missing-Upgrade";
 const READ_CHUNK: usize = 64 * 1024;
 /// How long to wait for bytes when no timer is due.
 const IDLE: Duration = Duration::from_secs(60);
+/// How long a wss:// client's TLS handshake may take.
+const TLS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Masking keys for a client, from the standard library's randomly keyed
 /// hasher. Good enough for examples; use a CSPRNG (e.g. `getrandom`) in
@@ -387,6 +389,8 @@ pub enum TlsFailure {
     CaFile(String),
     /// The handshake failed (an untrusted certificate, not TLS, ...).
     Handshake(String),
+    /// The handshake did not complete within the time given.
+    TimedOut(Duration),
 }
 
 /// `host` of `host:port` (brackets of an IPv6 literal removed).
@@ -399,11 +403,13 @@ pub fn host_of(authority: &str) -> &str {
 }
 
 /// The TLS handshake for wss:// over `tcp` (rustls with ring), trusting
-/// `cafile`'s PEM certificates or the system's roots.
+/// `cafile`'s PEM certificates or the system's roots; the whole handshake
+/// within `timeout` (a server answering byte by byte cannot stretch it).
 pub fn tls_connect(
     mut tcp: TcpStream,
     authority: &str,
     cafile: Option<&str>,
+    timeout: Duration,
 ) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, TlsFailure> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, ServerName};
@@ -433,12 +439,21 @@ pub fn tls_connect(
         .map_err(|_| TlsFailure::Handshake(format!("{host} is not a valid TLS server name")))?;
     let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
         .map_err(|e| TlsFailure::Handshake(e.to_string()))?;
-    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+    let deadline = std::time::Instant::now() + timeout;
     while conn.is_handshaking() {
-        conn.complete_io(&mut tcp)
-            .map_err(|e| TlsFailure::Handshake(e.to_string()))?;
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(TlsFailure::TimedOut(timeout));
+        }
+        let _ = tcp.set_read_timeout(Some(left));
+        let _ = tcp.set_write_timeout(Some(left));
+        conn.complete_io(&mut tcp).map_err(|e| match e.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => TlsFailure::TimedOut(timeout),
+            _ => TlsFailure::Handshake(e.to_string()),
+        })?;
     }
     let _ = tcp.set_read_timeout(None);
+    let _ = tcp.set_write_timeout(None);
     Ok(rustls::StreamOwned::new(conn, tcp))
 }
 
@@ -650,13 +665,17 @@ pub fn connect_via(
                 "the proxy sent bytes before the TLS handshake",
             ));
         }
-        true => Transport::Tls(Box::new(tls_connect(tcp, &authority, cafile).map_err(
-            |e| match e {
+        true => Transport::Tls(Box::new(
+            tls_connect(tcp, &authority, cafile, TLS_TIMEOUT).map_err(|e| match e {
                 TlsFailure::CaFile(t) | TlsFailure::Handshake(t) => {
                     io::Error::other(format!("TLS: {t}"))
                 }
-            },
-        )?)),
+                TlsFailure::TimedOut(d) => io::Error::new(
+                    ErrorKind::TimedOut,
+                    format!("TLS: no handshake within {} s", d.as_secs_f64()),
+                ),
+            })?,
+        )),
     };
     let clock = StdClock::new();
     let mut masks = StdMasks::default();
