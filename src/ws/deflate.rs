@@ -1,36 +1,35 @@
 //! permessage-deflate on a connection (RFC 7692 §6, §7.2), feature
-//! `deflate`: the inflater for the peer's messages (`miniz_oxide`) and
-//! the compressor for ours (`compress.rs`, this crate's), each allocated
+//! `deflate`: the inflater for the peer's messages (`inflate.rs`) and the
+//! compressor for ours (`compress.rs`), both this crate's, each allocated
 //! when first used.
 //!
-//! The library was chosen by measurement (this machine, 2026-11-30, JSON
-//! messages, context takeover, sync flush per message; `zlib-rs` 0.6.8
-//! beside it): `miniz_oxide` is the only candidate that builds without
-//! `std` with an allocator (`zlib-rs` allocates through `std::alloc`) and
-//! is safe Rust. It inflates 300-byte messages at 129 MB/s against 423,
-//! and 64 KiB ones at 1,417 MB/s against 1,590; its inflater takes 43,296
-//! bytes whatever the window (`zlib-rs`: 47,552).
+//! The inflater was `miniz_oxide`'s until a review found that it rebuilds
+//! its tables for every block: 900 KB of empty fixed-code blocks took
+//! 1.55 s to inflate to nothing (zlib: 11 ms), with no output for a size
+//! limit to stop; it also let a distance reach past the agreed window and
+//! into earlier messages under `*_no_context_takeover`, and built its
+//! 43 KB state on the stack. `inflate.rs` has the fixed codes' tables at
+//! compile time, enforces the peer's window and promise, and takes
+//! 2^bits bytes of window (32 KiB for a peer that did not agree to less)
+//! plus about 4.5 KiB.
 //!
-//! Its compressor could not be used: asked for a window below 32 KiB, its
-//! output still reaches farther back (zlib rejected it at 9 to 13 bits,
-//! "invalid distance too far back"), and it takes 319,326 bytes (boxed) whatever
-//! the settings (`zlib-rs`: 164,992 at 12 bits / memory level 5). The
-//! crate's own compressor honours every window from 8 to 15 bits and takes
+//! `miniz_oxide`'s compressor could not be used either: asked for a window
+//! below 32 KiB, its output still reaches farther back (zlib rejected it
+//! at 9 to 13 bits, "invalid distance too far back"), and it takes 319,326
+//! bytes (boxed) whatever the settings. The crate's own compressor honours
+//! every window from 8 to 15 bits and takes
 //! `2^(window_bits + 1) + 2^(memory_level + 8)` bytes: 16 KiB with the
 //! defaults ([`DeflateConfig`]: 12 bits, memory level 5).
 //!
 //! Memory per connection: nothing until a compressed message is received
-//! (then 43 KiB) or sent (then 16 KiB with the defaults); with
+//! (then the inflater) or sent (then 16 KiB with the defaults); with
 //! [`DeflateConfig::compress`] off the connection never compresses, so
 //! only the inflater is ever allocated.
 
 use alloc::boxed::Box;
 
-use miniz_oxide::DataFormat;
-use miniz_oxide::inflate::stream::{InflateState, inflate};
-use miniz_oxide::{MZError, MZFlush, MZStatus};
-
 use super::compress::Compressor;
+use super::inflate::Inflater;
 use super::types::{DataChunk, Event, MessageKind};
 use crate::Received;
 use crate::error::{PeerErrorKind, Role};
@@ -43,7 +42,11 @@ pub(crate) const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// Compression state of one connection.
 #[derive(Clone)]
 pub(crate) struct Deflate {
-    inflater: Option<Box<InflateState>>,
+    inflater: Option<Box<Inflater>>,
+    /// The peer's window, and whether it compresses every message
+    /// without the previous ones (its `*_no_context_takeover`).
+    receive_window_bits: u8,
+    receive_no_context_takeover: bool,
     compressor: Option<Box<Compressor>>,
     /// Our direction: reset the compressor after every message.
     send_no_context_takeover: bool,
@@ -61,8 +64,6 @@ pub(crate) struct Deflate {
     input_done: bool,
     /// Some compressed byte of the message has been fed.
     input_seen: bool,
-    /// A block with BFINAL ended the stream and no byte followed yet.
-    stream_ended: bool,
     /// The last call filled the caller's buffer: more may be waiting.
     out_full: bool,
     /// The message being sent in fragments is compressed.
@@ -125,8 +126,20 @@ impl Deflate {
                 params.client_max_window_bits,
             ),
         };
+        let (receive_no_context_takeover, receive_window_bits) = match role {
+            Role::Server => (
+                params.client_no_context_takeover,
+                params.client_max_window_bits,
+            ),
+            Role::Client => (
+                params.server_no_context_takeover,
+                params.server_max_window_bits,
+            ),
+        };
         Deflate {
             inflater: None,
+            receive_window_bits,
+            receive_no_context_takeover,
             compressor: None,
             send_no_context_takeover: no_context_takeover,
             send_window_bits: window_bits
@@ -139,7 +152,6 @@ impl Deflate {
             tail_fed: 0,
             input_done: false,
             input_seen: false,
-            stream_ended: false,
             out_full: false,
             sending_compressed: false,
         }
@@ -173,6 +185,10 @@ impl Deflate {
         out: &mut [u8],
         limit: u64,
     ) -> Result<Inflated, PeerErrorKind> {
+        let bits = self.receive_window_bits;
+        let inflater = self
+            .inflater
+            .get_or_insert_with(|| Inflater::new_boxed(bits));
         if self.receiving.is_none() {
             // A compressed message begins.
             self.receiving = Some(kind);
@@ -180,11 +196,11 @@ impl Deflate {
             self.tail_fed = 0;
             self.input_done = false;
             self.input_seen = false;
-            self.stream_ended = false;
+            if self.receive_no_context_takeover {
+                // The peer promised not to refer to earlier messages.
+                inflater.forget_history();
+            }
         }
-        let state = self
-            .inflater
-            .get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
         let (mut used, mut written) = (0, 0);
         loop {
             if last && used == input.len() {
@@ -194,7 +210,7 @@ impl Deflate {
             // none at all is accepted too), or a stream ended by a final
             // block with nothing after it, has no block for the tail to
             // complete: feeding it would leave a stored block half read.
-            let skip_tail = !self.input_seen || self.stream_ended;
+            let skip_tail = !self.input_seen || inflater.after_final_block();
             let (src, tail) = if used < input.len() {
                 (&input[used..], false)
             } else if self.input_done && !skip_tail && self.tail_fed < 4 {
@@ -202,31 +218,17 @@ impl Deflate {
             } else {
                 (&[][..], false)
             };
-            let r = inflate(state, src, &mut out[written..], MZFlush::None);
-            let consumed = r.bytes_consumed;
+            let r = inflater
+                .inflate(src, &mut out[written..])
+                .map_err(|_| PeerErrorKind::InflateFailed)?;
             if tail {
-                self.tail_fed += consumed as u8;
+                self.tail_fed += r.consumed as u8;
             } else {
-                used += consumed;
-                self.input_seen |= consumed > 0;
+                used += r.consumed;
+                self.input_seen |= r.consumed > 0;
             }
-            if consumed > 0 {
-                // Bytes after a final block begin a new stream.
-                self.stream_ended = false;
-            }
-            written += r.bytes_written;
-            match r.status {
-                Ok(MZStatus::StreamEnd) => {
-                    // A block with BFINAL ended the stream (RFC 7692
-                    // §7.2.3.4); the next block follows the padding, with
-                    // the window kept (§7.2.1).
-                    state.decompressor().init();
-                    self.stream_ended = true;
-                }
-                Ok(_) | Err(MZError::Buf) => {}
-                Err(_) => return Err(PeerErrorKind::InflateFailed),
-            }
-            if written == out.len() || consumed + r.bytes_written == 0 {
+            written += r.written;
+            if written == out.len() || r.consumed + r.written == 0 {
                 break;
             }
         }
@@ -242,7 +244,7 @@ impl Deflate {
         // Done when the tail is in (or has no block to complete) and the
         // output did not fill up (the inflater stops only when it cannot
         // go on, or when `out` is full).
-        let tail_done = self.tail_fed == 4 || !self.input_seen || self.stream_ended;
+        let tail_done = self.tail_fed == 4 || !self.input_seen || inflater.after_final_block();
         let message_end = self.input_done && tail_done && written < out.len();
         self.out_full = written == out.len() && !message_end;
         if message_end {

@@ -13,6 +13,8 @@ mod decode;
 #[cfg(feature = "deflate")]
 mod deflate;
 mod frame;
+#[cfg(feature = "deflate")]
+mod inflate;
 mod mask;
 #[cfg(feature = "alloc")]
 mod message;
