@@ -999,3 +999,31 @@ fn out_of_range_config_fields_are_clamped() {
         "permessage-deflate; server_max_window_bits=8; client_max_window_bits"
     );
 }
+
+/// A message ended by a final block (RFC 7692 §7.2.3.4) into a one-byte
+/// `out`: the block's end waits behind the full buffer, and the tail must
+/// not be fed after it (it would begin a stored block the next message
+/// then continues). Two such messages, each "Hello".
+#[test]
+fn a_final_block_behind_a_full_output_needs_no_tail() {
+    let frame = [0xc1, 0x07, 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let mut c = client(DeflateParams::new());
+    let mut buf = [frame, frame].concat();
+    let mut out = [0u8; 1];
+    let (mut messages, mut current) = (Vec::new(), Vec::new());
+    loop {
+        let r = c.receive_into(&mut buf, &mut out, Instant::ZERO).unwrap();
+        let consumed = r.consumed;
+        let Some(Event::Data(chunk)) = r.event else {
+            buf.drain(..consumed);
+            break;
+        };
+        current.extend_from_slice(chunk.payload);
+        if chunk.message_end {
+            messages.push(std::mem::take(&mut current));
+        }
+        buf.drain(..consumed);
+    }
+    assert!(buf.is_empty());
+    assert_eq!(messages, [b"Hello".to_vec(), b"Hello".to_vec()]);
+}

@@ -202,6 +202,9 @@ impl Deflate {
             }
         }
         let (mut used, mut written) = (0, 0);
+        // The inflater made no progress on empty input: what it holds is
+        // out, and whether the tail is needed can be told.
+        let mut drained = false;
         loop {
             if last && used == input.len() {
                 self.input_done = true;
@@ -210,10 +213,16 @@ impl Deflate {
             // none at all is accepted too), or a stream ended by a final
             // block with nothing after it, has no block for the tail to
             // complete: feeding it would leave a stored block half read.
+            // Known only once the inflater has used every bit it holds (a
+            // final block's end may wait behind a full `out`).
             let skip_tail = !self.input_seen || inflater.after_final_block();
+            let feed_tail = self.input_done
+                && !skip_tail
+                && self.tail_fed < 4
+                && (drained || self.tail_fed > 0);
             let (src, tail) = if used < input.len() {
                 (&input[used..], false)
-            } else if self.input_done && !skip_tail && self.tail_fed < 4 {
+            } else if feed_tail {
                 (&TAIL[usize::from(self.tail_fed)..], true)
             } else {
                 (&[][..], false)
@@ -228,9 +237,17 @@ impl Deflate {
                 self.input_seen |= r.consumed > 0;
             }
             written += r.written;
-            if written == out.len() || r.consumed + r.written == 0 {
+            if written == out.len() {
                 break;
             }
+            if r.consumed + r.written == 0 {
+                if src.is_empty() && !drained {
+                    drained = true;
+                    continue;
+                }
+                break;
+            }
+            drained = false;
         }
         if last && used == input.len() {
             // The message's input is all in, even when `out` filled up
