@@ -1027,3 +1027,122 @@ fn a_final_block_behind_a_full_output_needs_no_tail() {
     assert!(buf.is_empty());
     assert_eq!(messages, [b"Hello".to_vec(), b"Hello".to_vec()]);
 }
+
+/// Messages from another compressor (miniz_oxide, 32 KiB window) ending in
+/// each way RFC 7692 allows: a sync flush (tail removed), a full flush
+/// (tail removed), two flushes inside one message, or a final block (a
+/// fresh stream, nothing removed); fed in reads of any size into outputs
+/// of any size (one byte included), they come back equal.
+mod other_compressor {
+    use super::*;
+    use miniz_oxide::deflate::core::{
+        CompressorOxide, TDEFLFlush, compress, create_comp_flags_from_zip_params,
+    };
+    use proptest::prelude::*;
+
+    fn compressor(level: u8) -> CompressorOxide {
+        CompressorOxide::new(create_comp_flags_from_zip_params(i32::from(level), -15, 0))
+    }
+
+    fn run(c: &mut CompressorOxide, data: &[u8], flush: TDEFLFlush) -> Vec<u8> {
+        let mut out = vec![0u8; data.len() * 2 + 64];
+        let (_, _, n) = compress(c, data, &mut out, flush);
+        out.truncate(n);
+        out
+    }
+
+    /// Server frames (unmasked, RSV1) of `messages`, each ending as
+    /// `ends` says (0 sync, 1 full, 2 two flushes, 3 final block).
+    fn frames(messages: &[(Vec<u8>, u8)], level: u8) -> Vec<u8> {
+        let mut c = compressor(level);
+        let mut wire = Vec::new();
+        for (data, end) in messages {
+            let payload = match end {
+                3 => {
+                    // A fresh stream; the next messages from a fresh
+                    // compressor too (the old one never saw this one).
+                    c = compressor(level);
+                    run(&mut compressor(level), data, TDEFLFlush::Finish)
+                }
+                2 => {
+                    let half = data.len() / 2;
+                    let mut p = run(&mut c, &data[..half], TDEFLFlush::Full);
+                    p.extend(run(&mut c, &data[half..], TDEFLFlush::Sync));
+                    p.truncate(p.len() - 4);
+                    p
+                }
+                _ => {
+                    let flush = if *end == 0 {
+                        TDEFLFlush::Sync
+                    } else {
+                        TDEFLFlush::Full
+                    };
+                    let mut p = run(&mut c, data, flush);
+                    assert!(p.ends_with(&[0, 0, 0xff, 0xff]));
+                    p.truncate(p.len() - 4);
+                    p
+                }
+            };
+            wire.push(0xc2);
+            match payload.len() {
+                n if n < 126 => wire.push(n as u8),
+                n if n < 65536 => {
+                    wire.push(126);
+                    wire.extend_from_slice(&(n as u16).to_be_bytes());
+                }
+                n => {
+                    wire.push(127);
+                    wire.extend_from_slice(&(n as u64).to_be_bytes());
+                }
+            }
+            wire.extend_from_slice(&payload);
+        }
+        wire
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn any_ending_any_reads_any_output(
+            messages in proptest::collection::vec(
+                (proptest::collection::vec(prop_oneof![Just(b'x'), Just(b'y'), any::<u8>()], 0..2000), 0u8..4),
+                1..8,
+            ),
+            level in 1u8..=9,
+            read in 1usize..3000,
+            out_size in prop_oneof![Just(1usize), 1usize..400, 400usize..20000],
+        ) {
+            let wire = frames(&messages, level);
+            let mut c = client(DeflateParams::new());
+            let mut out = vec![0u8; out_size];
+            let (mut buf, mut fed) = (Vec::new(), 0);
+            let (mut got, mut current) = (Vec::new(), Vec::new());
+            loop {
+                let r = c.receive_into(&mut buf, &mut out, Instant::ZERO).unwrap();
+                let consumed = r.consumed;
+                let more = match r.event {
+                    Some(Event::Data(chunk)) => {
+                        current.extend_from_slice(chunk.payload);
+                        if chunk.message_end {
+                            got.push(std::mem::take(&mut current));
+                        }
+                        false
+                    }
+                    Some(other) => panic!("{other:?}"),
+                    None => true,
+                };
+                buf.drain(..consumed);
+                if more {
+                    if fed == wire.len() {
+                        break;
+                    }
+                    let n = read.min(wire.len() - fed);
+                    buf.extend_from_slice(&wire[fed..fed + n]);
+                    fed += n;
+                }
+            }
+            let expected: Vec<Vec<u8>> = messages.into_iter().map(|(m, _)| m).collect();
+            prop_assert_eq!(got, expected);
+        }
+    }
+}
