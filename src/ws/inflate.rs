@@ -218,6 +218,18 @@ impl<const N: usize> Code<N> {
     }
 }
 
+/// The first 8 bytes of `bytes` (which has them: the callers check), as
+/// one load: a fixed-size copy, where `copy_from_slice` of a computed
+/// range called `memcpy` for each 8 bytes.
+#[inline(always)]
+fn eight(bytes: &[u8]) -> [u8; 8] {
+    let mut piece = [0; 8];
+    if let Some(first) = bytes.first_chunk::<8>() {
+        piece = *first;
+    }
+    piece
+}
+
 /// The low `len` bits of `code`, in reverse order.
 const fn reverse(code: u32, len: u32) -> u32 {
     code.reverse_bits() >> (32 - len)
@@ -694,9 +706,7 @@ impl Inflater {
         // input's next bits, whole bytes counted in `pos` only (masked off
         // on the way out).
         let refill = |bits: &mut u64, count: &mut u32, pos: &mut usize| {
-            let mut word = [0; 8];
-            word.copy_from_slice(&input[*pos..*pos + 8]);
-            *bits |= u64::from_le_bytes(word) << *count;
+            *bits |= u64::from_le_bytes(eight(&input[*pos..])) << *count;
             *pos += ((63 - *count) >> 3) as usize;
             *count |= 56;
         };
@@ -770,14 +780,33 @@ impl Inflater {
                 let from = w - distance;
                 let mut i = 0;
                 while i < length {
-                    let mut piece = [0; 8];
-                    piece.copy_from_slice(&out[from + i..from + i + 8]);
+                    let piece = eight(&out[from + i..]);
                     out[w + i..w + i + 8].copy_from_slice(&piece);
                     i += 8;
                 }
                 w += length;
+            } else if distance == 1 {
+                let byte = out[w - 1];
+                out[w..w + length].fill(byte);
+                w += length;
             } else {
-                this.copy(out, &mut w, distance, length);
+                // Closer than 8: the match repeats the last `distance`
+                // bytes, so it also repeats with any multiple of that
+                // period; one of at least 8 lets it go in 8-byte pieces
+                // after its first few bytes.
+                let step = distance * 8usize.div_ceil(distance);
+                let from = w - distance;
+                let head = (step - distance).min(length);
+                for i in 0..head {
+                    out[w + i] = out[from + i];
+                }
+                let mut i = head;
+                while i < length {
+                    let piece = eight(&out[w + i - step..]);
+                    out[w + i..w + i + 8].copy_from_slice(&piece);
+                    i += 8;
+                }
+                w += length;
             }
         };
         self.bits = bits & ((1 << count) - 1);
