@@ -13,6 +13,10 @@
 //!   compressing connection (whole, or in fragments split anywhere) and
 //!   read back by the other role through arbitrary reads and output
 //!   buffer sizes: the same messages must come back.
+//! * **Other compressor** (round trip with bit 4 of byte 5): the same,
+//!   whole messages compressed by `miniz_oxide` at level 1 to 8 (bits 5-7
+//!   of byte 5) with a sync flush each, so the crate's inflater meets the
+//!   dynamic Huffman blocks its own compressor never writes.
 //!
 //! Input layout, read with a `Cursor` (zeros past the end):
 //!
@@ -22,7 +26,8 @@
 //! |       | context takeover; bit 3: tiny limits (4 KiB message);         |
 //! |       | bits 4-6: output buffer size (`OUT`); bit 7: raw              |
 //! | 1-4   | the client's mask key seed                                    |
-//! | 5     | cuts: low 4 bits the count, then that many two-byte lengths   |
+//! | 5     | cuts: low 4 bits the count, then that many two-byte lengths;  |
+//! |       | bit 4: other compressor, bits 5-7 its level less one          |
 //! | then  | raw: the bytes; round trip: messages, each a tag byte (bit 0  |
 //! |       | binary, bit 1 fragmented, bits 2-7 count of fragments), a     |
 //! |       | two-byte length, the bytes, and the fragment sizes            |
@@ -71,12 +76,26 @@ pub fn check(data: &[u8]) {
         return;
     }
     let messages = parse_messages(&mut cur);
-    let (events, expected) = if receiver_is_client {
-        let wire = encode(server(), &messages);
-        (feed_into(&mut client(), &wire, &cuts, out).0, messages)
-    } else {
-        let wire = encode(client(), &messages);
-        (feed_into(&mut server(), &wire, &cuts, out).0, messages)
+    let other = (c & 0x10 != 0).then_some(c >> 5);
+    let (events, expected) = match (receiver_is_client, other) {
+        (true, None) => {
+            let wire = encode(server(), &messages);
+            (feed_into(&mut client(), &wire, &cuts, out).0, messages)
+        }
+        (false, None) => {
+            let wire = encode(client(), &messages);
+            (feed_into(&mut server(), &wire, &cuts, out).0, messages)
+        }
+        (true, Some(level)) => {
+            let fresh = params.server_no_context_takeover;
+            let wire = encode_other(&messages, level + 1, fresh, None);
+            (feed_into(&mut client(), &wire, &cuts, out).0, messages)
+        }
+        (false, Some(level)) => {
+            let fresh = params.client_no_context_takeover;
+            let wire = encode_other(&messages, level + 1, fresh, Some(seed));
+            (feed_into(&mut server(), &wire, &cuts, out).0, messages)
+        }
     };
     let expected: Vec<WsEv> = expected
         .into_iter()
@@ -170,6 +189,56 @@ fn encode<M: MaskSource>(mut sender: Connection<M>, messages: &[Message]) -> Vec
             .send_fragment(m.kind, rest, true, &mut out)
             .expect("the last fragment with room");
         wire.extend_from_slice(&out[..n]);
+    }
+    wire
+}
+
+/// The messages as another compressor writes them: each whole, compressed
+/// by `miniz_oxide` at `level` (32 KiB window) with a sync flush whose
+/// tail is removed (RFC 7692 §7.2.1), from a fresh compressor each when
+/// `fresh` (no context takeover); in frames masked with keys from `mask`
+/// (a client's) or unmasked (a server's).
+fn encode_other(messages: &[Message], level: u8, fresh: bool, mask: Option<u32>) -> Vec<u8> {
+    use miniz_oxide::deflate::core::{
+        CompressorOxide, TDEFLFlush, compress, create_comp_flags_from_zip_params,
+    };
+    let new = || CompressorOxide::new(create_comp_flags_from_zip_params(i32::from(level), -15, 0));
+    let mut compressor = new();
+    let mut keys = Keys::new(mask.unwrap_or(0));
+    let mut wire = Vec::new();
+    let mut out = vec![0u8; 2 * 8192 + 1024];
+    for m in messages {
+        if fresh {
+            compressor = new();
+        }
+        let (_, _, n) = compress(&mut compressor, &m.payload, &mut out, TDEFLFlush::Sync);
+        let payload = &out[..n];
+        let payload = payload.strip_suffix(&[0, 0, 0xff, 0xff]).unwrap_or(payload);
+        let opcode = match m.kind {
+            MessageKind::Text => 0x1,
+            MessageKind::Binary => 0x2,
+        };
+        wire.push(0x80 | 0x40 | opcode);
+        let masked = if mask.is_some() { 0x80 } else { 0 };
+        match payload.len() {
+            n if n < 126 => wire.push(masked | n as u8),
+            n if n < 65536 => {
+                wire.push(masked | 126);
+                wire.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                wire.push(masked | 127);
+                wire.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        match mask {
+            Some(_) => {
+                let key = keys.mask_key();
+                wire.extend_from_slice(&key);
+                wire.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+            }
+            None => wire.extend_from_slice(payload),
+        }
     }
     wire
 }
