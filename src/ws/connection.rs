@@ -664,7 +664,12 @@ impl<M: MaskSource> Connection<M> {
                 event: None,
             });
         }
-        let deflate = self.deflate_on();
+        #[cfg(feature = "deflate")]
+        let deflate = self
+            .deflate_on()
+            .then(|| super::decode::compressed_chunk(out.len()));
+        #[cfg(not(feature = "deflate"))]
+        let deflate = None;
         // Positions are in `buf`; a step decodes `buf[pos..]`. The loop
         // goes on only past compressed bytes that inflated to nothing.
         #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]

@@ -84,8 +84,9 @@ impl Decoder {
     /// Decodes the next step; unmasks in place. With `hold_pings`, a Ping
     /// is left unconsumed (`NeedMore` before its header): the connection
     /// cannot store its Pong yet. With `deflate` (permessage-deflate
-    /// negotiated), RSV1 marks a compressed message on its first frame
-    /// (RFC 7692 §6.1).
+    /// negotiated: `Some(chunk)`), RSV1 marks a compressed message on its
+    /// first frame (RFC 7692 §6.1), and a compressed step hands out at
+    /// most `chunk` bytes (see [`compressed_chunk`]).
     #[inline]
     pub(crate) fn step(
         &mut self,
@@ -93,7 +94,7 @@ impl Decoder {
         role: Role,
         limits: &FrameLimits,
         hold_pings: bool,
-        deflate: bool,
+        deflate: Option<usize>,
     ) -> Result<Step, PeerErrorKind> {
         // The one-go path where time matters more than flash.
         if crate::SHORTCUTS {
@@ -114,11 +115,11 @@ impl Decoder {
         role: Role,
         limits: &FrameLimits,
         hold_pings: bool,
-        deflate: bool,
+        deflate: Option<usize>,
     ) -> Result<Step, PeerErrorKind> {
         let mut pos = 0;
         if self.remaining == 0 {
-            let rsv1 = if deflate { RSV1 } else { 0 };
+            let rsv1 = if deflate.is_some() { RSV1 } else { 0 };
             let Some((h, n)) = FrameHeader::decode(buf, role, rsv1)? else {
                 return Ok(Step::NeedMore { consumed: 0 });
             };
@@ -173,7 +174,7 @@ impl Decoder {
         if self.compressed {
             // The inflater may use only part of a chunk, and what it
             // leaves is masked again: a bounded chunk bounds that work.
-            take = take.min(MAX_COMPRESSED_CHUNK);
+            take = take.min(deflate.unwrap_or(MAX_COMPRESSED_CHUNK));
         }
         let data = &mut buf[pos..pos + take];
         if self.mask != [0; 4] {
@@ -377,6 +378,17 @@ impl Decoder {
 /// The most compressed payload one step hands out (see `step`).
 const MAX_COMPRESSED_CHUNK: usize = 16 * 1024;
 
+/// How much compressed payload a step hands out for an output buffer of
+/// `out` bytes: what the inflater leaves of it is masked again, so a
+/// chunk in proportion to the room (the inflater uses about as much input
+/// as it writes, or less) keeps that work in proportion to the progress
+/// (a review: a one-byte `out` re-masked 16 KiB a call), at least 512
+/// bytes and at most 16 KiB.
+#[cfg(feature = "deflate")]
+pub(crate) fn compressed_chunk(out: usize) -> usize {
+    out.saturating_mul(2).clamp(512, MAX_COMPRESSED_CHUNK)
+}
+
 /// RSV1 in [`FrameHeader::rsv`]: a compressed message (RFC 7692 §6).
 const RSV1: u8 = 0b100;
 
@@ -398,6 +410,16 @@ pub(crate) fn parse_close(payload: &[u8]) -> Result<(Option<u16>, &str), PeerErr
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn compressed_chunks_follow_the_output_room() {
+        // A one-byte output re-masks at most 511 bytes a call, not 16 KiB.
+        assert_eq!(compressed_chunk(1), 512);
+        assert_eq!(compressed_chunk(2048), 4096);
+        assert_eq!(compressed_chunk(16 * 1024), MAX_COMPRESSED_CHUNK);
+        assert_eq!(compressed_chunk(usize::MAX), MAX_COMPRESSED_CHUNK);
+    }
+
     use super::*;
     use std::vec::Vec;
 
@@ -473,7 +495,7 @@ mod tests {
                             let mut followed = whole.clone();
                             followed.extend_from_slice(next);
                             for cut in ends {
-                                for deflate in [false, true] {
+                                for deflate in [None, Some(MAX_COMPRESSED_CHUNK)] {
                                     let mut a = followed[..cut].to_vec();
                                     let mut b = a.clone();
                                     let (mut fast, mut general) = (Decoder::new(), Decoder::new());
