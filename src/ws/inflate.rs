@@ -98,11 +98,23 @@ impl<const N: usize> Code<N> {
     };
 
     /// The code whose symbol `s` has length `lengths[s]` (0: none), built
-    /// at compile time for the fixed codes. Over-subscribed or (beyond a
-    /// single one-bit code) incomplete codes are refused; an empty code
-    /// (no symbol) is allowed.
+    /// at compile time for the fixed codes.
     const fn build(lengths: &[u8]) -> Result<Self, InflateError> {
         let mut code = Self::EMPTY;
+        match code.rebuild(lengths) {
+            Ok(()) => Ok(code),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Makes this the code whose symbol `s` has length `lengths[s]` (0:
+    /// none), in place (a dynamic block's codes: no copy of the tables).
+    /// Over-subscribed or (beyond a single one-bit code) incomplete codes
+    /// are refused; an empty code (no symbol) is allowed.
+    const fn rebuild(&mut self, lengths: &[u8]) -> Result<(), InflateError> {
+        let code = self;
+        code.count = [0; 16];
+        code.fast = [0; FAST_SIZE];
         let mut i = 0;
         while i < lengths.len() {
             code.count[lengths[i] as usize] += 1;
@@ -165,7 +177,7 @@ impl<const N: usize> Code<N> {
             next <<= 1;
             len += 1;
         }
-        Ok(code)
+        Ok(())
     }
 
     /// Every code of up to 15 bits is used (Kraft's sum is one).
@@ -527,12 +539,11 @@ impl Inflater {
                     if read == self.code_length_count {
                         #[cfg(test)]
                         tests::count_build(1);
-                        let code = Code::build(&self.lengths[..19])?;
+                        self.code_lengths.rebuild(&self.lengths[..19])?;
                         // The code length code must be complete (zlib).
-                        if !code.is_complete() {
+                        if !self.code_lengths.is_complete() {
                             return Err(InflateError::BadCode);
                         }
-                        self.code_lengths = code;
                         self.state = State::Lengths(0);
                         continue;
                     }
@@ -630,8 +641,9 @@ impl Inflater {
         }
         #[cfg(test)]
         tests::count_build(2);
-        self.literals = Code::build(&self.lengths[..literals])?;
-        self.distances = Code::build(&self.lengths[literals..usize::from(total)])?;
+        self.literals.rebuild(&self.lengths[..literals])?;
+        self.distances
+            .rebuild(&self.lengths[literals..usize::from(total)])?;
         self.fixed = false;
         self.state = State::Codes;
         Ok(())
