@@ -11,7 +11,7 @@
 //! 43 KB state on the stack. `inflate.rs` has the fixed codes' tables at
 //! compile time, enforces the peer's window and promise, and takes
 //! 2^bits bytes of window (32 KiB for a peer that did not agree to less)
-//! plus about 4.5 KiB.
+//! plus about 4.2 KiB.
 //!
 //! `miniz_oxide`'s compressor could not be used either: asked for a window
 //! below 32 KiB, its output still reaches farther back (zlib rejected it

@@ -293,7 +293,7 @@ enum State {
 }
 
 /// The peer's stream: window, bit buffer, block state and codes. Boxed
-/// (about 4.5 KiB plus the window).
+/// (about 4.2 KiB plus the window).
 #[derive(Clone)]
 pub(crate) struct Inflater {
     /// The last bytes handed out, `window.len()` (2^bits) at most: what
