@@ -553,10 +553,11 @@ fn bad_deflate_data_and_bad_inflated_text_fail_with_1007() {
     assert_eq!(got, [Got::Error(PeerErrorKind::InflateFailed)]);
     assert_eq!(close_code(&wire), 1007);
     // Invalid UTF-8 that only shows after inflating (a stored block of
-    // 0xff), in a text message.
+    // 0xff, then the empty stored block's first byte, RFC 7692 §7.2.1),
+    // in a text message.
     let (got, wire) = receive_all(
         &mut client(DeflateParams::new()),
-        b"\xc1\x06\x00\x01\x00\xfe\xff\xff",
+        b"\xc1\x07\x00\x01\x00\xfe\xff\xff\x00",
         64,
         64,
     );
@@ -565,11 +566,21 @@ fn bad_deflate_data_and_bad_inflated_text_fail_with_1007() {
     // The same bytes as binary are fine.
     let (got, _) = receive_all(
         &mut client(DeflateParams::new()),
-        b"\xc2\x06\x00\x01\x00\xfe\xff\xff",
+        b"\xc2\x07\x00\x01\x00\xfe\xff\xff\x00",
         64,
         64,
     );
     assert_eq!(got, [Got::Message(MessageKind::Binary, vec![0xff])]);
+    // Without that last byte the message ends inside a block (the tail is
+    // read as the next block's start): 1007, not a message.
+    let (got, wire) = receive_all(
+        &mut client(DeflateParams::new()),
+        b"\xc2\x06\x00\x01\x00\xfe\xff\xff",
+        64,
+        64,
+    );
+    assert_eq!(got.last(), Some(&Got::Error(PeerErrorKind::InflateFailed)));
+    assert_eq!(close_code(&wire), 1007);
     // After a final block the next block follows the padding, with the
     // window kept (RFC 7692 §7.2.1): "Hel" with BFINAL, then "lo" in the
     // same message; then "Hello" again as a back-reference (§7.2.3.2),
@@ -1145,4 +1156,44 @@ mod other_compressor {
             prop_assert_eq!(got, expected);
         }
     }
+}
+
+/// A message cut inside its block ("Hello" without its end-of-block code
+/// nor the empty stored block RFC 7692 §7.2.1 ends it with): the appended tail is read as data, so
+/// what comes out is not the message. Failed with 1007, not handed out as
+/// "Helh" (what zlib, used the same way, gives).
+#[test]
+fn a_message_cut_inside_a_block_fails() {
+    let mut c = client(DeflateParams::new());
+    let mut buf = vec![0xc1, 0x04, 0xf2, 0x48, 0xcd, 0xc9];
+    let mut out = [0u8; 64];
+    let mut got = Vec::new();
+    let error = loop {
+        match c.receive_into(&mut buf, &mut out, Instant::ZERO) {
+            Ok(r) => {
+                let consumed = r.consumed;
+                match r.event {
+                    Some(Event::Data(chunk)) => {
+                        got.extend_from_slice(chunk.payload);
+                        assert!(!chunk.message_end, "handed out as whole: {got:?}");
+                    }
+                    Some(other) => panic!("{other:?}"),
+                    None => panic!("waits for more after a whole frame"),
+                }
+                buf.drain(..consumed);
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(
+            error,
+            Error::Peer(ref p) if p.kind() == PeerErrorKind::InflateFailed
+        ),
+        "{error:?}"
+    );
+    // A Close (masked, as a client's) is owed.
+    let mut close = [0u8; 64];
+    let n = c.poll_transmit(&mut close);
+    assert_eq!(close[0], 0x88, "{:02x?}", &close[..n]);
 }

@@ -602,6 +602,8 @@ impl<M: MaskSource> Connection<M> {
     /// counts against [`Config::max_message_size`]: a message inflating
     /// beyond it fails the connection with 1009 after at most that many
     /// bytes plus one chunk. `out` must not be empty when permessage-deflate is on.
+    /// Bytes of `out` past a chunk's payload may have been written to
+    /// (the inflater copies in 8-byte pieces): they hold nothing.
     pub fn receive_into<'b>(
         &mut self,
         buf: &'b mut [u8],

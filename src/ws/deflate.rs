@@ -263,6 +263,14 @@ impl Deflate {
         // go on, or when `out` is full).
         let tail_done = self.tail_fed == 4 || !self.input_seen || inflater.after_final_block();
         let message_end = self.input_done && tail_done && written < out.len();
+        if message_end && !inflater.at_block_boundary() {
+            // The message stopped inside a block (its last block cut
+            // short, or not ended by the empty stored block RFC 7692
+            // §7.2.1 asks for): the tail was read as data, and what came
+            // out is not the message. (zlib, used the same way, hands it
+            // out and derails on the next message.)
+            return Err(PeerErrorKind::InflateFailed);
+        }
         self.out_full = written == out.len() && !message_end;
         if message_end {
             self.receiving = None;

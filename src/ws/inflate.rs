@@ -381,6 +381,12 @@ impl Inflater {
         self.window_filled = 0;
     }
 
+    /// Nothing is half read: the next bit would start a block, and no
+    /// match waits to be copied.
+    pub(crate) fn at_block_boundary(&self) -> bool {
+        self.state == State::BlockHeader && self.bit_count == 0 && self.copy_left == 0
+    }
+
     /// The stream so far ends exactly where a final block ended (its
     /// padding dropped): nothing is half read.
     pub(crate) fn after_final_block(&self) -> bool {
