@@ -204,6 +204,20 @@ impl<const N: usize> Code<N> {
         self.decode_long(bits, available)
     }
 
+    /// [`Self::decode`] with at least 15 bits at hand, so that a code is
+    /// always whole: the symbol and its code's length, or `None` for bits
+    /// no code starts with.
+    #[inline(always)]
+    fn decode_whole(&self, bits: u64, available: u32) -> Option<(u16, u32)> {
+        match self.fast[(bits & FAST_MASK) as usize] {
+            0 => match self.decode_long(bits, available) {
+                Decoded::Symbol(symbol, len) => Some((symbol, len)),
+                Decoded::NeedBits | Decoded::Invalid => None,
+            },
+            entry => Some((entry & 0x1ff, u32::from(entry >> 9))),
+        }
+    }
+
     /// [`Self::decode`] for codes longer than the table (or none): one bit
     /// at a time, counting the codes of each length (RFC 1951 §3.2.2's
     /// canonical order).
@@ -738,13 +752,8 @@ impl Inflater {
             if count < 15 {
                 refill(&mut bits, &mut count, &mut pos);
             }
-            let (symbol, len) = match literals.fast[(bits & FAST_MASK) as usize] {
-                // With 15 bits at hand, a table entry is always whole.
-                0 => match literals.decode_long(bits, count) {
-                    Decoded::Symbol(s, l) => (s, l),
-                    _ => break Err(InflateError::BadSymbol),
-                },
-                entry => (entry & 0x1ff, u32::from(entry >> 9)),
+            let Some((symbol, len)) = literals.decode_whole(bits, count) else {
+                break Err(InflateError::BadSymbol);
             };
             bits >>= len;
             count -= len;
@@ -769,12 +778,8 @@ impl Inflater {
             let length = usize::from(LENGTH_BASE[index]) + (bits & ((1 << extra) - 1)) as usize;
             bits >>= extra;
             count -= extra;
-            let (symbol, len) = match distances.fast[(bits & FAST_MASK) as usize] {
-                0 => match distances.decode_long(bits, count) {
-                    Decoded::Symbol(s, l) => (s, l),
-                    _ => break Err(InflateError::BadSymbol),
-                },
-                entry => (entry & 0x1ff, u32::from(entry >> 9)),
+            let Some((symbol, len)) = distances.decode_whole(bits, count) else {
+                break Err(InflateError::BadSymbol);
             };
             bits >>= len;
             count -= len;
