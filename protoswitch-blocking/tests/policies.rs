@@ -16,7 +16,7 @@ use protoswitch::ws::{self, Keepalive, Message, OnExceeded, RateLimit};
 use protoswitch_blocking::{Config, Decision, Error};
 
 mod support;
-use support::{client_frame, server_and_silent_client, within};
+use support::{client_frame, read_head, server_and_silent_client, within};
 
 /// Reads one unmasked server frame with a payload under 126 bytes.
 fn server_frame(peer: &mut TcpStream) -> (u8, Vec<u8>) {
@@ -25,15 +25,6 @@ fn server_frame(peer: &mut TcpStream) -> (u8, Vec<u8>) {
     let mut payload = vec![0; usize::from(head[1] & 0x7f)];
     peer.read_exact(&mut payload).unwrap();
     (head[0], payload)
-}
-
-/// A masked client frame (zero key) with a 16-bit length.
-fn client_frame_126(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![first, 0x80 | 126];
-    f.extend((payload.len() as u16).to_be_bytes());
-    f.extend([0; 4]);
-    f.extend(payload);
-    f
 }
 
 #[test]
@@ -189,8 +180,7 @@ fn a_rate_limit_pause_does_not_end_a_live_peer_by_keepalive_or_idle_timeout() {
         .idle_timeout(Some(Duration::from_millis(500)))
         .rate_limit(Some(RateLimit::new().bytes_per_second(1_000)));
     let (mut ws, mut peer) = server_and_silent_client(config);
-    peer.write_all(&client_frame_126(0x82, &[1; 2_000]))
-        .unwrap();
+    peer.write_all(&client_frame(0x82, &[1; 2_000])).unwrap();
     let mut writer = peer.try_clone().unwrap();
     let pongs = thread::spawn(move || {
         thread::sleep(Duration::from_millis(100));
@@ -247,12 +237,7 @@ fn connect_with_retry_retries_transient_failures_only() {
             let (mut stream, _) = listener.accept().unwrap();
             match n {
                 0 | 1 => {
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") {
-                        stream.read_exact(&mut byte).unwrap();
-                        head.push(byte[0]);
-                    }
+                    read_head(&mut stream);
                     stream
                         .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
                         .unwrap();
@@ -332,8 +317,7 @@ fn a_rate_limit_pause_keeps_the_callers_own_read_timeout() {
         .deflate(None)
         .rate_limit(Some(RateLimit::new().bytes_per_second(1_000)));
     let (mut ws, mut peer) = server_and_silent_client(config);
-    peer.write_all(&client_frame_126(0x82, &[1; 3_000]))
-        .unwrap();
+    peer.write_all(&client_frame(0x82, &[1; 3_000])).unwrap();
     peer.write_all(&client_frame(0x82, b"later")).unwrap();
     let (first, second, elapsed, rest) = within(Duration::from_secs(10), move || {
         let first = ws.read();

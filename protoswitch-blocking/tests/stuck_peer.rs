@@ -16,7 +16,9 @@ use protoswitch::ws::{self, Keepalive, Message};
 use protoswitch_blocking::{Config, Decision, Error, Transport, WebSocket};
 
 mod support;
-use support::{client_frame, server_and_silent_client, server_over_and_silent_client, within};
+use support::{
+    client_frame, read_head, server_and_silent_client, server_over_and_silent_client, within,
+};
 
 /// Fills the transport's buffers (ours and the peer's) with bytes the
 /// peer will never read, so that the next write blocks.
@@ -121,17 +123,6 @@ fn an_echo_the_peer_never_reads_is_given_up_after_the_close_timeout() {
         Err(Error::Io(e)) => assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}"),
         other => panic!("{other:?}"),
     }
-}
-
-/// Reads an HTTP head byte by byte, through its empty line.
-fn read_head(stream: &mut TcpStream) -> Vec<u8> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    head
 }
 
 /// A raw WebSocket server on an ephemeral port: it answers the handshake

@@ -1,5 +1,6 @@
 //! What the loopback tests share: a watchdog, a server `WebSocket` with
-//! the raw TCP stream of its client, and the client's frames.
+//! the raw TCP stream of its client, the client's frames, a head read
+//! byte by byte.
 #![allow(dead_code)] // each test file uses its own part
 
 use std::io::{Read, Write};
@@ -49,9 +50,30 @@ pub fn server_over_and_silent_client<S: Read + Write + Transport>(
     (ws, client.join().unwrap())
 }
 
-/// A masked client frame (zero key) with a payload under 126 bytes.
+/// A masked client frame (zero key): a 7-bit length under 126 bytes of
+/// payload, a 16-bit one up to 64 KiB.
 pub fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![first, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    let mut f = vec![first];
+    match u8::try_from(payload.len()) {
+        Ok(len) if len < 126 => f.push(0x80 | len),
+        _ => {
+            let len = u16::try_from(payload.len()).expect("a test frame under 64 KiB");
+            f.push(0x80 | 126);
+            f.extend(len.to_be_bytes());
+        }
+    }
+    f.extend([0; 4]);
     f.extend_from_slice(payload);
     f
+}
+
+/// Reads an HTTP head byte by byte, through its empty line.
+pub fn read_head(stream: &mut TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    head
 }
