@@ -31,22 +31,29 @@ fn transport(respond: Option<&'static str>) -> DuplexStream {
     a
 }
 
+/// An `open` for `connect_with_retry` that gives each attempt its number
+/// (from 0) to `attempt`, and the count of the attempts made.
+fn counted<F, Fut>(attempt: F) -> (Arc<AtomicU32>, impl FnMut() -> Fut)
+where
+    F: Fn(u32) -> Fut,
+{
+    let attempts = Arc::new(AtomicU32::new(0));
+    let counter = attempts.clone();
+    let open = move || attempt(counter.fetch_add(1, Ordering::SeqCst));
+    (attempts, open)
+}
+
 const UNAVAILABLE: &str = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
 
 #[tokio::test(start_paused = true)]
 async fn refused_connections_and_503s_are_retried_with_the_backoff() {
-    let attempts = Arc::new(AtomicU32::new(0));
-    let counter = attempts.clone();
-    let open = move || {
-        let n = counter.fetch_add(1, Ordering::SeqCst);
-        async move {
-            match n {
-                0 | 1 => Err(std::io::ErrorKind::ConnectionRefused.into()),
-                2 => Ok(transport(Some(UNAVAILABLE))),
-                _ => Ok(transport(None)),
-            }
+    let (attempts, open) = counted(|n| async move {
+        match n {
+            0 | 1 => Err(std::io::ErrorKind::ConnectionRefused.into()),
+            2 => Ok(transport(Some(UNAVAILABLE))),
+            _ => Ok(transport(None)),
         }
-    };
+    });
     // Three delays: within [0.5, 1] + [1, 2] + [2, 4] seconds.
     let waited = connects_at_the_fourth_attempt(open, Connect::new("test", "/"), &attempts).await;
     assert!(
@@ -76,14 +83,11 @@ where
 
 #[tokio::test(start_paused = true)]
 async fn a_401_is_not_retried() {
-    let attempts = Arc::new(AtomicU32::new(0));
-    let counter = attempts.clone();
-    let open = move || {
-        counter.fetch_add(1, Ordering::SeqCst);
+    let (attempts, open) = counted(|_| {
         let (a, b) = duplex(64 * 1024);
         tokio::spawn(accept(b, |_| Err(Rejected::new(401).body("no"))));
         async move { Ok(a) }
-    };
+    });
     let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     let ws = connect_with_retry(open, Connect::new("test", "/"), backoff).await;
     assert!(matches!(ws, Err(Error::Declined { status: 401, .. })));
@@ -92,12 +96,7 @@ async fn a_401_is_not_retried() {
 
 #[tokio::test(start_paused = true)]
 async fn the_last_error_is_returned_when_the_backoff_gives_up() {
-    let attempts = Arc::new(AtomicU32::new(0));
-    let counter = attempts.clone();
-    let open = move || {
-        counter.fetch_add(1, Ordering::SeqCst);
-        async { Ok(transport(Some(UNAVAILABLE))) }
-    };
+    let (attempts, open) = counted(|_| async { Ok(transport(Some(UNAVAILABLE))) });
     let backoff =
         Backoff::new(Duration::from_secs(1), Duration::from_secs(60)).max_attempts(Some(2));
     let ws = connect_with_retry(open, Connect::new("test", "/"), backoff).await;
@@ -125,27 +124,22 @@ fn transient_errors() {
 
 #[tokio::test(start_paused = true)]
 async fn a_server_that_stays_silent_is_retried_after_the_handshake_timeout() {
-    let attempts = Arc::new(AtomicU32::new(0));
-    let counter = attempts.clone();
-    let open = move || {
-        let n = counter.fetch_add(1, Ordering::SeqCst);
-        async move {
-            match n {
-                // Accepts, reads nothing, says nothing.
-                0 | 1 => {
-                    let (a, b) = duplex(64 * 1024);
-                    tokio::spawn(async move {
-                        std::future::pending::<()>().await;
-                        drop(b);
-                    });
-                    Ok(a)
-                }
-                // Never finishes opening.
-                2 => std::future::pending().await,
-                _ => Ok(transport(None)),
+    let (attempts, open) = counted(|n| async move {
+        match n {
+            // Accepts, reads nothing, says nothing.
+            0 | 1 => {
+                let (a, b) = duplex(64 * 1024);
+                tokio::spawn(async move {
+                    std::future::pending::<()>().await;
+                    drop(b);
+                });
+                Ok(a)
             }
+            // Never finishes opening.
+            2 => std::future::pending().await,
+            _ => Ok(transport(None)),
         }
-    };
+    });
     let options = Options::new().handshake_timeout(Some(Duration::from_secs(5)));
     let request = Connect::new("test", "/").options(options);
     // Three attempts of 5 s, and three delays within [0.5, 1] + [1, 2] + [2, 4] s.
@@ -172,24 +166,19 @@ async fn accept_gives_up_on_a_silent_client_after_the_handshake_timeout() {
 #[tokio::test(start_paused = true)]
 async fn an_attempt_is_bounded_by_the_handshake_timeout_opening_included() {
     // 4 s to open, then a server silent for 4 s: 8 s against a 5 s bound.
-    let attempts = Arc::new(AtomicU32::new(0));
-    let counter = attempts.clone();
-    let open = move || {
-        let n = counter.fetch_add(1, Ordering::SeqCst);
-        async move {
-            if n == 0 {
+    let (attempts, open) = counted(|n| async move {
+        if n == 0 {
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            let (a, b) = duplex(64 * 1024);
+            tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(4)).await;
-                let (a, b) = duplex(64 * 1024);
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_secs(4)).await;
-                    let _ws = accept(b, |_| Ok(Accepted::new())).await;
-                });
-                Ok(a)
-            } else {
-                Ok(transport(None))
-            }
+                let _ws = accept(b, |_| Ok(Accepted::new())).await;
+            });
+            Ok(a)
+        } else {
+            Ok(transport(None))
         }
-    };
+    });
     let options = Options::new().handshake_timeout(Some(Duration::from_secs(5)));
     let request = Connect::new("test", "/").options(options);
     let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
