@@ -280,6 +280,60 @@ pub fn raw_compress(
     }
 }
 
+/// WebSocket frames carrying `messages` compressed by `miniz_oxide` at
+/// `level` (context takeover, 15-bit window, sync flush per message, the
+/// tail removed: what a zlib-based peer such as a browser sends, dynamic
+/// Huffman codes included from level 2 on), one frame per message with
+/// RSV1 set, binary or `text`; masked with xorshift keys from `seed`, or
+/// unmasked (server frames) when `seed` is `None`.
+pub fn foreign_frames(messages: &[Vec<u8>], level: u8, text: bool, seed: Option<u32>) -> Vec<u8> {
+    let longest = messages.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out = vec![0u8; bound(longest).max(MINIZ_ROOM)];
+    let mut payloads = Vec::new();
+    raw_compress(
+        messages,
+        level,
+        &mut out,
+        |_| MINIZ_ROOM.max(bound(longest)),
+        |c| {
+            assert!(c.ends_with(&TAIL), "a sync flush ends with the tail");
+            payloads.push(c[..c.len() - TAIL.len()].to_vec());
+        },
+    );
+    let mut state = seed.map(|s| s | 1);
+    let mut wire = Vec::new();
+    for p in payloads {
+        wire.push(if text { 0xc1 } else { 0xc2 });
+        let masked = if state.is_some() { 0x80 } else { 0 };
+        match p.len() {
+            n if n < 126 => wire.push(masked | n as u8),
+            n if n <= 0xffff => {
+                wire.push(masked | 126);
+                wire.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                wire.push(masked | 127);
+                wire.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        match state.as_mut() {
+            Some(x) => {
+                *x ^= *x << 13;
+                *x ^= *x >> 17;
+                *x ^= *x << 5;
+                let key = x.to_le_bytes();
+                wire.extend_from_slice(&key);
+                wire.extend(p.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+            }
+            None => wire.extend_from_slice(&p),
+        }
+    }
+    wire
+}
+
+/// Output room that lets miniz_oxide write in place (its `OUT_BUF_SIZE`).
+const MINIZ_ROOM: usize = 85_196;
+
 /// FNV-1a over `bytes`, continuing from `h` (start with
 /// [`FNV_START`]): the payload check of the verification run.
 pub fn fnv(mut h: u64, bytes: &[u8]) -> u64 {

@@ -41,7 +41,8 @@
 use std::time::Instant;
 
 use protoswitch_bench::deflate::{
-    FNV_START, Feed, RawStream, bound, fnv, frame, json_messages, raw_compress, raw_inflate,
+    FNV_START, Feed, RawStream, bound, fnv, foreign_frames, frame, json_messages, raw_compress,
+    raw_inflate,
 };
 use protoswitch_bench::report::{Args, cpu_model, median, today};
 use protoswitch_bench::{Totals, ours, receive_buffer};
@@ -198,14 +199,23 @@ fn size(n: u64) -> String {
 }
 
 /// The receive workload over `messages`.
-fn run_receive(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
+fn run_receive(name: &str, messages: &[Vec<u8>], sender: Sender, args: &Args) -> Measured {
     let n = messages.len() as u64;
     let payload: u64 = messages.iter().map(|m| m.len() as u64).sum();
     // Masked client frames, as a server receives them; the same messages
     // as text; unmasked server frames (same compressed bytes).
-    let wire = ours::deflate_frames(ours::deflate_client(0x9e37_79b9), messages, false);
-    let wire_text = ours::deflate_frames(ours::deflate_client(0x9e37_79b9), messages, true);
-    let wire_server = ours::deflate_frames(ours::deflate_server(), messages, false);
+    let (wire, wire_text, wire_server) = match sender {
+        Sender::Protoswitch => (
+            ours::deflate_frames(ours::deflate_client(0x9e37_79b9), messages, false),
+            ours::deflate_frames(ours::deflate_client(0x9e37_79b9), messages, true),
+            ours::deflate_frames(ours::deflate_server(), messages, false),
+        ),
+        Sender::Miniz(level) => (
+            foreign_frames(messages, level, false, Some(0x9e37_79b9)),
+            foreign_frames(messages, level, true, Some(0x9e37_79b9)),
+            foreign_frames(messages, level, false, None),
+        ),
+    };
     let raw = RawStream::from_frames(&wire);
     assert_eq!(
         raw.data,
@@ -313,13 +323,27 @@ fn run_receive(name: &str, messages: &[Vec<u8>], args: &Args) -> Measured {
         }),
     ];
     let description = format!(
-        "{n} distinct messages, {} B on average, {} in all; {} compressed by protoswitch (context takeover), {} of masked frames; 64 KiB reads, 16 KiB output",
+        "{n} distinct messages, {} B on average, {} in all; {} compressed by {} (context takeover), {} of masked frames; 64 KiB reads, 16 KiB output",
         payload / n,
         size(payload),
         size(compressed),
+        match sender {
+            Sender::Protoswitch => "protoswitch".to_string(),
+            Sender::Miniz(level) => format!("miniz_oxide level {level} (dynamic codes)"),
+        },
         size(wire.len() as u64),
     );
     measure(name, description, n, payload, impls, args)
+}
+
+/// Who compressed the messages a receive workload inflates.
+#[derive(Clone, Copy)]
+enum Sender {
+    /// protoswitch's own compressor (fixed Huffman codes).
+    Protoswitch,
+    /// miniz_oxide at this level: dynamic Huffman codes, as zlib-based
+    /// peers (browsers) send.
+    Miniz(u8),
 }
 
 /// The send workload over `messages`.
@@ -500,11 +524,16 @@ fn main() {
     let large = json_messages(300, 64 * KIB, 0x5eed_0002);
     let wanted = |name: &str| args.selects(name);
     let mut all = Vec::new();
-    for (name, messages) in [("recv_json_300B", &small), ("recv_json_64KiB", &large)] {
+    for (name, messages, sender) in [
+        ("recv_json_300B", &small, Sender::Protoswitch),
+        ("recv_json_64KiB", &large, Sender::Protoswitch),
+        ("recv_json_300B_zlib6", &small, Sender::Miniz(6)),
+        ("recv_json_64KiB_zlib6", &large, Sender::Miniz(6)),
+    ] {
         if !wanted(name) {
             continue;
         }
-        all.push(run_receive(name, messages, &args));
+        all.push(run_receive(name, messages, sender, &args));
         print_plain(all.last().unwrap());
     }
     for (name, messages) in [("send_json_300B", &small), ("send_json_64KiB", &large)] {
