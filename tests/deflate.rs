@@ -835,6 +835,13 @@ mod split {
                     Item::Message { kind: MessageKind::Binary, payload: bytes, pieces }
                 }),
             1 => prop::collection::vec(any::<u8>(), 0..=125).prop_map(Item::Ping),
+            // Long enough for blocks with codes of their own (2 KiB and
+            // more a call), whole or in fragments.
+            1 => (prop::collection::vec(
+                prop::sample::select(vec!["héllo ", "wörld ", "{\"id\":", "42,", "ok", "\n", "\u{1F600}"]),
+                400..3000,
+            ), prop::collection::vec(0usize..6000, 0..3))
+                .prop_map(|(w, pieces)| Item::Message { kind: MessageKind::Text, payload: w.concat().into_bytes(), pieces }),
         ]
     }
 
@@ -844,7 +851,7 @@ mod split {
     fn encode<M: MaskSource>(mut sender: Connection<M>, items: &[Item]) -> (Vec<u8>, Vec<WsEv>) {
         let mut wire = Vec::new();
         let mut expected = Vec::new();
-        let mut out = vec![0u8; 4096];
+        let mut out = vec![0u8; 64 * 1024];
         for item in items {
             match item {
                 Item::Ping(p) => {

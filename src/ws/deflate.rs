@@ -22,7 +22,9 @@
 //! defaults ([`DeflateConfig`]: 12 bits, memory level 5).
 //!
 //! Memory per connection: nothing until a compressed message is received
-//! (then the inflater) or sent (then 16 KiB with the defaults); with
+//! (then the inflater) or sent (then 16 KiB with the defaults; a call
+//! compressing 2 KiB or more also holds its symbols, 4 bytes each and at
+//! most 64 KiB, while it runs, to give each block codes fitted to it); with
 //! [`DeflateConfig::compress`] off the connection never compresses, so
 //! only the inflater is ever allocated.
 
