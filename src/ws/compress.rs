@@ -92,6 +92,9 @@ impl Compressor {
             let mut block = Block {
                 symbols: Vec::with_capacity(BLOCK_SYMBOLS.min(data.len())),
                 bits: &mut bits,
+                lit_freq: [0; LIT_SYMBOLS],
+                dist_freq: [0; DIST_SYMBOLS],
+                fitted: Fitted::EMPTY,
             };
             for piece in data.chunks(self.window_size) {
                 self.compress_piece(piece, &mut block);
@@ -450,6 +453,9 @@ impl Symbols for Fixed<'_, '_> {
 struct Block<'w, 'o> {
     symbols: Vec<u32>,
     bits: &'w mut BitWriter<'o>,
+    lit_freq: [u32; LIT_SYMBOLS],
+    dist_freq: [u32; DIST_SYMBOLS],
+    fitted: Fitted,
 }
 
 impl Symbols for Block<'_, '_> {
@@ -479,8 +485,9 @@ impl Block<'_, '_> {
         if self.symbols.is_empty() {
             return;
         }
-        let mut lit_freq = [0u32; LIT_SYMBOLS];
-        let mut dist_freq = [0u32; DIST_SYMBOLS];
+        let (lit_freq, dist_freq) = (&mut self.lit_freq, &mut self.dist_freq);
+        lit_freq.fill(0);
+        dist_freq.fill(0);
         lit_freq[END_OF_BLOCK] = 1;
         for &s in &self.symbols {
             if s & MATCH == 0 {
@@ -490,12 +497,13 @@ impl Block<'_, '_> {
                 dist_freq[distance_symbol((s & 0xffff) as usize).0] += 1;
             }
         }
-        let fitted = Fitted::new(&lit_freq, &dist_freq);
+        let fitted = &mut self.fitted;
+        fitted.fit(lit_freq, dist_freq);
         // Extra bits are the same either way: only codes are compared.
-        let fixed_cost = cost(&lit_freq, &FIXED.lit) + cost(&dist_freq, &FIXED.dist);
+        let fixed_cost = cost(lit_freq, &FIXED.lit) + cost(dist_freq, &FIXED.dist);
         let fitted_cost = fitted.header_bits()
-            + cost(&lit_freq, &fitted.codes.lit)
-            + cost(&dist_freq, &fitted.codes.dist);
+            + cost(lit_freq, &fitted.codes.lit)
+            + cost(dist_freq, &fitted.codes.dist);
         let codes = if fitted_cost < fixed_cost {
             // BFINAL 0, BTYPE 10.
             self.bits.put(0b100, 3);
@@ -543,52 +551,50 @@ struct Fitted {
 }
 
 impl Fitted {
-    fn new(lit_freq: &[u32; LIT_SYMBOLS], dist_freq: &[u32; DIST_SYMBOLS]) -> Fitted {
-        let mut lit_len = [0u8; LIT_SYMBOLS];
-        let mut dist_len = [0u8; DIST_SYMBOLS];
-        code_lengths(lit_freq, 15, &mut lit_len);
-        code_lengths(dist_freq, 15, &mut dist_len);
-        let mut codes = Codes {
+    const EMPTY: Fitted = Fitted {
+        codes: Codes {
             lit: [(0, 0); LIT_SYMBOLS],
             dist: [(0, 0); DIST_SYMBOLS],
-        };
-        canonical(&lit_len, &mut codes.lit);
-        canonical(&dist_len, &mut codes.dist);
-        let lit_count =
-            257.max(LIT_SYMBOLS - lit_len.iter().rev().take_while(|&&l| l == 0).count());
-        let dist_count =
-            1.max(DIST_SYMBOLS - dist_len.iter().rev().take_while(|&&l| l == 0).count());
+        },
+        lit_count: 0,
+        dist_count: 0,
+        runs: [(0, 0); LIT_SYMBOLS + DIST_SYMBOLS],
+        run_count: 0,
+        cl_codes: [(0, 0); CL_SYMBOLS],
+        cl_count: 0,
+    };
+
+    /// Makes these the codes fitted to symbols of frequencies `lit_freq`
+    /// and `dist_freq`, with their description (in place: the block's
+    /// work stays off the stack of the call as far as it can).
+    fn fit(&mut self, lit_freq: &[u32; LIT_SYMBOLS], dist_freq: &[u32; DIST_SYMBOLS]) {
         // Both length lists as one sequence: runs may cross from one to
         // the other.
         let mut lengths = [0u8; LIT_SYMBOLS + DIST_SYMBOLS];
-        lengths[..lit_count].copy_from_slice(&lit_len[..lit_count]);
-        lengths[lit_count..lit_count + dist_count].copy_from_slice(&dist_len[..dist_count]);
-        let (runs, run_count) = run_lengths(&lengths[..lit_count + dist_count]);
+        let (lit_len, dist_len) = lengths.split_at_mut(LIT_SYMBOLS);
+        code_lengths(lit_freq, 15, lit_len);
+        code_lengths(dist_freq, 15, dist_len);
+        canonical(lit_len, &mut self.codes.lit);
+        canonical(dist_len, &mut self.codes.dist);
+        let used = |lens: &[u8]| lens.len() - lens.iter().rev().take_while(|&&l| l == 0).count();
+        self.lit_count = used(lit_len).max(257);
+        self.dist_count = used(dist_len).max(1);
+        // The distance lengths follow the literal/length ones described.
+        lengths.copy_within(LIT_SYMBOLS..LIT_SYMBOLS + self.dist_count, self.lit_count);
+        self.run_count = run_lengths(&lengths[..self.lit_count + self.dist_count], &mut self.runs);
         let mut cl_freq = [0u32; CL_SYMBOLS];
-        for &(symbol, _) in &runs[..run_count] {
+        for &(symbol, _) in &self.runs[..self.run_count] {
             cl_freq[usize::from(symbol)] += 1;
         }
         let mut cl_len = [0u8; CL_SYMBOLS];
         code_lengths(&cl_freq, 7, &mut cl_len);
-        let mut cl_codes = [(0, 0); CL_SYMBOLS];
-        canonical(&cl_len, &mut cl_codes);
-        let cl_count = 4.max(
-            CL_SYMBOLS
-                - CL_ORDER
-                    .iter()
-                    .rev()
-                    .take_while(|&&s| cl_len[s] == 0)
-                    .count(),
-        );
-        Fitted {
-            codes,
-            lit_count,
-            dist_count,
-            runs,
-            run_count,
-            cl_codes,
-            cl_count,
-        }
+        canonical(&cl_len, &mut self.cl_codes);
+        let sent = CL_ORDER
+            .iter()
+            .rev()
+            .skip_while(|&&s| cl_len[s] == 0)
+            .count();
+        self.cl_count = sent.max(4);
     }
 
     /// Bits of the description: HLIT, HDIST, HCLEN, the code-length
@@ -629,14 +635,13 @@ fn repeat_bits(symbol: u8) -> u32 {
     }
 }
 
-/// `lengths` run-length coded with the code-length symbols: the symbols
-/// with their extra bits' values, and how many.
-fn run_lengths(lengths: &[u8]) -> ([(u8, u8); LIT_SYMBOLS + DIST_SYMBOLS], usize) {
-    let mut runs = [(0u8, 0u8); LIT_SYMBOLS + DIST_SYMBOLS];
+/// `lengths` run-length coded with the code-length symbols into `runs`:
+/// each symbol with its extra bits' value; returns how many. Each symbol
+/// stands for one length at least: `runs` as long as `lengths` suffices.
+fn run_lengths(lengths: &[u8], runs: &mut [(u8, u8)]) -> usize {
     let mut n = 0;
     let mut push = |symbol: u8, extra: usize| {
-        // Each symbol stands for one length at least: never more symbols
-        // than lengths. `extra` fits its bits (at most 127).
+        // `extra` fits its bits (at most 127).
         runs[n] = (symbol, extra as u8);
         n += 1;
     };
@@ -669,7 +674,7 @@ fn run_lengths(lengths: &[u8]) -> ([(u8, u8); LIT_SYMBOLS + DIST_SYMBOLS], usize
         }
         i += run;
     }
-    (runs, n)
+    n
 }
 
 /// Huffman code lengths of at most `limit` bits for symbols of
@@ -680,19 +685,23 @@ fn run_lengths(lengths: &[u8]) -> ([(u8, u8); LIT_SYMBOLS + DIST_SYMBOLS], usize
 fn code_lengths(freq: &[u32], limit: u8, lengths: &mut [u8]) {
     const MAX: usize = LIT_SYMBOLS;
     debug_assert!(freq.len() <= MAX && freq.len() == lengths.len());
-    // The symbols with a code, by frequency (then symbol).
-    let mut leaves = [(0u32, 0u16); MAX];
+    // A block counts at most 16,385 symbols: far below both bounds.
+    debug_assert!(freq.iter().all(|&f| f < 1 << 23));
+    debug_assert!(freq.iter().map(|&f| u64::from(f)).sum::<u64>() < 1 << 32);
+    // The symbols with a code, as `frequency << 9 | symbol`: in order by
+    // frequency (then symbol) as plain numbers.
+    let mut leaves = [0u32; MAX];
     let mut n = 0;
     for (symbol, &f) in freq.iter().enumerate() {
         if f > 0 {
-            leaves[n] = (f, symbol as u16);
+            leaves[n] = f << 9 | symbol as u32;
             n += 1;
         }
     }
     let mut symbol = 0;
     while n < 2 {
         if freq[symbol] == 0 {
-            leaves[n] = (0, symbol as u16);
+            leaves[n] = symbol as u32;
             n += 1;
         }
         symbol += 1;
@@ -701,33 +710,38 @@ fn code_lengths(freq: &[u32], limit: u8, lengths: &mut [u8]) {
     leaves.sort_unstable();
     // Huffman's construction with two queues: the leaves in order, and
     // the inner nodes in the order they are made (their weights never
-    // decrease). Node `k` is leaf `k` below `n`, inner node `k - n` above.
+    // decrease). Node `k` is leaf `k` below `n`, inner node `k - n` above;
+    // `tree` holds each node's parent.
     let mut weight = [0u32; MAX];
-    let mut parent = [0u16; 2 * MAX];
+    let mut tree = [0u16; 2 * MAX];
     let (mut next_leaf, mut next_inner) = (0, 0);
     for made in 0..n - 1 {
         let mut pick = || {
-            let take_leaf =
-                next_leaf < n && (next_inner == made || leaves[next_leaf].0 <= weight[next_inner]);
-            if take_leaf {
-                next_leaf += 1;
-                (next_leaf - 1, leaves[next_leaf - 1].0)
-            } else {
-                next_inner += 1;
-                (n + next_inner - 1, weight[next_inner - 1])
+            let leaf = leaves.get(next_leaf).map(|&l| l >> 9);
+            match leaf {
+                Some(w) if next_inner == made || w <= weight[next_inner] => {
+                    next_leaf += 1;
+                    (next_leaf - 1, w)
+                }
+                _ => {
+                    next_inner += 1;
+                    (n + next_inner - 1, weight[next_inner - 1])
+                }
             }
         };
         let (a, wa) = pick();
         let (b, wb) = pick();
         weight[made] = wa + wb;
-        parent[a] = (n + made) as u16;
-        parent[b] = (n + made) as u16;
+        tree[a] = (n + made) as u16;
+        tree[b] = (n + made) as u16;
     }
-    // Depths from the root (the last inner node) down: a parent is made
-    // after its children, so it comes later.
-    let mut depth = [0u16; 2 * MAX];
+    // Depths, in place of the parents, from the root (the last inner
+    // node, depth 0) down: a parent is made after its children, so it
+    // comes later and already holds its depth.
+    tree[2 * n - 2] = 0;
     for node in (0..2 * n - 2).rev() {
-        depth[node] = depth[usize::from(parent[node])] + 1;
+        let parent = usize::from(tree[node]);
+        tree[node] = tree[parent] + 1;
     }
     // Codes per length, the deepest folded into `limit`; then, while the
     // lengths over-fill the code (Kraft's sum above one), a code at
@@ -735,7 +749,7 @@ fn code_lengths(freq: &[u32], limit: u8, lengths: &mut [u8]) {
     // each turn takes one code's share at `limit` off the sum.
     let limit = usize::from(limit);
     let mut count = [0u32; 16];
-    for &d in &depth[..n] {
+    for &d in &tree[..n] {
         count[usize::from(d).min(limit)] += 1;
     }
     let mut total: u32 = (1..=limit).map(|l| count[l] << (limit - l)).sum();
@@ -752,8 +766,8 @@ fn code_lengths(freq: &[u32], limit: u8, lengths: &mut [u8]) {
     let mut next = leaves.iter();
     for len in (1..=limit).rev() {
         for _ in 0..count[len] {
-            if let Some(&(_, symbol)) = next.next() {
-                lengths[usize::from(symbol)] = len as u8;
+            if let Some(&leaf) = next.next() {
+                lengths[(leaf & 0x1ff) as usize] = len as u8;
             }
         }
     }
@@ -1229,7 +1243,8 @@ mod tests {
                 let run = 1 + (x >> 16) as usize % [2, 8, 20, 160][round % 4];
                 lengths.extend(std::iter::repeat_n(len, run.min(n - lengths.len())));
             }
-            let (runs, count) = run_lengths(&lengths);
+            let mut runs = [(0, 0); LIT_SYMBOLS + DIST_SYMBOLS];
+            let count = run_lengths(&lengths, &mut runs);
             let mut back: Vec<u8> = Vec::new();
             for &(symbol, extra) in &runs[..count] {
                 match symbol {

@@ -78,6 +78,11 @@ struct Code<const N: usize> {
     /// `length << 9 | symbol` for every code of at most [`FAST_BITS`]
     /// bits, at each index whose low bits are that code; 0 elsewhere.
     fast: [u16; FAST_SIZE],
+    /// Where [`Self::decode_long`] starts, past the lengths the table
+    /// covers: the first code of `FAST_BITS + 1` bits, and the index in
+    /// `symbol` of its symbol.
+    long_first: u16,
+    long_index: u16,
 }
 
 /// What a code's next symbol is, from the bits at hand.
@@ -95,6 +100,8 @@ impl<const N: usize> Code<N> {
         count: [0; 16],
         symbol: [0; N],
         fast: [0; FAST_SIZE],
+        long_first: 0,
+        long_index: 0,
     };
 
     /// The code whose symbol `s` has length `lengths[s]` (0: none), built
@@ -155,6 +162,17 @@ impl<const N: usize> Code<N> {
             }
             s += 1;
         }
+        // Canonical codes of each length follow the shorter ones (§3.2.2):
+        // the first code and the first symbol past the table's lengths.
+        let (mut first, mut index) = (0u16, 0u16);
+        let mut len = 1;
+        while len <= FAST_BITS as usize {
+            first = (first + code.count[len]) << 1;
+            index += code.count[len];
+            len += 1;
+        }
+        code.long_first = first;
+        code.long_index = index;
         // The fast table: each code of at most FAST_BITS bits, reversed
         // (its first bit is read first, and lands lowest), at every index
         // it starts.
@@ -219,19 +237,27 @@ impl<const N: usize> Code<N> {
     }
 
     /// [`Self::decode`] for codes longer than the table (or none): one bit
-    /// at a time, counting the codes of each length (RFC 1951 §3.2.2's
-    /// canonical order).
+    /// at a time from `FAST_BITS + 1` bits on (the table had no code of
+    /// fewer for these bits), counting the codes of each length (RFC 1951
+    /// §3.2.2's canonical order). Reading from the first bit again, as it
+    /// did, made each 10- to 15-bit code cost as much as ten short ones.
     #[inline(never)]
     fn decode_long(&self, bits: u64, available: u32) -> Decoded {
-        let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
-        let mut len = 1;
+        let (mut first, mut index) = (i32::from(self.long_first), i32::from(self.long_index));
+        // The table's bits as a code, first bit highest, one place up.
+        let table_bits = (bits & FAST_MASK) as u16;
+        let mut code = i32::from(table_bits.reverse_bits() >> (16 - FAST_BITS)) << 1;
+        let mut len = FAST_BITS + 1;
         while len <= 15 {
             if len > available {
                 return Decoded::NeedBits;
             }
             code |= ((bits >> (len - 1)) & 1) as i32;
             let count = i32::from(self.count[len as usize]);
-            if code - first < count {
+            // Below `first` cannot happen for a code `rebuild` accepted
+            // (a shorter code would have matched); compared unsigned, it
+            // would read as no code of this length.
+            if ((code - first) as u32) < count as u32 {
                 let symbol = self.symbol[(index + code - first) as usize];
                 return Decoded::Symbol(symbol, len);
             }
@@ -975,6 +1001,48 @@ mod tests {
         let mut input = compressed.to_vec();
         input.extend_from_slice(&super::super::deflate::TAIL);
         inflate_all(inflater, &input, &[], 4096)
+    }
+
+    /// Codes of every length from 1 to 15 bits (one symbol each, two of
+    /// 15), each decoded from its bits as the stream holds them, with all
+    /// of them at hand and with one bit too few: the table's lengths and
+    /// the longer ones `decode_long` reads.
+    #[test]
+    fn codes_of_every_length_decode() {
+        let mut lengths = [0u8; 16];
+        for (s, l) in lengths.iter_mut().enumerate() {
+            *l = (s + 1).min(15) as u8;
+        }
+        let code = Code::<16>::build(&lengths).expect("a complete code");
+        // §3.2.2 again, independently: the canonical code of each symbol.
+        let mut next = 0u32;
+        for (symbol, &len) in lengths.iter().enumerate() {
+            let len = u32::from(len);
+            if symbol > 0 && len > u32::from(lengths[symbol - 1]) {
+                next <<= 1;
+            }
+            // The stream holds a code first bit first, from the lowest bit.
+            let stream = u64::from(reverse(next, len));
+            for noise in [0u64, !0] {
+                let bits = stream | noise << len;
+                match code.decode(bits & ((1 << 20) - 1), 20) {
+                    Decoded::Symbol(s, l) => assert_eq!((s, l), (symbol as u16, len)),
+                    _ => panic!("symbol {symbol} not decoded"),
+                }
+                let short = bits & ((1 << (len - 1)) - 1);
+                assert!(
+                    matches!(code.decode(short, len - 1), Decoded::NeedBits),
+                    "symbol {symbol} with {} bits",
+                    len - 1
+                );
+            }
+            next += 1;
+        }
+        // An incomplete code (one of one bit): the other half is no code.
+        let code = Code::<2>::build(&[1, 0]).expect("a single one-bit code");
+        assert!(matches!(code.decode(0, 15), Decoded::Symbol(0, 1)));
+        assert!(matches!(code.decode(1, 15), Decoded::Invalid));
+        assert!(matches!(code.decode(0x7fff, 15), Decoded::Invalid));
     }
 
     #[test]

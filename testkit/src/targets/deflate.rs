@@ -15,8 +15,11 @@
 //!   buffer sizes: the same messages must come back.
 //! * **Other compressor** (round trip with bit 4 of byte 5): the same,
 //!   whole messages compressed by `miniz_oxide` at level 1 to 8 (bits 5-7
-//!   of byte 5) with a sync flush each, so the crate's inflater meets the
-//!   dynamic Huffman blocks its own compressor never writes.
+//!   of byte 5) with a sync flush each, so the crate's inflater meets
+//!   `miniz_oxide`'s dynamic Huffman blocks (the crate's compressor
+//!   writes its own only for calls of 2 KiB or more: the round trip
+//!   reaches them with long messages, see the `roundtrip_long_to_server`
+//!   seed).
 //!
 //! Input layout, read with a `Cursor` (zeros past the end):
 //!
