@@ -78,7 +78,12 @@ pub fn check(data: &[u8]) {
         }
         return;
     }
-    let messages = parse_messages(&mut cur);
+    // With the tiny limits, round-trip messages are cut to fit them (the
+    // limits themselves are the raw mode's business): 4,000 bytes, so that
+    // a whole message's frame (stored blocks at worst) and every fragment's
+    // stay within 4,096 too.
+    let longest = if flags & 8 != 0 { 4000 } else { usize::MAX };
+    let messages = parse_messages(&mut cur, longest);
     let other = (c & 0x10 != 0).then_some(c >> 5);
     let (events, expected) = match (receiver_is_client, other) {
         (true, None) => {
@@ -134,16 +139,27 @@ struct Message {
     pieces: Vec<usize>,
 }
 
-fn parse_messages(cur: &mut Cursor<'_>) -> Vec<Message> {
+/// The messages of a round trip, each at most `longest` bytes (text cut
+/// at a character boundary).
+fn parse_messages(cur: &mut Cursor<'_>, longest: usize) -> Vec<Message> {
     let mut messages = Vec::new();
     while !cur.is_empty() && messages.len() < 32 {
         let tag = cur.u8();
         let len = usize::from(cur.u16() % 8192);
         let bytes = cur.bytes(len);
         let (kind, payload) = if tag & 1 != 0 {
-            (MessageKind::Binary, bytes.to_vec())
+            (
+                MessageKind::Binary,
+                bytes[..bytes.len().min(longest)].to_vec(),
+            )
         } else {
-            let text = String::from_utf8_lossy(bytes).into_owned();
+            // Replacement characters may make the text longer than the bytes.
+            let mut text = String::from_utf8_lossy(bytes).into_owned();
+            let mut end = text.len().min(longest);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
             (MessageKind::Text, text.into_bytes())
         };
         let pieces = if tag & 2 != 0 {
