@@ -288,13 +288,14 @@ pub fn raw_compress(
 /// unmasked (server frames) when `seed` is `None`.
 pub fn foreign_frames(messages: &[Vec<u8>], level: u8, text: bool, seed: Option<u32>) -> Vec<u8> {
     let longest = messages.iter().map(Vec::len).max().unwrap_or(0);
-    let mut out = vec![0u8; bound(longest).max(MINIZ_ROOM)];
+    let room = bound(longest).max(MINIZ_OUT_BUF);
+    let mut out = vec![0u8; room];
     let mut payloads = Vec::new();
     raw_compress(
         messages,
         level,
         &mut out,
-        |_| MINIZ_ROOM.max(bound(longest)),
+        |_| room,
         |c| {
             assert!(c.ends_with(&TAIL), "a sync flush ends with the tail");
             payloads.push(c[..c.len() - TAIL.len()].to_vec());
@@ -331,8 +332,10 @@ pub fn foreign_frames(messages: &[Vec<u8>], level: u8, text: bool, seed: Option<
     wire
 }
 
-/// Output room that lets miniz_oxide write in place (its `OUT_BUF_SIZE`).
-const MINIZ_ROOM: usize = 85_196;
+/// The raw compressor writes straight into the caller's buffer when it
+/// has at least this much room (miniz_oxide's `OUT_BUF_SIZE`), else into
+/// its own buffer, then copies.
+pub const MINIZ_OUT_BUF: usize = 85_196;
 
 /// FNV-1a over `bytes`, continuing from `h` (start with
 /// [`FNV_START`]): the payload check of the verification run.

@@ -101,13 +101,7 @@ impl Compressor {
             }
             block.write();
         } else if !data.is_empty() {
-            // One block with fixed codes (BFINAL 0, BTYPE 01).
-            bits.put(0b010, 3);
-            let mut fixed = Fixed(&mut bits);
-            for piece in data.chunks(self.window_size) {
-                self.compress_piece(piece, &mut fixed);
-            }
-            bits.symbol(&FIXED.lit, END_OF_BLOCK);
+            self.write_fixed_block(data, &mut bits);
         }
         let n = match bits.finish_with_sync_flush() {
             Some(n) => n,
@@ -117,6 +111,17 @@ impl Compressor {
         };
         debug_assert!(n <= limit, "{n} > bound {limit}");
         n
+    }
+
+    /// Writes `data` as one block with the fixed codes (BFINAL 0, BTYPE
+    /// 01), each symbol as it is matched.
+    fn write_fixed_block(&mut self, data: &[u8], bits: &mut BitWriter<'_>) {
+        bits.put(0b010, 3);
+        let mut fixed = Fixed(bits);
+        for piece in data.chunks(self.window_size) {
+            self.compress_piece(piece, &mut fixed);
+        }
+        bits.symbol(&FIXED.lit, END_OF_BLOCK);
     }
 
     /// Adds `piece` (at most a window) to the window and gives its
@@ -340,12 +345,16 @@ struct Codes {
     dist: [(u16, u8); DIST_SYMBOLS],
 }
 
-/// The fixed codes (RFC 1951 §3.2.6): distances are 5-bit codes.
-const FIXED: Codes = {
-    let mut codes = Codes {
+impl Codes {
+    const EMPTY: Codes = Codes {
         lit: [(0, 0); LIT_SYMBOLS],
         dist: [(0, 0); DIST_SYMBOLS],
     };
+}
+
+/// The fixed codes (RFC 1951 §3.2.6): distances are 5-bit codes.
+const FIXED: Codes = {
+    let mut codes = Codes::EMPTY;
     let mut i = 0;
     while i < LIT_SYMBOLS {
         codes.lit[i] = fixed_code(i as u16);
@@ -427,6 +436,12 @@ const CL_ORDER: [usize; CL_SYMBOLS] = [
 /// the distance below (at most 32,768, so 16 bits); a literal is its byte.
 const MATCH: u32 = 1 << 31;
 
+/// The length and distance of a gathered match (`s & MATCH` set).
+#[inline(always)]
+fn unpack_match(s: u32) -> (usize, usize) {
+    ((s >> 16 & 0x1ff) as usize, (s & 0xffff) as usize)
+}
+
 /// Where LZ77's output goes: written at once with fixed codes
 /// ([`Fixed`]), or gathered into a block ([`Block`]).
 trait Symbols {
@@ -493,8 +508,9 @@ impl Block<'_, '_> {
             if s & MATCH == 0 {
                 lit_freq[s as usize] += 1;
             } else {
-                lit_freq[length_symbol((s >> 16 & 0x1ff) as usize).0] += 1;
-                dist_freq[distance_symbol((s & 0xffff) as usize).0] += 1;
+                let (len, distance) = unpack_match(s);
+                lit_freq[length_symbol(len).0] += 1;
+                dist_freq[distance_symbol(distance).0] += 1;
             }
         }
         let fitted = &mut self.fitted;
@@ -517,8 +533,8 @@ impl Block<'_, '_> {
             if s & MATCH == 0 {
                 self.bits.literal(codes, s as u8);
             } else {
-                self.bits
-                    .copy(codes, (s >> 16 & 0x1ff) as usize, (s & 0xffff) as usize);
+                let (len, distance) = unpack_match(s);
+                self.bits.copy(codes, len, distance);
             }
         }
         self.bits.symbol(&codes.lit, END_OF_BLOCK);
@@ -552,10 +568,7 @@ struct Fitted {
 
 impl Fitted {
     const EMPTY: Fitted = Fitted {
-        codes: Codes {
-            lit: [(0, 0); LIT_SYMBOLS],
-            dist: [(0, 0); DIST_SYMBOLS],
-        },
+        codes: Codes::EMPTY,
         lit_count: 0,
         dist_count: 0,
         runs: [(0, 0); LIT_SYMBOLS + DIST_SYMBOLS],
@@ -1052,15 +1065,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn incompressible_data_goes_stored_within_the_bound() {
-        let mut x = 1u32;
-        let data: Vec<u8> = (0..200_000)
+    /// `n` pseudo-random bytes (a linear congruential generator from
+    /// `seed`): incompressible data.
+    fn noise(n: usize, seed: u32) -> Vec<u8> {
+        let mut x = seed;
+        (0..n)
             .map(|_| {
                 x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
                 (x >> 16) as u8
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn incompressible_data_goes_stored_within_the_bound() {
+        let data = noise(200_000, 1);
         let mut c = Compressor::new(15, 8);
         let mut out = vec![0u8; bound(data.len())];
         let len = c.compress(&data, &mut out);
@@ -1077,15 +1096,9 @@ mod tests {
     /// has the fixed codes (the path of short calls, taken for any
     /// length): the size blocks with codes of their own must beat.
     fn fixed_only(window_bits: u8, data: &[u8]) -> usize {
-        let mut c = Compressor::new(window_bits, 8);
         let mut out = vec![0u8; 2 * data.len() + 64];
         let mut bits = BitWriter::new(&mut out);
-        bits.put(0b010, 3);
-        let mut fixed = Fixed(&mut bits);
-        for piece in data.chunks(c.window_size) {
-            c.compress_piece(piece, &mut fixed);
-        }
-        bits.symbol(&FIXED.lit, END_OF_BLOCK);
+        Compressor::new(window_bits, 8).write_fixed_block(data, &mut bits);
         bits.finish_with_sync_flush().unwrap()
     }
 
@@ -1121,14 +1134,7 @@ mod tests {
         // Where fixed codes are smaller (100 different bytes, then copies
         // of them: describing codes for 100 literals costs more than it
         // saves), a long call keeps them.
-        let mut x = 7u32;
-        let head: Vec<u8> = (0..100)
-            .map(|_| {
-                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                (x >> 16) as u8
-            })
-            .collect();
-        let data: Vec<u8> = head.iter().copied().cycle().take(4096).collect();
+        let data: Vec<u8> = noise(100, 7).into_iter().cycle().take(4096).collect();
         let len = Compressor::new(15, 8).compress(&data, &mut out);
         let types = decode(&out[..len], &mut Vec::new(), 1 << 15);
         assert_eq!(types, [1, 0]);

@@ -41,8 +41,8 @@
 use std::time::Instant;
 
 use protoswitch_bench::deflate::{
-    FNV_START, Feed, RawStream, bound, fnv, foreign_frames, frame, json_messages, raw_compress,
-    raw_inflate,
+    FNV_START, Feed, MINIZ_OUT_BUF, RawStream, bound, fnv, foreign_frames, frame, json_messages,
+    raw_compress, raw_inflate,
 };
 use protoswitch_bench::report::{Args, cpu_model, median, today};
 use protoswitch_bench::{Totals, ours, receive_buffer};
@@ -51,10 +51,6 @@ const KIB: usize = 1 << 10;
 const READ: usize = 64 * KIB;
 const OUT: usize = 16 * KIB;
 const LEVEL: u8 = 1;
-/// The raw compressor writes straight into the caller's buffer when it
-/// has at least this much room (miniz_oxide's `OUT_BUF_SIZE`), else into
-/// its own buffer, then copies.
-const MINIZ_OUT_BUF: usize = 85_196;
 
 /// One implementation: a name, whether it is a diagnostic row, and the
 /// run (one pass over the workload, returning its totals).
