@@ -3,7 +3,7 @@
 //! the stricter checks of the message-level rules.
 
 use super::token::{
-    ByteSet, ListElements, byte_set_where, eq_ignore_case, eq_lowercase, eq_token_lowercase,
+    ByteSet, ListElements, byte_set_where, eq_ignore_case, eq_lowercase, eq_visible_lowercase,
     field_char, list_contains, same_str, token_len, trim_ows,
 };
 use crate::error::PeerErrorKind;
@@ -148,11 +148,13 @@ impl Field {
         eq_lowercase(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
     }
 
-    /// [`Field::of`] for a field name [`scan_fields`] read, a token: a
-    /// cheaper comparison, exact for tokens ([`eq_token_lowercase`]).
-    fn of_token(name: &[u8]) -> Option<Field> {
+    /// [`Field::of`] for a field name [`scan_fields`] read (bytes
+    /// `0x21..=0x7E` but `:`, [`name_run`]): a cheaper comparison, exact
+    /// for such bytes ([`eq_visible_lowercase`]). A name it finds is a
+    /// token, as the table's are: `scan_fields` checks only the others.
+    fn of_visible(name: &[u8]) -> Option<Field> {
         let field = Field::candidate(name)?;
-        eq_token_lowercase(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
+        eq_visible_lowercase(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
     }
 
     /// The one field `name` may be, from its length and first letter: a
@@ -207,17 +209,14 @@ impl FieldIndex {
         unindexed: false,
     };
 
-    /// Notes a field line `name: value`, `value` at `offset` in the block
-    /// (`name` as [`scan_fields`] read it: a token).
+    /// Notes a line of the known `field` whose value is the `len` bytes at
+    /// `offset` in the block.
     // A call on 32-bit targets (firmware .text 16,980 -> 16,968 B).
     #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
-    fn note(&mut self, name: &[u8], value: &[u8], offset: usize) {
-        let Some(field) = Field::of_token(name) else {
-            return;
-        };
+    fn note(&mut self, field: Field, offset: usize, len: usize) {
         let i = field as usize;
         if self.count[i] == 0 {
-            match (u16::try_from(offset), u16::try_from(value.len())) {
+            match (u16::try_from(offset), u16::try_from(len)) {
                 (Ok(at), Ok(len)) => {
                     self.value_at[i] = at;
                     self.value_len[i] = len;
@@ -1070,9 +1069,16 @@ fn scan_fields(fields: &[u8], limit: usize) -> Result<Headers<'_>, FieldsError> 
             Some([_, ..]) => {}
             _ => return Err(FieldsError::LineEnding),
         }
+        // The name runs to its first byte that cannot be in a name
+        // without being seen ([`name_run`]); a known one is a token (it
+        // equals a name of the table), any other is checked byte by byte.
         let name_at = at;
-        at += token_len(&fields[at..]);
+        at = name_run(fields, at);
         let name = &fields[name_at..at];
+        let field = Field::of_visible(name);
+        if field.is_none() && token_len(name) != name.len() {
+            return Err(FieldsError::Name);
+        }
         match fields.get(at) {
             Some(b':') if !name.is_empty() => at += 1,
             Some(_) => return Err(FieldsError::Name),
@@ -1083,7 +1089,7 @@ fn scan_fields(fields: &[u8], limit: usize) -> Result<Headers<'_>, FieldsError> 
         }
         let value_at = at;
         at = value_run(fields, at);
-        let value_end = at;
+        let mut value_end = at;
         match fields.get(at..) {
             Some([b'\n', ..]) => at += 1,
             Some([b'\r', b'\n', ..]) => at += 2,
@@ -1094,13 +1100,58 @@ fn scan_fields(fields: &[u8], limit: usize) -> Result<Headers<'_>, FieldsError> 
             return Err(FieldsError::TooMany);
         }
         lines += 1;
-        let value = trim_ows(&fields[value_at..value_end]);
-        index.note(name, value, value_at);
+        // Leading whitespace was skipped above; trailing whitespace goes.
+        while let [.., b' ' | b'\t'] = fields[value_at..value_end] {
+            value_end -= 1;
+        }
+        if let Some(field) = field {
+            index.note(field, value_at, value_end - value_at);
+        }
     }
     Ok(Headers {
         block: &fields[..at],
         index,
     })
+}
+
+/// Where the field name starting at `at` ends at the latest: the index of
+/// the first `:`, or of the first byte outside `0x21..=0x7E` (whitespace,
+/// a control, DEL, non-ASCII), or the length. Each of these ends a token
+/// (none is a `tchar`); the visible bytes that are not `tchar` (`"(),/;`
+/// and the like) are left to the caller's check.
+#[inline]
+fn name_run(bytes: &[u8], at: usize) -> usize {
+    name_run_in(bytes, at, crate::SHORTCUTS)
+}
+
+/// [`name_run`], eight bytes at a time first when `words` (a shortcut,
+/// [`crate::SHORTCUTS`]; the tests run both ways).
+#[inline(always)]
+fn name_run_in(bytes: &[u8], mut at: usize, words: bool) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `x` that is zero, exactly (no carry
+    // between bytes).
+    let zero = |x: u64| !(((x & !HIGH) + !HIGH) | x) & HIGH;
+    while let Some(eight) = bytes.get(at..at + 8).filter(|_| words) {
+        let mut word = [0; 8];
+        word.copy_from_slice(eight);
+        let x = u64::from_le_bytes(word);
+        // Bytes of 0x21 and more: the high bit set, or the low seven bits
+        // plus 0x5F reach 0x80. Bytes of 0x7F and more: the high bit set,
+        // or the low seven bits plus one reach 0x80.
+        let above_space = ((x & !HIGH) + 0x5F * ONES) | x;
+        let del_or_more = ((x & !HIGH) + ONES) | x;
+        let end = (!above_space & HIGH) | (del_or_more & HIGH) | zero(x ^ (b':' as u64 * ONES));
+        if end != 0 {
+            return at + end.trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
+    while at < bytes.len() && matches!(bytes[at], 0x21..=0x7E) && bytes[at] != b':' {
+        at += 1;
+    }
+    at
 }
 
 /// Where the run of field-value bytes ([`field_char`]: HTAB, SP, visible
@@ -1725,6 +1776,37 @@ mod tests {
         }
     }
 
+    /// Every byte value at every position of every known field's name, and
+    /// of names one byte longer or shorter, in both cases, against
+    /// httparse: a name the table knows skips the byte-by-byte token check
+    /// (`Field::of_visible`), so none may differ from it by a byte that is
+    /// not a `tchar` and still pass.
+    #[test]
+    fn scan_fields_agrees_with_httparse_on_every_byte_of_known_names() {
+        for (_, name) in FIELDS {
+            let upper = name.to_ascii_uppercase();
+            for base in [name.as_bytes(), upper.as_bytes()] {
+                let longer = [base, b"x"].concat();
+                let shorter = &base[..base.len() - 1];
+                for base in [base, &longer, shorter] {
+                    for pos in 0..base.len() {
+                        for b in 0..=255u8 {
+                            let mut field = base.to_vec();
+                            field[pos] = b;
+                            let block = [&field[..], b": v\r\nHost: h\r\n\r\n"].concat();
+                            assert_eq!(
+                                scanned_fields(&block, 4),
+                                httparse_fields(&block, 4),
+                                "{}",
+                                block.escape_ascii()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// A block longer than the index's 16-bit offsets: the fields after
     /// 64 KiB are found by reading, the others straight from the index.
     #[test]
@@ -1782,8 +1864,8 @@ mod tests {
             let upper = name.to_ascii_uppercase();
             assert_eq!(Field::of(name.as_bytes()), Some(field));
             assert_eq!(Field::of(upper.as_bytes()), Some(field));
-            assert_eq!(Field::of_token(name.as_bytes()), Some(field));
-            assert_eq!(Field::of_token(upper.as_bytes()), Some(field));
+            assert_eq!(Field::of_visible(name.as_bytes()), Some(field));
+            assert_eq!(Field::of_visible(upper.as_bytes()), Some(field));
             // One token character changed anywhere: not that field.
             for i in 0..name.len() {
                 for other in [b'^', b'~', b'_', b'!', b'0', b'x'] {
@@ -1793,7 +1875,7 @@ mod tests {
                     }
                     changed[i] = other;
                     assert_ne!(Field::of(&changed), Some(field), "{changed:?}");
-                    assert_ne!(Field::of_token(&changed), Some(field), "{changed:?}");
+                    assert_ne!(Field::of_visible(&changed), Some(field), "{changed:?}");
                 }
             }
         }
@@ -1859,6 +1941,11 @@ mod tests {
                 .find(|&i| !field_char(bytes[i]))
                 .unwrap_or(bytes.len())
         }
+        fn name_end(bytes: &[u8], at: usize) -> usize {
+            (at..bytes.len())
+                .find(|&i| !bytes[i].is_ascii_graphic() || bytes[i] == b':')
+                .unwrap_or(bytes.len())
+        }
         fn head_end(buf: &[u8]) -> Option<usize> {
             (0..buf.len()).find_map(|i| match &buf[i..] {
                 [b'\n', b'\n', ..] => Some(i + 2),
@@ -1894,6 +1981,7 @@ mod tests {
                             for at in [0, 1, 3] {
                                 let at = at.min(len);
                                 assert_eq!(value_run_in(&buf, at, words), value_end(&buf, at));
+                                assert_eq!(name_run_in(&buf, at, words), name_end(&buf, at));
                             }
                             for step in [1, 3, 7, len] {
                                 assert_eq!(resumed(&buf, step, words), end, "{shown}");
@@ -2457,7 +2545,7 @@ mod tests {
     }
 
     /// Every field name `scan_fields` reads is a token, whatever byte is
-    /// put at its start, middle or end: `Field::of_token` relies on it.
+    /// put at its start, middle or end: `Field::of_visible` relies on it.
     #[test]
     fn scan_fields_reads_token_names_only() {
         for x in 0..=255u8 {

@@ -305,18 +305,18 @@ pub(crate) fn eq_lowercase(a: &[u8], lower: &[u8]) -> bool {
     a.len() == lower.len() && same_words(a, lower, lowercase, |w| w)
 }
 
-/// `token == lower` ignoring ASCII case, where `token` is a token (only
-/// `tchar` bytes: `scan_fields` checks every field name) and
-/// `lower` has only small letters, digits and `-`. Setting bit 5 of each
-/// byte of `token` is then exact: it makes capitals small, and the only
-/// other bytes it maps onto a letter, digit or `-` are controls (`\r`
-/// onto `-`, 0x10–0x19 onto digits), which a token has not. One OR a
-/// word instead of [`lowercase`]'s six operations: `Field::of` on every
-/// field line received.
+/// `a == lower` ignoring ASCII case, where `a` has no ASCII control
+/// character (a token, or a field name as `scan_fields` reads it: bytes
+/// `0x21..=0x7E`) and `lower` has only small letters, digits and `-`.
+/// Setting bit 5 of each byte of `a` is then exact: it makes capitals
+/// small, and the only other bytes it maps onto a letter, digit or `-`
+/// are controls (`\r` onto `-`, 0x10–0x19 onto digits). One OR a word
+/// instead of [`lowercase`]'s six operations: `Field::of_visible` on
+/// every field line received.
 #[cfg_attr(target_pointer_width = "64", inline)]
 #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
-pub(crate) fn eq_token_lowercase(token: &[u8], lower: &[u8]) -> bool {
-    debug_assert!(is_token(token), "{token:?}");
+pub(crate) fn eq_visible_lowercase(a: &[u8], lower: &[u8]) -> bool {
+    debug_assert!(!a.iter().any(u8::is_ascii_control), "{a:?}");
     debug_assert!(
         lower
             .iter()
@@ -324,7 +324,7 @@ pub(crate) fn eq_token_lowercase(token: &[u8], lower: &[u8]) -> bool {
         "{lower:?}"
     );
     const BIT5: u64 = u64::from_ne_bytes([0x20; 8]);
-    token.len() == lower.len() && same_words(token, lower, |w| w | BIT5, |w| w)
+    a.len() == lower.len() && same_words(a, lower, |w| w | BIT5, |w| w)
 }
 
 /// The comparison of [`same_ignoring_case`] on 32-bit targets: one byte
@@ -523,21 +523,23 @@ mod tests {
         }
     }
 
-    /// The comparison of a token with a lowercase name agrees with
-    /// `eq_ignore_ascii_case` for every token byte at every position of
-    /// names made of every byte such a name may have.
+    /// The comparison of a name without controls with a lowercase name
+    /// agrees with `eq_ignore_ascii_case` for every byte but the controls
+    /// (tokens, and the visible bytes and non-ASCII of `scan_fields`'s
+    /// names) at every position of names made of every byte such a name
+    /// may have.
     #[test]
-    fn token_comparison_agrees_with_std() {
+    fn visible_comparison_agrees_with_std() {
         let lower = b"abcdefghijklmnopqrstuvwxyz-0123456789-sec-websocket";
         for len in 1..=lower.len() {
             for start in [0, lower.len() - len] {
                 let b = &lower[start..start + len];
                 for i in 0..len {
-                    for x in (0..=255u8).filter(|&x| is_tchar(x)) {
+                    for x in (0..=255u8).filter(|x| !x.is_ascii_control()) {
                         let mut a = b.to_vec();
                         a[i] = x;
                         assert_eq!(
-                            eq_token_lowercase(&a, b),
+                            eq_visible_lowercase(&a, b),
                             a.eq_ignore_ascii_case(b),
                             "{a:?} {b:?}"
                         );

@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use crate::http1::{eq_ignore_case, eq_token_lowercase, is_token, split_protocol};
+use crate::http1::{eq_ignore_case, eq_visible_lowercase, is_token, split_protocol};
 
 /// One element of an `Upgrade` list: a protocol name and optional version.
 ///
@@ -70,11 +70,11 @@ impl ProtocolKind {
     /// what [`Protocol::kind`] says, for a name that need not be a string.
     /// The token comparison is exact for a token against these names.
     pub(crate) fn of(name: &[u8], versioned: bool) -> ProtocolKind {
-        if eq_token_lowercase(name, b"websocket") && !versioned {
+        if eq_visible_lowercase(name, b"websocket") && !versioned {
             ProtocolKind::WebSocket
-        } else if eq_token_lowercase(name, b"h2c") && !versioned {
+        } else if eq_visible_lowercase(name, b"h2c") && !versioned {
             ProtocolKind::H2c
-        } else if eq_token_lowercase(name, b"tls") {
+        } else if eq_visible_lowercase(name, b"tls") {
             ProtocolKind::Tls
         } else {
             ProtocolKind::Other
