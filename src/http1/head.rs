@@ -1041,9 +1041,10 @@ impl FieldsError {
 /// Parses the field lines at the start of `fields` up to the first empty
 /// line (at most `limit` of them; RFC 9112 §5: `field-name ":" OWS
 /// field-value OWS`, lines ending in CRLF or a bare LF), noting where the
-/// known fields are, in one pass: each name is checked byte by byte as a
-/// token and looked up, each value scanned to its line's end (eight bytes
-/// at a time: [`value_run`]) and trimmed.
+/// known fields are, in one pass: each name is read to its end (eight
+/// bytes at a time: [`name_run`]) and looked up, and checked byte by byte
+/// as a token unless it is a known one; each value is scanned to its
+/// line's end (the same way: [`value_run`]) and trimmed.
 ///
 /// What it accepts and rejects is what httparse's `parse_headers` does with
 /// its default configuration, which the crate used before: a test compares
