@@ -766,13 +766,11 @@ fn find_head_end_in(buf: &[u8], scanned: &mut usize, words: bool) -> Option<usiz
 /// LF is flagged, and the lowest flag is always one; a flag above a LF may
 /// be another byte (a borrow), so callers looking past the first check.
 fn lf_flags(chunk: &[u8]) -> u64 {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
     const LFS: u64 = u64::from_le_bytes([b'\n'; 8]);
     let mut word = [0; 8];
     word.copy_from_slice(chunk);
     let x = u64::from_le_bytes(word) ^ LFS;
-    x.wrapping_sub(ONES) & !x & HIGHS
+    x.wrapping_sub(ONES) & !x & HIGH
 }
 
 /// The position of the first `\n` in `bytes`. Every byte looked at
@@ -1128,28 +1126,55 @@ fn name_run(bytes: &[u8], at: usize) -> usize {
 /// [`name_run`], eight bytes at a time first when `words` (a shortcut,
 /// [`crate::SHORTCUTS`]; the tests run both ways).
 #[inline(always)]
-fn name_run_in(bytes: &[u8], mut at: usize, words: bool) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // The high bit of each byte of `x` that is zero, exactly (no carry
-    // between bytes).
-    let zero = |x: u64| !(((x & !HIGH) + !HIGH) | x) & HIGH;
-    while let Some(eight) = bytes.get(at..at + 8).filter(|_| words) {
-        let mut word = [0; 8];
-        word.copy_from_slice(eight);
-        let x = u64::from_le_bytes(word);
+fn name_run_in(bytes: &[u8], at: usize, words: bool) -> usize {
+    let word_ends = |x: u64| {
         // Bytes of 0x21 and more: the high bit set, or the low seven bits
         // plus 0x5F reach 0x80. Bytes of 0x7F and more: the high bit set,
         // or the low seven bits plus one reach 0x80.
         let above_space = ((x & !HIGH) + 0x5F * ONES) | x;
         let del_or_more = ((x & !HIGH) + ONES) | x;
-        let end = (!above_space & HIGH) | (del_or_more & HIGH) | zero(x ^ (b':' as u64 * ONES));
-        if end != 0 {
-            return at + end.trailing_zeros() as usize / 8;
+        (!above_space & HIGH) | (del_or_more & HIGH) | zero_bytes(x ^ (b':' as u64 * ONES))
+    };
+    run_in(bytes, at, words, word_ends, |b| {
+        matches!(b, 0x21..=0x7E) && b != b':'
+    })
+}
+
+/// Eight `0x01` bytes and eight `0x80` bytes, for the word-at-a-time
+/// byte tests ([`lf_flags`], [`run_in`]'s callers).
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that is zero, exactly (no carry
+/// between bytes).
+#[inline(always)]
+const fn zero_bytes(x: u64) -> u64 {
+    !(((x & !HIGH) + !HIGH) | x) & HIGH
+}
+
+/// Where the run of bytes `in_run` accepts, starting at `at`, ends: the
+/// index of the first other byte, or the length. When `words`, eight bytes
+/// at a time first: `word_ends` gives the high bit of each byte of a
+/// little-endian word that `in_run` refuses (exactly those), and the rest
+/// goes a byte at a time.
+#[inline(always)]
+fn run_in(
+    bytes: &[u8],
+    mut at: usize,
+    words: bool,
+    word_ends: impl Fn(u64) -> u64,
+    in_run: impl Fn(u8) -> bool,
+) -> usize {
+    while let Some(eight) = bytes.get(at..at + 8).filter(|_| words) {
+        let mut word = [0; 8];
+        word.copy_from_slice(eight);
+        let ends = word_ends(u64::from_le_bytes(word));
+        if ends != 0 {
+            return at + ends.trailing_zeros() as usize / 8;
         }
         at += 8;
     }
-    while at < bytes.len() && matches!(bytes[at], 0x21..=0x7E) && bytes[at] != b':' {
+    while at < bytes.len() && in_run(bytes[at]) {
         at += 1;
     }
     at
@@ -1167,30 +1192,14 @@ fn value_run(bytes: &[u8], at: usize) -> usize {
 /// [`crate::SHORTCUTS`]; the tests run both ways): a byte is outside the
 /// set exactly when it is below 0x20 and not HTAB, or is DEL.
 #[inline(always)]
-fn value_run_in(bytes: &[u8], mut at: usize, words: bool) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // The high bit of each byte of `x` that is zero, exactly (no carry
-    // between bytes).
-    let zero = |x: u64| !(((x & !HIGH) + !HIGH) | x) & HIGH;
-    while let Some(eight) = bytes.get(at..at + 8).filter(|_| words) {
-        let mut word = [0; 8];
-        word.copy_from_slice(eight);
-        let x = u64::from_le_bytes(word);
+fn value_run_in(bytes: &[u8], at: usize, words: bool) -> usize {
+    let word_ends = |x: u64| {
         // Bytes of 0x20 and more (high bit set, or the low seven bits
         // plus 0x60 reach 0x80).
         let visible = (((x & !HIGH) + 0x60 * ONES) | x) & HIGH;
-        let outside =
-            (!visible & HIGH & !zero(x ^ (b'\t' as u64 * ONES))) | zero(x ^ (0x7F * ONES));
-        if outside != 0 {
-            return at + outside.trailing_zeros() as usize / 8;
-        }
-        at += 8;
-    }
-    while at < bytes.len() && field_char(bytes[at]) {
-        at += 1;
-    }
-    at
+        (!visible & HIGH & !zero_bytes(x ^ (b'\t' as u64 * ONES))) | zero_bytes(x ^ (0x7F * ONES))
+    };
+    run_in(bytes, at, words, word_ends, field_char)
 }
 
 /// The length a `Content-Length` value (checked by the head's parse: one
