@@ -464,7 +464,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// Writes the queue (and what the machine owes) until it is empty.
-    #[inline]
+    // The test inlined at each call, the loop out of line: as one function
+    // (inlined nowhere) each of the two calls per 20-byte echo with nothing
+    // to write saved and restored six registers (echo_ir: 1,388 -> 1,325
+    // instructions per echo).
+    #[inline(always)]
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // Called at every turn of reading and flushing, mostly with
         // nothing to write: answered here, without the writing loop.
@@ -475,6 +479,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// The writing loop of [`poll_write_out`](Self::poll_write_out).
+    #[inline(never)]
     fn poll_write_queue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             self.queue_owed();
