@@ -805,7 +805,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message, Error>>> {
-        // The clock is read once per batch of bytes, not per event.
+        // The clock is read once per batch of bytes, not per event, and
+        // only when something looks at it (below).
         let clock = self.clock;
         let mut now = None;
         loop {
@@ -867,7 +868,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             //    (`kept`), to be handed out without a copy.
             if ((self.recv.len() > self.kept && !self.needs_bytes) || self.again) && !self.paused()
             {
-                let now = *now.get_or_insert_with(|| clock.now());
+                // The clock is read only when the machine or a policy
+                // looks at the time (by default neither does on a server).
+                let now =
+                    if self.policies.is_some() || on!(&self.machine, c => c.receive_reads_now()) {
+                        *now.get_or_insert_with(|| clock.now())
+                    } else {
+                        protoswitch::Instant::ZERO
+                    };
                 let kept = self.kept;
                 let was_mid_frame = self.mid_frame;
                 let input: &mut [u8] = &mut self.recv[kept..];

@@ -441,6 +441,18 @@ impl<M: MaskSource> Connection<M> {
         self.role
     }
 
+    /// Whether [`receive`](Self::receive) and
+    /// [`receive_into`](Self::receive_into) look at their `now` on this
+    /// connection: with an idle keepalive ([`KeepaliveMode::Idle`]: the
+    /// bytes received are traffic) or as a client (a Close received starts
+    /// the wait for the server to close the transport). When they do not,
+    /// every `now` gives the same result, so a driver whose clock costs
+    /// something to read may pass any instant, such as the last it read
+    /// (the tokio adapter skips a clock read per message so).
+    pub fn receive_reads_now(&self) -> bool {
+        self.role == Role::Client || self.behaviour.keepalive == Some(KeepaliveMode::Idle)
+    }
+
     /// The configuration, as the machine keeps it: timers with millisecond
     /// resolution (rounded up, at most `u32::MAX` ms, about 49 days).
     pub fn config(&self) -> Config {
@@ -1519,6 +1531,84 @@ mod tests {
         let mut want = std::vec![0x88, 2 + reason.len() as u8, 0x03, 0xea];
         want.extend_from_slice(reason.as_bytes());
         assert_eq!(&out[..n], &want[..]);
+    }
+
+    /// `receive_reads_now` says when `now` matters: on a server without an
+    /// idle keepalive, the same bytes received at instants far apart
+    /// give the same events and leave the same machine (its `Debug`, its
+    /// timer and the bytes it owes) for data, Ping, Pong, Close and a
+    /// failure; with an idle keepalive, and on a client receiving a Close,
+    /// they do not.
+    #[test]
+    fn receive_reads_now_says_when_now_matters() {
+        use super::super::types::{Keepalive, KeepaliveMode};
+        use std::string::String;
+        use std::vec::Vec;
+        let with_keepalive = |mode| {
+            Config::new().keepalive(Some(Keepalive {
+                mode,
+                interval: Duration::from_secs(1),
+                timeout: Duration::from_secs(1),
+            }))
+        };
+        fn run<M: MaskSource + core::fmt::Debug + Clone>(
+            mut c: Connection<M>,
+            bytes: &[u8],
+            now: Instant,
+        ) -> (Vec<String>, String) {
+            let mut buf = bytes.to_vec();
+            let mut at = 0;
+            let mut seen = Vec::new();
+            loop {
+                match c.receive(&mut buf[at..], now) {
+                    Ok(Received { consumed, event }) => {
+                        at += consumed;
+                        match event {
+                            Some(event) => seen.push(std::format!("{event:?}")),
+                            None => break,
+                        }
+                    }
+                    Err(e) => {
+                        seen.push(std::format!("{e:?}"));
+                        break;
+                    }
+                }
+            }
+            let mut out = [0u8; 256];
+            let n = c.poll_transmit(&mut out);
+            seen.push(std::format!("{:?} {:?}", c.poll_timeout(), &out[..n]));
+            (seen, std::format!("{c:?}"))
+        }
+        let late = Instant::ZERO + Duration::from_secs(1000);
+        // Masked (with a zero key) as a client sends them.
+        let masked: [&[u8]; 5] = [
+            b"\x82\x83\0\0\0\0abc\x89\x82\0\0\0\0hi\x8a\x80\0\0\0\0",
+            b"\x01\x81\0\0\0\0a\x80\x81\0\0\0\0b",
+            b"\x88\x82\0\0\0\0\x03\xe8\x82\x80\0\0\0\0",
+            b"\x82\x00",
+            b"\x89\x82\0\0\0",
+        ];
+        for config in [Config::default(), with_keepalive(KeepaliveMode::Fixed)] {
+            let c = Connection::server(config, Instant::ZERO);
+            assert!(!c.receive_reads_now());
+            for bytes in masked {
+                assert_eq!(
+                    run(c.clone(), bytes, Instant::ZERO),
+                    run(c.clone(), bytes, late),
+                    "{bytes:?}"
+                );
+            }
+        }
+        let c = Connection::server(with_keepalive(KeepaliveMode::Idle), Instant::ZERO);
+        assert!(c.receive_reads_now());
+        assert_ne!(
+            run(c.clone(), masked[0], Instant::ZERO),
+            run(c, masked[0], late)
+        );
+        let c = Connection::client(Config::default(), Instant::ZERO, NoMask);
+        assert!(c.receive_reads_now());
+        let close = b"\x88\x02\x03\xe8";
+        assert_ne!(run(c.clone(), close, Instant::ZERO), run(c, close, late));
     }
 
     #[test]
