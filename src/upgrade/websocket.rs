@@ -13,6 +13,21 @@ pub const WEBSOCKET_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// The only WebSocket version this crate speaks.
 pub const WEBSOCKET_VERSION: &str = "13";
 
+/// SHA-1 of `key` and the GUID. A valid key is 24 bytes (16 in base64):
+/// with the shortcuts ([`crate::SHORTCUTS`]) its 60-byte message is hashed
+/// at once ([`sha1_of_60`](super::sha1::sha1_of_60)); other keys (and
+/// every key on 32-bit targets, for flash) as two parts.
+fn key_digest(key: &[u8]) -> [u8; 20] {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"))]
+    if let (true, Ok(key)) = (crate::SHORTCUTS, <&[u8; 24]>::try_from(key)) {
+        let mut message = [0u8; 60];
+        message[..24].copy_from_slice(key);
+        message[24..].copy_from_slice(WEBSOCKET_GUID);
+        return super::sha1::sha1_of_60(&message);
+    }
+    sha1(&[key, WEBSOCKET_GUID])
+}
+
 /// Computes `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §1.3).
 ///
 /// ```
@@ -20,7 +35,7 @@ pub const WEBSOCKET_VERSION: &str = "13";
 /// assert_eq!(&accept, b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
 pub fn accept_key(key: &[u8]) -> [u8; 28] {
-    let digest = sha1(&[key, WEBSOCKET_GUID]);
+    let digest = key_digest(key);
     let mut out = [0u8; 28];
     // 20 bytes always encode to exactly 28 characters.
     let n = encode(&digest, Alphabet::Standard, &mut out);
