@@ -35,7 +35,7 @@ pub(crate) fn sha1(parts: &[&[u8]]) -> [u8; 20] {
     software_sha1(parts)
 }
 
-/// [`sha1`] of a 60-byte message (a WebSocket key and the GUID, RFC 6455
+/// [`sha1()`] of a 60-byte message (a WebSocket key and the GUID, RFC 6455
 /// §1.3): its two padded blocks laid out at once, the second a constant
 /// (zeros and the length), and hashed in one call, where `sha1` copies the
 /// parts into a block in pieces (server handshake: 8,156 -> 8,038
