@@ -267,6 +267,27 @@ fn shortcuts_are_off() {
     assert!(!SHORTCUTS);
 }
 
+/// Every string of up to `max_len` bytes over `alphabet`, shortest first:
+/// the exhaustive inputs of the tests that compare a shortcut with the
+/// definition it replaces.
+#[cfg(test)]
+pub(crate) fn strings_over(
+    alphabet: &[u8],
+    max_len: u32,
+) -> impl Iterator<Item = std::vec::Vec<u8>> + '_ {
+    (0..=max_len).flat_map(move |len| {
+        (0..alphabet.len().pow(len)).map(move |mut n| {
+            (0..len)
+                .map(|_| {
+                    let c = alphabet[n % alphabet.len()];
+                    n /= alphabet.len();
+                    c
+                })
+                .collect()
+        })
+    })
+}
+
 /// The README's Rust blocks, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

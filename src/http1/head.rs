@@ -2320,22 +2320,13 @@ mod tests {
     /// reaches every rule, and on longer ones built from groups.
     #[test]
     fn ipv6_check_agrees_with_the_str_version() {
-        let alphabet = b"0f1:.5g";
-        let mut s = std::vec::Vec::new();
-        for len in 0..=7u32 {
-            for mut n in 0..alphabet.len().pow(len) {
-                s.clear();
-                for _ in 0..len {
-                    s.push(alphabet[n % alphabet.len()]);
-                    n /= alphabet.len();
-                }
-                assert_eq!(
-                    is_ipv6(&s),
-                    str_is_ipv6(&s),
-                    "{:?}",
-                    std::str::from_utf8(&s)
-                );
-            }
+        for s in crate::strings_over(b"0f1:.5g", 7) {
+            assert_eq!(
+                is_ipv6(&s),
+                str_is_ipv6(&s),
+                "{:?}",
+                std::str::from_utf8(&s)
+            );
         }
         let pieces = [
             "",
@@ -2375,18 +2366,9 @@ mod tests {
     /// and the dot, and on octets around the limits.
     #[test]
     fn ipv4_check_agrees_with_the_str_version() {
-        let alphabet = b"01256.";
-        let mut s = std::vec::Vec::new();
-        for len in 0..=8u32 {
-            for mut n in 0..alphabet.len().pow(len) {
-                s.clear();
-                for _ in 0..len {
-                    s.push(alphabet[n % alphabet.len()]);
-                    n /= alphabet.len();
-                }
-                let text = std::str::from_utf8(&s).unwrap();
-                assert_eq!(is_ipv4(&s), str_is_ipv4(text), "{text}");
-            }
+        for s in crate::strings_over(b"01256.", 8) {
+            let text = std::str::from_utf8(&s).unwrap();
+            assert_eq!(is_ipv4(&s), str_is_ipv4(text), "{text}");
         }
         for octet in [
             "0", "00", "09", "99", "100", "199", "249", "255", "256", "260", "300", "999", "1000",

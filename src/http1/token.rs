@@ -613,18 +613,8 @@ mod tests {
     /// every string of up to seven characters that matter.
     #[test]
     fn element_end_shortcut_agrees() {
-        let alphabet = b"a, \"\\";
-        for len in 0..=7u32 {
-            for mut n in 0..alphabet.len().pow(len) {
-                let s: std::vec::Vec<u8> = (0..len)
-                    .map(|_| {
-                        let c = alphabet[n % alphabet.len()];
-                        n /= alphabet.len();
-                        c
-                    })
-                    .collect();
-                assert_eq!(element_end(&s), end_outside_quotes(&s), "{s:?}");
-            }
+        for s in crate::strings_over(b"a, \"\\", 7) {
+            assert_eq!(element_end(&s), end_outside_quotes(&s), "{s:?}");
         }
     }
 
