@@ -208,28 +208,29 @@ fn next_extension(s: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
         if param_len == 0 {
             return None;
         }
-        let mut end = skip_ows(&param[param_len..]);
-        if let [b'=', value @ ..] = end {
-            let value = skip_ows(value);
-            end = if value.first() == Some(&b'"') {
-                let tail = skip_quoted_string(value)?;
-                let quoted = &value[..value.len() - tail.len()];
-                // Names and tokens are ASCII; a quoted value may hold
-                // other bytes.
-                if !quoted.is_ascii() && core::str::from_utf8(quoted).is_err() {
-                    return None;
+        let after_name = &param[param_len..];
+        // Where the parameter ends: after its value, or its name.
+        let end = match skip_ows(after_name) {
+            [b'=', value @ ..] => {
+                let value = skip_ows(value);
+                if value.first() == Some(&b'"') {
+                    let tail = skip_quoted_string(value)?;
+                    let quoted = &value[..value.len() - tail.len()];
+                    // Names and tokens are ASCII; a quoted value may hold
+                    // other bytes.
+                    if !quoted.is_ascii() && core::str::from_utf8(quoted).is_err() {
+                        return None;
+                    }
+                    tail
+                } else {
+                    match crate::http1::token_len(value) {
+                        0 => return None,
+                        len => &value[len..],
+                    }
                 }
-                tail
-            } else {
-                match crate::http1::token_len(value) {
-                    0 => return None,
-                    len => &value[len..],
-                }
-            };
-        } else {
-            // No value: the parameter ends with its name.
-            end = &param[param_len..];
-        }
+            }
+            _ => after_name,
+        };
         params_len = params.len() - end.len();
         rest = skip_ows(end);
     }
