@@ -426,9 +426,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let n = on!(&mut self.machine, c => c.send_close(Some(code), reason, now, room))?;
         self.out.commit(n);
         // The answer must be read: a rate-limit pause ends here.
-        if let Some(p) = &mut self.policies {
-            p.paused_until = None;
-        }
+        self.end_pause();
         log!(debug, code, reason, "our Close queued");
         Ok(())
     }
@@ -639,13 +637,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             .is_some_and(|p| p.paused_until.is_some())
     }
 
+    /// Ends a rate-limit pause, if one lasts.
+    fn end_pause(&mut self) {
+        if let Some(p) = &mut self.policies {
+            p.paused_until = None;
+        }
+    }
+
     /// Starts the closing handshake with `code` because of a policy, and
     /// keeps `error` for the stream to report.
     fn close_for_policy(&mut self, code: u16, reason: &'static str, error: Error) {
         log!(info, code, reason, "closing by policy");
-        if let Some(p) = &mut self.policies {
-            p.paused_until = None;
-        }
+        self.end_pause();
         if self.start_close(code, reason).is_ok() {
             self.policies().error = Some(error);
         } else if self.out.large.is_some() {
