@@ -239,6 +239,9 @@ pub mod ws;
 ///   (`Headers::may_have`);
 /// * the end of a list element without a quoted string
 ///   (`ListElements`);
+/// * a list field whose value is one usual token (`Connection: Upgrade`,
+///   `Upgrade: websocket`) taken whole instead of split
+///   (`http1::is_only_element`);
 /// * decoding a whole unfragmented message in one go
 ///   (`ws::decode::Decoder::step`);
 /// * the SIMD pass over a piece of text (`ws::Utf8Validator::feed`);

@@ -4,7 +4,7 @@
 
 use super::token::{
     ByteSet, ListElements, byte_set_where, eq_ignore_case, eq_lowercase, eq_visible_lowercase,
-    field_char, list_contains, same_str, token_len, trim_ows,
+    field_char, is_only_element, list_contains, same_str, token_len, trim_ows,
 };
 use crate::error::PeerErrorKind;
 
@@ -144,8 +144,8 @@ impl Field {
     /// The known field called `name` (ASCII case ignored): the length and
     /// the first letter pick the one candidate, one comparison decides.
     fn of(name: &[u8]) -> Option<Field> {
-        let field = Field::candidate(name)?;
-        eq_lowercase(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
+        let (field, known) = Field::candidate(name)?;
+        eq_lowercase(name, known.as_bytes()).then_some(field)
     }
 
     /// [`Field::of`] for a field name [`scan_fields`] read (bytes
@@ -153,16 +153,25 @@ impl Field {
     /// for such bytes ([`eq_visible_lowercase`]). A name it finds is a
     /// token, as the table's are: `scan_fields` checks only the others.
     fn of_visible(name: &[u8]) -> Option<Field> {
-        let field = Field::candidate(name)?;
-        eq_visible_lowercase(name, FIELDS[field as usize].1.as_bytes()).then_some(field)
+        let (field, known) = Field::candidate(name)?;
+        eq_visible_lowercase(name, known.as_bytes()).then_some(field)
     }
 
-    /// The one field `name` may be, from its length and first letter: a
-    /// slot of [`FIELD_SLOTS`] (a lookup instead of a match of thirteen
-    /// arms: firmware .text 19,696 -> 19,572 B, .rodata +32 B).
-    fn candidate(name: &[u8]) -> Option<Field> {
+    /// The one field `name` may be, and its name, from its length and
+    /// first letter: a slot of [`FIELD_SLOTS`] (a lookup instead of a
+    /// match of thirteen arms: firmware .text 19,696 -> 19,572 B, .rodata
+    /// +32 B). On 64-bit targets the slot holds the name too: one load
+    /// less before the comparison, in the handshake's loop over field
+    /// lines (issue 9); on others the name is read from [`FIELDS`] (the
+    /// names in the slots took 352 B more of the firmware's .rodata).
+    fn candidate(name: &[u8]) -> Option<(Field, &'static str)> {
         let first = *name.first()? | 0x20;
-        FIELD_SLOTS[field_slot(name.len(), first)]
+        let slot = field_slot(name.len(), first);
+        #[cfg(target_pointer_width = "64")]
+        let found = FIELD_SLOTS[slot];
+        #[cfg(not(target_pointer_width = "64"))]
+        let found = FIELD_SLOTS[slot].map(|field| FIELDS[field as usize]);
+        found
     }
 }
 
@@ -175,14 +184,30 @@ const fn field_slot(len: usize, first: u8) -> usize {
 /// The known fields by [`field_slot`] (each name is compared whole after
 /// the lookup). Built at compile time, which fails if two fields share a
 /// slot.
+#[cfg(target_pointer_width = "64")]
+const FIELD_SLOTS: [Option<(Field, &str)>; 32] = NAMED_SLOTS;
+#[cfg(not(target_pointer_width = "64"))]
 const FIELD_SLOTS: [Option<Field>; 32] = {
+    let mut slots = [None; 32];
+    let mut i = 0;
+    while i < 32 {
+        if let Some((field, _)) = NAMED_SLOTS[i] {
+            slots[i] = Some(field);
+        }
+        i += 1;
+    }
+    slots
+};
+
+/// [`FIELD_SLOTS`] with the names.
+const NAMED_SLOTS: [Option<(Field, &str)>; 32] = {
     let mut slots = [None; 32];
     let mut i = 0;
     while i < FIELDS.len() {
         let (field, name) = FIELDS[i];
         let slot = field_slot(name.len(), name.as_bytes()[0]);
         assert!(slots[slot].is_none(), "two known fields share a slot");
-        slots[slot] = Some(field);
+        slots[slot] = Some((field, name));
         i += 1;
     }
     slots
@@ -1454,15 +1479,21 @@ pub(crate) fn gather_facts(headers: &Headers<'_>) -> Result<Facts, PeerErrorKind
             f.transfer_encoding = true;
         }
     }
-    for e in headers.elements(Field::Connection) {
-        if eq_ignore_case(e, b"upgrade") {
+    for value in headers.values(Field::Connection) {
+        if is_only_element(value, b"upgrade") {
             f.conn_upgrade = true;
-        } else if eq_ignore_case(e, b"close") {
-            f.conn_close = true;
-        } else if eq_ignore_case(e, b"keep-alive") {
-            f.conn_keep_alive = true;
-        } else if eq_ignore_case(e, b"http2-settings") {
-            f.conn_http2_settings = true;
+            continue;
+        }
+        for e in ListElements::new(value) {
+            if eq_ignore_case(e, b"upgrade") {
+                f.conn_upgrade = true;
+            } else if eq_ignore_case(e, b"close") {
+                f.conn_close = true;
+            } else if eq_ignore_case(e, b"keep-alive") {
+                f.conn_keep_alive = true;
+            } else if eq_ignore_case(e, b"http2-settings") {
+                f.conn_http2_settings = true;
+            }
         }
     }
     if f.transfer_encoding {

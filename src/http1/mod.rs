@@ -21,8 +21,8 @@ pub use head::{
 #[cfg(test)]
 pub(crate) use head::{parse_request, work};
 pub(crate) use token::{
-    ByteSet, eq_ignore_case, eq_visible_lowercase, same_str, skip_quoted_string, split_protocol,
-    token_len, trim_ows,
+    ByteSet, eq_ignore_case, eq_visible_lowercase, is_only_element, same_str, skip_quoted_string,
+    split_protocol, token_len, trim_ows,
 };
 pub use token::{ListElements, is_field_value, is_token};
 pub use write::reason_phrase;

@@ -204,6 +204,19 @@ impl<'a> Iterator for ListElements<'a> {
     }
 }
 
+/// Whether the list in `value` is the one element `token` (ASCII case
+/// ignored), known without splitting it: `value` equals `token`, which has
+/// no comma, quote or whitespace, so [`ListElements`] would yield `value`
+/// alone. For the usual values of an upgrade's list fields
+/// (`Connection: Upgrade`, `Upgrade: websocket`): the split, a call a
+/// byte, was about a tenth of a server handshake (issue 9). A shortcut
+/// ([`crate::SHORTCUTS`]): without it always `false`, and the caller
+/// splits the value.
+#[inline]
+pub(crate) fn is_only_element(value: &[u8], token: &[u8]) -> bool {
+    crate::SHORTCUTS && eq_ignore_case(value, token)
+}
+
 /// [`end_outside_quotes`] for the usual element, which has no quoted
 /// string: up to the first comma unless a quote comes first. A shortcut
 /// ([`crate::SHORTCUTS`]; a test checks the two agree).
@@ -444,6 +457,44 @@ pub(crate) fn split_protocol(element: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `is_only_element` claims of the values its callers give it:
+    /// every spelling of `upgrade` and `websocket` (each letter in either
+    /// case) is a list of itself alone, and `websocket` a protocol without
+    /// a version; values that merely start or end like them are not taken.
+    #[test]
+    fn only_element_is_the_whole_list() {
+        for token in [&b"upgrade"[..], b"websocket"] {
+            for case in 0u32..1 << token.len() {
+                let value: std::vec::Vec<u8> = (token.iter().enumerate())
+                    .map(|(i, &b)| {
+                        if case >> i & 1 == 1 {
+                            b.to_ascii_uppercase()
+                        } else {
+                            b
+                        }
+                    })
+                    .collect();
+                assert_eq!(is_only_element(&value, token), crate::SHORTCUTS);
+                let elements: std::vec::Vec<&[u8]> = ListElements::new(&value).collect();
+                assert_eq!(elements, [&value[..]]);
+                assert_eq!(split_protocol(&value), Some((&value[..], None)));
+            }
+        }
+        for other in [
+            &b"websocket/13"[..],
+            b"websocket,h2c",
+            b"websockets",
+            b"websocke",
+            b"\"websocket\"",
+            b"upgrade,close",
+            b"upgrad",
+            b"",
+        ] {
+            assert!(!is_only_element(other, b"websocket"), "{other:?}");
+            assert!(!is_only_element(other, b"upgrade"), "{other:?}");
+        }
+    }
 
     /// The byte loop of `same_str` agrees with `==`: words of equal
     /// length differing at each position (the last included), of other

@@ -45,8 +45,8 @@ use crate::http1::write::{
     header_len,
 };
 use crate::http1::{
-    Field, Framing, HeadReader, Header, Headers, Limits, RequestHead, eq_ignore_case,
-    request_framing, same_str, split_protocol,
+    Field, Framing, HeadReader, Header, Headers, Limits, ListElements, RequestHead, eq_ignore_case,
+    is_only_element, request_framing, same_str, split_protocol,
 };
 
 use super::deflate;
@@ -934,27 +934,35 @@ impl ServerHandshake {
         let upgrade_counts = head.minor_version() == 1 && facts.conn_upgrade;
         let (mut websocket, mut h2c) = (Offer::None, Offer::None);
         if upgrade_counts {
-            for element in headers.elements(Field::Upgrade) {
-                // Only the kind is needed: no strings made of the parts.
-                let (name, version) =
-                    split_protocol(element).ok_or(PeerErrorKind::BadUpgradeToken)?;
-                // The checks are pure: a repeated offer gets the same answer.
-                match ProtocolKind::of(name, version.is_some()) {
-                    ProtocolKind::WebSocket if websocket == Offer::None => {
-                        websocket = match websocket::check_offer(&head) {
-                            Ok(()) => Offer::Valid,
-                            Err(kind) => Offer::Invalid(kind),
-                        };
-                    }
-                    // Without the feature h2c offers are ignored: never
-                    // checked, so never switched to.
-                    ProtocolKind::H2c if cfg!(feature = "h2c") && h2c == Offer::None => {
-                        h2c = match h2c::check_offer(headers, facts.conn_http2_settings) {
-                            Ok(_) => Offer::Valid,
-                            Err(kind) => Offer::Invalid(kind),
-                        };
-                    }
-                    _ => {}
+            // The checks are pure: a repeated offer gets the same answer.
+            let mut offered = |kind| match kind {
+                ProtocolKind::WebSocket if websocket == Offer::None => {
+                    websocket = match websocket::check_offer(&head) {
+                        Ok(()) => Offer::Valid,
+                        Err(kind) => Offer::Invalid(kind),
+                    };
+                }
+                // Without the feature h2c offers are ignored: never
+                // checked, so never switched to.
+                ProtocolKind::H2c if cfg!(feature = "h2c") && h2c == Offer::None => {
+                    h2c = match h2c::check_offer(headers, facts.conn_http2_settings) {
+                        Ok(_) => Offer::Valid,
+                        Err(kind) => Offer::Invalid(kind),
+                    };
+                }
+                _ => {}
+            };
+            for value in headers.values(Field::Upgrade) {
+                // `websocket` alone: a token without a version.
+                if is_only_element(value, b"websocket") {
+                    offered(ProtocolKind::WebSocket);
+                    continue;
+                }
+                for element in ListElements::new(value) {
+                    // Only the kind is needed: no strings made of the parts.
+                    let (name, version) =
+                        split_protocol(element).ok_or(PeerErrorKind::BadUpgradeToken)?;
+                    offered(ProtocolKind::of(name, version.is_some()));
                 }
             }
         }
