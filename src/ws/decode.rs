@@ -42,6 +42,33 @@ pub(crate) struct ChunkFlags {
     pub(crate) message_end: bool,
 }
 
+/// A whole message in one frame, decoded in one go
+/// ([`Decoder::whole_message`]): its payload, unmasked and (text) valid,
+/// is `buf[start..end]`, and the frame ends at `end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WholeMessage {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) kind: MessageKind,
+}
+
+impl WholeMessage {
+    /// The step of the general path for it: a chunk that ends the frame
+    /// and the message.
+    fn step(self) -> Step {
+        Step::Data {
+            start: self.start,
+            end: self.end,
+            chunk: ChunkFlags {
+                kind: self.kind,
+                compressed: false,
+                frame_end: true,
+                message_end: true,
+            },
+        }
+    }
+}
+
 /// The decoder: where it is in the current frame, and the message being
 /// received. Flat, so that the connection stays within its size budget.
 #[derive(Debug, Clone, Copy)]
@@ -98,8 +125,8 @@ impl Decoder {
     ) -> Result<Step, PeerErrorKind> {
         // The one-go path where time matters more than flash.
         if crate::SHORTCUTS {
-            if let Some(step) = self.whole_message(buf, role, limits) {
-                return step;
+            if let Some(got) = self.whole_message(buf, role, limits) {
+                return got.map(WholeMessage::step);
             }
         }
         self.step_any(buf, role, limits, hold_pings, deflate)
@@ -200,12 +227,12 @@ impl Decoder {
     /// same bytes (a test compares them on every header shape), leaving
     /// the decoder between messages as the general path does.
     #[inline(always)]
-    fn whole_message(
+    pub(crate) fn whole_message(
         &mut self,
         buf: &mut [u8],
         role: Role,
         limits: &FrameLimits,
-    ) -> Option<Result<Step, PeerErrorKind>> {
+    ) -> Option<Result<WholeMessage, PeerErrorKind>> {
         if self.remaining != 0 || self.incoming.is_some() {
             return None;
         }
@@ -251,16 +278,7 @@ impl Decoder {
             return Some(Err(PeerErrorKind::InvalidUtf8));
         }
         self.compressed = false;
-        Some(Ok(Step::Data {
-            start,
-            end,
-            chunk: ChunkFlags {
-                kind,
-                compressed: false,
-                frame_end: true,
-                message_end: true,
-            },
-        }))
+        Some(Ok(WholeMessage { start, end, kind }))
     }
 
     /// Fragmentation and limit rules for a new data frame (RFC 6455
@@ -502,7 +520,7 @@ mod tests {
                                     // The shortcut itself, whatever `SHORTCUTS`
                                     // says (as `step` takes it on 64-bit).
                                     let got = match fast.whole_message(&mut a, role, &limits) {
-                                        Some(step) => step,
+                                        Some(got) => got.map(WholeMessage::step),
                                         None => {
                                             fast.step_any(&mut a, role, &limits, false, deflate)
                                         }
