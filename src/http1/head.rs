@@ -1018,6 +1018,14 @@ fn parse_status_line(line: &[u8]) -> Result<(u8, u16, &str), PeerErrorKind> {
 
 /// Checks the field lines after the start line; returns the header block
 /// (the field lines and the final empty line, which iteration skips).
+///
+/// Inlined on 64-bit targets, `scan_fields` kept out of line: its result
+/// (the head's index, or a one-byte error) then comes back in a smaller
+/// form than with the error already named, and the head is moved on with
+/// fewer copies (issue 9: a server handshake 7 % faster, timed in one
+/// process against the out-of-line form; inlining `scan_fields` too was
+/// 5 % slower than that form).
+#[cfg_attr(target_pointer_width = "64", inline(always))]
 fn parse_fields<'b>(fields: &'b [u8], limits: &Limits) -> Result<Headers<'b>, PeerErrorKind> {
     let limit = limits.max_headers.min(MAX_HEADER_SLOTS);
     scan_fields(fields, limit).map_err(|e| {
