@@ -242,8 +242,11 @@ pub mod ws;
 /// * a list field whose value is one usual token (`Connection: Upgrade`,
 ///   `Upgrade: websocket`) taken whole instead of split
 ///   (`http1::is_only_element`);
+/// * the usual request line, `GET /path HTTP/1.1`, read at once
+///   (`http1::head::usual_request_line`);
 /// * decoding a whole unfragmented message in one go
-///   (`ws::decode::Decoder::step`);
+///   (`ws::decode::Decoder::step`), before the connection's other checks
+///   when none applies (`ws::Connection::receive_whole_message`);
 /// * the SIMD pass over a piece of text (`ws::Utf8Validator::feed`);
 /// * reading eight bytes at a time in the head's searches (its end, a line
 ///   end, a field value's end), which 64-bit arithmetic makes costly on

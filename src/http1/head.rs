@@ -2684,9 +2684,6 @@ mod tests {
         }
     }
 
-    /// A CR anywhere in a start line (but its end) is a bad line ending,
-    /// as when it was looked for before the line was parsed: no line with
-    /// one parses.
     /// The usual request line read at once gives what the general reading
     /// gives: for `GET /` and every string of up to five bytes over the
     /// bytes that matter (visible characters, `#`, space, HTAB, CR, LF,
@@ -2738,6 +2735,9 @@ mod tests {
         }
     }
 
+    /// A CR anywhere in a start line (but its end) is a bad line ending,
+    /// as when it was looked for before the line was parsed: no line with
+    /// one parses.
     #[test]
     fn a_cr_in_a_start_line_is_a_bad_line_ending() {
         let heads: [(&[u8], bool); 4] = [
