@@ -181,11 +181,12 @@ const fn field_slot(len: usize, first: u8) -> usize {
     (len + (first >> 2) as usize) % 32
 }
 
-/// The known fields by [`field_slot`] (each name is compared whole after
-/// the lookup). Built at compile time, which fails if two fields share a
-/// slot.
+/// The known fields by [`field_slot`], with their names ([`NAMED_SLOTS`])
+/// on 64-bit targets.
 #[cfg(target_pointer_width = "64")]
 const FIELD_SLOTS: [Option<(Field, &str)>; 32] = NAMED_SLOTS;
+/// The known fields by [`field_slot`], without their names (read from
+/// [`FIELDS`]) on 32-bit targets.
 #[cfg(not(target_pointer_width = "64"))]
 const FIELD_SLOTS: [Option<Field>; 32] = {
     let mut slots = [None; 32];
@@ -199,7 +200,9 @@ const FIELD_SLOTS: [Option<Field>; 32] = {
     slots
 };
 
-/// [`FIELD_SLOTS`] with the names.
+/// The known fields and their names by [`field_slot`] (each name is
+/// compared whole after the lookup). Built at compile time, which fails
+/// if two fields share a slot.
 const NAMED_SLOTS: [Option<(Field, &str)>; 32] = {
     let mut slots = [None; 32];
     let mut i = 0;
@@ -1109,6 +1112,9 @@ impl FieldsError {
 /// the two on generated field blocks. Written here because the two passes
 /// (httparse, then indexing its slots) were a third of a server
 /// handshake's time (issue 9).
+///
+/// Never inlined on 64-bit targets, where [`parse_fields`] is: see there.
+#[cfg_attr(target_pointer_width = "64", inline(never))]
 fn scan_fields(fields: &[u8], limit: usize) -> Result<Headers<'_>, FieldsError> {
     let mut index = FieldIndex::EMPTY;
     let mut lines = 0;
@@ -2721,6 +2727,24 @@ mod tests {
                         "{}",
                         head.escape_ascii()
                     );
+                }
+            }
+        }
+        // Targets longer than a word, with a byte at each position that
+        // ends the run or not (`!` and `~` are the visible bounds).
+        for k in 0..20 {
+            for byte in [b'!', b'~', b'#', b' ', b'\t', b'\r', 0x20, 0x7f, 0x80, 0xff] {
+                let mut head = b"GET /".to_vec();
+                head.extend(core::iter::repeat_n(b'a', k));
+                head.extend([byte, b'b']);
+                head.extend(b" HTTP/1.1\r\n");
+                let got = usual_request_line(&head);
+                let visible = !matches!(byte, b'#' | b' ' | b'\t' | b'\r' | 0x7f | 0x80 | 0xff);
+                assert_eq!(got.is_some(), visible && crate::SHORTCUTS, "{k} {byte}");
+                if let Some((target, rest)) = got {
+                    let (line, general_rest) = split_start_line(&head).unwrap();
+                    assert_eq!((general_rest, rest), (&b""[..], &b""[..]));
+                    assert_eq!(parse_request_line(line), Ok(("GET", target, 1)));
                 }
             }
         }

@@ -458,10 +458,11 @@ pub(crate) fn split_protocol(element: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
 mod tests {
     use super::*;
 
-    /// What `is_only_element` claims of the values its callers give it:
-    /// every spelling of `upgrade` and `websocket` (each letter in either
-    /// case) is a list of itself alone, and `websocket` a protocol without
-    /// a version; values that merely start or end like them are not taken.
+    /// What `is_only_element` claims of the values its callers give it,
+    /// which is what makes the general path give the same: every spelling
+    /// of `upgrade` and `websocket` (each letter in either case) is a list
+    /// of itself alone, and `websocket` the WebSocket protocol without a
+    /// version; values that merely start or end like them are not taken.
     #[test]
     fn only_element_is_the_whole_list() {
         for token in [&b"upgrade"[..], b"websocket"] {
@@ -479,6 +480,9 @@ mod tests {
                 let elements: std::vec::Vec<&[u8]> = ListElements::new(&value).collect();
                 assert_eq!(elements, [&value[..]]);
                 assert_eq!(split_protocol(&value), Some((&value[..], None)));
+                let kind = crate::upgrade::ProtocolKind::of(&value, false);
+                let websocket = kind == crate::upgrade::ProtocolKind::WebSocket;
+                assert_eq!(websocket, token == b"websocket", "{value:?}");
             }
         }
         for other in [
