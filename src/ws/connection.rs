@@ -36,7 +36,7 @@ use super::close::check_close;
 #[cfg(feature = "deflate")]
 #[cfg(feature = "deflate")]
 use super::compress;
-use super::decode::{Decoder, Step, WholeMessage, parse_close};
+use super::decode::{ChunkFlags, Decoder, Step, WholeMessage, parse_close};
 #[cfg(feature = "deflate")]
 use super::deflate::{Deflate, Inflated};
 use super::frame::{FrameHeader, OpCode};
@@ -643,15 +643,12 @@ impl<M: MaskSource> Connection<M> {
         if shortcut {
             if let Some(got) = self.receive_whole_message(buf) {
                 let message = got?;
-                return Ok(Received {
-                    consumed: message.end,
-                    event: Some(Event::Data(DataChunk {
-                        kind: message.kind,
-                        payload: &buf[message.start..message.end],
-                        frame_end: true,
-                        message_end: true,
-                    })),
-                });
+                return Ok(data_received(
+                    buf,
+                    message.start,
+                    message.end,
+                    message.chunk(),
+                ));
             }
         }
         if matches!(self.state, State::Closed | State::CloseReceived) {
@@ -735,15 +732,7 @@ impl<M: MaskSource> Connection<M> {
                     pos = end;
                 }
                 Step::Data { start, end, chunk } => {
-                    return Ok(Received {
-                        consumed: pos + end,
-                        event: Some(Event::Data(DataChunk {
-                            kind: chunk.kind,
-                            payload: &buf[pos + start..pos + end],
-                            frame_end: chunk.frame_end,
-                            message_end: chunk.message_end,
-                        })),
-                    });
+                    return Ok(data_received(buf, pos + start, pos + end, chunk));
                 }
                 Step::Control { opcode, start, end } => {
                     let payload: &'b [u8] = &buf[pos + start..pos + end];
@@ -1454,6 +1443,23 @@ impl<M: MaskSource> Connection<M> {
         self.follow(Input::SendClose);
         self.deadline = Some(now.after_millis(self.behaviour.close_timeout_ms));
         Ok(n)
+    }
+}
+
+/// What `receive` returns for a data chunk whose payload is
+/// `buf[start..end]`: the bytes up to the payload's end are consumed. One
+/// place for the general path and its whole-message shortcut.
+#[inline(always)]
+fn data_received(buf: &[u8], start: usize, end: usize, chunk: ChunkFlags) -> Received<Event<'_>> {
+    let payload = &buf[start..end];
+    Received {
+        consumed: end,
+        event: Some(Event::Data(DataChunk {
+            kind: chunk.kind,
+            payload,
+            frame_end: chunk.frame_end,
+            message_end: chunk.message_end,
+        })),
     }
 }
 

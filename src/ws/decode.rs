@@ -53,18 +53,24 @@ pub(crate) struct WholeMessage {
 }
 
 impl WholeMessage {
-    /// The step of the general path for it: a chunk that ends the frame
-    /// and the message.
+    /// What the general path says of its payload: an uncompressed chunk
+    /// that ends the frame and the message.
+    #[inline(always)]
+    pub(crate) fn chunk(self) -> ChunkFlags {
+        ChunkFlags {
+            kind: self.kind,
+            compressed: false,
+            frame_end: true,
+            message_end: true,
+        }
+    }
+
+    /// The step of the general path for it.
     fn step(self) -> Step {
         Step::Data {
             start: self.start,
             end: self.end,
-            chunk: ChunkFlags {
-                kind: self.kind,
-                compressed: false,
-                frame_end: true,
-                message_end: true,
-            },
+            chunk: self.chunk(),
         }
     }
 }
