@@ -199,17 +199,38 @@ impl Decoder {
             self.offset = 0;
             self.fin = h.fin;
         }
-        let available = buf.len() - pos;
-        if available == 0 {
+        if buf.len() == pos {
             return Ok(Step::NeedMore { consumed: pos });
         }
-        let mut take = usize::try_from(self.remaining).map_or(available, |r| r.min(available));
-        if self.compressed {
-            // The inflater may use only part of a chunk, and what it
-            // leaves is masked again: a bounded chunk bounds that work.
-            take = take.min(deflate.unwrap_or(MAX_COMPRESSED_CHUNK));
-        }
-        let data = &mut buf[pos..pos + take];
+        // The inflater may use only part of a chunk, and what it leaves is
+        // masked again: a bounded chunk bounds that work.
+        let most = if self.compressed {
+            deflate.unwrap_or(MAX_COMPRESSED_CHUNK)
+        } else {
+            usize::MAX
+        };
+        let (take, chunk) = self.take_payload(&mut buf[pos..], most)?;
+        Ok(Step::Data {
+            start: pos,
+            end: pos + take,
+            chunk,
+        })
+    }
+
+    /// The next chunk of the current data frame's payload: as much of it
+    /// as `buf` holds, at most `most` bytes, unmasked (and, for text,
+    /// checked) in place at the start of `buf`; its length and flags.
+    /// The frame's header was read (`remaining` is not 0) and `buf` is
+    /// not empty.
+    #[inline(always)]
+    fn take_payload(
+        &mut self,
+        buf: &mut [u8],
+        most: usize,
+    ) -> Result<(usize, ChunkFlags), PeerErrorKind> {
+        let available = buf.len().min(most);
+        let take = usize::try_from(self.remaining).map_or(available, |r| r.min(available));
+        let data = &mut buf[..take];
         if self.mask != [0; 4] {
             apply_mask(data, self.mask, u64::from(self.offset));
         }
@@ -217,11 +238,24 @@ impl Decoder {
         self.offset = ((usize::from(self.offset) + take) % 4) as u8;
         let frame_end = self.remaining == 0;
         let chunk = self.finish_chunk(data, frame_end, self.fin)?;
-        Ok(Step::Data {
-            start: pos,
-            end: pos + take,
-            chunk,
-        })
+        Ok((take, chunk))
+    }
+
+    /// The common step inside a payload, in one go: the next chunk of an
+    /// uncompressed data frame whose header was read, from the start of
+    /// `buf` (not empty); `None` otherwise, before touching `buf`. What
+    /// [`step`](Self::step) returns for the same bytes, without its frame
+    /// start's checks (a frame larger than a read is decoded this way
+    /// from its second read on).
+    #[inline(always)]
+    pub(crate) fn payload_chunk(
+        &mut self,
+        buf: &mut [u8],
+    ) -> Option<Result<(usize, ChunkFlags), PeerErrorKind>> {
+        if self.remaining == 0 || self.compressed || buf.is_empty() {
+            return None;
+        }
+        Some(self.take_payload(buf, usize::MAX))
     }
 
     /// The common frame, between messages, in one go: a whole text or
