@@ -56,6 +56,66 @@ pub fn receive_buffer(read_size: usize, offset: usize) -> Vec<u8> {
     vec![0u8; offset + read_size + 64]
 }
 
+/// Where (modulo 4 KiB) the caller-owned receive buffers start after the
+/// input they read, one placement per call: every implementation that
+/// takes the caller's buffer (ours, floor, embedded-websocket) gets the
+/// same placements in turn ([`Placements`]).
+///
+/// Where a buffer lies changes how fast the same code runs over it, so a
+/// single placement measures luck: when the simulated `recv`'s
+/// destination starts a few bytes after its source modulo 4 KiB, the
+/// copy's loads wait on its own earlier stores to the same low twelve
+/// address bits ("4K aliasing"), and the decoders' own state can collide
+/// with the buffer alike. Measured on the AMD EPYC of the README: in
+/// `bin_16KiB`, protoswitch took 1.13x tokio-websockets' time with its
+/// buffer 16 bytes after the input and 0.91x with it 2,048 bytes after;
+/// `read4K_bin_64KiB` took 0.98x to 1.31x the floor's depending on which
+/// workloads had run before (the allocator's choice). Seven placements
+/// half a kilobyte apart, none within 512 bytes of the input's own,
+/// taken in turn, make every implementation's median a median over the
+/// same placements.
+pub const SKEWS: [usize; 7] = [512, 1024, 1536, 2048, 2560, 3072, 3584];
+
+/// Receive buffers of one length at the [`SKEWS`] after an input, handed
+/// out in turn by [`Placements::next`].
+pub struct Placements {
+    buffers: Vec<(Vec<u8>, usize)>,
+    len: usize,
+    turn: usize,
+}
+
+impl Placements {
+    /// Buffers of `len` zeroed bytes, each starting one of the [`SKEWS`]
+    /// after `input`'s first byte, modulo 4 KiB. `input` is the input's
+    /// whole allocation, so that a buffer used at `offset` meets the
+    /// input at `offset` alike.
+    pub fn after(input: &[u8], len: usize) -> Self {
+        let from = input.as_ptr() as usize % 4096;
+        let buffers = SKEWS
+            .iter()
+            .map(|skew| {
+                let storage = vec![0u8; len + 4096];
+                let at = storage.as_ptr() as usize % 4096;
+                let start = (from + skew + 4096 - at) % 4096;
+                (storage, start)
+            })
+            .collect();
+        Placements {
+            buffers,
+            len,
+            turn: 0,
+        }
+    }
+
+    /// The next buffer (the first again after the last).
+    pub fn take_turn(&mut self) -> &mut [u8] {
+        let i = self.turn % self.buffers.len();
+        self.turn += 1;
+        let (storage, start) = &mut self.buffers[i];
+        &mut storage[*start..*start + self.len]
+    }
+}
+
 /// Simulated `recv`: compacts the unconsumed bytes `buf[start..end]` to
 /// `offset`, then copies the next piece (at most `read_size` bytes) of
 /// `input` after them. Returns the new `(start, end)` and advances `pos`.
