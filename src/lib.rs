@@ -245,8 +245,10 @@ pub mod ws;
 /// * the usual request line, `GET /path HTTP/1.1`, read at once
 ///   (`http1::head::usual_request_line`);
 /// * decoding a whole unfragmented message in one go
-///   (`ws::decode::Decoder::step`), before the connection's other checks
-///   when none applies (`ws::Connection::receive_whole_message`);
+///   (`ws::decode::Decoder::step`); on a connection none of whose other
+///   checks applies (`ws::Connection::shortcuts_apply`), also before them,
+///   with the next chunk of an uncompressed payload
+///   (`Decoder::payload_chunk`) and the answer to an empty buffer;
 /// * the SIMD pass over a piece of text (`ws::Utf8Validator::feed`);
 /// * reading eight bytes at a time in the head's searches (its end, a line
 ///   end, a field value's end), which 64-bit arithmetic makes costly on

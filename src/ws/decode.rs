@@ -218,16 +218,18 @@ impl Decoder {
     }
 
     /// The next chunk of the current data frame's payload: as much of it
-    /// as `buf` holds, at most `most` bytes, unmasked (and, for text,
-    /// checked) in place at the start of `buf`; its length and flags.
-    /// The frame's header was read (`remaining` is not 0) and `buf` is
-    /// not empty.
+    /// as `buf` holds, at most `most` bytes, unmasked (and, for
+    /// uncompressed text, checked) in place at the start of `buf`; its
+    /// length and flags. The callers have read the frame's header
+    /// (`remaining` is not 0) and give a `buf` and a `most` that are not
+    /// empty.
     #[inline(always)]
     fn take_payload(
         &mut self,
         buf: &mut [u8],
         most: usize,
     ) -> Result<(usize, ChunkFlags), PeerErrorKind> {
+        debug_assert!(self.remaining != 0 && !buf.is_empty() && most != 0);
         let available = buf.len().min(most);
         let take = usize::try_from(self.remaining).map_or(available, |r| r.min(available));
         let data = &mut buf[..take];
@@ -243,7 +245,8 @@ impl Decoder {
 
     /// The common step inside a payload, in one go: the next chunk of an
     /// uncompressed data frame whose header was read, from the start of
-    /// `buf` (not empty); `None` otherwise, before touching `buf`. What
+    /// `buf`; `None`, before touching `buf`, between frames, in a
+    /// compressed message, or when `buf` is empty. What
     /// [`step`](Self::step) returns for the same bytes, without its frame
     /// start's checks (a frame larger than a read is decoded this way
     /// from its second read on).
