@@ -53,7 +53,13 @@ impl Totals {
 /// of leftover (an incomplete frame header, at most 14 bytes, or an
 /// incomplete UTF-8 character).
 pub fn receive_buffer(read_size: usize, offset: usize) -> Vec<u8> {
-    vec![0u8; offset + read_size + 64]
+    vec![0u8; receive_buffer_len(read_size, offset)]
+}
+
+/// The length of [`receive_buffer`]`(read_size, offset)`, for buffers
+/// placed elsewhere ([`Placements`]).
+pub fn receive_buffer_len(read_size: usize, offset: usize) -> usize {
+    offset + read_size + 64
 }
 
 /// Where (modulo 4 KiB) the caller-owned receive buffers start after the

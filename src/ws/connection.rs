@@ -1728,7 +1728,7 @@ mod tests {
                         Err(_) => break,
                     }
                 }
-                buf.drain(..at.min(buf.len()));
+                buf.drain(..at);
                 if timers {
                     c.handle_timeout(now);
                     seen.push(std::format!("{c:?}"));
@@ -1853,8 +1853,8 @@ mod tests {
             for (i, bytes) in inputs.iter().enumerate() {
                 // Whole, and in reads that cut headers, characters and
                 // payloads (the payload shortcut takes a frame's chunks
-                // after its first).
-                // With the timers between reads of 3 bytes.
+                // after its first), once with the timers between reads of
+                // 3 bytes.
                 let (outputs, pieces) = if i < plain {
                     (
                         0..=0,
@@ -1864,7 +1864,8 @@ mod tests {
                     (1..=64, &[(usize::MAX, false), (7, false)][..])
                 };
                 for &(piece, timers) in pieces {
-                    // Compressed input in pieces: the small outputs only.
+                    // In pieces, the small outputs only (plain inputs have
+                    // just the output 0, and 256 below).
                     let most = if piece == usize::MAX { 64 } else { 8 };
                     let outputs = outputs.clone().take_while(|&n| n <= most);
                     for out_len in outputs.chain([256]) {

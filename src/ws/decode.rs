@@ -249,7 +249,9 @@ impl Decoder {
     /// compressed message, or when `buf` is empty. What
     /// [`step`](Self::step) returns for the same bytes, without its frame
     /// start's checks (a frame larger than a read is decoded this way
-    /// from its second read on).
+    /// from its second read on). The connection answers an empty buffer
+    /// before asking; the empty test here keeps this method's own
+    /// contract (no zero-length chunk) for any caller.
     #[inline(always)]
     pub(crate) fn payload_chunk(
         &mut self,

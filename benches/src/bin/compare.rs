@@ -28,7 +28,7 @@ use protoswitch_bench::peers::{
     embedded_peer, fastwebsockets_peer, take_reads, tokio_websockets_peer, tungstenite_peer,
 };
 use protoswitch_bench::report::{Args, cpu_model, median, today};
-use protoswitch_bench::{Placements, Totals, ours, receive_buffer};
+use protoswitch_bench::{Placements, Totals, ours, receive_buffer_len};
 
 const IMPLS: [&str; 7] = [
     "floor",
@@ -384,7 +384,7 @@ fn run_decode(
 
     // The caller-owned buffers: at the same placements relative to the
     // input for every implementation, one per call in turn (`SKEWS`).
-    let len = receive_buffer(read_size, offset).len();
+    let len = receive_buffer_len(read_size, offset);
     let mut floor_buf = Placements::after(&storage, len);
     let mut ours_buf = Placements::after(&storage, len);
     let frame_max = match spec.payload {
