@@ -518,13 +518,14 @@ fn a_partial_header_then_silence_is_found_by_the_keepalive() {
         .deflate(None)
         .websocket(ws::Config::new().keepalive(Some(keepalive)));
     let check = |read: Result<Message, Error>, elapsed: Duration, how: &str| {
+        // Both in each message: when it returned tells why.
         assert!(
             matches!(read, Err(Error::PeerUnresponsive)),
-            "{how}: {read:?}"
+            "{how}: {read:?} after {elapsed:?}"
         );
         assert!(
             elapsed >= Duration::from_millis(350) && elapsed < Duration::from_secs(3),
-            "{how}: {elapsed:?}"
+            "{how}: {read:?} after {elapsed:?}"
         );
     };
     // The first byte of a masked binary frame, and nothing more.
