@@ -9,12 +9,13 @@
 //!
 //! SERVER: `protoswitch-tokio`, `tokio-websockets` or `fastwebsockets`.
 //! Each reads MESSAGES masked binary messages of SIZE bytes (default
-//! 100,000 of 20 bytes), one frame per read as with one message in flight,
-//! and echoes each, as the `e2e` servers do (same calls). Only the echo
-//! loop counts (`--toggle-collect`, on `measured`); instructions divided
-//! by MESSAGES is the user-space work per echo, without the system calls
-//! `e2e` also pays. Deterministic, so it can be measured on a busy machine where the
-//! timings of `e2e` cannot.
+//! 100,000 of 20 bytes), a frame per read as with one message in flight
+//! (a read given less room gets less, and never any of the next frame:
+//! `Pieces::in_flight`), and echoes each, as the `e2e` servers do (same
+//! calls). Only the echo loop counts (`--toggle-collect`, on `measured`);
+//! instructions divided by MESSAGES is the user-space work per echo,
+//! without the system calls `e2e` also pays. Deterministic, so it can be
+//! measured on a busy machine where the timings of `e2e` cannot.
 
 use futures_util::{SinkExt, StreamExt};
 use protoswitch_bench::inputs::REQUEST;
@@ -48,19 +49,23 @@ fn main() {
     let echoed = match server {
         "protoswitch-tokio" => {
             // The request in one read, then a frame per read.
-            let io = Pieces::first_then(&input, request.len(), one.len());
+            let io = Pieces::in_flight(&input, request.len(), one.len());
             let accept =
                 protoswitch_tokio::accept(io, |_request| Ok(protoswitch_tokio::Accepted::new()));
             let ws = runtime.block_on(accept).expect("accept");
             measured(&runtime, echo_loop_protoswitch(ws))
         }
         "tokio-websockets" => {
-            let ws = tokio_websockets::ServerBuilder::new().serve(Pieces::new(&frames, one.len()));
+            let ws = tokio_websockets::ServerBuilder::new().serve(Pieces::in_flight(
+                &frames,
+                0,
+                one.len(),
+            ));
             measured(&runtime, echo_loop_tokio_websockets(ws))
         }
         "fastwebsockets" => {
             let ws = fastwebsockets::WebSocket::after_handshake(
-                Pieces::new(&frames, one.len()),
+                Pieces::in_flight(&frames, 0, one.len()),
                 fastwebsockets::Role::Server,
             );
             measured(&runtime, echo_loop_fastwebsockets(ws))
