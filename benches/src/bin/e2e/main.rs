@@ -26,6 +26,9 @@ cargo run --release --manifest-path benches/Cargo.toml --bin e2e -- [FLAGS] [FIL
   --quick            1 s per measurement, 3 rounds, 2,000 connections for memory
   --duration S       seconds measured per server per round (default 5)
   --rounds N         rounds (default 3; each server once per round, rotated)
+  --together         every server at once in each round, all on the server CPU,
+                     each with its own load thread on the load CPU: the machine's
+                     slow and fast periods fall on all of them alike
   --no-memory        skip the memory-per-connection runs
   --memory-only      only the memory-per-connection runs
   --mem-conns N,N    connection counts for memory (default 2000,10000)
@@ -35,6 +38,7 @@ cargo run --release --manifest-path benches/Cargo.toml --bin e2e -- [FLAGS] [FIL
 struct Opts {
     duration: f64,
     rounds: usize,
+    together: bool,
     throughput: bool,
     memory: bool,
     mem_conns: Vec<usize>,
@@ -46,6 +50,7 @@ impl Opts {
         let mut o = Opts {
             duration: 5.0,
             rounds: 3,
+            together: false,
             throughput: true,
             memory: true,
             mem_conns: vec![2000, 10_000],
@@ -65,6 +70,7 @@ impl Opts {
                 }
                 "--duration" => o.duration = value(a).parse().expect("--duration S"),
                 "--rounds" => o.rounds = value(a).parse().expect("--rounds N"),
+                "--together" => o.together = true,
                 "--no-memory" => o.memory = false,
                 "--memory-only" => o.throughput = false,
                 "--mem-conns" => {
@@ -212,12 +218,19 @@ fn main() {
         "Servers: protoswitch-tokio (this tree), {}",
         env!("BENCH_E2E_VERSIONS")
     );
+    let order = if opts.together {
+        format!(
+            "every server at once in each round (sharing CPU {server_cpu}, each with its own \
+             load thread, sharing CPU {gen_cpu}; the load column is all of them)"
+        )
+    } else {
+        "each server once per round in rotated order".to_owned()
+    };
     println!(
         "Method: echo over 127.0.0.1; each server a current-thread tokio runtime in its own \
-         process pinned to CPU {server_cpu}, the load generator (one current-thread runtime) \
-         pinned to CPU {gen_cpu}; one message in flight per connection; {} rounds, each \
-         server once per round in rotated order, {} s measured after 0.5 s of warm-up; \
-         medians over rounds",
+         process pinned to CPU {server_cpu}, the load generator (one current-thread runtime \
+         per server) pinned to CPU {gen_cpu}; one message in flight per connection; {} rounds, \
+         {order}, {} s measured after 0.5 s of warm-up; medians over rounds",
         opts.rounds, opts.duration
     );
     println!("Load average at start: {}", load_average());
@@ -282,10 +295,50 @@ fn throughput(
     let duration = Duration::from_secs_f64(opts.duration);
     for round in 0..opts.rounds {
         let mut this_round = vec![None; n];
-        for k in 0..n {
-            let i = (k + round) % n;
-            let server = Server::start(servers[i], cpu);
-            match load::run(server.port, server.pid(), &w.load, warmup, duration) {
+        let measured: Vec<(usize, Result<load::Measured, String>)> = if opts.together {
+            // All at once: a load thread per server (pinned like this
+            // one), measuring the same window.
+            // Started (servers, then load threads) in the round's rotated
+            // order: none is always first.
+            let order: Vec<usize> = (0..n).map(|k| (k + round) % n).collect();
+            let started: Vec<(usize, Server)> = order
+                .iter()
+                .map(|&i| (i, Server::start(servers[i], cpu)))
+                .collect();
+            std::thread::scope(|scope| {
+                let runs: Vec<_> = started
+                    .iter()
+                    .map(|(i, server)| {
+                        let run = scope.spawn(|| {
+                            load::run(server.port, server.pid(), &w.load, warmup, duration)
+                        });
+                        (*i, run)
+                    })
+                    .collect();
+                runs.into_iter()
+                    .map(|(i, run)| {
+                        let result = run.join();
+                        (
+                            i,
+                            result.unwrap_or_else(|_| Err("load thread panicked".into())),
+                        )
+                    })
+                    .collect()
+            })
+        } else {
+            (0..n)
+                .map(|k| {
+                    let i = (k + round) % n;
+                    let server = Server::start(servers[i], cpu);
+                    (
+                        i,
+                        load::run(server.port, server.pid(), &w.load, warmup, duration),
+                    )
+                })
+                .collect()
+        };
+        for (i, result) in measured {
+            match result {
                 Ok(m) => {
                     this_round[i] = Some(m.msgs_per_s);
                     rates[i].push(m.msgs_per_s);
@@ -296,7 +349,6 @@ fn throughput(
                 }
                 Err(e) => failures.push(format!("round {round}, {}: {e}", servers[i])),
             }
-            drop(server);
         }
         // Ratios against the best peer of this round (protoswitch-tokio is
         // not a peer of itself).
