@@ -297,9 +297,8 @@ fn throughput(
         let mut this_round = vec![None; n];
         let measured: Vec<(usize, Result<load::Measured, String>)> = if opts.together {
             // All at once: a load thread per server (pinned like this
-            // one), measuring the same window.
-            // Started (servers, then load threads) in the round's rotated
-            // order: none is always first.
+            // one), measuring the same window; servers, then load threads,
+            // started in the round's rotated order, so none is always first.
             let order: Vec<usize> = (0..n).map(|k| (k + round) % n).collect();
             let started: Vec<(usize, Server)> = order
                 .iter()
