@@ -62,24 +62,14 @@ fn xor_words(data: &mut [u8], word: u32) {
 }
 
 /// Fewer than 32 bytes (small frames, control frames, chunk edges): eight
-/// at a time, then four if as many are left, then the last few one by one
-/// (the phase is unchanged after whole words); always inlined, as the
-/// decoder calls it for every small frame and a call costs as much as the
-/// work.
+/// at a time, then the last few (under eight) with [`xor_words`]: four
+/// if as many are left, then one by one (the phase is unchanged after
+/// whole words); always inlined, as the decoder calls it for every small
+/// frame and a call costs as much as the work.
 #[inline(always)]
 fn xor_short(data: &mut [u8], word: u32) {
-    let key = word.to_le_bytes();
     let rest = xor_eights(data, word);
-    let rest = match rest.split_first_chunk_mut::<4>() {
-        Some((four, last)) => {
-            *four = (u32::from_ne_bytes(*four) ^ u32::from_ne_bytes(key)).to_ne_bytes();
-            last
-        }
-        None => rest,
-    };
-    for (d, k) in rest.iter_mut().zip(key) {
-        *d ^= k;
-    }
+    xor_words(rest, word);
 }
 
 /// The key bytes twice over, as a native-endian word: XORed with eight
