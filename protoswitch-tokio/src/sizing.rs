@@ -103,7 +103,27 @@ impl ReadSizing {
     /// target towards it as its bytes arrive: to at most twice the bytes
     /// held, so that a header alone announcing a large frame commits no
     /// memory. Returns the room for the read (never 0).
+    // The usual answer (below the target, no frame wanted, enough room)
+    // inlined at the call, the rest out of line: as one function it was
+    // a call with six registers saved at every read (echo_ir: 51
+    // instructions per 20-byte echo).
+    #[inline(always)]
     pub(crate) fn before_read(&mut self, recv: &mut BytesMut, wanted: Option<usize>) -> usize {
+        let len = recv.len();
+        let spare = recv.capacity() - len;
+        if wanted.is_none() && len < self.size {
+            let need = self.size - len;
+            if spare >= need - need / 8 {
+                return spare;
+            }
+        }
+        self.resize_before_read(recv, wanted)
+    }
+
+    /// [`before_read`](Self::before_read) when the buffer is at or past
+    /// its target, a frame is wanted, or the room is short.
+    #[inline(never)]
+    fn resize_before_read(&mut self, recv: &mut BytesMut, wanted: Option<usize>) -> usize {
         let len = recv.len();
         if len >= self.size {
             self.size = (2 * self.size).max(len + 1);

@@ -97,8 +97,24 @@ impl WriteQueue {
 
     /// `n` writable bytes at the end (moving unsent bytes to the front
     /// when that makes room, growing the storage otherwise).
+    // The usual answer (they fit) inlined at the call, the rest out of
+    // line (echo_ir: a call of 32 instructions per 20-byte echo).
+    #[inline(always)]
     fn room(&mut self, n: usize) -> &mut [u8] {
         debug_assert!(self.large.is_none(), "nothing goes after a large payload");
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+        if self.end + n <= self.buf.len() {
+            return &mut self.buf[self.end..self.end + n];
+        }
+        self.make_room(n)
+    }
+
+    /// [`room`](Self::room) when the bytes do not fit behind the unsent
+    /// ones as they lie.
+    #[inline(never)]
+    fn make_room(&mut self, n: usize) -> &mut [u8] {
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
         } else if self.end + n > self.buf.len() && self.start > 0 {
@@ -514,6 +530,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 n => self.out.advance(n),
             }
+            // All written and nothing owed (the usual end): answered
+            // without another turn's preparations.
+            if self.out.len() == 0 && !on!(&self.machine, c => c.wants_transmit()) {
+                return Poll::Ready(Ok(()));
+            }
         }
     }
 
@@ -928,6 +949,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     // Without an inflater, an event with no bytes left
                     // is the last one: no empty call after it.
                     self.again = had_event && (inflated_len > 0 || consumed < held);
+                    // The usual event first: a whole message in one frame,
+                    // in the buffer, with nothing kept, gathered, inflated
+                    // or accounted. Split off and handed out as the steps
+                    // below would (`split`), without their bookkeeping
+                    // (echo_ir: 1,040 -> 992 instructions per 20-byte echo).
+                    if let Some(Event::Data(chunk)) = &got.event {
+                        let len = chunk.payload.len();
+                        let at = (chunk.payload.as_ptr() as usize).wrapping_sub(base);
+                        if kept == 0
+                            && chunk.frame_end
+                            && chunk.message_end
+                            && !self.in_message
+                            && inflated_len == 0
+                            && self.policies.is_none()
+                            && len > 0
+                            && at <= consumed
+                            && len <= consumed - at
+                            && self.read_sizing.pins_little(len)
+                        {
+                            let kind = chunk.kind;
+                            self.mid_frame = false;
+                            let mut payload = self.recv.split_to(at + len);
+                            payload.advance(at);
+                            self.recv.advance(consumed - (at + len));
+                            return Poll::Ready(Some(Ok(received(kind, payload.freeze()))));
+                        }
+                    }
                     let mut filled_inflated = false;
                     let mut data = None;
                     let mut message = None;
@@ -1140,6 +1188,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// buffer. Anything else (a control frame, a fragment, a frame the
     /// machine will refuse, a partial header) needs no room of its own.
     fn frame_wanted(&self) -> Option<usize> {
+        // No header yet (the usual case before a read: the last message
+        // was split off), answered before the rule's questions.
+        if self.recv.len() < 2 {
+            return None;
+        }
         let at_header = self.kept > 0 || !(self.mid_frame || self.in_message);
         if !at_header {
             return None;
