@@ -970,10 +970,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         {
                             let kind = chunk.kind;
                             self.mid_frame = false;
-                            let mut payload = self.recv.split_to(at + len);
+                            // Frozen before the header is dropped from
+                            // its front: `Bytes::advance` is a pointer
+                            // bump, `BytesMut`'s asks what it shares.
+                            let mut payload = self.recv.split_to(at + len).freeze();
                             payload.advance(at);
-                            self.recv.advance(consumed - (at + len));
-                            return Poll::Ready(Some(Ok(received(kind, payload.freeze()))));
+                            if consumed > at + len {
+                                self.recv.advance(consumed - (at + len));
+                            }
+                            return Poll::Ready(Some(Ok(received(kind, payload))));
                         }
                     }
                     let mut filled_inflated = false;
