@@ -472,12 +472,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// the latest Ping, RFC 6455 §5.5.3), one Ping and one Close. A peer
     /// that sends Pings and never reads would otherwise grow the queue by
     /// a Pong per Ping, without bound.
+    // The question inlined (asked at every write, mostly with nothing
+    // owed), the moving out of line: inlined whole, its loop made every
+    // write save registers and set up its addresses (echo_ir: 960 -> 942
+    // instructions per 20-byte echo).
+    #[inline(always)]
     fn queue_owed(&mut self) {
-        if self.out.large.is_some() {
-            return;
+        if self.out.large.is_none() && on!(&self.machine, c => c.wants_transmit()) {
+            self.move_owed();
         }
-        // Asked first: this runs at every write, and preparing room costs
-        // more than the question.
+    }
+
+    /// The moving of [`queue_owed`](Self::queue_owed).
+    #[inline(never)]
+    fn move_owed(&mut self) {
         while on!(&self.machine, c => c.wants_transmit())
             && self.out.len() < self.write_limit.saturating_add(OWED_QUEUE)
         {

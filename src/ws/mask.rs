@@ -62,14 +62,25 @@ fn xor_words(data: &mut [u8], word: u32) {
 }
 
 /// Fewer than 32 bytes (small frames, control frames, chunk edges): eight
-/// at a time, then the last few (under eight) with [`xor_words`]: four
-/// if as many are left, then one by one (the phase is unchanged after
-/// whole words); always inlined, as the decoder calls it for every small
-/// frame and a call costs as much as the work.
+/// at a time; the last few (under eight) as part of the last eight bytes,
+/// read before the eights change them and written after, with the key at
+/// their phase (no byte loop: 20 bytes are three XORs, echo_ir 942 -> 928
+/// instructions per 20-byte echo). Under eight bytes, [`xor_words`].
+/// Always inlined, as the decoder calls it for every small frame and a
+/// call costs as much as the work.
 #[inline(always)]
 fn xor_short(data: &mut [u8], word: u32) {
-    let rest = xor_eights(data, word);
-    xor_words(rest, word);
+    let len = data.len();
+    if len < 8 {
+        xor_words(data, word);
+        return;
+    }
+    let at = len - 8;
+    let mut last = [0; 8];
+    last.copy_from_slice(&data[at..]);
+    xor_eights(data, word);
+    let lane = lane(word.rotate_right(8 * (at % 4) as u32));
+    data[at..].copy_from_slice(&(u64::from_ne_bytes(last) ^ lane).to_ne_bytes());
 }
 
 /// The key bytes twice over, as a native-endian word: XORed with eight
@@ -84,18 +95,16 @@ fn lane(word: u32) -> u64 {
 }
 
 /// XORs `data` eight bytes at a time with the key `word` repeated (one
-/// 64-bit lane, in a register), one flat loop over words; returns the
-/// last `data.len() % 8` bytes, not XORed: the short path's loop.
+/// 64-bit lane, in a register), one flat loop over words; the last
+/// `data.len() % 8` bytes are left as they are (the short path does them).
 #[inline(always)]
-fn xor_eights(data: &mut [u8], word: u32) -> &mut [u8] {
+fn xor_eights(data: &mut [u8], word: u32) {
     let lane = lane(word);
-    let mut eights = data.chunks_exact_mut(8);
-    for eight in &mut eights {
+    for eight in data.chunks_exact_mut(8) {
         let mut bytes = [0; 8];
         bytes.copy_from_slice(eight);
         eight.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ lane).to_ne_bytes());
     }
-    eights.into_remainder()
 }
 
 /// 32 bytes and more, with the compile-time target's vectors (what the
