@@ -148,6 +148,11 @@ mod sizing;
 mod split;
 mod stream;
 
+/// The scripted peer of the split properties (also `tests/any_split.rs`'s).
+#[cfg(test)]
+#[path = "../tests/support/scripted.rs"]
+mod scripted;
+
 pub use error::Error;
 pub use handshake::{
     Accepted, Connect, Options, Rejected, accept, accept_with, connect, connect_with_retry,

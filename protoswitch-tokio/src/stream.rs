@@ -36,6 +36,26 @@ pub(crate) enum Machine {
     Client(Box<Connection<OsRandom>>),
 }
 
+#[cfg(test)]
+thread_local! {
+    /// The receive step's shortcut is left out on this thread (the unit
+    /// test that compares it with the general path).
+    static SHORTCUT_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Messages the shortcut handed out on this thread (that test's
+    /// check that its inputs reach it).
+    static SHORTCUT_TAKEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The receive step's shortcut is taken (always, outside the unit test
+/// that compares it with the general path).
+#[inline(always)]
+fn shortcut_on() -> bool {
+    #[cfg(test)]
+    return !SHORTCUT_OFF.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    return true;
+}
+
 /// Calls the same method on either role's machine.
 macro_rules! on {
     ($machine:expr, $c:ident => $e:expr) => {
@@ -971,14 +991,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 // is the last one: no empty call after it.
                 self.again = had_event && (inflated_len > 0 || consumed < held);
                 // The usual event first: a whole message in one frame,
-                // in the buffer, with nothing kept, gathered, inflated
-                // or accounted. Split off and handed out as the steps
+                // in the buffer, with nothing kept or gathered, no
+                // policies and no permessage-deflate (its inflate buffer
+                // is never empty). Split off and handed out as the steps
                 // below would (`split`), without their bookkeeping
-                // (echo_ir: 1,040 -> 992 instructions per 20-byte echo).
+                // (echo_ir: -80 instructions per 20-byte echo, with the
+                // freeze before the header is dropped). Its unit test
+                // compares it with those steps.
                 if let Some(Event::Data(chunk)) = &got.event {
                     let len = chunk.payload.len();
                     let at = (chunk.payload.as_ptr() as usize).wrapping_sub(base);
-                    if kept == 0
+                    if shortcut_on()
+                        && kept == 0
                         && chunk.frame_end
                         && chunk.message_end
                         && !self.in_message
@@ -990,6 +1014,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         && self.read_sizing.pins_little(len)
                     {
                         let kind = chunk.kind;
+                        #[cfg(test)]
+                        SHORTCUT_TAKEN.with(|n| n.set(n.get() + 1));
                         self.mid_frame = false;
                         // Frozen before the header is dropped from
                         // its front: `Bytes::advance` is a pointer
@@ -1480,5 +1506,108 @@ mod tests {
             .unwrap();
         assert!(stream.next().await.is_none());
         assert_eq!(stream.state(), State::Closed);
+    }
+
+    /// What one run hands out, and the stream's state after each item:
+    /// whether the message shares the receive buffer's storage, and the
+    /// receive step's bookkeeping (kept frame, frame and message flags,
+    /// the buffer's length, storage and target size), which a mistake
+    /// that costs only copies or memory would change.
+    fn run_traced(input: &[u8], reads: &[usize], options: crate::Options) -> Vec<String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let transport = crate::scripted::Scripted::new(input, reads);
+            let mut ws = crate::accept_with(transport, options, |_| Ok(crate::Accepted::new()))
+                .await
+                .expect("the handshake");
+            let mut trace = Vec::new();
+            loop {
+                let item = ws.next().await;
+                let done = item.is_none();
+                let text = format!("{item:?}");
+                // A message split off the buffer shares its storage; a
+                // copy does not (nor does anything else hold it).
+                let shared = item.map(|m| m.map(|m| !m.into_data().is_unique()).ok());
+                trace.push(format!(
+                    "{text} shared {shared:?} kept {} {} mid_frame {} in_message {} \
+                     needs_bytes {} again {} recv {} of {} target {} gather {}",
+                    ws.kept,
+                    ws.kept_header,
+                    ws.mid_frame,
+                    ws.in_message,
+                    ws.needs_bytes,
+                    ws.again,
+                    ws.recv.len(),
+                    ws.recv.capacity(),
+                    ws.read_sizing.size(),
+                    ws.gather.len(),
+                ));
+                if done {
+                    break;
+                }
+            }
+            trace.push(format!("written {:?}", ws.io.written));
+            trace
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// The receive step's shortcut (a whole message in one frame,
+        /// handed out before the general bookkeeping) leaves everything
+        /// as the general steps do: the same items, the same state after
+        /// each, the same bytes written, for any split of the input.
+        #[test]
+        fn the_shortcut_matches_the_general_path(
+            steps in proptest::collection::vec(crate::scripted::step(), 1..12),
+            reads in crate::scripted::reads(),
+            small_buffer in proptest::prelude::any::<bool>(),
+        ) {
+            let (input, _) = crate::scripted::peer_bytes(&steps, false);
+            let options = || {
+                let options = crate::Options::new().handshake_timeout(None).deflate(None);
+                if small_buffer { options.read_buffer_size(1024) } else { options }
+            };
+            SHORTCUT_OFF.with(|off| off.set(false));
+            let with = run_traced(&input, &reads, options());
+            SHORTCUT_OFF.with(|off| off.set(true));
+            let without = run_traced(&input, &reads, options());
+            SHORTCUT_OFF.with(|off| off.set(false));
+            proptest::prop_assert_eq!(with, without);
+        }
+    }
+
+    /// The property above reaches the shortcut: small messages whole in
+    /// a read take it (and only while it is on), larger ones and
+    /// fragments do not.
+    #[test]
+    fn small_whole_messages_take_the_shortcut() {
+        use crate::scripted::Step;
+        let steps = [
+            Step::Binary(vec![1; 20]),
+            Step::Text("hello".to_owned()),
+            Step::Fragmented(MessageKind::Binary, vec![vec![2; 10], vec![3; 10]]),
+            Step::Binary(vec![4; 1000]),
+        ];
+        let (input, _) = crate::scripted::peer_bytes(&steps, false);
+        let options = crate::Options::new().handshake_timeout(None).deflate(None);
+        for (off, taken) in [(false, 3), (true, 0)] {
+            SHORTCUT_OFF.with(|o| o.set(off));
+            SHORTCUT_TAKEN.with(|n| n.set(0));
+            let trace = run_traced(&input, &[usize::MAX], options.clone());
+            assert_eq!(trace.len(), 6, "four messages, the end, the bytes written");
+            // The 20-byte and 5-byte messages, and the 1,000-byte one
+            // (a quarter of the 2 KiB buffer pins little of it).
+            assert_eq!(
+                SHORTCUT_TAKEN.with(|n| n.get()),
+                taken,
+                "shortcut off: {off}"
+            );
+        }
+        SHORTCUT_OFF.with(|o| o.set(false));
     }
 }
