@@ -62,25 +62,18 @@ fn xor_words(data: &mut [u8], word: u32) {
 }
 
 /// Fewer than 32 bytes (small frames, control frames, chunk edges): eight
-/// at a time; the last few (under eight) as part of the last eight bytes,
-/// read before the eights change them and written after, with the key at
-/// their phase (no byte loop: 20 bytes are three XORs, echo_ir 942 -> 928
-/// instructions per 20-byte echo). Under eight bytes, [`xor_words`].
-/// Always inlined, as the decoder calls it for every small frame and a
-/// call costs as much as the work.
+/// at a time, the last few (under eight) as one more eight overlapping
+/// the last whole one ([`xor_blocks_then_tail`]: no byte loop, 20 bytes
+/// are three XORs, echo_ir 942 -> 928 instructions per 20-byte echo).
+/// Under eight bytes, [`xor_words`]. Always inlined, as the decoder calls
+/// it for every small frame and a call costs as much as the work.
 #[inline(always)]
 fn xor_short(data: &mut [u8], word: u32) {
-    let len = data.len();
-    if len < 8 {
+    if data.len() < 8 {
         xor_words(data, word);
-        return;
+    } else {
+        xor_blocks_then_tail::<8>(data, word, xor_eights);
     }
-    let at = len - 8;
-    let mut last = [0; 8];
-    last.copy_from_slice(&data[at..]);
-    xor_eights(data, word);
-    let lane = lane(word.rotate_right(8 * (at % 4) as u32));
-    data[at..].copy_from_slice(&(u64::from_ne_bytes(last) ^ lane).to_ne_bytes());
 }
 
 /// The key bytes twice over, as a native-endian word: XORed with eight
@@ -94,9 +87,9 @@ fn lane(word: u32) -> u64 {
     native << 32 | native
 }
 
-/// XORs `data` eight bytes at a time with the key `word` repeated (one
-/// 64-bit lane, in a register), one flat loop over words; the last
-/// `data.len() % 8` bytes are left as they are (the short path does them).
+/// XORs every eight bytes of `data` (a multiple of eight bytes long) with
+/// the key `word` repeated (one 64-bit lane, in a register), one flat
+/// loop over words: the short path's blocks.
 #[inline(always)]
 fn xor_eights(data: &mut [u8], word: u32) {
     let lane = lane(word);
@@ -111,27 +104,32 @@ fn xor_eights(data: &mut [u8], word: u32) {
 /// run-time dispatch of [`simd::xor_long`] did not take).
 #[inline(never)]
 fn xor_long(data: &mut [u8], word: u32) {
-    xor_blocks_then_tail(data, word, xor_wide);
+    xor_blocks_then_tail::<32>(data, word, xor_wide);
 }
 
-/// 32 bytes and more: the whole 32-byte blocks with `blocks`, then the
+/// `N` bytes and more: the whole `N`-byte blocks with `blocks`, then the
 /// last partial block (if any) as one more block overlapping the last
 /// whole one — written again from the original bytes, so with the same
-/// result — instead of a byte loop over up to 31.
+/// result — instead of a byte loop over up to `N - 1`. The long paths
+/// (32-byte blocks) and the short one (eights).
 #[inline(always)]
-fn xor_blocks_then_tail(data: &mut [u8], word: u32, blocks: impl Fn(&mut [u8], u32)) {
+fn xor_blocks_then_tail<const N: usize>(
+    data: &mut [u8],
+    word: u32,
+    blocks: impl Fn(&mut [u8], u32),
+) {
     let len = data.len();
-    let whole = len - len % 32;
+    let whole = len - len % N;
     if whole == len {
         blocks(data, word);
         return;
     }
-    // The last 32 bytes as received, kept before the blocks change.
-    let at = len - 32;
-    let mut last = [0; 32];
+    // The last N bytes as received, kept before the blocks change.
+    let at = len - N;
+    let mut last = [0; N];
     last.copy_from_slice(&data[at..]);
     blocks(&mut data[..whole], word);
-    xor_wide(&mut last, word.rotate_right(8 * (at % 4) as u32));
+    blocks(&mut last, word.rotate_right(8 * (at % 4) as u32));
     data[at..].copy_from_slice(&last);
 }
 
@@ -198,7 +196,7 @@ mod simd {
     /// The CPU has AVX2.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn xor_long_avx2(data: &mut [u8], word: u32) {
-        super::xor_blocks_then_tail(data, word, super::xor_wide);
+        super::xor_blocks_then_tail::<32>(data, word, super::xor_wide);
     }
 
     /// At least 64 bytes with AVX-512, written with intrinsics so that
