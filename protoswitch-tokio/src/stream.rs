@@ -132,12 +132,10 @@ impl WriteQueue {
     }
 
     /// [`room`](Self::room) when the bytes do not fit behind the unsent
-    /// ones as they lie.
+    /// ones as they lie (an empty queue already starts at 0).
     #[inline(never)]
     fn make_room(&mut self, n: usize) -> &mut [u8] {
-        if self.start == self.end {
-            (self.start, self.end) = (0, 0);
-        } else if self.end + n > self.buf.len() && self.start > 0 {
+        if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             (self.start, self.end) = (0, self.end - self.start);
         }
@@ -530,10 +528,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // Called at every turn of reading and flushing, mostly with
         // nothing to write: answered here, without the writing loop.
-        if self.out.len() == 0 && !on!(&self.machine, c => c.wants_transmit()) {
+        if self.nothing_to_write() {
             return Poll::Ready(Ok(()));
         }
         self.poll_write_queue(cx)
+    }
+
+    /// Nothing queued and nothing owed by the machine.
+    #[inline(always)]
+    fn nothing_to_write(&self) -> bool {
+        self.out.len() == 0 && !on!(&self.machine, c => c.wants_transmit())
     }
 
     /// The writing loop of [`poll_write_out`](Self::poll_write_out).
@@ -560,7 +564,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             }
             // All written and nothing owed (the usual end): answered
             // without another turn's preparations.
-            if self.out.len() == 0 && !on!(&self.machine, c => c.wants_transmit()) {
+            if self.nothing_to_write() {
                 return Poll::Ready(Ok(()));
             }
         }
@@ -1017,14 +1021,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         #[cfg(test)]
                         SHORTCUT_TAKEN.with(|n| n.set(n.get() + 1));
                         self.mid_frame = false;
-                        // Frozen before the header is dropped from
-                        // its front: `Bytes::advance` is a pointer
-                        // bump, `BytesMut`'s asks what it shares.
-                        let mut payload = self.recv.split_to(at + len).freeze();
-                        payload.advance(at);
-                        if consumed > at + len {
-                            self.recv.advance(consumed - (at + len));
-                        }
+                        let payload = self.split_payload(at, at + len, consumed - (at + len));
                         return Some(Ok(received(kind, payload)));
                     }
                 }
@@ -1183,13 +1180,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         message = Some(received(kind, bytes));
                         self.recv.advance(end);
                     } else {
-                        // No copy: the message shares the buffer's
-                        // storage, which comes back to the buffer
-                        // once the message is dropped (`sizing`).
-                        let mut payload = self.recv.split_to(end);
-                        payload.advance(start);
-                        message = Some(received(kind, payload.freeze()));
-                        self.recv.advance(rest);
+                        // No copy.
+                        message = Some(received(kind, self.split_payload(start, end, rest)));
                     }
                     self.kept = 0;
                 } else if self.kept == 0 && kept == 0 {
@@ -1227,6 +1219,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             }
         }
         None
+    }
+
+    /// `recv[start..end]` (a payload behind its header) split off the
+    /// front of the receive buffer, header and all, and the `rest` the
+    /// machine consumed after it dropped, without a copy: the message
+    /// shares the buffer's storage, which comes back to the buffer once
+    /// the message is dropped (`sizing`).
+    #[inline(always)]
+    fn split_payload(&mut self, start: usize, end: usize, rest: usize) -> Bytes {
+        // Frozen before the header is dropped from its front:
+        // `Bytes::advance` is a pointer bump, `BytesMut`'s asks what it
+        // shares (a call even for nothing: skipped then).
+        let mut payload = self.recv.split_to(end).freeze();
+        payload.advance(start);
+        if rest > 0 {
+            self.recv.advance(rest);
+        }
+        payload
     }
 
     /// The size of the frame at the start of the buffer, when the buffer
